@@ -1,0 +1,147 @@
+/**
+ * Slash commands typed by people, parsed into protocol requests. Used by the
+ * client and by the server's plain-text mode, so both accept the same words.
+ *
+ * @module
+ */
+import { ChatError } from "./errors.ts";
+import type { RequestBody } from "./protocol.ts";
+
+/** What one typed line asks for. */
+export type Command =
+  | { kind: "request"; request: RequestBody }
+  | { kind: "help" }
+  | { kind: "quit"; reason?: string }
+  /** Switch the current room (no request when already a member). */
+  | { kind: "switch"; room: string };
+
+/** Context a line is parsed in. */
+export interface CommandContext {
+  /** The room a plain line goes to; undefined when in no room. */
+  currentRoom?: string | undefined;
+}
+
+/** One line of help per command, shown by `/help`. */
+export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
+  ["/join ROOM", "join (or create) ROOM and make it current"],
+  ["/leave [ROOM]", "leave ROOM (default: the current room)"],
+  ["/msg NICK TEXT", "send a direct message"],
+  ["/me ACTION", "send an action to the current room"],
+  ["/rooms", "list rooms with member counts"],
+  ["/who [ROOM]", "list the members of ROOM"],
+  ["/users", "list users online"],
+  ["/topic [TEXT]", "show or set the current room's topic"],
+  ["/nick NICK", "change nickname"],
+  ["/broadcast TEXT", "send a notice to everyone online"],
+  ["/create_group, /join_group ROOM", "same as /join"],
+  ["/leave_group ROOM", "same as /leave"],
+  ["/group_msg ROOM TEXT", "send TEXT to ROOM"],
+  ["/help", "show this help"],
+  ["/quit [REASON]", "disconnect"],
+];
+
+function usage(text: string): ChatError {
+  return new ChatError("bad_request", `Usage: ${text}`);
+}
+
+function needRoom(context: CommandContext): string {
+  if (context.currentRoom === undefined) {
+    throw new ChatError("not_in_room", "You are not in a room: /join ROOM first");
+  }
+  return context.currentRoom;
+}
+
+/** Splits off the first word of `text`; the rest keeps its inner spacing. */
+function firstWord(text: string): [string, string] {
+  const trimmed = text.replace(/^\s+/, "");
+  const match = /^(\S+)\s?(.*)$/s.exec(trimmed);
+  return match ? [match[1]!, match[2]!] : ["", ""];
+}
+
+/**
+ * Parses one typed line. A line not starting with `/` (or starting with `//`,
+ * which sends a literal `/`) is a message to the current room.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand } from "./commands.ts";
+ * console.log(parseCommand("/msg bob hi", {}));
+ * // { kind: "request", request: { type: "dm", to: "bob", body: "hi" } }
+ * ```
+ */
+export function parseCommand(line: string, context: CommandContext): Command {
+  if (!line.startsWith("/") || line.startsWith("//")) {
+    const body = line.startsWith("//") ? line.slice(1) : line;
+    return { kind: "request", request: { type: "say", room: needRoom(context), body } };
+  }
+  const [word, rest] = firstWord(line);
+  const name = word.slice(1).toLowerCase();
+  const args = rest.trim();
+  switch (name) {
+    case "join":
+    case "j":
+    case "create_group":
+    case "join_group": {
+      const [room] = firstWord(args);
+      if (!room) throw usage(`${word} ROOM`);
+      return { kind: "request", request: { type: "join", room } };
+    }
+    case "leave":
+    case "part":
+    case "leave_group": {
+      const [room] = firstWord(args);
+      return { kind: "request", request: { type: "leave", room: room || needRoom(context) } };
+    }
+    case "msg":
+    case "query":
+    case "dm": {
+      const [to, body] = firstWord(args);
+      if (!to || !body) throw usage("/msg NICK TEXT");
+      return { kind: "request", request: { type: "dm", to, body } };
+    }
+    case "me":
+      if (!args) throw usage("/me ACTION");
+      return { kind: "request", request: { type: "say", room: needRoom(context), body: args, action: true } };
+    case "group_msg": {
+      const [room, body] = firstWord(args);
+      if (!room || !body) throw usage("/group_msg ROOM TEXT");
+      return { kind: "request", request: { type: "say", room, body } };
+    }
+    case "broadcast":
+      if (!args) throw usage("/broadcast TEXT");
+      return { kind: "request", request: { type: "broadcast", body: args } };
+    case "rooms":
+    case "list":
+      return { kind: "request", request: { type: "rooms" } };
+    case "who":
+    case "names": {
+      const [room] = firstWord(args);
+      return { kind: "request", request: { type: "who", room: room || needRoom(context) } };
+    }
+    case "users":
+      return { kind: "request", request: { type: "users" } };
+    case "topic": {
+      const room = needRoom(context);
+      return { kind: "request", request: args ? { type: "topic", room, topic: args } : { type: "topic", room } };
+    }
+    case "nick": {
+      const [nick] = firstWord(args);
+      if (!nick) throw usage("/nick NICK");
+      return { kind: "request", request: { type: "nick", nick } };
+    }
+    case "switch":
+    case "go": {
+      const [room] = firstWord(args);
+      if (!room) throw usage("/switch ROOM");
+      return { kind: "switch", room };
+    }
+    case "help":
+    case "?":
+      return { kind: "help" };
+    case "quit":
+    case "exit":
+      return args ? { kind: "quit", reason: args } : { kind: "quit" };
+    default:
+      throw new ChatError("unknown_command", `Unknown command ${word.slice(0, 32)}: try /help`);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Length-prefixed MessagePack framing: a 4-byte big-endian payload length
+ * followed by one MessagePack value (a map, for every frame of the protocol).
+ *
+ * @module
+ */
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { ChatError } from "./errors.ts";
+
+/** Bytes in the length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+/** Default cap on a frame's payload length: 64 KiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+/** Default cap on nesting of arrays and maps inside one frame. */
+export const DEFAULT_MAX_DEPTH = 8;
+
+/** Limits applied while decoding frames. */
+export interface FrameLimits {
+  /** Largest payload accepted, in bytes (the length prefix excluded). */
+  maxFrameBytes?: number;
+  /** Deepest nesting of maps and arrays accepted. */
+  maxDepth?: number;
+}
+
+const encoder = new Encoder({ ignoreUndefined: true });
+
+/**
+ * Encodes `value` as one frame: length prefix plus MessagePack payload.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame } from "./frame.ts";
+ * const bytes = encodeFrame({ type: "ping" });
+ * console.log(bytes.length > 4); // true
+ * ```
+ */
+export function encodeFrame(value: unknown): Uint8Array {
+  const payload = encoder.encode(value);
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  new DataView(frame.buffer).setUint32(0, payload.length);
+  frame.set(payload, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Throws a `bad_frame` error if `value` nests maps or arrays deeper than `maxDepth`. */
+function checkDepth(value: unknown, maxDepth: number): void {
+  // Iterative so hostile nesting cannot overflow the call stack.
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== "object" || item instanceof Uint8Array) continue;
+    if (depth > maxDepth) {
+      throw new ChatError("bad_frame", `Cannot decode frame: nesting exceeds depth limit ${maxDepth}`);
+    }
+    const children = Array.isArray(item) ? item : Object.values(item);
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+}
+
+/**
+ * Incremental frame decoder: feed it bytes as they arrive, split anywhere or
+ * many frames per chunk, and it yields each decoded value. The length prefix
+ * is checked against the cap before any payload is buffered.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, FrameDecoder } from "./frame.ts";
+ * const decoder = new FrameDecoder();
+ * const bytes = encodeFrame({ type: "ping" });
+ * const values = [...decoder.push(bytes.subarray(0, 3)), ...decoder.push(bytes.subarray(3))];
+ * console.log(values); // [{ type: "ping" }]
+ * ```
+ */
+export class FrameDecoder {
+  #maxFrameBytes: number;
+  #maxDepth: number;
+  #decoder: Decoder;
+  // Pending bytes live in #buffer[0, #length); grown only as far as one frame needs.
+  #buffer: Uint8Array = new Uint8Array(0);
+  #length = 0;
+
+  constructor(limits: FrameLimits = {}) {
+    this.#maxFrameBytes = limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+    if (!Number.isInteger(this.#maxFrameBytes) || this.#maxFrameBytes < 16) {
+      throw new RangeError(`Cannot create decoder: maxFrameBytes ${this.#maxFrameBytes} < 16`);
+    }
+    this.#decoder = new Decoder({
+      maxStrLength: this.#maxFrameBytes,
+      maxBinLength: this.#maxFrameBytes,
+      maxArrayLength: 1024,
+      maxMapLength: 64,
+      maxExtLength: 0,
+    });
+  }
+
+  /** Bytes held that do not yet make a whole frame. */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  /**
+   * Appends `chunk` and yields every complete frame's value. Throws a
+   * {@linkcode ChatError} (`frame_too_large` or `bad_frame`) on bad input;
+   * the decoder must not be used after that.
+   */
+  *push(chunk: Uint8Array): Generator<unknown> {
+    let input = chunk;
+    // Fast path: nothing pending, decode straight from the caller's chunk.
+    if (this.#length === 0) {
+      let offset = 0;
+      while (input.length - offset >= FRAME_HEADER_BYTES) {
+        const size = this.#readLength(input, offset);
+        const end = offset + FRAME_HEADER_BYTES + size;
+        if (end > input.length) break;
+        yield this.#decode(input.subarray(offset + FRAME_HEADER_BYTES, end));
+        offset = end;
+      }
+      if (offset === input.length) return;
+      input = input.subarray(offset);
+    }
+    while (input.length > 0) {
+      // Take just enough for the header, then just enough for the payload.
+      const need = this.#length < FRAME_HEADER_BYTES
+        ? FRAME_HEADER_BYTES - this.#length
+        : FRAME_HEADER_BYTES + this.#readLength(this.#buffer, 0) - this.#length;
+      const take = Math.min(need, input.length);
+      this.#append(input.subarray(0, take));
+      input = input.subarray(take);
+      if (this.#length < FRAME_HEADER_BYTES) continue;
+      const size = this.#readLength(this.#buffer, 0);
+      if (this.#length === FRAME_HEADER_BYTES + size) {
+        const payload = this.#buffer.subarray(FRAME_HEADER_BYTES, this.#length);
+        this.#length = 0;
+        // Release a large buffer once its frame is decoded: idle peers stay small.
+        const value = this.#decode(payload);
+        if (this.#buffer.length > 4096) this.#buffer = new Uint8Array(0);
+        yield value;
+      }
+    }
+  }
+
+  #readLength(bytes: Uint8Array, offset: number): number {
+    const size = ((bytes[offset]! << 24) >>> 0) + (bytes[offset + 1]! << 16) +
+      (bytes[offset + 2]! << 8) + bytes[offset + 3]!;
+    if (size > this.#maxFrameBytes) {
+      throw new ChatError(
+        "frame_too_large",
+        `Cannot decode frame: length ${size} exceeds limit ${this.#maxFrameBytes}`,
+      );
+    }
+    if (size === 0) throw new ChatError("bad_frame", "Cannot decode frame: length 0 is empty");
+    return size;
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#length + bytes.length;
+    if (needed > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(needed, Math.min(this.#buffer.length * 2, this.#maxFrameBytes + FRAME_HEADER_BYTES), 64));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(bytes, this.#length);
+    this.#length = needed;
+  }
+
+  #decode(payload: Uint8Array): unknown {
+    let value: unknown;
+    try {
+      value = this.#decoder.decode(payload);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ChatError("bad_frame", `Cannot decode frame: ${reason}`, { cause: error });
+    }
+    checkDepth(value, this.#maxDepth);
+    return value;
+  }
+}

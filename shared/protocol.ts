@@ -1,0 +1,349 @@
+/**
+ * The wire protocol's frame types and the validation functions that define
+ * them. See docs/protocol.md for the contract in prose.
+ *
+ * @module
+ */
+import { ChatError, type ErrorCode, type ErrorFrame, isErrorCode } from "./errors.ts";
+import { validateBody, validateNick, validateRoom, validateTopic } from "./validation.ts";
+
+/** The protocol version this build speaks, `MAJOR.MINOR`. */
+export const PROTOCOL_VERSION = "1.0";
+/** The major version: a peer with another major version is refused. */
+export const PROTOCOL_MAJOR = 1;
+
+/** Limits the server announces in `welcome`. */
+export interface ServerLimits {
+  maxFrameBytes: number;
+  maxBodyLength: number;
+  maxQueueBytes: number;
+  rateBurst: number;
+  ratePerSecond: number;
+  heartbeatMs: number;
+}
+
+// ---------------------------------------------------------------- client -> server
+
+/** First frame from a client. */
+export interface HelloFrame {
+  type: "hello";
+  protocol: string;
+  client: string;
+  clientVersion: string;
+  nick: string;
+}
+
+/** Requests a client may send after `hello`; each carries a client-chosen `id`. */
+export type Request =
+  | { type: "join"; id: number; room: string }
+  | { type: "leave"; id: number; room: string }
+  | { type: "say"; id: number; room: string; body: string; action?: boolean }
+  | { type: "dm"; id: number; to: string; body: string; action?: boolean }
+  | { type: "broadcast"; id: number; body: string }
+  | { type: "rooms"; id: number }
+  | { type: "who"; id: number; room: string }
+  | { type: "users"; id: number }
+  | { type: "topic"; id: number; room: string; topic?: string }
+  | { type: "nick"; id: number; nick: string }
+  | { type: "ping"; id: number }
+  | { type: "quit"; id: number; reason?: string };
+
+/** A request without its id, as built from a slash command. */
+export type RequestBody = Request extends infer R ? R extends Request ? Omit<R, "id"> : never : never;
+
+/** The heartbeat answer; carries no id and gets no reply. */
+export interface PongFrame {
+  type: "pong";
+}
+
+/** Any frame a client may send. */
+export type ClientFrame = HelloFrame | Request | PongFrame;
+
+// ---------------------------------------------------------------- server -> client
+
+/** The server's answer to `hello`. */
+export interface WelcomeFrame {
+  type: "welcome";
+  protocol: string;
+  server: string;
+  session: string;
+  nick: string;
+  limits: ServerLimits;
+}
+
+/** Success reply to request `id`; `result` depends on the request. */
+export interface AckFrame {
+  type: "ack";
+  id: number;
+  result?: Record<string, unknown>;
+}
+
+/** A message in a room. `id` is monotonic per room; `ts` is server time in ms. */
+export interface RoomMessageEvent {
+  type: "message";
+  room: string;
+  from: string;
+  body: string;
+  id: number;
+  ts: number;
+  action?: boolean;
+}
+
+/** A direct message; delivered to the recipient and echoed to the sender. */
+export interface DirectMessageEvent {
+  type: "dm";
+  from: string;
+  to: string;
+  body: string;
+  id: number;
+  ts: number;
+  action?: boolean;
+}
+
+/** Someone joined a room. */
+export interface JoinEvent {
+  type: "join";
+  room: string;
+  nick: string;
+  ts: number;
+}
+
+/** Someone left a room (or disconnected). */
+export interface LeaveEvent {
+  type: "leave";
+  room: string;
+  nick: string;
+  ts: number;
+  reason?: string;
+}
+
+/** Someone changed nickname; sent to everyone sharing a room with them. */
+export interface NickEvent {
+  type: "nick";
+  from: string;
+  to: string;
+  ts: number;
+}
+
+/** A room's topic changed. */
+export interface TopicEvent {
+  type: "topic";
+  room: string;
+  topic: string;
+  by: string;
+  ts: number;
+}
+
+/** A system notice (from the server, or a broadcast `from` a user). */
+export interface NoticeEvent {
+  type: "notice";
+  body: string;
+  ts: number;
+  from?: string;
+}
+
+/** Heartbeat probe; answer with `pong`. */
+export interface PingFrame {
+  type: "ping";
+}
+
+/** The server is closing this connection, and why. */
+export interface ByeFrame {
+  type: "bye";
+  code: ErrorCode;
+  message: string;
+}
+
+/** Events delivered without a request. */
+export type ChatEvent =
+  | RoomMessageEvent
+  | DirectMessageEvent
+  | JoinEvent
+  | LeaveEvent
+  | NickEvent
+  | TopicEvent
+  | NoticeEvent;
+
+/** Any frame a server may send. */
+export type ServerFrame = WelcomeFrame | AckFrame | ErrorFrame | ChatEvent | PingFrame | ByeFrame;
+
+// ---------------------------------------------------------------- parsing
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Uint8Array);
+}
+
+function bad(message: string): ChatError {
+  return new ChatError("bad_request", message);
+}
+
+function str(frame: Record<string, unknown>, key: string, max = 256): string {
+  const value = frame[key];
+  if (typeof value !== "string") throw bad(`Invalid ${frame.type} frame: "${key}" must be a string`);
+  if (value.length > max) throw bad(`Invalid ${frame.type} frame: "${key}" longer than ${max}`);
+  return value;
+}
+
+function optionalBool(frame: Record<string, unknown>, key: string): boolean | undefined {
+  const value = frame[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") throw bad(`Invalid ${frame.type} frame: "${key}" must be a boolean`);
+  return value;
+}
+
+/**
+ * The request id of a decoded frame, if it has a valid one; used to name the
+ * request in an error reply even when the rest of the frame is bad.
+ *
+ * @example
+ * ```ts
+ * import { requestIdOf } from "./protocol.ts";
+ * console.log(requestIdOf({ type: "join", id: 3 })); // 3
+ * ```
+ */
+export function requestIdOf(value: unknown): number | undefined {
+  if (!isRecord(value)) return undefined;
+  const id = value.id;
+  return typeof id === "number" && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
+/** Options for {@linkcode parseClientFrame}. */
+export interface ParseOptions {
+  /** Longest message body accepted, in code points. */
+  maxBodyLength?: number;
+}
+
+/**
+ * Validates a decoded frame from a client and returns it typed and
+ * normalized (names in NFKC, `#` dropped from rooms). Throws a
+ * {@linkcode ChatError} whose code says what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseClientFrame } from "./protocol.ts";
+ * const frame = parseClientFrame({ type: "join", id: 1, room: "#General" });
+ * console.log(frame); // { type: "join", id: 1, room: "General" }
+ * ```
+ */
+export function parseClientFrame(value: unknown, options: ParseOptions = {}): ClientFrame {
+  if (!isRecord(value)) throw new ChatError("bad_frame", "Invalid frame: not a map");
+  const type = value.type;
+  if (type === "hello") {
+    return {
+      type,
+      protocol: str(value, "protocol", 16),
+      client: str(value, "client", 64),
+      clientVersion: str(value, "clientVersion", 64),
+      nick: validateNick(str(value, "nick", 256)),
+    };
+  }
+  if (type === "pong") return { type };
+  if (typeof type !== "string") throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  const id = requestIdOf(value);
+  if (id === undefined) throw bad(`Invalid ${type} frame: "id" must be a non-negative integer`);
+  const bodyOptions = options.maxBodyLength === undefined ? {} : { maxLength: options.maxBodyLength };
+  switch (type) {
+    case "join":
+    case "leave":
+    case "who":
+      return { type, id, room: validateRoom(str(value, "room")) };
+    case "say": {
+      const action = optionalBool(value, "action");
+      const body = validateBody(value.body, bodyOptions);
+      return { type, id, room: validateRoom(str(value, "room")), body, ...(action ? { action } : {}) };
+    }
+    case "dm": {
+      const action = optionalBool(value, "action");
+      const body = validateBody(value.body, bodyOptions);
+      return { type, id, to: validateNick(str(value, "to")), body, ...(action ? { action } : {}) };
+    }
+    case "broadcast":
+      return { type, id, body: validateBody(value.body, bodyOptions) };
+    case "rooms":
+    case "users":
+    case "ping":
+      return { type, id };
+    case "topic": {
+      const room = validateRoom(str(value, "room"));
+      if (value.topic === undefined || value.topic === null) return { type, id, room };
+      return { type, id, room, topic: validateTopic(value.topic) };
+    }
+    case "nick":
+      return { type, id, nick: validateNick(str(value, "nick", 256)) };
+    case "quit": {
+      if (value.reason === undefined || value.reason === null) return { type, id };
+      return { type, id, reason: validateTopic(value.reason) };
+    }
+    default:
+      throw new ChatError("unknown_command", `Unknown request type "${type.slice(0, 32)}"`);
+  }
+}
+
+/**
+ * Checks that a hello's protocol version has a major version this build
+ * speaks; throws `unsupported_version` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkProtocolVersion } from "./protocol.ts";
+ * checkProtocolVersion("1.3"); // ok: same major version
+ * ```
+ */
+export function checkProtocolVersion(version: string): void {
+  const match = /^(\d+)\.(\d+)$/.exec(version);
+  if (!match) {
+    throw new ChatError("unsupported_version", `Invalid protocol version "${version}": expected MAJOR.MINOR`);
+  }
+  if (Number(match[1]) !== PROTOCOL_MAJOR) {
+    throw new ChatError(
+      "unsupported_version",
+      `Unsupported protocol version ${version}: this server speaks ${PROTOCOL_VERSION}`,
+    );
+  }
+}
+
+const SERVER_FIELDS: Record<string, Record<string, "string" | "number" | "object" | "boolean">> = {
+  welcome: { protocol: "string", server: "string", session: "string", nick: "string", limits: "object" },
+  ack: { id: "number" },
+  error: { code: "string", message: "string" },
+  message: { room: "string", from: "string", body: "string", id: "number", ts: "number" },
+  dm: { from: "string", to: "string", body: "string", id: "number", ts: "number" },
+  join: { room: "string", nick: "string", ts: "number" },
+  leave: { room: "string", nick: "string", ts: "number" },
+  nick: { from: "string", to: "string", ts: "number" },
+  topic: { room: "string", topic: "string", by: "string", ts: "number" },
+  notice: { body: "string", ts: "number" },
+  ping: {},
+  bye: { code: "string", message: "string" },
+};
+
+/**
+ * Validates a decoded frame from a server. Returns `undefined` for a frame
+ * type this build does not know (a newer minor version may add some), and
+ * throws `bad_frame` for a known type with missing or mistyped fields.
+ *
+ * @example
+ * ```ts
+ * import { parseServerFrame } from "./protocol.ts";
+ * console.log(parseServerFrame({ type: "ping" })); // { type: "ping" }
+ * ```
+ */
+export function parseServerFrame(value: unknown): ServerFrame | undefined {
+  if (!isRecord(value)) throw new ChatError("bad_frame", "Invalid frame: not a map");
+  const type = value.type;
+  if (typeof type !== "string") throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  const fields = SERVER_FIELDS[type];
+  if (fields === undefined) return undefined;
+  for (const [key, kind] of Object.entries(fields)) {
+    const actual = value[key];
+    if (typeof actual !== kind || actual === null) {
+      throw new ChatError("bad_frame", `Invalid ${type} frame: "${key}" must be a ${kind}`);
+    }
+  }
+  if (type === "error" && !isErrorCode(value.code)) {
+    // An unknown code from a newer server still reads as an error.
+    value.code = "internal";
+  }
+  return value as unknown as ServerFrame;
+}
