@@ -1,0 +1,107 @@
+/**
+ * A bounded outbound byte queue with one writer per connection. Frames are
+ * queued without waiting; the writer joins everything queued into one write,
+ * so a fast producer costs one syscall per batch and a slow consumer costs
+ * at most `maxBytes` of memory before it is cut off.
+ *
+ * @module
+ */
+import { type Transport, writeAll } from "./transport.ts";
+
+/** Default bound on queued bytes per connection: 1 MiB. */
+export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
+
+/** Options for {@linkcode OutboundQueue}. */
+export interface OutboundQueueOptions {
+  /** Most bytes queued and not yet written before the peer counts as slow. */
+  maxBytes?: number;
+  /** Called once when a write fails (the peer is gone). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Queue of bytes for one transport, drained by a single writer.
+ *
+ * @example
+ * ```ts ignore
+ * import { OutboundQueue } from "./outbound_queue.ts";
+ * const queue = new OutboundQueue(conn, { maxBytes: 1 << 20 });
+ * if (!queue.push(bytes)) conn.close(); // over the bound: slow consumer
+ * await queue.drained();
+ * ```
+ */
+export class OutboundQueue {
+  #transport: Transport;
+  #maxBytes: number;
+  #onError: ((error: unknown) => void) | undefined;
+  #chunks: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing: Promise<void> | undefined;
+  #failed = false;
+
+  constructor(transport: Transport, options: OutboundQueueOptions = {}) {
+    this.#transport = transport;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.#onError = options.onError;
+  }
+
+  /** Bytes queued and not yet handed to the transport. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Whether a write has failed; nothing more will be written. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /**
+   * Queues `bytes` for writing. Returns false, queuing nothing, when that
+   * would exceed the bound (or the transport failed): the caller decides
+   * how to drop the peer.
+   */
+  push(bytes: Uint8Array): boolean {
+    if (this.#failed) return false;
+    if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
+    this.#chunks.push(bytes);
+    this.#queuedBytes += bytes.length;
+    this.#writing ??= this.#drain();
+    return true;
+  }
+
+  /** Resolves once everything queued so far is written (or writing failed). */
+  async drained(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#chunks.length > 0) {
+        const chunks = this.#chunks;
+        const size = this.#queuedBytes;
+        this.#chunks = [];
+        let batch: Uint8Array;
+        if (chunks.length === 1) {
+          batch = chunks[0]!;
+        } else {
+          batch = new Uint8Array(size);
+          let offset = 0;
+          for (const chunk of chunks) {
+            batch.set(chunk, offset);
+            offset += chunk.length;
+          }
+        }
+        // Bytes count against the bound until the transport has taken them.
+        await writeAll(this.#transport, batch);
+        this.#queuedBytes -= size;
+      }
+    } catch (error) {
+      this.#failed = true;
+      this.#chunks = [];
+      this.#queuedBytes = 0;
+      this.#onError?.(error);
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+}

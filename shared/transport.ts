@@ -1,0 +1,32 @@
+/**
+ * The byte stream a session runs over. `Deno.Conn` (TCP, TLS, Unix) fits it
+ * as it is; tests may use an in-memory pair.
+ *
+ * @module
+ */
+
+/** A bidirectional byte stream. */
+export interface Transport {
+  /** Reads into `buffer`; resolves to the byte count, or null at end of stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some prefix of `data`; resolves to how many bytes were written. */
+  write(data: Uint8Array): Promise<number>;
+  /** Closes both directions; pending reads end. */
+  close(): void;
+}
+
+/**
+ * Writes all of `data`, looping over partial writes.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeAll } from "./transport.ts";
+ * await writeAll(conn, new TextEncoder().encode("hello\n"));
+ * ```
+ */
+export async function writeAll(transport: Transport, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    offset += await transport.write(offset === 0 ? data : data.subarray(offset));
+  }
+}
