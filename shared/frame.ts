@@ -35,11 +35,31 @@ const encoder = new Encoder({ ignoreUndefined: true });
  * ```
  */
 export function encodeFrame(value: unknown): Uint8Array {
-  const payload = encoder.encode(value);
+  // A view of the encoder's scratch buffer, copied once into the frame.
+  const payload = encoder.encodeSharedRef(value);
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   new DataView(frame.buffer).setUint32(0, payload.length);
   frame.set(payload, FRAME_HEADER_BYTES);
   return frame;
+}
+
+// Decoding is synchronous, so one decoder per cap serves every connection:
+// a decoder per connection would cost memory on every idle peer.
+const decoders = new Map<number, Decoder>();
+
+function sharedDecoder(maxFrameBytes: number): Decoder {
+  let decoder = decoders.get(maxFrameBytes);
+  if (decoder === undefined) {
+    decoder = new Decoder({
+      maxStrLength: maxFrameBytes,
+      maxBinLength: maxFrameBytes,
+      maxArrayLength: 1024,
+      maxMapLength: 64,
+      maxExtLength: 0,
+    });
+    decoders.set(maxFrameBytes, decoder);
+  }
+  return decoder;
 }
 
 /** Throws a `bad_frame` error if `value` nests maps or arrays deeper than `maxDepth`. */
@@ -85,13 +105,7 @@ export class FrameDecoder {
     if (!Number.isInteger(this.#maxFrameBytes) || this.#maxFrameBytes < 16) {
       throw new RangeError(`Cannot create decoder: maxFrameBytes ${this.#maxFrameBytes} < 16`);
     }
-    this.#decoder = new Decoder({
-      maxStrLength: this.#maxFrameBytes,
-      maxBinLength: this.#maxFrameBytes,
-      maxArrayLength: 1024,
-      maxMapLength: 64,
-      maxExtLength: 0,
-    });
+    this.#decoder = sharedDecoder(this.#maxFrameBytes);
   }
 
   /** Bytes held that do not yet make a whole frame. */
