@@ -55,26 +55,39 @@ function sharedDecoder(maxFrameBytes: number): Decoder {
       maxBinLength: maxFrameBytes,
       maxArrayLength: 1024,
       maxMapLength: 64,
-      maxExtLength: 0,
+      // -1, not 0: a length of 0 passes a limit of 0, and an empty ext of an
+      // unknown type would decode to an ExtData object. No extension types.
+      maxExtLength: -1,
     });
     decoders.set(maxFrameBytes, decoder);
   }
   return decoder;
 }
 
-/** Throws a `bad_frame` error if `value` nests maps or arrays deeper than `maxDepth`. */
-function checkDepth(value: unknown, maxDepth: number): void {
+/**
+ * Throws a `bad_frame` error if `value` nests maps or arrays deeper than
+ * `maxDepth`, and returns `value` with each binary value replaced by a copy:
+ * the MessagePack decoder returns views into its input, which the caller's
+ * read buffer or this decoder's own buffer overwrite later.
+ */
+function checkDepth(value: unknown, maxDepth: number): unknown {
+  if (value instanceof Uint8Array) return value.slice();
   // Iterative so hostile nesting cannot overflow the call stack.
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop()!;
-    if (item === null || typeof item !== "object" || item instanceof Uint8Array) continue;
+    if (item === null || typeof item !== "object") continue;
     if (depth > maxDepth) {
       throw new ChatError("bad_frame", `Cannot decode frame: nesting exceeds depth limit ${maxDepth}`);
     }
-    const children = Array.isArray(item) ? item : Object.values(item);
-    for (const child of children) stack.push([child, depth + 1]);
+    const container = item as Record<string, unknown>;
+    for (const key of Object.keys(container)) {
+      const child = container[key];
+      if (child instanceof Uint8Array) container[key] = child.slice();
+      else stack.push([child, depth + 1]);
+    }
   }
+  return value;
 }
 
 /**
@@ -186,7 +199,6 @@ export class FrameDecoder {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ChatError("bad_frame", `Cannot decode frame: ${reason}`, { cause: error });
     }
-    checkDepth(value, this.#maxDepth);
-    return value;
+    return checkDepth(value, this.#maxDepth);
   }
 }
