@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "slow_consumer",
   "ping_timeout",
   "server_shutdown",
+  "quit",
   "internal",
 ] as const;
 

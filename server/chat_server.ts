@@ -1,0 +1,259 @@
+/**
+ * The server: one TCP accept loop feeding one shared broker. The loop never
+ * waits on a connection; handlers are tracked and awaited on shutdown.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { ChatError } from "../shared/errors.ts";
+import { encodeFrame } from "../shared/frame.ts";
+import type { Transport } from "../shared/transport.ts";
+import { Broker } from "./broker.ts";
+import { ConnectionLimiter } from "./connection_limiter.ts";
+import { FramedSession } from "./framed_session.ts";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
+import type { Session, SessionContext } from "./session.ts";
+import { formatTextError } from "./text_format.ts";
+import { TextSession } from "./text_session.ts";
+
+// Idle connections read into small buffers; busy ones grow theirs, so an
+// idle peer costs little memory and a fast sender few reads.
+const MIN_READ_BUFFER = 1024;
+const MAX_READ_BUFFER = 64 * 1024;
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+
+/** Counters the server keeps about itself. */
+export interface ServerStats {
+  connections: number;
+  users: number;
+  rooms: number;
+  acceptErrors: number;
+}
+
+/**
+ * A running chat server.
+ *
+ * @example
+ * ```ts ignore
+ * import { ChatServer } from "./chat_server.ts";
+ * await using server = ChatServer.listen({ port: 0 });
+ * console.log(server.addr.port);
+ * ```
+ */
+export class ChatServer implements AsyncDisposable {
+  readonly options: ServerOptions;
+  readonly broker: Broker = new Broker();
+  readonly #listener: Deno.TcpListener;
+  readonly #logger: Logger;
+  readonly #limiter: ConnectionLimiter;
+  readonly #sessions = new Set<Session>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #context: SessionContext;
+  #acceptLoop: Promise<void>;
+  #ticker: ReturnType<typeof setInterval>;
+  #lastHeartbeat = performance.now();
+  #acceptErrors = 0;
+  #finished: Promise<void> | undefined;
+
+  private constructor(listener: Deno.TcpListener, options: ServerOptions) {
+    this.#listener = listener;
+    this.options = options;
+    this.#logger = getLogger(["chat", "server"]);
+    this.#limiter = new ConnectionLimiter(options);
+    this.#context = { broker: this.broker, options, logger: this.#logger };
+    this.#acceptLoop = this.#accept();
+    this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
+    this.#ticker.unref();
+  }
+
+  /** Starts listening with `options` over the defaults. */
+  static listen(options: Partial<ServerOptions> = {}): ChatServer {
+    const resolved = { ...DEFAULT_SERVER_OPTIONS, ...options };
+    const listener = Deno.listen({ hostname: resolved.host, port: resolved.port, transport: "tcp" });
+    return new ChatServer(listener, resolved);
+  }
+
+  /** The address actually listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** Aborted when shutdown begins. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Live counters. */
+  get stats(): ServerStats {
+    return {
+      connections: this.#limiter.total,
+      users: this.broker.userCount,
+      rooms: this.broker.roomCount,
+      acceptErrors: this.#acceptErrors,
+    };
+  }
+
+  /**
+   * Stops accepting, tells every client the server is going away, flushes
+   * their queues (within the grace period) and resolves when all handlers
+   * have finished.
+   */
+  shutdown(): Promise<void> {
+    return this.#finished ??= this.#shutdown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#abort.abort();
+    clearInterval(this.#ticker);
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#acceptLoop;
+    for (const session of this.#sessions) session.close("server_shutdown", "Server is shutting down");
+    await Promise.allSettled(this.#handlers);
+  }
+
+  async #accept(): Promise<void> {
+    let backoff = 5;
+    while (!this.#abort.signal.aborted) {
+      try {
+        for await (const conn of this.#listener) {
+          backoff = 5;
+          const handler = this.#serve(conn).catch((error) => {
+            this.#logger.error("Connection handler failed: {error}", { error });
+          });
+          this.#handlers.add(handler);
+          handler.finally(() => this.#handlers.delete(handler));
+        }
+        return;
+      } catch (error) {
+        if (this.#abort.signal.aborted || error instanceof Deno.errors.BadResource) return;
+        // EMFILE and friends: keep serving existing clients, retry soon.
+        this.#acceptErrors++;
+        this.#logger.warn("Accept failed, retrying in {backoff} ms: {error}", { backoff, error });
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+        backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    const ip = conn.remoteAddr.hostname;
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch {
+      // The peer may already be gone.
+    }
+    try {
+      this.#limiter.acquire(ip);
+    } catch (error) {
+      await this.#refuse(conn, error as ChatError);
+      return;
+    }
+    try {
+      await this.#runSession(conn, ip);
+    } finally {
+      this.#limiter.release(ip);
+    }
+  }
+
+  async #runSession(conn: Transport, ip: string): Promise<void> {
+    let buffer = new Uint8Array(MIN_READ_BUFFER);
+    // The first bytes decide the mode: frames start with 0x00 (a length under
+    // 16 MiB). A peer silent for a moment is a person waiting for a prompt.
+    const first = conn.read(buffer).catch(() => null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<"silent">((resolve) => {
+      timer = setTimeout(() => resolve("silent"), this.options.textPromptDelayMs);
+    });
+    const firstResult = await Promise.race([first, silent]);
+    clearTimeout(timer);
+    let session: Session;
+    if (firstResult === "silent") {
+      session = new TextSession(conn, this.#context, ip);
+    } else if (firstResult === null) {
+      conn.close();
+      return;
+    } else {
+      session = buffer[0] === 0 ? new FramedSession(conn, this.#context, ip) : new TextSession(conn, this.#context, ip);
+    }
+    this.#sessions.add(session);
+    try {
+      if (this.#abort.signal.aborted) {
+        session.close("server_shutdown", "Server is shutting down");
+        return;
+      }
+      session.start();
+      let count = firstResult === "silent" ? await first : firstResult;
+      while (count !== null && !session.closed) {
+        session.lastSeen = performance.now();
+        session.receive(buffer.subarray(0, count));
+        if (session.closed) break;
+        if (count === buffer.length && buffer.length < MAX_READ_BUFFER) {
+          buffer = new Uint8Array(buffer.length * 4);
+        } else if (count < MIN_READ_BUFFER && buffer.length > MIN_READ_BUFFER) {
+          buffer = new Uint8Array(MIN_READ_BUFFER);
+        }
+        count = await conn.read(buffer).catch(() => null);
+      }
+      // End of input: leave the broker and flush what is queued.
+      session.close("quit", "Connection closed", "connection closed");
+    } finally {
+      this.#sessions.delete(session);
+    }
+  }
+
+  /** Tells a peer over a connection cap why, in its own mode, then closes. */
+  async #refuse(conn: Deno.TcpConn, error: ChatError): Promise<void> {
+    this.#logger.warn("Refused connection from {ip}: {reason}", { ip: conn.remoteAddr.hostname, reason: error.message });
+    try {
+      const buffer = new Uint8Array(1);
+      const read = conn.read(buffer);
+      const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000));
+      const count = await Promise.race([read.catch(() => null), timeout]);
+      const bytes = count !== null && buffer[0] === 0
+        ? encodeFrame({ type: "bye", code: error.code, message: error.message })
+        : new TextEncoder().encode(formatTextError(error.toWire()) + "\r\n");
+      await conn.write(bytes);
+    } catch {
+      // The peer is gone; nothing to tell.
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    const options = this.options;
+    const heartbeatDue = now - this.#lastHeartbeat >= options.heartbeatMs;
+    if (heartbeatDue) this.#lastHeartbeat = now;
+    for (const session of this.#sessions) {
+      if (session.closed) continue;
+      if (!session.registered) {
+        if (now - session.acceptedAt >= options.handshakeTimeoutMs) {
+          session.close("handshake_timeout", `No hello within ${options.handshakeTimeoutMs} ms`);
+        }
+        continue;
+      }
+      if (!heartbeatDue || !session.heartbeats) continue;
+      const idle = now - session.lastSeen;
+      if (idle >= 3 * options.heartbeatMs) {
+        session.abort(`no reply to pings for ${Math.round(idle)} ms`, "ping_timeout");
+      } else if (idle >= options.heartbeatMs) {
+        session.ping();
+      }
+    }
+  }
+}
