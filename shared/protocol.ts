@@ -333,7 +333,8 @@ export function parseServerFrame(value: unknown): ServerFrame | undefined {
   if (!isRecord(value)) throw new ChatError("bad_frame", "Invalid frame: not a map");
   const type = value.type;
   if (typeof type !== "string") throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
-  const fields = SERVER_FIELDS[type];
+  // Own keys only: "constructor" or "__proto__" is not a known frame type.
+  const fields = Object.hasOwn(SERVER_FIELDS, type) ? SERVER_FIELDS[type] : undefined;
   if (fields === undefined) return undefined;
   for (const [key, kind] of Object.entries(fields)) {
     const actual = value[key];
