@@ -1,0 +1,225 @@
+import assert from "node:assert/strict";
+import { DEFAULT_MAX_QUEUE_BYTES, OutboundQueue } from "../shared/outbound_queue.ts";
+import type { Transport } from "../shared/transport.ts";
+
+interface PendingWrite {
+  data: Uint8Array;
+  resolve: (written: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * An in-memory transport whose writes stay pending until the test settles
+ * them, so the test decides when the peer "reads".
+ */
+class ManualTransport implements Transport {
+  /** Every write call, in order, with a copy of the bytes offered. */
+  readonly calls: Uint8Array[] = [];
+  /** Bytes the transport accepted, in order. */
+  readonly written: number[] = [];
+  readonly #pending: PendingWrite[] = [];
+
+  read(_buffer: Uint8Array): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    this.calls.push(data.slice());
+    return new Promise((resolve, reject) => this.#pending.push({ data, resolve, reject }));
+  }
+
+  close(): void {}
+
+  get pendingWrites(): number {
+    return this.#pending.length;
+  }
+
+  /** Accepts the oldest pending write, all of it or its first `count` bytes. */
+  accept(count?: number): void {
+    const write = this.#pending.shift();
+    assert.ok(write, "no write is pending");
+    const n = count ?? write.data.length;
+    this.written.push(...write.data.subarray(0, n));
+    write.resolve(n);
+  }
+
+  /** Fails the oldest pending write. */
+  fail(error: unknown): void {
+    const write = this.#pending.shift();
+    assert.ok(write, "no write is pending");
+    write.reject(error);
+  }
+}
+
+/** Lets pending promise callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+function bytes(...values: number[]): Uint8Array {
+  return Uint8Array.from(values);
+}
+
+Deno.test("OutboundQueue writes the first frame at once and joins frames queued meanwhile", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport);
+  assert.equal(queue.push(bytes(1, 2)), true);
+  // The first push starts a write straight away.
+  assert.deepEqual(transport.calls, [bytes(1, 2)]);
+  assert.equal(queue.push(bytes(3)), true);
+  assert.equal(queue.push(bytes(4, 5, 6)), true);
+  assert.equal(queue.push(bytes(7)), true);
+  // Nothing more is written while the first write is in flight.
+  assert.equal(transport.calls.length, 1);
+  assert.equal(queue.queuedBytes, 7);
+  transport.accept();
+  await settle();
+  // The three frames queued meanwhile go out as one write.
+  assert.deepEqual(transport.calls, [bytes(1, 2), bytes(3, 4, 5, 6, 7)]);
+  assert.equal(queue.queuedBytes, 5);
+  transport.accept();
+  await queue.drained();
+  assert.equal(queue.queuedBytes, 0);
+  assert.equal(transport.calls.length, 2);
+  assert.deepEqual(transport.written, [1, 2, 3, 4, 5, 6, 7]);
+});
+
+Deno.test("OutboundQueue completes partial writes in order", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport);
+  queue.push(bytes(1, 2, 3, 4));
+  queue.push(bytes(5, 6));
+  transport.accept(1);
+  await settle();
+  assert.deepEqual(transport.calls.at(-1), bytes(2, 3, 4));
+  transport.accept(3);
+  await settle();
+  assert.deepEqual(transport.calls.at(-1), bytes(5, 6));
+  transport.accept(1);
+  await settle();
+  transport.accept();
+  await queue.drained();
+  assert.deepEqual(transport.written, [1, 2, 3, 4, 5, 6]);
+  assert.equal(queue.queuedBytes, 0);
+});
+
+Deno.test("OutboundQueue refuses a push that would exceed maxBytes, counting bytes in flight", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport, { maxBytes: 10 });
+  assert.equal(queue.push(new Uint8Array(6)), true); // in flight
+  assert.equal(queue.push(new Uint8Array(5)), false); // 6 + 5 > 10
+  assert.equal(queue.queuedBytes, 6);
+  assert.equal(queue.push(new Uint8Array(4)), true); // exactly 10
+  assert.equal(queue.push(new Uint8Array(1)), false);
+  assert.equal(queue.queuedBytes, 10);
+  // A refused push is not a failure: once the peer reads, pushes fit again.
+  assert.equal(queue.failed, false);
+  transport.accept();
+  await settle();
+  assert.equal(queue.queuedBytes, 4);
+  assert.equal(queue.push(new Uint8Array(6)), true);
+  transport.accept();
+  await settle();
+  transport.accept();
+  await queue.drained();
+  assert.equal(transport.written.length, 16);
+  // A single frame larger than the bound never fits.
+  assert.equal(
+    new OutboundQueue(new ManualTransport(), { maxBytes: 3 }).push(new Uint8Array(4)),
+    false,
+  );
+});
+
+Deno.test("OutboundQueue bound defaults to 1 MiB", () => {
+  assert.equal(DEFAULT_MAX_QUEUE_BYTES, 1024 * 1024);
+  const queue = new OutboundQueue(new ManualTransport());
+  assert.equal(queue.push(new Uint8Array(DEFAULT_MAX_QUEUE_BYTES)), true);
+  assert.equal(queue.push(new Uint8Array(1)), false);
+});
+
+Deno.test("OutboundQueue: a failing write calls onError once and later pushes return false", async () => {
+  const transport = new ManualTransport();
+  const errors: unknown[] = [];
+  const queue = new OutboundQueue(transport, { onError: (error) => errors.push(error) });
+  queue.push(bytes(1));
+  queue.push(bytes(2));
+  const broken = new Error("connection reset");
+  transport.fail(broken);
+  await queue.drained();
+  assert.deepEqual(errors, [broken]);
+  assert.equal(queue.failed, true);
+  assert.equal(queue.queuedBytes, 0);
+  // The frame queued behind the failed write is dropped, not written.
+  assert.equal(transport.calls.length, 1);
+  assert.equal(queue.push(bytes(3)), false);
+  await queue.drained();
+  assert.equal(transport.calls.length, 1);
+  assert.equal(transport.pendingWrites, 0);
+  assert.equal(errors.length, 1);
+});
+
+Deno.test("OutboundQueue: a write that throws synchronously is a failure too", async () => {
+  const errors: unknown[] = [];
+  const transport: Transport = {
+    read: () => Promise.resolve(null),
+    write: () => {
+      throw new Deno.errors.BrokenPipe("gone");
+    },
+    close: () => {},
+  };
+  const queue = new OutboundQueue(transport, { onError: (error) => errors.push(error) });
+  assert.equal(queue.push(bytes(1)), true);
+  await queue.drained();
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof Deno.errors.BrokenPipe);
+  assert.equal(queue.push(bytes(2)), false);
+});
+
+Deno.test("OutboundQueue.drained resolves only once everything queued is written", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport);
+  // Nothing queued: resolves at once.
+  await queue.drained();
+  queue.push(bytes(1));
+  queue.push(bytes(2));
+  let done = false;
+  const drained = queue.drained().then(() => done = true);
+  await settle();
+  assert.equal(done, false);
+  transport.accept();
+  await settle();
+  assert.equal(done, false); // the second batch is still in flight
+  assert.equal(transport.pendingWrites, 1);
+  transport.accept();
+  await drained;
+  assert.equal(done, true);
+  assert.deepEqual(transport.written, [1, 2]);
+  // The queue restarts its writer for later pushes.
+  queue.push(bytes(3));
+  assert.equal(transport.pendingWrites, 1);
+  transport.accept();
+  await queue.drained();
+  assert.deepEqual(transport.written, [1, 2, 3]);
+});
+
+Deno.test("OutboundQueue keeps the byte order of many pushes across batches", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport);
+  const expected: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i <= round % 4; i++) {
+      const frame = bytes(round, i, 255 - round);
+      expected.push(...frame);
+      assert.equal(queue.push(frame), true);
+    }
+    if (transport.pendingWrites > 0) transport.accept(round % 3 === 0 ? 1 : undefined);
+    await settle();
+  }
+  while (transport.pendingWrites > 0) {
+    transport.accept();
+    await settle();
+  }
+  await queue.drained();
+  assert.deepEqual(transport.written, expected);
+  assert.ok(transport.calls.length < 50, `${transport.calls.length} writes for 50 frames`);
+});
