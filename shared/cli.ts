@@ -40,7 +40,8 @@ export function parseFlags<O extends Options>(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // node's messages are long and mention its own API; keep the flag name.
-    const flag = /'(-[^']*)'/.exec(message)?.[1] ?? /(--?[\w-]+)/.exec(message)?.[1];
+    // A missing value reads "Option '-p, --port <value>' argument missing": take "--port".
+    const flag = /'(?:-\w, )?(-[^'\s]*)/.exec(message)?.[1] ?? /(--?[\w-]+)/.exec(message)?.[1];
     if (message.includes("Unknown option")) throw new UsageError(`unknown flag ${flag}`);
     if (message.includes("argument missing")) throw new UsageError(`flag ${flag} needs a value`);
     if (message.includes("does not take an argument")) throw new UsageError(`flag ${flag} takes no value`);
