@@ -120,6 +120,13 @@ export async function runServe(args: string[]): Promise<number> {
     console.error(`chat: cannot listen on ${where}: ${error instanceof Error ? error.message : error}`);
     return 1;
   }
+  // Signal handlers first: whoever saw the listening line may signal at once.
+  const stop = () => {
+    logger.info("Shutting down: no new connections, flushing clients");
+    server.shutdown();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
   const { hostname, port } = server.addr;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   if (level === "info" || level === "debug" || level === "trace") {
@@ -128,12 +135,6 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(`chat ${VERSION} listening on ${host}:${port}`);
   }
 
-  const stop = () => {
-    logger.info("Shutting down: no new connections, flushing clients");
-    server.shutdown();
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
   await new Promise<void>((resolve) => server.signal.addEventListener("abort", () => resolve(), { once: true }));
   await server.shutdown();
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
