@@ -73,7 +73,9 @@ export class Broker {
   /** Claims `nick` for `member`, or throws `name_taken`. */
   register(member: Member, nick: string): void {
     const key = nameKey(nick);
-    if (this.#users.has(key)) throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    if (this.#users.has(key)) {
+      throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    }
     this.#users.set(key, member);
     member.nick = nick;
   }
@@ -96,7 +98,12 @@ export class Broker {
     if (!room.members.has(member)) {
       room.members.add(member);
       member.rooms.add(room);
-      this.#fanOut(room.members, { type: "join", room: room.name, nick: member.nick, ts: this.#now() });
+      this.#fanOut(room.members, {
+        type: "join",
+        room: room.name,
+        nick: member.nick,
+        ts: this.#now(),
+      });
     }
     return { room: room.name, topic: room.topic, members: this.#memberNames(room) };
   }
@@ -172,7 +179,13 @@ export class Broker {
     const room = this.#memberRoom(member, name);
     if (topic !== undefined) {
       room.topic = topic;
-      this.#fanOut(room.members, { type: "topic", room: room.name, topic, by: member.nick, ts: this.#now() });
+      this.#fanOut(room.members, {
+        type: "topic",
+        room: room.name,
+        topic,
+        by: member.nick,
+        ts: this.#now(),
+      });
     }
     return { room: room.name, topic: room.topic };
   }

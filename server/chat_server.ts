@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import { ChatError } from "../shared/errors.ts";
+import type { ChatError } from "../shared/errors.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import type { Transport } from "../shared/transport.ts";
 import { Broker } from "./broker.ts";
@@ -70,7 +70,11 @@ export class ChatServer implements AsyncDisposable {
   /** Starts listening with `options` over the defaults. */
   static listen(options: Partial<ServerOptions> = {}): ChatServer {
     const resolved = { ...DEFAULT_SERVER_OPTIONS, ...options };
-    const listener = Deno.listen({ hostname: resolved.host, port: resolved.port, transport: "tcp" });
+    const listener = Deno.listen({
+      hostname: resolved.host,
+      port: resolved.port,
+      transport: "tcp",
+    });
     return new ChatServer(listener, resolved);
   }
 
@@ -116,7 +120,9 @@ export class ChatServer implements AsyncDisposable {
       // Already closed.
     }
     await this.#acceptLoop;
-    for (const session of this.#sessions) session.close("server_shutdown", "Server is shutting down");
+    for (const session of this.#sessions) {
+      session.close("server_shutdown", "Server is shutting down");
+    }
     await Promise.allSettled(this.#handlers);
   }
 
@@ -183,7 +189,9 @@ export class ChatServer implements AsyncDisposable {
       conn.close();
       return;
     } else {
-      session = buffer[0] === 0 ? new FramedSession(conn, this.#context, ip) : new TextSession(conn, this.#context, ip);
+      session = buffer[0] === 0
+        ? new FramedSession(conn, this.#context, ip)
+        : new TextSession(conn, this.#context, ip);
     }
     this.#sessions.add(session);
     try {
@@ -213,7 +221,10 @@ export class ChatServer implements AsyncDisposable {
 
   /** Tells a peer over a connection cap why, in its own mode, then closes. */
   async #refuse(conn: Deno.TcpConn, error: ChatError): Promise<void> {
-    this.#logger.warn("Refused connection from {ip}: {reason}", { ip: conn.remoteAddr.hostname, reason: error.message });
+    this.#logger.warn("Refused connection from {ip}: {reason}", {
+      ip: conn.remoteAddr.hostname,
+      reason: error.message,
+    });
     try {
       const buffer = new Uint8Array(1);
       const read = conn.read(buffer);

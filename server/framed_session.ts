@@ -44,7 +44,9 @@ export class FramedSession extends Session {
       const chatError = error instanceof ChatError
         ? error
         : new ChatError("internal", "Internal error", { cause: error });
-      if (!(error instanceof ChatError)) this.context.logger.error("Frame handling failed: {error}", { error });
+      if (!(error instanceof ChatError)) {
+        this.context.logger.error("Frame handling failed: {error}", { error });
+      }
       this.send(encodeFrame(chatError.toWire()));
       this.close(chatError.code, chatError.message);
     }
@@ -98,7 +100,10 @@ export class FramedSession extends Session {
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
       this.send(encodeFrame(error.toWire(id)));
-      if (!this.registered && (error.code === "unsupported_version" || error.code === "hello_required")) {
+      if (
+        !this.registered &&
+        (error.code === "unsupported_version" || error.code === "hello_required")
+      ) {
         this.close(error.code, error.message);
       }
     }

@@ -72,7 +72,9 @@ Examples:
 const BIG = 2 ** 31 - 1;
 
 /** Reads the server options from parsed flags. */
-export function serverOptionsFromFlags(values: Record<string, string | boolean | undefined>): Partial<ServerOptions> {
+export function serverOptionsFromFlags(
+  values: Record<string, string | boolean | undefined>,
+): Partial<ServerOptions> {
   const s = (name: string) => values[name] as string | undefined;
   const options: Partial<ServerOptions> = {};
   const set = <K extends keyof ServerOptions>(key: K, value: ServerOptions[K] | undefined) => {
@@ -80,19 +82,40 @@ export function serverOptionsFromFlags(values: Record<string, string | boolean |
   };
   set("host", s("host"));
   set("port", intFlag("--port", s("port"), { min: 0, max: 65535 }));
-  set("maxFrameBytes", intFlag("--max-frame-bytes", s("max-frame-bytes"), { min: 256, max: 16 * 1024 * 1024 - 1 }));
+  set(
+    "maxFrameBytes",
+    intFlag("--max-frame-bytes", s("max-frame-bytes"), { min: 256, max: 16 * 1024 * 1024 - 1 }),
+  );
   set("maxLineBytes", intFlag("--max-line-bytes", s("max-line-bytes"), { min: 64, max: BIG }));
-  set("maxBodyLength", intFlag("--max-body-length", s("max-body-length"), { min: 1, max: 1_000_000 }));
+  set(
+    "maxBodyLength",
+    intFlag("--max-body-length", s("max-body-length"), { min: 1, max: 1_000_000 }),
+  );
   set("maxQueueBytes", intFlag("--max-queue-bytes", s("max-queue-bytes"), { min: 1024, max: BIG }));
   set("rateBurst", intFlag("--rate-burst", s("rate-burst"), { min: 1, max: BIG }));
-  set("ratePerSecond", numberFlag("--rate-per-second", s("rate-per-second"), { min: 0.001, max: 1e9 }));
+  set(
+    "ratePerSecond",
+    numberFlag("--rate-per-second", s("rate-per-second"), { min: 0.001, max: 1e9 }),
+  );
   set("floodStrikes", intFlag("--flood-strikes", s("flood-strikes"), { min: 1, max: BIG }));
   set("maxConnections", intFlag("--max-connections", s("max-connections"), { min: 1, max: BIG }));
-  set("maxConnectionsPerIp", intFlag("--max-connections-per-ip", s("max-connections-per-ip"), { min: 1, max: BIG }));
-  set("handshakeTimeoutMs", intFlag("--handshake-timeout-ms", s("handshake-timeout-ms"), { min: 10, max: BIG }));
+  set(
+    "maxConnectionsPerIp",
+    intFlag("--max-connections-per-ip", s("max-connections-per-ip"), { min: 1, max: BIG }),
+  );
+  set(
+    "handshakeTimeoutMs",
+    intFlag("--handshake-timeout-ms", s("handshake-timeout-ms"), { min: 10, max: BIG }),
+  );
   set("heartbeatMs", intFlag("--heartbeat-ms", s("heartbeat-ms"), { min: 10, max: BIG }));
-  set("textPromptDelayMs", intFlag("--text-prompt-delay-ms", s("text-prompt-delay-ms"), { min: 0, max: 60_000 }));
-  set("shutdownGraceMs", intFlag("--shutdown-grace-ms", s("shutdown-grace-ms"), { min: 0, max: BIG }));
+  set(
+    "textPromptDelayMs",
+    intFlag("--text-prompt-delay-ms", s("text-prompt-delay-ms"), { min: 0, max: 60_000 }),
+  );
+  set(
+    "shutdownGraceMs",
+    intFlag("--shutdown-grace-ms", s("shutdown-grace-ms"), { min: 0, max: BIG }),
+  );
   return options;
 }
 
@@ -117,7 +140,9 @@ export async function runServe(args: string[]): Promise<number> {
     server = ChatServer.listen(options);
   } catch (error) {
     const where = `${options.host ?? D.host}:${options.port ?? D.port}`;
-    console.error(`chat: cannot listen on ${where}: ${error instanceof Error ? error.message : error}`);
+    console.error(
+      `chat: cannot listen on ${where}: ${error instanceof Error ? error.message : error}`,
+    );
     return 1;
   }
   // Signal handlers first: whoever saw the listening line may signal at once.
@@ -135,7 +160,9 @@ export async function runServe(args: string[]): Promise<number> {
     console.log(`chat ${VERSION} listening on ${host}:${port}`);
   }
 
-  await new Promise<void>((resolve) => server.signal.addEventListener("abort", () => resolve(), { once: true }));
+  await new Promise<void>((resolve) =>
+    server.signal.addEventListener("abort", () => resolve(), { once: true })
+  );
   await server.shutdown();
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   logger.info("Stopped");

@@ -51,7 +51,10 @@ export abstract class Session implements Member {
       maxBytes: context.options.maxQueueBytes,
       onError: () => this.abort("write failed"),
     });
-    this.#bucket = new TokenBucket({ burst: context.options.rateBurst, ratePerSecond: context.options.ratePerSecond });
+    this.#bucket = new TokenBucket({
+      burst: context.options.rateBurst,
+      ratePerSecond: context.options.ratePerSecond,
+    });
     this.#strikes = new TokenBucket({ burst: context.options.floodStrikes, ratePerSecond: 1 });
   }
 
@@ -98,7 +101,11 @@ export abstract class Session implements Member {
   protected register(nick: string): void {
     this.context.broker.register(this, nick);
     this.#registered = true;
-    this.context.logger.info("{nick} connected from {ip} ({session})", { nick, ip: this.ip, session: this.id });
+    this.context.logger.info("{nick} connected from {ip} ({session})", {
+      nick,
+      ip: this.ip,
+      session: this.id,
+    });
   }
 
   /**
@@ -197,7 +204,11 @@ export abstract class Session implements Member {
     if (!this.#registered) return;
     this.#registered = false;
     this.context.broker.unregister(this, reason);
-    this.context.logger.info("{nick} disconnected ({session}): {reason}", { nick: this.nick, session: this.id, reason });
+    this.context.logger.info("{nick} disconnected ({session}): {reason}", {
+      nick: this.nick,
+      session: this.id,
+      reason,
+    });
   }
 
   #closeTransport(): void {

@@ -35,7 +35,9 @@ export function formatTextEvent(event: ChatEvent): string {
         : `${at} #${clean(event.room)} <${clean(event.from)}> ${clean(event.body)}`;
     case "dm":
       return event.action
-        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${clean(event.body)}`
+        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${
+          clean(event.body)
+        }`
         : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${clean(event.body)}`;
     case "join":
       return `${at} --> ${clean(event.nick)} joined #${clean(event.room)}`;
@@ -45,7 +47,9 @@ export function formatTextEvent(event: ChatEvent): string {
     case "nick":
       return `${at} --- ${clean(event.from)} is now known as ${clean(event.to)}`;
     case "topic":
-      return `${at} --- ${clean(event.by)} set the topic of #${clean(event.room)}: ${clean(event.topic)}`;
+      return `${at} --- ${clean(event.by)} set the topic of #${clean(event.room)}: ${
+        clean(event.topic)
+      }`;
     case "notice":
       return event.from
         ? `${at} !!! ${clean(event.from)}: ${clean(event.body)}`
@@ -55,7 +59,9 @@ export function formatTextEvent(event: ChatEvent): string {
 
 /** The line reporting an error to a plain-text client. */
 export function formatTextError(error: ErrorFrame): string {
-  const retry = error.retryAfterMs === undefined ? "" : ` (retry in ${Math.ceil(error.retryAfterMs / 1000)} s)`;
+  const retry = error.retryAfterMs === undefined
+    ? ""
+    : ` (retry in ${Math.ceil(error.retryAfterMs / 1000)} s)`;
   return `! ${error.code}: ${clean(error.message)}${retry}`;
 }
 
@@ -64,7 +70,9 @@ export function formatTextResult(request: Request, result: Record<string, unknow
   switch (request.type) {
     case "join": {
       const members = (result.members as string[]).map(clean).join(" ");
-      const topic = result.topic ? [`--- Topic of #${clean(String(result.room))}: ${clean(String(result.topic))}`] : [];
+      const topic = result.topic
+        ? [`--- Topic of #${clean(String(result.room))}: ${clean(String(result.topic))}`]
+        : [];
       return [`--- Now talking in #${clean(String(result.room))}. Members: ${members}`, ...topic];
     }
     case "leave":
@@ -74,16 +82,24 @@ export function formatTextResult(request: Request, result: Record<string, unknow
       if (rooms.length === 0) return ["--- No rooms yet: /join ROOM creates one"];
       return [
         `--- ${rooms.length} room(s):`,
-        ...rooms.map((room) => `    #${clean(room.name)} (${room.members})${room.topic ? ` ${clean(room.topic)}` : ""}`),
+        ...rooms.map((room) =>
+          `    #${clean(room.name)} (${room.members})${room.topic ? ` ${clean(room.topic)}` : ""}`
+        ),
       ];
     }
     case "who":
-      return [`--- In #${clean(String(result.room))}: ${(result.members as string[]).map(clean).join(" ")}`];
+      return [
+        `--- In #${clean(String(result.room))}: ${
+          (result.members as string[]).map(clean).join(" ")
+        }`,
+      ];
     case "users":
       return [`--- Online: ${(result.users as string[]).map(clean).join(" ")}`];
     case "topic":
       return request.topic === undefined
-        ? [`--- Topic of #${clean(String(result.room))}: ${clean(String(result.topic)) || "(none)"}`]
+        ? [
+          `--- Topic of #${clean(String(result.room))}: ${clean(String(result.topic)) || "(none)"}`,
+        ]
         : [];
     case "nick":
       return [`--- You are now ${clean(String(result.nick))}`];

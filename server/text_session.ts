@@ -68,7 +68,9 @@ export class TextSession extends Session {
         this.#discarding = false;
         continue;
       }
-      const bytes = this.#pending.length === 1 ? this.#pending[0]! : concat(this.#pending, this.#pendingBytes);
+      const bytes = this.#pending.length === 1
+        ? this.#pending[0]!
+        : concat(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#handleLine(this.#decoder.decode(bytes).replace(/\r$/, ""));
@@ -110,7 +112,9 @@ export class TextSession extends Session {
   #handleNickname(input: string): void {
     this.checkRate();
     this.register(validateNick(input));
-    this.#line(`Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`);
+    this.#line(
+      `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
+    );
   }
 
   #handleCommand(command: Command): void {
@@ -122,8 +126,12 @@ export class TextSession extends Session {
         this.close("quit", "Goodbye", command.reason ?? "quit");
         return;
       case "switch": {
-        const room = [...this.rooms].find((r) => nameKey(r.name) === nameKey(command.room.replace(/^#/, "")));
-        if (room === undefined) throw new ChatError("not_in_room", `You are not in #${command.room}`);
+        const room = [...this.rooms].find((r) =>
+          nameKey(r.name) === nameKey(command.room.replace(/^#/, ""))
+        );
+        if (room === undefined) {
+          throw new ChatError("not_in_room", `You are not in #${command.room}`);
+        }
         this.#currentRoom = room.name;
         this.#line(`--- Now talking in #${room.name}`);
         return;
@@ -143,8 +151,10 @@ export class TextSession extends Session {
 
   #afterRequest(request: Request, result: Record<string, unknown>): void {
     if (request.type === "join") this.#currentRoom = String(result.room);
-    if (request.type === "leave" && this.#currentRoom !== undefined &&
-      nameKey(this.#currentRoom) === nameKey(String(result.room))) {
+    if (
+      request.type === "leave" && this.#currentRoom !== undefined &&
+      nameKey(this.#currentRoom) === nameKey(String(result.room))
+    ) {
       this.#currentRoom = [...this.rooms][0]?.name;
     }
     for (const line of formatTextResult(request, result)) this.#line(line);

@@ -22,7 +22,9 @@ export class TokenBucket {
   #updatedAt: number | undefined;
 
   constructor(options: { burst: number; ratePerSecond: number }) {
-    if (!(options.burst >= 1)) throw new RangeError(`Cannot create bucket: burst ${options.burst} < 1`);
+    if (!(options.burst >= 1)) {
+      throw new RangeError(`Cannot create bucket: burst ${options.burst} < 1`);
+    }
     if (!(options.ratePerSecond > 0)) {
       throw new RangeError(`Cannot create bucket: rate ${options.ratePerSecond} must be positive`);
     }
@@ -37,7 +39,10 @@ export class TokenBucket {
    */
   take(now: number = performance.now()): number {
     if (this.#updatedAt !== undefined) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#updatedAt) * this.#ratePerMs);
+      this.#tokens = Math.min(
+        this.#burst,
+        this.#tokens + (now - this.#updatedAt) * this.#ratePerMs,
+      );
     }
     this.#updatedAt = now;
     if (this.#tokens >= 1) {

@@ -33,7 +33,10 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseFlags<O extends Options>(
   args: string[],
   options: O,
-): { values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string }; positionals: string[] } {
+): {
+  values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };
+  positionals: string[];
+} {
   try {
     const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
     return parsed as never;
@@ -44,7 +47,9 @@ export function parseFlags<O extends Options>(
     const flag = /'(?:-\w, )?(-[^'\s]*)/.exec(message)?.[1] ?? /(--?[\w-]+)/.exec(message)?.[1];
     if (message.includes("Unknown option")) throw new UsageError(`unknown flag ${flag}`);
     if (message.includes("argument missing")) throw new UsageError(`flag ${flag} needs a value`);
-    if (message.includes("does not take an argument")) throw new UsageError(`flag ${flag} takes no value`);
+    if (message.includes("does not take an argument")) {
+      throw new UsageError(`flag ${flag} takes no value`);
+    }
     throw new UsageError(message.split("\n")[0]!);
   }
 }

@@ -101,7 +101,10 @@ export function parseCommand(line: string, context: CommandContext): Command {
     }
     case "me":
       if (!args) throw usage("/me ACTION");
-      return { kind: "request", request: { type: "say", room: needRoom(context), body: args, action: true } };
+      return {
+        kind: "request",
+        request: { type: "say", room: needRoom(context), body: args, action: true },
+      };
     case "group_msg": {
       const [room, body] = firstWord(args);
       if (!room || !body) throw usage("/group_msg ROOM TEXT");
@@ -122,7 +125,10 @@ export function parseCommand(line: string, context: CommandContext): Command {
       return { kind: "request", request: { type: "users" } };
     case "topic": {
       const room = needRoom(context);
-      return { kind: "request", request: args ? { type: "topic", room, topic: args } : { type: "topic", room } };
+      return {
+        kind: "request",
+        request: args ? { type: "topic", room, topic: args } : { type: "topic", room },
+      };
     }
     case "nick": {
       const [nick] = firstWord(args);

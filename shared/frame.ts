@@ -78,7 +78,10 @@ function checkDepth(value: unknown, maxDepth: number): unknown {
     const [item, depth] = stack.pop()!;
     if (item === null || typeof item !== "object") continue;
     if (depth > maxDepth) {
-      throw new ChatError("bad_frame", `Cannot decode frame: nesting exceeds depth limit ${maxDepth}`);
+      throw new ChatError(
+        "bad_frame",
+        `Cannot decode frame: nesting exceeds depth limit ${maxDepth}`,
+      );
     }
     const container = item as Record<string, unknown>;
     for (const key of Object.keys(container)) {
@@ -183,7 +186,13 @@ export class FrameDecoder {
   #append(bytes: Uint8Array): void {
     const needed = this.#length + bytes.length;
     if (needed > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, Math.min(this.#buffer.length * 2, this.#maxFrameBytes + FRAME_HEADER_BYTES), 64));
+      const grown = new Uint8Array(
+        Math.max(
+          needed,
+          Math.min(this.#buffer.length * 2, this.#maxFrameBytes + FRAME_HEADER_BYTES),
+          64,
+        ),
+      );
       grown.set(this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
     }

@@ -49,7 +49,8 @@ export type Request =
   | { type: "quit"; id: number; reason?: string };
 
 /** A request without its id, as built from a slash command. */
-export type RequestBody = Request extends infer R ? R extends Request ? Omit<R, "id"> : never : never;
+export type RequestBody = Request extends infer R ? R extends Request ? Omit<R, "id"> : never
+  : never;
 
 /** The heartbeat answer; carries no id and gets no reply. */
 export interface PongFrame {
@@ -180,7 +181,9 @@ function bad(message: string): ChatError {
 
 function str(frame: Record<string, unknown>, key: string, max = 256): string {
   const value = frame[key];
-  if (typeof value !== "string") throw bad(`Invalid ${frame.type} frame: "${key}" must be a string`);
+  if (typeof value !== "string") {
+    throw bad(`Invalid ${frame.type} frame: "${key}" must be a string`);
+  }
   if (value.length > max) throw bad(`Invalid ${frame.type} frame: "${key}" longer than ${max}`);
   return value;
 }
@@ -188,7 +191,9 @@ function str(frame: Record<string, unknown>, key: string, max = 256): string {
 function optionalBool(frame: Record<string, unknown>, key: string): boolean | undefined {
   const value = frame[key];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== "boolean") throw bad(`Invalid ${frame.type} frame: "${key}" must be a boolean`);
+  if (typeof value !== "boolean") {
+    throw bad(`Invalid ${frame.type} frame: "${key}" must be a boolean`);
+  }
   return value;
 }
 
@@ -239,10 +244,14 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
     };
   }
   if (type === "pong") return { type };
-  if (typeof type !== "string") throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  if (typeof type !== "string") {
+    throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  }
   const id = requestIdOf(value);
   if (id === undefined) throw bad(`Invalid ${type} frame: "id" must be a non-negative integer`);
-  const bodyOptions = options.maxBodyLength === undefined ? {} : { maxLength: options.maxBodyLength };
+  const bodyOptions = options.maxBodyLength === undefined
+    ? {}
+    : { maxLength: options.maxBodyLength };
   switch (type) {
     case "join":
     case "leave":
@@ -251,7 +260,13 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
     case "say": {
       const action = optionalBool(value, "action");
       const body = validateBody(value.body, bodyOptions);
-      return { type, id, room: validateRoom(str(value, "room")), body, ...(action ? { action } : {}) };
+      return {
+        type,
+        id,
+        room: validateRoom(str(value, "room")),
+        body,
+        ...(action ? { action } : {}),
+      };
     }
     case "dm": {
       const action = optionalBool(value, "action");
@@ -293,7 +308,10 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
 export function checkProtocolVersion(version: string): void {
   const match = /^(\d+)\.(\d+)$/.exec(version);
   if (!match) {
-    throw new ChatError("unsupported_version", `Invalid protocol version "${version}": expected MAJOR.MINOR`);
+    throw new ChatError(
+      "unsupported_version",
+      `Invalid protocol version "${version}": expected MAJOR.MINOR`,
+    );
   }
   if (Number(match[1]) !== PROTOCOL_MAJOR) {
     throw new ChatError(
@@ -304,7 +322,13 @@ export function checkProtocolVersion(version: string): void {
 }
 
 const SERVER_FIELDS: Record<string, Record<string, "string" | "number" | "object" | "boolean">> = {
-  welcome: { protocol: "string", server: "string", session: "string", nick: "string", limits: "object" },
+  welcome: {
+    protocol: "string",
+    server: "string",
+    session: "string",
+    nick: "string",
+    limits: "object",
+  },
   ack: { id: "number" },
   error: { code: "string", message: "string" },
   message: { room: "string", from: "string", body: "string", id: "number", ts: "number" },
@@ -332,7 +356,9 @@ const SERVER_FIELDS: Record<string, Record<string, "string" | "number" | "object
 export function parseServerFrame(value: unknown): ServerFrame | undefined {
   if (!isRecord(value)) throw new ChatError("bad_frame", "Invalid frame: not a map");
   const type = value.type;
-  if (typeof type !== "string") throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  if (typeof type !== "string") {
+    throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
+  }
   // Own keys only: "constructor" or "__proto__" is not a known frame type.
   const fields = Object.hasOwn(SERVER_FIELDS, type) ? SERVER_FIELDS[type] : undefined;
   if (fields === undefined) return undefined;

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-control-regex -- matching control characters is this module's job
 /**
  * Validation of names and text shared by server and client: nicknames, room
  * names, message bodies and topics. Each function returns the normalized
@@ -30,12 +31,16 @@ function codePoint(char: string): string {
 }
 
 function rejectInvisible(kind: string, code: "invalid_name" | "invalid_room", text: string): void {
-  for (const [pattern, what] of [[CONTROL, "a control character"], [BIDI, "a bidi control"], [
-    ZERO_WIDTH,
-    "a zero-width character",
-  ]] as const) {
+  for (
+    const [pattern, what] of [[CONTROL, "a control character"], [BIDI, "a bidi control"], [
+      ZERO_WIDTH,
+      "a zero-width character",
+    ]] as const
+  ) {
     const found = pattern.exec(text);
-    if (found) throw new ChatError(code, `Invalid ${kind}: contains ${what} ${codePoint(found[0])}`);
+    if (found) {
+      throw new ChatError(code, `Invalid ${kind}: contains ${what} ${codePoint(found[0])}`);
+    }
   }
 }
 
@@ -55,14 +60,19 @@ function length(text: string): number {
  * ```
  */
 export function validateNick(input: unknown): string {
-  if (typeof input !== "string") throw new ChatError("invalid_name", "Invalid nickname: not a string");
+  if (typeof input !== "string") {
+    throw new ChatError("invalid_name", "Invalid nickname: not a string");
+  }
   rejectInvisible("nickname", "invalid_name", input);
   const nick = input.normalize("NFKC");
   rejectInvisible("nickname", "invalid_name", nick);
   const size = length(nick);
   if (size === 0) throw new ChatError("invalid_name", "Invalid nickname: empty");
   if (size > MAX_NICK_LENGTH) {
-    throw new ChatError("invalid_name", `Invalid nickname: ${size} characters exceeds limit ${MAX_NICK_LENGTH}`);
+    throw new ChatError(
+      "invalid_name",
+      `Invalid nickname: ${size} characters exceeds limit ${MAX_NICK_LENGTH}`,
+    );
   }
   if (!NICK.test(nick)) {
     throw new ChatError(
@@ -98,14 +108,19 @@ export function nameKey(name: string): string {
  * ```
  */
 export function validateRoom(input: unknown): string {
-  if (typeof input !== "string") throw new ChatError("invalid_room", "Invalid room name: not a string");
+  if (typeof input !== "string") {
+    throw new ChatError("invalid_room", "Invalid room name: not a string");
+  }
   rejectInvisible("room name", "invalid_room", input);
   const room = input.normalize("NFKC").replace(/^#/, "");
   rejectInvisible("room name", "invalid_room", room);
   const size = length(room);
   if (size === 0) throw new ChatError("invalid_room", "Invalid room name: empty");
   if (size > MAX_ROOM_LENGTH) {
-    throw new ChatError("invalid_room", `Invalid room name: ${size} characters exceeds limit ${MAX_ROOM_LENGTH}`);
+    throw new ChatError(
+      "invalid_room",
+      `Invalid room name: ${size} characters exceeds limit ${MAX_ROOM_LENGTH}`,
+    );
   }
   if (!ROOM.test(room)) {
     throw new ChatError(
@@ -134,15 +149,23 @@ export interface BodyOptions {
  */
 export function validateBody(input: unknown, options: BodyOptions = {}): string {
   const maxLength = options.maxLength ?? DEFAULT_MAX_BODY_LENGTH;
-  if (typeof input !== "string") throw new ChatError("invalid_body", "Invalid message: not a string");
+  if (typeof input !== "string") {
+    throw new ChatError("invalid_body", "Invalid message: not a string");
+  }
   if (input.trim().length === 0) throw new ChatError("invalid_body", "Invalid message: empty");
   // Cheap bound first so a huge body is refused without walking it.
   if (input.length > maxLength * 2 || length(input) > maxLength) {
-    throw new ChatError("invalid_body", `Invalid message: ${length(input)} characters exceeds limit ${maxLength}`);
+    throw new ChatError(
+      "invalid_body",
+      `Invalid message: ${length(input)} characters exceeds limit ${maxLength}`,
+    );
   }
   const found = CONTROL_EXCEPT_NEWLINE_TAB.exec(input);
   if (found) {
-    throw new ChatError("invalid_body", `Invalid message: contains control character ${codePoint(found[0])}`);
+    throw new ChatError(
+      "invalid_body",
+      `Invalid message: contains control character ${codePoint(found[0])}`,
+    );
   }
   return input;
 }
@@ -161,10 +184,18 @@ export function validateTopic(input: unknown): string {
   if (typeof input !== "string") throw new ChatError("invalid_body", "Invalid topic: not a string");
   const size = length(input);
   if (size > MAX_TOPIC_LENGTH) {
-    throw new ChatError("invalid_body", `Invalid topic: ${size} characters exceeds limit ${MAX_TOPIC_LENGTH}`);
+    throw new ChatError(
+      "invalid_body",
+      `Invalid topic: ${size} characters exceeds limit ${MAX_TOPIC_LENGTH}`,
+    );
   }
   const found = CONTROL.exec(input);
-  if (found) throw new ChatError("invalid_body", `Invalid topic: contains control character ${codePoint(found[0])}`);
+  if (found) {
+    throw new ChatError(
+      "invalid_body",
+      `Invalid topic: contains control character ${codePoint(found[0])}`,
+    );
+  }
   return input.trim();
 }
 
@@ -180,13 +211,18 @@ export function validateTopic(input: unknown): string {
  * console.log(sanitizeForTerminal("\x1b[2Jhi")); // "^[[2Jhi"
  * ```
  */
-export function sanitizeForTerminal(text: string, options: { keepNewlines?: boolean } = {}): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF\u180E]/gu, (char) => {
-    if (options.keepNewlines && (char === "\n" || char === "\t")) return char;
-    const code = char.codePointAt(0)!;
-    if (code < 0x20) return "^" + String.fromCharCode(code + 0x40);
-    if (code === 0x7f) return "^?";
-    return `<${codePoint(char)}>`;
-  });
+export function sanitizeForTerminal(
+  text: string,
+  options: { keepNewlines?: boolean } = {},
+): string {
+  return text.replace(
+    /[\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF\u180E]/gu,
+    (char) => {
+      if (options.keepNewlines && (char === "\n" || char === "\t")) return char;
+      const code = char.codePointAt(0)!;
+      if (code < 0x20) return "^" + String.fromCharCode(code + 0x40);
+      if (code === 0x7f) return "^?";
+      return `<${codePoint(char)}>`;
+    },
+  );
 }

@@ -16,7 +16,9 @@ Deno.test("chat serve prints its real port, and SIGTERM drains clients then exit
     const status = await server.stop("SIGTERM");
     assert.equal(status.code, 0, server.output);
     // Everything acknowledged before the signal arrived, then the goodbye.
-    for (let i = 0; i < 20; i++) assert.equal((await bob.next((f) => f.type === "message")).body, `m${i}`);
+    for (let i = 0; i < 20; i++) {
+      assert.equal((await bob.next((f) => f.type === "message")).body, `m${i}`);
+    }
     assert.equal((await bob.next((f) => f.type === "bye")).code, "server_shutdown");
     await bob.closed;
     await alice.closed;
@@ -87,14 +89,22 @@ Deno.test("--log-format json writes one JSON object per line", async () => {
 });
 
 Deno.test("out of file descriptors (EMFILE): the server backs off and keeps serving", async () => {
-  await using server = await ServerProcess.start([], { wrapper: ["prlimit", "--nofile=48:48", "--"] });
+  await using server = await ServerProcess.start([], {
+    wrapper: ["prlimit", "--nofile=48:48", "--"],
+  });
   const alice = await Peer.join(server.port, "alice");
   const extra: Deno.TcpConn[] = [];
   try {
     // More connections than the server has descriptors: the kernel queues them, accept fails.
-    for (let i = 0; i < 60; i++) extra.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    for (let i = 0; i < 60; i++) {
+      extra.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
     await waitFor(() => /Accept failed/.test(server.output), 10_000);
-    assert.equal((await alice.request({ type: "ping" })).type, "ack", "existing client still served");
+    assert.equal(
+      (await alice.request({ type: "ping" })).type,
+      "ack",
+      "existing client still served",
+    );
     for (const conn of extra.splice(0)) conn.close();
     // Once descriptors free up, new clients get in again.
     let bob: Peer | undefined;

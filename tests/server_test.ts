@@ -14,7 +14,9 @@ Deno.test("many clients in a room all receive every message in order with monoto
   const peers: Peer[] = [];
   for (let i = 0; i < 20; i++) peers.push(await Peer.join(port, `user${i}`));
   try {
-    for (const peer of peers) assert.equal((await peer.request({ type: "join", room: "#lobby" })).type, "ack");
+    for (const peer of peers) {
+      assert.equal((await peer.request({ type: "join", room: "#lobby" })).type, "ack");
+    }
     const sent: number[] = [];
     for (let i = 0; i < 50; i++) {
       const sender = peers[i % 5]!;
@@ -47,11 +49,19 @@ Deno.test("join and leave events reach the room; who, rooms and users list membe
   await using bob = await Peer.join(server.addr.port, "bob");
   const joined = await alice.request({ type: "join", room: "dev" });
   assert.deepEqual(joined.result, { room: "dev", topic: "", members: ["alice"] });
-  assert.deepEqual((await bob.request({ type: "join", room: "DEV" })).result.members, ["alice", "bob"]);
+  assert.deepEqual((await bob.request({ type: "join", room: "DEV" })).result.members, [
+    "alice",
+    "bob",
+  ]);
   const join = await alice.next((f) => f.type === "join" && f.nick === "bob");
   assert.equal(join.room, "dev");
-  assert.deepEqual((await alice.request({ type: "who", room: "dev" })).result, { room: "dev", members: ["alice", "bob"] });
-  assert.deepEqual((await alice.request({ type: "rooms" })).result, { rooms: [{ name: "dev", members: 2, topic: "" }] });
+  assert.deepEqual((await alice.request({ type: "who", room: "dev" })).result, {
+    room: "dev",
+    members: ["alice", "bob"],
+  });
+  assert.deepEqual((await alice.request({ type: "rooms" })).result, {
+    rooms: [{ name: "dev", members: 2, topic: "" }],
+  });
   assert.deepEqual((await alice.request({ type: "users" })).result, { users: ["alice", "bob"] });
   assert.equal((await bob.request({ type: "leave", room: "dev" })).type, "ack");
   const leave = await alice.next((f) => f.type === "leave");
@@ -119,7 +129,13 @@ Deno.test("nicknames are unique case-insensitively after NFKC", async () => {
   await using server = listen();
   await using _alice = await Peer.join(server.addr.port, "Alice");
   await using clash = await Peer.connect(server.addr.port);
-  clash.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "ＡＬＩＣＥ" });
+  clash.send({
+    type: "hello",
+    protocol: "1.0",
+    client: "t",
+    clientVersion: "0",
+    nick: "ＡＬＩＣＥ",
+  });
   const refused = await clash.next();
   assert.equal(refused.code, "name_taken");
   // The connection stays open for another try.
@@ -146,10 +162,19 @@ Deno.test("bad requests get an error naming the request id and the connection go
   await using server = listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   assert.equal((await alice.request({ type: "join", room: "bad room!" })).code, "invalid_room");
-  assert.equal((await alice.request({ type: "dm", to: "x\u202Ey", body: "hi" })).code, "invalid_name");
+  assert.equal(
+    (await alice.request({ type: "dm", to: "x\u202Ey", body: "hi" })).code,
+    "invalid_name",
+  );
   await alice.request({ type: "join", room: "dev" });
-  assert.equal((await alice.request({ type: "say", room: "dev", body: "a\u0007b" })).code, "invalid_body");
-  assert.equal((await alice.request({ type: "say", room: "dev", body: "x".repeat(4001) })).code, "invalid_body");
+  assert.equal(
+    (await alice.request({ type: "say", room: "dev", body: "a\u0007b" })).code,
+    "invalid_body",
+  );
+  assert.equal(
+    (await alice.request({ type: "say", room: "dev", body: "x".repeat(4001) })).code,
+    "invalid_body",
+  );
   assert.equal((await alice.request({ type: "launch" })).code, "unknown_command");
   alice.send({ type: "say", room: "dev" });
   assert.equal((await alice.next((f) => f.type === "error")).code, "bad_request");
@@ -187,8 +212,12 @@ Deno.test("garbage and mutated frames only ever produce typed errors; the server
     await using peer = await Peer.join(server.addr.port, `fuzz${round}`);
     const valid = encodeFrame({ type: "say", id: 1, room: "dev", body: "hello" });
     const mutated = valid.slice();
-    for (let i = 0; i < 3; i++) mutated[4 + Math.floor(random() * (mutated.length - 4))] = Math.floor(random() * 256);
-    const junk = new Uint8Array(Math.floor(random() * 40) + 1).map(() => Math.floor(random() * 256));
+    for (let i = 0; i < 3; i++) {
+      mutated[4 + Math.floor(random() * (mutated.length - 4))] = Math.floor(random() * 256);
+    }
+    const junk = new Uint8Array(Math.floor(random() * 40) + 1).map(() =>
+      Math.floor(random() * 256)
+    );
     const payload = round % 2 === 0 ? mutated : junk;
     const frame = new Uint8Array(4 + payload.length);
     new DataView(frame.buffer).setUint32(0, round % 2 === 0 ? payload.length - 4 : payload.length);
@@ -197,7 +226,10 @@ Deno.test("garbage and mutated frames only ever produce typed errors; the server
     peer.send({ type: "ping", id: 77 });
     // Either the frame was understood enough to answer, or the connection ended with a typed error.
     try {
-      const reply = await peer.next((f) => f.type === "ack" && f.id === 77 || f.type === "bye", 3000);
+      const reply = await peer.next(
+        (f) => f.type === "ack" && f.id === 77 || f.type === "bye",
+        3000,
+      );
       if (reply.type === "bye") assert.match(reply.code, /^[a-z_]+$/);
     } catch (error) {
       assert.match(String(error), /connection closed/);
@@ -215,7 +247,10 @@ Deno.test("rate limit: excess requests get rate_limited with retry-after; sustai
   assert.equal((await alice.request({ type: "ping" })).type, "ack");
   const limited = await alice.request({ type: "ping" });
   assert.equal(limited.code, "rate_limited");
-  assert.ok(limited.retryAfterMs > 0 && limited.retryAfterMs <= 1000, `retryAfterMs ${limited.retryAfterMs}`);
+  assert.ok(
+    limited.retryAfterMs > 0 && limited.retryAfterMs <= 1000,
+    `retryAfterMs ${limited.retryAfterMs}`,
+  );
   for (let i = 0; i < 10; i++) alice.send({ type: "ping", id: 100 + i });
   const bye = await alice.next((f) => f.type === "bye");
   assert.equal(bye.code, "flood");
@@ -223,14 +258,26 @@ Deno.test("rate limit: excess requests get rate_limited with retry-after; sustai
 });
 
 Deno.test("a client that stops reading is dropped as a slow consumer while others keep receiving", async () => {
-  await using server = listen({ rateBurst: 100_000, ratePerSecond: 100_000, maxQueueBytes: 256 * 1024 });
+  await using server = listen({
+    rateBurst: 100_000,
+    ratePerSecond: 100_000,
+    maxQueueBytes: 256 * 1024,
+  });
   const port = server.addr.port;
   await using sender = await Peer.join(port, "sender");
   await using reader = await Peer.join(port, "reader");
   // A raw connection that says hello, joins, then never reads again.
   const stalled = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    await stalled.write(encodeFrame({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "stalled" }));
+    await stalled.write(
+      encodeFrame({
+        type: "hello",
+        protocol: "1.0",
+        client: "t",
+        clientVersion: "0",
+        nick: "stalled",
+      }),
+    );
     await stalled.write(encodeFrame({ type: "join", id: 1, room: "dev" }));
     await sender.request({ type: "join", room: "dev" });
     await reader.request({ type: "join", room: "dev" });
@@ -240,7 +287,9 @@ Deno.test("a client that stops reading is dropped as a slow consumer while other
     let dropped = false;
     // Batches the live reader keeps up with; the stalled one fills its socket and then its queue.
     for (let batch = 0; batch < 200 && !dropped; batch++) {
-      for (let i = 0; i < 50; i++) sender.send({ type: "say", id: 1000 + sent++, room: "dev", body });
+      for (let i = 0; i < 50; i++) {
+        sender.send({ type: "say", id: 1000 + sent++, room: "dev", body });
+      }
       for (let i = 0; i < 50; i++) await reader.next((f) => f.type === "message", 10_000);
       dropped = reader.all((f) => f.type === "leave" && f.nick === "stalled").length > 0;
     }
@@ -251,7 +300,10 @@ Deno.test("a client that stops reading is dropped as a slow consumer while other
     const after = await sender.request({ type: "say", room: "dev", body: "still here" });
     assert.equal(after.type, "ack");
     assert.equal((await reader.next((f) => f.type === "message")).body, "still here");
-    assert.deepEqual((await reader.request({ type: "who", room: "dev" })).result.members, ["reader", "sender"]);
+    assert.deepEqual((await reader.request({ type: "who", room: "dev" })).result.members, [
+      "reader",
+      "sender",
+    ]);
   } finally {
     stalled.close();
   }

@@ -35,7 +35,13 @@ export class Peer implements AsyncDisposable {
   /** Connects and completes hello as `nick`; returns the welcome frame. */
   static async join(port: number, nick: string): Promise<Peer> {
     const peer = await Peer.connect(port);
-    peer.send({ type: "hello", protocol: PROTOCOL_VERSION, client: "test", clientVersion: "0", nick });
+    peer.send({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      client: "test",
+      clientVersion: "0",
+      nick,
+    });
     const reply = await peer.next((f) => f.type === "welcome" || f.type === "error");
     if (reply.type !== "welcome") throw new Error(`hello refused: ${reply.code} ${reply.message}`);
     return peer;
@@ -54,7 +60,9 @@ export class Peer implements AsyncDisposable {
         }
       }
     } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)) {
+      if (
+        !(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)
+      ) {
         this.#error = error;
       }
     } finally {
@@ -94,10 +102,14 @@ export class Peer implements AsyncDisposable {
   async next(match: (frame: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      for (; this.#scanned < this.frames.length; this.#scanned++) this.#untaken.push(this.frames[this.#scanned]!);
+      for (; this.#scanned < this.frames.length; this.#scanned++) {
+        this.#untaken.push(this.frames[this.#scanned]!);
+      }
       const index = this.#untaken.findIndex(match);
       if (index !== -1) return this.#untaken.splice(index, 1)[0]!;
-      if (this.#ended) throw new Error(`connection closed before a matching frame (error: ${this.#error})`);
+      if (this.#ended) {
+        throw new Error(`connection closed before a matching frame (error: ${this.#error})`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) {
         const recent = JSON.stringify(this.#untaken.slice(-5)).slice(0, 2000);
@@ -165,9 +177,12 @@ export class TextPeer implements AsyncDisposable {
   /** Resolves once the received text contains `needle`; rejects after `timeoutMs`. */
   async waitFor(needle: string | RegExp, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const found = () => typeof needle === "string" ? this.text.includes(needle) : needle.test(this.text);
+    const found = () =>
+      typeof needle === "string" ? this.text.includes(needle) : needle.test(this.text);
     while (!found()) {
-      if (Date.now() > deadline) throw new Error(`no ${needle} within ${timeoutMs} ms; got:\n${this.text}`);
+      if (Date.now() > deadline) {
+        throw new Error(`no ${needle} within ${timeoutMs} ms; got:\n${this.text}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -13,7 +13,12 @@ export class ServerProcess implements AsyncDisposable {
   #output: { text: string };
   #pump: Promise<void>;
 
-  private constructor(child: Deno.ChildProcess, port: number, output: { text: string }, pump: Promise<void>) {
+  private constructor(
+    child: Deno.ChildProcess,
+    port: number,
+    output: { text: string },
+    pump: Promise<void>,
+  ) {
     this.child = child;
     this.port = port;
     this.#output = output;
@@ -24,10 +29,29 @@ export class ServerProcess implements AsyncDisposable {
    * Starts `chat serve --host 127.0.0.1 --port 0 ARGS` (optionally under a
    * wrapper command such as `prlimit`) and waits for its "listening on" line.
    */
-  static async start(args: string[] = [], options: { wrapper?: string[] } = {}): Promise<ServerProcess> {
-    const serve = [Deno.execPath(), "run", "-A", MAIN, "serve", "--host", "127.0.0.1", "--port", "0", ...args];
+  static async start(
+    args: string[] = [],
+    options: { wrapper?: string[] } = {},
+  ): Promise<ServerProcess> {
+    const serve = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...args,
+    ];
     const [command, ...rest] = [...(options.wrapper ?? []), ...serve];
-    const child = new Deno.Command(command!, { args: rest, stdin: "null", stdout: "piped", stderr: "piped" })
+    const child = new Deno.Command(command!, {
+      args: rest,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    })
       .spawn();
     const output = { text: "" };
     let resolvePort: (port: number) => void;
@@ -47,7 +71,10 @@ export class ServerProcess implements AsyncDisposable {
     const pump = Promise.all([collect(child.stdout), collect(child.stderr)]).then(() => {
       rejectPort(new Error(`server exited before listening:\n${output.text}`));
     });
-    const timer = setTimeout(() => rejectPort(new Error(`server not listening after 20 s:\n${output.text}`)), 20_000);
+    const timer = setTimeout(
+      () => rejectPort(new Error(`server not listening after 20 s:\n${output.text}`)),
+      20_000,
+    );
     try {
       const port = await portFound;
       return new ServerProcess(child, port, output, pump);
