@@ -1,0 +1,758 @@
+/**
+ * A chat client library: one session with a server over the framed protocol,
+ * with request/ack correlation, an event stream, heartbeats and automatic
+ * reconnection that rejoins the rooms the client was in.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ChatError, type ErrorCode } from "../shared/errors.ts";
+import {
+  type AckFrame,
+  type ByeFrame,
+  PROTOCOL_VERSION,
+  type RequestBody,
+  type ServerFrame,
+  type ServerLimits,
+  type WelcomeFrame,
+} from "../shared/protocol.ts";
+import { nameKey } from "../shared/validation.ts";
+import { VERSION } from "../shared/version.ts";
+import { backoffDelay } from "./backoff.ts";
+import type { ClientEvent } from "./client_event.ts";
+import { ConnectionClosedError } from "./connection_closed_error.ts";
+import { EventQueue } from "./event_queue.ts";
+import { type ConnectionEnd, FrameConnection } from "./frame_connection.ts";
+import { RequestPacer } from "./request_pacer.ts";
+
+const logger = getLogger(["chat", "client"]);
+
+/** What an `ack` carries: depends on the request. */
+export type RequestResult = AckFrame["result"];
+
+/** Reconnection settings; delays follow {@linkcode backoffDelay}. */
+export interface ReconnectOptions {
+  /** Upper bound of the first delay, in ms. Default 250. */
+  initialDelayMs?: number;
+  /** Largest delay, in ms. Default 30 000. */
+  maxDelayMs?: number;
+  /** Attempts after one drop before giving up. Default: never give up. */
+  maxAttempts?: number;
+}
+
+/** Options for {@linkcode ChatClient.connect}. */
+export interface ChatClientOptions {
+  /** The nickname to say hello with. */
+  nick: string;
+  /** Server host name or IP address. Default "127.0.0.1". */
+  hostname?: string;
+  /** Server port. Default 7007. */
+  port?: number;
+  /** Reconnect after the connection drops; `false` to close instead. Default true. */
+  reconnect?: boolean | ReconnectOptions;
+  /** How long to wait for `welcome`, in ms. Default 10 000. */
+  helloTimeoutMs?: number;
+  /** How long {@linkcode ChatClient.close} waits for the server to hang up, in ms. Default 2000. */
+  closeTimeoutMs?: number;
+  /** Largest frame accepted from the server, in bytes. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Events held for a consumer that is not reading; the oldest go first. Default 10 000. */
+  maxBufferedEvents?: number;
+  /** Client name sent in `hello`. Default "chat". */
+  clientName?: string;
+  /** Source of uniform numbers in [0, 1) for jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Options for {@linkcode ChatClient.request}. */
+export interface RequestOptions {
+  /**
+   * Also deliver the outcome as a `reply` event, in arrival order with the
+   * other events; for a consumer that shows replies and events together.
+   */
+  replyEvent?: boolean;
+}
+
+/** Where the client is in its life. */
+export type ConnectionState = "connected" | "reconnecting" | "closed";
+
+// Hello errors that no retry can fix.
+const FATAL_HELLO_CODES: ReadonlySet<ErrorCode> = new Set([
+  "unsupported_version",
+  "invalid_name",
+  "bad_frame",
+  "bad_request",
+  "frame_too_large",
+  "hello_required",
+]);
+// Goodbyes after which reconnecting makes sense: the server or the link had a problem.
+const RECONNECT_BYE_CODES: ReadonlySet<ErrorCode> = new Set([
+  "server_shutdown",
+  "slow_consumer",
+  "ping_timeout",
+  "too_many_connections",
+  "handshake_timeout",
+  "rate_limited",
+  "flood",
+  "internal",
+]);
+// Requests that can be sent again after a drop without doing anything twice.
+const RETRY_SAFE = new Set<RequestBody["type"]>(["join", "rooms", "who", "users", "ping"]);
+const MAX_RATE_RETRIES = 5;
+
+interface Pending {
+  body: RequestBody;
+  resolve: (result: RequestResult) => void;
+  reject: (error: Error) => void;
+  /** Sent by the client itself (rejoins, quit): never replayed. */
+  internal: boolean;
+  /** Also report the outcome in the event stream. */
+  replyEvent: boolean;
+  rateRetries: number;
+}
+
+interface Session {
+  connection: FrameConnection;
+  ended: Promise<ConnectionEnd>;
+  welcome: WelcomeFrame | undefined;
+  /** Settles the handshake: a welcome, or the error that refused it. */
+  settle: (outcome: WelcomeFrame | ChatError) => void;
+  handshake: Promise<WelcomeFrame | ChatError>;
+  bye: ByeFrame | undefined;
+  watchdog: ReturnType<typeof setInterval> | undefined;
+  done: boolean;
+}
+
+function describe(body: RequestBody): string {
+  switch (body.type) {
+    case "join":
+    case "leave":
+    case "say":
+    case "who":
+    case "topic":
+      return `${body.type} #${body.room.replace(/^#/, "")}`;
+    case "dm":
+      return `dm to ${body.to}`;
+    case "nick":
+      return `nick ${body.nick}`;
+    default:
+      return body.type;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A connected chat client. Iterate it for events; `await using` (or
+ * {@linkcode ChatClient.close}) says goodbye and closes it.
+ *
+ * @example
+ * ```ts ignore
+ * import { ChatClient } from "./chat_client.ts";
+ * await using client = await ChatClient.connect({ hostname: "127.0.0.1", port: 7007, nick: "alice" });
+ * await client.request({ type: "join", room: "general" });
+ * await client.request({ type: "say", room: "general", body: "hello" });
+ * for await (const event of client) {
+ *   if (event.type === "message") console.log(`<${event.from}> ${event.body}`);
+ * }
+ * ```
+ */
+export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
+  #hostname: string;
+  #port: number;
+  #nick: string;
+  #reconnect: ReconnectOptions | undefined;
+  #helloTimeoutMs: number;
+  #closeTimeoutMs: number;
+  #maxFrameBytes: number | undefined;
+  #clientName: string;
+  #random: () => number;
+
+  #state: ConnectionState = "reconnecting";
+  #session: Session | undefined;
+  #welcome: WelcomeFrame | undefined;
+  #pacer: RequestPacer = new RequestPacer({ burst: 1, ratePerSecond: 0 });
+  #nextId = 1;
+  #inflight = new Map<number, Pending>();
+  /** Ready to go out on the current session, in order, subject to pacing. */
+  #outbox: Pending[] = [];
+  /** Made while disconnected: sent once reconnected and rejoined. */
+  #waiting: Pending[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #rooms = new Map<string, string>();
+  #events: EventQueue<ClientEvent>;
+  #closing = false;
+  #fatal: Error | undefined;
+  #wake: (() => void) | undefined;
+  #supervisor: Promise<void> | undefined;
+  #closed: Promise<Error | undefined>;
+  #resolveClosed: (error: Error | undefined) => void;
+
+  private constructor(options: ChatClientOptions) {
+    this.#hostname = options.hostname ?? "127.0.0.1";
+    this.#port = options.port ?? 7007;
+    this.#nick = options.nick;
+    const reconnect = options.reconnect ?? true;
+    this.#reconnect = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#clientName = options.clientName ?? "chat";
+    this.#random = options.random ?? Math.random;
+    this.#events = new EventQueue({ maxItems: options.maxBufferedEvents ?? 10_000 });
+    const { promise, resolve } = Promise.withResolvers<Error | undefined>();
+    this.#closed = promise;
+    this.#resolveClosed = resolve;
+  }
+
+  /**
+   * Connects and says hello. Rejects with a {@linkcode ChatError} when the
+   * server refuses (`name_taken`, `unsupported_version`, `invalid_name`, ...)
+   * and with the network error when it cannot be reached: reconnection only
+   * starts once a session has been established.
+   *
+   * @example
+   * ```ts ignore
+   * import { ChatClient } from "./chat_client.ts";
+   * const client = await ChatClient.connect({ nick: "alice", reconnect: { maxDelayMs: 5000 } });
+   * console.log(client.nick, client.welcome.server);
+   * await client.close();
+   * ```
+   */
+  static async connect(options: ChatClientOptions): Promise<ChatClient> {
+    const client = new ChatClient(options);
+    let session: Session;
+    try {
+      session = await client.#establish();
+    } catch (error) {
+      client.#finish(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    client.#state = "connected";
+    client.#supervisor = client.#supervise(session);
+    return client;
+  }
+
+  /** The current nickname (after `nick` changes and server normalization). */
+  get nick(): string {
+    return this.#nick;
+  }
+
+  /** The rooms the client is in; rejoined after a reconnect. */
+  get rooms(): string[] {
+    return [...this.#rooms.values()];
+  }
+
+  /** Whether the client is connected, reconnecting, or closed for good. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The latest `welcome` from the server. */
+  get welcome(): WelcomeFrame {
+    return this.#welcome!;
+  }
+
+  /** The limits the server announced. */
+  get limits(): ServerLimits {
+    return this.#welcome!.limits;
+  }
+
+  /**
+   * Resolves once the client is closed for good: with `undefined` after
+   * {@linkcode ChatClient.close}, or with the error that ended it (a fatal
+   * goodbye, giving up on reconnecting). Never rejects.
+   */
+  get closed(): Promise<Error | undefined> {
+    return this.#closed;
+  }
+
+  /** Events dropped because nobody was reading them. */
+  get droppedEvents(): number {
+    return this.#events.dropped;
+  }
+
+  /**
+   * Sends a request and resolves with the `result` of its `ack`, or rejects
+   * with a {@linkcode ChatError} carrying the server's error code. Requests
+   * made while reconnecting are sent once reconnected. A request in flight
+   * when the connection drops rejects with {@linkcode ConnectionClosedError},
+   * unless it is safe to send twice (join, rooms, who, users, ping), in which
+   * case it is sent again; a `leave` in flight resolves, since the room is
+   * not rejoined. `rate_limited` replies are retried after the delay the
+   * server asks for. A `quit` request closes the client.
+   *
+   * @example
+   * ```ts ignore
+   * const result = await client.request({ type: "who", room: "general" });
+   * console.log(result?.members); // ["alice", "bob"]
+   * ```
+   */
+  request(body: RequestBody, options: RequestOptions = {}): Promise<RequestResult> {
+    if (body.type === "quit") return this.close(body.reason).then(() => ({}));
+    const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
+    const replyEvent = options.replyEvent ?? false;
+    const pending: Pending = { body, resolve, reject, internal: false, replyEvent, rateRetries: 0 };
+    if (this.#closing || this.#state === "closed") {
+      this.#reject(
+        pending,
+        new ConnectionClosedError(`Cannot send ${describe(body)}: the client is closed`),
+      );
+      return promise;
+    }
+    if (this.#state === "connected") {
+      this.#outbox.push(pending);
+      this.#flush();
+    } else {
+      this.#waiting.push(pending);
+    }
+    return promise;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ClientEvent> {
+    return this.#events[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Says goodbye (a `quit` with `reason`), waits briefly for the server to
+   * hang up, and closes. Requests still unanswered reject with
+   * {@linkcode ConnectionClosedError}; the event stream ends.
+   */
+  async close(reason?: string): Promise<void> {
+    if (this.#closing || this.#state === "closed") {
+      await this.#supervisor;
+      return;
+    }
+    this.#closing = true;
+    this.#wake?.();
+    const session = this.#session;
+    if (session && session.welcome && !session.done) {
+      // The server answers quit with bye and hangs up; wait for that, briefly.
+      const id = this.#nextId++;
+      session.connection.send(
+        reason === undefined ? { type: "quit", id } : { type: "quit", id, reason },
+      );
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) =>
+        timer = setTimeout(resolve, this.#closeTimeoutMs)
+      );
+      await Promise.race([session.ended, timeout]);
+      clearTimeout(timer);
+    }
+    session?.connection.close();
+    await this.#supervisor;
+  }
+
+  /** Same as {@linkcode ChatClient.close}: for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  /** Connects and completes the handshake, or throws why not. */
+  async #establish(): Promise<Session> {
+    const connection = await FrameConnection.connect(
+      this.#hostname,
+      this.#port,
+      this.#maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#maxFrameBytes },
+    );
+    const { promise: handshake, resolve: settle } = Promise.withResolvers<
+      WelcomeFrame | ChatError
+    >();
+    const session: Session = {
+      connection,
+      ended: Promise.resolve({ reason: "" }),
+      welcome: undefined,
+      settle,
+      handshake,
+      bye: undefined,
+      watchdog: undefined,
+      done: false,
+    };
+    session.ended = connection.run((frame) => this.#onFrame(session, frame)).then((end) => {
+      session.done = true;
+      clearInterval(session.watchdog);
+      return end;
+    });
+    this.#session = session;
+    connection.send({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      client: this.#clientName,
+      clientVersion: VERSION,
+      nick: this.#nick,
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      connection.close();
+    }, this.#helloTimeoutMs);
+    const outcome = await Promise.race([handshake, session.ended]);
+    clearTimeout(timer);
+    if ("type" in outcome && outcome.type === "welcome") {
+      this.#welcomed(session, outcome);
+      return session;
+    }
+    connection.close();
+    await session.ended;
+    if (this.#session === session) this.#session = undefined;
+    if (outcome instanceof ChatError) throw outcome;
+    const end = outcome as ConnectionEnd;
+    if (timedOut) {
+      throw new ConnectionClosedError(
+        `No welcome from the server within ${this.#helloTimeoutMs} ms`,
+      );
+    }
+    throw new ConnectionClosedError(`Handshake failed: ${end.reason}`, { cause: end.error });
+  }
+
+  #welcomed(session: Session, welcome: WelcomeFrame): void {
+    this.#welcome = welcome;
+    this.#nick = welcome.nick;
+    const limits = welcome.limits;
+    this.#pacer = new RequestPacer({
+      burst: limits.rateBurst,
+      ratePerSecond: limits.ratePerSecond,
+    });
+    if (limits.heartbeatMs > 0) {
+      // Half-open TCP never errors: silence beyond a few heartbeats means the server is gone.
+      const silenceMs = limits.heartbeatMs * 2.5;
+      session.watchdog = setInterval(() => {
+        if (Date.now() - session.connection.lastReceivedAt > silenceMs) {
+          logger.warn("No data from the server for {ms} ms; dropping the connection", {
+            ms: silenceMs,
+          });
+          session.connection.close();
+        }
+      }, limits.heartbeatMs);
+    }
+  }
+
+  /** Owns the client's life after the first welcome: waits for drops and reconnects. */
+  async #supervise(first: Session): Promise<void> {
+    let session: Session | undefined = first;
+    while (session) {
+      const end = await session.ended;
+      this.#clearFlush();
+      if (this.#closing) break;
+      const bye = session.bye;
+      if (bye && !RECONNECT_BYE_CODES.has(bye.code)) {
+        this.#fatal = new ChatError(bye.code, bye.message);
+        break;
+      }
+      const reason = bye ? `${bye.message} (${bye.code})` : end.reason;
+      logger.info("Disconnected: {reason}", { reason });
+      this.#disconnected(reason);
+      if (!this.#reconnect) {
+        this.#fatal = new ConnectionClosedError(`Disconnected: ${reason}`);
+        break;
+      }
+      session = await this.#reconnectAfter(reason);
+    }
+    this.#session = undefined;
+    this.#finish(this.#fatal);
+  }
+
+  /** Fails or requeues what was in flight when the connection dropped. */
+  #disconnected(reason: string): void {
+    this.#state = "reconnecting";
+    const replay: Pending[] = [];
+    for (const pending of this.#inflight.values()) {
+      const body = pending.body;
+      if (pending.internal) {
+        this.#reject(pending, new ConnectionClosedError(`Connection lost: ${reason}`));
+      } else if (body.type === "leave") {
+        // Not rejoining the room is what leaving asked for.
+        const room = body.room.replace(/^#/, "");
+        this.#rooms.delete(nameKey(room));
+        this.#resolve(pending, { room });
+      } else if (RETRY_SAFE.has(body.type) || (body.type === "topic" && body.topic === undefined)) {
+        replay.push(pending);
+      } else {
+        this.#reject(
+          pending,
+          new ConnectionClosedError(
+            `Connection lost before the server confirmed ${
+              describe(body)
+            }; it may not have been delivered`,
+          ),
+        );
+      }
+    }
+    this.#inflight.clear();
+    // Order kept: replayed requests, then unsent ones, then those made while down.
+    this.#waiting = [...replay, ...this.#outbox, ...this.#waiting];
+    this.#outbox = [];
+  }
+
+  /** Retries with backoff until a session is back, or returns undefined when done for good. */
+  async #reconnectAfter(reason: string): Promise<Session | undefined> {
+    const options = this.#reconnect!;
+    const maxAttempts = options.maxAttempts ?? Infinity;
+    for (let attempt = 1;; attempt++) {
+      if (attempt > maxAttempts) {
+        this.#fatal = new ConnectionClosedError(
+          `Gave up reconnecting after ${maxAttempts} attempts: ${reason}`,
+        );
+        return undefined;
+      }
+      const delayMs = backoffDelay(attempt, { ...options, random: this.#random });
+      this.#events.push({ type: "reconnecting", attempt, delayMs, reason, ts: Date.now() });
+      await this.#sleep(delayMs);
+      if (this.#closing) return undefined;
+      let session: Session;
+      try {
+        session = await this.#establish();
+      } catch (error) {
+        if (error instanceof ChatError && FATAL_HELLO_CODES.has(error.code)) {
+          this.#fatal = error;
+          return undefined;
+        }
+        // name_taken lands here too: our old session may linger until the server times it out.
+        reason = messageOf(error);
+        logger.debug("Reconnect attempt {attempt} failed: {reason}", { attempt, reason });
+        continue;
+      }
+      if (this.#closing) {
+        session.connection.close();
+        return session;
+      }
+      await this.#rejoin(session, attempt);
+      return session;
+    }
+  }
+
+  /** Rejoins the rooms, then lets waiting requests out. */
+  async #rejoin(session: Session, attempt: number): Promise<void> {
+    const rooms = [...this.#rooms.values()];
+    const joins = rooms.map((room) => {
+      const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
+      this.#outbox.push({
+        body: { type: "join", room },
+        resolve,
+        reject,
+        internal: true,
+        replyEvent: false,
+        rateRetries: 0,
+      });
+      return promise;
+    });
+    this.#flush();
+    const results = await Promise.allSettled(joins);
+    if (session.done || this.#closing) return;
+    const rejoined: string[] = [];
+    const failed: Array<{ room: string; message: string }> = [];
+    results.forEach((result, index) => {
+      const room = rooms[index]!;
+      if (result.status === "fulfilled") {
+        rejoined.push(typeof result.value?.room === "string" ? result.value.room : room);
+      } else {
+        this.#rooms.delete(nameKey(room));
+        failed.push({ room, message: messageOf(result.reason) });
+      }
+    });
+    this.#state = "connected";
+    this.#events.push({ type: "reconnected", attempt, rooms: rejoined, failed, ts: Date.now() });
+    this.#outbox.push(...this.#waiting);
+    this.#waiting = [];
+    this.#flush();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Closed for good: everything unanswered fails and the event stream ends. */
+  #finish(error: Error | undefined): void {
+    if (this.#state === "closed" && this.#events.ended) return;
+    this.#state = "closed";
+    this.#clearFlush();
+    const failure = error ?? new ConnectionClosedError("The client was closed");
+    const unanswered = [...this.#inflight.values(), ...this.#outbox, ...this.#waiting];
+    this.#inflight.clear();
+    this.#outbox = [];
+    this.#waiting = [];
+    for (const pending of unanswered) {
+      this.#reject(
+        pending,
+        error === undefined
+          ? new ConnectionClosedError(
+            `Cannot complete ${describe(pending.body)}: the client was closed`,
+          )
+          : failure,
+      );
+    }
+    this.#events.end();
+    this.#resolveClosed(error);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Sends what the outbox holds as fast as the pacer allows. */
+  #flush(): void {
+    const session = this.#session;
+    if (!session?.welcome || session.done || this.#flushTimer !== undefined) return;
+    while (this.#outbox.length > 0) {
+      const wait = this.#pacer.take(Date.now());
+      if (wait > 0) {
+        this.#flushTimer = setTimeout(() => {
+          this.#flushTimer = undefined;
+          this.#flush();
+        }, wait);
+        return;
+      }
+      const pending = this.#outbox.shift()!;
+      const id = this.#nextId++;
+      this.#inflight.set(id, pending);
+      if (!session.connection.send({ ...pending.body, id } as never)) {
+        if (session.connection.closed) return; // The drop handler requeues or fails it.
+        this.#inflight.delete(id);
+        this.#reject(
+          pending,
+          new ConnectionClosedError(`Cannot send ${describe(pending.body)}: outbound queue full`),
+        );
+      }
+    }
+  }
+
+  #clearFlush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+  }
+
+  #resolve(pending: Pending, result: RequestResult): void {
+    if (pending.replyEvent) {
+      const ts = Date.now();
+      const request = pending.body;
+      this.#events.push(
+        result === undefined
+          ? { type: "reply", request, ts }
+          : { type: "reply", request, result, ts },
+      );
+    }
+    pending.resolve(result);
+  }
+
+  #reject(pending: Pending, error: Error): void {
+    if (pending.replyEvent) {
+      this.#events.push({ type: "reply", request: pending.body, error, ts: Date.now() });
+    }
+    pending.reject(error);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #onFrame(session: Session, frame: ServerFrame): void {
+    if (frame.type === "ping") {
+      session.connection.send({ type: "pong" });
+      return;
+    }
+    if (!session.welcome) {
+      this.#onHandshakeFrame(session, frame);
+      return;
+    }
+    switch (frame.type) {
+      case "ack":
+        this.#onAck(frame);
+        return;
+      case "error": {
+        const pending = frame.id === undefined ? undefined : this.#inflight.get(frame.id);
+        if (pending === undefined) {
+          this.#events.push({ ...frame, ts: Date.now() });
+          return;
+        }
+        this.#inflight.delete(frame.id!);
+        if (frame.code === "rate_limited" && pending.rateRetries < MAX_RATE_RETRIES) {
+          // Refused before it was processed, so sending it again is safe.
+          pending.rateRetries++;
+          this.#pacer.pause(frame.retryAfterMs ?? 1000, Date.now());
+          this.#outbox.unshift(pending);
+          this.#clearFlush();
+          this.#flush();
+          return;
+        }
+        const options = frame.retryAfterMs === undefined
+          ? {}
+          : { retryAfterMs: frame.retryAfterMs };
+        this.#reject(pending, new ChatError(frame.code, frame.message, options));
+        return;
+      }
+      case "bye":
+        session.bye = frame;
+        // Asked for by close(): not news.
+        if (!this.#closing) this.#events.push({ ...frame, ts: Date.now() });
+        return;
+      case "welcome":
+        return;
+      default:
+        this.#track(frame);
+        this.#events.push(frame);
+    }
+  }
+
+  #onHandshakeFrame(session: Session, frame: ServerFrame): void {
+    switch (frame.type) {
+      case "welcome":
+        session.welcome = frame;
+        session.settle(frame);
+        return;
+      case "error": {
+        const options = frame.retryAfterMs === undefined
+          ? {}
+          : { retryAfterMs: frame.retryAfterMs };
+        session.settle(new ChatError(frame.code, frame.message, options));
+        return;
+      }
+      case "bye":
+        session.bye = frame;
+        session.settle(new ChatError(frame.code, frame.message));
+        return;
+      default:
+        logger.debug("Ignoring {type} before welcome", { type: frame.type });
+    }
+  }
+
+  #onAck(frame: AckFrame): void {
+    const pending = this.#inflight.get(frame.id);
+    if (pending === undefined) return;
+    this.#inflight.delete(frame.id);
+    const body = pending.body;
+    const result = frame.result;
+    const named = (key: string, fallback: string): string => {
+      const value = result?.[key];
+      return typeof value === "string" ? value : fallback;
+    };
+    if (body.type === "join") {
+      const room = named("room", body.room.replace(/^#/, ""));
+      this.#rooms.set(nameKey(room), room);
+    } else if (body.type === "leave") {
+      this.#rooms.delete(nameKey(named("room", body.room.replace(/^#/, ""))));
+    } else if (body.type === "nick") {
+      this.#nick = named("nick", body.nick);
+    }
+    this.#resolve(pending, result);
+  }
+
+  /** Keeps the nickname and room list right when the server changes them for us. */
+  #track(event: ClientEvent): void {
+    const self = nameKey(this.#nick);
+    if (event.type === "nick" && nameKey(event.from) === self) {
+      this.#nick = event.to;
+    } else if (event.type === "leave" && nameKey(event.nick) === self) {
+      this.#rooms.delete(nameKey(event.room));
+    }
+  }
+}

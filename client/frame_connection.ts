@@ -1,0 +1,157 @@
+/**
+ * One framed connection to a server: reads into a reused buffer, decodes
+ * frames as they complete, and writes through a coalescing queue.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { OutboundQueue } from "../shared/outbound_queue.ts";
+import { type ClientFrame, parseServerFrame, type ServerFrame } from "../shared/protocol.ts";
+import type { Transport } from "../shared/transport.ts";
+
+const logger = getLogger(["chat", "client", "connection"]);
+
+/** Default cap on a frame from the server: acks listing many users can be big. */
+export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 1024 * 1024;
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** Options for {@linkcode FrameConnection}. */
+export interface FrameConnectionOptions {
+  /** Largest frame accepted from the server, in bytes. */
+  maxFrameBytes?: number;
+  /** Most bytes queued for the server before sends are refused. */
+  maxQueueBytes?: number;
+}
+
+/** How a connection's read loop ended. */
+export interface ConnectionEnd {
+  /** Human-readable cause, e.g. "server closed the connection". */
+  reason: string;
+  /** The error behind it, if any. */
+  error?: unknown;
+}
+
+/**
+ * A framed connection. Call {@linkcode FrameConnection.run} once to read.
+ *
+ * @example
+ * ```ts ignore
+ * import { FrameConnection } from "./frame_connection.ts";
+ * const connection = await FrameConnection.connect("127.0.0.1", 7007);
+ * connection.send({ type: "hello", protocol: "1.0", client: "chat", clientVersion: "0.1.0", nick: "alice" });
+ * const end = await connection.run((frame) => console.log(frame));
+ * console.log(end.reason);
+ * ```
+ */
+export class FrameConnection {
+  #transport: Transport;
+  #decoder: FrameDecoder;
+  #queue: OutboundQueue;
+  #closed = false;
+  #lastReceivedAt = Date.now();
+
+  constructor(transport: Transport, options: FrameConnectionOptions = {}) {
+    this.#transport = transport;
+    this.#decoder = new FrameDecoder({
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_CLIENT_MAX_FRAME_BYTES,
+    });
+    this.#queue = new OutboundQueue(transport, {
+      ...(options.maxQueueBytes === undefined ? {} : { maxBytes: options.maxQueueBytes }),
+      // A failed write means the peer is gone: ending the read loop reports it.
+      onError: () => this.close(),
+    });
+  }
+
+  /**
+   * Opens a TCP connection to `hostname`:`port`.
+   *
+   * @example
+   * ```ts ignore
+   * import { FrameConnection } from "./frame_connection.ts";
+   * const connection = await FrameConnection.connect("::1", 7007);
+   * ```
+   */
+  static async connect(
+    hostname: string,
+    port: number,
+    options: FrameConnectionOptions = {},
+  ): Promise<FrameConnection> {
+    const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+    return new FrameConnection(conn, options);
+  }
+
+  /** When bytes last arrived, in ms since the epoch. */
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
+  }
+
+  /** Whether {@linkcode FrameConnection.close} has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues `frame` for the server. Returns false when it cannot be sent:
+   * the connection is closed or its queue is full.
+   */
+  send(frame: ClientFrame): boolean {
+    if (this.#closed) return false;
+    return this.#queue.push(encodeFrame(frame));
+  }
+
+  /** Resolves once everything queued so far is written (or writing failed). */
+  drained(): Promise<void> {
+    return this.#queue.drained();
+  }
+
+  /**
+   * Reads until the connection ends, calling `onFrame` for every valid frame
+   * in arrival order; resolves (never rejects) with why it ended. Frames of
+   * unknown type, from a newer server, are skipped.
+   */
+  async run(onFrame: (frame: ServerFrame) => void): Promise<ConnectionEnd> {
+    // One buffer for the connection's life: the decoder copies what it keeps.
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (!this.#closed) {
+        const count = await this.#transport.read(buffer);
+        if (count === null) return { reason: "server closed the connection" };
+        this.#lastReceivedAt = Date.now();
+        for (const value of this.#decoder.push(buffer.subarray(0, count))) {
+          if (this.#closed) break;
+          let frame: ServerFrame | undefined;
+          try {
+            frame = parseServerFrame(value);
+          } catch (error) {
+            logger.warn("Ignoring invalid frame from server: {error}", { error });
+            continue;
+          }
+          if (frame === undefined) {
+            logger.debug("Ignoring frame of unknown type {value}", { value });
+            continue;
+          }
+          onFrame(frame);
+        }
+      }
+      return { reason: "connection closed" };
+    } catch (error) {
+      if (this.#closed) return { reason: "connection closed" };
+      const message = error instanceof Error ? error.message : String(error);
+      return { reason: `connection failed: ${message}`, error };
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the connection; a pending read ends. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#transport.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+}

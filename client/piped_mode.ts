@@ -1,0 +1,194 @@
+/**
+ * `chat join` with stdin not a terminal: every input line is a message or a
+ * slash command, every event one output line (text or JSON). Made for
+ * scripts: it waits for every reply before exiting, and exits 1 if any
+ * request failed.
+ *
+ * @module
+ */
+import { COMMAND_HELP, parseCommand } from "../shared/commands.ts";
+import type { RequestBody } from "../shared/protocol.ts";
+import { nameKey } from "../shared/validation.ts";
+import type { ChatClient } from "./chat_client.ts";
+import type { ClientEvent } from "./client_event.ts";
+import {
+  describeError,
+  eventToJson,
+  formatEvent,
+  formatResult,
+  jsonLine,
+  resultToJson,
+} from "./format.ts";
+import { LineReader } from "./line_reader.ts";
+
+/** Requests sent and unanswered before reading more input waits. */
+const MAX_IN_FLIGHT = 256;
+
+/** Options for {@linkcode runPiped}. */
+export interface PipedOptions {
+  /** Lines to read. */
+  input: ReadableStream<Uint8Array>;
+  /** Room joined before reading input, and the first current room. */
+  room?: string;
+  /** One JSON object per output line instead of text. */
+  json?: boolean;
+  /** Writes one line of output (no newline). Default: stdout. */
+  output?: (line: string) => void;
+  /** Writes one line of diagnostics (no newline). Default: stderr. */
+  errors?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+/** Writes `line` and a newline completely, synchronously, so output keeps its order across streams. */
+export function writeLineSync(file: { writeSync(data: Uint8Array): number }, line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+}
+
+/**
+ * Runs piped mode on a connected client until the input ends (or `/quit`),
+ * then waits for every reply, closes the client and returns the exit code:
+ * 0, or 1 if anything failed.
+ *
+ * @example
+ * ```ts ignore
+ * import { ChatClient } from "./chat_client.ts";
+ * import { runPiped } from "./piped_mode.ts";
+ * const client = await ChatClient.connect({ nick: "bot" });
+ * const code = await runPiped(client, { input: Deno.stdin.readable, room: "general", json: true });
+ * ```
+ */
+export async function runPiped(client: ChatClient, options: PipedOptions): Promise<number> {
+  const output = options.output ?? ((line: string) => writeLineSync(Deno.stdout, line));
+  const errors = options.errors ?? ((line: string) => writeLineSync(Deno.stderr, line));
+  const json = options.json ?? false;
+  let failed = false;
+  const fail = (message: string) => {
+    failed = true;
+    errors(`chat: ${message}`);
+  };
+
+  // Rooms joined, most recent last: a plain line goes to the last one.
+  const joined: string[] = [];
+  const enter = (room: string) => {
+    leave(room);
+    joined.push(room);
+  };
+  const leave = (room: string) => {
+    const index = joined.findIndex((name) => nameKey(name) === nameKey(room));
+    if (index >= 0) joined.splice(index, 1);
+  };
+
+  // Where each request came from, for error messages.
+  const origins = new Map<RequestBody, string>();
+  const show = (event: ClientEvent) => {
+    if (event.type === "reply") {
+      const where = origins.get(event.request) ?? "";
+      origins.delete(event.request);
+      const request = event.request;
+      if (event.error !== undefined) {
+        if (request.type === "join") leave(request.room.replace(/^#/, ""));
+        fail(`${where}${describeError(event.error)}`);
+      } else if (json) {
+        const record = resultToJson(request, event.result);
+        if (record) output(jsonLine(record));
+      } else {
+        for (const line of formatResult(request, event.result)) output(line);
+      }
+      return;
+    }
+    output(json ? jsonLine(eventToJson(event)) : formatEvent(event, { self: client.nick }));
+    if (event.type === "error") failed = true;
+  };
+  const printing = (async () => {
+    for await (const event of client) show(event);
+  })();
+
+  // Replies come back as events, in order with what arrived before them.
+  const inFlight = new Set<Promise<unknown>>();
+  const send = (request: RequestBody, where: string) => {
+    if (request.type === "join") enter(request.room.replace(/^#/, ""));
+    if (request.type === "leave") leave(request.room.replace(/^#/, ""));
+    origins.set(request, where);
+    const promise = client.request(request, { replyEvent: true }).then(() => true, () => false);
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise));
+    return promise;
+  };
+
+  const reader = new LineReader(options.input);
+  let gone = false;
+  // A client closed for good (fatal goodbye, gave up reconnecting) stops the input.
+  void client.closed.then(() => {
+    gone = true;
+    void reader.cancel();
+  });
+
+  let quitReason: string | undefined;
+  // Without the first room, every plain line would fail: stop there.
+  const started = options.room === undefined ||
+    await send({ type: "join", room: options.room }, "");
+  if (started) {
+    let lineNumber = 0;
+    while (!gone) {
+      const line = await reader.next();
+      if (line === null) break;
+      lineNumber++;
+      if (line.trim() === "") continue;
+      const where = `line ${lineNumber}: `;
+      let command;
+      try {
+        command = parseCommand(line, { currentRoom: joined.at(-1) });
+      } catch (error) {
+        fail(`${where}${describeError(error)}`);
+        continue;
+      }
+      if (command.kind === "quit") {
+        quitReason = command.reason;
+        break;
+      }
+      if (command.kind === "help") {
+        if (json) {
+          output(
+            jsonLine({
+              type: "help",
+              room: null,
+              from: null,
+              body: null,
+              id: null,
+              ts: Date.now(),
+              commands: COMMAND_HELP,
+            }),
+          );
+        } else {
+          for (const [usage, text] of COMMAND_HELP) output(`${usage.padEnd(34)} ${text}`);
+        }
+        continue;
+      }
+      if (command.kind === "switch") {
+        const room = command.room.replace(/^#/, "");
+        if (joined.some((name) => nameKey(name) === nameKey(room))) {
+          enter(room);
+        } else {
+          send({ type: "join", room }, where);
+        }
+        continue;
+      }
+      send(command.request, where);
+      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+    }
+  }
+  await reader.cancel();
+  await Promise.all(inFlight);
+  if (client.state !== "closed") {
+    // A round trip so events caused by our last requests arrive before we go.
+    await client.request({ type: "ping" }).catch(() => {});
+  }
+  await client.close(quitReason);
+  await printing;
+  const error = await client.closed;
+  if (error !== undefined) fail(describeError(error));
+  return failed ? 1 : 0;
+}
