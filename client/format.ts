@@ -25,8 +25,6 @@ export interface FormatOptions {
   utc?: boolean;
   /** Keep newlines in bodies, indenting continuation lines; otherwise they show as `^J`. */
   multiline?: boolean;
-  /** Time of events that carry none (bye, reconnecting), in ms. Default now. */
-  now?: number;
 }
 
 // Readable on dark and light backgrounds alike; no greys, no near-black blues.
@@ -245,10 +243,6 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
   }
 }
 
-function eventTime(event: ClientEvent, options: FormatOptions): number {
-  return "ts" in event && typeof event.ts === "number" ? event.ts : options.now ?? Date.now();
-}
-
 /**
  * One event as a line of text, e.g. `[12:34:56] #general <alice> hello`.
  * Wire text is sanitized; with `multiline`, a body's newlines start
@@ -258,12 +252,12 @@ function eventTime(event: ClientEvent, options: FormatOptions): number {
  * ```ts
  * import { formatEvent } from "./format.ts";
  * const ts = Date.UTC(2024, 0, 1, 12, 34, 56);
- * console.log(formatEvent({ type: "message", room: "general", from: "alice", body: "hi", id: 1, ts }, { utc: true }));
+ * console.log(formatEvent({ type: "message", room: "general", from: "alice", body: "hi", id: 1 }, { utc: true }));
  * // "[12:34:56] #general <alice> hi"
  * ```
  */
 export function formatEvent(event: ClientEvent, options: FormatOptions = {}): string {
-  const time = `[${formatTime(eventTime(event, options), options)}]`;
+  const time = `[${formatTime(event.ts, options)}]`;
   return `${paint(time, options.color ? "2" : "")} ${eventText(event, options)}`;
 }
 
@@ -289,10 +283,9 @@ export interface JsonRecord {
  * // { type: "join", room: "general", from: "bob", body: null, id: null, ts: 1, nick: "bob" }
  * ```
  */
-export function eventToJson(event: ClientEvent, options: { now?: number } = {}): JsonRecord {
+export function eventToJson(event: ClientEvent): JsonRecord {
   // `type` first: easier to read when scanning output.
   const base = { type: event.type, room: null, from: null, body: null, id: null };
-  const ts = eventTime(event, options);
   switch (event.type) {
     case "message":
       return { ...base, ...event, action: event.action ?? false };
@@ -309,12 +302,12 @@ export function eventToJson(event: ClientEvent, options: { now?: number } = {}):
     case "notice":
       return { ...base, ...event, from: event.from ?? null };
     case "bye":
-      return { ...base, ...event, body: event.message, ts };
+      return { ...base, ...event, body: event.message };
     case "error":
-      return { ...base, ...event, body: event.message, id: event.id ?? null, ts };
+      return { ...base, ...event, body: event.message, id: event.id ?? null };
     case "reconnecting":
     case "reconnected":
-      return { ...base, ...event, body: eventText(event, {}).replace(/^-!- /, ""), ts };
+      return { ...base, ...event, body: eventText(event, {}).replace(/^-!- /, "") };
     case "reply": {
       const { request, result, error, ...rest } = event;
       if (error !== undefined) {
