@@ -52,7 +52,9 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const hint = command === "serve" || command === "join" ? `chat ${command} --help` : "chat --help";
+      const hint = command === "serve" || command === "join"
+        ? `chat ${command} --help`
+        : "chat --help";
       console.error(`chat: ${error.message} (see '${hint}')`);
       return USAGE_EXIT_CODE;
     }

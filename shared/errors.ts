@@ -28,6 +28,15 @@ export const ERROR_CODES = [
   "ping_timeout",
   "server_shutdown",
   "quit",
+  "auth_failed",
+  "auth_required",
+  "invalid_password",
+  "forbidden",
+  "banned",
+  "muted",
+  "invite_only",
+  "bad_key",
+  "storage",
   "internal",
 ] as const;
 

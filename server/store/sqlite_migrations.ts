@@ -1,0 +1,78 @@
+/**
+ * Versioned schema of the SQLite store. Each migration runs once, in order,
+ * inside a transaction; `PRAGMA user_version` records the last one applied.
+ *
+ * @module
+ */
+
+/** The migrations, index + 1 being the schema version each produces. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: rooms, grants, history, direct messages, accounts, audit log.
+  `
+  CREATE TABLE rooms (
+    room_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    owner_key TEXT,
+    topic TEXT NOT NULL DEFAULT '',
+    invite_only INTEGER NOT NULL DEFAULT 0,
+    passphrase TEXT,
+    created_at INTEGER NOT NULL,
+    last_id INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE grants (
+    room_key TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('op', 'ban', 'mute', 'invite')),
+    until INTEGER,
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (room_key, user_key, kind)
+  ) WITHOUT ROWID;
+  CREATE TABLE messages (
+    room_key TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    from_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    action INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_key, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX messages_ts ON messages (ts);
+  CREATE TABLE dms (
+    id INTEGER PRIMARY KEY,
+    pair_key TEXT NOT NULL,
+    from_key TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    to_key TEXT NOT NULL,
+    to_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    action INTEGER NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX dms_pair ON dms (pair_key, id);
+  CREATE INDEX dms_pending ON dms (to_key, id) WHERE delivered = 0;
+  CREATE TABLE dm_reads (
+    user_key TEXT NOT NULL,
+    peer_key TEXT NOT NULL,
+    last_read_id INTEGER NOT NULL,
+    PRIMARY KEY (user_key, peer_key)
+  ) WITHOUT ROWID;
+  CREATE TABLE accounts (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    room TEXT,
+    target TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+  );
+  `,
+];

@@ -1,0 +1,439 @@
+/**
+ * The embedded store: one SQLite file (node:sqlite) in WAL mode.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import { nameKey } from "../../shared/validation.ts";
+import { MIGRATIONS } from "./sqlite_migrations.ts";
+import type {
+  AccountRecord,
+  AuditRecord,
+  DmRecord,
+  GrantKind,
+  GrantRecord,
+  HistoryQuery,
+  MessageRecord,
+  RetentionPolicy,
+  RoomRecord,
+  Store,
+  UnreadCount,
+} from "./store.ts";
+
+/** The database file's name inside the data directory. */
+export const DATABASE_FILE = "chat.db";
+
+/** How hard commits are made durable. */
+export type SyncMode = "normal" | "full";
+
+/** Options for {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * `normal` (default): a commit survives the server being killed; the last
+   * commits may be lost on power failure. `full`: fsync on every commit.
+   */
+  sync?: SyncMode;
+}
+
+type Row = Record<string, unknown>;
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}\n${b}` : `${b}\n${a}`;
+}
+
+function toMessage(row: Row): MessageRecord {
+  return {
+    room: String(row.room_key),
+    id: Number(row.id),
+    from: String(row.from_name),
+    body: String(row.body),
+    ts: Number(row.ts),
+    action: row.action === 1,
+  };
+}
+
+function toDm(row: Row): DmRecord {
+  return {
+    id: Number(row.id),
+    from: String(row.from_name),
+    to: String(row.to_name),
+    body: String(row.body),
+    ts: Number(row.ts),
+    action: row.action === 1,
+  };
+}
+
+function toAccount(row: Row): AccountRecord {
+  return {
+    key: String(row.name_key),
+    name: String(row.name),
+    passwordHash: String(row.password_hash),
+    admin: row.admin === 1,
+    createdAt: Number(row.created_at),
+  };
+}
+
+/**
+ * SQLite implementation of {@linkcode Store}.
+ *
+ * @example
+ * ```ts ignore
+ * import { SqliteStore } from "./sqlite_store.ts";
+ * const store = SqliteStore.open("./chat-data");
+ * console.log(await store.loadRooms());
+ * await store.close();
+ * ```
+ */
+export class SqliteStore implements Store {
+  readonly path: string;
+  #db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) the store in directory `dir` and migrates it. */
+  static open(dir: string, options: SqliteStoreOptions = {}): SqliteStore {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, DATABASE_FILE);
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("PRAGMA busy_timeout = 5000");
+    const store = new SqliteStore(path, db);
+    store.#migrate();
+    return store;
+  }
+
+  /** The schema version applied. */
+  get schemaVersion(): number {
+    return Number((this.#db.prepare("PRAGMA user_version").get() as Row).user_version);
+  }
+
+  #migrate(): void {
+    const current = this.schemaVersion;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `Cannot open ${this.path}: schema version ${current} is newer than this build (${MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      this.#transaction(() => {
+        this.#db.exec(MIGRATIONS[version - 1]!);
+        this.#db.exec(`PRAGMA user_version = ${version}`);
+      });
+    }
+  }
+
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  loadRooms(): Promise<RoomRecord[]> {
+    const rows = this.#statement("SELECT * FROM rooms").all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      key: String(row.room_key),
+      name: String(row.name),
+      owner: row.owner_key === null ? null : String(row.owner_key),
+      topic: String(row.topic),
+      inviteOnly: row.invite_only === 1,
+      passphrase: row.passphrase === null ? null : String(row.passphrase),
+      createdAt: Number(row.created_at),
+      lastId: Number(row.last_id),
+    })));
+  }
+
+  saveRoom(room: RoomRecord): Promise<void> {
+    this.#statement(
+      `INSERT INTO rooms (room_key, name, owner_key, topic, invite_only, passphrase, created_at, last_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (room_key) DO UPDATE SET name = excluded.name, owner_key = excluded.owner_key,
+         topic = excluded.topic, invite_only = excluded.invite_only, passphrase = excluded.passphrase`,
+    ).run(
+      room.key,
+      room.name,
+      room.owner,
+      room.topic,
+      room.inviteOnly ? 1 : 0,
+      room.passphrase,
+      room.createdAt,
+      room.lastId,
+    );
+    return Promise.resolve();
+  }
+
+  loadGrants(): Promise<GrantRecord[]> {
+    const rows = this.#statement("SELECT * FROM grants").all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      room: String(row.room_key),
+      user: String(row.user_key),
+      kind: String(row.kind) as GrantKind,
+      until: row.until === null ? null : Number(row.until),
+      by: String(row.by),
+      reason: String(row.reason),
+    })));
+  }
+
+  saveGrant(grant: GrantRecord): Promise<void> {
+    this.#statement(
+      `INSERT OR REPLACE INTO grants (room_key, user_key, kind, until, by, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(grant.room, grant.user, grant.kind, grant.until, grant.by, grant.reason);
+    return Promise.resolve();
+  }
+
+  deleteGrant(room: string, user: string, kind: GrantKind): Promise<void> {
+    this.#statement("DELETE FROM grants WHERE room_key = ? AND user_key = ? AND kind = ?").run(
+      room,
+      user,
+      kind,
+    );
+    return Promise.resolve();
+  }
+
+  appendMessages(batch: readonly MessageRecord[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    const insert = this.#statement(
+      "INSERT INTO messages (room_key, id, from_name, body, ts, action) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    const bump = this.#statement("UPDATE rooms SET last_id = max(last_id, ?) WHERE room_key = ?");
+    this.#transaction(() => {
+      const last = new Map<string, number>();
+      for (const message of batch) {
+        insert.run(
+          message.room,
+          message.id,
+          message.from,
+          message.body,
+          message.ts,
+          message.action ? 1 : 0,
+        );
+        last.set(message.room, message.id);
+      }
+      for (const [room, id] of last) bump.run(id, room);
+    });
+    return Promise.resolve();
+  }
+
+  history(room: string, query: HistoryQuery): Promise<MessageRecord[]> {
+    let rows: Row[];
+    if (query.after !== undefined) {
+      rows = this.#statement(
+        "SELECT * FROM messages WHERE room_key = ? AND id > ? AND id <= ? ORDER BY id ASC LIMIT ?",
+      ).all(room, query.after, query.upTo ?? Number.MAX_SAFE_INTEGER, query.limit) as Row[];
+    } else {
+      const below = Math.min(
+        query.before ?? Number.MAX_SAFE_INTEGER,
+        (query.upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1,
+      );
+      rows = (this.#statement(
+        "SELECT * FROM messages WHERE room_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
+      ).all(room, below, query.limit) as Row[]).reverse();
+    }
+    return Promise.resolve(rows.map(toMessage));
+  }
+
+  oldestId(room: string): Promise<number | undefined> {
+    const row = this.#statement("SELECT min(id) AS id FROM messages WHERE room_key = ?").get(
+      room,
+    ) as Row;
+    return Promise.resolve(row.id === null ? undefined : Number(row.id));
+  }
+
+  prune(policy: RetentionPolicy, batchSize: number): Promise<number> {
+    let deleted = 0;
+    this.#transaction(() => {
+      if (policy.maxAgeMs > 0) {
+        const cutoff = Date.now() - policy.maxAgeMs;
+        deleted += Number(
+          this.#statement(
+            `DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE ts < ? LIMIT ?)`,
+          ).run(cutoff, batchSize).changes,
+        );
+      }
+      if (policy.maxMessages > 0 && deleted < batchSize) {
+        const rooms = this.#statement("SELECT room_key, last_id FROM rooms").all() as Row[];
+        const remove = this.#statement("DELETE FROM messages WHERE room_key = ? AND id <= ?");
+        for (const room of rooms) {
+          const keepFrom = Number(room.last_id) - policy.maxMessages;
+          if (keepFrom <= 0) continue;
+          deleted += Number(remove.run(String(room.room_key), keepFrom).changes);
+          if (deleted >= batchSize) break;
+        }
+      }
+    });
+    return Promise.resolve(deleted);
+  }
+
+  lastDmId(): Promise<number> {
+    const row = this.#statement("SELECT max(id) AS id FROM dms").get() as Row;
+    return Promise.resolve(row.id === null ? 0 : Number(row.id));
+  }
+
+  appendDms(batch: readonly DmRecord[], delivered: readonly boolean[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    const insert = this.#statement(
+      `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#transaction(() => {
+      batch.forEach((dm, index) => {
+        const from = nameKey(dm.from);
+        const to = nameKey(dm.to);
+        insert.run(
+          dm.id,
+          pairKey(from, to),
+          from,
+          dm.from,
+          to,
+          dm.to,
+          dm.body,
+          dm.ts,
+          dm.action ? 1 : 0,
+          delivered[index] ? 1 : 0,
+        );
+      });
+    });
+    return Promise.resolve();
+  }
+
+  dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]> {
+    const pair = pairKey(user, peer);
+    let rows: Row[];
+    if (query.after !== undefined) {
+      rows = this.#statement(
+        "SELECT * FROM dms WHERE pair_key = ? AND id > ? ORDER BY id ASC LIMIT ?",
+      )
+        .all(pair, query.after, query.limit) as Row[];
+    } else {
+      rows =
+        (this.#statement("SELECT * FROM dms WHERE pair_key = ? AND id < ? ORDER BY id DESC LIMIT ?")
+          .all(pair, query.before ?? Number.MAX_SAFE_INTEGER, query.limit) as Row[]).reverse();
+    }
+    return Promise.resolve(rows.map(toDm));
+  }
+
+  pendingDms(user: string): Promise<DmRecord[]> {
+    const rows = this.#statement(
+      "SELECT * FROM dms WHERE to_key = ? AND delivered = 0 ORDER BY id ASC",
+    )
+      .all(user) as Row[];
+    return Promise.resolve(rows.map(toDm));
+  }
+
+  markDmsDelivered(user: string, upToId: number): Promise<void> {
+    this.#statement("UPDATE dms SET delivered = 1 WHERE to_key = ? AND delivered = 0 AND id <= ?")
+      .run(user, upToId);
+    return Promise.resolve();
+  }
+
+  unreadCounts(user: string): Promise<UnreadCount[]> {
+    const rows = this.#statement(
+      `SELECT d.from_name AS peer, count(*) AS count FROM dms d
+       LEFT JOIN dm_reads r ON r.user_key = d.to_key AND r.peer_key = d.from_key
+       WHERE d.to_key = ? AND d.id > coalesce(r.last_read_id, 0)
+       GROUP BY d.from_key ORDER BY d.from_name`,
+    ).all(user) as Row[];
+    return Promise.resolve(
+      rows.map((row) => ({ peer: String(row.peer), count: Number(row.count) })),
+    );
+  }
+
+  markDmsRead(user: string, peer: string, upToId: number): Promise<void> {
+    this.#statement(
+      `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
+       ON CONFLICT (user_key, peer_key) DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id)`,
+    ).run(user, peer, upToId);
+    return Promise.resolve();
+  }
+
+  getAccount(key: string): Promise<AccountRecord | undefined> {
+    const row = this.#statement("SELECT * FROM accounts WHERE name_key = ?").get(key) as
+      | Row
+      | undefined;
+    return Promise.resolve(row === undefined ? undefined : toAccount(row));
+  }
+
+  putAccount(account: AccountRecord): Promise<void> {
+    this.#statement(
+      `INSERT INTO accounts (name_key, name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash,
+         admin = excluded.admin`,
+    ).run(
+      account.key,
+      account.name,
+      account.passwordHash,
+      account.admin ? 1 : 0,
+      account.createdAt,
+    );
+    return Promise.resolve();
+  }
+
+  deleteAccount(key: string): Promise<boolean> {
+    const result = this.#statement("DELETE FROM accounts WHERE name_key = ?").run(key);
+    return Promise.resolve(Number(result.changes) > 0);
+  }
+
+  listAccounts(): Promise<AccountRecord[]> {
+    const rows = this.#statement("SELECT * FROM accounts ORDER BY name_key").all() as Row[];
+    return Promise.resolve(rows.map(toAccount));
+  }
+
+  audit(entry: AuditRecord): Promise<void> {
+    this.#statement(
+      "INSERT INTO audit (ts, actor, action, room, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+      .run(entry.ts, entry.actor, entry.action, entry.room, entry.target, entry.detail);
+    return Promise.resolve();
+  }
+
+  auditLog(limit: number): Promise<AuditRecord[]> {
+    const rows = this.#statement("SELECT * FROM audit ORDER BY id DESC LIMIT ?").all(
+      limit,
+    ) as Row[];
+    return Promise.resolve(
+      rows.reverse().map((row) => ({
+        ts: Number(row.ts),
+        actor: String(row.actor),
+        action: String(row.action),
+        room: row.room === null ? null : String(row.room),
+        target: row.target === null ? null : String(row.target),
+        detail: String(row.detail),
+      })),
+    );
+  }
+
+  ping(): Promise<boolean> {
+    try {
+      this.#statement("SELECT 1").get();
+      return Promise.resolve(true);
+    } catch {
+      return Promise.resolve(false);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}

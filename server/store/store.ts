@@ -1,0 +1,148 @@
+/**
+ * The store interface the broker talks to: rooms and their settings,
+ * message history, direct messages, accounts and the audit log. The
+ * embedded implementation is SQLite; a Redis one can replace it.
+ *
+ * @module
+ */
+
+/** A message in a room, as stored. Ids are monotonic per room. */
+export interface MessageRecord {
+  room: string;
+  id: number;
+  from: string;
+  body: string;
+  ts: number;
+  action: boolean;
+}
+
+/** A direct message, as stored. Ids are monotonic across the server. */
+export interface DmRecord {
+  id: number;
+  from: string;
+  to: string;
+  body: string;
+  ts: number;
+  action: boolean;
+}
+
+/** A room's persistent settings. `key` is the room's identity (see nameKey). */
+export interface RoomRecord {
+  key: string;
+  name: string;
+  /** Name key of the owner (the creator), or null for rooms made before accounts. */
+  owner: string | null;
+  topic: string;
+  inviteOnly: boolean;
+  /** A key (password) needed to join, or null. */
+  passphrase: string | null;
+  createdAt: number;
+  /** Id of the last message committed in the room. */
+  lastId: number;
+}
+
+/** Per-user rights and restrictions in a room. */
+export type GrantKind = "op" | "ban" | "mute" | "invite";
+
+/** One grant or restriction on a user in a room. */
+export interface GrantRecord {
+  room: string;
+  /** The user's name key. */
+  user: string;
+  kind: GrantKind;
+  /** When it ends (ms since epoch), or null for never. */
+  until: number | null;
+  by: string;
+  reason: string;
+}
+
+/** A registered account. */
+export interface AccountRecord {
+  /** The account's name key (identity). */
+  key: string;
+  name: string;
+  /** Self-describing password hash (algorithm and parameters included). */
+  passwordHash: string;
+  admin: boolean;
+  createdAt: number;
+}
+
+/** One moderation action, for the audit log. */
+export interface AuditRecord {
+  ts: number;
+  actor: string;
+  action: string;
+  room: string | null;
+  target: string | null;
+  detail: string;
+}
+
+/** Which page of history to read: the latest, before an id, or after an id. */
+export interface HistoryQuery {
+  /** Only ids strictly below this. */
+  before?: number;
+  /** Only ids strictly above this (oldest first from there). */
+  after?: number;
+  /** Only ids at or below this (used on join: what was committed before joining). */
+  upTo?: number;
+  limit: number;
+}
+
+/** Unread direct messages from one peer. */
+export interface UnreadCount {
+  peer: string;
+  count: number;
+}
+
+/** Retention applied to room history. */
+export interface RetentionPolicy {
+  /** Keep at most this many messages per room (0: no limit). */
+  maxMessages: number;
+  /** Delete messages older than this, in ms (0: no limit). */
+  maxAgeMs: number;
+}
+
+/**
+ * Everything the server persists. Methods are async so a networked store
+ * fits; writes resolve once committed.
+ */
+export interface Store {
+  // Rooms and their grants.
+  loadRooms(): Promise<RoomRecord[]>;
+  saveRoom(room: RoomRecord): Promise<void>;
+  loadGrants(): Promise<GrantRecord[]>;
+  saveGrant(grant: GrantRecord): Promise<void>;
+  deleteGrant(room: string, user: string, kind: GrantKind): Promise<void>;
+
+  // Room history.
+  appendMessages(batch: readonly MessageRecord[]): Promise<void>;
+  history(room: string, query: HistoryQuery): Promise<MessageRecord[]>;
+  /** The oldest id still stored for a room, or undefined when none is. */
+  oldestId(room: string): Promise<number | undefined>;
+  /** Deletes at most `batchSize` messages beyond the policy; resolves to how many went. */
+  prune(policy: RetentionPolicy, batchSize: number): Promise<number>;
+
+  // Direct messages.
+  lastDmId(): Promise<number>;
+  appendDms(batch: readonly DmRecord[], delivered: readonly boolean[]): Promise<void>;
+  dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]>;
+  /** DMs to `user` not yet delivered, oldest first. */
+  pendingDms(user: string): Promise<DmRecord[]>;
+  markDmsDelivered(user: string, upToId: number): Promise<void>;
+  unreadCounts(user: string): Promise<UnreadCount[]>;
+  markDmsRead(user: string, peer: string, upToId: number): Promise<void>;
+
+  // Accounts.
+  getAccount(key: string): Promise<AccountRecord | undefined>;
+  putAccount(account: AccountRecord): Promise<void>;
+  deleteAccount(key: string): Promise<boolean>;
+  listAccounts(): Promise<AccountRecord[]>;
+
+  // Audit log.
+  audit(entry: AuditRecord): Promise<void>;
+  auditLog(limit: number): Promise<AuditRecord[]>;
+
+  /** Whether the store answers (for readiness checks). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
