@@ -1,0 +1,549 @@
+/**
+ * ChatClient against a scripted in-process server over real TCP, so each
+ * protocol situation (refusals, errors, goodbyes, drops) can be staged exactly.
+ */
+import assert from "node:assert/strict";
+import { ChatClient, type ChatClientOptions } from "../client/chat_client.ts";
+import type { ClientEvent } from "../client/client_event.ts";
+import { ConnectionClosedError } from "../client/connection_closed_error.ts";
+import { ChatError } from "../shared/errors.ts";
+import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { PROTOCOL_VERSION, type ServerLimits } from "../shared/protocol.ts";
+import { VERSION } from "../shared/version.ts";
+
+// deno-lint-ignore no-explicit-any
+type Frame = Record<string, any>;
+
+const LIMITS: ServerLimits = {
+  maxFrameBytes: 65536,
+  maxBodyLength: 4000,
+  maxQueueBytes: 1 << 20,
+  rateBurst: 1000,
+  ratePerSecond: 1000,
+  heartbeatMs: 0,
+};
+
+/** One accepted connection, seen from the server side. */
+class FakePeer {
+  readonly conn: Deno.TcpConn;
+  readonly received: Frame[] = [];
+  readonly done: Promise<void>;
+  #scanned = 0;
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new FrameDecoder();
+    const buffer = new Uint8Array(65536);
+    try {
+      while (true) {
+        const count = await this.conn.read(buffer);
+        if (count === null) break;
+        for (const value of decoder.push(buffer.subarray(0, count))) {
+          this.received.push(value as Frame);
+        }
+        this.#wake?.();
+      }
+    } catch {
+      // Closed under us.
+    } finally {
+      this.close();
+      this.#wake?.();
+    }
+  }
+
+  /** The next received frame (after the ones already taken) matching `predicate`. */
+  async next(predicate: (frame: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      while (this.#scanned < this.received.length) {
+        const frame = this.received[this.#scanned++]!;
+        if (predicate(frame)) return frame;
+      }
+      if (this.#closed) throw new Error("peer closed while waiting for a frame");
+      if (Date.now() > deadline) throw new Error("timed out waiting for a frame");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, 50);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  send(frame: Frame): void {
+    if (this.#closed) return;
+    const bytes = encodeFrame(frame);
+    // Small frames: one write is enough on loopback.
+    void this.conn.write(bytes).catch(() => {});
+  }
+
+  /** Waits for hello and answers welcome; returns the hello. */
+  async welcome(limits: Partial<ServerLimits> = {}): Promise<Frame> {
+    const hello = await this.next((frame) => frame.type === "hello");
+    this.send({
+      type: "welcome",
+      protocol: PROTOCOL_VERSION,
+      server: "fake/0",
+      session: "s1",
+      nick: hello.nick,
+      limits: { ...LIMITS, ...limits },
+    });
+    return hello;
+  }
+
+  /** Waits for a request of `type` and acks it with `result`. */
+  async ack(type: string, result: Frame = {}): Promise<Frame> {
+    const request = await this.next((frame) => frame.type === type);
+    this.send({ type: "ack", id: request.id, result });
+    return request;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** A listener that hands out accepted connections in order. */
+class FakeServer implements AsyncDisposable {
+  readonly listener: Deno.TcpListener;
+  readonly peers: FakePeer[] = [];
+  #accepting: Promise<void>;
+  #taken = 0;
+  #wake: (() => void) | undefined;
+
+  constructor(listener: Deno.TcpListener) {
+    this.listener = listener;
+    this.#accepting = this.#accept();
+  }
+
+  static start(port = 0): FakeServer {
+    return new FakeServer(Deno.listen({ hostname: "127.0.0.1", port }));
+  }
+
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.listener) {
+        this.peers.push(new FakePeer(conn));
+        this.#wake?.();
+      }
+    } catch {
+      // Listener closed.
+    }
+  }
+
+  /** The next connection not yet taken. */
+  async nextPeer(timeoutMs = 5000): Promise<FakePeer> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#taken >= this.peers.length) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for a connection");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(resolve, 50);
+      });
+      clearTimeout(timer);
+    }
+    return this.peers[this.#taken++]!;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#accepting;
+    for (const peer of this.peers) peer.close();
+    await Promise.all(this.peers.map((peer) => peer.done));
+  }
+}
+
+/** Connects a client while the fake server completes the handshake. */
+async function connect(
+  server: FakeServer,
+  options: Partial<ChatClientOptions> = {},
+  limits: Partial<ServerLimits> = {},
+): Promise<{ client: ChatClient; peer: FakePeer; hello: Frame }> {
+  const connecting = ChatClient.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
+    closeTimeoutMs: 200,
+    ...options,
+  });
+  const peer = await server.nextPeer();
+  const hello = await peer.welcome(limits);
+  return { client: await connecting, peer, hello };
+}
+
+/** Collects events into an array until the client closes. */
+function collect(client: ChatClient): { events: ClientEvent[]; done: Promise<void> } {
+  const events: ClientEvent[] = [];
+  const done = (async () => {
+    for await (const event of client) events.push(event);
+  })();
+  return { events, done };
+}
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("ChatClient says hello with protocol, client name, version and nick", async () => {
+  await using server = FakeServer.start();
+  const { client, hello } = await connect(server, { nick: "ａｌｉｃｅ" });
+  assert.deepEqual(hello, {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    client: "chat",
+    clientVersion: VERSION,
+    nick: "ａｌｉｃｅ",
+  });
+  assert.equal(client.state, "connected");
+  assert.equal(client.welcome.server, "fake/0");
+  await client.close();
+  assert.equal(client.state, "closed");
+  assert.equal(await client.closed, undefined);
+});
+
+Deno.test("ChatClient.connect rejects with the server's error on a refused hello", async () => {
+  await using server = FakeServer.start();
+  const connecting = ChatClient.connect({ port: server.port, nick: "alice" });
+  const peer = await server.nextPeer();
+  await peer.next((frame) => frame.type === "hello");
+  peer.send({ type: "error", code: "name_taken", message: "Nickname alice is already in use" });
+  await assert.rejects(connecting, (error: unknown) => {
+    assert.ok(error instanceof ChatError);
+    assert.equal(error.code, "name_taken");
+    assert.equal(error.message, "Nickname alice is already in use");
+    return true;
+  });
+  // The client hangs up itself: the server does not close after name_taken.
+  await peer.done;
+});
+
+Deno.test("ChatClient.connect rejects when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(ChatClient.connect({ port, nick: "alice" }), Deno.errors.ConnectionRefused);
+});
+
+Deno.test("ChatClient.connect times out without a welcome", async () => {
+  await using server = FakeServer.start();
+  const connecting = ChatClient.connect({ port: server.port, nick: "alice", helloTimeoutMs: 100 });
+  await server.nextPeer();
+  await assert.rejects(connecting, ConnectionClosedError);
+});
+
+Deno.test("ChatClient.request resolves on its ack and rejects on its error, with increasing ids", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "#General" });
+  const join = await peer.ack("join", { room: "General", topic: "", members: ["alice"] });
+  assert.deepEqual(await joined, { room: "General", topic: "", members: ["alice"] });
+  assert.deepEqual(client.rooms, ["General"]);
+
+  const first = client.request({ type: "say", room: "nope", body: "hi" });
+  const second = client.request({ type: "users" });
+  const say = await peer.next((frame) => frame.type === "say");
+  const users = await peer.next((frame) => frame.type === "users");
+  assert.ok(say.id > join.id && users.id > say.id);
+  // Replies out of order still reach the right request.
+  peer.send({ type: "ack", id: users.id, result: { users: ["alice"] } });
+  peer.send({ type: "error", id: say.id, code: "not_in_room", message: "You are not in #nope" });
+  assert.deepEqual(await second, { users: ["alice"] });
+  await assert.rejects(
+    first,
+    (error: unknown) => error instanceof ChatError && error.code === "not_in_room",
+  );
+  await client.close();
+});
+
+Deno.test("ChatClient answers ping with pong and yields events in order", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { events, done } = collect(client);
+  peer.send({ type: "ping" });
+  await peer.next((frame) => frame.type === "pong");
+  peer.send({ type: "message", room: "general", from: "bob", body: "one", id: 1, ts: 1 });
+  peer.send({ type: "join", room: "general", nick: "carol", ts: 2 });
+  peer.send({ type: "notice", body: "hello all", ts: 3 });
+  peer.send({ type: "future_frame_type", x: 1 });
+  peer.send({ type: "message", room: "general", from: "bob", body: "two", id: 2, ts: 4 });
+  await until(() => events.length === 4);
+  await client.close();
+  await done;
+  assert.deepEqual(events.map((event) => event.type), ["message", "join", "notice", "message"]);
+});
+
+Deno.test("ChatClient tracks its nickname and rooms from acks and events", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const renamed = client.request({ type: "nick", nick: "Alicia" });
+  await peer.ack("nick", { nick: "Alicia" });
+  await renamed;
+  assert.equal(client.nick, "Alicia");
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general" });
+  await joined;
+  // Renamed and removed by the server, not by our request.
+  const { events, done } = collect(client);
+  peer.send({ type: "nick", from: "alicia", to: "Ally", ts: 1 });
+  peer.send({ type: "leave", room: "general", nick: "Ally", ts: 2, reason: "kicked" });
+  await until(() => events.length === 2);
+  assert.equal(client.nick, "Ally");
+  assert.deepEqual(client.rooms, []);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient.close sends quit with the reason and ends the event stream", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { done } = collect(client);
+  const closing = client.close("bye now");
+  const quit = await peer.next((frame) => frame.type === "quit");
+  assert.equal(quit.reason, "bye now");
+  peer.send({ type: "bye", code: "server_shutdown", message: "Goodbye" });
+  peer.close();
+  await closing;
+  await done;
+  await assert.rejects(client.request({ type: "users" }), ConnectionClosedError);
+});
+
+Deno.test("ChatClient works with await using", async () => {
+  await using server = FakeServer.start();
+  let peer: FakePeer;
+  {
+    const connected = await connect(server);
+    peer = connected.peer;
+    await using _client = connected.client;
+  }
+  await peer.next((frame) => frame.type === "quit");
+});
+
+Deno.test("ChatClient reconnects after a drop, rejoins its rooms and says so", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = Promise.all([
+    client.request({ type: "join", room: "general" }),
+    client.request({ type: "join", room: "random" }),
+  ]);
+  await peer.ack("join", { room: "general" });
+  await peer.ack("join", { room: "random" });
+  await joined;
+  const { events, done } = collect(client);
+
+  peer.send({ type: "bye", code: "slow_consumer", message: "Too slow" });
+  peer.close();
+  const second = await server.nextPeer();
+  const hello = await second.welcome();
+  assert.equal(hello.nick, "alice");
+  const rejoins = [
+    await second.ack("join", { room: "general" }),
+    await second.ack("join", { room: "random" }),
+  ];
+  assert.deepEqual(rejoins.map((frame) => frame.room), ["general", "random"]);
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.equal(client.state, "connected");
+
+  const types = events.map((event) => event.type);
+  assert.deepEqual(types.slice(0, 2), ["bye", "reconnecting"]);
+  const reconnected = events.find((event) => event.type === "reconnected");
+  assert.deepEqual(reconnected?.type === "reconnected" && reconnected.rooms, ["general", "random"]);
+
+  // Requests work on the new connection.
+  const users = client.request({ type: "users" });
+  await second.ack("users", { users: ["alice"] });
+  assert.deepEqual(await users, { users: ["alice"] });
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe ones", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { done } = collect(client);
+  const say = client.request({ type: "say", room: "general", body: "maybe delivered" });
+  const who = client.request({ type: "who", room: "general" });
+  await peer.next((frame) => frame.type === "who");
+  peer.close();
+
+  await assert.rejects(say, (error: unknown) => {
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.match(error.message, /say #general/);
+    return true;
+  });
+  // Sent while reconnecting: waits for the new connection.
+  const users = client.request({ type: "users" });
+  const second = await server.nextPeer();
+  await second.welcome();
+  await second.ack("who", { room: "general", members: ["alice"] });
+  await second.ack("users", { users: ["alice"] });
+  assert.deepEqual(await who, { room: "general", members: ["alice"] });
+  assert.deepEqual(await users, { users: ["alice"] });
+  // The say was not sent twice.
+  assert.equal(second.received.some((frame) => frame.type === "say"), false);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient does not reconnect after a fatal goodbye", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { events, done } = collect(client);
+  peer.send({ type: "bye", code: "bad_frame", message: "Cannot decode frame" });
+  peer.close();
+  const error = await client.closed;
+  assert.ok(error instanceof ChatError);
+  assert.equal(error.code, "bad_frame");
+  await done;
+  assert.deepEqual(events.map((event) => event.type), ["bye"]);
+  assert.equal(client.state, "closed");
+  assert.equal(server.peers.length, 1);
+});
+
+Deno.test("ChatClient stops reconnecting on a fatal hello error", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { done } = collect(client);
+  peer.close();
+  const second = await server.nextPeer();
+  await second.next((frame) => frame.type === "hello");
+  second.send({
+    type: "error",
+    code: "unsupported_version",
+    message: "Unsupported protocol version",
+  });
+  const error = await client.closed;
+  assert.ok(error instanceof ChatError);
+  assert.equal(error.code, "unsupported_version");
+  await done;
+});
+
+Deno.test("ChatClient gives up after maxAttempts and reports why", async () => {
+  const server = FakeServer.start();
+  const { client, peer } = await connect(server, {
+    reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 3 },
+  });
+  const { events, done } = collect(client);
+  const pending = client.request({ type: "users" });
+  await peer.next((frame) => frame.type === "users");
+  // Nothing listens any more.
+  await server[Symbol.asyncDispose]();
+  const error = await client.closed;
+  assert.ok(error instanceof ConnectionClosedError);
+  assert.match(error.message, /Gave up reconnecting after 3 attempts/);
+  await assert.rejects(pending, ConnectionClosedError);
+  await done;
+  assert.deepEqual(events.filter((event) => event.type === "reconnecting").length, 3);
+});
+
+Deno.test("ChatClient with reconnect off closes on a drop", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server, { reconnect: false });
+  const { done } = collect(client);
+  peer.close();
+  const error = await client.closed;
+  assert.ok(error instanceof ConnectionClosedError);
+  await done;
+});
+
+Deno.test("ChatClient retries a rate-limited request after the delay asked for", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const users = client.request({ type: "users" });
+  const first = await peer.next((frame) => frame.type === "users");
+  const refusedAt = Date.now();
+  peer.send({
+    type: "error",
+    id: first.id,
+    code: "rate_limited",
+    message: "Slow down",
+    retryAfterMs: 60,
+  });
+  const retry = await peer.next((frame) => frame.type === "users");
+  assert.ok(Date.now() - refusedAt >= 50, "retried too early");
+  assert.notEqual(retry.id, first.id);
+  peer.send({ type: "ack", id: retry.id, result: { users: [] } });
+  assert.deepEqual(await users, { users: [] });
+  await client.close();
+});
+
+Deno.test("ChatClient paces requests to the announced rate", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server, {}, { rateBurst: 2, ratePerSecond: 20 });
+  const started = Date.now();
+  const requests = Array.from({ length: 5 }, () => client.request({ type: "ping" }));
+  for (let i = 0; i < 5; i++) await peer.ack("ping");
+  await Promise.all(requests);
+  // Two at once, then three at ~20/s: at least ~140 ms.
+  assert.ok(Date.now() - started >= 120, `took ${Date.now() - started} ms`);
+  await client.close();
+});
+
+Deno.test("ChatClient drops a silent connection after a few heartbeats", async () => {
+  await using server = FakeServer.start();
+  const { client } = await connect(server, {}, { heartbeatMs: 40 });
+  const { events, done } = collect(client);
+  // The fake server never pings: the client must notice and reconnect.
+  const second = await server.nextPeer();
+  await second.welcome();
+  await until(() => events.some((event) => event.type === "reconnected"));
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient reports replies as events when asked, in order with other events", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { events, done } = collect(client);
+  const request = { type: "who", room: "general" } as const;
+  const who = client.request(request, { replyEvent: true });
+  const frame = await peer.next((f) => f.type === "who");
+  peer.send({ type: "message", room: "general", from: "bob", body: "before", id: 1, ts: 1 });
+  peer.send({ type: "ack", id: frame.id, result: { room: "general", members: ["alice", "bob"] } });
+  peer.send({ type: "message", room: "general", from: "bob", body: "after", id: 2, ts: 2 });
+  await who;
+  await until(() => events.length === 3);
+  assert.deepEqual(events.map((event) => event.type), ["message", "reply", "message"]);
+  const reply = events[1];
+  assert.ok(reply?.type === "reply");
+  assert.equal(reply.request, request);
+  assert.deepEqual(reply.result, { room: "general", members: ["alice", "bob"] });
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient surfaces error frames without an id as events", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { events, done } = collect(client);
+  peer.send({ type: "error", code: "bad_request", message: "Something odd" });
+  await until(() => events.length === 1);
+  assert.equal(events[0]?.type, "error");
+  await client.close();
+  await done;
+});
