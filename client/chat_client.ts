@@ -319,6 +319,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * Says goodbye (a `quit` with `reason`), waits briefly for the server to
    * hang up, and closes. Requests still unanswered reject with
    * {@linkcode ConnectionClosedError}; the event stream ends.
+   *
+   * @example
+   * ```ts ignore
+   * await client.close("see you tomorrow");
+   * console.log(client.state); // "closed"
+   * ```
    */
   async close(reason?: string): Promise<void> {
     if (this.#closing || this.#state === "closed") {
@@ -511,6 +517,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
           this.#fatal = error;
           return undefined;
         }
+        if (this.#closing) return undefined;
         // name_taken lands here too: our old session may linger until the server times it out.
         reason = messageOf(error);
         logger.debug("Reconnect attempt {attempt} failed: {reason}", { attempt, reason });

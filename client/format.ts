@@ -252,7 +252,8 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
  * ```ts
  * import { formatEvent } from "./format.ts";
  * const ts = Date.UTC(2024, 0, 1, 12, 34, 56);
- * console.log(formatEvent({ type: "message", room: "general", from: "alice", body: "hi", id: 1 }, { utc: true }));
+ * const event = { type: "message", room: "general", from: "alice", body: "hi", id: 1, ts } as const;
+ * console.log(formatEvent(event, { utc: true }));
  * // "[12:34:56] #general <alice> hi"
  * ```
  */

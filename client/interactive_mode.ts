@@ -90,7 +90,8 @@ export async function runInteractive(
   const redraw = () => {
     let columns = 80;
     try {
-      columns = Deno.consoleSize().columns;
+      // A pseudo-terminal nobody sized reports 0 columns.
+      columns = Deno.consoleSize().columns || 80;
     } catch {
       // Not a terminal after all: keep the default.
     }

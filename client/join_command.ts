@@ -142,7 +142,11 @@ export async function runJoin(args: string[]): Promise<number> {
           "--name is required when stdin is not a terminal and $USER is not set",
         );
       }
-      nick = checkNick(user);
+      try {
+        nick = validateNick(user);
+      } catch {
+        throw new UsageError(`$USER "${user}" is not a valid nickname: pass --name`);
+      }
     }
   }
 

@@ -40,7 +40,16 @@ export interface PipedOptions {
 
 const encoder = new TextEncoder();
 
-/** Writes `line` and a newline completely, synchronously, so output keeps its order across streams. */
+/**
+ * Writes `line` and a newline completely, synchronously, so output keeps
+ * its order across stdout and stderr.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeLineSync } from "./piped_mode.ts";
+ * writeLineSync(Deno.stdout, "[12:34:56] #general <alice> hello");
+ * ```
+ */
 export function writeLineSync(file: { writeSync(data: Uint8Array): number }, line: string): void {
   const bytes = encoder.encode(line + "\n");
   let offset = 0;
