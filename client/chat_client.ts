@@ -181,7 +181,8 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Made while disconnected: sent once reconnected and rejoined. */
   #waiting: Pending[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
-  #rooms = new Map<string, string>();
+  /** Rooms joined, by name key, with the join that got us in (sent again to rejoin). */
+  #rooms = new Map<string, { name: string; join: RequestBody }>();
   #events: EventQueue<ClientEvent>;
   #closing = false;
   #fatal: Error | undefined;
@@ -242,7 +243,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
 
   /** The rooms the client is in; rejoined after a reconnect. */
   get rooms(): string[] {
-    return [...this.#rooms.values()];
+    return [...this.#rooms.values()].map((room) => room.name);
   }
 
   /** Whether the client is connected, reconnecting, or closed for good. */
@@ -534,11 +535,13 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
 
   /** Rejoins the rooms, then lets waiting requests out. */
   async #rejoin(session: Session, attempt: number): Promise<void> {
-    const rooms = [...this.#rooms.values()];
-    const joins = rooms.map((room) => {
+    const entries = [...this.#rooms.values()];
+    const rooms = entries.map((entry) => entry.name);
+    const joins = entries.map((entry) => {
       const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
+      // The original join, so whatever it carried besides the room goes again.
       this.#outbox.push({
-        body: { type: "join", room },
+        body: { ...entry.join, room: entry.name } as RequestBody,
         resolve,
         reject,
         internal: true,
@@ -744,7 +747,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     };
     if (body.type === "join") {
       const room = named("room", body.room.replace(/^#/, ""));
-      this.#rooms.set(nameKey(room), room);
+      this.#rooms.set(nameKey(room), { name: room, join: body });
     } else if (body.type === "leave") {
       this.#rooms.delete(nameKey(named("room", body.room.replace(/^#/, ""))));
     } else if (body.type === "nick") {
