@@ -1,34 +1,36 @@
 /**
  * The broker: who is online, which rooms exist, who is in them, and fan-out
- * of every event to the members concerned. It never waits on a recipient:
- * delivering is queuing bytes, so one slow client cannot stall a room.
+ * of every event to the sessions concerned. Delivering is queuing bytes, so
+ * one slow client never stalls a room. State changes are made in memory at
+ * once and persisted through one group-commit queue; a message is delivered
+ * and acknowledged only once it is committed.
  *
  * @module
  */
 import { ChatError } from "../shared/errors.ts";
-import type { ChatEvent } from "../shared/protocol.ts";
+import {
+  type ChatEvent,
+  type DirectMessageEvent,
+  MAX_HISTORY_PAGE,
+  type ModerationType,
+  type RoomMessageEvent,
+} from "../shared/protocol.ts";
 import { nameKey } from "../shared/validation.ts";
 import { Delivery } from "./delivery.ts";
+import { GroupCommit, StoreBusyError } from "./group_commit.ts";
+import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
+import type {
+  AuditRecord,
+  DmRecord,
+  GrantKind,
+  GrantRecord,
+  MessageRecord,
+  RoomRecord,
+  Store,
+  UnreadCount,
+} from "./store/store.ts";
 
-/** A connected user as the broker sees it. */
-export interface Member {
-  /** The current nickname (set by the broker). */
-  nick: string;
-  /** Rooms this member is in. */
-  readonly rooms: Set<Room>;
-  /** Queues `delivery` for this member; must not block or throw. */
-  deliver(delivery: Delivery): void;
-}
-
-/** A room and its members. */
-export interface Room {
-  readonly name: string;
-  readonly key: string;
-  topic: string;
-  /** Id of the last message sent in the room; ids are monotonic per room. */
-  lastId: number;
-  readonly members: Set<Member>;
-}
+export { type Member, Room } from "./room.ts";
 
 /** Summary of a room for `rooms`. */
 export interface RoomSummary {
@@ -37,30 +39,139 @@ export interface RoomSummary {
   topic: string;
 }
 
+/** Settings of the broker. */
+export interface BrokerOptions {
+  /** Messages sent with the join reply. */
+  historyOnJoin?: number;
+  /** Most messages replayed on a resuming join before the client must page. */
+  maxReplay?: number;
+  /** Most rooms that may exist. */
+  maxRooms?: number;
+  /** Default mute duration, in ms. */
+  defaultMuteMs?: number;
+  now?: () => number;
+}
+
+/** What the join reply carries. */
+export interface JoinResult {
+  room: string;
+  topic: string;
+  members: string[];
+  /** Id of the last message in the room when joined. */
+  lastId: number;
+  history: RoomMessageEvent[];
+  /** More missed messages than were replayed: page with `history` after the last one. */
+  more?: boolean;
+  /** Messages after `since` that are no longer stored: ids `after`+1 to `oldest`-1 are lost. */
+  gap?: { after: number; oldest: number };
+}
+
+type Write =
+  | { kind: "message"; record: MessageRecord }
+  | { kind: "dm"; record: DmRecord; delivered: boolean }
+  | { kind: "room"; record: RoomRecord }
+  | { kind: "grant"; grant: GrantRecord }
+  | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
+  | { kind: "audit"; entry: AuditRecord }
+  | { kind: "delivered"; user: string; upTo: number }
+  | { kind: "read"; user: string; peer: string; upTo: number };
+
+function messageEvent(record: MessageRecord, room: string, history: boolean): RoomMessageEvent {
+  const event: RoomMessageEvent = {
+    type: "message",
+    room,
+    from: record.from,
+    body: record.body,
+    id: record.id,
+    ts: record.ts,
+  };
+  if (record.action) event.action = true;
+  if (history) event.history = true;
+  return event;
+}
+
+function dmEvent(record: DmRecord, history: boolean): DirectMessageEvent {
+  const event: DirectMessageEvent = {
+    type: "dm",
+    from: record.from,
+    to: record.to,
+    body: record.body,
+    id: record.id,
+    ts: record.ts,
+  };
+  if (record.action) event.action = true;
+  if (history) event.history = true;
+  return event;
+}
+
+function storageError(error: unknown): ChatError {
+  if (error instanceof ChatError) return error;
+  if (error instanceof StoreBusyError) {
+    return new ChatError("storage", `${error.message}; try again shortly`, {
+      retryAfterMs: 100,
+      cause: error,
+    });
+  }
+  return new ChatError("storage", "Could not save: the store failed; nothing was sent", {
+    cause: error,
+  });
+}
+
+const REFUSAL: Record<string, string> = {
+  topic: "Setting the topic",
+  op: "Giving operator rights",
+  deop: "Taking operator rights",
+  kick: "Kicking",
+  ban: "Banning",
+  unban: "Lifting a ban",
+  mute: "Muting",
+  unmute: "Lifting a mute",
+  invite: "Inviting",
+  mode: "Changing room modes",
+};
+
 /**
- * In-memory broker of rooms, users and direct messages.
+ * Rooms, users and direct messages over a {@linkcode Store}.
  *
  * @example
- * ```ts
- * import { Broker, type Member } from "./broker.ts";
- * const broker = new Broker();
- * const alice: Member = { nick: "", rooms: new Set(), deliver: (d) => console.log(d.event) };
- * broker.register(alice, "alice");
- * broker.join(alice, "general");
- * broker.say(alice, "general", "hello");
+ * ```ts ignore
+ * import { Broker } from "./broker.ts";
+ * import { SqliteStore } from "./store/sqlite_store.ts";
+ * const broker = await Broker.open(SqliteStore.memory());
  * ```
  */
 export class Broker {
-  #users = new Map<string, Member>();
+  readonly store: Store;
+  #users = new Map<string, Set<Member>>();
   #rooms = new Map<string, Room>();
   #dmLastId = 0;
   #now: () => number;
+  #historyOnJoin: number;
+  #maxReplay: number;
+  #maxRooms: number;
+  #defaultMuteMs: number;
+  #writes: GroupCommit<Write>;
 
-  constructor(options: { now?: () => number } = {}) {
+  private constructor(store: Store, options: BrokerOptions) {
+    this.store = store;
     this.#now = options.now ?? Date.now;
+    this.#historyOnJoin = options.historyOnJoin ?? 50;
+    this.#maxReplay = options.maxReplay ?? 1000;
+    this.#maxRooms = options.maxRooms ?? 10_000;
+    this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
+    this.#writes = new GroupCommit((batch) => this.#commit(batch));
   }
 
-  /** Members online. */
+  /** Loads rooms, grants and counters from `store`. */
+  static async open(store: Store, options: BrokerOptions = {}): Promise<Broker> {
+    const broker = new Broker(store, options);
+    for (const record of await store.loadRooms()) broker.#rooms.set(record.key, new Room(record));
+    for (const grant of await store.loadGrants()) broker.#rooms.get(grant.room)?.setGrant(grant);
+    broker.#dmLastId = await store.lastDmId();
+    return broker;
+  }
+
+  /** Sessions online. */
   get userCount(): number {
     return this.#users.size;
   }
@@ -70,34 +181,90 @@ export class Broker {
     return this.#rooms.size;
   }
 
-  /** Claims `nick` for `member`, or throws `name_taken`. */
-  register(member: Member, nick: string): void {
+  /** Writes waiting to be committed. */
+  get pendingWrites(): number {
+    return this.#writes.pending;
+  }
+
+  /** Resolves once every write so far is committed. */
+  flushed(): Promise<void> {
+    return this.#writes.flushed();
+  }
+
+  /**
+   * Claims `nick` for `member`. Guests need a free nickname; sessions of an
+   * account may share it when `multipleSessions` is set.
+   */
+  register(member: Member, nick: string, options: { multipleSessions?: boolean } = {}): void {
     const key = nameKey(nick);
-    if (this.#users.has(key)) {
-      throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    const sessions = this.#users.get(key);
+    if (sessions !== undefined && sessions.size > 0) {
+      const sameAccount = member.account !== undefined &&
+        [...sessions].every((other) => other.account === member.account);
+      if (!sameAccount) throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+      if (!options.multipleSessions) {
+        throw new ChatError(
+          "name_taken",
+          `${nick} is already logged in elsewhere (one session per account)`,
+        );
+      }
     }
-    this.#users.set(key, member);
     member.nick = nick;
+    if (sessions === undefined) this.#users.set(key, new Set([member]));
+    else sessions.add(member);
+  }
+
+  /** Whether anyone online uses this nickname. */
+  isOnline(nick: string): boolean {
+    return (this.#users.get(nameKey(nick))?.size ?? 0) > 0;
   }
 
   /** Removes `member` from every room (telling the rooms) and frees its nickname. */
   unregister(member: Member, reason?: string): void {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     const key = nameKey(member.nick);
-    if (this.#users.get(key) === member) this.#users.delete(key);
+    const sessions = this.#users.get(key);
+    if (sessions?.delete(member) && sessions.size === 0) this.#users.delete(key);
   }
 
-  /** Joins (creating if needed) room `name`; everyone in it sees the join. */
-  join(member: Member, name: string): { room: string; topic: string; members: string[] } {
+  /**
+   * Joins (creating if needed) room `name`. The reply carries recent
+   * history, or with `since` everything after it (or says plainly what is
+   * lost); every message after the reply's `lastId` arrives live.
+   */
+  async join(
+    member: Member,
+    name: string,
+    options: { since?: number; key?: string } = {},
+  ): Promise<JoinResult> {
     const key = nameKey(name);
     let room = this.#rooms.get(key);
+    const now = this.#now();
     if (room === undefined) {
-      room = { name, key, topic: "", lastId: 0, members: new Set() };
+      if (this.#rooms.size >= this.#maxRooms) {
+        throw new ChatError(
+          "forbidden",
+          `Cannot create #${name}: the server's limit of ${this.#maxRooms} rooms is reached`,
+        );
+      }
+      room = new Room({
+        key,
+        name,
+        owner: userKey(member),
+        topic: "",
+        inviteOnly: false,
+        passphrase: null,
+        createdAt: now,
+        lastId: 0,
+      });
       this.#rooms.set(key, room);
+      await this.#persist({ kind: "room", record: room.toRecord() });
+    } else if (!room.members.has(member)) {
+      this.#checkEntry(member, room, options.key, now);
     }
-    if (!room.members.has(member)) {
-      room.members.add(member);
-      member.rooms.add(room);
+    const { history, more, gap } = await this.#catchUp(room, options.since);
+    // Synchronous from the last history read to here: nothing committed in between is missed.
+    if (room.addMember(member)) {
       this.#fanOut(room.members, {
         type: "join",
         room: room.name,
@@ -105,7 +272,90 @@ export class Broker {
         ts: this.#now(),
       });
     }
-    return { room: room.name, topic: room.topic, members: this.#memberNames(room) };
+    member.rooms.add(room);
+    const result: JoinResult = {
+      room: room.name,
+      topic: room.topic,
+      members: room.memberNames(),
+      lastId: room.committedId,
+      history,
+    };
+    if (more) result.more = true;
+    if (gap) result.gap = gap;
+    return result;
+  }
+
+  #checkEntry(member: Member, room: Room, key: string | undefined, now: number): void {
+    const user = userKey(member);
+    if (room.rankOf(user, member.admin, now) >= Rank.Operator) return;
+    const ban = room.grant(user, "ban", now);
+    if (ban !== undefined) {
+      const until = ban.until === null ? "" : ` until ${new Date(ban.until).toISOString()}`;
+      throw new ChatError(
+        "banned",
+        `You are banned from #${room.name}${until}${ban.reason ? `: ${ban.reason}` : ""}`,
+      );
+    }
+    if (room.inviteOnly && room.grant(user, "invite", now) === undefined) {
+      throw new ChatError(
+        "invite_only",
+        `#${room.name} is invite-only: an operator must /invite you`,
+      );
+    }
+    if (room.passphrase !== null && key !== room.passphrase) {
+      throw new ChatError("bad_key", `#${room.name} needs a key: /join ${room.name} KEY`);
+    }
+  }
+
+  /** Reads history until it reaches the room's committed id, so joining leaves no gap. */
+  async #catchUp(
+    room: Room,
+    since: number | undefined,
+  ): Promise<
+    { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } }
+  > {
+    const history: RoomMessageEvent[] = [];
+    let gap: { after: number; oldest: number } | undefined;
+    if (since === undefined) {
+      if (this.#historyOnJoin > 0 && room.committedId > 0) {
+        const upTo = room.committedId;
+        const page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
+        history.push(...page.map((record) => messageEvent(record, room.name, true)));
+        await this.#readOn(room, upTo, history, this.#maxReplay);
+      }
+      return { history, more: false };
+    }
+    if (since < room.committedId) {
+      const oldest = await this.store.oldestId(room.key);
+      if (oldest === undefined || oldest > since + 1) {
+        gap = { after: since, oldest: oldest ?? room.committedId + 1 };
+      }
+    }
+    const more = await this.#readOn(room, since, history, this.#maxReplay);
+    return gap ? { history, more, gap } : { history, more };
+  }
+
+  /** Appends history after `after` up to the room's committed id; true if `limit` cut it short. */
+  async #readOn(
+    room: Room,
+    after: number,
+    into: RoomMessageEvent[],
+    limit: number,
+  ): Promise<boolean> {
+    let last = after;
+    while (last < room.committedId) {
+      const left = limit - into.length;
+      if (left <= 0) return true;
+      const page = await this.store.history(room.key, {
+        after: last,
+        upTo: room.committedId,
+        limit: left,
+      });
+      if (page.length === 0) break;
+      for (const record of page) into.push(messageEvent(record, room.name, true));
+      last = page[page.length - 1]!.id;
+    }
+    return false;
   }
 
   /** Leaves room `name`; everyone in it sees the leave. */
@@ -115,49 +365,177 @@ export class Broker {
     return { room: room.name };
   }
 
-  /** Sends `body` to room `name`, sender included; returns the message id and time. */
-  say(member: Member, name: string, body: string, action = false): { id: number; ts: number } {
+  /**
+   * Sends `body` to room `name`. Resolves with the message's id and time once
+   * it is committed, which is also when it is delivered, sender included.
+   */
+  async say(
+    member: Member,
+    name: string,
+    body: string,
+    action = false,
+  ): Promise<{ id: number; ts: number }> {
     const room = this.#memberRoom(member, name);
-    const id = ++room.lastId;
-    const ts = this.#now();
-    const event: ChatEvent = action
-      ? { type: "message", room: room.name, from: member.nick, body, id, ts, action }
-      : { type: "message", room: room.name, from: member.nick, body, id, ts };
-    this.#fanOut(room.members, event);
-    return { id, ts };
+    const now = this.#now();
+    const mute = room.grant(userKey(member), "mute", now);
+    if (mute !== undefined) {
+      throw new ChatError(
+        "muted",
+        `You are muted in #${room.name} until ${new Date(mute.until ?? 0).toISOString()}`,
+        {
+          retryAfterMs: (mute.until ?? now) - now,
+        },
+      );
+    }
+    const record: MessageRecord = {
+      room: room.key,
+      id: ++room.lastId,
+      from: member.nick,
+      body,
+      ts: now,
+      action,
+    };
+    try {
+      await this.#writes.add({ kind: "message", record });
+    } catch (error) {
+      throw storageError(error);
+    }
+    // Commits resolve in order, so delivery follows id order.
+    room.committedId = record.id;
+    this.#fanOut(room.members, messageEvent(record, room.name, false));
+    return { id: record.id, ts: record.ts };
   }
 
-  /** Sends a direct message to `to` and echoes it to the sender. */
-  dm(member: Member, to: string, body: string, action = false): { id: number; ts: number } {
-    const recipient = this.#users.get(nameKey(to));
-    if (recipient === undefined) throw new ChatError("no_such_user", `No user ${to} is online`);
-    const id = ++this.#dmLastId;
-    const ts = this.#now();
-    const event: ChatEvent = action
-      ? { type: "dm", from: member.nick, to: recipient.nick, body, id, ts, action }
-      : { type: "dm", from: member.nick, to: recipient.nick, body, id, ts };
-    const delivery = new Delivery(event);
-    recipient.deliver(delivery);
-    if (recipient !== member) member.deliver(delivery);
-    return { id, ts };
+  /**
+   * Sends a direct message. Online recipients get it at once (every session);
+   * a registered user who is offline gets it at next login.
+   */
+  async dm(
+    member: Member,
+    to: string,
+    body: string,
+    action = false,
+  ): Promise<{ id: number; ts: number; stored?: boolean }> {
+    const key = nameKey(to);
+    const sessions = this.#users.get(key);
+    let recipientName: string;
+    if (sessions !== undefined && sessions.size > 0) {
+      recipientName = [...sessions][0]!.nick;
+    } else {
+      const account = await this.store.getAccount(key);
+      if (account === undefined) {
+        throw new ChatError("no_such_user", `No user ${to} is online or registered`);
+      }
+      recipientName = account.name;
+    }
+    const record: DmRecord = {
+      id: ++this.#dmLastId,
+      from: member.nick,
+      to: recipientName,
+      body,
+      ts: this.#now(),
+      action,
+    };
+    const online = this.#users.get(key);
+    const delivered = online !== undefined && online.size > 0;
+    try {
+      await this.#writes.add({ kind: "dm", record, delivered });
+    } catch (error) {
+      throw storageError(error);
+    }
+    const delivery = new Delivery(dmEvent(record, false));
+    const audience = new Set<Member>([
+      ...(this.#users.get(key) ?? []),
+      ...(this.#users.get(nameKey(member.nick)) ?? []),
+    ]);
+    for (const session of audience) session.deliver(delivery);
+    return delivered
+      ? { id: record.id, ts: record.ts }
+      : { id: record.id, ts: record.ts, stored: true };
   }
 
-  /** Sends a notice from `member` to everyone online. */
-  broadcast(member: Member, body: string): { ts: number } {
+  /** Delivers DMs stored while the account was offline; returns unread counts per peer. */
+  async deliverPending(member: Member): Promise<UnreadCount[]> {
+    if (member.account === undefined) return [];
+    const pending = await this.store.pendingDms(member.account);
+    for (const record of pending) member.deliver(new Delivery(dmEvent(record, true)));
+    const last = pending[pending.length - 1];
+    if (last !== undefined) {
+      await this.#persist({ kind: "delivered", user: member.account, upTo: last.id });
+    }
+    return await this.store.unreadCounts(member.account);
+  }
+
+  /** A page of room history (for members of the room). */
+  async history(
+    member: Member,
+    name: string,
+    query: { before?: number; after?: number; limit?: number },
+  ): Promise<{ room: string; messages: RoomMessageEvent[] }> {
+    const room = this.#memberRoom(member, name);
+    const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
+    const page = await this.store.history(room.key, { ...query, upTo: room.committedId, limit });
+    return {
+      room: room.name,
+      messages: page.map((record) => messageEvent(record, room.name, true)),
+    };
+  }
+
+  /** A page of the account's direct messages with `peer`. */
+  async dmHistory(
+    member: Member,
+    peer: string,
+    query: { before?: number; after?: number; limit?: number },
+  ): Promise<{ with: string; messages: DirectMessageEvent[] }> {
+    if (member.account === undefined) {
+      throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");
+    }
+    const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
+    const page = await this.store.dmHistory(member.account, nameKey(peer), { ...query, limit });
+    return { with: peer, messages: page.map((record) => dmEvent(record, true)) };
+  }
+
+  /** Marks DMs from `peer` read up to `upTo`. */
+  async markRead(
+    member: Member,
+    peer: string,
+    upTo: number,
+  ): Promise<{ with: string; upTo: number }> {
+    if (member.account === undefined) {
+      throw new ChatError("forbidden", "Unread counts need a registered account");
+    }
+    await this.#persist({ kind: "read", user: member.account, peer: nameKey(peer), upTo });
+    return { with: peer, upTo };
+  }
+
+  /** Sends a notice from a server admin to everyone online. */
+  async broadcast(member: Member, body: string): Promise<{ ts: number }> {
+    if (!member.admin) throw new ChatError("forbidden", "Broadcasting needs server admin rights");
     const ts = this.#now();
-    this.#fanOut(this.#users.values(), { type: "notice", from: member.nick, body, ts });
+    await this.#persist({
+      kind: "audit",
+      entry: {
+        ts,
+        actor: member.nick,
+        action: "broadcast",
+        room: null,
+        target: null,
+        detail: body,
+      },
+    });
+    this.#fanOut(this.#allSessions(), { type: "notice", from: member.nick, body, ts });
     return { ts };
   }
 
   /** Sends a server notice (no sender) to everyone online. */
   notice(body: string): void {
-    this.#fanOut(this.#users.values(), { type: "notice", body, ts: this.#now() });
+    this.#fanOut(this.#allSessions(), { type: "notice", body, ts: this.#now() });
   }
 
   /** Every room with its member count, by name. */
   rooms(): { rooms: RoomSummary[] } {
     const rooms = [...this.#rooms.values()]
-      .map((room) => ({ name: room.name, members: room.members.size, topic: room.topic }))
+      .map((room) => ({ name: room.name, members: room.memberNames().length, topic: room.topic }))
       .sort((a, b) => a.name.localeCompare(b.name));
     return { rooms };
   }
@@ -166,19 +544,26 @@ export class Broker {
   who(name: string): { room: string; members: string[] } {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
-    return { room: room.name, members: this.#memberNames(room) };
+    return { room: room.name, members: room.memberNames() };
   }
 
   /** Everyone online, by name. */
   users(): { users: string[] } {
-    return { users: [...this.#users.values()].map((user) => user.nick).sort() };
+    return { users: [...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort() };
   }
 
-  /** Shows, or (when `topic` is given) sets, the topic of a room the member is in. */
-  topic(member: Member, name: string, topic?: string): { room: string; topic: string } {
+  /** Shows, or (operators, when `topic` is given) sets, a room's topic. */
+  async topic(
+    member: Member,
+    name: string,
+    topic?: string,
+  ): Promise<{ room: string; topic: string }> {
     const room = this.#memberRoom(member, name);
     if (topic !== undefined) {
+      this.#requireRank(member, room, Rank.Operator, "topic");
       room.topic = topic;
+      await this.#persist({ kind: "room", record: room.toRecord() });
+      await this.#audit(member, "topic", room, null, topic);
       this.#fanOut(room.members, {
         type: "topic",
         room: room.name,
@@ -190,22 +575,269 @@ export class Broker {
     return { room: room.name, topic: room.topic };
   }
 
-  /** Renames `member`; everyone sharing a room with it (and itself) sees the change. */
+  /** Renames a guest; everyone sharing a room with it (and itself) sees the change. */
   rename(member: Member, nick: string): { nick: string } {
+    if (member.account !== undefined) {
+      throw new ChatError(
+        "forbidden",
+        "A registered account keeps its name; log in as another account instead",
+      );
+    }
     const oldKey = nameKey(member.nick);
     const newKey = nameKey(nick);
-    const holder = this.#users.get(newKey);
-    if (holder !== undefined && holder !== member) {
+    const holders = this.#users.get(newKey);
+    if (holders !== undefined && holders.size > 0 && !(holders.size === 1 && holders.has(member))) {
       throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
     }
     const from = member.nick;
-    this.#users.delete(oldKey);
-    this.#users.set(newKey, member);
+    const sessions = this.#users.get(oldKey);
+    if (sessions?.delete(member) && sessions.size === 0) this.#users.delete(oldKey);
+    this.#users.set(newKey, new Set([member]));
     member.nick = nick;
+    for (const room of member.rooms) room.renameMember(from, nick);
     const audience = new Set<Member>([member]);
     for (const room of member.rooms) for (const other of room.members) audience.add(other);
     this.#fanOut(audience, { type: "nick", from, to: nick, ts: this.#now() });
     return { nick };
+  }
+
+  /** Applies a moderation request; refusals name the missing right. */
+  async moderate(
+    member: Member,
+    type: ModerationType,
+    name: string,
+    target: string,
+    options: { reason?: string; durationMs?: number } = {},
+  ): Promise<Record<string, unknown>> {
+    const room = this.#memberRoomOrAdmin(member, name);
+    const now = this.#now();
+    const actorRank = this.#requireRank(member, room, Rank.Operator, type);
+    const targetKey = this.#userKeyOf(target);
+    const targetRank = room.rankOf(targetKey, this.#isAdminKey(targetKey), now);
+    if (type !== "invite" && type !== "unban" && type !== "unmute" && targetRank >= actorRank) {
+      throw new ChatError(
+        "forbidden",
+        `${REFUSAL[type]} ${target} needs a higher rank than theirs (${
+          RANK_NAMES[targetRank]
+        }) in #${room.name}`,
+      );
+    }
+    const reason = options.reason ?? "";
+    const grant = (kind: GrantKind, until: number | null): GrantRecord => ({
+      room: room.key,
+      user: targetKey,
+      kind,
+      until,
+      by: member.nick,
+      reason,
+    });
+    let notice: string;
+    switch (type) {
+      case "op":
+        room.setGrant(grant("op", null));
+        await this.#persist({ kind: "grant", grant: grant("op", null) });
+        notice = `${member.nick} made ${target} an operator`;
+        break;
+      case "deop":
+        if (!room.removeGrant(targetKey, "op")) {
+          throw new ChatError("bad_request", `${target} is not an operator in #${room.name}`);
+        }
+        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "op" });
+        notice = `${member.nick} took operator rights from ${target}`;
+        break;
+      case "kick":
+        if (!room.hasUser(targetKey)) {
+          throw new ChatError("not_in_room", `${target} is not in #${room.name}`);
+        }
+        notice = `${member.nick} kicked ${target}${reason ? `: ${reason}` : ""}`;
+        break;
+      case "ban": {
+        const until = options.durationMs === undefined ? null : now + options.durationMs;
+        room.setGrant(grant("ban", until));
+        await this.#persist({ kind: "grant", grant: grant("ban", until) });
+        notice = `${member.nick} banned ${target}${reason ? `: ${reason}` : ""}`;
+        break;
+      }
+      case "unban":
+        if (!room.removeGrant(targetKey, "ban")) {
+          throw new ChatError("bad_request", `${target} is not banned from #${room.name}`);
+        }
+        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "ban" });
+        notice = `${member.nick} lifted the ban on ${target}`;
+        break;
+      case "mute": {
+        const until = now + (options.durationMs ?? this.#defaultMuteMs);
+        room.setGrant(grant("mute", until));
+        await this.#persist({ kind: "grant", grant: grant("mute", until) });
+        notice = `${member.nick} muted ${target} until ${new Date(until).toISOString()}`;
+        break;
+      }
+      case "unmute":
+        if (!room.removeGrant(targetKey, "mute")) {
+          throw new ChatError("bad_request", `${target} is not muted in #${room.name}`);
+        }
+        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "mute" });
+        notice = `${member.nick} lifted the mute on ${target}`;
+        break;
+      case "invite":
+        room.setGrant(grant("invite", null));
+        await this.#persist({ kind: "grant", grant: grant("invite", null) });
+        notice = `${member.nick} invited ${target}`;
+        for (const session of this.#users.get(targetKey) ?? []) {
+          session.deliver(
+            new Delivery({
+              type: "notice",
+              body: `${member.nick} invited you to #${room.name}`,
+              room: room.name,
+              ts: now,
+            }),
+          );
+        }
+        break;
+    }
+    await this.#audit(
+      member,
+      type,
+      room,
+      target,
+      reason || (options.durationMs ? `${options.durationMs} ms` : ""),
+    );
+    this.#fanOut(room.members, { type: "notice", body: notice, room: room.name, ts: now });
+    if (type === "kick" || type === "ban") {
+      const why = `${type === "kick" ? "kicked" : "banned"} by ${member.nick}${
+        reason ? `: ${reason}` : ""
+      }`;
+      for (const session of [...room.members]) {
+        if (nameKey(session.nick) === targetKey || session.account === targetKey) {
+          this.#removeFromRoom(session, room, why);
+        }
+      }
+    }
+    return { room: room.name, nick: target };
+  }
+
+  /** Changes a room's invite-only flag and/or key (operators). */
+  async mode(
+    member: Member,
+    name: string,
+    change: { inviteOnly?: boolean; key?: string | null },
+  ): Promise<{ room: string; inviteOnly: boolean; hasKey: boolean }> {
+    const room = this.#memberRoomOrAdmin(member, name);
+    this.#requireRank(member, room, Rank.Operator, "mode");
+    const parts: string[] = [];
+    if (change.inviteOnly !== undefined) {
+      room.inviteOnly = change.inviteOnly;
+      parts.push(change.inviteOnly ? "made the room invite-only" : "opened the room to all");
+    }
+    if (change.key !== undefined) {
+      room.passphrase = change.key;
+      parts.push(change.key === null ? "removed the room key" : "set a room key");
+    }
+    await this.#persist({ kind: "room", record: room.toRecord() });
+    await this.#audit(member, "mode", room, null, parts.join(", "));
+    this.#fanOut(room.members, {
+      type: "notice",
+      body: `${member.nick} ${parts.join(" and ")}`,
+      room: room.name,
+      ts: this.#now(),
+    });
+    return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
+  }
+
+  /** Server admins named in configuration (name keys), besides accounts flagged admin. */
+  adminKeys: Set<string> = new Set();
+
+  #isAdminKey(key: string): boolean {
+    if (this.adminKeys.has(key)) return true;
+    for (const session of this.#users.get(key) ?? []) if (session.admin) return true;
+    return false;
+  }
+
+  #userKeyOf(nick: string): string {
+    const sessions = this.#users.get(nameKey(nick));
+    const online = sessions === undefined ? undefined : [...sessions][0];
+    return online === undefined ? nameKey(nick) : userKey(online);
+  }
+
+  #requireRank(member: Member, room: Room, needed: Rank, what: string): Rank {
+    const rank = room.rankOf(userKey(member), member.admin, this.#now());
+    if (rank < needed) {
+      throw new ChatError(
+        "forbidden",
+        `${REFUSAL[what] ?? what} needs ${RANK_NAMES[needed]} rights in #${room.name}; you are a ${
+          RANK_NAMES[rank]
+        }`,
+      );
+    }
+    return rank;
+  }
+
+  async #audit(
+    member: Member,
+    action: string,
+    room: Room,
+    target: string | null,
+    detail: string,
+  ): Promise<void> {
+    await this.#persist({
+      kind: "audit",
+      entry: { ts: this.#now(), actor: member.nick, action, room: room.name, target, detail },
+    });
+  }
+
+  async #persist(write: Write): Promise<void> {
+    try {
+      await this.#writes.add(write);
+    } catch (error) {
+      throw storageError(error);
+    }
+  }
+
+  async #commit(batch: Write[]): Promise<void> {
+    // Consecutive messages (and DMs) go to the store as one batch each.
+    let messages: MessageRecord[] = [];
+    let dms: DmRecord[] = [];
+    let delivered: boolean[] = [];
+    const flush = async () => {
+      if (messages.length > 0) await this.store.appendMessages(messages);
+      if (dms.length > 0) await this.store.appendDms(dms, delivered);
+      messages = [];
+      dms = [];
+      delivered = [];
+    };
+    for (const write of batch) {
+      if (write.kind === "message") {
+        messages.push(write.record);
+        continue;
+      }
+      if (write.kind === "dm") {
+        dms.push(write.record);
+        delivered.push(write.delivered);
+        continue;
+      }
+      await flush();
+      switch (write.kind) {
+        case "room":
+          await this.store.saveRoom(write.record);
+          break;
+        case "grant":
+          await this.store.saveGrant(write.grant);
+          break;
+        case "ungrant":
+          await this.store.deleteGrant(write.room, write.user, write.grant);
+          break;
+        case "audit":
+          await this.store.audit(write.entry);
+          break;
+        case "delivered":
+          await this.store.markDmsDelivered(write.user, write.upTo);
+          break;
+        case "read":
+          await this.store.markDmsRead(write.user, write.peer, write.upTo);
+          break;
+      }
+    }
+    await flush();
   }
 
   #memberRoom(member: Member, name: string): Room {
@@ -216,18 +848,39 @@ export class Broker {
     return room;
   }
 
-  #removeFromRoom(member: Member, room: Room, reason?: string): void {
-    const event: ChatEvent = reason === undefined
-      ? { type: "leave", room: room.name, nick: member.nick, ts: this.#now() }
-      : { type: "leave", room: room.name, nick: member.nick, ts: this.#now(), reason };
-    this.#fanOut(room.members, event);
-    room.members.delete(member);
-    member.rooms.delete(room);
-    if (room.members.size === 0) this.#rooms.delete(room.key);
+  #memberRoomOrAdmin(member: Member, name: string): Room {
+    const room = this.#rooms.get(nameKey(name));
+    if (room !== undefined && (member.admin || room.members.has(member))) return room;
+    if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
+    throw new ChatError("not_in_room", `You are not in #${name}: /join ${name} first`);
   }
 
-  #memberNames(room: Room): string[] {
-    return [...room.members].map((member) => member.nick).sort();
+  #removeFromRoom(member: Member, room: Room, reason?: string): void {
+    const lastSession = room.hasUser(nameKey(member.nick)) &&
+      [...room.members].filter((other) => nameKey(other.nick) === nameKey(member.nick)).length ===
+        1;
+    if (lastSession) {
+      const event: ChatEvent = reason === undefined
+        ? { type: "leave", room: room.name, nick: member.nick, ts: this.#now() }
+        : { type: "leave", room: room.name, nick: member.nick, ts: this.#now(), reason };
+      this.#fanOut(room.members, event);
+    } else if (room.members.has(member)) {
+      // Other sessions of this user stay: only this session hears that it left.
+      const event: ChatEvent = {
+        type: "leave",
+        room: room.name,
+        nick: member.nick,
+        ts: this.#now(),
+        ...(reason === undefined ? {} : { reason }),
+      };
+      member.deliver(new Delivery(event));
+    }
+    room.removeMember(member);
+    member.rooms.delete(room);
+  }
+
+  *#allSessions(): Iterable<Member> {
+    for (const sessions of this.#users.values()) yield* sessions;
   }
 
   #fanOut(members: Iterable<Member>, event: ChatEvent): void {

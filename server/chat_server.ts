@@ -8,6 +8,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import type { ChatError } from "../shared/errors.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import type { Transport } from "../shared/transport.ts";
+import { AccountService } from "./accounts/account_service.ts";
 import { Broker } from "./broker.ts";
 import { ConnectionLimiter } from "./connection_limiter.ts";
 import { FramedSession } from "./framed_session.ts";
@@ -15,6 +16,8 @@ import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts"
 import type { Session, SessionContext } from "./session.ts";
 import { formatTextError } from "./text_format.ts";
 import { TextSession } from "./text_session.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
+import type { Store } from "./store/store.ts";
 
 // Idle connections read into small buffers; busy ones grow theirs, so an
 // idle peer costs little memory and a fast sender few reads.
@@ -42,7 +45,9 @@ export interface ServerStats {
  */
 export class ChatServer implements AsyncDisposable {
   readonly options: ServerOptions;
-  readonly broker: Broker = new Broker();
+  readonly broker: Broker;
+  readonly accounts: AccountService;
+  readonly store: Store;
   readonly #listener: Deno.TcpListener;
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
@@ -56,26 +61,71 @@ export class ChatServer implements AsyncDisposable {
   #acceptErrors = 0;
   #finished: Promise<void> | undefined;
 
-  private constructor(listener: Deno.TcpListener, options: ServerOptions) {
+  #retention: ReturnType<typeof setInterval> | undefined;
+  #pruning: Promise<void> | undefined;
+
+  private constructor(
+    listener: Deno.TcpListener,
+    options: ServerOptions,
+    parts: { store: Store; broker: Broker; accounts: AccountService },
+  ) {
     this.#listener = listener;
     this.options = options;
+    this.store = parts.store;
+    this.broker = parts.broker;
+    this.accounts = parts.accounts;
     this.#logger = getLogger(["chat", "server"]);
     this.#limiter = new ConnectionLimiter(options);
-    this.#context = { broker: this.broker, options, logger: this.#logger };
+    this.#context = { broker: this.broker, accounts: this.accounts, options, logger: this.#logger };
     this.#acceptLoop = this.#accept();
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
     this.#ticker.unref();
+    if (options.retentionMaxMessages > 0 || options.retentionMaxAgeMs > 0) {
+      this.#retention = setInterval(
+        () => this.#pruning ??= this.#prune(),
+        options.retentionIntervalMs,
+      );
+      this.#retention.unref();
+    }
   }
 
-  /** Starts listening with `options` over the defaults. */
-  static listen(options: Partial<ServerOptions> = {}): ChatServer {
-    const resolved = { ...DEFAULT_SERVER_OPTIONS, ...options };
-    const listener = Deno.listen({
-      hostname: resolved.host,
-      port: resolved.port,
-      transport: "tcp",
-    });
-    return new ChatServer(listener, resolved);
+  /**
+   * Opens the store (a SQLite file under `dataDir`, or memory), loads the
+   * broker's state, and starts listening with `options` over the defaults.
+   * A `store` given in `options` is used instead (and closed on shutdown).
+   */
+  static async listen(
+    options: Partial<ServerOptions> & { store?: Store } = {},
+  ): Promise<ChatServer> {
+    const { store: given, ...rest } = options;
+    const resolved: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...rest };
+    const store = given ??
+      (resolved.dataDir === null
+        ? SqliteStore.memory()
+        : SqliteStore.open(resolved.dataDir, { sync: resolved.sync }));
+    try {
+      const broker = await Broker.open(store, {
+        historyOnJoin: resolved.historyOnJoin,
+        maxReplay: resolved.maxReplay,
+        maxRooms: resolved.maxRooms,
+      });
+      for (const admin of resolved.admins) broker.adminKeys.add(admin);
+      const accounts = new AccountService(store, {
+        kdf: { ln: resolved.kdfLogN, r: 8, p: 1 },
+        maxConcurrentHashes: resolved.maxConcurrentHashes,
+        maxFailuresPerAccountPerHour: resolved.maxLoginFailuresPerAccount,
+        maxFailuresPerIpPerHour: resolved.maxLoginFailuresPerIp,
+      });
+      const listener = Deno.listen({
+        hostname: resolved.host,
+        port: resolved.port,
+        transport: "tcp",
+      });
+      return new ChatServer(listener, resolved, { store, broker, accounts });
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
   }
 
   /** The address actually listened on. */
@@ -114,6 +164,7 @@ export class ChatServer implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#ticker);
+    clearInterval(this.#retention);
     try {
       this.#listener.close();
     } catch {
@@ -124,6 +175,36 @@ export class ChatServer implements AsyncDisposable {
       session.close("server_shutdown", "Server is shutting down");
     }
     await Promise.allSettled(this.#handlers);
+    await this.#pruning;
+    await this.broker.flushed();
+    await this.store.close();
+  }
+
+  /** Deletes history beyond the retention policy in small batches, yielding between them. */
+  async #prune(): Promise<void> {
+    const policy = {
+      maxMessages: this.options.retentionMaxMessages,
+      maxAgeMs: this.options.retentionMaxAgeMs,
+    };
+    try {
+      let total = 0;
+      for (let round = 0; round < 1000 && !this.#abort.signal.aborted; round++) {
+        const deleted = await this.store.prune(policy, 1000);
+        total += deleted;
+        if (deleted < 1000) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      if (total > 0) this.#logger.debug("Retention removed {total} messages", { total });
+    } catch (error) {
+      this.#logger.error("Retention failed: {error}", { error });
+    } finally {
+      this.#pruning = undefined;
+    }
+  }
+
+  /** Runs retention once now (tests and operators). */
+  pruneNow(): Promise<void> {
+    return this.#pruning ??= this.#prune();
   }
 
   async #accept(): Promise<void> {
@@ -203,7 +284,9 @@ export class ChatServer implements AsyncDisposable {
       let count = firstResult === "silent" ? await first : firstResult;
       while (count !== null && !session.closed) {
         session.lastSeen = performance.now();
-        session.receive(buffer.subarray(0, count));
+        const busy = session.receive(buffer.subarray(0, count));
+        // Read no more until requests later ones depend on have finished.
+        if (busy !== undefined) await busy;
         if (session.closed) break;
         if (count === buffer.length && buffer.length < MAX_READ_BUFFER) {
           buffer = new Uint8Array(buffer.length * 4);
@@ -253,8 +336,8 @@ export class ChatServer implements AsyncDisposable {
     for (const session of this.#sessions) {
       if (session.closed) continue;
       if (!session.registered) {
-        if (now - session.acceptedAt >= options.handshakeTimeoutMs) {
-          session.close("handshake_timeout", `No hello within ${options.handshakeTimeoutMs} ms`);
+        if (now - session.acceptedAt >= session.handshakeTimeoutMs) {
+          session.close("handshake_timeout", `No login within ${session.handshakeTimeoutMs} ms`);
         }
         continue;
       }

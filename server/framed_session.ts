@@ -7,6 +7,7 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import {
   checkProtocolVersion,
+  type HelloFrame,
   parseClientFrame,
   PROTOCOL_VERSION,
   requestIdOf,
@@ -15,7 +16,7 @@ import {
 import type { Transport } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
-import { Session, type SessionContext } from "./session.ts";
+import { isOrdered, Session, type SessionContext } from "./session.ts";
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
@@ -23,6 +24,7 @@ const PING = encodeFrame({ type: "ping" });
 /** A framed-protocol session. */
 export class FramedSession extends Session {
   #decoder: FrameDecoder;
+  #helloPending = false;
 
   constructor(transport: Transport, context: SessionContext, ip: string) {
     super(transport, context, ip);
@@ -33,23 +35,42 @@ export class FramedSession extends Session {
     return true;
   }
 
-  receive(chunk: Uint8Array): void {
+  get handshakeTimeoutMs(): number {
+    return this.context.options.handshakeTimeoutMs;
+  }
+
+  receive(chunk: Uint8Array): Promise<void> | undefined {
+    let values: unknown[];
     try {
-      for (const value of this.#decoder.push(chunk)) {
-        if (this.closed) return;
-        this.#handle(value);
-      }
+      values = [...this.#decoder.push(chunk)];
     } catch (error) {
-      // Framing errors leave the stream out of sync: this connection ends, alone.
-      const chatError = error instanceof ChatError
-        ? error
-        : new ChatError("internal", "Internal error", { cause: error });
-      if (!(error instanceof ChatError)) {
-        this.context.logger.error("Frame handling failed: {error}", { error });
-      }
-      this.send(encodeFrame(chatError.toWire()));
-      this.close(chatError.code, chatError.message);
+      // Values decoded before the bad frame still count.
+      this.#fail(error);
+      return undefined;
     }
+    return this.#process(values, 0);
+  }
+
+  /** Handles frames in order; pauses at a request later ones depend on. */
+  #process(values: unknown[], start: number): Promise<void> | undefined {
+    for (let index = start; index < values.length; index++) {
+      if (this.closed) return undefined;
+      const pending = this.#handle(values[index]);
+      if (pending !== undefined) return pending.then(() => this.#process(values, index + 1));
+    }
+    return undefined;
+  }
+
+  #fail(error: unknown): void {
+    // Framing errors leave the stream out of sync: this connection ends, alone.
+    const chatError = error instanceof ChatError
+      ? error
+      : new ChatError("internal", "Internal error", { cause: error });
+    if (!(error instanceof ChatError)) {
+      this.context.logger.error("Frame handling failed: {error}", { error });
+    }
+    this.send(encodeFrame(chatError.toWire()));
+    this.close(chatError.code, chatError.message);
   }
 
   protected encode(delivery: Delivery): Uint8Array {
@@ -64,39 +85,40 @@ export class FramedSession extends Session {
     this.send(PING);
   }
 
-  #handle(value: unknown): void {
+  #replyError(error: unknown, id: number | undefined): void {
+    if (!(error instanceof ChatError)) {
+      this.context.logger.error("Request failed: {error}", { error });
+      error = new ChatError("internal", "Internal error; the request was not completed");
+    }
+    this.send(encodeFrame((error as ChatError).toWire(id)));
+  }
+
+  /** Handles one frame; returns a promise when later frames must wait for it. */
+  #handle(value: unknown): Promise<void> | undefined {
     const id = requestIdOf(value);
     try {
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
-      if (frame.type === "pong") return;
+      if (frame.type === "pong") return undefined;
       if (frame.type === "hello") {
-        if (this.registered) throw new ChatError("bad_request", "Already said hello");
+        if (this.registered || this.#helloPending) {
+          throw new ChatError("bad_request", "Already said hello");
+        }
         this.checkRate();
         checkProtocolVersion(frame.protocol);
-        this.register(frame.nick);
-        const options = this.context.options;
-        const welcome: WelcomeFrame = {
-          type: "welcome",
-          protocol: PROTOCOL_VERSION,
-          server: `chat/${VERSION}`,
-          session: this.id,
-          nick: this.nick,
-          limits: {
-            maxFrameBytes: options.maxFrameBytes,
-            maxBodyLength: options.maxBodyLength,
-            maxQueueBytes: options.maxQueueBytes,
-            rateBurst: options.rateBurst,
-            ratePerSecond: options.ratePerSecond,
-            heartbeatMs: options.heartbeatMs,
-          },
-        };
-        this.send(encodeFrame(welcome));
-        return;
+        return this.#hello(frame);
       }
       if (!this.registered) throw new ChatError("hello_required", "Send hello first");
       this.checkRate();
-      const result = this.execute(frame);
-      this.send(encodeFrame({ type: "ack", id: frame.id, result }));
+      const outcome = this.execute(frame);
+      if (!(outcome instanceof Promise)) {
+        this.send(encodeFrame({ type: "ack", id: frame.id, result: outcome }));
+        return undefined;
+      }
+      const replied = outcome.then(
+        (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+        (error) => this.#replyError(error, frame.id),
+      );
+      return isOrdered(frame) ? replied : undefined;
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
       this.send(encodeFrame(error.toWire(id)));
@@ -106,6 +128,52 @@ export class FramedSession extends Session {
       ) {
         this.close(error.code, error.message);
       }
+      return undefined;
+    }
+  }
+
+  async #hello(frame: HelloFrame): Promise<void> {
+    this.#helloPending = true;
+    try {
+      const unread = await this.login(frame.nick, frame.password);
+      if (!this.registered) return;
+      const options = this.context.options;
+      const welcome: WelcomeFrame = {
+        type: "welcome",
+        protocol: PROTOCOL_VERSION,
+        server: `chat/${VERSION}`,
+        session: this.id,
+        nick: this.nick,
+        limits: {
+          maxFrameBytes: options.maxFrameBytes,
+          maxBodyLength: options.maxBodyLength,
+          maxQueueBytes: options.maxQueueBytes,
+          rateBurst: options.rateBurst,
+          ratePerSecond: options.ratePerSecond,
+          heartbeatMs: options.heartbeatMs,
+        },
+      };
+      if (this.account !== undefined) welcome.account = { admin: this.admin };
+      this.send(encodeFrame(welcome));
+      if (unread !== undefined) {
+        const counts = await this.deliverPending();
+        if (counts.length > 0) {
+          const total = counts.reduce((sum, entry) => sum + entry.count, 0);
+          const who = counts.map((entry) => `${entry.peer} (${entry.count})`).join(", ");
+          this.send(
+            encodeFrame({
+              type: "notice",
+              body: `${total} unread direct message(s): ${who}`,
+              ts: Date.now(),
+              unread: counts,
+            }),
+          );
+        }
+      }
+    } catch (error) {
+      this.#replyError(error, undefined);
+    } finally {
+      this.#helloPending = false;
     }
   }
 }

@@ -8,6 +8,8 @@ import { getLogger } from "@logtape/logtape";
 import { choiceFlag, intFlag, numberFlag, parseFlags, UsageError } from "../shared/cli.ts";
 import { LOG_FORMATS, LOG_LEVELS, setupLogging } from "../shared/logging.ts";
 import { VERSION } from "../shared/version.ts";
+import { parseDuration } from "../shared/commands.ts";
+import { nameKey, validateNick } from "../shared/validation.ts";
 import { ChatServer } from "./chat_server.ts";
 import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "./server_options.ts";
 
@@ -27,6 +29,22 @@ const FLAGS = {
   "heartbeat-ms": { type: "string" },
   "text-prompt-delay-ms": { type: "string" },
   "shutdown-grace-ms": { type: "string" },
+  "text-handshake-timeout-ms": { type: "string" },
+  data: { type: "string" },
+  memory: { type: "boolean" },
+  sync: { type: "string" },
+  auth: { type: "string" },
+  sessions: { type: "string" },
+  admin: { type: "string", multiple: true },
+  "history-on-join": { type: "string" },
+  "max-replay": { type: "string" },
+  "retention-max-messages": { type: "string" },
+  "retention-max-age": { type: "string" },
+  "max-rooms": { type: "string" },
+  "kdf-cost": { type: "string" },
+  "max-concurrent-hashes": { type: "string" },
+  "max-login-failures-per-account": { type: "string" },
+  "max-login-failures-per-ip": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -58,6 +76,32 @@ Limits (all enforced; each refusal has an error code):
   --text-prompt-delay-ms MS     silence before a new connection is prompted
                                 as plain text (default ${D.textPromptDelayMs})
   --shutdown-grace-ms MS        time to flush output on shutdown (default ${D.shutdownGraceMs})
+  --text-handshake-timeout-ms MS
+                                time a plain-text user has to log in (default ${D.textHandshakeTimeoutMs})
+  --max-rooms N                 rooms that may exist (default ${D.maxRooms})
+
+Storage (SQLite file in the data directory):
+  --data DIR                    data directory (default ./chat-data)
+  --memory                      keep everything in memory instead (lost at exit)
+  --sync normal|full            normal: commits survive the server being killed;
+                                full: fsync each commit, survive power loss (default ${D.sync})
+  --history-on-join N           messages sent on joining a room (default ${D.historyOnJoin})
+  --max-replay N                missed messages replayed on reconnect before
+                                the client pages (default ${D.maxReplay})
+  --retention-max-messages N    keep at most N messages per room, 0 = all (default 0)
+  --retention-max-age DURATION  delete messages older than this (30d, 12h), 0 = keep (default 0)
+
+Accounts:
+  --auth open|required          open: guests may use unregistered nicknames;
+                                required: accounts only (default ${D.auth})
+  --sessions multiple|refuse    a second login to an online account: share it,
+                                or refuse it (default ${D.sessions})
+  --admin NAME                  make NAME a server admin (repeatable; also 'chat user admin')
+  --kdf-cost N                  scrypt cost, log2 N, for new password hashes (default ${D.kdfLogN})
+  --max-concurrent-hashes N     password hashes computed at once (default ${D.maxConcurrentHashes})
+  --max-login-failures-per-account N
+                                failed logins per account per hour (default ${D.maxLoginFailuresPerAccount})
+  --max-login-failures-per-ip N failed logins per address per hour (default ${D.maxLoginFailuresPerIp})
 
 Logging:
   --log-level L                 ${LOG_LEVELS.join(", ")} (default info)
@@ -73,7 +117,7 @@ const BIG = 2 ** 31 - 1;
 
 /** Reads the server options from parsed flags. */
 export function serverOptionsFromFlags(
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
 ): Partial<ServerOptions> {
   const s = (name: string) => values[name] as string | undefined;
   const options: Partial<ServerOptions> = {};
@@ -116,6 +160,60 @@ export function serverOptionsFromFlags(
     "shutdownGraceMs",
     intFlag("--shutdown-grace-ms", s("shutdown-grace-ms"), { min: 0, max: BIG }),
   );
+  set(
+    "textHandshakeTimeoutMs",
+    intFlag("--text-handshake-timeout-ms", s("text-handshake-timeout-ms"), { min: 10, max: BIG }),
+  );
+  set("maxRooms", intFlag("--max-rooms", s("max-rooms"), { min: 1, max: BIG }));
+  if (values.memory && values.data !== undefined) {
+    throw new UsageError("--memory and --data exclude each other");
+  }
+  set("dataDir", values.memory ? null : s("data") ?? "./chat-data");
+  set("sync", choiceFlag("--sync", s("sync"), ["normal", "full"] as const));
+  set("auth", choiceFlag("--auth", s("auth"), ["open", "required"] as const));
+  set("sessions", choiceFlag("--sessions", s("sessions"), ["multiple", "refuse"] as const));
+  const admins = values.admin as unknown as string[] | undefined;
+  if (admins !== undefined) {
+    options.admins = admins.map((name) => {
+      try {
+        return nameKey(validateNick(name));
+      } catch (error) {
+        throw new UsageError(`--admin: ${(error as Error).message}`);
+      }
+    });
+  }
+  set("historyOnJoin", intFlag("--history-on-join", s("history-on-join"), { min: 0, max: 10_000 }));
+  set("maxReplay", intFlag("--max-replay", s("max-replay"), { min: 0, max: 1_000_000 }));
+  set(
+    "retentionMaxMessages",
+    intFlag("--retention-max-messages", s("retention-max-messages"), { min: 0, max: BIG }),
+  );
+  const maxAge = s("retention-max-age");
+  if (maxAge !== undefined) {
+    try {
+      options.retentionMaxAgeMs = maxAge.trim() === "0" ? 0 : parseDuration(maxAge);
+    } catch {
+      throw new UsageError(
+        `--retention-max-age must be a duration like 30d or 12h, got "${maxAge}"`,
+      );
+    }
+  }
+  set("kdfLogN", intFlag("--kdf-cost", s("kdf-cost"), { min: 10, max: 22 }));
+  set(
+    "maxConcurrentHashes",
+    intFlag("--max-concurrent-hashes", s("max-concurrent-hashes"), { min: 1, max: 64 }),
+  );
+  set(
+    "maxLoginFailuresPerAccount",
+    intFlag("--max-login-failures-per-account", s("max-login-failures-per-account"), {
+      min: 1,
+      max: BIG,
+    }),
+  );
+  set(
+    "maxLoginFailuresPerIp",
+    intFlag("--max-login-failures-per-ip", s("max-login-failures-per-ip"), { min: 1, max: BIG }),
+  );
   return options;
 }
 
@@ -137,7 +235,7 @@ export async function runServe(args: string[]): Promise<number> {
 
   let server: ChatServer;
   try {
-    server = ChatServer.listen(options);
+    server = await ChatServer.listen(options);
   } catch (error) {
     const where = `${options.host ?? D.host}:${options.port ?? D.port}`;
     console.error(

@@ -37,11 +37,43 @@ export interface ServerOptions {
   heartbeatMs: number;
   /** Silence after which a new connection is treated as plain text and prompted, in ms. */
   textPromptDelayMs: number;
+  /** Time a plain-text connection (a person typing) has to log in, in ms. */
+  textHandshakeTimeoutMs: number;
   /** Time allowed on shutdown to flush queued output, in ms. */
   shutdownGraceMs: number;
+  /** Directory of the SQLite store; null keeps everything in memory. */
+  dataDir: string | null;
+  /** `normal`: commits survive the process being killed; `full`: also power loss (fsync each commit). */
+  sync: "normal" | "full";
+  /** `open`: guests may pick any free unregistered nickname; `required`: accounts only. */
+  auth: "open" | "required";
+  /** A second login to an online account: `multiple` sessions share it, `refuse` turns it away. */
+  sessions: "multiple" | "refuse";
+  /** Name keys of server admins, besides accounts flagged admin. */
+  admins: string[];
+  /** Messages sent with the reply to a join. */
+  historyOnJoin: number;
+  /** Most missed messages replayed on a resuming join (the rest is paged). */
+  maxReplay: number;
+  /** Keep at most this many messages per room (0: no limit). */
+  retentionMaxMessages: number;
+  /** Delete messages older than this, in ms (0: no limit). */
+  retentionMaxAgeMs: number;
+  /** How often retention runs, in ms. */
+  retentionIntervalMs: number;
+  /** Most rooms that may exist. */
+  maxRooms: number;
+  /** scrypt cost (log2 N) for new password hashes; weaker ones are upgraded at login. */
+  kdfLogN: number;
+  /** Password hashes computed at once; more wait, so logins cannot starve chat traffic. */
+  maxConcurrentHashes: number;
+  /** Failed logins per account per hour before it is throttled. */
+  maxLoginFailuresPerAccount: number;
+  /** Failed logins per address per hour before it is throttled. */
+  maxLoginFailuresPerIp: number;
 }
 
-/** The defaults of every setting. */
+/** The defaults of every setting (the library keeps data in memory; `chat serve` defaults `dataDir` to ./chat-data). */
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: "0.0.0.0",
   port: 7007,
@@ -57,5 +89,21 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   handshakeTimeoutMs: 10_000,
   heartbeatMs: 30_000,
   textPromptDelayMs: 500,
+  textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
+  dataDir: null,
+  sync: "normal",
+  auth: "open",
+  sessions: "multiple",
+  admins: [],
+  historyOnJoin: 50,
+  maxReplay: 1000,
+  retentionMaxMessages: 0,
+  retentionMaxAgeMs: 0,
+  retentionIntervalMs: 60_000,
+  maxRooms: 10_000,
+  kdfLogN: 17,
+  maxConcurrentHashes: 2,
+  maxLoginFailuresPerAccount: 100,
+  maxLoginFailuresPerIp: 300,
 });

@@ -1,7 +1,7 @@
 /**
  * A connected peer: what framed and plain-text sessions share — identity in
- * the broker, a bounded outbound queue, rate limiting, request dispatch and
- * an orderly close.
+ * the broker, login, a bounded outbound queue, rate limiting, request
+ * dispatch and an orderly close.
  *
  * @module
  */
@@ -10,25 +10,43 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import type { Request } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
-import type { Broker, Member, Room } from "./broker.ts";
+import { nameKey } from "../shared/validation.ts";
+import type { AccountService } from "./accounts/account_service.ts";
+import type { Broker } from "./broker.ts";
 import type { Delivery } from "./delivery.ts";
+import type { Member, Room } from "./room.ts";
 import type { ServerOptions } from "./server_options.ts";
+import type { UnreadCount } from "./store/store.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 /** What every session needs from its server. */
 export interface SessionContext {
   readonly broker: Broker;
+  readonly accounts: AccountService;
   readonly options: ServerOptions;
   readonly logger: Logger;
+}
+
+/** A request's result: at once, or once what it changed is committed. */
+export type Outcome = Record<string, unknown> | Promise<Record<string, unknown>>;
+
+// Requests whose effect later requests depend on: the next frame waits for them.
+const ORDERED: ReadonlySet<string> = new Set(["join", "register"]);
+
+/** Whether requests after `request` must wait for it to finish. */
+export function isOrdered(request: Request): boolean {
+  return ORDERED.has(request.type);
 }
 
 /** The base of framed and plain-text sessions. */
 export abstract class Session implements Member {
   nick = "";
+  account: string | undefined = undefined;
+  admin = false;
   readonly rooms: Set<Room> = new Set();
   /** Random id announced to the client. */
   readonly id: string = crypto.randomUUID();
-  /** Remote IP address. */
+  /** Remote address. */
   readonly ip: string;
   /** When the last bytes arrived (ms, performance clock). */
   lastSeen: number = performance.now();
@@ -58,7 +76,7 @@ export abstract class Session implements Member {
     this.#strikes = new TokenBucket({ burst: context.options.floodStrikes, ratePerSecond: 1 });
   }
 
-  /** Whether `hello` (or the text-mode nickname) has been accepted. */
+  /** Whether login has completed. */
   get registered(): boolean {
     return this.#registered;
   }
@@ -71,8 +89,15 @@ export abstract class Session implements Member {
   /** Whether the heartbeat applies (people on plain text may idle silently). */
   abstract get heartbeats(): boolean;
 
-  /** Feeds bytes read from the transport. */
-  abstract receive(chunk: Uint8Array): void;
+  /** How long this session has to log in, in ms. */
+  abstract get handshakeTimeoutMs(): number;
+
+  /**
+   * Feeds bytes read from the transport. Returns a promise when input
+   * processing must finish before more is read (a request later ones depend
+   * on is still running); the chunk is not used after this returns.
+   */
+  abstract receive(chunk: Uint8Array): Promise<void> | undefined;
 
   /** Encodes `delivery` in this session's wire format. */
   protected abstract encode(delivery: Delivery): Uint8Array;
@@ -97,15 +122,45 @@ export abstract class Session implements Member {
     if (!this.queue.push(bytes)) this.abort("slow consumer", "slow_consumer");
   }
 
-  /** Claims `nick` in the broker; throws `name_taken`. */
-  protected register(nick: string): void {
-    this.context.broker.register(this, nick);
+  /**
+   * Logs in as `nick`: with a password, as that account; without, as a
+   * guest when the server allows guests and the nickname is not registered.
+   * Resolves to the account's unread DM counts once pending DMs are queued.
+   */
+  protected async login(
+    nick: string,
+    password: string | undefined,
+  ): Promise<UnreadCount[] | undefined> {
+    const { accounts, broker, options } = this.context;
+    let name = nick;
+    if (password !== undefined) {
+      const account = await accounts.authenticate(nick, password, this.ip);
+      this.account = account.key;
+      this.admin = account.admin || options.admins.includes(account.key);
+      name = account.name;
+    } else if (options.auth === "required") {
+      throw new ChatError(
+        "auth_required",
+        "This server needs an account: log in with your password",
+      );
+    } else if (await accounts.isRegistered(nick)) {
+      throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
+    }
+    if (this.#closed) return undefined;
+    broker.register(this, name, { multipleSessions: options.sessions === "multiple" });
     this.#registered = true;
-    this.context.logger.info("{nick} connected from {ip} ({session})", {
-      nick,
+    this.context.logger.info("{nick} connected from {ip} ({session}){account}", {
+      nick: name,
       ip: this.ip,
       session: this.id,
+      account: this.account === undefined ? "" : " with an account",
     });
+    return this.account === undefined ? undefined : [];
+  }
+
+  /** Delivers DMs stored while offline; resolves to unread counts. */
+  protected deliverPending(): Promise<UnreadCount[]> {
+    return this.context.broker.deliverPending(this);
   }
 
   /**
@@ -119,19 +174,24 @@ export abstract class Session implements Member {
     if (this.#strikes.take(now) !== 0) {
       this.close("flood", "Too many requests over the rate limit");
     }
+    const { ratePerSecond, rateBurst } = this.context.options;
     throw new ChatError(
       "rate_limited",
-      `Rate limit: ${this.context.options.ratePerSecond} requests/s (burst ${this.context.options.rateBurst})`,
+      `Rate limit: ${ratePerSecond} requests/s (burst ${rateBurst})`,
       { retryAfterMs: wait },
     );
   }
 
-  /** Runs one request against the broker and returns the ack's result. */
-  protected execute(request: Request): Record<string, unknown> {
+  /** Runs one request against the broker; the result may wait for a commit. */
+  protected execute(request: Request): Outcome {
     const broker = this.context.broker;
     switch (request.type) {
-      case "join":
-        return broker.join(this, request.room);
+      case "join": {
+        const options: { since?: number; key?: string } = {};
+        if (request.since !== undefined) options.since = request.since;
+        if (request.key !== undefined) options.key = request.key;
+        return broker.join(this, request.room, options) as unknown as Outcome;
+      }
       case "leave":
         return broker.leave(this, request.room);
       case "say":
@@ -153,9 +213,43 @@ export abstract class Session implements Member {
       case "ping":
         return { ts: Date.now() };
       case "quit":
-        this.close("quit", "Goodbye", request.reason ?? "quit");
+        // After the ack is queued.
+        queueMicrotask(() => this.close("quit", "Goodbye", request.reason ?? "quit"));
         return {};
+      case "history":
+        return broker.history(this, request.room, pick(request, ["before", "after", "limit"]));
+      case "dm_history":
+        return broker.dmHistory(this, request.with, pick(request, ["before", "after", "limit"]));
+      case "read":
+        return broker.markRead(this, request.with, request.upTo);
+      case "register":
+        return this.#registerAccount(request.password);
+      case "mode": {
+        const change: { inviteOnly?: boolean; key?: string | null } = {};
+        if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
+        if (request.key !== undefined) change.key = request.key;
+        return broker.mode(this, request.room, change);
+      }
+      default:
+        return broker.moderate(
+          this,
+          request.type,
+          request.room,
+          request.nick,
+          pick(request, ["reason", "durationMs"]),
+        );
     }
+  }
+
+  async #registerAccount(password: string): Promise<Record<string, unknown>> {
+    if (this.account !== undefined) {
+      throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
+    }
+    const account = await this.context.accounts.register(this.nick, password);
+    this.account = account.key;
+    this.admin = account.admin || this.context.options.admins.includes(account.key);
+    this.context.logger.info("{nick} registered an account", { nick: this.nick });
+    return { nick: account.name };
   }
 
   /**
@@ -165,11 +259,10 @@ export abstract class Session implements Member {
    */
   close(code: ErrorCode, message: string, leaveReason: string = message): void {
     if (this.#closed) return;
-    this.#closed = true;
     this.#leaveBroker(leaveReason);
-    // sendBye goes through the queue; #closed is set, so push directly.
-    this.#pushFinal(code, message);
-    const timer = setTimeout(() => this.transport.close(), this.context.options.shutdownGraceMs);
+    this.sendBye(code, message);
+    this.#closed = true;
+    const timer = setTimeout(() => this.#closeTransport(), this.context.options.shutdownGraceMs);
     this.queue.drained().finally(() => {
       clearTimeout(timer);
       this.#closeTransport();
@@ -181,7 +274,7 @@ export abstract class Session implements Member {
     if (this.#closed) return;
     this.#closed = true;
     this.context.logger.info("Dropping {nick} ({session}): {reason}", {
-      nick: this.nick || "(unregistered)",
+      nick: this.nick || "(not logged in)",
       session: this.id,
       reason,
       code,
@@ -191,13 +284,9 @@ export abstract class Session implements Member {
     queueMicrotask(() => this.#leaveBroker(reason));
   }
 
-  #pushFinal(code: ErrorCode, message: string): void {
-    this.#closed = false;
-    try {
-      this.sendBye(code, message);
-    } finally {
-      this.#closed = true;
-    }
+  /** Whether `name` is this session's nickname. */
+  isNamed(name: string): boolean {
+    return nameKey(name) === nameKey(this.nick);
   }
 
   #leaveBroker(reason: string): void {
@@ -218,4 +307,17 @@ export abstract class Session implements Member {
       // Already closed by the peer.
     }
   }
+}
+
+/** The defined entries of `source` among `keys`. */
+function pick<T extends object, K extends keyof T>(
+  source: T,
+  keys: readonly K[],
+): { [P in K]?: Exclude<T[P], undefined> } {
+  const out: { [P in K]?: Exclude<T[P], undefined> } = {};
+  for (const key of keys) {
+    const value = source[key];
+    if (value !== undefined) out[key] = value as Exclude<T[K], undefined>;
+  }
+  return out;
 }

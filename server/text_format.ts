@@ -27,7 +27,10 @@ function clean(text: string): string {
  * ```
  */
 export function formatTextEvent(event: ChatEvent): string {
-  const at = `[${clock(event.ts)}]`;
+  // History is marked so it is not mistaken for something said just now.
+  const at = (event.type === "message" || event.type === "dm") && event.history
+    ? `[${new Date(event.ts).toISOString().slice(0, 10)} ${clock(event.ts)}] (history)`
+    : `[${clock(event.ts)}]`;
   switch (event.type) {
     case "message":
       return event.action
@@ -50,10 +53,12 @@ export function formatTextEvent(event: ChatEvent): string {
       return `${at} --- ${clean(event.by)} set the topic of #${clean(event.room)}: ${
         clean(event.topic)
       }`;
-    case "notice":
+    case "notice": {
+      const where = event.room === undefined ? "" : `#${clean(event.room)} `;
       return event.from
-        ? `${at} !!! ${clean(event.from)}: ${clean(event.body)}`
-        : `${at} !!! ${clean(event.body)}`;
+        ? `${at} !!! ${where}${clean(event.from)}: ${clean(event.body)}`
+        : `${at} !!! ${where}${clean(event.body)}`;
+    }
   }
 }
 
@@ -69,12 +74,40 @@ export function formatTextError(error: ErrorFrame): string {
 export function formatTextResult(request: Request, result: Record<string, unknown>): string[] {
   switch (request.type) {
     case "join": {
+      const room = clean(String(result.room));
       const members = (result.members as string[]).map(clean).join(" ");
-      const topic = result.topic
-        ? [`--- Topic of #${clean(String(result.room))}: ${clean(String(result.topic))}`]
+      const topic = result.topic ? [`--- Topic of #${room}: ${clean(String(result.topic))}`] : [];
+      const history = (result.history as ChatEvent[] | undefined ?? []).map(formatTextEvent);
+      const gap = result.gap as { after: number; oldest: number } | undefined;
+      const lost = gap === undefined
+        ? []
+        : [`--- Messages ${gap.after + 1} to ${gap.oldest - 1} of #${room} are too old to recover`];
+      const more = result.more
+        ? [
+          `--- More missed messages: /history after ${
+            String((result.history as Array<{ id: number }>).at(-1)?.id ?? 0)
+          }`,
+        ]
         : [];
-      return [`--- Now talking in #${clean(String(result.room))}. Members: ${members}`, ...topic];
+      return [
+        ...lost,
+        ...history,
+        ...more,
+        `--- Now talking in #${room}. Members: ${members}`,
+        ...topic,
+      ];
     }
+    case "history":
+    case "dm_history": {
+      const messages = result.messages as ChatEvent[];
+      return messages.length === 0 ? ["--- No more history"] : messages.map(formatTextEvent);
+    }
+    case "register":
+      return [`--- Registered: ${clean(String(result.nick))} now needs its password to log in`];
+    case "dm":
+      return result.stored
+        ? [`--- ${clean(request.to)} is offline; they will get it at their next login`]
+        : [];
     case "leave":
       return [`--- You left #${clean(String(result.room))}`];
     case "rooms": {

@@ -11,7 +11,7 @@ import { parseClientFrame, type Request } from "../shared/protocol.ts";
 import { nameKey, validateNick } from "../shared/validation.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
-import { Session } from "./session.ts";
+import { isOrdered, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 
 const encoder = new TextEncoder();
@@ -26,9 +26,15 @@ export class TextSession extends Session {
   #currentRoom: string | undefined;
   #prompted = false;
   #requestId = 0;
+  /** A registered nickname waiting for its password. */
+  #loginNick: string | undefined;
 
   get heartbeats(): boolean {
     return false;
+  }
+
+  get handshakeTimeoutMs(): number {
+    return this.context.options.textHandshakeTimeoutMs;
   }
 
   override start(): void {
@@ -38,9 +44,15 @@ export class TextSession extends Session {
     this.send(encoder.encode("Nickname: "));
   }
 
-  receive(chunk: Uint8Array): void {
+  receive(chunk: Uint8Array): Promise<void> | undefined {
+    return this.#process(this.#splitLines(chunk), 0);
+  }
+
+  /** Complete lines in `chunk` (joined with what came before); over-long lines are dropped. */
+  #splitLines(chunk: Uint8Array): string[] {
+    const lines: string[] = [];
     let start = 0;
-    while (start < chunk.length && !this.closed) {
+    while (start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
       const end = newline === -1 ? chunk.length : newline;
       const piece = chunk.subarray(start, end);
@@ -62,7 +74,7 @@ export class TextSession extends Session {
           this.#pendingBytes += piece.length;
         }
       }
-      if (newline === -1) return;
+      if (newline === -1) break;
       start = newline + 1;
       if (this.#discarding) {
         this.#discarding = false;
@@ -73,8 +85,18 @@ export class TextSession extends Session {
         : concat(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
-      this.#handleLine(this.#decoder.decode(bytes).replace(/\r$/, ""));
+      lines.push(this.#decoder.decode(bytes).replace(/\r$/, ""));
     }
+    return lines;
+  }
+
+  #process(lines: string[], start: number): Promise<void> | undefined {
+    for (let index = start; index < lines.length; index++) {
+      if (this.closed) return undefined;
+      const pending = this.#handleLine(lines[index]!);
+      if (pending !== undefined) return pending.then(() => this.#process(lines, index + 1));
+    }
+    return undefined;
   }
 
   protected encode(delivery: Delivery): Uint8Array {
@@ -91,50 +113,77 @@ export class TextSession extends Session {
     this.send(encoder.encode(text + "\r\n"));
   }
 
-  #error(error: ChatError): void {
-    this.#line(formatTextError(error.toWire()));
+  #error(error: unknown): void {
+    if (!(error instanceof ChatError)) {
+      this.context.logger.error("Request failed: {error}", { error });
+      error = new ChatError("internal", "Internal error; the request was not completed");
+    }
+    this.#line(formatTextError((error as ChatError).toWire()));
   }
 
-  #handleLine(line: string): void {
+  #handleLine(line: string): Promise<void> | undefined {
     this.#prompted = true;
-    if (line.trim() === "") return;
+    if (line.trim() === "" && this.#loginNick === undefined) return undefined;
     try {
-      if (!this.registered) return this.#handleNickname(line.trim());
-      const command = parseCommand(line, { currentRoom: this.#currentRoom });
-      this.#handleCommand(command);
+      if (!this.registered) return this.#handleLogin(line);
+      return this.#handleCommand(parseCommand(line, { currentRoom: this.#currentRoom }));
     } catch (error) {
-      if (!(error instanceof ChatError)) throw error;
+      this.#error(error);
+      return undefined;
+    }
+  }
+
+  async #handleLogin(line: string): Promise<void> {
+    try {
+      this.checkRate();
+      if (this.#loginNick === undefined) {
+        const nick = validateNick(line.trim());
+        const needsPassword = this.context.options.auth === "required" ||
+          await this.context.accounts.isRegistered(nick);
+        if (needsPassword) {
+          this.#loginNick = nick;
+          this.send(encoder.encode(`Password for ${nick}: `));
+          return;
+        }
+        await this.login(nick, undefined);
+      } else {
+        const nick = this.#loginNick;
+        this.#loginNick = undefined;
+        await this.login(nick, line);
+      }
+      if (!this.registered) return;
+      this.#line(
+        `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
+      );
+      if (this.account !== undefined) {
+        const counts = await this.deliverPending();
+        for (const { peer, count } of counts) {
+          this.#line(`--- ${count} unread direct message(s) from ${peer}`);
+        }
+      }
+    } catch (error) {
       this.#error(error);
       if (!this.registered && !this.closed) this.send(encoder.encode("Nickname: "));
     }
   }
 
-  #handleNickname(input: string): void {
-    this.checkRate();
-    this.register(validateNick(input));
-    this.#line(
-      `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
-    );
-  }
-
-  #handleCommand(command: Command): void {
+  #handleCommand(command: Command): Promise<void> | undefined {
     switch (command.kind) {
       case "help":
-        for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(32)} ${what}`);
-        return;
+        for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
+        return undefined;
       case "quit":
         this.close("quit", "Goodbye", command.reason ?? "quit");
-        return;
+        return undefined;
       case "switch": {
-        const room = [...this.rooms].find((r) =>
-          nameKey(r.name) === nameKey(command.room.replace(/^#/, ""))
-        );
+        const wanted = nameKey(command.room.replace(/^#/, ""));
+        const room = [...this.rooms].find((r) => r.key === wanted);
         if (room === undefined) {
           throw new ChatError("not_in_room", `You are not in #${command.room}`);
         }
         this.#currentRoom = room.name;
         this.#line(`--- Now talking in #${room.name}`);
-        return;
+        return undefined;
       }
       case "request": {
         this.checkRate();
@@ -143,8 +192,16 @@ export class TextSession extends Session {
           { ...command.request, id: ++this.#requestId },
           { maxBodyLength: this.context.options.maxBodyLength },
         ) as Request;
-        const result = this.execute(request);
-        this.#afterRequest(request, result);
+        const outcome = this.execute(request);
+        if (!(outcome instanceof Promise)) {
+          this.#afterRequest(request, outcome);
+          return undefined;
+        }
+        const done = outcome.then(
+          (result) => this.#afterRequest(request, result),
+          (error) => this.#error(error),
+        );
+        return isOrdered(request) ? done : undefined;
       }
     }
   }

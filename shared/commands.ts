@@ -36,6 +36,14 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/create_group, /join_group ROOM", "same as /join"],
   ["/leave_group ROOM", "same as /leave"],
   ["/group_msg ROOM TEXT", "send TEXT to ROOM"],
+  ["/history [before ID|after ID]", "page through the current room's history"],
+  ["/register PASSWORD", "register your nickname with a password"],
+  ["/op, /deop NICK", "give or take operator rights (owners, operators)"],
+  ["/kick NICK [REASON]", "remove someone from the current room"],
+  ["/ban NICK [REASON], /unban NICK", "ban someone from the current room, or lift it"],
+  ["/mute NICK [DURATION], /unmute NICK", "silence someone (30s, 10m, 2h, 1d; default 10m)"],
+  ["/invite NICK | on | off", "invite someone, or make the room invite-only"],
+  ["/key SECRET | off", "require a key to join the current room"],
   ["/help", "show this help"],
   ["/quit [REASON]", "disconnect"],
 ];
@@ -49,6 +57,28 @@ function needRoom(context: CommandContext): string {
     throw new ChatError("not_in_room", "You are not in a room: /join ROOM first");
   }
   return context.currentRoom;
+}
+
+/**
+ * Parses a duration such as `30s`, `10m`, `2h` or `1d` (a bare number is
+ * minutes) into milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./commands.ts";
+ * console.log(parseDuration("10m")); // 600000
+ * ```
+ */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/i.exec(text.trim());
+  if (!match) throw usage(`a duration like 30s, 10m, 2h or 1d, got "${text}"`);
+  const unit =
+    { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] || "m").toLowerCase() as "s"];
+  const ms = Number(match[1]) * unit;
+  if (ms <= 0 || ms > 366 * 86_400_000) {
+    throw usage(`a duration between 1s and 366d, got "${text}"`);
+  }
+  return ms;
 }
 
 /** Splits off the first word of `text`; the rest keeps its inner spacing. */
@@ -82,9 +112,81 @@ export function parseCommand(line: string, context: CommandContext): Command {
     case "j":
     case "create_group":
     case "join_group": {
-      const [room] = firstWord(args);
-      if (!room) throw usage(`${word} ROOM`);
-      return { kind: "request", request: { type: "join", room } };
+      const [room, rest] = firstWord(args);
+      if (!room) throw usage(`${word} ROOM [KEY]`);
+      const [key] = firstWord(rest);
+      return {
+        kind: "request",
+        request: key ? { type: "join", room, key } : { type: "join", room },
+      };
+    }
+    case "op":
+    case "deop":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "unmute":
+    case "invite": {
+      const [target, reason] = firstWord(args);
+      if (name === "invite" && /^(on|off)$/i.test(target)) {
+        const inviteOnly = target.toLowerCase() === "on";
+        return { kind: "request", request: { type: "mode", room: needRoom(context), inviteOnly } };
+      }
+      if (!target) {
+        throw usage(name === "invite" ? "/invite NICK | /invite on|off" : `/${name} NICK`);
+      }
+      const room = needRoom(context);
+      const withReason = (name === "kick" || name === "ban") && reason.trim();
+      return {
+        kind: "request",
+        request: withReason
+          ? { type: name, room, nick: target, reason: reason.trim() }
+          : { type: name, room, nick: target },
+      };
+    }
+    case "mute": {
+      const [target, rest] = firstWord(args);
+      const [duration, reason] = firstWord(rest);
+      if (!target) throw usage("/mute NICK [DURATION like 30s, 10m, 2h, 1d] [REASON]");
+      const durationMs = duration ? parseDuration(duration) : undefined;
+      const request: RequestBody = { type: "mute", room: needRoom(context), nick: target };
+      if (durationMs !== undefined) request.durationMs = durationMs;
+      if (reason.trim()) request.reason = reason.trim();
+      return { kind: "request", request };
+    }
+    case "key": {
+      const [key] = firstWord(args);
+      if (!key) throw usage("/key SECRET | /key off");
+      return {
+        kind: "request",
+        request: {
+          type: "mode",
+          room: needRoom(context),
+          key: key.toLowerCase() === "off" ? null : key,
+        },
+      };
+    }
+    case "history": {
+      const [direction, value] = firstWord(args);
+      const room = needRoom(context);
+      if (!direction) return { kind: "request", request: { type: "history", room } };
+      const id = Number(value.trim());
+      if (
+        (direction !== "before" && direction !== "after") || !Number.isSafeInteger(id) || id < 0
+      ) {
+        throw usage("/history [before ID | after ID]");
+      }
+      return {
+        kind: "request",
+        request: direction === "before"
+          ? { type: "history", room, before: id }
+          : { type: "history", room, after: id },
+      };
+    }
+    case "register": {
+      const [password] = firstWord(args);
+      if (!password) throw usage("/register PASSWORD");
+      return { kind: "request", request: { type: "register", password } };
     }
     case "leave":
     case "part":

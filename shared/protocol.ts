@@ -31,11 +31,21 @@ export interface HelloFrame {
   client: string;
   clientVersion: string;
   nick: string;
+  /** Needed for a registered nickname (and for every login under `--auth required`). */
+  password?: string;
 }
 
 /** Requests a client may send after `hello`; each carries a client-chosen `id`. */
 export type Request =
-  | { type: "join"; id: number; room: string }
+  | {
+    type: "join";
+    id: number;
+    room: string;
+    /** The last message id seen in this room: the server replays what came after. */
+    since?: number;
+    /** The room's key, when it has one. */
+    key?: string;
+  }
   | { type: "leave"; id: number; room: string }
   | { type: "say"; id: number; room: string; body: string; action?: boolean }
   | { type: "dm"; id: number; to: string; body: string; action?: boolean }
@@ -46,7 +56,50 @@ export type Request =
   | { type: "topic"; id: number; room: string; topic?: string }
   | { type: "nick"; id: number; nick: string }
   | { type: "ping"; id: number }
-  | { type: "quit"; id: number; reason?: string };
+  | { type: "quit"; id: number; reason?: string }
+  | { type: "history"; id: number; room: string; before?: number; after?: number; limit?: number }
+  | {
+    type: "dm_history";
+    id: number;
+    with: string;
+    before?: number;
+    after?: number;
+    limit?: number;
+  }
+  | { type: "read"; id: number; with: string; upTo: number }
+  | { type: "register"; id: number; password: string }
+  | {
+    type: ModerationType;
+    id: number;
+    room: string;
+    nick: string;
+    reason?: string;
+    durationMs?: number;
+  }
+  | { type: "mode"; id: number; room: string; inviteOnly?: boolean; key?: string | null };
+
+/** Moderation requests: each names a room and a user. */
+export type ModerationType =
+  | "op"
+  | "deop"
+  | "kick"
+  | "ban"
+  | "unban"
+  | "mute"
+  | "unmute"
+  | "invite";
+
+/** Every moderation request type. */
+export const MODERATION_TYPES: readonly ModerationType[] = [
+  "op",
+  "deop",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "unmute",
+  "invite",
+];
 
 /** A request without its id, as built from a slash command. */
 export type RequestBody = Request extends infer R ? R extends Request ? Omit<R, "id"> : never
@@ -70,6 +123,8 @@ export interface WelcomeFrame {
   session: string;
   nick: string;
   limits: ServerLimits;
+  /** Present when logged in to an account. */
+  account?: { admin: boolean };
 }
 
 /** Success reply to request `id`; `result` depends on the request. */
@@ -88,6 +143,8 @@ export interface RoomMessageEvent {
   id: number;
   ts: number;
   action?: boolean;
+  /** Set on messages replayed from history rather than delivered live. */
+  history?: boolean;
 }
 
 /** A direct message; delivered to the recipient and echoed to the sender. */
@@ -99,6 +156,8 @@ export interface DirectMessageEvent {
   id: number;
   ts: number;
   action?: boolean;
+  /** Set on messages from history, including those stored while the recipient was offline. */
+  history?: boolean;
 }
 
 /** Someone joined a room. */
@@ -141,6 +200,10 @@ export interface NoticeEvent {
   body: string;
   ts: number;
   from?: string;
+  /** The room a notice concerns (moderation, mode changes), if any. */
+  room?: string;
+  /** Unread direct messages per peer, in the notice sent after login. */
+  unread?: Array<{ peer: string; count: number }>;
 }
 
 /** Heartbeat probe; answer with `pong`. */
@@ -197,6 +260,33 @@ function optionalBool(frame: Record<string, unknown>, key: string): boolean | un
   return value;
 }
 
+function optionalInt(frame: Record<string, unknown>, key: string, min = 0): number | undefined {
+  const value = frame[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+    throw bad(`Invalid ${frame.type} frame: "${key}" must be an integer >= ${min}`);
+  }
+  return value;
+}
+
+function optionalStr(frame: Record<string, unknown>, key: string, max = 256): string | undefined {
+  const value = frame[key];
+  if (value === undefined || value === null) return undefined;
+  return str(frame, key, max);
+}
+
+/** Copies the defined entries of `fields` (exactOptionalPropertyTypes forbids explicit undefined). */
+function defined<T extends Record<string, unknown>>(
+  fields: T,
+): { [K in keyof T]: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
+  return out as never;
+}
+
+/** Largest page of history one request may ask for. */
+export const MAX_HISTORY_PAGE = 500;
+
 /**
  * The request id of a decoded frame, if it has a valid one; used to name the
  * request in an error reply even when the rest of the frame is bad.
@@ -241,6 +331,7 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
       client: str(value, "client", 64),
       clientVersion: str(value, "clientVersion", 64),
       nick: validateNick(str(value, "nick", 256)),
+      ...defined({ password: optionalStr(value, "password", 1024) }),
     };
   }
   if (type === "pong") return { type };
@@ -254,9 +345,71 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
     : { maxLength: options.maxBodyLength };
   switch (type) {
     case "join":
+      return {
+        type,
+        id,
+        room: validateRoom(str(value, "room")),
+        ...defined({ since: optionalInt(value, "since"), key: optionalStr(value, "key") }),
+      };
     case "leave":
     case "who":
       return { type, id, room: validateRoom(str(value, "room")) };
+    case "history":
+      return {
+        type,
+        id,
+        room: validateRoom(str(value, "room")),
+        ...defined({
+          before: optionalInt(value, "before"),
+          after: optionalInt(value, "after"),
+          limit: optionalInt(value, "limit", 1),
+        }),
+      };
+    case "dm_history":
+      return {
+        type,
+        id,
+        with: validateNick(str(value, "with")),
+        ...defined({
+          before: optionalInt(value, "before"),
+          after: optionalInt(value, "after"),
+          limit: optionalInt(value, "limit", 1),
+        }),
+      };
+    case "read": {
+      const upTo = optionalInt(value, "upTo");
+      if (upTo === undefined) throw bad(`Invalid read frame: "upTo" must be an integer >= 0`);
+      return { type, id, with: validateNick(str(value, "with")), upTo };
+    }
+    case "register":
+      return { type, id, password: str(value, "password", 1024) };
+    case "op":
+    case "deop":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "mute":
+    case "unmute":
+    case "invite": {
+      const reason = value.reason === undefined || value.reason === null
+        ? undefined
+        : validateTopic(value.reason);
+      return {
+        type,
+        id,
+        room: validateRoom(str(value, "room")),
+        nick: validateNick(str(value, "nick")),
+        ...defined({ reason, durationMs: optionalInt(value, "durationMs", 1) }),
+      };
+    }
+    case "mode": {
+      const inviteOnly = optionalBool(value, "inviteOnly");
+      const key = value.key === null ? null : optionalStr(value, "key", 64);
+      if (inviteOnly === undefined && key === undefined) {
+        throw bad('Invalid mode frame: give "inviteOnly" and/or "key"');
+      }
+      return { type, id, room: validateRoom(str(value, "room")), ...defined({ inviteOnly, key }) };
+    }
     case "say": {
       const action = optionalBool(value, "action");
       const body = validateBody(value.body, bodyOptions);

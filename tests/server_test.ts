@@ -4,12 +4,12 @@ import type { ServerOptions } from "../server/server_options.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import { Peer, TextPeer } from "./support/peer.ts";
 
-function listen(options: Partial<ServerOptions> = {}): ChatServer {
+function listen(options: Partial<ServerOptions> = {}): Promise<ChatServer> {
   return ChatServer.listen({ host: "127.0.0.1", port: 0, textPromptDelayMs: 100, ...options });
 }
 
 Deno.test("many clients in a room all receive every message in order with monotonic ids", async () => {
-  await using server = listen({ rateBurst: 1000, ratePerSecond: 1000 });
+  await using server = await listen({ rateBurst: 1000, ratePerSecond: 1000 });
   const port = server.addr.port;
   const peers: Peer[] = [];
   for (let i = 0; i < 20; i++) peers.push(await Peer.join(port, `user${i}`));
@@ -44,11 +44,14 @@ Deno.test("many clients in a room all receive every message in order with monoto
 });
 
 Deno.test("join and leave events reach the room; who, rooms and users list members", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   await using bob = await Peer.join(server.addr.port, "bob");
   const joined = await alice.request({ type: "join", room: "dev" });
-  assert.deepEqual(joined.result, { room: "dev", topic: "", members: ["alice"] });
+  assert.deepEqual(
+    [joined.result.room, joined.result.topic, joined.result.members, joined.result.history],
+    ["dev", "", ["alice"], []],
+  );
   assert.deepEqual((await bob.request({ type: "join", room: "DEV" })).result.members, [
     "alice",
     "bob",
@@ -74,7 +77,7 @@ Deno.test("join and leave events reach the room; who, rooms and users list membe
 });
 
 Deno.test("disconnecting leaves every room with a leave event", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   const bob = await Peer.join(server.addr.port, "bob");
   await alice.request({ type: "join", room: "dev" });
@@ -86,7 +89,7 @@ Deno.test("disconnecting leaves every room with a leave event", async () => {
 });
 
 Deno.test("direct messages reach the recipient and echo to the sender; unknown users are refused", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   await using bob = await Peer.join(server.addr.port, "bob");
   const ack = await alice.request({ type: "dm", to: "BOB", body: "psst", action: false });
@@ -103,7 +106,7 @@ Deno.test("direct messages reach the recipient and echo to the sender; unknown u
 });
 
 Deno.test("/me actions, topics and nick changes are delivered as typed events", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   await using bob = await Peer.join(server.addr.port, "bob");
   await alice.request({ type: "join", room: "dev" });
@@ -120,13 +123,13 @@ Deno.test("/me actions, topics and nick changes are delivered as typed events", 
   const nick = await bob.next((f) => f.type === "nick");
   assert.deepEqual([nick.from, nick.to], ["alice", "alicia"]);
   assert.equal((await alice.request({ type: "nick", nick: "BOB" })).code, "name_taken");
-  await alice.request({ type: "broadcast", body: "maintenance at noon" });
-  const notice = await bob.next((f) => f.type === "notice");
-  assert.deepEqual([notice.from, notice.body], ["alicia", "maintenance at noon"]);
+  const refused = await alice.request({ type: "broadcast", body: "maintenance at noon" });
+  assert.equal(refused.code, "forbidden");
+  assert.match(refused.message, /server admin/);
 });
 
 Deno.test("nicknames are unique case-insensitively after NFKC", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using _alice = await Peer.join(server.addr.port, "Alice");
   await using clash = await Peer.connect(server.addr.port);
   clash.send({
@@ -144,7 +147,7 @@ Deno.test("nicknames are unique case-insensitively after NFKC", async () => {
 });
 
 Deno.test("hello is required first, and an unknown major version is refused", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using early = await Peer.connect(server.addr.port);
   early.send({ type: "join", id: 1, room: "dev" });
   const error = await early.next();
@@ -159,7 +162,7 @@ Deno.test("hello is required first, and an unknown major version is refused", as
 });
 
 Deno.test("bad requests get an error naming the request id and the connection goes on", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   assert.equal((await alice.request({ type: "join", room: "bad room!" })).code, "invalid_room");
   assert.equal(
@@ -182,7 +185,7 @@ Deno.test("bad requests get an error naming the request id and the connection go
 });
 
 Deno.test("an oversized frame is refused from its header, before the payload is sent", async () => {
-  await using server = listen();
+  await using server = await listen();
   await using alice = await Peer.join(server.addr.port, "alice");
   const header = new Uint8Array(4);
   new DataView(header.buffer).setUint32(0, 70_000);
@@ -196,7 +199,7 @@ Deno.test("an oversized frame is refused from its header, before the payload is 
 });
 
 Deno.test("the frame cap is configurable", async () => {
-  await using server = listen({ maxFrameBytes: 1024 });
+  await using server = await listen({ maxFrameBytes: 1024 });
   await using alice = await Peer.join(server.addr.port, "alice");
   await alice.request({ type: "join", room: "dev" });
   alice.send({ type: "say", id: 9, room: "dev", body: "x".repeat(2000) });
@@ -205,7 +208,7 @@ Deno.test("the frame cap is configurable", async () => {
 });
 
 Deno.test("garbage and mutated frames only ever produce typed errors; the server stays up", async () => {
-  await using server = listen({ rateBurst: 10_000, ratePerSecond: 10_000 });
+  await using server = await listen({ rateBurst: 10_000, ratePerSecond: 10_000 });
   let seed = 42;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let round = 0; round < 40; round++) {
@@ -240,7 +243,7 @@ Deno.test("garbage and mutated frames only ever produce typed errors; the server
 });
 
 Deno.test("rate limit: excess requests get rate_limited with retry-after; sustained abuse disconnects", async () => {
-  await using server = listen({ rateBurst: 3, ratePerSecond: 1, floodStrikes: 5 });
+  await using server = await listen({ rateBurst: 3, ratePerSecond: 1, floodStrikes: 5 });
   await using alice = await Peer.join(server.addr.port, "alice");
   // hello used one token.
   assert.equal((await alice.request({ type: "ping" })).type, "ack");
@@ -258,7 +261,7 @@ Deno.test("rate limit: excess requests get rate_limited with retry-after; sustai
 });
 
 Deno.test("a client that stops reading is dropped as a slow consumer while others keep receiving", async () => {
-  await using server = listen({
+  await using server = await listen({
     rateBurst: 100_000,
     ratePerSecond: 100_000,
     maxQueueBytes: 256 * 1024,
@@ -310,7 +313,7 @@ Deno.test("a client that stops reading is dropped as a slow consumer while other
 });
 
 Deno.test("connection caps per IP and in total are enforced with a clear reason", async () => {
-  await using server = listen({ maxConnectionsPerIp: 2 });
+  await using server = await listen({ maxConnectionsPerIp: 2 });
   await using a = await Peer.join(server.addr.port, "a");
   await using b = await Peer.join(server.addr.port, "b");
   await using c = await Peer.connect(server.addr.port);
@@ -326,7 +329,7 @@ Deno.test("connection caps per IP and in total are enforced with a clear reason"
   await waitUntil(() => server.stats.connections === 1);
   await using d = await Peer.join(server.addr.port, "d");
   assert.equal((await a.request({ type: "users" })).result.users.length, 2);
-  await using total = listen({ maxConnections: 1 });
+  await using total = await listen({ maxConnections: 1 });
   await using first = await Peer.join(total.addr.port, "first");
   await using text = await TextPeer.connect(total.addr.port);
   text.write("second\n");
@@ -336,7 +339,7 @@ Deno.test("connection caps per IP and in total are enforced with a clear reason"
 });
 
 Deno.test("handshake timeout closes a connection that never says hello", async () => {
-  await using server = listen({ handshakeTimeoutMs: 300 });
+  await using server = await listen({ handshakeTimeoutMs: 300 });
   await using peer = await Peer.connect(server.addr.port);
   peer.sendRaw(new Uint8Array([0, 0])); // framed mode, but no hello
   const bye = await peer.next((f) => f.type === "bye", 5000);
@@ -345,7 +348,7 @@ Deno.test("handshake timeout closes a connection that never says hello", async (
 });
 
 Deno.test("heartbeat: a peer that never answers pings is dropped within three intervals", async () => {
-  await using server = listen({ heartbeatMs: 100 });
+  await using server = await listen({ heartbeatMs: 100 });
   await using alice = await Peer.join(server.addr.port, "alice");
   await using bob = await Peer.join(server.addr.port, "bob");
   await alice.request({ type: "join", room: "dev" });
@@ -366,7 +369,7 @@ Deno.test("heartbeat: a peer that never answers pings is dropped within three in
 });
 
 Deno.test("plain-text mode: prompt, nickname, slash commands, messages, sanitized output", async () => {
-  await using server = listen({ textPromptDelayMs: 50 });
+  await using server = await listen({ textPromptDelayMs: 50 });
   await using framed = await Peer.join(server.addr.port, "framed");
   await framed.request({ type: "join", room: "general" });
   await using text = await TextPeer.connect(server.addr.port);
@@ -390,14 +393,14 @@ Deno.test("plain-text mode: prompt, nickname, slash commands, messages, sanitize
 });
 
 Deno.test("plain-text mode works for a client that types before any prompt", async () => {
-  await using server = listen({ textPromptDelayMs: 5000 });
+  await using server = await listen({ textPromptDelayMs: 5000 });
   await using text = await TextPeer.connect(server.addr.port);
   text.write("dave\n/join dev\n/me waves\n");
   await text.waitFor("* dave waves");
 });
 
 Deno.test("shutdown tells every client, flushes and closes", async () => {
-  const server = listen();
+  const server = await listen();
   const alice = await Peer.join(server.addr.port, "alice");
   const text = await TextPeer.connect(server.addr.port);
   text.write("tina\n");

@@ -98,7 +98,15 @@ export class SqliteStore implements Store {
   /** Opens (creating if needed) the store in directory `dir` and migrates it. */
   static open(dir: string, options: SqliteStoreOptions = {}): SqliteStore {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, DATABASE_FILE);
+    return SqliteStore.#openPath(join(dir, DATABASE_FILE), options);
+  }
+
+  /** A store that lives in memory only (tests, and `--data` none). */
+  static memory(): SqliteStore {
+    return SqliteStore.#openPath(":memory:", {});
+  }
+
+  static #openPath(path: string, options: SqliteStoreOptions): SqliteStore {
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);

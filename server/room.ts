@@ -1,0 +1,158 @@
+/**
+ * A room: its persistent settings, its members online, and the grants
+ * (operators, bans, mutes, invites) that decide who may do what in it.
+ *
+ * @module
+ */
+import { nameKey } from "../shared/validation.ts";
+import type { Delivery } from "./delivery.ts";
+import type { GrantKind, GrantRecord, RoomRecord } from "./store/store.ts";
+
+/** A connected session as the broker sees it. */
+export interface Member {
+  /** The current nickname (set by the broker). */
+  nick: string;
+  /** Rooms this session is in. */
+  readonly rooms: Set<Room>;
+  /** The account's name key when logged in to one; undefined for a guest. */
+  account: string | undefined;
+  /** Whether this session may act as a server admin. */
+  admin: boolean;
+  /** Queues `delivery` for this session; must not block or throw. */
+  deliver(delivery: Delivery): void;
+}
+
+/** The key rights and restrictions are recorded under: the account, else the nickname. */
+export function userKey(member: Member): string {
+  return member.account ?? nameKey(member.nick);
+}
+
+/** How much a member may do in a room, lowest first. */
+export enum Rank {
+  Member = 0,
+  Operator = 1,
+  Owner = 2,
+  Admin = 3,
+}
+
+/** The rank names used in refusals. */
+export const RANK_NAMES: Record<Rank, string> = {
+  [Rank.Member]: "member",
+  [Rank.Operator]: "operator",
+  [Rank.Owner]: "owner",
+  [Rank.Admin]: "server admin",
+};
+
+/** A room with its members online and its grants. */
+export class Room {
+  readonly key: string;
+  readonly name: string;
+  readonly createdAt: number;
+  owner: string | null;
+  topic: string;
+  inviteOnly: boolean;
+  passphrase: string | null;
+  /** Id given to the last message sent (it may not be committed yet). */
+  lastId: number;
+  /** Id of the last message committed and delivered: history up to here is complete. */
+  committedId: number;
+  readonly members: Set<Member> = new Set();
+  // Sessions per user: a user with two sessions in the room joins once and leaves once.
+  readonly #sessions = new Map<string, number>();
+  readonly #grants = new Map<string, Map<GrantKind, GrantRecord>>();
+
+  constructor(record: RoomRecord) {
+    this.key = record.key;
+    this.name = record.name;
+    this.createdAt = record.createdAt;
+    this.owner = record.owner;
+    this.topic = record.topic;
+    this.inviteOnly = record.inviteOnly;
+    this.passphrase = record.passphrase;
+    this.lastId = record.lastId;
+    this.committedId = record.lastId;
+  }
+
+  /** The persistent part of the room. */
+  toRecord(): RoomRecord {
+    return {
+      key: this.key,
+      name: this.name,
+      owner: this.owner,
+      topic: this.topic,
+      inviteOnly: this.inviteOnly,
+      passphrase: this.passphrase,
+      createdAt: this.createdAt,
+      lastId: this.committedId,
+    };
+  }
+
+  /** Adds a session; true when it is the user's first session in the room. */
+  addMember(member: Member): boolean {
+    if (this.members.has(member)) return false;
+    this.members.add(member);
+    const key = nameKey(member.nick);
+    const count = this.#sessions.get(key) ?? 0;
+    this.#sessions.set(key, count + 1);
+    return count === 0;
+  }
+
+  /** Removes a session; true when it was the user's last session in the room. */
+  removeMember(member: Member): boolean {
+    if (!this.members.delete(member)) return false;
+    const key = nameKey(member.nick);
+    const count = (this.#sessions.get(key) ?? 1) - 1;
+    if (count <= 0) this.#sessions.delete(key);
+    else this.#sessions.set(key, count);
+    return count <= 0;
+  }
+
+  /** Moves a session's count to its new nickname. */
+  renameMember(oldNick: string, newNick: string): void {
+    const oldKey = nameKey(oldNick);
+    const count = this.#sessions.get(oldKey) ?? 0;
+    if (count <= 1) this.#sessions.delete(oldKey);
+    else this.#sessions.set(oldKey, count - 1);
+    const newKey = nameKey(newNick);
+    this.#sessions.set(newKey, (this.#sessions.get(newKey) ?? 0) + 1);
+  }
+
+  /** Whether some session of the user with this name key is here. */
+  hasUser(key: string): boolean {
+    return this.#sessions.has(key);
+  }
+
+  /** The members' nicknames, each once, sorted. */
+  memberNames(): string[] {
+    return [...new Set([...this.members].map((member) => member.nick))].sort();
+  }
+
+  /** A grant in force at `now`, if any. */
+  grant(user: string, kind: GrantKind, now: number): GrantRecord | undefined {
+    const grant = this.#grants.get(user)?.get(kind);
+    if (grant === undefined) return undefined;
+    if (grant.until !== null && grant.until <= now) return undefined;
+    return grant;
+  }
+
+  setGrant(grant: GrantRecord): void {
+    let grants = this.#grants.get(grant.user);
+    if (grants === undefined) this.#grants.set(grant.user, grants = new Map());
+    grants.set(grant.kind, grant);
+  }
+
+  removeGrant(user: string, kind: GrantKind): boolean {
+    const grants = this.#grants.get(user);
+    if (grants === undefined || !grants.delete(kind)) return false;
+    if (grants.size === 0) this.#grants.delete(user);
+    return true;
+  }
+
+  /** The rank of a user (by key; `admin` for server admins) in this room. */
+  rankOf(user: string, admin: boolean, now: number): Rank {
+    if (admin) return Rank.Admin;
+    if (this.owner !== null && this.owner === user) return Rank.Owner;
+    if (this.grant(user, "op", now) !== undefined) return Rank.Operator;
+    return Rank.Member;
+  }
+}
