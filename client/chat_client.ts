@@ -420,8 +420,9 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     this.#welcome = welcome;
     this.#nick = welcome.nick;
     const limits = welcome.limits;
+    // The hello already took one of the server's tokens.
     this.#pacer = new RequestPacer({
-      burst: limits.rateBurst,
+      burst: limits.rateBurst - 1,
       ratePerSecond: limits.ratePerSecond,
     });
     if (limits.heartbeatMs > 0) {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ChatClient, type ChatClientOptions } from "../client/chat_client.ts";
 import type { ClientEvent } from "../client/client_event.ts";
 import { ConnectionClosedError } from "../client/connection_closed_error.ts";
+import { runPiped } from "../client/piped_mode.ts";
 import { ChatError } from "../shared/errors.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { PROTOCOL_VERSION, type ServerLimits } from "../shared/protocol.ts";
@@ -494,7 +495,7 @@ Deno.test("ChatClient retries a rate-limited request after the delay asked for",
 
 Deno.test("ChatClient paces requests to the announced rate", async () => {
   await using server = FakeServer.start();
-  const { client, peer } = await connect(server, {}, { rateBurst: 2, ratePerSecond: 20 });
+  const { client, peer } = await connect(server, {}, { rateBurst: 3, ratePerSecond: 20 });
   const started = Date.now();
   const requests = Array.from({ length: 5 }, () => client.request({ type: "ping" }));
   for (let i = 0; i < 5; i++) await peer.ack("ping");
@@ -546,4 +547,99 @@ Deno.test("ChatClient surfaces error frames without an id as events", async () =
   assert.equal(events[0]?.type, "error");
   await client.close();
   await done;
+});
+
+/** An input stream the test writes lines into. */
+function input(): {
+  stream: ReadableStream<Uint8Array>;
+  write: (line: string) => Promise<void>;
+  end: () => Promise<void>;
+} {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  return {
+    stream: readable,
+    write: (line) => writer.write(new TextEncoder().encode(line + "\n")),
+    end: () => writer.close().catch(() => {}),
+  };
+}
+
+Deno.test("runPiped prints replies in order with events and exits 0", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    json: true,
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  await peer.ack("join", { room: "general" });
+  await lines.write("/who");
+  const who = await peer.next((frame) => frame.type === "who");
+  peer.send({ type: "message", room: "general", from: "carol", body: "first", id: 1, ts: 1 });
+  peer.send({ type: "ack", id: who.id, result: { room: "general", members: ["alice", "carol"] } });
+  await lines.end();
+  await peer.ack("ping");
+  await peer.next((frame) => frame.type === "quit");
+  peer.close();
+  assert.equal(await running, 0);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(output.map((line) => JSON.parse(line).type), ["message", "who"]);
+});
+
+Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  await peer.ack("join", { room: "general" });
+  await lines.write("maybe lost");
+  await peer.next((frame) => frame.type === "say");
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  await second.ack("join", { room: "general" });
+  await lines.write("after");
+  await second.ack("say", { id: 2, ts: 2 });
+  await lines.end();
+  await second.ack("ping");
+  await second.next((frame) => frame.type === "quit");
+  second.close();
+  assert.equal(await running, 1);
+  assert.equal(errors.length, 1);
+  assert.match(
+    errors[0]!,
+    /^chat: line 1: Connection lost before the server confirmed say #general/,
+  );
+  assert.ok(output.some((line) => line.includes("reconnecting in")));
+  assert.ok(output.some((line) => line.includes("reconnected; rejoined #general")));
+});
+
+Deno.test("runPiped stops reading and exits 1 when the connection ends for good", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    output: () => {},
+    errors: (line) => errors.push(line),
+  });
+  peer.send({ type: "bye", code: "bad_frame", message: "Cannot decode frame" });
+  peer.close();
+  // The input stays open: runPiped must not wait for it.
+  assert.equal(await running, 1);
+  assert.deepEqual(errors, ["chat: Cannot decode frame (bad_frame)"]);
+  await lines.end();
 });
