@@ -615,7 +615,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Sends what the outbox holds as fast as the pacer allows. */
   #flush(): void {
     const session = this.#session;
-    if (!session?.welcome || session.done || this.#flushTimer !== undefined) return;
+    if (!session?.welcome || session.connection.closed || this.#flushTimer !== undefined) return;
     while (this.#outbox.length > 0) {
       const wait = this.#pacer.take(Date.now());
       if (wait > 0) {
@@ -627,10 +627,13 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
       const pending = this.#outbox.shift()!;
       const id = this.#nextId++;
-      this.#inflight.set(id, pending);
-      if (!session.connection.send({ ...pending.body, id } as never)) {
-        if (session.connection.closed) return; // The drop handler requeues or fails it.
-        this.#inflight.delete(id);
+      if (session.connection.send({ ...pending.body, id } as never)) {
+        this.#inflight.set(id, pending);
+      } else if (session.connection.closed) {
+        // Never sent: the drop handler moves it to wait for the next connection.
+        this.#outbox.unshift(pending);
+        return;
+      } else {
         this.#reject(
           pending,
           new ConnectionClosedError(`Cannot send ${describe(pending.body)}: outbound queue full`),
