@@ -1,0 +1,345 @@
+/**
+ * Registered accounts: registration, login with throttling and hash
+ * upgrades, administration and bulk import. The store is the only state
+ * (nothing is cached), so changes made by `chat user` on the same data
+ * directory take effect at the next login.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ChatError } from "../../shared/errors.ts";
+import { nameKey, validateNick } from "../../shared/validation.ts";
+import type { AccountRecord, Store } from "../store/store.ts";
+import { HashLimiter } from "./hash_limiter.ts";
+import { LoginThrottle } from "./login_throttle.ts";
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  needsRehash,
+  type ScryptParams,
+  verifyPassword,
+} from "./password_hash.ts";
+import { MAX_PASSWORD_LENGTH, validatePassword } from "./password_policy.ts";
+
+const logger = getLogger(["chat", "accounts"]);
+
+/** Options for {@linkcode AccountService}. */
+export interface AccountServiceOptions {
+  /** scrypt parameters for new hashes; weaker stored ones are upgraded at login. */
+  kdf?: ScryptParams;
+  /** Hashes computed at once (default 2). */
+  maxConcurrentHashes?: number;
+  /** Hashes waiting for a slot before logins are refused as `rate_limited` (default 64). */
+  maxQueuedHashes?: number;
+  /** Failed logins per account per hour before it is throttled (default 100). */
+  maxFailuresPerAccountPerHour?: number;
+  /** Failed logins per address (IPv6: per /64) per hour before it is throttled (default 300). */
+  maxFailuresPerIpPerHour?: number;
+  /** Shortest password accepted for new passwords (default 8). */
+  minPasswordLength?: number;
+  /** The clock, in ms (default `Date.now`). */
+  now?: () => number;
+}
+
+/** What {@linkcode AccountService.importLines} did. */
+export interface ImportResult {
+  /** Accounts created. */
+  added: number;
+  /** Lines not imported, with why (never the password). */
+  skipped: Array<{ line: number; reason: string }>;
+}
+
+function authFailed(): ChatError {
+  return new ChatError("auth_failed", "Wrong nickname or password");
+}
+
+function noSuchUser(name: string): ChatError {
+  return new ChatError("no_such_user", `No account named ${name}`);
+}
+
+function nameTaken(name: string): ChatError {
+  return new ChatError("name_taken", `Nickname ${name} is already registered`);
+}
+
+/** The name key of `name`, or undefined when it is not a valid nickname. */
+function keyOf(name: string): string | undefined {
+  try {
+    return nameKey(validateNick(name));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Accounts on top of a {@linkcode Store}. Every hash goes through one
+ * {@linkcode HashLimiter}, and failed logins are throttled per account and
+ * per address before any hashing.
+ *
+ * @example
+ * ```ts ignore
+ * import { AccountService } from "./account_service.ts";
+ * import { SqliteStore } from "../store/sqlite_store.ts";
+ * const accounts = new AccountService(SqliteStore.open("./chat-data"));
+ * await accounts.register("alice", "correct horse battery staple");
+ * const account = await accounts.authenticate("Alice", "correct horse battery staple", "192.0.2.7");
+ * console.log(account.name); // "alice"
+ * ```
+ */
+export class AccountService {
+  /** The cap on concurrent hashes (exposed for metrics and tests). */
+  readonly hashLimiter: HashLimiter;
+  /** The failed-login throttle (exposed for metrics and tests). */
+  readonly throttle: LoginThrottle;
+  #store: Store;
+  #kdf: ScryptParams;
+  #minPasswordLength: number;
+  #now: () => number;
+  #dummyHash: Promise<string> | undefined;
+  /** Keys being registered now, so two concurrent registrations cannot both win. */
+  #registering = new Set<string>();
+
+  constructor(store: Store, options: AccountServiceOptions = {}) {
+    this.#store = store;
+    this.#kdf = { ...(options.kdf ?? DEFAULT_SCRYPT_PARAMS) };
+    this.#minPasswordLength = options.minPasswordLength ?? 8;
+    this.#now = options.now ?? Date.now;
+    this.hashLimiter = new HashLimiter({
+      ...(options.maxConcurrentHashes === undefined
+        ? {}
+        : { maxConcurrent: options.maxConcurrentHashes }),
+      ...(options.maxQueuedHashes === undefined ? {} : { maxQueued: options.maxQueuedHashes }),
+    });
+    this.throttle = new LoginThrottle({
+      ...(options.maxFailuresPerAccountPerHour === undefined
+        ? {}
+        : { maxFailuresPerAccount: options.maxFailuresPerAccountPerHour }),
+      ...(options.maxFailuresPerIpPerHour === undefined
+        ? {}
+        : { maxFailuresPerIp: options.maxFailuresPerIpPerHour }),
+      now: this.#now,
+    });
+  }
+
+  /**
+   * Creates an account. Throws `ChatError` `invalid_name`,
+   * `invalid_password` or `name_taken`.
+   */
+  async register(name: string, password: string): Promise<AccountRecord> {
+    const nick = validateNick(name);
+    validatePassword(password, { minLength: this.#minPasswordLength });
+    const key = nameKey(nick);
+    if (this.#registering.has(key)) throw nameTaken(nick);
+    this.#registering.add(key);
+    try {
+      if (await this.#store.getAccount(key)) throw nameTaken(nick);
+      const passwordHash = await this.#hash(password);
+      const record: AccountRecord = {
+        key,
+        name: nick,
+        passwordHash,
+        admin: false,
+        createdAt: this.#now(),
+      };
+      await this.#store.putAccount(record);
+      return record;
+    } finally {
+      this.#registering.delete(key);
+    }
+  }
+
+  /**
+   * Checks a login from address `ip` and returns the account. A wrong name
+   * and a wrong password fail alike (`auth_failed`), in about the same
+   * time; too many recent failures for the account or the address fail
+   * with `rate_limited` before any hashing, even with the right password.
+   * A hash weaker than the configured parameters is upgraded on success.
+   */
+  async authenticate(name: string, password: string, ip: string): Promise<AccountRecord> {
+    const key = keyOf(name);
+    this.throttle.check(key, ip);
+    const record = key === undefined ? undefined : await this.#store.getAccount(key);
+    const ok = await this.#verify(password, record);
+    if (!ok || record === undefined) {
+      this.throttle.recordFailure(key, ip);
+      throw authFailed();
+    }
+    return await this.#upgrade(record, password);
+  }
+
+  /** Whether `name` is registered (false for invalid nicknames). */
+  async isRegistered(name: string): Promise<boolean> {
+    return (await this.get(name)) !== undefined;
+  }
+
+  /** The account registered as `name`, in any case or width. */
+  async get(name: string): Promise<AccountRecord | undefined> {
+    const key = keyOf(name);
+    return key === undefined ? undefined : await this.#store.getAccount(key);
+  }
+
+  /**
+   * Replaces an account's password. Throws `ChatError` `invalid_password`,
+   * `invalid_name` or `no_such_user`.
+   */
+  async setPassword(name: string, password: string): Promise<AccountRecord> {
+    validatePassword(password, { minLength: this.#minPasswordLength });
+    const record = await this.#require(name);
+    const passwordHash = await this.#hash(password);
+    // Re-read so a concurrent setAdmin is not undone.
+    const latest = await this.#store.getAccount(record.key) ?? record;
+    const updated = { ...latest, passwordHash };
+    await this.#store.putAccount(updated);
+    return updated;
+  }
+
+  /** Deletes an account; false when there was none. */
+  async remove(name: string): Promise<boolean> {
+    const key = keyOf(name);
+    return key === undefined ? false : await this.#store.deleteAccount(key);
+  }
+
+  /** Every account, by name key. */
+  async list(): Promise<AccountRecord[]> {
+    return await this.#store.listAccounts();
+  }
+
+  /** Grants or revokes server admin rights. Throws `ChatError("no_such_user")`. */
+  async setAdmin(name: string, admin: boolean): Promise<AccountRecord> {
+    const record = await this.#require(name);
+    const updated = { ...record, admin };
+    await this.#store.putAccount(updated);
+    return updated;
+  }
+
+  /**
+   * Imports `username:password` lines, the format older chat servers kept:
+   * blank lines and `#` comments are ignored, the first colon separates
+   * name from password (passwords may contain colons). Invalid lines and
+   * names already registered are skipped with a reason; the rest are added.
+   */
+  async importLines(text: string): Promise<ImportResult> {
+    const skipped: ImportResult["skipped"] = [];
+    const pending: Array<{ line: number; nick: string; key: string; password: string }> = [];
+    const firstLine = new Map<string, number>();
+    const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+    for (const [index, raw] of lines.entries()) {
+      const line = index + 1;
+      if (raw.trim() === "" || raw.trimStart().startsWith("#")) continue;
+      const colon = raw.indexOf(":");
+      if (colon === -1) {
+        skipped.push({ line, reason: "no ':' between name and password" });
+        continue;
+      }
+      try {
+        const nick = validateNick(raw.slice(0, colon).trim());
+        const password = validatePassword(raw.slice(colon + 1), {
+          minLength: this.#minPasswordLength,
+        });
+        const key = nameKey(nick);
+        const earlier = firstLine.get(key);
+        if (earlier !== undefined) {
+          skipped.push({ line, reason: `${nick} already appears on line ${earlier}` });
+        } else if (await this.#store.getAccount(key)) {
+          skipped.push({ line, reason: `${nick} is already registered` });
+        } else {
+          firstLine.set(key, line);
+          pending.push({ line, nick, key, password });
+        }
+      } catch (error) {
+        skipped.push({ line, reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    // As many workers as hash slots, so a big file neither overflows the
+    // limiter's queue nor hashes one line at a time.
+    let added = 0;
+    let next = 0;
+    const worker = async () => {
+      for (let item = pending[next++]; item !== undefined; item = pending[next++]) {
+        try {
+          const passwordHash = await this.#hash(item.password);
+          if (await this.#store.getAccount(item.key)) {
+            skipped.push({ line: item.line, reason: `${item.nick} is already registered` });
+            continue;
+          }
+          await this.#store.putAccount({
+            key: item.key,
+            name: item.nick,
+            passwordHash,
+            admin: false,
+            createdAt: this.#now(),
+          });
+          added++;
+        } catch (error) {
+          skipped.push({
+            line: item.line,
+            reason: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.hashLimiter.maxConcurrent }, worker));
+    skipped.sort((a, b) => a.line - b.line);
+    return { added, skipped };
+  }
+
+  async #require(name: string): Promise<AccountRecord> {
+    const nick = validateNick(name);
+    const record = await this.#store.getAccount(nameKey(nick));
+    if (record === undefined) throw noSuchUser(nick);
+    return record;
+  }
+
+  #hash(password: string): Promise<string> {
+    return this.hashLimiter.run(() => hashPassword(password, this.#kdf));
+  }
+
+  /** Whether `password` matches; hashes against a dummy when there is no record. */
+  async #verify(password: string, record: AccountRecord | undefined): Promise<boolean> {
+    // Longer than any password we accept: refuse without the cost of hashing it.
+    if (typeof password !== "string" || password.length > MAX_PASSWORD_LENGTH * 4) return false;
+    return await this.hashLimiter.run(async () => {
+      // An unknown name costs the same hash as a known one, so timing does
+      // not tell which names are registered.
+      const encoded = record?.passwordHash ?? await this.#dummy();
+      try {
+        return await verifyPassword(password, encoded);
+      } catch (error) {
+        logger.error("Stored password hash of {name} is unreadable: {error}", {
+          name: record?.name,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return false;
+      }
+    });
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= hashPassword(crypto.randomUUID(), this.#kdf).catch((error) => {
+      this.#dummyHash = undefined;
+      throw error;
+    });
+    return this.#dummyHash;
+  }
+
+  /** Rehashes with the current parameters if the stored hash is weaker; best effort. */
+  async #upgrade(record: AccountRecord, password: string): Promise<AccountRecord> {
+    if (!needsRehash(record.passwordHash, this.#kdf)) return record;
+    try {
+      const passwordHash = await this.#hash(password);
+      const latest = await this.#store.getAccount(record.key);
+      // Changed or deleted meanwhile: the newer state wins.
+      if (latest === undefined || latest.passwordHash !== record.passwordHash) return record;
+      const upgraded = { ...latest, passwordHash };
+      await this.#store.putAccount(upgraded);
+      logger.info("Upgraded the password hash of {name}", { name: record.name });
+      return upgraded;
+    } catch (error) {
+      // The login stands; the upgrade is tried again at the next one.
+      logger.warn("Could not upgrade the password hash of {name}: {error}", {
+        name: record.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return record;
+    }
+  }
+}

@@ -1,0 +1,379 @@
+import assert from "node:assert/strict";
+import { ChatError, type ErrorCode } from "../shared/errors.ts";
+import { AccountService, type AccountServiceOptions } from "../server/accounts/account_service.ts";
+import { parsePasswordHash, verifyPassword } from "../server/accounts/password_hash.ts";
+import { SqliteStore } from "../server/store/sqlite_store.ts";
+
+const FAST = { ln: 10, r: 8, p: 1 };
+const PASSWORD = "correct horse battery staple";
+const IP = "192.0.2.10";
+const MINUTE = 60_000;
+
+/** A real SQLite store in a temporary directory, removed on dispose. */
+class Fixture implements AsyncDisposable {
+  readonly dir: string;
+  readonly store: SqliteStore;
+  clock = Date.UTC(2026, 0, 1);
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.store = SqliteStore.open(dir);
+  }
+
+  static async create(): Promise<Fixture> {
+    return new Fixture(await Deno.makeTempDir({ prefix: "chat-accounts-" }));
+  }
+
+  service(options: AccountServiceOptions = {}): AccountService {
+    return new AccountService(this.store, { kdf: FAST, now: () => this.clock, ...options });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.store.close();
+    await Deno.remove(this.dir, { recursive: true });
+  }
+}
+
+async function chatError(promise: Promise<unknown>, code: ErrorCode): Promise<ChatError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ChatError, `expected ChatError ${code}, got ${error}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ChatError ${code}, got success`);
+}
+
+Deno.test("register then authenticate, by any case or width of the name", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  const created = await accounts.register("Alice", PASSWORD);
+  assert.equal(created.key, "alice");
+  assert.equal(created.name, "Alice");
+  assert.equal(created.admin, false);
+  assert.equal(created.createdAt, fixture.clock);
+  assert.match(created.passwordHash, /^\$scrypt\$ln=10,r=8,p=1\$/);
+  assert.deepEqual(await fixture.store.getAccount("alice"), created);
+
+  for (const name of ["Alice", "alice", "ALICE", "ＡＬＩＣＥ"]) {
+    assert.deepEqual(await accounts.authenticate(name, PASSWORD, IP), created);
+  }
+  assert.equal(await accounts.isRegistered("aLiCe"), true);
+  assert.equal(await accounts.isRegistered("bob"), false);
+  assert.equal(await accounts.isRegistered("not a nick!"), false);
+  assert.deepEqual(await accounts.get("ALICE"), created);
+  assert.equal(await accounts.get("bob"), undefined);
+});
+
+Deno.test("register refuses taken names, bad names and bad passwords", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("alice", PASSWORD);
+  const taken = await chatError(accounts.register("ALICE", "another password"), "name_taken");
+  assert.equal(taken.message, "Nickname ALICE is already registered");
+  await chatError(accounts.register("ａｌｉｃｅ", "another password"), "name_taken");
+  await chatError(accounts.register("bad name", PASSWORD), "invalid_name");
+  await chatError(accounts.register("", PASSWORD), "invalid_name");
+
+  const short = await chatError(accounts.register("bob", "1234567"), "invalid_password");
+  assert.equal(short.message, "Password too short: use at least 8 characters");
+  await accounts.register("bob", "12345678");
+  const long = await chatError(accounts.register("carol", "x".repeat(1025)), "invalid_password");
+  assert.equal(long.message, "Password too long: use at most 1024 characters");
+  await accounts.register("carol", "é".repeat(1024)); // characters, not bytes
+  const control = await chatError(
+    accounts.register("dave", "tab\there ok?"),
+    "invalid_password",
+  );
+  assert.equal(control.message, "Invalid password: contains a control character");
+  await chatError(accounts.register("dave", "bell\u0007password"), "invalid_password");
+  await chatError(accounts.register("dave", "c1\u0085password"), "invalid_password");
+  // Nothing was stored for the refusals.
+  assert.deepEqual((await accounts.list()).map((a) => a.key), ["alice", "bob", "carol"]);
+
+  const lenient = fixture.service({ minPasswordLength: 4 });
+  await lenient.register("dave", "1234");
+});
+
+Deno.test("two concurrent registrations of one name: exactly one wins", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  const results = await Promise.allSettled([
+    accounts.register("alice", "first password"),
+    accounts.register("Alice", "second password"),
+  ]);
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+  const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+  assert.equal((rejected.reason as ChatError).code, "name_taken");
+  await accounts.authenticate("alice", "first password", IP);
+});
+
+Deno.test("a wrong name and a wrong password fail alike, and both cost one hash", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("alice", PASSWORD);
+  const limiter = accounts.hashLimiter;
+
+  let before = limiter.completed;
+  const wrongPassword = await chatError(
+    accounts.authenticate("alice", "wrong password", IP),
+    "auth_failed",
+  );
+  assert.equal(limiter.completed - before, 1);
+  before = limiter.completed;
+  const wrongName = await chatError(accounts.authenticate("mallory", PASSWORD, IP), "auth_failed");
+  // The unknown name was checked against a dummy hash (made once, lazily).
+  assert.equal(limiter.completed - before, 1);
+  before = limiter.completed;
+  const invalidName = await chatError(
+    accounts.authenticate("no such nick!", PASSWORD, IP),
+    "auth_failed",
+  );
+  assert.equal(limiter.completed - before, 1);
+
+  assert.equal(wrongPassword.message, "Wrong nickname or password");
+  assert.deepEqual(wrongName.toWire(1), wrongPassword.toWire(1));
+  assert.deepEqual(invalidName.toWire(1), wrongPassword.toWire(1));
+  await chatError(accounts.authenticate("alice", "", IP), "auth_failed");
+  await chatError(accounts.authenticate("alice", "x".repeat(100_000), IP), "auth_failed");
+});
+
+Deno.test("100 failures lock the account for the hour, even with the right password", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("alice", PASSWORD);
+  await accounts.register("bob", PASSWORD);
+  for (let i = 0; i < 100; i++) {
+    // Spread over addresses so only the per-account limit applies.
+    await chatError(accounts.authenticate("alice", `guess ${i}`, `10.0.0.${i}`), "auth_failed");
+  }
+  const hashes = accounts.hashLimiter.completed;
+  const locked = await chatError(accounts.authenticate("alice", PASSWORD, IP), "rate_limited");
+  assert.match(locked.message, /^Too many failed logins for this account; try again in \d+ s$/);
+  assert.ok(locked.retryAfterMs! > 59 * MINUTE && locked.retryAfterMs! <= 61 * MINUTE);
+  // Refused before hashing.
+  assert.equal(accounts.hashLimiter.completed, hashes);
+  // Other accounts, from the same addresses, are unaffected.
+  await accounts.authenticate("bob", PASSWORD, "10.0.0.1");
+  await accounts.authenticate("bob", PASSWORD, IP);
+});
+
+Deno.test("failures per address are throttled across account names", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxFailuresPerIpPerHour: 5 });
+  await accounts.register("alice", PASSWORD);
+  for (const name of ["alice", "bob", "carol", "dave", "eve"]) {
+    await chatError(accounts.authenticate(name, "wrong password", "203.0.113.5"), "auth_failed");
+  }
+  const error = await chatError(
+    accounts.authenticate("alice", PASSWORD, "203.0.113.5"),
+    "rate_limited",
+  );
+  assert.match(error.message, /from your address/);
+  assert.ok(error.retryAfterMs! > 0);
+  await accounts.authenticate("alice", PASSWORD, "203.0.113.6");
+});
+
+Deno.test("the throttle window slides with the clock", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3 });
+  await accounts.register("alice", PASSWORD);
+  const start = fixture.clock;
+  for (const minute of [0, 20, 40]) {
+    fixture.clock = start + minute * MINUTE;
+    await chatError(accounts.authenticate("alice", "wrong password", IP), "auth_failed");
+  }
+  fixture.clock = start + 50 * MINUTE;
+  const locked = await chatError(accounts.authenticate("alice", PASSWORD, IP), "rate_limited");
+  // The failure at minute 0 expires about an hour after it: ten minutes from now.
+  assert.ok(locked.retryAfterMs! > 10 * MINUTE && locked.retryAfterMs! <= 11 * MINUTE);
+  fixture.clock = start + 50 * MINUTE + locked.retryAfterMs!;
+  await accounts.authenticate("alice", PASSWORD, IP);
+  // Still two failures in the window: one more locks it again.
+  await chatError(accounts.authenticate("alice", "wrong password", IP), "auth_failed");
+  await chatError(accounts.authenticate("alice", PASSWORD, IP), "rate_limited");
+  fixture.clock = start + 3 * 60 * MINUTE;
+  await accounts.authenticate("alice", PASSWORD, IP);
+});
+
+Deno.test("login upgrades a weaker stored hash to the current parameters", async () => {
+  await using fixture = await Fixture.create();
+  const old = fixture.service({ kdf: { ln: 10, r: 8, p: 1 } });
+  const registered = await old.register("alice", PASSWORD);
+  const current = fixture.service({ kdf: { ln: 12, r: 8, p: 1 } });
+
+  // A failed login changes nothing.
+  await chatError(current.authenticate("alice", "wrong password", IP), "auth_failed");
+  assert.equal((await fixture.store.getAccount("alice"))!.passwordHash, registered.passwordHash);
+
+  const upgraded = await current.authenticate("alice", PASSWORD, IP);
+  const stored = (await fixture.store.getAccount("alice"))!;
+  assert.equal(stored.passwordHash, upgraded.passwordHash);
+  assert.notEqual(stored.passwordHash, registered.passwordHash);
+  assert.deepEqual(parsePasswordHash(stored.passwordHash).params, { ln: 12, r: 8, p: 1 });
+  assert.equal(await verifyPassword(PASSWORD, stored.passwordHash), true);
+  assert.deepEqual({ ...stored, passwordHash: "" }, { ...registered, passwordHash: "" });
+
+  // Once upgraded it stays put, and the weaker service does not downgrade it.
+  await current.authenticate("alice", PASSWORD, IP);
+  await old.authenticate("alice", PASSWORD, IP);
+  assert.equal((await fixture.store.getAccount("alice"))!.passwordHash, stored.passwordHash);
+});
+
+Deno.test("setPassword, setAdmin, remove and list", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("bob", PASSWORD);
+  await accounts.register("alice", PASSWORD);
+
+  const changed = await accounts.setPassword("ALICE", "a new password");
+  assert.equal(changed.name, "alice");
+  await chatError(accounts.authenticate("alice", PASSWORD, IP), "auth_failed");
+  await accounts.authenticate("alice", "a new password", IP);
+  await chatError(accounts.setPassword("alice", "short"), "invalid_password");
+  await chatError(accounts.setPassword("nobody", PASSWORD), "no_such_user");
+
+  assert.equal((await accounts.setAdmin("alice", true)).admin, true);
+  assert.equal((await accounts.authenticate("alice", "a new password", IP)).admin, true);
+  // Changing the password keeps admin rights.
+  await accounts.setPassword("alice", "yet another password");
+  assert.equal((await accounts.get("alice"))!.admin, true);
+  assert.equal((await accounts.setAdmin("alice", false)).admin, false);
+  await chatError(accounts.setAdmin("nobody", true), "no_such_user");
+
+  assert.deepEqual((await accounts.list()).map((a) => [a.name, a.admin]), [
+    ["alice", false],
+    ["bob", false],
+  ]);
+  assert.equal(await accounts.remove("Bob"), true);
+  assert.equal(await accounts.remove("bob"), false);
+  assert.equal(await accounts.remove("not a nick!"), false);
+  assert.deepEqual((await accounts.list()).map((a) => a.name), ["alice"]);
+  await chatError(accounts.authenticate("bob", PASSWORD, IP), "auth_failed");
+});
+
+Deno.test("importLines adds good lines and skips bad ones with a reason, never the password", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("existing", PASSWORD);
+  const text = [
+    "\uFEFF# exported from the old server", // 1
+    "alice:alice password", // 2
+    "", // 3
+    "bob:pass:with:colons", // 4
+    "   # indented comment", // 5
+    "no colon on this line", // 6
+    "bad name:some password", // 7
+    "carol:Zq9x", // 8
+    "Alice:another password", // 9 (duplicate of line 2)
+    "existing:some password", // 10
+    "dave:  spaces kept  \r", // 11 (CRLF)
+    ":nameless password", // 12
+    "eve:tab\tinside", // 13
+    "   ", // 14
+  ].join("\n");
+  const result = await accounts.importLines(text);
+  assert.equal(result.added, 3);
+  assert.deepEqual(result.skipped.map((s) => s.line), [6, 7, 8, 9, 10, 12, 13]);
+  const reason = (line: number) => result.skipped.find((s) => s.line === line)!.reason;
+  assert.equal(reason(6), "no ':' between name and password");
+  assert.match(reason(7), /^Invalid nickname/);
+  assert.equal(reason(8), "Password too short: use at least 8 characters");
+  assert.equal(reason(9), "Alice already appears on line 2");
+  assert.equal(reason(10), "existing is already registered");
+  assert.match(reason(12), /^Invalid nickname: empty/);
+  assert.equal(reason(13), "Invalid password: contains a control character");
+  for (const { reason } of result.skipped) {
+    for (const secret of ["some password", "Zq9x", "another password", "inside"]) {
+      assert.ok(!reason.includes(secret), `reason "${reason}" leaks a password`);
+    }
+  }
+
+  await accounts.authenticate("alice", "alice password", IP);
+  await accounts.authenticate("bob", "pass:with:colons", IP);
+  await accounts.authenticate("dave", "  spaces kept  ", IP);
+  await accounts.authenticate("existing", PASSWORD, IP);
+  assert.deepEqual((await accounts.list()).map((a) => a.name), [
+    "alice",
+    "bob",
+    "dave",
+    "existing",
+  ]);
+
+  // Importing again adds nothing and reports each account as registered.
+  const again = await accounts.importLines("alice:alice password\nbob:pass:with:colons\n");
+  assert.deepEqual(again, {
+    added: 0,
+    skipped: [
+      { line: 1, reason: "alice is already registered" },
+      { line: 2, reason: "bob is already registered" },
+    ],
+  });
+  assert.deepEqual(await accounts.importLines(""), { added: 0, skipped: [] });
+});
+
+Deno.test("a big import hashes in parallel up to the cap without overflowing the queue", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxConcurrentHashes: 2, maxQueuedHashes: 0 });
+  const lines = Array.from({ length: 20 }, (_, i) => `user${i}:password number ${i}`);
+  const result = await accounts.importLines(lines.join("\n"));
+  assert.deepEqual(result, { added: 20, skipped: [] });
+  assert.equal(accounts.hashLimiter.peakActive, 2);
+  await accounts.authenticate("user17", "password number 17", IP);
+});
+
+Deno.test("with maxConcurrentHashes 1, hashes never overlap; with 2 they do", async () => {
+  for (const cap of [1, 2]) {
+    await using fixture = await Fixture.create();
+    const accounts = fixture.service({ maxConcurrentHashes: cap });
+    await accounts.register("alice", PASSWORD);
+    await accounts.register("bob", PASSWORD);
+    // The limiter's counters are the instrumentation: every hash runs inside it.
+    const results = await Promise.allSettled([
+      accounts.authenticate("alice", PASSWORD, IP),
+      accounts.authenticate("bob", PASSWORD, IP),
+      accounts.authenticate("mallory", PASSWORD, IP),
+      accounts.register("carol", PASSWORD),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    assert.equal(accounts.hashLimiter.peakActive, cap);
+    assert.equal(accounts.hashLimiter.active, 0);
+  }
+});
+
+Deno.test("when the hash queue is full, a login is refused as rate_limited and not counted as a failure", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxConcurrentHashes: 1, maxQueuedHashes: 0 });
+  await accounts.register("alice", PASSWORD);
+  const [first, second] = await Promise.allSettled([
+    accounts.authenticate("alice", PASSWORD, IP),
+    accounts.authenticate("alice", PASSWORD, IP),
+  ]);
+  assert.equal(first.status, "fulfilled");
+  assert.equal(second.status, "rejected");
+  const error = (second as PromiseRejectedResult).reason;
+  assert.ok(error instanceof ChatError && error.code === "rate_limited");
+  assert.ok(error.retryAfterMs! > 0);
+  assert.equal(accounts.throttle.accountFailures("alice"), 0);
+  assert.equal(accounts.throttle.ipFailures(IP), 0);
+});
+
+Deno.test("an unreadable stored hash fails the login without crashing", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await fixture.store.putAccount({
+    key: "alice",
+    name: "alice",
+    passwordHash: "$2b$12$not-an-scrypt-hash",
+    admin: false,
+    createdAt: 0,
+  });
+  await chatError(accounts.authenticate("alice", PASSWORD, IP), "auth_failed");
+  assert.equal(accounts.throttle.accountFailures("alice"), 1);
+});
