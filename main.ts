@@ -8,6 +8,7 @@ import { USAGE_EXIT_CODE, UsageError } from "./shared/cli.ts";
 import { COMMIT, VERSION } from "./shared/version.ts";
 import { runServe } from "./server/serve_command.ts";
 import { runJoin } from "./client/join_command.ts";
+import { runUser } from "./server/user_command.ts";
 
 const HELP = `chat ${VERSION}: a chat server and its client in one program
 
@@ -15,6 +16,8 @@ Usage:
   chat serve [--host H] [--port P] [options]   run a server (default 0.0.0.0:7007)
   chat join [HOST[:PORT]] [--name NICK] [--room ROOM] [--json]
                                                connect to a server (default 127.0.0.1:7007)
+  chat user add|passwd|del|list|import|admin ...
+                                               manage registered accounts (see 'chat user --help')
   chat --version                               print version and commit
   chat --help                                  print this help
 
@@ -36,6 +39,8 @@ export async function main(args: string[]): Promise<number> {
         return await runServe(rest);
       case "join":
         return await runJoin(rest);
+      case "user":
+        return await runUser(rest);
       case "--version":
       case "-V":
       case "version":
