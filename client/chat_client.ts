@@ -183,6 +183,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Rooms joined, by name key, with the join that got us in (sent again to rejoin). */
   #rooms = new Map<string, { name: string; join: RequestBody }>();
+  /**
+   * Rooms the server just said we left, with no other frame since: a server
+   * shutting down says so for every room before its goodbye, and those rooms
+   * are rejoined; a kick is followed by other traffic and sticks.
+   */
+  #leftJustNow: Array<[string, { name: string; join: RequestBody }]> = [];
   #events: EventQueue<ClientEvent>;
   #closing = false;
   #fatal: Error | undefined;
@@ -467,6 +473,8 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Fails or requeues what was in flight when the connection dropped. */
   #disconnected(reason: string): void {
     this.#state = "reconnecting";
+    for (const [key, entry] of this.#leftJustNow) this.#rooms.set(key, entry);
+    this.#leftJustNow = [];
     const replay: Pending[] = [];
     for (const pending of this.#inflight.values()) {
       const body = pending.body;
@@ -678,6 +686,8 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       this.#onHandshakeFrame(session, frame);
       return;
     }
+    const selfLeave = frame.type === "leave" && nameKey(frame.nick) === nameKey(this.#nick);
+    if (!selfLeave && frame.type !== "bye") this.#leftJustNow = [];
     switch (frame.type) {
       case "ack":
         this.#onAck(frame);
@@ -766,7 +776,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     if (event.type === "nick" && nameKey(event.from) === self) {
       this.#nick = event.to;
     } else if (event.type === "leave" && nameKey(event.nick) === self) {
-      this.#rooms.delete(nameKey(event.room));
+      const key = nameKey(event.room);
+      const entry = this.#rooms.get(key);
+      this.#rooms.delete(key);
+      if (entry) this.#leftJustNow.push([key, entry]);
     }
   }
 }

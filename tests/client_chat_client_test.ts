@@ -383,6 +383,45 @@ Deno.test("ChatClient reconnects after a drop, rejoins its rooms and says so", a
   await done;
 });
 
+Deno.test("ChatClient rejoins rooms a shutting-down server said it left, but not a room it was kicked from", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  for (const room of ["general", "random", "ops"]) {
+    const joined = client.request({ type: "join", room });
+    await peer.ack("join", { room });
+    await joined;
+  }
+  const { events, done } = collect(client);
+  peer.send({ type: "leave", room: "ops", nick: "alice", ts: 1, reason: "kicked by bob" });
+  peer.send({ type: "notice", room: "ops", body: "bob kicked alice", ts: 1 });
+  // What a server shutting down sends: a leave for each room, then bye.
+  peer.send({
+    type: "leave",
+    room: "general",
+    nick: "alice",
+    ts: 2,
+    reason: "Server is shutting down",
+  });
+  peer.send({
+    type: "leave",
+    room: "random",
+    nick: "alice",
+    ts: 2,
+    reason: "Server is shutting down",
+  });
+  peer.send({ type: "bye", code: "server_shutdown", message: "Server is shutting down" });
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  await second.ack("join", { room: "general" });
+  await second.ack("join", { room: "random" });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.deepEqual(client.rooms.toSorted(), ["general", "random"]);
+  assert.equal(second.received.filter((frame) => frame.type === "join").length, 2);
+  await client.close();
+  await done;
+});
+
 Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe ones", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
