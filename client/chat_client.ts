@@ -10,6 +10,7 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import {
   type AckFrame,
   type ByeFrame,
+  PROTOCOL_MAJOR,
   PROTOCOL_VERSION,
   type RequestBody,
   type ServerFrame,
@@ -44,6 +45,8 @@ export interface ReconnectOptions {
 export interface ChatClientOptions {
   /** The nickname to say hello with. */
   nick: string;
+  /** The password of a registered nickname, sent in `hello`. */
+  password?: string;
   /** Server host name or IP address. Default "127.0.0.1". */
   hostname?: string;
   /** Server port. Default 7007. */
@@ -84,6 +87,11 @@ const FATAL_HELLO_CODES: ReadonlySet<ErrorCode> = new Set([
   "bad_request",
   "frame_too_large",
   "hello_required",
+  "auth_failed",
+  "auth_required",
+  "invalid_password",
+  "forbidden",
+  "banned",
 ]);
 // Goodbyes after which reconnecting makes sense: the server or the link had a problem.
 const RECONNECT_BYE_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -94,6 +102,7 @@ const RECONNECT_BYE_CODES: ReadonlySet<ErrorCode> = new Set([
   "handshake_timeout",
   "rate_limited",
   "flood",
+  "storage",
   "internal",
 ]);
 // Requests that can be sent again after a drop without doing anything twice.
@@ -163,6 +172,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #hostname: string;
   #port: number;
   #nick: string;
+  #password: string | undefined;
   #reconnect: ReconnectOptions | undefined;
   #helloTimeoutMs: number;
   #closeTimeoutMs: number;
@@ -201,6 +211,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     this.#hostname = options.hostname ?? "127.0.0.1";
     this.#port = options.port ?? 7007;
     this.#nick = options.nick;
+    this.#password = options.password;
     const reconnect = options.reconnect ?? true;
     this.#reconnect = reconnect === false ? undefined : reconnect === true ? {} : reconnect;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
@@ -397,6 +408,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       client: this.#clientName,
       clientVersion: VERSION,
       nick: this.#nick,
+      ...(this.#password === undefined ? {} : { password: this.#password }),
     });
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -729,10 +741,21 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
 
   #onHandshakeFrame(session: Session, frame: ServerFrame): void {
     switch (frame.type) {
-      case "welcome":
+      case "welcome": {
+        const major = /^(\d+)\./.exec(frame.protocol)?.[1];
+        if (Number(major) !== PROTOCOL_MAJOR) {
+          session.settle(
+            new ChatError(
+              "unsupported_version",
+              `The server speaks protocol ${frame.protocol}; this client speaks ${PROTOCOL_VERSION}`,
+            ),
+          );
+          return;
+        }
         session.welcome = frame;
         session.settle(frame);
         return;
+      }
       case "error": {
         const options = frame.retryAfterMs === undefined
           ? {}

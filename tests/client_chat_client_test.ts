@@ -244,6 +244,35 @@ Deno.test("ChatClient.connect rejects with the server's error on a refused hello
   await peer.done;
 });
 
+Deno.test("ChatClient.connect refuses a server with another major protocol version", async () => {
+  await using server = FakeServer.start();
+  const connecting = ChatClient.connect({ port: server.port, nick: "alice" });
+  const peer = await server.nextPeer();
+  await peer.next((frame) => frame.type === "hello");
+  peer.send({
+    type: "welcome",
+    protocol: "2.0",
+    server: "future",
+    session: "s",
+    nick: "alice",
+    limits: LIMITS,
+  });
+  await assert.rejects(connecting, (error: unknown) => {
+    assert.ok(error instanceof ChatError);
+    assert.equal(error.code, "unsupported_version");
+    assert.match(error.message, /server speaks protocol 2\.0/);
+    return true;
+  });
+  await peer.done;
+});
+
+Deno.test("ChatClient sends the password in hello when given one", async () => {
+  await using server = FakeServer.start();
+  const { client, hello } = await connect(server, { password: "s3cret" });
+  assert.equal(hello.password, "s3cret");
+  await client.close();
+});
+
 Deno.test("ChatClient.connect rejects when nothing listens", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
