@@ -10,6 +10,7 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import {
   type AckFrame,
   type ByeFrame,
+  parseServerFrame,
   PROTOCOL_MAJOR,
   PROTOCOL_VERSION,
   type RequestBody,
@@ -120,6 +121,14 @@ interface Pending {
   rateRetries: number;
 }
 
+interface JoinedRoom {
+  name: string;
+  /** The request that joined it, sent again to rejoin. */
+  join: RequestBody;
+  /** The last message id seen in the room: a rejoin asks for what came after. */
+  lastId?: number;
+}
+
 interface Session {
   connection: FrameConnection;
   ended: Promise<ConnectionEnd>;
@@ -192,13 +201,13 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #waiting: Pending[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Rooms joined, by name key, with the join that got us in (sent again to rejoin). */
-  #rooms = new Map<string, { name: string; join: RequestBody }>();
+  #rooms = new Map<string, JoinedRoom>();
   /**
    * Rooms the server just said we left, with no other frame since: a server
    * shutting down says so for every room before its goodbye, and those rooms
    * are rejoined; a kick is followed by other traffic and sticks.
    */
-  #leftJustNow: Array<[string, { name: string; join: RequestBody }]> = [];
+  #leftJustNow: Array<[string, JoinedRoom]> = [];
   #events: EventQueue<ClientEvent>;
   #closing = false;
   #fatal: Error | undefined;
@@ -560,10 +569,16 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     const rooms = entries.map((entry) => entry.name);
     const joins = entries.map((entry) => {
       const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
-      // The original join, so whatever it carried besides the room goes again.
+      // The original join, so whatever it carried besides the room goes again, and
+      // `since` so the server replays what we missed while away.
+      const since = entry.lastId === undefined ? {} : { since: entry.lastId };
       this.#outbox.push({
-        body: { ...entry.join, room: entry.name } as RequestBody,
-        resolve,
+        body: { ...entry.join, room: entry.name, ...since } as RequestBody,
+        resolve: (result) => {
+          // Now, not after every rejoin: missed messages come before newer live ones.
+          if (entry.lastId !== undefined) this.#replay(result?.history);
+          resolve(result);
+        },
         reject,
         internal: true,
         replyEvent: false,
@@ -784,7 +799,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     };
     if (body.type === "join") {
       const room = named("room", body.room.replace(/^#/, ""));
-      this.#rooms.set(nameKey(room), { name: room, join: body });
+      const lastId = result?.lastId;
+      this.#rooms.set(nameKey(room), {
+        name: room,
+        join: body,
+        ...(typeof lastId === "number" ? { lastId } : {}),
+      });
     } else if (body.type === "leave") {
       this.#rooms.delete(nameKey(named("room", body.room.replace(/^#/, ""))));
     } else if (body.type === "nick") {
@@ -794,9 +814,29 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   }
 
   /** Keeps the nickname and room list right when the server changes them for us. */
+  /** Delivers messages a rejoin's reply carried as history. */
+  #replay(history: unknown): void {
+    if (!Array.isArray(history)) return;
+    for (const item of history) {
+      let frame: ServerFrame | undefined;
+      try {
+        frame = parseServerFrame(item);
+      } catch {
+        continue;
+      }
+      if (frame?.type !== "message") continue;
+      this.#track(frame);
+      this.#events.push(frame);
+    }
+  }
+
   #track(event: ClientEvent): void {
     const self = nameKey(this.#nick);
-    if (event.type === "nick" && nameKey(event.from) === self) {
+    if (event.type === "message") {
+      const room = this.#rooms.get(nameKey(event.room));
+      // Ids grow within a room; set rather than max, since a restarted server may start over.
+      if (room) room.lastId = event.id;
+    } else if (event.type === "nick" && nameKey(event.from) === self) {
       this.#nick = event.to;
     } else if (event.type === "leave" && nameKey(event.nick) === self) {
       const key = nameKey(event.room);

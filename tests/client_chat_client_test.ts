@@ -412,6 +412,66 @@ Deno.test("ChatClient reconnects after a drop, rejoins its rooms and says so", a
   await done;
 });
 
+Deno.test("ChatClient rejoins with since and shows the messages it missed", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general", lastId: 5, history: [] });
+  await joined;
+  const { events, done } = collect(client);
+  peer.send({ type: "message", room: "general", from: "bob", body: "six", id: 6, ts: 6 });
+  await until(() => events.length === 1);
+  peer.close();
+
+  const second = await server.nextPeer();
+  await second.welcome();
+  const rejoin = await second.next((frame) => frame.type === "join");
+  assert.equal(rejoin.since, 6);
+  const missed = [7, 8].map((id) => ({
+    type: "message",
+    room: "general",
+    from: "bob",
+    body: `missed ${id}`,
+    id,
+    ts: id,
+    history: true,
+  }));
+  second.send({
+    type: "ack",
+    id: rejoin.id,
+    result: { room: "general", lastId: 8, history: missed },
+  });
+  second.send({ type: "message", room: "general", from: "bob", body: "live", id: 9, ts: 9 });
+  await until(() => events.some((event) => event.type === "message" && event.body === "live"));
+  const shown = events.map((event) =>
+    event.type === "message" ? event.body : event.type === "reconnected" ? "reconnected" : null
+  ).filter((text) => text !== null);
+  assert.deepEqual(shown, ["six", "missed 7", "missed 8", "reconnected", "live"]);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient rejoins without since when the server never said a last id", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general" });
+  await joined;
+  const { events, done } = collect(client);
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  const rejoin = await second.next((frame) => frame.type === "join");
+  assert.equal("since" in rejoin, false);
+  // Recent history sent on a plain join is not news: not shown again.
+  const old = { type: "message", room: "general", from: "bob", body: "old", id: 1, ts: 1 };
+  second.send({ type: "ack", id: rejoin.id, result: { room: "general", history: [old] } });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.equal(events.some((event) => event.type === "message"), false);
+  await client.close();
+  await done;
+});
+
 Deno.test("ChatClient rejoins rooms a shutting-down server said it left, but not a room it was kicked from", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);

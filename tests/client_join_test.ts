@@ -107,9 +107,13 @@ function collect(client: ChatClient): { events: ClientEvent[]; done: Promise<voi
   return { events, done };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -356,6 +360,126 @@ Deno.test("ChatClient reconnects to a restarted server and rejoins its rooms", a
     await client.close();
     await first.stop("SIGKILL");
     await second?.stop("SIGKILL");
+  }
+});
+
+/** A TCP proxy in front of the server whose connections a test can cut, and whose door it can shut. */
+class CuttableProxy implements AsyncDisposable {
+  #listener: Deno.TcpListener | undefined;
+  #pairs = new Set<[Deno.TcpConn, Deno.TcpConn]>();
+  #tasks = new Set<Promise<void>>();
+  readonly port: number;
+  readonly target: number;
+
+  constructor(target: number, port = 0) {
+    this.target = target;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port });
+    this.port = this.#listener.addr.port;
+    this.#track(this.#accept(this.#listener));
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const client of listener) {
+        const upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
+        const pair: [Deno.TcpConn, Deno.TcpConn] = [client, upstream];
+        this.#pairs.add(pair);
+        this.#track(this.#pipe(client, upstream, pair));
+        this.#track(this.#pipe(upstream, client, pair));
+      }
+    } catch {
+      // Listener closed.
+    }
+  }
+
+  async #pipe(
+    from: Deno.TcpConn,
+    to: Deno.TcpConn,
+    pair: [Deno.TcpConn, Deno.TcpConn],
+  ): Promise<void> {
+    const buffer = new Uint8Array(65536);
+    try {
+      while (true) {
+        const count = await from.read(buffer);
+        if (count === null) break;
+        let offset = 0;
+        while (offset < count) offset += await to.write(buffer.subarray(offset, count));
+      }
+    } catch {
+      // Cut.
+    }
+    this.#cut(pair);
+  }
+
+  #cut(pair: [Deno.TcpConn, Deno.TcpConn]): void {
+    if (!this.#pairs.delete(pair)) return;
+    for (const conn of pair) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  /** Cuts every connection and refuses new ones until {@linkcode open}. */
+  shut(): void {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const pair of [...this.#pairs]) this.#cut(pair);
+  }
+
+  /** Accepts connections again, on the same port. */
+  open(): void {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#track(this.#accept(this.#listener));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.shut();
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+  }
+}
+
+Deno.test("ChatClient cut off from a running server catches up on what it missed", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using proxy = new CuttableProxy(server.port);
+  await using bob = await ChatClient.connect({ port: server.port, nick: "bob" });
+  await bob.request({ type: "join", room: "general" });
+  const alice = await ChatClient.connect({
+    port: proxy.port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const { events, done } = collect(alice);
+  try {
+    await alice.request({ type: "join", room: "general" });
+    await bob.request({ type: "say", room: "general", body: "before" });
+    await until(() => events.some((e) => e.type === "message" && e.body === "before"), "before");
+
+    proxy.shut();
+    await until(() => events.some((e) => e.type === "reconnecting"), "reconnecting");
+    // The server sees alice leave; what bob says now, she only gets on her return.
+    await until(async () => {
+      const who = await bob.request({ type: "who", room: "general" });
+      return (who?.members as string[]).length === 1;
+    }, "alice gone");
+    await bob.request({ type: "say", room: "general", body: "while you were away" });
+    proxy.open();
+    await until(() => events.some((e) => e.type === "reconnected"), "reconnected");
+
+    const bodies = events.flatMap((e) => e.type === "message" ? [e.body] : []);
+    assert.deepEqual(bodies, ["before", "while you were away"]);
+    const missed = events.find((e) => e.type === "message" && e.body === "while you were away");
+    assert.equal(missed?.type === "message" && missed.history, true);
+  } finally {
+    await alice.close();
+    await done;
   }
 });
 
