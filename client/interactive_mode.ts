@@ -190,6 +190,13 @@ export async function runInteractive(
     }
   };
 
+  // Killed politely: say goodbye and give the terminal back as for Ctrl+C.
+  const onTerm = () => quit("terminated");
+  try {
+    Deno.addSignalListener("SIGTERM", onTerm);
+  } catch {
+    // Not supported on this platform.
+  }
   Deno.stdin.setRaw(true);
   try {
     write(
@@ -232,6 +239,11 @@ export async function runInteractive(
   } finally {
     write("\r\x1b[2K");
     Deno.stdin.setRaw(false);
+    try {
+      Deno.removeSignalListener("SIGTERM", onTerm);
+    } catch {
+      // Never added.
+    }
   }
   const error = await client.closed;
   if (error !== undefined) {
