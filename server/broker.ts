@@ -49,6 +49,8 @@ export interface BrokerOptions {
   maxRooms?: number;
   /** Default mute duration, in ms. */
   defaultMuteMs?: number;
+  /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
+  maxReplyBytes?: number;
   now?: () => number;
 }
 
@@ -104,6 +106,24 @@ function dmEvent(record: DmRecord, history: boolean): DirectMessageEvent {
   return event;
 }
 
+/** An upper bound of an event's encoded size, in bytes. */
+function eventBytes(event: ChatEvent): number {
+  let bytes = 96;
+  for (const value of Object.values(event)) {
+    if (typeof value === "string") bytes += utf8Length(value);
+  }
+  return bytes;
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
+
 function storageError(error: unknown): ChatError {
   if (error instanceof ChatError) return error;
   if (error instanceof StoreBusyError) {
@@ -150,6 +170,7 @@ export class Broker {
   #maxReplay: number;
   #maxRooms: number;
   #defaultMuteMs: number;
+  #maxReplyBytes: number;
   #writes: GroupCommit<Write>;
 
   private constructor(store: Store, options: BrokerOptions) {
@@ -159,6 +180,7 @@ export class Broker {
     this.#maxReplay = options.maxReplay ?? 1000;
     this.#maxRooms = options.maxRooms ?? 10_000;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
+    this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     this.#writes = new GroupCommit((batch) => this.#commit(batch));
   }
 
@@ -343,8 +365,10 @@ export class Broker {
     limit: number,
   ): Promise<boolean> {
     let last = after;
+    let bytes = into.reduce((sum, event) => sum + eventBytes(event), 0);
+    const most = Math.min(limit, MAX_HISTORY_PAGE);
     while (last < room.committedId) {
-      const left = limit - into.length;
+      const left = most - into.length;
       if (left <= 0) return true;
       const page = await this.store.history(room.key, {
         after: last,
@@ -352,8 +376,14 @@ export class Broker {
         limit: left,
       });
       if (page.length === 0) break;
-      for (const record of page) into.push(messageEvent(record, room.name, true));
-      last = page[page.length - 1]!.id;
+      for (const record of page) {
+        const event = messageEvent(record, room.name, true);
+        bytes += eventBytes(event);
+        // The reply must fit in one frame: the client pages for the rest.
+        if (bytes > this.#maxReplyBytes) return true;
+        into.push(event);
+        last = record.id;
+      }
     }
     return false;
   }
@@ -471,14 +501,17 @@ export class Broker {
     member: Member,
     name: string,
     query: { before?: number; after?: number; limit?: number },
-  ): Promise<{ room: string; messages: RoomMessageEvent[] }> {
+  ): Promise<{ room: string; messages: RoomMessageEvent[]; more?: boolean }> {
     const room = this.#memberRoom(member, name);
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
     const page = await this.store.history(room.key, { ...query, upTo: room.committedId, limit });
-    return {
-      room: room.name,
-      messages: page.map((record) => messageEvent(record, room.name, true)),
-    };
+    const messages = this.#fit(
+      page.map((record) => messageEvent(record, room.name, true)),
+      query.after !== undefined,
+    );
+    return messages.length < page.length
+      ? { room: room.name, messages, more: true }
+      : { room: room.name, messages };
   }
 
   /** A page of the account's direct messages with `peer`. */
@@ -486,13 +519,19 @@ export class Broker {
     member: Member,
     peer: string,
     query: { before?: number; after?: number; limit?: number },
-  ): Promise<{ with: string; messages: DirectMessageEvent[] }> {
+  ): Promise<{ with: string; messages: DirectMessageEvent[]; more?: boolean }> {
     if (member.account === undefined) {
       throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");
     }
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
     const page = await this.store.dmHistory(member.account, nameKey(peer), { ...query, limit });
-    return { with: peer, messages: page.map((record) => dmEvent(record, true)) };
+    const messages = this.#fit(
+      page.map((record) => dmEvent(record, true)),
+      query.after !== undefined,
+    );
+    return messages.length < page.length
+      ? { with: peer, messages, more: true }
+      : { with: peer, messages };
   }
 
   /** Marks DMs from `peer` read up to `upTo`. */
@@ -742,6 +781,19 @@ export class Broker {
       ts: this.#now(),
     });
     return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
+  }
+
+  /** The longest run of `events` that fits in one reply: the oldest when paging forward, else the newest. */
+  #fit<T extends ChatEvent>(events: T[], oldestFirst: boolean): T[] {
+    let bytes = 0;
+    const order = oldestFirst ? events : [...events].reverse();
+    let count = 0;
+    for (const event of order) {
+      bytes += eventBytes(event);
+      if (bytes > this.#maxReplyBytes) break;
+      count++;
+    }
+    return oldestFirst ? events.slice(0, count) : events.slice(events.length - count);
   }
 
   /** Server admins named in configuration (name keys), besides accounts flagged admin. */

@@ -108,6 +108,7 @@ export class ChatServer implements AsyncDisposable {
         historyOnJoin: resolved.historyOnJoin,
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
+        maxReplyBytes: resolved.maxFrameBytes - 1024,
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
       const accounts = new AccountService(store, {

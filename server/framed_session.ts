@@ -10,13 +10,15 @@ import {
   type HelloFrame,
   parseClientFrame,
   PROTOCOL_VERSION,
+  type Request,
   requestIdOf,
   type WelcomeFrame,
 } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
-import { isOrdered, Session, type SessionContext } from "./session.ts";
+import { OrderedReplies } from "./ordered_replies.ts";
+import { isOrdered, type Outcome, Session, type SessionContext } from "./session.ts";
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
@@ -25,6 +27,7 @@ const PING = encodeFrame({ type: "ping" });
 export class FramedSession extends Session {
   #decoder: FrameDecoder;
   #helloPending = false;
+  #replies = new OrderedReplies();
 
   constructor(transport: Transport, context: SessionContext, ip: string) {
     super(transport, context, ip);
@@ -109,27 +112,42 @@ export class FramedSession extends Session {
       }
       if (!this.registered) throw new ChatError("hello_required", "Send hello first");
       this.checkRate();
-      const outcome = this.execute(frame);
-      if (!(outcome instanceof Promise)) {
-        this.send(encodeFrame({ type: "ack", id: frame.id, result: outcome }));
-        return undefined;
-      }
-      const replied = outcome.then(
-        (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
-        (error) => this.#replyError(error, frame.id),
-      );
-      return isOrdered(frame) ? replied : undefined;
+      if (isOrdered(frame)) return this.#replies.idle().then(() => this.#run(frame));
+      this.#run(frame);
+      return undefined;
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
-      this.send(encodeFrame(error.toWire(id)));
       if (
         !this.registered &&
         (error.code === "unsupported_version" || error.code === "hello_required")
       ) {
+        this.send(encodeFrame(error.toWire(id)));
         this.close(error.code, error.message);
+        return undefined;
       }
+      // Parse and rate errors are answered in order too.
+      this.#replies.add(
+        Promise.reject(error),
+        () => {},
+        (failure) => this.#replyError(failure, id),
+      );
       return undefined;
     }
+  }
+
+  /** Executes a request and queues its reply in order; resolves when the reply is out. */
+  #run(frame: Request): Promise<void> | undefined {
+    let outcome: Outcome;
+    try {
+      outcome = this.execute(frame);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    return this.#replies.add(
+      outcome,
+      (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+      (error) => this.#replyError(error, frame.id),
+    );
   }
 
   async #hello(frame: HelloFrame): Promise<void> {

@@ -30,10 +30,11 @@ export interface SessionContext {
 /** A request's result: at once, or once what it changed is committed. */
 export type Outcome = Record<string, unknown> | Promise<Record<string, unknown>>;
 
-// Requests whose effect later requests depend on: the next frame waits for them.
-const ORDERED: ReadonlySet<string> = new Set(["join", "register"]);
+// Requests that change what later ones mean (membership, identity): they wait
+// for every earlier request to finish, and later ones wait for them.
+const ORDERED: ReadonlySet<string> = new Set(["join", "leave", "register", "nick", "quit"]);
 
-/** Whether requests after `request` must wait for it to finish. */
+/** Whether `request` is a barrier: after all earlier requests, before all later ones. */
 export function isOrdered(request: Request): boolean {
   return ORDERED.has(request.type);
 }

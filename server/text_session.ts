@@ -11,7 +11,8 @@ import { parseClientFrame, type Request } from "../shared/protocol.ts";
 import { nameKey, validateNick } from "../shared/validation.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
-import { isOrdered, Session } from "./session.ts";
+import { OrderedReplies } from "./ordered_replies.ts";
+import { isOrdered, type Outcome, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 
 const encoder = new TextEncoder();
@@ -26,6 +27,7 @@ export class TextSession extends Session {
   #currentRoom: string | undefined;
   #prompted = false;
   #requestId = 0;
+  #replies = new OrderedReplies();
   /** A registered nickname waiting for its password. */
   #loginNick: string | undefined;
 
@@ -172,9 +174,11 @@ export class TextSession extends Session {
       case "help":
         for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
         return undefined;
-      case "quit":
-        this.close("quit", "Goodbye", command.reason ?? "quit");
-        return undefined;
+      case "quit": {
+        // After the replies to everything typed before it.
+        const reason = command.reason ?? "quit";
+        return this.#replies.idle().then(() => this.close("quit", "Goodbye", reason));
+      }
       case "switch": {
         const wanted = nameKey(command.room.replace(/^#/, ""));
         const room = [...this.rooms].find((r) => r.key === wanted);
@@ -192,18 +196,26 @@ export class TextSession extends Session {
           { ...command.request, id: ++this.#requestId },
           { maxBodyLength: this.context.options.maxBodyLength },
         ) as Request;
-        const outcome = this.execute(request);
-        if (!(outcome instanceof Promise)) {
-          this.#afterRequest(request, outcome);
-          return undefined;
-        }
-        const done = outcome.then(
-          (result) => this.#afterRequest(request, result),
-          (error) => this.#error(error),
-        );
-        return isOrdered(request) ? done : undefined;
+        if (isOrdered(request)) return this.#replies.idle().then(() => this.#run(request));
+        this.#run(request);
+        return undefined;
       }
     }
+  }
+
+  /** Executes a request and queues its reply in order; resolves when the reply is out. */
+  #run(request: Request): Promise<void> | undefined {
+    let outcome: Outcome;
+    try {
+      outcome = this.execute(request);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    return this.#replies.add(
+      outcome,
+      (result) => this.#afterRequest(request, result),
+      (error) => this.#error(error),
+    );
   }
 
   #afterRequest(request: Request, result: Record<string, unknown>): void {

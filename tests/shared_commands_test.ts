@@ -52,11 +52,17 @@ Deno.test("a plain line outside any room is not_in_room", () => {
 Deno.test("/join and its aliases", () => {
   for (const word of ["/join", "/j", "/create_group", "/join_group", "/JOIN", "/Join_Group"]) {
     assert.deepEqual(request(`${word} #dev`, noRoom), { type: "join", room: "#dev" }, word);
-    assert.deepEqual(request(`${word}   dev   extra`, noRoom), { type: "join", room: "dev" }, word);
+    assert.deepEqual(request(`${word}   dev`, noRoom), { type: "join", room: "dev" }, word);
+    // A second word is the room's key.
+    assert.deepEqual(request(`${word}   dev   s3cret`, noRoom), {
+      type: "join",
+      room: "dev",
+      key: "s3cret",
+    }, word);
   }
-  rejects("/join", noRoom, "bad_request", "Usage: /join ROOM");
-  rejects("/create_group   ", noRoom, "bad_request", "Usage: /create_group ROOM");
-  rejects("/j", noRoom, "bad_request", "Usage: /j ROOM");
+  rejects("/join", noRoom, "bad_request", "Usage: /join ROOM [KEY]");
+  rejects("/create_group   ", noRoom, "bad_request", "Usage: /create_group ROOM [KEY]");
+  rejects("/j", noRoom, "bad_request", "Usage: /j ROOM [KEY]");
 });
 
 Deno.test("/leave and its aliases, defaulting to the current room", () => {
@@ -178,8 +184,17 @@ Deno.test("every command listed in COMMAND_HELP parses", () => {
     assert.ok(match, usage);
     // Fill each placeholder: " NICK TEXT" → " bob some words".
     const args = match[2]!.replace(
-      /\[?(ROOM|NICK|TEXT|ACTION|REASON)\]?/g,
-      (_, word: string) => word === "ROOM" ? "dev" : word === "NICK" ? "bob" : "some words",
+      /\[?(ROOM|NICK|TEXT|ACTION|REASON|DURATION|PASSWORD|SECRET)\]?/g,
+      (_, word: string) =>
+        ({
+          ROOM: "dev",
+          NICK: "bob",
+          DURATION: "10m",
+          PASSWORD: "hunter22",
+          SECRET: "s3cret",
+        } as Record<string, string>)[
+          word
+        ] ?? "some words",
     );
     for (const name of match[1]!.split(", ")) {
       const command = parseCommand(name + args, inRoom);

@@ -302,8 +302,8 @@ Deno.test("parseClientFrame: quit with and without a reason", () => {
 Deno.test("parseClientFrame: an unknown request type is unknown_command", () => {
   assert.equal(codeOf(() => parseClientFrame({ type: "frobnicate", id: 1 })), "unknown_command");
   assert.equal(
-    messageOf(() => parseClientFrame({ type: "kick", id: 1 })),
-    'Unknown request type "kick"',
+    messageOf(() => parseClientFrame({ type: "launch", id: 1 })),
+    'Unknown request type "launch"',
   );
   // Long type names are cut in the message.
   const message = messageOf(() => parseClientFrame({ type: "x".repeat(1000), id: 1 }));

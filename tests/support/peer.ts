@@ -33,7 +33,11 @@ export class Peer implements AsyncDisposable {
   }
 
   /** Connects and completes hello as `nick`; returns the welcome frame. */
-  static async join(port: number, nick: string): Promise<Peer> {
+  static async join(
+    port: number,
+    nick: string,
+    options: { password?: string } = {},
+  ): Promise<Peer> {
     const peer = await Peer.connect(port);
     peer.send({
       type: "hello",
@@ -41,9 +45,13 @@ export class Peer implements AsyncDisposable {
       client: "test",
       clientVersion: "0",
       nick,
+      ...options,
     });
     const reply = await peer.next((f) => f.type === "welcome" || f.type === "error");
-    if (reply.type !== "welcome") throw new Error(`hello refused: ${reply.code} ${reply.message}`);
+    if (reply.type !== "welcome") {
+      await peer[Symbol.asyncDispose]();
+      throw new Error(`hello refused: ${reply.code} ${reply.message}`);
+    }
     return peer;
   }
 
