@@ -12,7 +12,9 @@ export const DEFAULT_PORT = 7007;
 
 /** Where to connect. */
 export interface Address {
+  /** Host name or IP address, IPv6 without brackets. */
   hostname: string;
+  /** TCP port. */
   port: number;
 }
 

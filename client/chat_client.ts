@@ -338,6 +338,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     return promise;
   }
 
+  /**
+   * The event stream: server events, `reply` events for requests that asked
+   * for them, and the connection's state changes. One loop at a time; it
+   * ends when the client is closed for good.
+   */
   [Symbol.asyncIterator](): AsyncIterator<ClientEvent> {
     return this.#events[Symbol.asyncIterator]();
   }

@@ -17,6 +17,7 @@
  * ```
  */
 export class ConnectionClosedError extends Error {
+  /** Makes the error; `cause` is the network error behind it, if any. */
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ConnectionClosedError";

@@ -33,6 +33,7 @@ export class EventQueue<T> implements AsyncIterable<T> {
   #waiter: ((result: IteratorResult<T>) => void) | undefined;
   #iterating = false;
 
+  /** Makes an empty queue. */
   constructor(options: EventQueueOptions = {}) {
     this.#maxItems = options.maxItems ?? Infinity;
   }
@@ -82,6 +83,7 @@ export class EventQueue<T> implements AsyncIterable<T> {
     waiter?.({ value: undefined, done: true });
   }
 
+  /** Starts the one loop that reads the queue; throws if another is running. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     if (this.#iterating) {
       throw new Error("Cannot iterate events: another loop is already reading them");

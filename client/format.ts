@@ -264,12 +264,19 @@ export function formatEvent(event: ClientEvent, options: FormatOptions = {}): st
 
 /** One line of JSON output: the common fields are always present, `null` when they do not apply. */
 export interface JsonRecord {
+  /** The event or request type. */
   type: string;
+  /** The room, without `#`. */
   room: string | null;
+  /** Who it is from. */
   from: string | null;
+  /** The text: message body, topic, leave reason, error message. */
   body: string | null;
+  /** The message id (per room, or per server for DMs). */
   id: number | null;
+  /** Server time for server events, client time otherwise, in ms since the epoch. */
   ts: number;
+  /** The event's own fields. */
   [key: string]: unknown;
 }
 

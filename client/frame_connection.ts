@@ -51,6 +51,7 @@ export class FrameConnection {
   #closed = false;
   #lastReceivedAt = Date.now();
 
+  /** Wraps an open `transport` (a `Deno.Conn`, or an in-memory pair in tests). */
   constructor(transport: Transport, options: FrameConnectionOptions = {}) {
     this.#transport = transport;
     this.#decoder = new FrameDecoder({

@@ -40,6 +40,7 @@ export class LineEditor {
   #draft: string[] = [];
   #historySize: number;
 
+  /** Makes an editor with an empty line and history. */
   constructor(options: LineEditorOptions = {}) {
     this.#historySize = options.historySize ?? 500;
   }

@@ -23,6 +23,7 @@ export class LineReader {
   #buffer = "";
   #done = false;
 
+  /** Reads `stream`, locking it. */
   constructor(stream: ReadableStream<Uint8Array>) {
     this.#reader = stream.getReader();
   }

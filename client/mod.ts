@@ -26,3 +26,15 @@ export * from "./line_editor.ts";
 export * from "./line_reader.ts";
 export * from "./piped_mode.ts";
 export * from "./request_pacer.ts";
+// The shared protocol types this API speaks in.
+export type {
+  AckFrame,
+  ByeFrame,
+  ChatEvent,
+  ClientFrame,
+  RequestBody,
+  ServerFrame,
+  ServerLimits,
+  WelcomeFrame,
+} from "../shared/protocol.ts";
+export type { ErrorFrame } from "../shared/errors.ts";

@@ -32,6 +32,7 @@ export class RequestPacer {
   #updatedAt: number | undefined;
   #blockedUntil = 0;
 
+  /** Makes a pacer with a full bucket. */
   constructor(options: RequestPacerOptions) {
     this.#burst = Math.max(1, Math.floor(options.burst));
     this.#perMs = options.ratePerSecond > 0 ? options.ratePerSecond * 0.95 / 1000 : Infinity;
