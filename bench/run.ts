@@ -255,7 +255,9 @@ async function main(argv: string[]): Promise<number> {
     commit: await commit(),
     machine: await machineInfo(),
     deno: Deno.version,
-    serverFlags: serveFlags(options.serverFlags),
+    serverFlags: options.serverFlags.some((flag) => /^--(data|memory)(=|$)/.test(flag))
+      ? serveFlags(options.serverFlags)
+      : [...serveFlags(options.serverFlags), "--data", "<fresh temporary directory>"],
     runs: options.runs,
     results,
   };

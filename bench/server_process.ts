@@ -47,6 +47,12 @@ export interface ServerProcessOptions {
   entry?: string;
   /** Time allowed to print the listening line, in ms. */
   startTimeoutMs?: number;
+  /**
+   * Give the server a fresh temporary data directory (`--data`), removed
+   * when it stops, so runs neither see each other's history nor write into
+   * the working directory. Skipped when the extra flags choose storage.
+   */
+  tempData?: boolean;
 }
 
 const MAIN = new URL("../main.ts", import.meta.url);
@@ -60,6 +66,7 @@ export class ServerProcess implements AsyncDisposable {
   readonly #child: Deno.ChildProcess;
   readonly #status: Promise<Deno.CommandStatus>;
   readonly #output: string[];
+  readonly #dataDir: string | undefined;
   #stopped = false;
 
   private constructor(
@@ -67,7 +74,9 @@ export class ServerProcess implements AsyncDisposable {
     port: number,
     flags: readonly string[],
     output: string[],
+    dataDir: string | undefined,
   ) {
+    this.#dataDir = dataDir;
     this.#child = child;
     this.pid = child.pid;
     this.port = port;
@@ -78,7 +87,12 @@ export class ServerProcess implements AsyncDisposable {
 
   /** Starts a server and resolves once it prints `listening on HOST:PORT`. */
   static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
-    const flags = serveFlags(options.extraFlags);
+    const extra = options.extraFlags ?? [];
+    const choosesStorage = extra.some((flag) => /^--(data|memory)(=|$)/.test(flag));
+    const dataDir = options.tempData !== false && !choosesStorage
+      ? await Deno.makeTempDir({ prefix: "chat-bench-" })
+      : undefined;
+    const flags = serveFlags(dataDir === undefined ? extra : [...extra, "--data", dataDir]);
     const entry = options.entry ?? MAIN.pathname;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...(options.denoFlags ?? []), entry, "serve", ...flags],
@@ -125,9 +139,10 @@ export class ServerProcess implements AsyncDisposable {
         // Already gone.
       }
       await child.status;
+      if (dataDir !== undefined) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
       throw new Error(`Server ${port}:\n${output.join("\n")}`);
     }
-    return new ServerProcess(child, port, flags, output);
+    return new ServerProcess(child, port, flags, output, dataDir);
   }
 
   /** The server's last lines of output. */
@@ -167,6 +182,9 @@ export class ServerProcess implements AsyncDisposable {
         // Exited meanwhile.
       }
       await this.#status;
+    }
+    if (this.#dataDir !== undefined) {
+      await Deno.remove(this.#dataDir, { recursive: true }).catch(() => {});
     }
   }
 
