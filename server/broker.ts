@@ -19,6 +19,7 @@ import { nameKey } from "../shared/validation.ts";
 import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
+import { ServerMetrics } from "./server_metrics.ts";
 import type {
   AuditRecord,
   DmRecord,
@@ -51,6 +52,8 @@ export interface BrokerOptions {
   defaultMuteMs?: number;
   /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
   maxReplyBytes?: number;
+  /** Where to count messages, deliveries and commit times. */
+  metrics?: ServerMetrics;
   now?: () => number;
 }
 
@@ -162,6 +165,7 @@ const REFUSAL: Record<string, string> = {
  */
 export class Broker {
   readonly store: Store;
+  readonly metrics: ServerMetrics;
   #users = new Map<string, Set<Member>>();
   #rooms = new Map<string, Room>();
   #dmLastId = 0;
@@ -175,6 +179,7 @@ export class Broker {
 
   private constructor(store: Store, options: BrokerOptions) {
     this.store = store;
+    this.metrics = options.metrics ?? new ServerMetrics();
     this.#now = options.now ?? Date.now;
     this.#historyOnJoin = options.historyOnJoin ?? 50;
     this.#maxReplay = options.maxReplay ?? 1000;
@@ -417,6 +422,8 @@ export class Broker {
         },
       );
     }
+    const arrived = performance.now();
+    this.metrics.messagesIn++;
     const record: MessageRecord = {
       room: room.key,
       id: ++room.lastId,
@@ -433,6 +440,7 @@ export class Broker {
     // Commits resolve in order, so delivery follows id order.
     room.committedId = record.id;
     this.#fanOut(room.members, messageEvent(record, room.name, false));
+    this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
   }
 
@@ -446,6 +454,7 @@ export class Broker {
     body: string,
     action = false,
   ): Promise<{ id: number; ts: number; stored?: boolean }> {
+    this.metrics.messagesIn++;
     const key = nameKey(to);
     const sessions = this.#users.get(key);
     let recipientName: string;
@@ -846,6 +855,15 @@ export class Broker {
   }
 
   async #commit(batch: Write[]): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.#commitBatch(batch);
+    } finally {
+      this.metrics.storeCommit.observeMs(performance.now() - started);
+    }
+  }
+
+  async #commitBatch(batch: Write[]): Promise<void> {
     // Consecutive messages (and DMs) go to the store as one batch each.
     let messages: MessageRecord[] = [];
     let dms: DmRecord[] = [];
@@ -938,6 +956,11 @@ export class Broker {
   #fanOut(members: Iterable<Member>, event: ChatEvent): void {
     // One encoding, shared by every recipient's queue.
     const delivery = new Delivery(event);
-    for (const member of members) member.deliver(delivery);
+    let count = 0;
+    for (const member of members) {
+      member.deliver(delivery);
+      count++;
+    }
+    this.metrics.deliveries += count;
   }
 }

@@ -76,7 +76,13 @@ export class ChatServer implements AsyncDisposable {
     this.accounts = parts.accounts;
     this.#logger = getLogger(["chat", "server"]);
     this.#limiter = new ConnectionLimiter(options);
-    this.#context = { broker: this.broker, accounts: this.accounts, options, logger: this.#logger };
+    this.#context = {
+      broker: this.broker,
+      metrics: this.broker.metrics,
+      accounts: this.accounts,
+      options,
+      logger: this.#logger,
+    };
     this.#acceptLoop = this.#accept();
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
     this.#ticker.unref();
@@ -285,6 +291,7 @@ export class ChatServer implements AsyncDisposable {
       let count = firstResult === "silent" ? await first : firstResult;
       while (count !== null && !session.closed) {
         session.lastSeen = performance.now();
+        this.broker.metrics.bytesIn += count;
         const busy = session.receive(buffer.subarray(0, count));
         // Read no more until requests later ones depend on have finished.
         if (busy !== undefined) await busy;

@@ -15,6 +15,7 @@ import type { AccountService } from "./accounts/account_service.ts";
 import type { Broker } from "./broker.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Member, Room } from "./room.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 import type { ServerOptions } from "./server_options.ts";
 import type { UnreadCount } from "./store/store.ts";
 import { TokenBucket } from "./token_bucket.ts";
@@ -22,6 +23,7 @@ import { TokenBucket } from "./token_bucket.ts";
 /** What every session needs from its server. */
 export interface SessionContext {
   readonly broker: Broker;
+  readonly metrics: ServerMetrics;
   readonly accounts: AccountService;
   readonly options: ServerOptions;
   readonly logger: Logger;
@@ -113,14 +115,18 @@ export abstract class Session implements Member {
   start(): void {}
 
   deliver(delivery: Delivery): void {
-    if (this.#closed) return;
-    if (!this.queue.push(this.encode(delivery))) this.abort("slow consumer", "slow_consumer");
+    this.send(this.encode(delivery));
   }
 
   /** Queues raw bytes; a peer over its queue bound is dropped. */
   protected send(bytes: Uint8Array): void {
     if (this.#closed) return;
-    if (!this.queue.push(bytes)) this.abort("slow consumer", "slow_consumer");
+    if (this.queue.push(bytes)) {
+      this.context.metrics.bytesOut += bytes.length;
+      return;
+    }
+    this.context.metrics.slowConsumers++;
+    this.abort("slow consumer", "slow_consumer");
   }
 
   /**
@@ -135,7 +141,10 @@ export abstract class Session implements Member {
     const { accounts, broker, options } = this.context;
     let name = nick;
     if (password !== undefined) {
-      const account = await accounts.authenticate(nick, password, this.ip);
+      const account = await accounts.authenticate(nick, password, this.ip).catch((error) => {
+        if (error instanceof ChatError && error.code === "auth_failed") this.context.metrics.authFailures++;
+        throw error;
+      });
       this.account = account.key;
       this.admin = account.admin || options.admins.includes(account.key);
       name = account.name;
@@ -172,6 +181,7 @@ export abstract class Session implements Member {
     const now = performance.now();
     const wait = this.#bucket.take(now);
     if (wait === 0) return;
+    this.context.metrics.rateLimited++;
     if (this.#strikes.take(now) !== 0) {
       this.close("flood", "Too many requests over the rate limit");
     }
