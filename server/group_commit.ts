@@ -66,8 +66,8 @@ export class GroupCommit<T> {
     }
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
-      // Wait a turn of the event loop so everything read meanwhile joins the batch.
-      this.#running ??= new Promise<void>((start) => setTimeout(start, 0)).then(() => this.#run());
+      // After this turn's I/O callbacks, so everything read meanwhile joins the batch.
+      this.#running ??= new Promise<void>((start) => setImmediate(start)).then(() => this.#run());
     });
   }
 

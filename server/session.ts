@@ -71,6 +71,7 @@ export abstract class Session implements Member {
     this.queue = new OutboundQueue(transport, {
       maxBytes: context.options.maxQueueBytes,
       onError: () => this.abort("write failed"),
+      start: "end-of-turn",
     });
     this.#bucket = new TokenBucket({
       burst: context.options.rateBurst,

@@ -11,12 +11,31 @@ import { type Transport, writeAll } from "./transport.ts";
 /** Default bound on queued bytes per connection: 1 MiB. */
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
 
+// One callback per event-loop turn for every end-of-turn queue.
+let turn: Promise<void> | undefined;
+
+function endOfTurn(): Promise<void> {
+  return turn ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      turn = undefined;
+      resolve();
+    })
+  );
+}
+
 /** Options for {@linkcode OutboundQueue}. */
 export interface OutboundQueueOptions {
   /** Most bytes queued and not yet written before the peer counts as slow. */
   maxBytes?: number;
   /** Called once when a write fails (the peer is gone). */
   onError?: (error: unknown) => void;
+  /**
+   * When an idle queue starts writing: `now` (default) at the first push, or
+   * at the `end-of-turn`, once the event loop has handled this turn's input —
+   * a server fanning out many messages per turn then makes one write per
+   * recipient instead of one per message.
+   */
+  start?: "now" | "end-of-turn";
 }
 
 /**
@@ -38,11 +57,13 @@ export class OutboundQueue {
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #failed = false;
+  #endOfTurn: boolean;
 
   constructor(transport: Transport, options: OutboundQueueOptions = {}) {
     this.#transport = transport;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.#onError = options.onError;
+    this.#endOfTurn = options.start === "end-of-turn";
   }
 
   /** Bytes queued and not yet handed to the transport. */
@@ -65,7 +86,7 @@ export class OutboundQueue {
     if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
-    this.#writing ??= this.#drain();
+    this.#writing ??= this.#endOfTurn ? endOfTurn().then(() => this.#drain()) : this.#drain();
     return true;
   }
 

@@ -223,3 +223,23 @@ Deno.test("OutboundQueue keeps the byte order of many pushes across batches", as
   assert.deepEqual(transport.written, expected);
   assert.ok(transport.calls.length < 50, `${transport.calls.length} writes for 50 frames`);
 });
+
+Deno.test("OutboundQueue with start end-of-turn joins everything pushed in one turn into one write", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport, { start: "end-of-turn" });
+  assert.equal(queue.push(bytes(1, 2)), true);
+  assert.equal(queue.push(bytes(3)), true);
+  // Nothing is written until the event-loop turn that queued it is over.
+  assert.deepEqual(transport.calls, []);
+  await new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.deepEqual(transport.calls, [bytes(1, 2, 3)]);
+  // While that write is in flight, later pushes join the next write as usual.
+  queue.push(bytes(4));
+  transport.accept();
+  await settle();
+  assert.deepEqual(transport.calls, [bytes(1, 2, 3), bytes(4)]);
+  transport.accept();
+  await queue.drained();
+  assert.deepEqual(transport.written, [1, 2, 3, 4]);
+});
