@@ -21,17 +21,19 @@ import { GroupCommit, StoreBusyError } from "./group_commit.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import type {
-  AuditRecord,
   DmRecord,
   GrantKind,
   GrantRecord,
   MessageRecord,
-  RoomRecord,
   Store,
+  StoreWrite,
   UnreadCount,
 } from "./store/store.ts";
 
 export { type Member, Room } from "./room.ts";
+
+/** Longest list in one reply (rooms, members, users): frames carry at most 1024 array entries. */
+export const MAX_LIST = 1000;
 
 /** Summary of a room for `rooms`. */
 export interface RoomSummary {
@@ -71,15 +73,7 @@ export interface JoinResult {
   gap?: { after: number; oldest: number };
 }
 
-type Write =
-  | { kind: "message"; record: MessageRecord }
-  | { kind: "dm"; record: DmRecord; delivered: boolean }
-  | { kind: "room"; record: RoomRecord }
-  | { kind: "grant"; grant: GrantRecord }
-  | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
-  | { kind: "audit"; entry: AuditRecord }
-  | { kind: "delivered"; user: string; upTo: number }
-  | { kind: "read"; user: string; peer: string; upTo: number };
+type Write = StoreWrite;
 
 function messageEvent(record: MessageRecord, room: string, history: boolean): RoomMessageEvent {
   const event: RoomMessageEvent = {
@@ -303,7 +297,7 @@ export class Broker {
     const result: JoinResult = {
       room: room.name,
       topic: room.topic,
-      members: room.memberNames(),
+      members: room.memberNames().slice(0, MAX_LIST),
       lastId: room.committedId,
       history,
     };
@@ -345,10 +339,20 @@ export class Broker {
     let gap: { after: number; oldest: number } | undefined;
     if (since === undefined) {
       if (this.#historyOnJoin > 0 && room.committedId > 0) {
-        const upTo = room.committedId;
-        const page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
-        history.push(...page.map((record) => messageEvent(record, room.name, true)));
-        await this.#readOn(room, upTo, history, this.#maxReplay);
+        // The latest messages up to the committed id, re-read if a commit
+        // landed meanwhile; what still lands after the last read follows.
+        let upTo = room.committedId;
+        let page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
+        for (let retry = 0; retry < 3 && room.committedId !== upTo; retry++) {
+          upTo = room.committedId;
+          page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
+        }
+        // Newest first when cutting to fit one frame: older pages are a `history` away.
+        history.push(
+          ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), false),
+        );
+        const more = await this.#readOn(room, upTo, history, this.#maxReplay);
+        return { history, more };
       }
       return { history, more: false };
     }
@@ -513,10 +517,17 @@ export class Broker {
   ): Promise<{ room: string; messages: RoomMessageEvent[]; more?: boolean }> {
     const room = this.#memberRoom(member, name);
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    const page = await this.store.history(room.key, { ...query, upTo: room.committedId, limit });
+    // One more than asked: whether it exists says if there is more in that direction.
+    const page = await this.store.history(room.key, {
+      ...query,
+      upTo: room.committedId,
+      limit: limit + 1,
+    });
+    const forward = query.after !== undefined;
+    const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
     const messages = this.#fit(
-      page.map((record) => messageEvent(record, room.name, true)),
-      query.after !== undefined,
+      asked.map((record) => messageEvent(record, room.name, true)),
+      forward,
     );
     return messages.length < page.length
       ? { room: room.name, messages, more: true }
@@ -533,11 +544,13 @@ export class Broker {
       throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");
     }
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    const page = await this.store.dmHistory(member.account, nameKey(peer), { ...query, limit });
-    const messages = this.#fit(
-      page.map((record) => dmEvent(record, true)),
-      query.after !== undefined,
-    );
+    const page = await this.store.dmHistory(member.account, nameKey(peer), {
+      ...query,
+      limit: limit + 1,
+    });
+    const forward = query.after !== undefined;
+    const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
+    const messages = this.#fit(asked.map((record) => dmEvent(record, true)), forward);
     return messages.length < page.length
       ? { with: peer, messages, more: true }
       : { with: peer, messages };
@@ -581,23 +594,28 @@ export class Broker {
   }
 
   /** Every room with its member count, by name. */
-  rooms(): { rooms: RoomSummary[] } {
+  /** Rooms with their member counts: the busiest {@linkcode MAX_LIST} by name, and how many exist. */
+  rooms(): { rooms: RoomSummary[]; total: number } {
     const rooms = [...this.#rooms.values()]
       .map((room) => ({ name: room.name, members: room.memberNames().length, topic: room.topic }))
+      .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
+      .slice(0, MAX_LIST)
       .sort((a, b) => a.name.localeCompare(b.name));
-    return { rooms };
+    return { rooms, total: this.#rooms.size };
   }
 
-  /** The members of room `name`. */
-  who(name: string): { room: string; members: string[] } {
+  /** The members of room `name` (the first {@linkcode MAX_LIST} by name) and how many there are. */
+  who(name: string): { room: string; members: string[]; total: number } {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
-    return { room: room.name, members: room.memberNames() };
+    const members = room.memberNames();
+    return { room: room.name, members: members.slice(0, MAX_LIST), total: members.length };
   }
 
-  /** Everyone online, by name. */
-  users(): { users: string[] } {
-    return { users: [...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort() };
+  /** Everyone online (the first {@linkcode MAX_LIST} by name) and how many are. */
+  users(): { users: string[]; total: number } {
+    const users = [...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort();
+    return { users: users.slice(0, MAX_LIST), total: users.length };
   }
 
   /** Shows, or (operators, when `topic` is given) sets, a room's topic. */
@@ -808,8 +826,8 @@ export class Broker {
   /** Server admins named in configuration (name keys), besides accounts flagged admin. */
   adminKeys: Set<string> = new Set();
 
+  /** Whether a logged-in session of this user is a server admin (a guest with an admin's name is not). */
   #isAdminKey(key: string): boolean {
-    if (this.adminKeys.has(key)) return true;
     for (const session of this.#users.get(key) ?? []) if (session.admin) return true;
     return false;
   }
@@ -857,57 +875,10 @@ export class Broker {
   async #commit(batch: Write[]): Promise<void> {
     const started = performance.now();
     try {
-      await this.#commitBatch(batch);
+      await this.store.write(batch);
     } finally {
       this.metrics.storeCommit.observeMs(performance.now() - started);
     }
-  }
-
-  async #commitBatch(batch: Write[]): Promise<void> {
-    // Consecutive messages (and DMs) go to the store as one batch each.
-    let messages: MessageRecord[] = [];
-    let dms: DmRecord[] = [];
-    let delivered: boolean[] = [];
-    const flush = async () => {
-      if (messages.length > 0) await this.store.appendMessages(messages);
-      if (dms.length > 0) await this.store.appendDms(dms, delivered);
-      messages = [];
-      dms = [];
-      delivered = [];
-    };
-    for (const write of batch) {
-      if (write.kind === "message") {
-        messages.push(write.record);
-        continue;
-      }
-      if (write.kind === "dm") {
-        dms.push(write.record);
-        delivered.push(write.delivered);
-        continue;
-      }
-      await flush();
-      switch (write.kind) {
-        case "room":
-          await this.store.saveRoom(write.record);
-          break;
-        case "grant":
-          await this.store.saveGrant(write.grant);
-          break;
-        case "ungrant":
-          await this.store.deleteGrant(write.room, write.user, write.grant);
-          break;
-        case "audit":
-          await this.store.audit(write.entry);
-          break;
-        case "delivered":
-          await this.store.markDmsDelivered(write.user, write.upTo);
-          break;
-        case "read":
-          await this.store.markDmsRead(write.user, write.peer, write.upTo);
-          break;
-      }
-    }
-    await flush();
   }
 
   #memberRoom(member: Member, name: string): Room {
@@ -947,6 +918,14 @@ export class Broker {
     }
     room.removeMember(member);
     member.rooms.delete(room);
+    // Rooms with no history or settings go when their last member does, so
+    // passing guests do not use up the room limit.
+    if (room.members.size === 0 && room.disposable && this.#rooms.get(room.key) === room) {
+      this.#rooms.delete(room.key);
+      this.#writes.add({ kind: "deleteRoom", room: room.key }).catch(() => {
+        // The row stays; the room comes back, empty, at the next start.
+      });
+    }
   }
 
   *#allSessions(): Iterable<Member> {

@@ -148,6 +148,12 @@ export class Room {
     return true;
   }
 
+  /** Whether nothing about the room is worth keeping once it is empty. */
+  get disposable(): boolean {
+    return this.lastId === 0 && this.topic === "" && !this.inviteOnly && this.passphrase === null &&
+      this.#grants.size === 0;
+  }
+
   /** The rank of a user (by key; `admin` for server admins) in this room. */
   rankOf(user: string, admin: boolean, now: number): Rank {
     if (admin) return Rank.Admin;

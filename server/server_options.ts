@@ -1,18 +1,37 @@
 /**
- * Every setting of `chat serve`, with its default. Each limit has a flag.
+ * Every option of a {@linkcode ChatServer}, with its library default. The
+ * settings of `chat serve` (flags, CHAT_* variables, config file keys) are
+ * described once, in server/config/settings.ts, which maps onto these.
  *
  * @module
  */
+import { DISCOVERY_PORT } from "../shared/discovery.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../shared/frame.ts";
 import { DEFAULT_MAX_QUEUE_BYTES } from "../shared/outbound_queue.ts";
 import { DEFAULT_MAX_BODY_LENGTH } from "../shared/validation.ts";
 
 /** Settings of a {@linkcode ChatServer}; all limits are enforced. */
 export interface ServerOptions {
-  /** Address to listen on. */
+  /** Address to listen on (TCP, TLS and discovery). */
   host: string;
   /** TCP port; 0 picks a free one. */
   port: number;
+  /** Whether to accept plain TCP on `port`; off, the server needs TLS or a Unix socket. */
+  tcp: boolean;
+  /** PEM certificate chain and private key for a TLS listener; null: no TLS. */
+  tls: { cert: string; key: string } | null;
+  /** TLS port; 0 picks a free one. */
+  tlsPort: number;
+  /** Path of a Unix socket to accept connections on; null: none. */
+  unixPath: string | null;
+  /** File mode of the Unix socket. */
+  unixMode: number;
+  /** Whether to answer LAN discovery probes on UDP `discoveryPort`. */
+  discovery: boolean;
+  /** UDP port for discovery probes; 0 picks a free one. */
+  discoveryPort: number;
+  /** Name announced to discovery probes; null: the host name. */
+  serverName: string | null;
   /** Largest frame payload accepted, in bytes. */
   maxFrameBytes: number;
   /** Longest line accepted in plain-text mode, in bytes. */
@@ -73,10 +92,19 @@ export interface ServerOptions {
   maxLoginFailuresPerIp: number;
 }
 
-/** The defaults of every setting (the library keeps data in memory; `chat serve` defaults `dataDir` to ./chat-data). */
+/** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   host: "0.0.0.0",
   port: 7007,
+  tcp: true,
+  tls: null,
+  tlsPort: 7443,
+  unixPath: null,
+  unixMode: 0o660,
+  // A library user opts in to UDP; `chat serve` turns it on by default.
+  discovery: false,
+  discoveryPort: DISCOVERY_PORT,
+  serverName: null,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxLineBytes: 16 * 1024,
   maxBodyLength: DEFAULT_MAX_BODY_LENGTH,
@@ -97,7 +125,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   sessions: "multiple",
   admins: [],
   historyOnJoin: 50,
-  maxReplay: 1000,
+  maxReplay: 500,
   retentionMaxMessages: 0,
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,

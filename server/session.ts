@@ -143,7 +143,9 @@ export abstract class Session implements Member {
     let name = nick;
     if (password !== undefined) {
       const account = await accounts.authenticate(nick, password, this.ip).catch((error) => {
-        if (error instanceof ChatError && error.code === "auth_failed") this.context.metrics.authFailures++;
+        if (error instanceof ChatError && error.code === "auth_failed") {
+          this.context.metrics.authFailures++;
+        }
         throw error;
       });
       this.account = account.key;
@@ -221,7 +223,7 @@ export abstract class Session implements Member {
       case "topic":
         return broker.topic(this, request.room, request.topic);
       case "nick":
-        return broker.rename(this, request.nick);
+        return this.#rename(request.nick);
       case "ping":
         return { ts: Date.now() };
       case "quit":
@@ -251,6 +253,20 @@ export abstract class Session implements Member {
           pick(request, ["reason", "durationMs"]),
         );
     }
+  }
+
+  /** Renames a guest, unless the new nickname belongs to an account. */
+  async #rename(nick: string): Promise<Record<string, unknown>> {
+    if (
+      this.account === undefined && !this.isNamed(nick) &&
+      await this.context.accounts.isRegistered(nick)
+    ) {
+      throw new ChatError(
+        "auth_required",
+        `${nick} is a registered nickname: log in with its password to use it`,
+      );
+    }
+    return this.context.broker.rename(this, nick);
   }
 
   async #registerAccount(password: string): Promise<Record<string, unknown>> {

@@ -36,7 +36,7 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/create_group, /join_group ROOM", "same as /join"],
   ["/leave_group ROOM", "same as /leave"],
   ["/group_msg ROOM TEXT", "send TEXT to ROOM"],
-  ["/history", "older messages of the current room (/history before ID, /history after ID)"],
+  ["/history", "recent messages of the current room (/history before ID, /history after ID)"],
   ["/register PASSWORD", "register your nickname with a password"],
   ["/op, /deop NICK", "give or take operator rights (owners, operators)"],
   ["/kick NICK [REASON]", "remove someone from the current room"],

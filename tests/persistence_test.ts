@@ -67,6 +67,7 @@ Deno.test("a restart keeps accounts, rooms, topics, history with original ids an
       assert.match(banned.message, /spam/);
       const rooms = await alice.request({ type: "rooms" });
       assert.deepEqual(rooms.result.rooms, [{ name: "dev", members: 1, topic: "Release day" }]);
+      assert.equal(rooms.result.total, 1);
     }
     sentTs = [];
   });
@@ -111,7 +112,7 @@ Deno.test("kill -9: every acknowledged message is there after a restart, in orde
     assert.ok(acked.length >= 500);
     console.log(`acknowledged before the kill: ${acked.length} of 50000`);
     {
-      await using server = await ServerProcess.start(["--data", dir, "--max-replay", "100000"]);
+      await using server = await ServerProcess.start(["--data", dir]);
       await using bob = await Peer.join(server.port, "bob");
       const joined = await bob.request({ type: "join", room: "durable", since: 0 });
       const history: Array<{ id: number; body: string }> = [...joined.result.history];
@@ -464,5 +465,89 @@ Deno.test("moderation: every command allowed for the right rank and refused nami
         "root:broadcast:",
       ]
     ) assert.ok(actions.includes(expected), `audit log lacks ${expected}: ${actions.join(", ")}`);
+  });
+});
+
+Deno.test("retention by age deletes old messages in batches", async () => {
+  await withDataDir(async (dir) => {
+    const tenDaysAgo = Date.now() - 10 * 86_400_000;
+    {
+      await using server = await listen(dir);
+      await using alice = await Peer.join(server.addr.port, "alice");
+      await alice.request({ type: "join", room: "dev" });
+      for (let i = 1; i <= 3; i++) await alice.request({ type: "say", room: "dev", body: `m${i}` });
+    }
+    // Age the stored messages as if sent ten days ago.
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(`${dir}/chat.db`);
+    db.prepare("UPDATE messages SET ts = ? WHERE id <= 2").run(tenDaysAgo);
+    db.close();
+    await using server = await listen(dir, { retentionMaxAgeMs: 86_400_000 });
+    await server.pruneNow();
+    await using bob = await Peer.join(server.addr.port, "bob");
+    const joined = await bob.request({ type: "join", room: "dev" });
+    assert.deepEqual(joined.result.history.map((m: { body: string }) => m.body), ["m3"]);
+  });
+});
+
+Deno.test("a guest cannot take a registered nickname with /nick, nor an admin's name to gain rank", async () => {
+  await using server = await ChatServer.listen({
+    host: "127.0.0.1",
+    port: 0,
+    ...FAST_KDF,
+    admins: ["root"],
+  });
+  await server.accounts.register("alice", "correct horse");
+  await using mallory = await Peer.join(server.addr.port, "mallory");
+  const refused = await mallory.request({ type: "nick", nick: "Alice" });
+  assert.equal(refused.code, "auth_required");
+  // A guest named like an admin is no admin, and no harder to kick.
+  await using root = await Peer.join(server.addr.port, "root");
+  assert.equal((await root.request({ type: "broadcast", body: "hi" })).code, "forbidden");
+  await using owner = await Peer.join(server.addr.port, "owner");
+  await owner.request({ type: "join", room: "dev" });
+  await root.request({ type: "join", room: "dev" });
+  assert.equal((await owner.request({ type: "kick", room: "dev", nick: "root" })).type, "ack");
+});
+
+Deno.test("join history and history pages are cut to fit one frame; more says whether there is more", async () => {
+  await using server = await ChatServer.listen({
+    host: "127.0.0.1",
+    port: 0,
+    rateBurst: 1000,
+    ratePerSecond: 1000,
+  });
+  await using alice = await Peer.join(server.addr.port, "alice");
+  await alice.request({ type: "join", room: "dev" });
+  const long = "é".repeat(3900); // about 7.8 KB each in UTF-8
+  for (let i = 1; i <= 50; i++) {
+    await alice.request({ type: "say", room: "dev", body: `${i} ${long}` });
+  }
+  await using bob = await Peer.join(server.addr.port, "bob");
+  const joined = await bob.request({ type: "join", room: "dev" });
+  const ids = joined.result.history.map((m: { id: number }) => m.id);
+  assert.ok(ids.length > 0 && ids.length < 50, `${ids.length} messages`);
+  assert.equal(ids.at(-1), 50, "the newest are kept");
+  const page = await bob.request({ type: "history", room: "dev", before: ids[0], limit: 100 });
+  assert.equal(page.result.more, true);
+  assert.equal(page.result.messages.at(-1).id, ids[0] - 1);
+  const small = await bob.request({ type: "history", room: "dev", after: 47, limit: 2 });
+  assert.deepEqual(small.result.messages.map((m: { id: number }) => m.id), [48, 49]);
+  assert.equal(small.result.more, true);
+  const last = await bob.request({ type: "history", room: "dev", after: 48, limit: 2 });
+  assert.equal(last.result.more, undefined);
+});
+
+Deno.test("a room with nothing worth keeping goes when its last member leaves", async () => {
+  await withDataDir(async (dir) => {
+    await using server = await listen(dir, { maxRooms: 1 });
+    await using alice = await Peer.join(server.addr.port, "alice");
+    await alice.request({ type: "join", room: "passing" });
+    await alice.request({ type: "leave", room: "passing" });
+    // The limit of one room is free again.
+    assert.equal((await alice.request({ type: "join", room: "other" })).type, "ack");
+    assert.equal((await alice.request({ type: "join", room: "third" })).code, "forbidden");
+    await server.broker.flushed();
+    assert.deepEqual((await server.store.loadRooms()).map((room) => room.name), ["other"]);
   });
 });

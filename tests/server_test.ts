@@ -61,11 +61,16 @@ Deno.test("join and leave events reach the room; who, rooms and users list membe
   assert.deepEqual((await alice.request({ type: "who", room: "dev" })).result, {
     room: "dev",
     members: ["alice", "bob"],
+    total: 2,
   });
   assert.deepEqual((await alice.request({ type: "rooms" })).result, {
     rooms: [{ name: "dev", members: 2, topic: "" }],
+    total: 1,
   });
-  assert.deepEqual((await alice.request({ type: "users" })).result, { users: ["alice", "bob"] });
+  assert.deepEqual((await alice.request({ type: "users" })).result, {
+    users: ["alice", "bob"],
+    total: 2,
+  });
   assert.equal((await bob.request({ type: "leave", room: "dev" })).type, "ack");
   const leave = await alice.next((f) => f.type === "leave");
   assert.equal(leave.nick, "bob");

@@ -18,6 +18,7 @@ import type {
   RetentionPolicy,
   RoomRecord,
   Store,
+  StoreWrite,
   UnreadCount,
 } from "./store.ts";
 
@@ -172,7 +173,66 @@ export class SqliteStore implements Store {
     })));
   }
 
-  saveRoom(room: RoomRecord): Promise<void> {
+  write(batch: readonly StoreWrite[]): Promise<void> {
+    if (batch.length === 0) return Promise.resolve();
+    this.#transaction(() => {
+      const lastIds = new Map<string, number>();
+      for (const write of batch) {
+        switch (write.kind) {
+          case "message":
+            this.#insertMessage(write.record);
+            lastIds.set(write.record.room, write.record.id);
+            break;
+          case "dm":
+            this.#insertDm(write.record, write.delivered);
+            break;
+          case "room":
+            this.#saveRoom(write.record);
+            break;
+          case "deleteRoom":
+            this.#statement("DELETE FROM rooms WHERE room_key = ?").run(write.room);
+            this.#statement("DELETE FROM grants WHERE room_key = ?").run(write.room);
+            break;
+          case "grant":
+            this.#saveGrant(write.grant);
+            break;
+          case "ungrant":
+            this.#statement("DELETE FROM grants WHERE room_key = ? AND user_key = ? AND kind = ?")
+              .run(write.room, write.user, write.grant);
+            break;
+          case "audit":
+            this.#statement(
+              "INSERT INTO audit (ts, actor, action, room, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            ).run(
+              write.entry.ts,
+              write.entry.actor,
+              write.entry.action,
+              write.entry.room,
+              write.entry.target,
+              write.entry.detail,
+            );
+            break;
+          case "delivered":
+            this.#statement(
+              "UPDATE dms SET delivered = 1 WHERE to_key = ? AND delivered = 0 AND id <= ?",
+            )
+              .run(write.user, write.upTo);
+            break;
+          case "read":
+            this.#statement(
+              `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
+               ON CONFLICT (user_key, peer_key) DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id)`,
+            ).run(write.user, write.peer, write.upTo);
+            break;
+        }
+      }
+      const bump = this.#statement("UPDATE rooms SET last_id = max(last_id, ?) WHERE room_key = ?");
+      for (const [room, id] of lastIds) bump.run(id, room);
+    });
+    return Promise.resolve();
+  }
+
+  #saveRoom(room: RoomRecord): void {
     this.#statement(
       `INSERT INTO rooms (room_key, name, owner_key, topic, invite_only, passphrase, created_at, last_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -188,7 +248,6 @@ export class SqliteStore implements Store {
       room.createdAt,
       room.lastId,
     );
-    return Promise.resolve();
   }
 
   loadGrants(): Promise<GrantRecord[]> {
@@ -203,44 +262,36 @@ export class SqliteStore implements Store {
     })));
   }
 
-  saveGrant(grant: GrantRecord): Promise<void> {
+  #saveGrant(grant: GrantRecord): void {
     this.#statement(
       `INSERT OR REPLACE INTO grants (room_key, user_key, kind, until, by, reason) VALUES (?, ?, ?, ?, ?, ?)`,
     ).run(grant.room, grant.user, grant.kind, grant.until, grant.by, grant.reason);
-    return Promise.resolve();
   }
 
-  deleteGrant(room: string, user: string, kind: GrantKind): Promise<void> {
-    this.#statement("DELETE FROM grants WHERE room_key = ? AND user_key = ? AND kind = ?").run(
-      room,
-      user,
-      kind,
-    );
-    return Promise.resolve();
-  }
-
-  appendMessages(batch: readonly MessageRecord[]): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
-    const insert = this.#statement(
+  #insertMessage(message: MessageRecord): void {
+    this.#statement(
       "INSERT INTO messages (room_key, id, from_name, body, ts, action) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(message.room, message.id, message.from, message.body, message.ts, message.action ? 1 : 0);
+  }
+
+  #insertDm(dm: DmRecord, delivered: boolean): void {
+    const from = nameKey(dm.from);
+    const to = nameKey(dm.to);
+    this.#statement(
+      `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      dm.id,
+      pairKey(from, to),
+      from,
+      dm.from,
+      to,
+      dm.to,
+      dm.body,
+      dm.ts,
+      dm.action ? 1 : 0,
+      delivered ? 1 : 0,
     );
-    const bump = this.#statement("UPDATE rooms SET last_id = max(last_id, ?) WHERE room_key = ?");
-    this.#transaction(() => {
-      const last = new Map<string, number>();
-      for (const message of batch) {
-        insert.run(
-          message.room,
-          message.id,
-          message.from,
-          message.body,
-          message.ts,
-          message.action ? 1 : 0,
-        );
-        last.set(message.room, message.id);
-      }
-      for (const [room, id] of last) bump.run(id, room);
-    });
-    return Promise.resolve();
   }
 
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]> {
@@ -275,17 +326,24 @@ export class SqliteStore implements Store {
         const cutoff = Date.now() - policy.maxAgeMs;
         deleted += Number(
           this.#statement(
-            `DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages WHERE ts < ? LIMIT ?)`,
+            // WITHOUT ROWID table: select victims by primary key.
+            `DELETE FROM messages WHERE (room_key, id) IN
+               (SELECT room_key, id FROM messages WHERE ts < ? LIMIT ?)`,
           ).run(cutoff, batchSize).changes,
         );
       }
       if (policy.maxMessages > 0 && deleted < batchSize) {
         const rooms = this.#statement("SELECT room_key, last_id FROM rooms").all() as Row[];
-        const remove = this.#statement("DELETE FROM messages WHERE room_key = ? AND id <= ?");
+        const remove = this.#statement(
+          `DELETE FROM messages WHERE (room_key, id) IN
+             (SELECT room_key, id FROM messages WHERE room_key = ? AND id <= ? LIMIT ?)`,
+        );
         for (const room of rooms) {
           const keepFrom = Number(room.last_id) - policy.maxMessages;
           if (keepFrom <= 0) continue;
-          deleted += Number(remove.run(String(room.room_key), keepFrom).changes);
+          deleted += Number(
+            remove.run(String(room.room_key), keepFrom, batchSize - deleted).changes,
+          );
           if (deleted >= batchSize) break;
         }
       }
@@ -296,33 +354,6 @@ export class SqliteStore implements Store {
   lastDmId(): Promise<number> {
     const row = this.#statement("SELECT max(id) AS id FROM dms").get() as Row;
     return Promise.resolve(row.id === null ? 0 : Number(row.id));
-  }
-
-  appendDms(batch: readonly DmRecord[], delivered: readonly boolean[]): Promise<void> {
-    if (batch.length === 0) return Promise.resolve();
-    const insert = this.#statement(
-      `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#transaction(() => {
-      batch.forEach((dm, index) => {
-        const from = nameKey(dm.from);
-        const to = nameKey(dm.to);
-        insert.run(
-          dm.id,
-          pairKey(from, to),
-          from,
-          dm.from,
-          to,
-          dm.to,
-          dm.body,
-          dm.ts,
-          dm.action ? 1 : 0,
-          delivered[index] ? 1 : 0,
-        );
-      });
-    });
-    return Promise.resolve();
   }
 
   dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]> {
@@ -349,12 +380,6 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map(toDm));
   }
 
-  markDmsDelivered(user: string, upToId: number): Promise<void> {
-    this.#statement("UPDATE dms SET delivered = 1 WHERE to_key = ? AND delivered = 0 AND id <= ?")
-      .run(user, upToId);
-    return Promise.resolve();
-  }
-
   unreadCounts(user: string): Promise<UnreadCount[]> {
     const rows = this.#statement(
       `SELECT d.from_name AS peer, count(*) AS count FROM dms d
@@ -365,14 +390,6 @@ export class SqliteStore implements Store {
     return Promise.resolve(
       rows.map((row) => ({ peer: String(row.peer), count: Number(row.count) })),
     );
-  }
-
-  markDmsRead(user: string, peer: string, upToId: number): Promise<void> {
-    this.#statement(
-      `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
-       ON CONFLICT (user_key, peer_key) DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id)`,
-    ).run(user, peer, upToId);
-    return Promise.resolve();
   }
 
   getAccount(key: string): Promise<AccountRecord | undefined> {
@@ -405,14 +422,6 @@ export class SqliteStore implements Store {
   listAccounts(): Promise<AccountRecord[]> {
     const rows = this.#statement("SELECT * FROM accounts ORDER BY name_key").all() as Row[];
     return Promise.resolve(rows.map(toAccount));
-  }
-
-  audit(entry: AuditRecord): Promise<void> {
-    this.#statement(
-      "INSERT INTO audit (ts, actor, action, room, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-      .run(entry.ts, entry.actor, entry.action, entry.room, entry.target, entry.detail);
-    return Promise.resolve();
   }
 
   auditLog(limit: number): Promise<AuditRecord[]> {

@@ -102,20 +102,34 @@ export interface RetentionPolicy {
   maxAgeMs: number;
 }
 
+/** One change to persist; the broker sends them in batches through {@linkcode Store.write}. */
+export type StoreWrite =
+  | { kind: "message"; record: MessageRecord }
+  | { kind: "dm"; record: DmRecord; delivered: boolean }
+  | { kind: "room"; record: RoomRecord }
+  | { kind: "deleteRoom"; room: string }
+  | { kind: "grant"; grant: GrantRecord }
+  | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
+  | { kind: "audit"; entry: AuditRecord }
+  | { kind: "delivered"; user: string; upTo: number }
+  | { kind: "read"; user: string; peer: string; upTo: number };
+
 /**
  * Everything the server persists. Methods are async so a networked store
  * fits; writes resolve once committed.
  */
 export interface Store {
+  /**
+   * Applies `batch` in order as one atomic unit: all of it is committed, or
+   * none of it and the promise rejects.
+   */
+  write(batch: readonly StoreWrite[]): Promise<void>;
+
   // Rooms and their grants.
   loadRooms(): Promise<RoomRecord[]>;
-  saveRoom(room: RoomRecord): Promise<void>;
   loadGrants(): Promise<GrantRecord[]>;
-  saveGrant(grant: GrantRecord): Promise<void>;
-  deleteGrant(room: string, user: string, kind: GrantKind): Promise<void>;
 
   // Room history.
-  appendMessages(batch: readonly MessageRecord[]): Promise<void>;
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The oldest id still stored for a room, or undefined when none is. */
   oldestId(room: string): Promise<number | undefined>;
@@ -124,13 +138,10 @@ export interface Store {
 
   // Direct messages.
   lastDmId(): Promise<number>;
-  appendDms(batch: readonly DmRecord[], delivered: readonly boolean[]): Promise<void>;
   dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]>;
   /** DMs to `user` not yet delivered, oldest first. */
   pendingDms(user: string): Promise<DmRecord[]>;
-  markDmsDelivered(user: string, upToId: number): Promise<void>;
   unreadCounts(user: string): Promise<UnreadCount[]>;
-  markDmsRead(user: string, peer: string, upToId: number): Promise<void>;
 
   // Accounts.
   getAccount(key: string): Promise<AccountRecord | undefined>;
@@ -139,7 +150,6 @@ export interface Store {
   listAccounts(): Promise<AccountRecord[]>;
 
   // Audit log.
-  audit(entry: AuditRecord): Promise<void>;
   auditLog(limit: number): Promise<AuditRecord[]>;
 
   /** Whether the store answers (for readiness checks). */
