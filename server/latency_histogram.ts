@@ -60,7 +60,10 @@ export class LatencyHistogram {
     let running = 0;
     return this.counts.map((count, index) => {
       running += count;
-      return { le: index < this.bounds.length ? String(this.bounds[index]) : "+Inf", count: running };
+      return {
+        le: index < this.bounds.length ? String(this.bounds[index]) : "+Inf",
+        count: running,
+      };
     });
   }
 }

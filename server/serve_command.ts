@@ -183,7 +183,7 @@ export function serverOptionsFromFlags(
     });
   }
   set("historyOnJoin", intFlag("--history-on-join", s("history-on-join"), { min: 0, max: 10_000 }));
-  set("maxReplay", intFlag("--max-replay", s("max-replay"), { min: 0, max: 1_000_000 }));
+  set("maxReplay", intFlag("--max-replay", s("max-replay"), { min: 0, max: 500 }));
   set(
     "retentionMaxMessages",
     intFlag("--retention-max-messages", s("retention-max-messages"), { min: 0, max: BIG }),
