@@ -24,6 +24,7 @@ const FLAGS = {
   name: { type: "string", short: "n" },
   room: { type: "string", short: "r" },
   json: { type: "boolean" },
+  plain: { type: "boolean" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -39,6 +40,7 @@ Usage: chat join [HOST[:PORT]] [--name NICK] [--room ROOM] [--json] [options]
   -n, --name NICK      nickname; asked for on a terminal, else taken from $USER
   -r, --room ROOM      room to join first (and send plain lines to)
   --json               one JSON object per output line (implies line mode)
+  --plain              on a terminal, the simple line mode instead of full screen
   --log-level L        ${LOG_LEVELS.join(", ")} (default warning); logs go to stderr
   --log-format F       ${LOG_FORMATS.join(", ")} (default text)
   -h, --help           print this help
@@ -157,6 +159,16 @@ export async function runJoin(args: string[]): Promise<number> {
   } catch (error) {
     console.error(`chat: ${connectFailure(error, address, nick)}`);
     return 1;
+  }
+  if (interactive && !values.plain) {
+    // Loaded here only: piped mode and --plain never load React and Ink.
+    const { runTui } = await import("./tui/tui_mode.ts");
+    return await runTui(client, {
+      address: formatAddress(address),
+      color: detectColorDepth(),
+      logging: { level, format, stderr: true },
+      ...(room === undefined ? {} : { room }),
+    });
   }
   if (interactive) {
     return await runInteractive(client, {
