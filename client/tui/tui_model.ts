@@ -782,6 +782,8 @@ export class TuiModel {
       return [];
     }
     conversation.history = "loading";
+    // Stay at the top, where the "loading" line just appeared.
+    conversation.scroll = this.#window(conversation).maxScroll;
     const request: RequestBody = before === undefined
       ? { type: "history", room: conversation.name, limit: this.#historyPageSize }
       : { type: "history", room: conversation.name, before, limit: this.#historyPageSize };
