@@ -44,6 +44,8 @@ export interface BenchOptions {
   stallMs: number;
   serverFlags: string[];
   denoFlags: string[];
+  /** Directory for server CPU profiles of each timed phase; none when undefined. */
+  profile: string | undefined;
 }
 
 /** Defaults of the full suite. */
@@ -75,6 +77,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   stallMs: 10_000,
   serverFlags: [],
   denoFlags: [],
+  profile: undefined,
 });
 
 /** What `--quick` changes: a smoke run of every scenario in seconds. */
@@ -121,6 +124,7 @@ const FLAGS = {
   "stall-ms": { type: "string" },
   "server-flag": { type: "string", multiple: true },
   "deno-flag": { type: "string", multiple: true },
+  profile: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -165,12 +169,17 @@ Generator and server:
   --max-samples N         latency samples kept per run (default ${DEFAULTS.maxSamples})
   --stall-ms MS           give up a run after this long without a delivery (default ${DEFAULTS.stallMs})
   --server-flag F         extra flag for chat serve, repeatable (e.g. --server-flag=--max-queue-bytes=4194304)
-  --deno-flag F           extra flag for the server's deno run, repeatable (e.g. --deno-flag=--inspect=127.0.0.1:9229)
+  --deno-flag F           extra flag for the server's deno run, repeatable (e.g. --deno-flag=--v8-flags=--max-old-space-size=512)
+  --profile DIR           profile the server's JavaScript over each timed phase (through
+                          --inspect=127.0.0.1:0); writes DIR/<scenario>-<mode>-<run>.cpuprofile
+                          and prints the hot spots. Profiling slows the server: its figures
+                          are not comparable with unprofiled runs.
 
 Examples:
   deno task bench
   deno task bench -- --quick
   deno task bench -- --scenario throughput --mode framed --runs 5 --json
+  deno task bench -- --scenario latency --mode framed --runs 1 --profile /tmp/chat-profiles
 `;
 
 /** Parses the bench's command line; throws {@linkcode UsageError}. Returns undefined after --help. */
@@ -221,5 +230,6 @@ export function parseBenchOptions(args: string[]): BenchOptions | undefined {
   set("stallMs", int("stall-ms", 100, 600_000));
   set("serverFlags", v["server-flag"] as string[] | undefined);
   set("denoFlags", v["deno-flag"] as string[] | undefined);
+  set("profile", str("profile"));
   return options;
 }

@@ -12,6 +12,7 @@ import { nowMs, sleep } from "./clock.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { ReceiverGroup } from "./receiver_group.ts";
 import type { OpenLoopDone } from "./open_loop_worker.ts";
+import type { PhaseHooks } from "./phase_hooks.ts";
 import type { ServerProcess } from "./server_process.ts";
 import { type LatencySummary, summarizeLatency } from "./stats.ts";
 import { WorkerHandle } from "./worker_handle.ts";
@@ -67,6 +68,7 @@ const ROOM = "bench";
 export async function runLatency(
   server: ServerProcess,
   params: LatencyParams,
+  hooks: PhaseHooks = {},
 ): Promise<LatencyResult> {
   const warmupMessages = Math.round(params.rate * params.warmup);
   const total = warmupMessages + Math.round(params.rate * params.duration);
@@ -93,6 +95,7 @@ export async function runLatency(
       senders: params.senders,
     });
     await sleep(300);
+    await hooks.started?.();
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
     const start = nowMs() + 20;
@@ -105,6 +108,7 @@ export async function runLatency(
     while (receivers.messages < expected && nowMs() < deadline) await sleep(5);
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
+    await hooks.stopped?.();
     const end = Math.max(done.finishedAt, receivers.lastMessageAt);
 
     const result = await receivers.result();

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { HotSpot } from "./cpu_profiler.ts";
 import { median } from "./stats.ts";
 
 /** The results of one scenario in one mode over every run. */
@@ -16,6 +17,8 @@ export interface ScenarioReport {
   runs: Array<Record<string, unknown>>;
   /** The median of every numeric figure over the runs that succeeded. */
   median: Record<string, unknown>;
+  /** Server CPU profiles of the timed phases, when profiling. */
+  profiles?: Array<{ run: number; file: string; self: HotSpot[]; inclusive: HotSpot[] }>;
   /** The target for these parameters, if one is set, and whether the median meets it. */
   target?: { figure: string; bound: string; met: boolean };
 }
@@ -166,6 +169,17 @@ export function formatReport(report: BenchReport): string {
       if (run.error !== undefined) lines.push(`  run failed: ${run.error}`);
     }
     if (failed > 0) lines.push(`  ${failed} of ${result.runs.length} runs failed`);
+    const profile = result.profiles?.at(-1);
+    if (profile) {
+      const spot = (hot: HotSpot) =>
+        `    ${hot.selfPercent.toFixed(1).padStart(5)}% self ${
+          hot.totalPercent.toFixed(1).padStart(5)
+        }% total  ${hot.where}`;
+      lines.push(`  server profile of run ${profile.run} (${profile.file}), by self time:`);
+      lines.push(...profile.self.map(spot));
+      lines.push("  by total time (functions, not native time):");
+      lines.push(...profile.inclusive.map(spot));
+    }
     lines.push("");
   }
   return lines.join("\n");

@@ -8,8 +8,10 @@
 import { UsageError } from "../shared/cli.ts";
 import type { Mode } from "./bench_client.ts";
 import { type BenchOptions, HELP, parseBenchOptions, type Scenario } from "./bench_options.ts";
+import { CpuProfiler, hotSpots, inclusiveHotSpots } from "./cpu_profiler.ts";
 import { runIdle } from "./idle_scenario.ts";
 import { runLatency } from "./latency_scenario.ts";
+import type { PhaseHooks } from "./phase_hooks.ts";
 import { machineInfo } from "./proc_stats.ts";
 import { type BenchReport, formatReport, medianOf, type ScenarioReport } from "./report.ts";
 import { serveFlags, ServerProcess } from "./server_process.ts";
@@ -112,15 +114,61 @@ async function commit(): Promise<string> {
 
 let current: ServerProcess | undefined;
 
+type Profile = NonNullable<ScenarioReport["profiles"]>[number];
+
+const ROOT = new URL("..", import.meta.url).href;
+
+/** Hooks that profile the server over the timed phase into `options.profile`. */
+function profiling(
+  server: ServerProcess,
+  options: BenchOptions,
+  name: string,
+  run: number,
+  done: (profile: Profile) => void,
+): PhaseHooks {
+  const directory = options.profile;
+  if (directory === undefined) return {};
+  let profiler: CpuProfiler | undefined;
+  return {
+    started: async () => {
+      if (server.inspectorUrl === undefined) throw new Error("The server printed no inspector URL");
+      profiler = await CpuProfiler.connect(server.inspectorUrl);
+      await profiler.start();
+    },
+    stopped: async () => {
+      if (profiler === undefined) return;
+      const profile = await profiler.stop();
+      profiler.close();
+      await Deno.mkdir(directory, { recursive: true });
+      const file = `${directory}/${name}-${run}.cpuprofile`;
+      await Deno.writeTextFile(file, JSON.stringify(profile));
+      done({
+        run,
+        file,
+        self: hotSpots(profile, 20, ROOT),
+        inclusive: inclusiveHotSpots(profile, 60, ROOT).filter((spot) =>
+          !spot.where.startsWith("(")
+        ).slice(0, 20),
+      });
+    },
+  };
+}
+
 async function runOne(
   scenario: Scenario,
   mode: Mode,
   options: BenchOptions,
+  run: number,
+  onProfile: (profile: Profile) => void,
 ): Promise<Record<string, unknown>> {
+  const denoFlags = options.profile === undefined
+    ? options.denoFlags
+    : [...options.denoFlags, "--inspect=127.0.0.1:0"];
   const server = current = await ServerProcess.start({
     extraFlags: options.serverFlags,
-    denoFlags: options.denoFlags,
+    denoFlags,
   });
+  const hooks = profiling(server, options, `${scenario}-${mode}`, run, onProfile);
   try {
     switch (scenario) {
       case "throughput":
@@ -138,7 +186,7 @@ async function runOne(
             workers: options.workers,
             maxSamples: options.maxSamples,
             stallMs: options.stallMs,
-          }),
+          }, hooks),
         };
       case "latency":
         return {
@@ -153,7 +201,7 @@ async function runOne(
             workers: options.latencyWorkers,
             maxSamples: options.maxSamples,
             drainMs: options.stallMs,
-          }),
+          }, hooks),
         };
       case "idle":
         return {
@@ -218,12 +266,16 @@ async function main(argv: string[]): Promise<number> {
     for (const mode of modes) plan.push([scenario, mode]);
   }
   const runs = new Map<string, Array<Record<string, unknown>>>();
+  const profiles = new Map<string, Profile[]>();
   for (let run = 1; run <= options.runs; run++) {
     for (const [scenario, mode] of plan) {
       const key = `${scenario}/${mode}`;
       let result: Record<string, unknown>;
       try {
-        result = await runOne(scenario, mode, options);
+        result = await runOne(scenario, mode, options, run, (profile) => {
+          if (!profiles.has(key)) profiles.set(key, []);
+          profiles.get(key)!.push(profile);
+        });
       } catch (error) {
         result = { error: error instanceof Error ? error.message : String(error) };
       }
@@ -242,6 +294,8 @@ async function main(argv: string[]): Promise<number> {
     const params = paramsOf(scenario, mode, options);
     const median = medianOf(all.filter((run) => run.error === undefined));
     const report: ScenarioReport = { scenario, mode, params, runs: all, median };
+    const profiled = profiles.get(`${scenario}/${mode}`);
+    if (profiled) report.profiles = profiled;
     const target = all.some((run) => run.error === undefined)
       ? targetOf(scenario, params, median)
       : undefined;

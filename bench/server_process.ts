@@ -68,6 +68,8 @@ export class ServerProcess implements AsyncDisposable {
   readonly #output: string[];
   readonly #dataDir: string | undefined;
   #stopped = false;
+  /** The V8 inspector's WebSocket URL, when started with `--inspect`. */
+  inspectorUrl: string | undefined;
 
   private constructor(
     child: Deno.ChildProcess,
@@ -101,6 +103,7 @@ export class ServerProcess implements AsyncDisposable {
       stderr: "piped",
     }).spawn();
     const output: string[] = [];
+    let inspector: string | undefined;
     let onListening: (port: number) => void = () => {};
     const listening = new Promise<number>((resolve) => onListening = resolve);
     // Keep draining both pipes for the server's whole life so it never blocks
@@ -115,6 +118,7 @@ export class ServerProcess implements AsyncDisposable {
           pending = pending.slice(newline + 1);
           output.push(line);
           if (output.length > 50) output.shift();
+          inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1];
           const match = /listening on (?:\[[^\]]*\]|[^\s:]+):(\d+)/.exec(line);
           if (match) onListening(Number(match[1]));
         }
@@ -142,7 +146,9 @@ export class ServerProcess implements AsyncDisposable {
       if (dataDir !== undefined) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
       throw new Error(`Server ${port}:\n${output.join("\n")}`);
     }
-    return new ServerProcess(child, port, flags, output, dataDir);
+    const server = new ServerProcess(child, port, flags, output, dataDir);
+    server.inspectorUrl = inspector;
+    return server;
   }
 
   /** The server's last lines of output. */

@@ -11,6 +11,7 @@ import { nowMs, sleep } from "./clock.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { ReceiverGroup } from "./receiver_group.ts";
 import { closeSenders, openSenders, type Sender } from "./sender_group.ts";
+import type { PhaseHooks } from "./phase_hooks.ts";
 import type { ServerProcess } from "./server_process.ts";
 import { type LatencySummary, summarizeLatency } from "./stats.ts";
 
@@ -76,6 +77,7 @@ const ROOM = "bench";
 export async function runThroughput(
   server: ServerProcess,
   params: ThroughputParams,
+  hooks: PhaseHooks = {},
 ): Promise<ThroughputResult> {
   const total = params.senders * params.messages;
   const expected = total * params.receivers;
@@ -107,6 +109,7 @@ export async function runThroughput(
       await waitForDeliveries(receivers, warmupDeliveries, params.stallMs);
     }
 
+    await hooks.started?.();
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
     const start = nowMs();
@@ -118,6 +121,7 @@ export async function runThroughput(
     const end = receivers.lastMessageAt;
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
+    await hooks.stopped?.();
     await sending;
 
     const result = await receivers.result();
