@@ -521,3 +521,15 @@ Deno.test("tui model: log records go to the server buffer", () => {
   keys(model, namedKey("1", { alt: true }));
   assert.match(screen(model), /No data from the server/);
 });
+
+Deno.test("tui model: unread DMs announced at login open their conversations with counts", () => {
+  const model = makeModel();
+  model.applyEvent({
+    type: "notice",
+    body: "3 unread direct message(s): bob (2), carol (1)",
+    ts: T0,
+    unread: [{ peer: "bob", count: 2 }, { peer: "carol", count: 1 }],
+  });
+  assert.match(screen(model), /2 @bob +2!/);
+  assert.match(screen(model), /3 @carol +1!/);
+});

@@ -43,6 +43,8 @@ const MOUSE_ON = "\x1b[?1000h\x1b[?1006h";
 const MOUSE_OFF = "\x1b[?1006l\x1b[?1000l";
 // Give up on the rest of an escape sequence after this long: it was the Escape key.
 const ESCAPE_WAIT_MS = 40;
+// Frames at most this often: a flood of events costs one frame, not one per event.
+const FRAME_MS = 8;
 
 function terminalSize(): { columns: number; rows: number } {
   try {
@@ -104,14 +106,18 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     quitting ??= client.close(reason);
   };
   let screen: ReturnType<typeof mountScreen> | undefined;
-  let scheduled = false;
+  let frame: ReturnType<typeof setTimeout> | undefined;
   const draw = () => {
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
+    frame ??= setTimeout(() => {
+      frame = undefined;
       screen?.update(buildView(model));
-    });
+    }, FRAME_MS);
+  };
+  // Everything again from a blank screen: after a resize Ink may have drawn the old frame.
+  const repaint = () => {
+    screen?.clear();
+    write("\x1b[2J\x1b[H");
+    draw();
   };
   const run = (effects: TuiEffect[]) => {
     for (const effect of effects) {
@@ -130,7 +136,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
           write(notificationSequence(effect, { protocol, tmux: inTmux }));
           break;
         case "redraw":
-          screen?.clear();
+          repaint();
           break;
         case "mouse":
           write(effect.enabled ? MOUSE_ON : MOUSE_OFF);
@@ -151,14 +157,14 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
   const onResize = () => {
     const { columns, rows } = terminalSize();
     model.resize(columns, rows);
-    screen?.clear();
-    draw();
+    repaint();
   };
   const onTerm = () => quit("terminated");
   const signals: Array<[Deno.Signal, () => void]> = [
     ["SIGWINCH", onResize],
     ["SIGTERM", onTerm],
     ["SIGHUP", onTerm],
+    ["SIGINT", onTerm],
   ];
 
   if (options.logging !== undefined) {
@@ -189,7 +195,15 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     screen = mountScreen(buildView(model), { stdout: process.stdout, dim: options.color !== 0 });
     write(KEYS_ON + MOUSE_ON);
     const events = (async () => {
-      for await (const event of client) run(model.applyEvent(event));
+      for await (const event of client) {
+        try {
+          run(model.applyEvent(event));
+        } catch (error) {
+          // A bug in showing one event must not stop the rest from showing.
+          model.log(`could not show a ${event.type} event: ${describeError(error)}`, true);
+          draw();
+        }
+      }
       model.setClosed();
       draw();
     })();
@@ -225,6 +239,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     await events;
   } finally {
     clearInterval(pinger);
+    clearTimeout(frame);
     await screen?.unmount();
     write(MOUSE_OFF + KEYS_OFF);
     Deno.stdin.setRaw(false);

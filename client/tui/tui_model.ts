@@ -82,7 +82,7 @@ export const TUI_KEY_HELP: ReadonlyArray<readonly [string, string]> = [
   ["Tab, Shift+Tab", "complete commands, nicknames (recent speakers first), #rooms"],
   ["Alt+1..9, Alt+0", "go to conversation 1..10"],
   ["Ctrl+N/Ctrl+P, Alt+Right/Left", "next / previous conversation"],
-  ["PgUp/PgDn, mouse wheel", "scroll (older history loads at the top)"],
+  ["PgUp/PgDn, Shift+Up/Down, wheel", "scroll (older history loads at the top)"],
   ["Ctrl+Home/Ctrl+End, Esc", "top / back to the newest"],
   ["Ctrl+A/E, Ctrl+U/K/W", "start / end of line, delete to start / end / word"],
   ["Alt+M", "mouse wheel on/off (off lets the terminal select text)"],
@@ -368,6 +368,12 @@ export class TuiModel {
           : `broadcast from ${event.from}: ${event.body}`;
         this.#keepPosition(target, () => target.notice(text, event.ts));
         if (target !== this.active) target.unread++;
+        // Direct messages that waited for us: their conversations, with the counts.
+        for (const { peer, count } of event.unread ?? []) {
+          const conversation = this.#find("dm", peer) ?? this.#open("dm", peer);
+          conversation.unread += count;
+          conversation.mention = true;
+        }
         return [];
       }
       case "bye":
@@ -950,7 +956,11 @@ export class TuiModel {
         break;
       case "dm":
         if (result?.stored === true) {
-          return this.#error(`${request.to} is offline; they will get it at their next login`);
+          this.active.notice(
+            `${request.to} is offline; they will get it at their next login`,
+            now,
+            "status",
+          );
         }
         return [];
       case "say":
