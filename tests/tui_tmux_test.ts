@@ -375,3 +375,22 @@ for (const [how, keys] of [["/quit", ["/quit", "Enter"]], ["Ctrl+C", ["C-c"]]] a
     }
   });
 }
+
+Deno.test({
+  name: "tui in tmux: --plain keeps the line mode on a terminal",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([
+    `127.0.0.1:${server.port}`,
+    ...ALICE,
+    "--plain",
+  ]);
+  // Only what the line mode is sure to show: the room's name.
+  await terminal.waitFor(/general/, "the line mode in #general");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(await terminal.format("#{alternate_on}"), "0");
+  assert.doesNotMatch((await terminal.screen()).join("\n"), /conversations/);
+  await terminal.keys("C-d");
+  await terminal.waitFor(/EXIT=0/, "the client's exit");
+});
