@@ -58,6 +58,8 @@ export interface LatencyResult {
   /** Mean server CPU use over the run, in cores (1 = one core busy). */
   serverCpuCores: number;
   generatorCpuSeconds: number;
+  /** Messages per read, averaged over the receivers' reads: how much the server batched. */
+  deliveriesPerRead: number;
   receiversDropped: number;
   errors: number;
 }
@@ -127,6 +129,7 @@ export async function runLatency(
       serverCpuMicrosPerDelivery: (serverCpuSeconds * 1e6) / Math.max(1, received),
       serverCpuCores: serverCpuSeconds / ((end - start) / 1000),
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
+      deliveriesPerRead: received / Math.max(1, result.reads),
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,
     };

@@ -64,9 +64,10 @@ export interface ThroughputResult {
   errors: number;
   /** The load generator's own CPU seconds (all its threads) during the timed phase. */
   generatorCpuSeconds: number;
-  /** Reads the receivers made during the run, and mean bytes per read. */
+  /** Reads the receivers made (warm-up included), mean bytes and messages per read. */
   receiverReads: number;
   bytesPerRead: number;
+  deliveriesPerRead: number;
   /** Setup time (connect, hello, join), in seconds; not timed. */
   setupSeconds: number;
 }
@@ -142,6 +143,7 @@ export async function runThroughput(
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
       receiverReads: result.reads,
       bytesPerRead: result.bytes / Math.max(1, result.reads),
+      deliveriesPerRead: receivers.messages / Math.max(1, result.reads),
       setupSeconds,
     };
   } finally {
