@@ -1,0 +1,160 @@
+/**
+ * Where the chat keeps things in Redis: every key and channel name, under
+ * one prefix so several chats can share a Redis. Names and room keys never
+ * contain `:`, so it separates the parts. The Lua scripts build the same
+ * names from the prefix (see redis_scripts.ts); docs/scaling.md lists them.
+ *
+ * @module
+ */
+
+/** The default key prefix. */
+export const DEFAULT_REDIS_PREFIX = "chat:";
+
+/**
+ * Key and channel names under a prefix.
+ *
+ * @example
+ * ```ts
+ * import { RedisKeys } from "./redis_keys.ts";
+ * const keys = new RedisKeys("chat:");
+ * console.log(keys.log("dev")); // chat:log:dev
+ * ```
+ */
+export class RedisKeys {
+  readonly prefix: string;
+
+  constructor(prefix: string = DEFAULT_REDIS_PREFIX) {
+    this.prefix = prefix;
+  }
+
+  // Persistent: the store.
+
+  /** Hash: room key → room settings (JSON, without lastId). */
+  get rooms(): string {
+    return `${this.prefix}rooms`;
+  }
+
+  /** Hash: room key → id of the last message (the room's sequence). */
+  get seq(): string {
+    return `${this.prefix}seq`;
+  }
+
+  /** Stream of a room's messages; entry ids are `<message id>-0`. */
+  log(room: string): string {
+    return `${this.prefix}log:${room}`;
+  }
+
+  /** Hash: `user:kind` → grant (JSON), for one room. */
+  grants(room: string): string {
+    return `${this.prefix}grants:${room}`;
+  }
+
+  /** Set of rooms that have grants. */
+  get grantRooms(): string {
+    return `${this.prefix}grantrooms`;
+  }
+
+  /** String: last direct-message id. */
+  get dmSeq(): string {
+    return `${this.prefix}dmseq`;
+  }
+
+  /** Hash: DM id → DM (JSON). */
+  get dms(): string {
+    return `${this.prefix}dm`;
+  }
+
+  /** Sorted set of DM ids between two users (keys in order). */
+  dmPair(a: string, b: string): string {
+    return a < b ? `${this.prefix}dmpair:${a}:${b}` : `${this.prefix}dmpair:${b}:${a}`;
+  }
+
+  /** Sorted set of DM ids to `user` not yet delivered. */
+  dmPending(user: string): string {
+    return `${this.prefix}dmpending:${user}`;
+  }
+
+  /** Sorted set of DM ids from `peer` to `user`. */
+  dmIn(user: string, peer: string): string {
+    return `${this.prefix}dmin:${user}:${peer}`;
+  }
+
+  /** Hash: peer key → peer name, for everyone who sent `user` a DM. */
+  dmPeers(user: string): string {
+    return `${this.prefix}dmpeers:${user}`;
+  }
+
+  /** Hash: peer key → id read up to, for `user`. */
+  dmRead(user: string): string {
+    return `${this.prefix}dmread:${user}`;
+  }
+
+  /** Hash: account key → account (JSON). */
+  get accounts(): string {
+    return `${this.prefix}accounts`;
+  }
+
+  /** Stream of audit entries (JSON in field `j`). */
+  get audit(): string {
+    return `${this.prefix}audit`;
+  }
+
+  // Ephemeral: who is online where.
+
+  /** Sorted set: instance id → when its presence expires (ms). */
+  get instances(): string {
+    return `${this.prefix}instances`;
+  }
+
+  /** String: when any instance last beat (ms, Redis clock). */
+  get lastBeat(): string {
+    return `${this.prefix}lastbeat`;
+  }
+
+  /** Hash: user key → sessions on `instance`. */
+  instanceUsers(instance: string): string {
+    return `${this.prefix}inst:${instance}:users`;
+  }
+
+  /** Hash: `room:user` → sessions of the user in the room on `instance`. */
+  instanceRooms(instance: string): string {
+    return `${this.prefix}inst:${instance}:rooms`;
+  }
+
+  /** Hash of an online user: nick, acct (account key or ""), adm, n (sessions). */
+  user(key: string): string {
+    return `${this.prefix}user:${key}`;
+  }
+
+  /** Hash: user key → nickname, of everyone online. */
+  get online(): string {
+    return `${this.prefix}online`;
+  }
+
+  /** Hash: user key → nickname, of a room's members online. */
+  members(room: string): string {
+    return `${this.prefix}members:${room}`;
+  }
+
+  /** Hash: user key → sessions in the room, across instances. */
+  memberSessions(room: string): string {
+    return `${this.prefix}msess:${room}`;
+  }
+
+  /** Hash: room key → members online (rooms with none are absent). */
+  get roomSizes(): string {
+    return `${this.prefix}roomsizes`;
+  }
+
+  // Channels.
+
+  /** Messages, joins and leaves of one room, in order. */
+  roomChannel(room: string): string {
+    return `${this.prefix}ch:room:${room}`;
+  }
+
+  /** Everything else: DMs, notices, room settings, moderation. */
+  get allChannel(): string {
+    return `${this.prefix}ch:all`;
+  }
+}

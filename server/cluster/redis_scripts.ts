@@ -1,0 +1,463 @@
+/**
+ * The Lua scripts that keep the chat's Redis state consistent: each runs
+ * atomically, so an id, its history entry and its publication happen
+ * together, and every instance sees a room's messages in id order. Plain
+ * EVAL/EVALSHA only (Redis 7 or Valkey 7+); keys are built from the prefix
+ * in ARGV[1], so the layout must match redis_keys.ts.
+ *
+ * @module
+ */
+import { RedisScript } from "./redis_connection.ts";
+
+// Shared helpers, prepended to every script.
+const LIB = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local p = ARGV[1]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function room_name(room)
+  local j = redis.call('HGET', p .. 'rooms', room)
+  if j then
+    local ok, r = pcall(cjson.decode, j)
+    if ok and type(r) == 'table' and type(r.name) == 'string' then return r.name end
+  end
+  return room
+end
+local function set_size(room)
+  local size = redis.call('HLEN', p .. 'members:' .. room)
+  if size == 0 then redis.call('HDEL', p .. 'roomsizes', room)
+  else redis.call('HSET', p .. 'roomsizes', room, size) end
+  return size
+end
+local function is_disposable(room)
+  if tonumber(redis.call('HGET', p .. 'seq', room) or '0') > 0 then return false end
+  if redis.call('EXISTS', p .. 'grants:' .. room) == 1 then return false end
+  local j = redis.call('HGET', p .. 'rooms', room)
+  if not j then return false end
+  local r = cjson.decode(j)
+  return r.topic == '' and r.inviteOnly == false and r.passphrase == cjson.null
+end
+local function dispose_if_empty(room, origin)
+  if set_size(room) == 0 and is_disposable(room) then
+    redis.call('HDEL', p .. 'rooms', room)
+    redis.call('HDEL', p .. 'seq', room)
+    redis.call('PUBLISH', p .. 'ch:all',
+      cjson.encode({o = origin, fx = {{kind = 'deleted', room = room}}}))
+  end
+end
+-- Takes count sessions of user out of room; returns the nick when it was the user's last.
+local function member_sub(room, user, count)
+  local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, -count)
+  if n > 0 then return false end
+  redis.call('HDEL', p .. 'msess:' .. room, user)
+  local nick = redis.call('HGET', p .. 'members:' .. room, user)
+  redis.call('HDEL', p .. 'members:' .. room, user)
+  return nick or user
+end
+-- Adds count sessions of user to room; true when the user was not in it before.
+local function member_add(room, user, nick, count)
+  local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, count)
+  redis.call('HSET', p .. 'members:' .. room, user, nick)
+  set_size(room)
+  return n == count
+end
+local function user_sub(user, count)
+  local u = p .. 'user:' .. user
+  if redis.call('HINCRBY', u, 'n', -count) <= 0 then
+    redis.call('DEL', u)
+    redis.call('HDEL', p .. 'online', user)
+  end
+end
+local function room_event(room, kind, nick, reason, origin)
+  local event = {type = kind, room = room_name(room), nick = nick, ts = now_ms(), reason = reason}
+  return cjson.encode({o = origin, to = {room = room}, event = event})
+end
+-- Removes all that instance inst holds, announcing leaves with reason.
+local function reap(inst, reason)
+  local ik = p .. 'inst:' .. inst .. ':rooms'
+  local rooms = redis.call('HGETALL', ik)
+  for i = 1, #rooms, 2 do
+    local sep = string.find(rooms[i], ':', 1, true)
+    local room, user = string.sub(rooms[i], 1, sep - 1), string.sub(rooms[i], sep + 1)
+    local count = tonumber(rooms[i + 1])
+    if count > 0 then
+      local nick = member_sub(room, user, count)
+      if nick then
+        redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'leave', nick, reason, inst))
+        dispose_if_empty(room, inst)
+      end
+    end
+  end
+  redis.call('DEL', ik)
+  local iu = p .. 'inst:' .. inst .. ':users'
+  local users = redis.call('HGETALL', iu)
+  for i = 1, #users, 2 do
+    local count = tonumber(users[i + 1])
+    if count > 0 then user_sub(users[i], count) end
+  end
+  redis.call('DEL', iu)
+  redis.call('ZREM', p .. 'instances', inst)
+end
+local function raise(key, field, value)
+  local current = tonumber(redis.call('HGET', key, field) or '0')
+  if value > current then redis.call('HSET', key, field, value) end
+end
+local function store_message(room, id, from, body, ts, action)
+  redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
+end
+-- d: {from, to, fromKey, toKey, pair, body, ts, action}; returns the DM as JSON.
+local function store_dm(id, d, delivered)
+  local record = cjson.encode({id = id, from = d.from, to = d.to, body = d.body,
+    ts = tonumber(d.ts), action = d.action})
+  redis.call('HSET', p .. 'dm', id, record)
+  redis.call('ZADD', p .. 'dmpair:' .. d.pair, id, id)
+  if not delivered then redis.call('ZADD', p .. 'dmpending:' .. d.toKey, id, id) end
+  redis.call('ZADD', p .. 'dmin:' .. d.toKey .. ':' .. d.fromKey, id, id)
+  redis.call('HSET', p .. 'dmpeers:' .. d.toKey, d.fromKey, d.from)
+  return record
+end
+`;
+
+function script(body: string): RedisScript {
+  return new RedisScript(LIB + body);
+}
+
+/**
+ * Sends a batch of room messages and DMs. ARGV: prefix, origin instance,
+ * JSON `{r: [[room, token, [[from, body, ts, action]...]]...], d: [dm...]}`.
+ * Each room's messages get the next ids, go to its stream and are published
+ * on its channel as one payload; each DM gets the next DM id, is stored, and
+ * published on the shared channel. Returns, per room, the first id; per DM,
+ * its id and whether its recipient was online.
+ */
+export const SEND = script(`
+local origin = ARGV[2]
+local batch = cjson.decode(ARGV[3])
+local out = {}
+for _, group in ipairs(batch.r) do
+  local room, token, messages = group[1], group[2], group[3]
+  local first = nil
+  local published = {}
+  for i, m in ipairs(messages) do
+    local id = redis.call('HINCRBY', p .. 'seq', room, 1)
+    if first == nil then first = id end
+    store_message(room, id, m[1], m[2], m[3], m[4])
+    published[i] = {id, m[1], m[2], m[3], m[4]}
+  end
+  redis.call('PUBLISH', p .. 'ch:room:' .. room, cjson.encode({o = origin, k = token, m = published}))
+  out[#out + 1] = first
+end
+for _, d in ipairs(batch.d) do
+  local id = redis.call('INCR', p .. 'dmseq')
+  local online = redis.call('EXISTS', p .. 'user:' .. d.toKey)
+  local record = store_dm(id, d, online == 1)
+  redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. origin .. '","dm":' .. record ..
+    ',"u":' .. cjson.encode({d.toKey, d.fromKey}) .. '}')
+  out[#out + 1] = id
+  out[#out + 1] = online
+end
+return out
+`);
+
+/**
+ * Creates a room unless it exists. ARGV: prefix, origin, room key, record
+ * JSON, most rooms. Returns [1, record] when created, [0, existing record],
+ * or [-1, ''] when the room limit is reached.
+ */
+export const CREATE_ROOM = script(`
+local room = ARGV[3]
+local existing = redis.call('HGET', p .. 'rooms', room)
+if existing then return {0, existing} end
+if redis.call('HLEN', p .. 'rooms') >= tonumber(ARGV[5]) then return {-1, ''} end
+redis.call('HSET', p .. 'rooms', room, ARGV[4])
+redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. ARGV[2] .. '","fx":[{"kind":"created","record":' .. ARGV[4] .. '}]}')
+return {1, ARGV[4]}
+`);
+
+/**
+ * Counts a session into a room. ARGV: prefix, instance, room, user key,
+ * nick, join payload, room record JSON (recreates a room deleted meanwhile).
+ * Publishes the join payload when the user was not in the room on any
+ * instance. Returns [first (1/0), member nicks].
+ */
+export const ENTER = script(`
+local inst, room, user, nick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('HEXISTS', p .. 'rooms', room) == 0 then
+  redis.call('HSET', p .. 'rooms', room, ARGV[7])
+  redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. inst .. '","fx":[{"kind":"created","record":' .. ARGV[7] .. '}]}')
+end
+redis.call('HINCRBY', p .. 'inst:' .. inst .. ':rooms', room .. ':' .. user, 1)
+local first = member_add(room, user, nick, 1)
+if first then redis.call('PUBLISH', p .. 'ch:room:' .. room, ARGV[6]) end
+return {first and 1 or 0, redis.call('HVALS', p .. 'members:' .. room)}
+`);
+
+/**
+ * Counts a session out of a room. ARGV: prefix, instance, room, user key,
+ * leave payload. Publishes the leave when it was the user's last session
+ * anywhere, and deletes the room if nothing about it is worth keeping.
+ * Returns 1 when the leave was published.
+ */
+export const EXIT = script(`
+local inst, room, user = ARGV[2], ARGV[3], ARGV[4]
+local ik = p .. 'inst:' .. inst .. ':rooms'
+local c = redis.call('HINCRBY', ik, room .. ':' .. user, -1)
+if c <= 0 then redis.call('HDEL', ik, room .. ':' .. user) end
+if c < 0 then return 0 end
+if not member_sub(room, user, 1) then return 0 end
+redis.call('PUBLISH', p .. 'ch:room:' .. room, ARGV[5])
+dispose_if_empty(room, inst)
+return 1
+`);
+
+/**
+ * Claims a nickname cluster-wide. ARGV: prefix, instance, user key, nick,
+ * account key ('' for a guest), admin (1/0), multiple sessions (1/0).
+ * Returns 'ok', 'taken' (someone else has it) or 'elsewhere' (the account
+ * is online and only one session is allowed).
+ */
+export const CLAIM = script(`
+local inst, user, nick, acct = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local u = p .. 'user:' .. user
+if redis.call('EXISTS', u) == 1 then
+  local holder = redis.call('HGET', u, 'acct') or ''
+  if acct == '' or holder ~= acct then return 'taken' end
+  if ARGV[7] ~= '1' then return 'elsewhere' end
+end
+redis.call('HSET', u, 'nick', nick, 'acct', acct)
+if ARGV[6] == '1' then redis.call('HSET', u, 'adm', '1') end
+redis.call('HINCRBY', u, 'n', 1)
+redis.call('HINCRBY', p .. 'inst:' .. inst .. ':users', user, 1)
+redis.call('HSET', p .. 'online', user, nick)
+return 'ok'
+`);
+
+/** Releases one session's claim. ARGV: prefix, instance, user key. */
+export const RELEASE = script(`
+local inst, user = ARGV[2], ARGV[3]
+local iu = p .. 'inst:' .. inst .. ':users'
+local c = redis.call('HINCRBY', iu, user, -1)
+if c <= 0 then redis.call('HDEL', iu, user) end
+if c < 0 then return 0 end
+user_sub(user, 1)
+return 1
+`);
+
+/**
+ * Renames a guest's session. ARGV: prefix, instance, old key, new key, new
+ * nick, JSON array of the rooms the session is in. Returns 'ok' or 'taken'.
+ */
+export const RENAME = script(`
+local inst, old, new, nick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local rooms = cjson.decode(ARGV[6])
+if old == new then
+  if redis.call('EXISTS', p .. 'user:' .. new) == 1 then
+    redis.call('HSET', p .. 'user:' .. new, 'nick', nick)
+    redis.call('HSET', p .. 'online', new, nick)
+  end
+  for _, room in ipairs(rooms) do
+    if redis.call('HEXISTS', p .. 'members:' .. room, new) == 1 then
+      redis.call('HSET', p .. 'members:' .. room, new, nick)
+    end
+  end
+  return 'ok'
+end
+if redis.call('EXISTS', p .. 'user:' .. new) == 1 then return 'taken' end
+local iu = p .. 'inst:' .. inst .. ':users'
+local c = redis.call('HINCRBY', iu, old, -1)
+if c <= 0 then redis.call('HDEL', iu, old) end
+if c >= 0 then user_sub(old, 1) end
+redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '')
+redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
+redis.call('HINCRBY', iu, new, 1)
+redis.call('HSET', p .. 'online', new, nick)
+local ik = p .. 'inst:' .. inst .. ':rooms'
+for _, room in ipairs(rooms) do
+  local r = redis.call('HINCRBY', ik, room .. ':' .. old, -1)
+  if r <= 0 then redis.call('HDEL', ik, room .. ':' .. old) end
+  if r >= 0 then member_sub(room, old, 1) end
+  redis.call('HINCRBY', ik, room .. ':' .. new, 1)
+  member_add(room, new, nick, 1)
+end
+return 'ok'
+`);
+
+/**
+ * Refreshes an instance's presence and reaps instances whose presence
+ * expired (their users leave their rooms with reason 'server lost'). When
+ * no instance has beaten for a whole TTL, Redis was away rather than the
+ * instances, so every deadline starts afresh instead.
+ * ARGV: prefix, instance, ttl ms. Returns 1 if the instance was present,
+ * 0 if it was new or had been reaped (it must then re-assert its state).
+ */
+export const HEARTBEAT = script(`
+local inst = ARGV[2]
+local ttl = tonumber(ARGV[3])
+local now = now_ms()
+local last = tonumber(redis.call('GET', p .. 'lastbeat') or '0')
+redis.call('SET', p .. 'lastbeat', now)
+if last > 0 and now - last > ttl then
+  -- Nobody beat for a whole TTL: Redis itself was away, not the instances.
+  for _, other in ipairs(redis.call('ZRANGE', p .. 'instances', 0, -1)) do
+    redis.call('ZADD', p .. 'instances', 'XX', now + ttl, other)
+  end
+end
+local present = redis.call('ZSCORE', p .. 'instances', inst)
+redis.call('ZADD', p .. 'instances', now + ttl, inst)
+local dead = redis.call('ZRANGEBYSCORE', p .. 'instances', '-inf', now, 'LIMIT', 0, 8)
+for _, d in ipairs(dead) do
+  if d ~= inst then reap(d, 'server lost') end
+end
+if present then return 1 end
+return 0
+`);
+
+/** Removes an instance's presence, announcing leaves. ARGV: prefix, instance, reason. */
+export const DEPART = script(`
+reap(ARGV[2], ARGV[3])
+return 1
+`);
+
+/**
+ * Replaces what Redis records about an instance with what it really has
+ * (after Redis lost data, or the instance was reaped while cut off), and
+ * raises sequences to at least what the instance has delivered, so ids never
+ * go back. Joins and leaves are announced only where the change is visible.
+ * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n]...],
+ * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id}`.
+ */
+export const RESYNC = script(`
+local inst = ARGV[2]
+local snap = cjson.decode(ARGV[3])
+local iu = p .. 'inst:' .. inst .. ':users'
+local old = redis.call('HGETALL', iu)
+for i = 1, #old, 2 do
+  local c = tonumber(old[i + 1])
+  if c > 0 then user_sub(old[i], c) end
+end
+redis.call('DEL', iu)
+for _, u in ipairs(snap.u) do
+  local key = p .. 'user:' .. u[1]
+  redis.call('HSET', key, 'nick', u[2], 'acct', u[3])
+  if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
+  redis.call('HINCRBY', key, 'n', u[5])
+  redis.call('HINCRBY', iu, u[1], u[5])
+  redis.call('HSET', p .. 'online', u[1], u[2])
+end
+local ik = p .. 'inst:' .. inst .. ':rooms'
+local before = {}
+local fields = {}
+local oldr = redis.call('HGETALL', ik)
+for i = 1, #oldr, 2 do
+  before[oldr[i]] = tonumber(oldr[i + 1])
+  fields[#fields + 1] = oldr[i]
+end
+local want = {}
+for _, r in ipairs(snap.r) do
+  local f = r[1] .. ':' .. r[2]
+  if want[f] == nil and before[f] == nil then fields[#fields + 1] = f end
+  want[f] = r
+end
+redis.call('DEL', ik)
+for _, f in ipairs(fields) do
+  local sep = string.find(f, ':', 1, true)
+  local room, user = string.sub(f, 1, sep - 1), string.sub(f, sep + 1)
+  local w = want[f]
+  local ms = p .. 'msess:' .. room
+  local total = tonumber(redis.call('HGET', ms, user) or '0')
+  local after = total - (before[f] or 0) + (w and w[4] or 0)
+  if after <= 0 then
+    redis.call('HDEL', ms, user)
+    local nick = redis.call('HGET', p .. 'members:' .. room, user)
+    redis.call('HDEL', p .. 'members:' .. room, user)
+    if total > 0 and nick then
+      redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'leave', nick, 'server lost', inst))
+    end
+    dispose_if_empty(room, inst)
+  else
+    redis.call('HSET', ms, user, after)
+    if w then redis.call('HSET', p .. 'members:' .. room, user, w[3]) end
+    set_size(room)
+    if total <= 0 and w then
+      redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'join', w[3], nil, inst))
+    end
+  end
+  if w then redis.call('HSET', ik, f, w[4]) end
+end
+for _, s in ipairs(snap.s) do
+  if s[2] > 0 then raise(p .. 'seq', s[1], s[2]) end
+end
+local dm = tonumber(redis.call('GET', p .. 'dmseq') or '0')
+if snap.d > dm then redis.call('SET', p .. 'dmseq', snap.d) end
+return 1
+`);
+
+/**
+ * Applies a batch of store writes atomically (see Store.write). ARGV:
+ * prefix, JSON array of writes as RedisStore encodes them.
+ */
+export const APPLY = script(`
+local writes = cjson.decode(ARGV[2])
+for _, w in ipairs(writes) do
+  local k = w.kind
+  if k == 'message' then
+    local r = w.record
+    store_message(r.room, r.id, r.from, r.body, r.ts, r.action)
+    raise(p .. 'seq', r.room, r.id)
+  elseif k == 'dm' then
+    store_dm(w.id, w, w.delivered)
+    local dm = tonumber(redis.call('GET', p .. 'dmseq') or '0')
+    if w.id > dm then redis.call('SET', p .. 'dmseq', w.id) end
+  elseif k == 'room' then
+    redis.call('HSET', p .. 'rooms', w.key, w.json)
+    if w.lastId > 0 then raise(p .. 'seq', w.key, w.lastId) end
+  elseif k == 'deleteRoom' then
+    redis.call('HDEL', p .. 'rooms', w.room)
+    redis.call('HDEL', p .. 'seq', w.room)
+    redis.call('DEL', p .. 'grants:' .. w.room)
+    redis.call('SREM', p .. 'grantrooms', w.room)
+  elseif k == 'grant' then
+    redis.call('HSET', p .. 'grants:' .. w.room, w.field, w.json)
+    redis.call('SADD', p .. 'grantrooms', w.room)
+  elseif k == 'ungrant' then
+    redis.call('HDEL', p .. 'grants:' .. w.room, w.field)
+    if redis.call('HLEN', p .. 'grants:' .. w.room) == 0 then
+      redis.call('SREM', p .. 'grantrooms', w.room)
+    end
+  elseif k == 'audit' then
+    redis.call('XADD', p .. 'audit', '*', 'j', w.json)
+  elseif k == 'delivered' then
+    redis.call('ZREMRANGEBYSCORE', p .. 'dmpending:' .. w.user, '-inf', w.upTo)
+  elseif k == 'read' then
+    raise(p .. 'dmread:' .. w.user, w.peer, w.upTo)
+  end
+end
+return #writes
+`);
+
+/** Every grant of every room, as JSON strings. ARGV: prefix. */
+export const LOAD_GRANTS = script(`
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', p .. 'grantrooms')) do
+  for _, g in ipairs(redis.call('HVALS', p .. 'grants:' .. room)) do out[#out + 1] = g end
+end
+return out
+`);
+
+/** Unread DMs per peer of a user: [name, count, ...]. ARGV: prefix, user key. */
+export const UNREAD = script(`
+local user = ARGV[2]
+local peers = redis.call('HGETALL', p .. 'dmpeers:' .. user)
+local out = {}
+for i = 1, #peers, 2 do
+  local read = redis.call('HGET', p .. 'dmread:' .. user, peers[i]) or '0'
+  local n = redis.call('ZCOUNT', p .. 'dmin:' .. user .. ':' .. peers[i], '(' .. read, '+inf')
+  if n > 0 then
+    out[#out + 1] = peers[i + 1]
+    out[#out + 1] = n
+  end
+end
+return out
+`);

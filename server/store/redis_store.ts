@@ -1,0 +1,333 @@
+/**
+ * The shared store: everything the SQLite store keeps, kept in Redis (or
+ * Valkey) so several `chat serve` instances see one chat. Room history is a
+ * stream per room whose entry ids are the message ids; a batch of writes is
+ * one Lua script, so it applies atomically. Durability is Redis's own: run
+ * it with `appendonly yes` (docs/scaling.md).
+ *
+ * @module
+ */
+import { nameKey } from "../../shared/validation.ts";
+import type { RedisConnection } from "../cluster/redis_connection.ts";
+import { RedisKeys } from "../cluster/redis_keys.ts";
+import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
+import type {
+  AccountRecord,
+  AuditRecord,
+  DmRecord,
+  GrantRecord,
+  HistoryQuery,
+  MessageRecord,
+  RetentionPolicy,
+  RoomRecord,
+  Store,
+  StoreWrite,
+  UnreadCount,
+} from "./store.ts";
+
+type StreamEntry = [id: string, fields: string[]];
+
+function fieldsOf(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
+  return out;
+}
+
+function toMessage(room: string, entry: StreamEntry): MessageRecord {
+  const fields = fieldsOf(entry[1]);
+  return {
+    room,
+    id: Number.parseInt(entry[0], 10),
+    from: fields.f ?? "",
+    body: fields.b ?? "",
+    ts: Number(fields.t),
+    action: fields.a === "1",
+  };
+}
+
+function toDm(json: string): DmRecord {
+  const raw = JSON.parse(json);
+  return {
+    id: Number(raw.id),
+    from: String(raw.from),
+    to: String(raw.to),
+    body: String(raw.body),
+    ts: Number(raw.ts),
+    action: raw.action === true,
+  };
+}
+
+/** The room's settings as stored: the sequence (lastId) lives apart. */
+function roomJson(record: RoomRecord): string {
+  const { lastId: _lastId, ...settings } = record;
+  return JSON.stringify(settings);
+}
+
+/** A pair of user keys in one order, as the DM pair key wants it. */
+export function dmPairKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/** A write in the form the APPLY script reads. */
+function encodeWrite(write: StoreWrite): Record<string, unknown> {
+  switch (write.kind) {
+    case "message": {
+      const r = write.record;
+      return {
+        kind: "message",
+        record: { ...r, ts: String(r.ts), action: r.action ? "1" : "" },
+      };
+    }
+    case "dm": {
+      const r = write.record;
+      const fromKey = nameKey(r.from);
+      const toKey = nameKey(r.to);
+      return {
+        kind: "dm",
+        id: r.id,
+        from: r.from,
+        to: r.to,
+        fromKey,
+        toKey,
+        pair: dmPairKey(fromKey, toKey),
+        body: r.body,
+        ts: String(r.ts),
+        action: r.action,
+        delivered: write.delivered,
+      };
+    }
+    case "room":
+      return {
+        kind: "room",
+        key: write.record.key,
+        json: roomJson(write.record),
+        lastId: write.record.lastId,
+      };
+    case "deleteRoom":
+      return { kind: "deleteRoom", room: write.room };
+    case "grant":
+      return {
+        kind: "grant",
+        room: write.grant.room,
+        field: `${write.grant.user}:${write.grant.kind}`,
+        json: JSON.stringify(write.grant),
+      };
+    case "ungrant":
+      return { kind: "ungrant", room: write.room, field: `${write.user}:${write.grant}` };
+    case "audit":
+      return { kind: "audit", json: JSON.stringify(write.entry) };
+    case "delivered":
+      return { kind: "delivered", user: write.user, upTo: write.upTo };
+    case "read":
+      return { kind: "read", user: write.user, peer: write.peer, upTo: write.upTo };
+  }
+}
+
+/**
+ * Redis implementation of {@linkcode Store}, over a shared
+ * {@linkcode RedisConnection} (closed with the store).
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisConnection } from "../cluster/redis_connection.ts";
+ * import { RedisStore } from "./redis_store.ts";
+ * const store = new RedisStore(await RedisConnection.open("redis://127.0.0.1:6379"));
+ * console.log(await store.loadRooms());
+ * await store.close();
+ * ```
+ */
+export class RedisStore implements Store {
+  readonly redis: RedisConnection;
+  readonly keys: RedisKeys;
+
+  constructor(redis: RedisConnection, options: { keys?: RedisKeys } = {}) {
+    this.redis = redis;
+    this.keys = options.keys ?? new RedisKeys();
+  }
+
+  async write(batch: readonly StoreWrite[]): Promise<void> {
+    if (batch.length === 0) return;
+    await this.redis.eval(APPLY, [this.keys.prefix, JSON.stringify(batch.map(encodeWrite))]);
+  }
+
+  async loadRooms(): Promise<RoomRecord[]> {
+    const [rooms, seqs] = await Promise.all([
+      this.redis.command<string[]>(["HGETALL", this.keys.rooms]),
+      this.redis.command<string[]>(["HGETALL", this.keys.seq]),
+    ]);
+    const lastIds = new Map<string, number>();
+    for (let i = 0; i + 1 < seqs.length; i += 2) lastIds.set(seqs[i]!, Number(seqs[i + 1]));
+    const records: RoomRecord[] = [];
+    for (let i = 0; i + 1 < rooms.length; i += 2) {
+      const raw = JSON.parse(rooms[i + 1]!);
+      records.push(toRoomRecord(raw, lastIds.get(rooms[i]!) ?? 0));
+    }
+    return records;
+  }
+
+  async loadGrants(): Promise<GrantRecord[]> {
+    const grants = await this.redis.eval<string[]>(LOAD_GRANTS, [this.keys.prefix]);
+    return grants.map((json) => JSON.parse(json) as GrantRecord);
+  }
+
+  /** The id of the last message of `room` (its sequence), 0 when none. */
+  async lastId(room: string): Promise<number> {
+    return Number(await this.redis.command<string | null>(["HGET", this.keys.seq, room]) ?? 0);
+  }
+
+  async history(room: string, query: HistoryQuery): Promise<MessageRecord[]> {
+    const key = this.keys.log(room);
+    if (query.after !== undefined) {
+      const end = query.upTo === undefined ? "+" : `${query.upTo}-0`;
+      if (query.upTo !== undefined && query.upTo <= query.after) return [];
+      const entries = await this.redis.command<StreamEntry[]>(
+        ["XRANGE", key, `${query.after + 1}-0`, end, "COUNT", query.limit],
+      );
+      return entries.map((entry) => toMessage(room, entry));
+    }
+    const below = Math.min(
+      query.before ?? Number.MAX_SAFE_INTEGER,
+      (query.upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1,
+    );
+    if (below <= 1) return [];
+    const start = below >= Number.MAX_SAFE_INTEGER ? "+" : `${below - 1}-0`;
+    const entries = await this.redis.command<StreamEntry[]>(
+      ["XREVRANGE", key, start, "-", "COUNT", query.limit],
+    );
+    return entries.reverse().map((entry) => toMessage(room, entry));
+  }
+
+  async oldestId(room: string): Promise<number | undefined> {
+    const entries = await this.redis.command<StreamEntry[]>(
+      ["XRANGE", this.keys.log(room), "-", "+", "COUNT", 1],
+    );
+    const first = entries[0];
+    return first === undefined ? undefined : Number.parseInt(first[0], 10);
+  }
+
+  async prune(policy: RetentionPolicy, batchSize: number): Promise<number> {
+    const seqs = await this.redis.command<string[]>(["HGETALL", this.keys.seq]);
+    let deleted = 0;
+    for (let i = 0; i + 1 < seqs.length && deleted < batchSize; i += 2) {
+      const room = seqs[i]!;
+      const lastId = Number(seqs[i + 1]);
+      let minId = 0;
+      if (policy.maxMessages > 0) minId = Math.max(minId, lastId - policy.maxMessages + 1);
+      if (policy.maxAgeMs > 0) {
+        // Ids follow time closely: the first message young enough bounds what goes.
+        const cutoff = Date.now() - policy.maxAgeMs;
+        const entries = await this.redis.command<StreamEntry[]>(
+          ["XRANGE", this.keys.log(room), "-", "+", "COUNT", batchSize - deleted],
+        );
+        let young = entries.findIndex((entry) => Number(fieldsOf(entry[1]).t) >= cutoff);
+        if (young === -1) young = entries.length;
+        const firstKept = entries[young];
+        const ageMin = firstKept === undefined
+          ? (entries.length === 0 ? 0 : Number.parseInt(entries[entries.length - 1]![0], 10) + 1)
+          : Number.parseInt(firstKept[0], 10);
+        minId = Math.max(minId, ageMin);
+      }
+      if (minId <= 1) continue;
+      deleted += await this.redis.command<number>(
+        ["XTRIM", this.keys.log(room), "MINID", `${minId}-0`],
+      );
+    }
+    return deleted;
+  }
+
+  async lastDmId(): Promise<number> {
+    return Number(await this.redis.command<string | null>(["GET", this.keys.dmSeq]) ?? 0);
+  }
+
+  async dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]> {
+    const key = this.keys.dmPair(user, peer);
+    const ids = query.after !== undefined
+      ? await this.redis.command<string[]>(
+        ["ZRANGEBYSCORE", key, `(${query.after}`, "+inf", "LIMIT", 0, query.limit],
+      )
+      : (await this.redis.command<string[]>([
+        "ZREVRANGEBYSCORE",
+        key,
+        query.before === undefined ? "+inf" : `(${query.before}`,
+        "-inf",
+        "LIMIT",
+        0,
+        query.limit,
+      ])).reverse();
+    return await this.#dms(ids);
+  }
+
+  async pendingDms(user: string): Promise<DmRecord[]> {
+    const ids = await this.redis.command<string[]>(["ZRANGE", this.keys.dmPending(user), 0, -1]);
+    return await this.#dms(ids);
+  }
+
+  async #dms(ids: string[]): Promise<DmRecord[]> {
+    if (ids.length === 0) return [];
+    const records = await this.redis.command<(string | null)[]>(["HMGET", this.keys.dms, ...ids]);
+    return records.filter((json): json is string => json !== null).map(toDm);
+  }
+
+  async unreadCounts(user: string): Promise<UnreadCount[]> {
+    const flat = await this.redis.eval<(string | number)[]>(UNREAD, [this.keys.prefix, user]);
+    const counts: UnreadCount[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      counts.push({ peer: String(flat[i]), count: Number(flat[i + 1]) });
+    }
+    return counts.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
+  }
+
+  async getAccount(key: string): Promise<AccountRecord | undefined> {
+    const json = await this.redis.command<string | null>(["HGET", this.keys.accounts, key]);
+    return json === null ? undefined : JSON.parse(json) as AccountRecord;
+  }
+
+  async putAccount(account: AccountRecord): Promise<void> {
+    await this.redis.command(["HSET", this.keys.accounts, account.key, JSON.stringify(account)]);
+  }
+
+  async deleteAccount(key: string): Promise<boolean> {
+    return await this.redis.command<number>(["HDEL", this.keys.accounts, key]) > 0;
+  }
+
+  async listAccounts(): Promise<AccountRecord[]> {
+    const values = await this.redis.command<string[]>(["HVALS", this.keys.accounts]);
+    return values.map((json) => JSON.parse(json) as AccountRecord)
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async auditLog(limit: number): Promise<AuditRecord[]> {
+    const entries = await this.redis.command<StreamEntry[]>(
+      ["XREVRANGE", this.keys.audit, "+", "-", "COUNT", limit],
+    );
+    return entries.reverse().map((entry) => JSON.parse(fieldsOf(entry[1]).j ?? "{}") as AuditRecord);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return await this.redis.command<string>(["PING"]) === "PONG";
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.close();
+  }
+}
+
+/** A room record from its stored JSON and its sequence. */
+export function toRoomRecord(raw: Record<string, unknown>, lastId: number): RoomRecord {
+  return {
+    key: String(raw.key),
+    name: String(raw.name),
+    owner: raw.owner === null || raw.owner === undefined ? null : String(raw.owner),
+    topic: String(raw.topic ?? ""),
+    inviteOnly: raw.inviteOnly === true,
+    passphrase: raw.passphrase === null || raw.passphrase === undefined
+      ? null
+      : String(raw.passphrase),
+    createdAt: Number(raw.createdAt),
+    lastId,
+  };
+}
