@@ -5,6 +5,11 @@
  * once and persisted through one group-commit queue; a message is delivered
  * and acknowledged only once it is committed.
  *
+ * Ids, commits and events that concern other sessions go through a
+ * {@linkcode Bus}: within one process it delivers directly; over Redis it
+ * reaches every instance. With several instances a {@linkcode Presence}
+ * answers who is online and who holds a name; alone, the broker's own maps do.
+ *
  * @module
  */
 import { ChatError } from "../shared/errors.ts";
@@ -16,6 +21,16 @@ import {
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
 import { nameKey } from "../shared/validation.ts";
+import type {
+  Audience,
+  Bus,
+  BusNode,
+  Effect,
+  Envelope,
+  Presence,
+  PresenceSnapshot,
+} from "./cluster/cluster.ts";
+import { LocalBus } from "./cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
@@ -25,6 +40,7 @@ import type {
   GrantKind,
   GrantRecord,
   MessageRecord,
+  RoomRecord,
   Store,
   StoreWrite,
   UnreadCount,
@@ -56,6 +72,10 @@ export interface BrokerOptions {
   maxReplyBytes?: number;
   /** Where to count messages, deliveries and commit times. */
   metrics?: ServerMetrics;
+  /** Carries ids, commits and events between instances; a {@linkcode LocalBus} by default. */
+  bus?: Bus;
+  /** Who is online on other instances; none when this is the only one. */
+  presence?: Presence;
   now?: () => number;
 }
 
@@ -162,7 +182,10 @@ export class Broker {
   readonly metrics: ServerMetrics;
   #users = new Map<string, Set<Member>>();
   #rooms = new Map<string, Room>();
-  #dmLastId = 0;
+  #bus: Bus;
+  #presence: Presence | null;
+  // The highest DM id seen here, for re-asserting it after Redis lost data.
+  #dmSeen = 0;
   #now: () => number;
   #historyOnJoin: number;
   #maxReplay: number;
@@ -181,15 +204,33 @@ export class Broker {
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     this.#writes = new GroupCommit((batch) => this.#commit(batch));
+    this.#bus = options.bus ?? new LocalBus();
+    this.#presence = options.presence ?? null;
   }
 
-  /** Loads rooms, grants and counters from `store`. */
+  /** Loads rooms, grants and counters from `store`, then starts the bus. */
   static async open(store: Store, options: BrokerOptions = {}): Promise<Broker> {
-    const broker = new Broker(store, options);
-    for (const record of await store.loadRooms()) broker.#rooms.set(record.key, new Room(record));
-    for (const grant of await store.loadGrants()) broker.#rooms.get(grant.room)?.setGrant(grant);
-    broker.#dmLastId = await store.lastDmId();
+    const lastDmId = await store.lastDmId();
+    const broker = new Broker(store, {
+      ...options,
+      bus: options.bus ?? new LocalBus({ lastDmId }),
+    });
+    broker.#dmSeen = lastDmId;
+    broker.#reload(await store.loadRooms(), await store.loadGrants());
+    await broker.#bus.start(broker.#node());
     return broker;
+  }
+
+  /** Whether other instances share this chat (through a {@linkcode Presence}). */
+  get shared(): boolean {
+    return this.#presence !== null;
+  }
+
+  /** Flushes writes and stops the bus; call after every session is gone. */
+  async close(): Promise<void> {
+    await this.#writes.flushed();
+    await this.#bus.flushed();
+    await this.#bus.close();
   }
 
   /** Sessions online. */
@@ -216,7 +257,11 @@ export class Broker {
    * Claims `nick` for `member`. Guests need a free nickname; sessions of an
    * account may share it when `multipleSessions` is set.
    */
-  register(member: Member, nick: string, options: { multipleSessions?: boolean } = {}): void {
+  register(
+    member: Member,
+    nick: string,
+    options: { multipleSessions?: boolean } = {},
+  ): void | Promise<void> {
     const key = nameKey(nick);
     const sessions = this.#users.get(key);
     if (sessions !== undefined && sessions.size > 0) {
@@ -230,12 +275,21 @@ export class Broker {
         );
       }
     }
+    if (this.#presence === null) return this.#addUser(member, nick);
+    // Other instances may have the name: the claim in Redis decides.
+    return this.#presence.claim(member, nick, { multipleSessions: options.multipleSessions ?? false })
+      .then(() => this.#addUser(member, nick));
+  }
+
+  #addUser(member: Member, nick: string): void {
     member.nick = nick;
+    const key = nameKey(nick);
+    const sessions = this.#users.get(key);
     if (sessions === undefined) this.#users.set(key, new Set([member]));
     else sessions.add(member);
   }
 
-  /** Whether anyone online uses this nickname. */
+  /** Whether anyone online on this instance uses this nickname. */
   isOnline(nick: string): boolean {
     return (this.#users.get(nameKey(nick))?.size ?? 0) > 0;
   }
@@ -245,7 +299,9 @@ export class Broker {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     const key = nameKey(member.nick);
     const sessions = this.#users.get(key);
-    if (sessions?.delete(member) && sessions.size === 0) this.#users.delete(key);
+    if (sessions === undefined || !sessions.delete(member)) return;
+    if (sessions.size === 0) this.#users.delete(key);
+    this.#presence?.release(member);
   }
 
   /**
@@ -258,6 +314,7 @@ export class Broker {
     name: string,
     options: { since?: number; key?: string } = {},
   ): Promise<JoinResult> {
+    if (this.#presence !== null) return await this.#joinShared(this.#presence, member, name, options);
     const key = nameKey(name);
     let room = this.#rooms.get(key);
     const now = this.#now();
@@ -283,7 +340,7 @@ export class Broker {
     } else if (!room.members.has(member)) {
       this.#checkEntry(member, room, options.key, now);
     }
-    const { history, more, gap } = await this.#catchUp(room, options.since);
+    const { history, more, gap } = await this.#catchUp(room, options.since, () => room.committedId);
     // Synchronous from the last history read to here: nothing committed in between is missed.
     if (room.addMember(member)) {
       this.#fanOut(room.members, {
@@ -304,6 +361,97 @@ export class Broker {
     if (more) result.more = true;
     if (gap) result.gap = gap;
     return result;
+  }
+
+  /**
+   * Joins over several instances. The member is added here before the
+   * room is told, so from the id noted then on every message arrives live
+   * and history supplies the rest: no gap, no duplicate.
+   */
+  async #joinShared(
+    presence: Presence,
+    member: Member,
+    name: string,
+    options: { since?: number; key?: string },
+  ): Promise<JoinResult> {
+    const key = nameKey(name);
+    let room = this.#rooms.get(key);
+    const now = this.#now();
+    if (room === undefined) {
+      const { record, created } = await presence.createRoom({
+        key,
+        name,
+        owner: userKey(member),
+        topic: "",
+        inviteOnly: false,
+        passphrase: null,
+        createdAt: now,
+        lastId: 0,
+      }, this.#maxRooms).catch((error) => {
+        throw storageError(error);
+      });
+      room = this.#rooms.get(key) ?? this.#addRoom(record);
+      if (!created) this.#checkEntry(member, room, options.key, now);
+    } else if (!room.members.has(member)) {
+      this.#checkEntry(member, room, options.key, now);
+    }
+    const joined = room;
+    if (joined.members.has(member)) {
+      const upTo = joined.committedId;
+      const caught = await this.#catchUp(joined, options.since, () => upTo);
+      const members = await presence.members(joined.key).catch((error) => {
+        throw storageError(error);
+      });
+      return this.#joinResult(joined, members, upTo, caught);
+    }
+    const watching = this.#bus.watch(joined);
+    if (watching !== undefined) {
+      await watching.catch((error) => {
+        this.#bus.unwatch(joined);
+        throw storageError(error);
+      });
+    }
+    // Synchronous from the watch being in sync to here.
+    joined.addMember(member);
+    member.rooms.add(joined);
+    const upTo = joined.committedId;
+    try {
+      const members = await presence.enter(joined, member, {
+        type: "join",
+        room: joined.name,
+        nick: member.nick,
+        ts: this.#now(),
+      });
+      const caught = await this.#catchUp(joined, options.since, () => upTo);
+      return this.#joinResult(joined, members, upTo, caught);
+    } catch (error) {
+      if (member.rooms.has(joined)) this.#removeFromRoom(member, joined, "join failed");
+      throw storageError(error);
+    }
+  }
+
+  #joinResult(
+    room: Room,
+    members: string[],
+    lastId: number,
+    caught: { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } },
+  ): JoinResult {
+    const result: JoinResult = {
+      room: room.name,
+      topic: room.topic,
+      members: [...new Set(members)].sort().slice(0, MAX_LIST),
+      lastId,
+      history: caught.history,
+    };
+    if (caught.more) result.more = true;
+    if (caught.gap) result.gap = caught.gap;
+    return result;
+  }
+
+  #addRoom(record: RoomRecord): Room {
+    const room = new Room(record);
+    this.#rooms.set(room.key, room);
+    return room;
   }
 
   #checkEntry(member: Member, room: Room, key: string | undefined, now: number): void {
@@ -328,60 +476,66 @@ export class Broker {
     }
   }
 
-  /** Reads history until it reaches the room's committed id, so joining leaves no gap. */
+  /**
+   * Reads history up to `ceiling` (re-read when it moves: the room's
+   * committed id, or a fixed id when live delivery has already begun), so
+   * joining leaves no gap.
+   */
   async #catchUp(
     room: Room,
     since: number | undefined,
+    ceiling: () => number,
   ): Promise<
     { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } }
   > {
     const history: RoomMessageEvent[] = [];
     let gap: { after: number; oldest: number } | undefined;
     if (since === undefined) {
-      if (this.#historyOnJoin > 0 && room.committedId > 0) {
+      if (this.#historyOnJoin > 0 && ceiling() > 0) {
         // The latest messages up to the committed id, re-read if a commit
         // landed meanwhile; what still lands after the last read follows.
-        let upTo = room.committedId;
+        let upTo = ceiling();
         let page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
-        for (let retry = 0; retry < 3 && room.committedId !== upTo; retry++) {
-          upTo = room.committedId;
+        for (let retry = 0; retry < 3 && ceiling() !== upTo; retry++) {
+          upTo = ceiling();
           page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
         }
         // Newest first when cutting to fit one frame: older pages are a `history` away.
         history.push(
           ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), false),
         );
-        const more = await this.#readOn(room, upTo, history, this.#maxReplay);
+        const more = await this.#readOn(room, upTo, history, this.#maxReplay, ceiling);
         return { history, more };
       }
       return { history, more: false };
     }
-    if (since < room.committedId) {
+    if (since < ceiling()) {
       const oldest = await this.store.oldestId(room.key);
       if (oldest === undefined || oldest > since + 1) {
-        gap = { after: since, oldest: oldest ?? room.committedId + 1 };
+        gap = { after: since, oldest: oldest ?? ceiling() + 1 };
       }
     }
-    const more = await this.#readOn(room, since, history, this.#maxReplay);
+    const more = await this.#readOn(room, since, history, this.#maxReplay, ceiling);
     return gap ? { history, more, gap } : { history, more };
   }
 
-  /** Appends history after `after` up to the room's committed id; true if `limit` cut it short. */
+  /** Appends history after `after` up to `ceiling`; true if `limit` cut it short. */
   async #readOn(
     room: Room,
     after: number,
     into: RoomMessageEvent[],
     limit: number,
+    ceiling: () => number,
   ): Promise<boolean> {
     let last = after;
     let bytes = into.reduce((sum, event) => sum + eventBytes(event), 0);
     const most = Math.min(limit, MAX_HISTORY_PAGE);
-    while (last < room.committedId) {
+    while (last < ceiling()) {
       const left = most - into.length;
       if (left <= 0) return true;
       const page = await this.store.history(room.key, {
         after: last,
-        upTo: room.committedId,
+        upTo: ceiling(),
         limit: left,
       });
       if (page.length === 0) break;
@@ -428,22 +582,18 @@ export class Broker {
     }
     const arrived = performance.now();
     this.metrics.messagesIn++;
-    const record: MessageRecord = {
-      room: room.key,
-      id: ++room.lastId,
-      from: member.nick,
-      body,
-      ts: now,
-      action,
-    };
+    let record: MessageRecord;
     try {
-      await this.#writes.add({ kind: "message", record });
+      record = await this.#bus.sendMessage(room, {
+        room: room.key,
+        from: member.nick,
+        body,
+        ts: now,
+        action,
+      });
     } catch (error) {
       throw storageError(error);
     }
-    // Commits resolve in order, so delivery follows id order.
-    room.committedId = record.id;
-    this.#fanOut(room.members, messageEvent(record, room.name, false));
     this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
   }
@@ -465,36 +615,46 @@ export class Broker {
     if (sessions !== undefined && sessions.size > 0) {
       recipientName = [...sessions][0]!.nick;
     } else {
-      const account = await this.store.getAccount(key);
-      if (account === undefined) {
-        throw new ChatError("no_such_user", `No user ${to} is online or registered`);
+      const remote = this.#presence === null
+        ? undefined
+        : await this.#presence.user(key).catch((error) => {
+          throw storageError(error);
+        });
+      if (remote !== undefined) {
+        recipientName = remote.nick;
+      } else {
+        const account = await this.store.getAccount(key);
+        if (account === undefined) {
+          throw new ChatError("no_such_user", `No user ${to} is online or registered`);
+        }
+        recipientName = account.name;
       }
-      recipientName = account.name;
     }
-    const record: DmRecord = {
-      id: ++this.#dmLastId,
-      from: member.nick,
-      to: recipientName,
-      body,
-      ts: this.#now(),
-      action,
-    };
     const online = this.#users.get(key);
-    const delivered = online !== undefined && online.size > 0;
+    const fromKey = nameKey(member.nick);
+    let sent: { record: DmRecord; delivered: boolean };
     try {
-      await this.#writes.add({ kind: "dm", record, delivered });
+      sent = await this.#bus.sendDm(
+        { from: member.nick, to: recipientName, body, ts: this.#now(), action },
+        { from: fromKey, to: key, online: online !== undefined && online.size > 0 },
+      );
     } catch (error) {
       throw storageError(error);
     }
-    const delivery = new Delivery(dmEvent(record, false));
-    const audience = new Set<Member>([
-      ...(this.#users.get(key) ?? []),
-      ...(this.#users.get(nameKey(member.nick)) ?? []),
-    ]);
-    for (const session of audience) session.deliver(delivery);
+    const { record, delivered } = sent;
+    this.#deliverDm(record, [key, fromKey]);
     return delivered
       ? { id: record.id, ts: record.ts }
       : { id: record.id, ts: record.ts, stored: true };
+  }
+
+  /** Delivers a DM to the sessions here of the users with these name keys. */
+  #deliverDm(record: DmRecord, users: readonly string[]): void {
+    if (record.id > this.#dmSeen) this.#dmSeen = record.id;
+    const delivery = new Delivery(dmEvent(record, false));
+    const audience = new Set<Member>();
+    for (const user of users) for (const session of this.#users.get(user) ?? []) audience.add(session);
+    for (const session of audience) session.deliver(delivery);
   }
 
   /** Delivers DMs stored while the account was offline; returns unread counts per peer. */
@@ -584,20 +744,31 @@ export class Broker {
         detail: body,
       },
     });
-    this.#fanOut(this.#allSessions(), { type: "notice", from: member.nick, body, ts });
+    await this.#publish({ to: { all: true }, event: { type: "notice", from: member.nick, body, ts } });
     return { ts };
   }
 
-  /** Sends a server notice (no sender) to everyone online. */
+  /** Sends a server notice (no sender) to everyone online on this instance. */
   notice(body: string): void {
     this.#fanOut(this.#allSessions(), { type: "notice", body, ts: this.#now() });
   }
 
-  /** Every room with its member count, by name. */
   /** Rooms with their member counts: the busiest {@linkcode MAX_LIST} by name, and how many exist. */
-  rooms(): { rooms: RoomSummary[]; total: number } {
+  rooms(): { rooms: RoomSummary[]; total: number } | Promise<{ rooms: RoomSummary[]; total: number }> {
+    if (this.#presence !== null) {
+      return this.#presence.roomSizes().then(
+        (sizes) => this.#roomList((room) => sizes.get(room.key) ?? 0),
+        (error) => {
+          throw storageError(error);
+        },
+      );
+    }
+    return this.#roomList((room) => room.memberNames().length);
+  }
+
+  #roomList(size: (room: Room) => number): { rooms: RoomSummary[]; total: number } {
     const rooms = [...this.#rooms.values()]
-      .map((room) => ({ name: room.name, members: room.memberNames().length, topic: room.topic }))
+      .map((room) => ({ name: room.name, members: size(room), topic: room.topic }))
       .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
       .slice(0, MAX_LIST)
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -605,17 +776,39 @@ export class Broker {
   }
 
   /** The members of room `name` (the first {@linkcode MAX_LIST} by name) and how many there are. */
-  who(name: string): { room: string; members: string[]; total: number } {
+  who(
+    name: string,
+  ):
+    | { room: string; members: string[]; total: number }
+    | Promise<{ room: string; members: string[]; total: number }> {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
-    const members = room.memberNames();
-    return { room: room.name, members: members.slice(0, MAX_LIST), total: members.length };
+    const list = (members: string[]) => ({
+      room: room.name,
+      members: members.slice(0, MAX_LIST),
+      total: members.length,
+    });
+    if (this.#presence === null) return list(room.memberNames());
+    return this.#presence.members(room.key).then(
+      (members) => list([...new Set(members)].sort()),
+      (error) => {
+        throw storageError(error);
+      },
+    );
   }
 
   /** Everyone online (the first {@linkcode MAX_LIST} by name) and how many are. */
-  users(): { users: string[]; total: number } {
-    const users = [...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort();
-    return { users: users.slice(0, MAX_LIST), total: users.length };
+  users(): { users: string[]; total: number } | Promise<{ users: string[]; total: number }> {
+    const list = (users: string[]) => ({ users: users.slice(0, MAX_LIST), total: users.length });
+    if (this.#presence === null) {
+      return list([...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort());
+    }
+    return this.#presence.users().then(
+      (users) => list(users.sort()),
+      (error) => {
+        throw storageError(error);
+      },
+    );
   }
 
   /** Shows, or (operators, when `topic` is given) sets, a room's topic. */
@@ -630,19 +823,17 @@ export class Broker {
       room.topic = topic;
       await this.#persist({ kind: "room", record: room.toRecord() });
       await this.#audit(member, "topic", room, null, topic);
-      this.#fanOut(room.members, {
-        type: "topic",
-        room: room.name,
-        topic,
-        by: member.nick,
-        ts: this.#now(),
+      await this.#publish({
+        to: { room: room.key },
+        event: { type: "topic", room: room.name, topic, by: member.nick, ts: this.#now() },
+        fx: this.#shared([{ kind: "room", record: room.toRecord() }]),
       });
     }
     return { room: room.name, topic: room.topic };
   }
 
   /** Renames a guest; everyone sharing a room with it (and itself) sees the change. */
-  rename(member: Member, nick: string): { nick: string } {
+  rename(member: Member, nick: string): { nick: string } | Promise<{ nick: string }> {
     if (member.account !== undefined) {
       throw new ChatError(
         "forbidden",
@@ -655,16 +846,32 @@ export class Broker {
     if (holders !== undefined && holders.size > 0 && !(holders.size === 1 && holders.has(member))) {
       throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
     }
+    if (this.#presence === null) {
+      const event = this.#renameHere(member, nick);
+      const audience = new Set<Member>([member]);
+      for (const room of member.rooms) for (const other of room.members) audience.add(other);
+      this.#fanOut(audience, event);
+      return { nick };
+    }
+    return this.#presence.rename(member, nick).then(async () => {
+      const event = this.#renameHere(member, nick);
+      const rooms = [...member.rooms].map((room) => room.key);
+      await this.#publish({ to: { rooms, users: [nameKey(nick)] }, event });
+      return { nick };
+    }, (error) => {
+      throw storageError(error);
+    });
+  }
+
+  #renameHere(member: Member, nick: string): ChatEvent {
     const from = member.nick;
+    const oldKey = nameKey(from);
     const sessions = this.#users.get(oldKey);
     if (sessions?.delete(member) && sessions.size === 0) this.#users.delete(oldKey);
-    this.#users.set(newKey, new Set([member]));
+    this.#users.set(nameKey(nick), new Set([member]));
     member.nick = nick;
     for (const room of member.rooms) room.renameMember(from, nick);
-    const audience = new Set<Member>([member]);
-    for (const room of member.rooms) for (const other of room.members) audience.add(other);
-    this.#fanOut(audience, { type: "nick", from, to: nick, ts: this.#now() });
-    return { nick };
+    return { type: "nick", from, to: nick, ts: this.#now() };
   }
 
   /** Applies a moderation request; refusals name the missing right. */
@@ -678,8 +885,8 @@ export class Broker {
     const room = this.#memberRoomOrAdmin(member, name);
     const now = this.#now();
     const actorRank = this.#requireRank(member, room, Rank.Operator, type);
-    const targetKey = this.#userKeyOf(target);
-    const targetRank = room.rankOf(targetKey, this.#isAdminKey(targetKey), now);
+    const { key: targetKey, admin: targetAdmin } = await this.#target(target);
+    const targetRank = room.rankOf(targetKey, targetAdmin, now);
     if (type !== "invite" && type !== "unban" && type !== "unmute" && targetRank >= actorRank) {
       throw new ChatError(
         "forbidden",
@@ -698,10 +905,12 @@ export class Broker {
       reason,
     });
     let notice: string;
+    const fx: Effect[] = [];
     switch (type) {
       case "op":
         room.setGrant(grant("op", null));
         await this.#persist({ kind: "grant", grant: grant("op", null) });
+        fx.push({ kind: "grant", grant: grant("op", null) });
         notice = `${member.nick} made ${target} an operator`;
         break;
       case "deop":
@@ -709,10 +918,11 @@ export class Broker {
           throw new ChatError("bad_request", `${target} is not an operator in #${room.name}`);
         }
         await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "op" });
+        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "op" });
         notice = `${member.nick} took operator rights from ${target}`;
         break;
       case "kick":
-        if (!room.hasUser(targetKey)) {
+        if (!(await this.#inRoom(room, targetKey, target))) {
           throw new ChatError("not_in_room", `${target} is not in #${room.name}`);
         }
         notice = `${member.nick} kicked ${target}${reason ? `: ${reason}` : ""}`;
@@ -721,6 +931,7 @@ export class Broker {
         const until = options.durationMs === undefined ? null : now + options.durationMs;
         room.setGrant(grant("ban", until));
         await this.#persist({ kind: "grant", grant: grant("ban", until) });
+        fx.push({ kind: "grant", grant: grant("ban", until) });
         notice = `${member.nick} banned ${target}${reason ? `: ${reason}` : ""}`;
         break;
       }
@@ -729,12 +940,14 @@ export class Broker {
           throw new ChatError("bad_request", `${target} is not banned from #${room.name}`);
         }
         await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "ban" });
+        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "ban" });
         notice = `${member.nick} lifted the ban on ${target}`;
         break;
       case "mute": {
         const until = now + (options.durationMs ?? this.#defaultMuteMs);
         room.setGrant(grant("mute", until));
         await this.#persist({ kind: "grant", grant: grant("mute", until) });
+        fx.push({ kind: "grant", grant: grant("mute", until) });
         notice = `${member.nick} muted ${target} until ${new Date(until).toISOString()}`;
         break;
       }
@@ -743,22 +956,23 @@ export class Broker {
           throw new ChatError("bad_request", `${target} is not muted in #${room.name}`);
         }
         await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "mute" });
+        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "mute" });
         notice = `${member.nick} lifted the mute on ${target}`;
         break;
       case "invite":
         room.setGrant(grant("invite", null));
         await this.#persist({ kind: "grant", grant: grant("invite", null) });
+        fx.push({ kind: "grant", grant: grant("invite", null) });
         notice = `${member.nick} invited ${target}`;
-        for (const session of this.#users.get(targetKey) ?? []) {
-          session.deliver(
-            new Delivery({
-              type: "notice",
-              body: `${member.nick} invited you to #${room.name}`,
-              room: room.name,
-              ts: now,
-            }),
-          );
-        }
+        await this.#publish({
+          to: { users: [targetKey] },
+          event: {
+            type: "notice",
+            body: `${member.nick} invited you to #${room.name}`,
+            room: room.name,
+            ts: now,
+          },
+        });
         break;
     }
     await this.#audit(
@@ -768,17 +982,20 @@ export class Broker {
       target,
       reason || (options.durationMs ? `${options.durationMs} ms` : ""),
     );
-    this.#fanOut(room.members, { type: "notice", body: notice, room: room.name, ts: now });
     if (type === "kick" || type === "ban") {
       const why = `${type === "kick" ? "kicked" : "banned"} by ${member.nick}${
         reason ? `: ${reason}` : ""
       }`;
-      for (const session of [...room.members]) {
-        if (nameKey(session.nick) === targetKey || session.account === targetKey) {
-          this.#removeFromRoom(session, room, why);
-        }
-      }
+      fx.push({ kind: "evict", room: room.key, user: targetKey, reason: why });
+    } else if (this.#presence === null) {
+      // Grants are already in place here; only instances elsewhere need them.
+      fx.length = 0;
     }
+    await this.#publish({
+      to: { room: room.key },
+      event: { type: "notice", body: notice, room: room.name, ts: now },
+      fx,
+    });
     return { room: room.name, nick: target };
   }
 
@@ -801,11 +1018,15 @@ export class Broker {
     }
     await this.#persist({ kind: "room", record: room.toRecord() });
     await this.#audit(member, "mode", room, null, parts.join(", "));
-    this.#fanOut(room.members, {
-      type: "notice",
-      body: `${member.nick} ${parts.join(" and ")}`,
-      room: room.name,
-      ts: this.#now(),
+    await this.#publish({
+      to: { room: room.key },
+      event: {
+        type: "notice",
+        body: `${member.nick} ${parts.join(" and ")}`,
+        room: room.name,
+        ts: this.#now(),
+      },
+      fx: this.#shared([{ kind: "room", record: room.toRecord() }]),
     });
     return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
   }
@@ -826,16 +1047,34 @@ export class Broker {
   /** Server admins named in configuration (name keys), besides accounts flagged admin. */
   adminKeys: Set<string> = new Set();
 
-  /** Whether a logged-in session of this user is a server admin (a guest with an admin's name is not). */
-  #isAdminKey(key: string): boolean {
-    for (const session of this.#users.get(key) ?? []) if (session.admin) return true;
-    return false;
-  }
-
-  #userKeyOf(nick: string): string {
+  /**
+   * The key rights are recorded under for `nick` (the account's when one
+   * is logged in), and whether a logged-in session of it is a server admin
+   * (a guest with an admin's name is not).
+   */
+  async #target(nick: string): Promise<{ key: string; admin: boolean }> {
     const sessions = this.#users.get(nameKey(nick));
     const online = sessions === undefined ? undefined : [...sessions][0];
-    return online === undefined ? nameKey(nick) : userKey(online);
+    if (online !== undefined) {
+      const key = userKey(online);
+      let admin = false;
+      for (const session of this.#users.get(key) ?? []) if (session.admin) admin = true;
+      return { key, admin };
+    }
+    if (this.#presence === null) return { key: nameKey(nick), admin: false };
+    const remote = await this.#presence.user(nameKey(nick)).catch((error) => {
+      throw storageError(error);
+    });
+    return { key: remote?.account ?? nameKey(nick), admin: remote?.admin ?? false };
+  }
+
+  /** Whether some session of the user is in the room, on any instance. */
+  async #inRoom(room: Room, key: string, nick: string): Promise<boolean> {
+    if (room.hasUser(key) || room.hasUser(nameKey(nick))) return true;
+    if (this.#presence === null) return false;
+    return await this.#presence.inRoom(room.key, nameKey(nick)).catch((error) => {
+      throw storageError(error);
+    });
   }
 
   #requireRank(member: Member, room: Room, needed: Rank, what: string): Rank {
@@ -897,6 +1136,7 @@ export class Broker {
   }
 
   #removeFromRoom(member: Member, room: Room, reason?: string): void {
+    if (this.#presence !== null) return this.#removeShared(this.#presence, member, room, reason);
     const lastSession = room.hasUser(nameKey(member.nick)) &&
       [...room.members].filter((other) => nameKey(other.nick) === nameKey(member.nick)).length ===
         1;
@@ -926,6 +1166,161 @@ export class Broker {
         // The row stays; the room comes back, empty, at the next start.
       });
     }
+  }
+
+  /**
+   * Over several instances the room's count decides whether the room sees
+   * the leave; the session itself always hears it, here and at once.
+   */
+  #removeShared(presence: Presence, member: Member, room: Room, reason?: string): void {
+    if (!room.members.has(member)) return;
+    const event: ChatEvent = {
+      type: "leave",
+      room: room.name,
+      nick: member.nick,
+      ts: this.#now(),
+      ...(reason === undefined ? {} : { reason }),
+    };
+    member.deliver(new Delivery(event));
+    room.removeMember(member);
+    member.rooms.delete(room);
+    presence.exit(room, member, event);
+    this.#bus.unwatch(room);
+  }
+
+  /** Sends an envelope through the bus; resolves once it is applied here. */
+  async #publish(envelope: Envelope): Promise<void> {
+    try {
+      const applied = this.#bus.publish(envelope);
+      if (applied !== undefined) await applied;
+    } catch (error) {
+      throw storageError(error);
+    }
+  }
+
+  /** Effects other instances need; none when there are none. */
+  #shared(fx: Effect[]): Effect[] | undefined {
+    return this.#presence === null ? undefined : fx;
+  }
+
+  /** Applies an envelope from any instance: room changes, then delivery, then evictions. */
+  #receive(envelope: Envelope): void {
+    const evictions: Array<Extract<Effect, { kind: "evict" }>> = [];
+    for (const effect of envelope.fx ?? []) {
+      switch (effect.kind) {
+        case "created":
+          if (!this.#rooms.has(effect.record.key)) this.#addRoom(effect.record);
+          break;
+        case "deleted": {
+          const room = this.#rooms.get(effect.room);
+          if (room !== undefined && room.members.size === 0) this.#rooms.delete(effect.room);
+          break;
+        }
+        case "room": {
+          const room = this.#rooms.get(effect.record.key);
+          if (room === undefined) this.#addRoom(effect.record);
+          else room.update(effect.record);
+          break;
+        }
+        case "grant":
+          this.#rooms.get(effect.grant.room)?.setGrant(effect.grant);
+          break;
+        case "ungrant":
+          this.#rooms.get(effect.room)?.removeGrant(effect.user, effect.grant);
+          break;
+        case "evict":
+          evictions.push(effect);
+          break;
+      }
+    }
+    const event = envelope.event;
+    if (event !== undefined && envelope.to !== undefined) this.#deliverTo(envelope.to, event);
+    for (const { room: key, user, reason } of evictions) {
+      const room = this.#rooms.get(key);
+      if (room === undefined) continue;
+      for (const session of [...room.members]) {
+        if (nameKey(session.nick) === user || session.account === user) {
+          this.#removeFromRoom(session, room, reason);
+        }
+      }
+    }
+  }
+
+  #deliverTo(to: Audience, event: ChatEvent): void {
+    if (to.all) return this.#fanOut(this.#allSessions(), event);
+    if (to.room !== undefined && to.rooms === undefined && to.users === undefined) {
+      const room = this.#rooms.get(to.room);
+      if (room !== undefined) this.#fanOut(room.members, event);
+      return;
+    }
+    const audience = new Set<Member>();
+    for (const key of [...(to.room === undefined ? [] : [to.room]), ...(to.rooms ?? [])]) {
+      for (const member of this.#rooms.get(key)?.members ?? []) audience.add(member);
+    }
+    for (const user of to.users ?? []) {
+      for (const session of this.#users.get(user) ?? []) audience.add(session);
+    }
+    this.#fanOut(audience, event);
+  }
+
+  /** Replaces room settings and grants with `rooms` and `grants`, keeping members here. */
+  #reload(rooms: RoomRecord[], grants: GrantRecord[]): void {
+    const seen = new Set<string>();
+    for (const record of rooms) {
+      seen.add(record.key);
+      const room = this.#rooms.get(record.key);
+      if (room === undefined) this.#addRoom(record);
+      else {
+        room.update(record);
+        room.clearGrants();
+      }
+    }
+    for (const [key, room] of this.#rooms) {
+      if (!seen.has(key) && room.members.size === 0) this.#rooms.delete(key);
+    }
+    for (const grant of grants) this.#rooms.get(grant.room)?.setGrant(grant);
+  }
+
+  /** What the bus may call on this broker. */
+  #node(): BusNode {
+    return {
+      room: (key) => this.#rooms.get(key),
+      deliverMessage: (room, record) => {
+        room.committedId = record.id;
+        if (record.id > room.lastId) room.lastId = record.id;
+        this.#fanOut(room.members, messageEvent(record, room.name, false));
+      },
+      receive: (envelope) => this.#receive(envelope),
+      deliverDm: (record, users) => this.#deliverDm(record, users),
+      commit: (write) => this.#writes.add(write),
+      notice: (body) => this.notice(body),
+      snapshot: () => this.#snapshot(),
+      reload: (rooms, grants) => this.#reload(rooms, grants),
+    };
+  }
+
+  #snapshot(): PresenceSnapshot {
+    const snapshot: PresenceSnapshot = { users: [], rooms: [], seqs: [], lastDmId: this.#dmSeen };
+    for (const [key, sessions] of this.#users) {
+      const first = [...sessions][0];
+      if (first === undefined) continue;
+      const admin = [...sessions].some((session) => session.admin) ? 1 : 0;
+      snapshot.users.push([key, first.nick, first.account ?? "", admin, sessions.size]);
+    }
+    for (const room of this.#rooms.values()) {
+      if (room.committedId > 0) snapshot.seqs.push([room.key, room.committedId]);
+      const counts = new Map<string, { nick: string; sessions: number }>();
+      for (const member of room.members) {
+        const key = nameKey(member.nick);
+        const count = counts.get(key);
+        if (count === undefined) counts.set(key, { nick: member.nick, sessions: 1 });
+        else count.sessions++;
+      }
+      for (const [user, { nick, sessions }] of counts) {
+        snapshot.rooms.push([room.key, user, nick, sessions]);
+      }
+    }
+    return snapshot;
   }
 
   *#allSessions(): Iterable<Member> {

@@ -87,6 +87,14 @@ export class Room {
     };
   }
 
+  /** Takes the settings of `record` (another instance changed them). */
+  update(record: RoomRecord): void {
+    this.owner = record.owner;
+    this.topic = record.topic;
+    this.inviteOnly = record.inviteOnly;
+    this.passphrase = record.passphrase;
+  }
+
   /** Adds a session; true when it is the user's first session in the room. */
   addMember(member: Member): boolean {
     if (this.members.has(member)) return false;
@@ -139,6 +147,11 @@ export class Room {
     let grants = this.#grants.get(grant.user);
     if (grants === undefined) this.#grants.set(grant.user, grants = new Map());
     grants.set(grant.kind, grant);
+  }
+
+  /** Forgets every grant (before loading them afresh). */
+  clearGrants(): void {
+    this.#grants.clear();
   }
 
   removeGrant(user: string, kind: GrantKind): boolean {

@@ -160,7 +160,12 @@ export abstract class Session implements Member {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
     }
     if (this.#closed) return undefined;
-    broker.register(this, name, { multipleSessions: options.sessions === "multiple" });
+    // Over several instances the claim is a round trip to Redis.
+    await broker.register(this, name, { multipleSessions: options.sessions === "multiple" });
+    if (this.#closed) {
+      broker.unregister(this);
+      return undefined;
+    }
     this.#registered = true;
     this.context.logger.info("{nick} connected from {ip} ({session}){account}", {
       nick: name,

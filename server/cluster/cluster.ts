@@ -1,0 +1,167 @@
+/**
+ * What the broker asks of the world beyond its own sessions. A
+ * {@linkcode Bus} orders, commits and carries events to every instance (a
+ * single process has one: {@linkcode LocalBus}, today's direct fan-out); a
+ * {@linkcode Presence} answers who is online across instances and claims
+ * names, and exists only when there are several instances (the broker's own
+ * maps are the truth otherwise).
+ *
+ * @module
+ */
+import type { ChatEvent } from "../../shared/protocol.ts";
+import type { Member, Room } from "../room.ts";
+import type {
+  DmRecord,
+  GrantKind,
+  GrantRecord,
+  MessageRecord,
+  RoomRecord,
+  StoreWrite,
+} from "../store/store.ts";
+
+/** Who hears an event, on each instance: the local sessions that match. */
+export interface Audience {
+  /** The members of this room (by key). */
+  room?: string;
+  /** The members of any of these rooms. */
+  rooms?: string[];
+  /** Every session of these users (by name key). */
+  users?: string[];
+  /** Every session. */
+  all?: boolean;
+}
+
+/** A change every instance applies to its copy of the rooms. */
+export type Effect =
+  | { kind: "created"; record: RoomRecord }
+  | { kind: "deleted"; room: string }
+  | { kind: "room"; record: RoomRecord }
+  | { kind: "grant"; grant: GrantRecord }
+  | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
+  /** Remove the user's sessions from the room (kick, ban), telling them why. */
+  | { kind: "evict"; room: string; user: string; reason: string };
+
+/** One event and/or changes, for every instance. */
+export interface Envelope {
+  to?: Audience | undefined;
+  event?: ChatEvent | undefined;
+  fx?: Effect[] | undefined;
+}
+
+/** A direct message as sent: the bus gives it its id. */
+export type DmDraft = Omit<DmRecord, "id">;
+
+/** A room message as sent: the bus gives it its id. */
+export type MessageDraft = Omit<MessageRecord, "id">;
+
+/** What a bus may call on the broker it serves. */
+export interface BusNode {
+  /** The room with this key, if this instance knows it. */
+  room(key: string): Room | undefined;
+  /** Delivers a committed message to this instance's members of its room; called in id order. */
+  deliverMessage(room: Room, record: MessageRecord): void;
+  /** Applies an envelope from any instance (this one included): effects, then delivery. */
+  receive(envelope: Envelope): void;
+  /** Delivers a DM to this instance's sessions of its sender and recipient (by name key). */
+  deliverDm(record: DmRecord, users: readonly string[]): void;
+  /** Commits a store write through the broker's group commit. */
+  commit(write: StoreWrite): Promise<void>;
+  /** Tells this instance's sessions something (storage lost or back). */
+  notice(body: string): void;
+  /** What this instance has online, for re-asserting it. */
+  snapshot(): PresenceSnapshot;
+  /** Replaces the room settings and grants with fresh ones (after losing contact). */
+  reload(rooms: RoomRecord[], grants: GrantRecord[]): void;
+}
+
+/** This instance's sessions, users and rooms, counted. */
+export interface PresenceSnapshot {
+  /** Users online here: key, nick, account key or "", admin, sessions. */
+  users: Array<[key: string, nick: string, account: string, admin: 0 | 1, sessions: number]>;
+  /** Room memberships here: room key, user key, nick, sessions. */
+  rooms: Array<[room: string, user: string, nick: string, sessions: number]>;
+  /** Per room, the last message id delivered here. */
+  seqs: Array<[room: string, id: number]>;
+  /** The last DM id seen here. */
+  lastDmId: number;
+}
+
+/**
+ * Orders, commits and carries what concerns more than one session.
+ * Promise-or-undefined results let the local bus stay synchronous.
+ */
+export interface Bus {
+  /** Connects the bus to its broker and starts it. */
+  start(node: BusNode): Promise<void>;
+  /**
+   * Gives `draft` the room's next id, commits it and delivers it (on every
+   * instance, in id order). Resolves with the message once it has been
+   * delivered to this instance's members.
+   */
+  sendMessage(room: Room, draft: MessageDraft): Promise<MessageRecord>;
+  /**
+   * Gives `draft` the next DM id, commits it and delivers it on other
+   * instances; this instance delivers its own sessions itself. `online`: the
+   * recipient is online here. Resolves with whether the recipient was online
+   * anywhere (else the DM waits for its next login).
+   */
+  sendDm(
+    draft: DmDraft,
+    keys: { from: string; to: string; online: boolean },
+  ): Promise<{ record: DmRecord; delivered: boolean }>;
+  /** Sends `envelope` to every instance, this one included; resolves once applied here. */
+  publish(envelope: Envelope): Promise<void> | undefined;
+  /** Starts receiving a room's events here (a member joins); resolves once in sync. */
+  watch(room: Room): Promise<void> | undefined;
+  /** Stops receiving them (a member left); one call per {@linkcode watch}. */
+  unwatch(room: Room): void;
+  /** Resolves once everything sent so far is committed. */
+  flushed(): Promise<void>;
+  /** Stops the bus (after the broker's sessions are gone). */
+  close(): Promise<void>;
+}
+
+/** An online user as every instance sees it. */
+export interface OnlineUser {
+  nick: string;
+  /** The account's key, or undefined for a guest. */
+  account: string | undefined;
+  admin: boolean;
+}
+
+/** Who is online across instances, and their names. */
+export interface Presence {
+  /** Claims `nick` for a session; throws `name_taken` when someone else has it. */
+  claim(
+    member: Member,
+    nick: string,
+    options: { multipleSessions: boolean },
+  ): Promise<void>;
+  /** Releases a session's claim (after it left its rooms). */
+  release(member: Member): void;
+  /** Moves a guest's claim and memberships to a new nickname; throws `name_taken`. */
+  rename(member: Member, nick: string): Promise<void>;
+  /** The online user with this name key, if any. */
+  user(key: string): Promise<OnlineUser | undefined>;
+  /**
+   * Creates a room unless it exists; resolves to the room's record and
+   * whether this call created it. Throws `forbidden` past `maxRooms` rooms.
+   */
+  createRoom(record: RoomRecord, maxRooms: number): Promise<{ record: RoomRecord; created: boolean }>;
+  /**
+   * Counts a member into a room (already a local member); the room sees
+   * `event` when it is the user's first session there. Resolves with the
+   * room's members once the event was delivered here.
+   */
+  enter(room: Room, member: Member, event: ChatEvent): Promise<string[]>;
+  /** Counts a member out; the room sees `event` when it was the user's last session. */
+  exit(room: Room, member: Member, event: ChatEvent): void;
+  /** The nicknames of a room's members online. */
+  members(room: string): Promise<string[]>;
+  /** Whether the user with this name key is in the room (on any instance). */
+  inRoom(room: string, user: string): Promise<boolean>;
+  /** The nicknames of everyone online. */
+  users(): Promise<string[]>;
+  /** Room key → members online, for rooms that have any. */
+  roomSizes(): Promise<Map<string, number>>;
+}

@@ -1,0 +1,524 @@
+/**
+ * Several `chat serve` instances as one chat, through Redis: the bus
+ * (message ids, commits and fan-out to every instance) and presence (who is
+ * online where, nickname claims, room members). Each instance keeps a
+ * heartbeat; one that stops beating is reaped by the others, so its users
+ * go offline within the presence TTL.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { ChatError } from "../../shared/errors.ts";
+import type { ChatEvent } from "../../shared/protocol.ts";
+import { nameKey } from "../../shared/validation.ts";
+import { GroupCommit } from "../group_commit.ts";
+import type { Member, Room } from "../room.ts";
+import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
+import type { DmRecord, MessageRecord, RoomRecord } from "../store/store.ts";
+import type {
+  Bus,
+  BusNode,
+  DmDraft,
+  Envelope,
+  MessageDraft,
+  OnlineUser,
+  Presence,
+} from "./cluster.ts";
+import type { RedisConnection } from "./redis_connection.ts";
+import type { RedisKeys } from "./redis_keys.ts";
+import {
+  CLAIM,
+  CREATE_ROOM,
+  DEPART,
+  ENTER,
+  EXIT,
+  HEARTBEAT,
+  RELEASE,
+  RENAME,
+  RESYNC,
+  SEND,
+} from "./redis_scripts.ts";
+import { type PublishedMessage, type RoomPayload, RoomFeed } from "./room_feed.ts";
+
+/** Options for {@linkcode RedisCluster}. */
+export interface RedisClusterOptions {
+  /** How long an instance stays present without a heartbeat, in ms (beats come 3 times as often). */
+  presenceTtlMs?: number;
+  /** Most messages and DMs waiting to be sent before more are refused with `storage`. */
+  maxPending?: number;
+  /** Most messages and DMs sent in one script call. */
+  maxBatch?: number;
+}
+
+interface SendItem {
+  kind: "message" | "dm";
+  room?: Room;
+  message?: MessageDraft;
+  dm?: { draft: DmDraft; from: string; to: string };
+  token?: string;
+  applied?: Promise<void>;
+  id?: number;
+  delivered?: boolean;
+}
+
+interface DmPayload {
+  o: string;
+  dm: { id: number; from: string; to: string; body: string; ts: number; action: boolean };
+  u: string[];
+}
+
+/**
+ * The Redis {@linkcode Bus} and {@linkcode Presence} of one instance.
+ *
+ * @example
+ * ```ts ignore
+ * import { Broker } from "../broker.ts";
+ * import { RedisConnection } from "./redis_connection.ts";
+ * import { RedisCluster } from "./redis_cluster.ts";
+ * import { RedisStore } from "../store/redis_store.ts";
+ * const store = new RedisStore(await RedisConnection.open("redis://127.0.0.1:6379"));
+ * const cluster = new RedisCluster(store);
+ * const broker = await Broker.open(store, { bus: cluster, presence: cluster });
+ * ```
+ */
+export class RedisCluster implements Bus, Presence {
+  /** This instance's id in Redis (random per process). */
+  readonly id: string = crypto.randomUUID();
+  readonly #store: RedisStore;
+  readonly #redis: RedisConnection;
+  readonly #keys: RedisKeys;
+  readonly #ttlMs: number;
+  readonly #logger: Logger;
+  readonly #sends: GroupCommit<SendItem>;
+  readonly #feeds = new Map<string, RoomFeed>();
+  readonly #tokens = new Map<string, () => void>();
+  #node: BusNode | undefined;
+  #tokenSeq = 0;
+  #beat: ReturnType<typeof setInterval> | undefined;
+  #beating: Promise<void> | undefined;
+  // What Redis records about this instance may be wrong (a command failed,
+  // Redis restarted, or this instance was reaped): re-assert it.
+  #resync = true;
+  #inFlight = 0;
+  #closed = false;
+
+  constructor(store: RedisStore, options: RedisClusterOptions = {}) {
+    this.#store = store;
+    this.#redis = store.redis;
+    this.#keys = store.keys;
+    this.#ttlMs = options.presenceTtlMs ?? 10_000;
+    this.#logger = getLogger(["chat", "cluster"]);
+    this.#sends = new GroupCommit((batch) => this.#send(batch), {
+      maxBatch: options.maxBatch ?? 500,
+      maxPending: options.maxPending ?? this.#redis.maxPending,
+    });
+  }
+
+  async start(node: BusNode): Promise<void> {
+    this.#node = node;
+    await this.#redis.subscribe(this.#keys.allChannel, (message) => this.#onShared(message));
+    this.#redis.onDown((reason) => {
+      this.#logger.warn("Lost Redis ({reason}): sending fails until it is back", { reason });
+      node.notice("The chat's storage (Redis) is unreachable: sending fails until it is back");
+    });
+    this.#redis.onUp(() => {
+      this.#logger.info("Redis is back: re-asserting presence, catching up rooms");
+      this.#resync = true;
+      this.#beating ??= this.#heartbeat(true);
+      node.notice("The chat's storage is back");
+    });
+    await this.#heartbeat(false);
+    this.#beat = setInterval(() => this.#beating ??= this.#heartbeat(false), this.#ttlMs / 3);
+    this.#beat.unref?.();
+  }
+
+  /** Messages and DMs waiting to be sent. */
+  get pending(): number {
+    return this.#sends.pending;
+  }
+
+  // --- Bus ---
+
+  async sendMessage(room: Room, draft: MessageDraft): Promise<MessageRecord> {
+    const item: SendItem = { kind: "message", room, message: draft };
+    await this.#sends.add(item);
+    const id = item.id!;
+    // Delivered here once this instance's feed reaches it (after anything before it).
+    if (room.committedId < id && item.applied !== undefined) await item.applied;
+    // The channel lost it (or is slow): history has it.
+    if (room.committedId < id) this.#feeds.get(room.key)?.check(id);
+    return { ...draft, id };
+  }
+
+  async sendDm(
+    draft: DmDraft,
+    keys: { from: string; to: string; online: boolean },
+  ): Promise<{ record: DmRecord; delivered: boolean }> {
+    const item: SendItem = { kind: "dm", dm: { draft, from: keys.from, to: keys.to } };
+    await this.#sends.add(item);
+    return { record: { id: item.id!, ...draft }, delivered: item.delivered ?? false };
+  }
+
+  async publish(envelope: Envelope): Promise<void> {
+    const token = this.#token();
+    const applied = this.#await(token);
+    try {
+      await this.#redis.command([
+        "PUBLISH",
+        this.#keys.allChannel,
+        JSON.stringify({ o: this.id, k: token, ...envelope }),
+      ]);
+    } catch (error) {
+      this.#tokens.get(token)?.();
+      throw error;
+    }
+    await applied;
+  }
+
+  watch(room: Room): Promise<void> {
+    const existing = this.#feeds.get(room.key);
+    if (existing !== undefined) {
+      existing.refs++;
+      return existing.ready;
+    }
+    const feed = new RoomFeed(room, {
+      node: this.#started(),
+      history: (key, after, upTo) =>
+        this.#store.history(key, { after, upTo, limit: Math.min(500, upTo - after) }),
+      applied: (token) => this.#tokens.get(token)?.(),
+      lost: (lost, error) =>
+        this.#logger.error("Room {room}: could not read missed messages: {error}", {
+          room: lost.name,
+          error,
+        }),
+    });
+    feed.refs = 1;
+    this.#feeds.set(room.key, feed);
+    feed.ready = (async () => {
+      await this.#redis.subscribe(
+        this.#keys.roomChannel(room.key),
+        (message) => feed.push(JSON.parse(message) as RoomPayload),
+      );
+      feed.start(await this.#store.lastId(room.key));
+    })();
+    return feed.ready;
+  }
+
+  unwatch(room: Room): void {
+    const feed = this.#feeds.get(room.key);
+    if (feed === undefined || --feed.refs > 0) return;
+    this.#feeds.delete(room.key);
+    this.#redis.unsubscribe(this.#keys.roomChannel(room.key));
+  }
+
+  async flushed(): Promise<void> {
+    await this.#sends.flushed();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#beat);
+    await this.#sends.flushed();
+    await this.#beating;
+    try {
+      // Whatever the sessions' own leaves did not clean up goes now.
+      await this.#redis.eval(DEPART, [this.#keys.prefix, this.id, "server shutdown"]);
+    } catch (error) {
+      this.#logger.warn("Could not remove this instance's presence: {error}", { error });
+    }
+    for (const resolve of this.#tokens.values()) resolve();
+  }
+
+  // --- Presence ---
+
+  async claim(member: Member, nick: string, options: { multipleSessions: boolean }): Promise<void> {
+    const result = await this.#presenceCall<string>(CLAIM, [
+      nameKey(nick),
+      nick,
+      member.account ?? "",
+      member.admin ? 1 : 0,
+      options.multipleSessions ? 1 : 0,
+    ]);
+    if (result === "taken") throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    if (result === "elsewhere") {
+      throw new ChatError(
+        "name_taken",
+        `${nick} is already logged in elsewhere (one session per account)`,
+      );
+    }
+  }
+
+  release(member: Member): void {
+    this.#presenceCall(RELEASE, [nameKey(member.nick)]).catch(() => {});
+  }
+
+  async rename(member: Member, nick: string): Promise<void> {
+    const rooms = [...member.rooms].map((room) => room.key);
+    const result = await this.#presenceCall<string>(RENAME, [
+      nameKey(member.nick),
+      nameKey(nick),
+      nick,
+      JSON.stringify(rooms),
+    ]);
+    if (result === "taken") throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+  }
+
+  async user(key: string): Promise<OnlineUser | undefined> {
+    const [nick, account, admin] = await this.#redis.command<(string | null)[]>(
+      ["HMGET", this.#keys.user(key), "nick", "acct", "adm"],
+    );
+    if (nick === null || nick === undefined) return undefined;
+    return { nick, account: account ? account : undefined, admin: admin === "1" };
+  }
+
+  async createRoom(
+    record: RoomRecord,
+    maxRooms: number,
+  ): Promise<{ record: RoomRecord; created: boolean }> {
+    const [status, json] = await this.#redis.eval<[number, string]>(CREATE_ROOM, [
+      this.#keys.prefix,
+      this.id,
+      record.key,
+      roomJson(record),
+      maxRooms,
+    ]);
+    if (status === -1) {
+      throw new ChatError(
+        "forbidden",
+        `Cannot create #${record.name}: the server's limit of ${maxRooms} rooms is reached`,
+      );
+    }
+    return { record: toRoomRecord(JSON.parse(json), 0), created: status === 1 };
+  }
+
+  async enter(room: Room, member: Member, event: ChatEvent): Promise<string[]> {
+    const token = this.#token();
+    const applied = this.#await(token);
+    const payload = JSON.stringify({ o: this.id, k: token, to: { room: room.key }, event });
+    try {
+      const [first, members] = await this.#presenceCall<[number, string[]]>(ENTER, [
+        room.key,
+        nameKey(member.nick),
+        member.nick,
+        payload,
+        roomJson(room.toRecord()),
+      ]);
+      // The room's own join event is queued here before the reply.
+      if (first === 1) await applied;
+      return members;
+    } finally {
+      this.#tokens.get(token)?.();
+    }
+  }
+
+  exit(room: Room, member: Member, event: ChatEvent): void {
+    const payload = JSON.stringify({ o: this.id, to: { room: room.key }, event });
+    this.#presenceCall(EXIT, [room.key, nameKey(member.nick), payload]).catch(() => {});
+  }
+
+  async members(room: string): Promise<string[]> {
+    return await this.#redis.command<string[]>(["HVALS", this.#keys.members(room)]);
+  }
+
+  async inRoom(room: string, user: string): Promise<boolean> {
+    return await this.#redis.command<number>(["HEXISTS", this.#keys.members(room), user]) === 1;
+  }
+
+  async users(): Promise<string[]> {
+    return await this.#redis.command<string[]>(["HVALS", this.#keys.online]);
+  }
+
+  async roomSizes(): Promise<Map<string, number>> {
+    const flat = await this.#redis.command<string[]>(["HGETALL", this.#keys.roomSizes]);
+    const sizes = new Map<string, number>();
+    for (let i = 0; i + 1 < flat.length; i += 2) sizes.set(flat[i]!, Number(flat[i + 1]));
+    return sizes;
+  }
+
+  // --- Internals ---
+
+  #started(): BusNode {
+    if (this.#node === undefined) throw new Error("RedisCluster used before start()");
+    return this.#node;
+  }
+
+  /** Runs a presence script; a failure leaves Redis's view in doubt, so it is re-asserted. */
+  async #presenceCall<T>(
+    script: typeof CLAIM,
+    args: readonly (string | number)[],
+  ): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await this.#redis.eval<T>(script, [this.#keys.prefix, this.id, ...args]);
+    } catch (error) {
+      if (!(error instanceof ChatError) || error.code === "storage") this.#resync = true;
+      throw error;
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  #token(): string {
+    return `${this.id}:${++this.#tokenSeq}`;
+  }
+
+  /** Resolves when the payload carrying `token` has been applied here, or after the command timeout. */
+  #await(token: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.#redis.commandTimeoutMs);
+      const tokens = this.#tokens;
+      function done() {
+        clearTimeout(timer);
+        tokens.delete(token);
+        resolve();
+      }
+      this.#tokens.set(token, done);
+    });
+  }
+
+  /** Sends a batch: one script call gives ids, stores and publishes everything in it. */
+  async #send(batch: SendItem[]): Promise<void> {
+    const groups = new Map<string, { token: string; items: SendItem[] }>();
+    const dms: SendItem[] = [];
+    for (const item of batch) {
+      if (item.kind === "dm") {
+        dms.push(item);
+        continue;
+      }
+      const key = item.room!.key;
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, group = { token: this.#token(), items: [] });
+      group.items.push(item);
+    }
+    const payload = {
+      r: [...groups].map(([room, { token, items }]) => [
+        room,
+        token,
+        items.map(({ message }) => [
+          message!.from,
+          message!.body,
+          String(message!.ts),
+          message!.action ? "1" : "",
+        ]),
+      ]),
+      d: dms.map(({ dm }) => {
+        const { draft, from, to } = dm!;
+        return {
+          from: draft.from,
+          to: draft.to,
+          fromKey: from,
+          toKey: to,
+          pair: dmPairKey(from, to),
+          body: draft.body,
+          ts: String(draft.ts),
+          action: draft.action,
+        };
+      }),
+    };
+    // Waiters first: the payload may come back before the script's reply.
+    for (const { token, items } of groups.values()) {
+      const applied = this.#await(token);
+      for (const item of items) item.applied = applied;
+    }
+    let out: number[];
+    try {
+      out = await this.#redis.eval<number[]>(SEND, [
+        this.#keys.prefix,
+        this.id,
+        JSON.stringify(payload),
+      ]);
+    } catch (error) {
+      for (const { token } of groups.values()) this.#tokens.get(token)?.();
+      throw error;
+    }
+    let at = 0;
+    for (const { items } of groups.values()) {
+      const first = out[at++]!;
+      items.forEach((item, index) => item.id = first + index);
+    }
+    for (const item of dms) {
+      item.id = out[at++]!;
+      item.delivered = out[at++] === 1;
+    }
+  }
+
+  #onShared(message: string): void {
+    let payload: Envelope & { o?: string; k?: string } & Partial<DmPayload>;
+    try {
+      payload = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const node = this.#started();
+    if (payload.dm !== undefined) {
+      // The sending instance delivered its own sessions already.
+      if (payload.o !== this.id) node.deliverDm({ ...payload.dm }, payload.u ?? []);
+      return;
+    }
+    node.receive(payload);
+    if (payload.o === this.id && payload.k !== undefined) this.#tokens.get(payload.k)?.();
+  }
+
+  /** Refreshes presence, reaps dead instances, re-asserts this one when needed, checks rooms. */
+  async #heartbeat(recovering: boolean): Promise<void> {
+    try {
+      if (this.#closed) return;
+      const present = await this.#redis.eval<number>(HEARTBEAT, [
+        this.#keys.prefix,
+        this.id,
+        this.#ttlMs,
+      ]);
+      if (present === 0) this.#resync = true;
+      if (this.#resync && this.#inFlight === 0) await this.#reassert();
+      if (recovering) {
+        const node = this.#started();
+        node.reload(await this.#store.loadRooms(), await this.#store.loadGrants());
+      }
+      await this.#checkFeeds();
+    } catch (error) {
+      this.#logger.debug("Heartbeat failed: {error}", { error });
+    } finally {
+      this.#beating = undefined;
+    }
+  }
+
+  async #reassert(): Promise<void> {
+    const snapshot = this.#started().snapshot();
+    this.#resync = false;
+    try {
+      await this.#redis.eval(RESYNC, [
+        this.#keys.prefix,
+        this.id,
+        JSON.stringify({
+          u: snapshot.users,
+          r: snapshot.rooms,
+          s: snapshot.seqs,
+          d: snapshot.lastDmId,
+        }),
+      ]);
+    } catch (error) {
+      this.#resync = true;
+      throw error;
+    }
+  }
+
+  /** Delivers here whatever a room's channel may have missed. */
+  async #checkFeeds(): Promise<void> {
+    const feeds = [...this.#feeds.values()].filter((feed) => feed.room.members.size > 0);
+    for (let i = 0; i < feeds.length; i += 500) {
+      const chunk = feeds.slice(i, i + 500);
+      const ids = await this.#redis.command<(string | null)[]>(
+        ["HMGET", this.#keys.seq, ...chunk.map((feed) => feed.room.key)],
+      );
+      chunk.forEach((feed, index) => feed.check(Number(ids[index] ?? 0)));
+    }
+  }
+}
+
+function roomJson(record: RoomRecord): string {
+  const { lastId: _lastId, ...settings } = record;
+  return JSON.stringify(settings);
+}
+
+export type { PublishedMessage };

@@ -1,0 +1,153 @@
+/**
+ * One room's channel, as an instance receives it: messages, joins and
+ * leaves in publication order, delivered to the members here in id order
+ * with no gap — a message whose predecessors never arrived (a dropped
+ * subscription) waits while the missing ones are read from history.
+ *
+ * @module
+ */
+import type { ChatEvent } from "../../shared/protocol.ts";
+import type { Room } from "../room.ts";
+import type { MessageRecord } from "../store/store.ts";
+import type { Audience, BusNode } from "./cluster.ts";
+
+/** A room message as published: id, from, body, ts, action ("1" or ""). */
+export type PublishedMessage = [id: number, from: string, body: string, ts: string, action: string];
+
+/** What arrives on a room's channel. */
+export interface RoomPayload {
+  /** The instance that published it. */
+  o?: string;
+  /** A token its publisher waits on. */
+  k?: string;
+  /** Messages, in id order. */
+  m?: PublishedMessage[];
+  to?: Audience;
+  event?: ChatEvent;
+}
+
+/** What a feed needs from its cluster. */
+export interface RoomFeedContext {
+  readonly node: BusNode;
+  /** Messages of `room` with ids after `after`, up to `upTo`, oldest first. */
+  history(room: string, after: number, upTo: number): Promise<MessageRecord[]>;
+  /** Called once a payload carrying token `k` has been delivered here. */
+  applied(token: string): void;
+  /** Reports a failure that cost this instance messages. */
+  lost(room: Room, error: unknown): void;
+}
+
+type Item = RoomPayload | { fillTo: number };
+
+/**
+ * The ordered feed of one watched room.
+ *
+ * @example
+ * ```ts ignore
+ * import { RoomFeed } from "./room_feed.ts";
+ * const feed = new RoomFeed(room, context);
+ * feed.start(lastIdInRedis);
+ * feed.push({ m: [[1, "alice", "hi", "1700000000000", ""]] });
+ * ```
+ */
+export class RoomFeed {
+  readonly room: Room;
+  /** Watchers: members here, and joins under way. */
+  refs = 0;
+  /** Resolves once subscribed and in step with Redis. */
+  ready: Promise<void> = Promise.resolve();
+  #context: RoomFeedContext;
+  #queue: Item[] = [];
+  #started = false;
+  #draining = false;
+
+  constructor(room: Room, context: RoomFeedContext) {
+    this.room = room;
+    this.#context = context;
+  }
+
+  /**
+   * Starts delivering, given the room's last id read after subscribing:
+   * everything above it will arrive on the channel, the rest is history.
+   */
+  start(lastId: number): void {
+    if (this.room.members.size === 0) {
+      // Nobody here was following: what this instance knew may be stale.
+      this.room.committedId = lastId;
+      this.room.lastId = lastId;
+    } else if (lastId > this.room.committedId) {
+      this.#queue.unshift({ fillTo: lastId });
+    }
+    this.#started = true;
+    this.#drain();
+  }
+
+  /** Queues what arrived on the channel. */
+  push(payload: RoomPayload): void {
+    this.#queue.push(payload);
+    this.#drain();
+  }
+
+  /** Makes sure everything up to `lastId` (Redis's) gets delivered here. */
+  check(lastId: number): void {
+    if (lastId <= this.room.committedId) return;
+    this.#queue.push({ fillTo: lastId });
+    this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#draining || !this.#started) return;
+    this.#draining = true;
+    try {
+      let item: Item | undefined;
+      while ((item = this.#queue.shift()) !== undefined) {
+        if ("fillTo" in item) {
+          await this.#fill(item.fillTo);
+          continue;
+        }
+        if (item.m !== undefined) {
+          for (const [id, from, body, ts, action] of item.m) {
+            if (id <= this.room.committedId) continue;
+            if (id > this.room.committedId + 1) await this.#fill(id - 1);
+            this.#context.node.deliverMessage(this.room, {
+              room: this.room.key,
+              id,
+              from,
+              body,
+              ts: Number(ts),
+              action: action === "1",
+            });
+          }
+        } else if (item.event !== undefined) {
+          this.#context.node.receive(item);
+        }
+        if (item.k !== undefined) this.#context.applied(item.k);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** Delivers what history holds after the last id delivered, up to `upTo`. */
+  async #fill(upTo: number): Promise<void> {
+    const room = this.room;
+    if (room.members.size === 0) {
+      // Nobody here to tell: just keep count.
+      room.committedId = Math.max(room.committedId, upTo);
+      return;
+    }
+    try {
+      while (room.committedId < upTo) {
+        const page = await this.#context.history(room.key, room.committedId, upTo);
+        if (page.length === 0) break;
+        for (const record of page) {
+          if (record.id > room.committedId) this.#context.node.deliverMessage(room, record);
+        }
+      }
+    } catch (error) {
+      this.#context.lost(room, error);
+    }
+    // Ids never written (or lost with Redis) are holes, not something to wait for.
+    room.committedId = Math.max(room.committedId, upTo);
+  }
+}
