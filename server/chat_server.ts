@@ -16,6 +16,7 @@ import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts"
 import type { Session, SessionContext } from "./session.ts";
 import { formatTextError } from "./text_format.ts";
 import { TextSession } from "./text_session.ts";
+import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -105,7 +106,9 @@ export class ChatServer implements AsyncDisposable {
   ): Promise<ChatServer> {
     const { store: given, ...rest } = options;
     const resolved: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...rest };
-    const store = given ??
+    // With --redis, Redis holds everything and carries events between instances.
+    const shared = given === undefined && resolved.redis !== null ? await openRedis(resolved) : null;
+    const store = shared?.store ?? given ??
       (resolved.dataDir === null
         ? SqliteStore.memory()
         : SqliteStore.open(resolved.dataDir, { sync: resolved.sync }));
@@ -115,6 +118,7 @@ export class ChatServer implements AsyncDisposable {
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
+        ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
       const accounts = new AccountService(store, {
@@ -130,6 +134,7 @@ export class ChatServer implements AsyncDisposable {
       });
       return new ChatServer(listener, resolved, { store, broker, accounts });
     } catch (error) {
+      await shared?.cluster.close();
       await store.close();
       throw error;
     }
@@ -183,7 +188,7 @@ export class ChatServer implements AsyncDisposable {
     }
     await Promise.allSettled(this.#handlers);
     await this.#pruning;
-    await this.broker.flushed();
+    await this.broker.close();
     await this.store.close();
   }
 

@@ -64,6 +64,19 @@ export interface ServerOptions {
   dataDir: string | null;
   /** `normal`: commits survive the process being killed; `full`: also power loss (fsync each commit). */
   sync: "normal" | "full";
+  /**
+   * URL of a Redis (or Valkey) shared by several instances (`redis://host:port[/db]`);
+   * it then holds everything `dataDir` would. null: this instance is alone.
+   */
+  redis: string | null;
+  /** Prefix of every Redis key and channel, so several chats can share one Redis. */
+  redisPrefix: string;
+  /** Most time a Redis command may take before the request fails with `storage`, in ms. */
+  redisCommandTimeoutMs: number;
+  /** Most Redis commands (and messages waiting to be sent) at once; more fail with `storage`. */
+  redisMaxPending: number;
+  /** How long an instance that stopped beating stays present (its users online), in ms. */
+  redisPresenceTtlMs: number;
   /** `open`: guests may pick any free unregistered nickname; `required`: accounts only. */
   auth: "open" | "required";
   /** A second login to an online account: `multiple` sessions share it, `refuse` turns it away. */
@@ -121,6 +134,11 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   shutdownGraceMs: 5_000,
   dataDir: null,
   sync: "normal",
+  redis: null,
+  redisPrefix: "chat:",
+  redisCommandTimeoutMs: 2_000,
+  redisMaxPending: 10_000,
+  redisPresenceTtlMs: 10_000,
   auth: "open",
   sessions: "multiple",
   admins: [],
