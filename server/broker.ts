@@ -277,7 +277,9 @@ export class Broker {
     }
     if (this.#presence === null) return this.#addUser(member, nick);
     // Other instances may have the name: the claim in Redis decides.
-    return this.#presence.claim(member, nick, { multipleSessions: options.multipleSessions ?? false })
+    return this.#presence.claim(member, nick, {
+      multipleSessions: options.multipleSessions ?? false,
+    })
       .then(() => this.#addUser(member, nick));
   }
 
@@ -314,7 +316,9 @@ export class Broker {
     name: string,
     options: { since?: number; key?: string } = {},
   ): Promise<JoinResult> {
-    if (this.#presence !== null) return await this.#joinShared(this.#presence, member, name, options);
+    if (this.#presence !== null) {
+      return await this.#joinShared(this.#presence, member, name, options);
+    }
     const key = nameKey(name);
     let room = this.#rooms.get(key);
     const now = this.#now();
@@ -653,7 +657,9 @@ export class Broker {
     if (record.id > this.#dmSeen) this.#dmSeen = record.id;
     const delivery = new Delivery(dmEvent(record, false));
     const audience = new Set<Member>();
-    for (const user of users) for (const session of this.#users.get(user) ?? []) audience.add(session);
+    for (const user of users) {
+      for (const session of this.#users.get(user) ?? []) audience.add(session);
+    }
     for (const session of audience) session.deliver(delivery);
   }
 
@@ -744,7 +750,10 @@ export class Broker {
         detail: body,
       },
     });
-    await this.#publish({ to: { all: true }, event: { type: "notice", from: member.nick, body, ts } });
+    await this.#publish({
+      to: { all: true },
+      event: { type: "notice", from: member.nick, body, ts },
+    });
     return { ts };
   }
 
@@ -754,7 +763,9 @@ export class Broker {
   }
 
   /** Rooms with their member counts: the busiest {@linkcode MAX_LIST} by name, and how many exist. */
-  rooms(): { rooms: RoomSummary[]; total: number } | Promise<{ rooms: RoomSummary[]; total: number }> {
+  rooms():
+    | { rooms: RoomSummary[]; total: number }
+    | Promise<{ rooms: RoomSummary[]; total: number }> {
     if (this.#presence !== null) {
       return this.#presence.roomSizes().then(
         (sizes) => this.#roomList((room) => sizes.get(room.key) ?? 0),
@@ -840,7 +851,6 @@ export class Broker {
         "A registered account keeps its name; log in as another account instead",
       );
     }
-    const oldKey = nameKey(member.nick);
     const newKey = nameKey(nick);
     const holders = this.#users.get(newKey);
     if (holders !== undefined && holders.size > 0 && !(holders.size === 1 && holders.has(member))) {

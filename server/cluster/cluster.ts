@@ -147,7 +147,10 @@ export interface Presence {
    * Creates a room unless it exists; resolves to the room's record and
    * whether this call created it. Throws `forbidden` past `maxRooms` rooms.
    */
-  createRoom(record: RoomRecord, maxRooms: number): Promise<{ record: RoomRecord; created: boolean }>;
+  createRoom(
+    record: RoomRecord,
+    maxRooms: number,
+  ): Promise<{ record: RoomRecord; created: boolean }>;
   /**
    * Counts a member into a room (already a local member); the room sees
    * `event` when it is the user's first session there. Resolves with the

@@ -38,7 +38,7 @@ import {
   RESYNC,
   SEND,
 } from "./redis_scripts.ts";
-import { type PublishedMessage, type RoomPayload, RoomFeed } from "./room_feed.ts";
+import { type PublishedMessage, RoomFeed, type RoomPayload } from "./room_feed.ts";
 
 /** Options for {@linkcode RedisCluster}. */
 export interface RedisClusterOptions {

@@ -113,7 +113,8 @@ export class RedisConnection {
         client.connect(),
         new Promise((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`Redis at ${redactUrl(url)} did not answer within ${timeout} ms`)),
+            () =>
+              reject(new Error(`Redis at ${redactUrl(url)} did not answer within ${timeout} ms`)),
             timeout,
           );
         }),
@@ -157,9 +158,13 @@ export class RedisConnection {
     }
     if (this.#pending >= this.maxPending) {
       return Promise.reject(
-        new ChatError("storage", `Storage (Redis) busy: ${this.#pending} commands waiting; try again shortly`, {
-          retryAfterMs: 100,
-        }),
+        new ChatError(
+          "storage",
+          `Storage (Redis) busy: ${this.#pending} commands waiting; try again shortly`,
+          {
+            retryAfterMs: 100,
+          },
+        ),
       );
     }
     return this.#send<T>(args.map(String));
@@ -340,7 +345,8 @@ export class RedisConnection {
 
 function isReplyError(error: Error): boolean {
   // Errors Redis itself answered (a script error, NOSCRIPT): not a connection problem.
-  return error.name === "SimpleError" || error.name === "BlobError" || /^[A-Z]+ /.test(error.message);
+  return error.name === "SimpleError" || error.name === "BlobError" ||
+    /^[A-Z]+ /.test(error.message);
 }
 
 function unavailable(why: string, cause?: unknown): ChatError {

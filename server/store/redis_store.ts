@@ -300,7 +300,9 @@ export class RedisStore implements Store {
     const entries = await this.redis.command<StreamEntry[]>(
       ["XREVRANGE", this.keys.audit, "+", "-", "COUNT", limit],
     );
-    return entries.reverse().map((entry) => JSON.parse(fieldsOf(entry[1]).j ?? "{}") as AuditRecord);
+    return entries.reverse().map((entry) =>
+      JSON.parse(fieldsOf(entry[1]).j ?? "{}") as AuditRecord
+    );
   }
 
   async ping(): Promise<boolean> {

@@ -1,0 +1,181 @@
+/**
+ * RedisStore against a real redis-server answers every Store query the way
+ * the embedded SQLite store does, given the same writes.
+ */
+import assert from "node:assert/strict";
+import { RedisConnection } from "../server/cluster/redis_connection.ts";
+import { RedisKeys } from "../server/cluster/redis_keys.ts";
+import { RedisStore } from "../server/store/redis_store.ts";
+import { SqliteStore } from "../server/store/sqlite_store.ts";
+import type { Store, StoreWrite } from "../server/store/store.ts";
+import { RedisServer } from "./support/redis_server.ts";
+
+const T0 = 1_700_000_000_000;
+
+function writes(): StoreWrite[][] {
+  const room = (key: string, extra: Partial<{ topic: string; lastId: number }> = {}) => ({
+    kind: "room" as const,
+    record: {
+      key,
+      name: key.toUpperCase(),
+      owner: "alice",
+      topic: extra.topic ?? "",
+      inviteOnly: false,
+      passphrase: null,
+      createdAt: T0,
+      lastId: extra.lastId ?? 0,
+    },
+  });
+  const batches: StoreWrite[][] = [[room("dev"), room("ops"), room("tmp")]];
+  const messages: StoreWrite[] = [];
+  for (let id = 1; id <= 30; id++) {
+    messages.push({
+      kind: "message",
+      record: {
+        room: id % 3 === 0 ? "ops" : "dev",
+        id: id % 3 === 0 ? id / 3 : id - Math.floor(id / 3),
+        from: id % 2 ? "alice" : "bob",
+        body: `message ${id} ✓`,
+        ts: T0 + id * 1000,
+        action: id % 5 === 0,
+      },
+    });
+  }
+  batches.push(messages);
+  batches.push([
+    room("dev", { topic: "Release", lastId: 20 }),
+    {
+      kind: "grant",
+      grant: {
+        room: "dev",
+        user: "mallory",
+        kind: "ban",
+        until: null,
+        by: "alice",
+        reason: "spam",
+      },
+    },
+    {
+      kind: "grant",
+      grant: { room: "dev", user: "bob", kind: "op", until: T0 + 5, by: "alice", reason: "" },
+    },
+    {
+      kind: "grant",
+      grant: { room: "ops", user: "carol", kind: "mute", until: null, by: "alice", reason: "" },
+    },
+    { kind: "ungrant", room: "ops", user: "carol", grant: "mute" },
+    { kind: "deleteRoom", room: "tmp" },
+    {
+      kind: "audit",
+      entry: { ts: T0, actor: "alice", action: "ban", room: "dev", target: "mallory", detail: "" },
+    },
+    {
+      kind: "audit",
+      entry: {
+        ts: T0 + 1,
+        actor: "alice",
+        action: "topic",
+        room: "dev",
+        target: null,
+        detail: "x",
+      },
+    },
+  ]);
+  const dms: StoreWrite[] = [];
+  for (let id = 1; id <= 12; id++) {
+    const [from, to] = id % 3 === 0
+      ? ["Carol", "Bob"]
+      : id % 2
+      ? ["alice", "Bob"]
+      : ["Bob", "alice"];
+    dms.push({
+      kind: "dm",
+      record: { id, from: from!, to: to!, body: `dm ${id}`, ts: T0 + id, action: false },
+      delivered: id < 5,
+    });
+  }
+  batches.push(dms);
+  batches.push([
+    { kind: "delivered", user: "bob", upTo: 7 },
+    { kind: "read", user: "bob", peer: "alice", upTo: 5 },
+    { kind: "read", user: "bob", peer: "alice", upTo: 3 },
+  ]);
+  return batches;
+}
+
+async function answers(store: Store) {
+  const out: Record<string, unknown> = {};
+  out.rooms = (await store.loadRooms()).sort((a, b) => a.key.localeCompare(b.key));
+  out.grants = (await store.loadGrants()).sort((a, b) => a.user.localeCompare(b.user));
+  const queries = [
+    { limit: 5 },
+    { limit: 50 },
+    { before: 8, limit: 3 },
+    { after: 4, limit: 3 },
+    { after: 4, upTo: 6, limit: 10 },
+    { upTo: 9, limit: 4 },
+    { after: 100, limit: 4 },
+    { before: 1, limit: 4 },
+  ];
+  for (const [i, query] of queries.entries()) {
+    out[`history dev ${i}`] = await store.history("dev", query);
+    out[`history ops ${i}`] = await store.history("ops", query);
+    out[`dm ${i}`] = await store.dmHistory("bob", "alice", query);
+  }
+  out.oldestDev = await store.oldestId("dev");
+  out.oldestNone = await store.oldestId("nowhere");
+  out.lastDm = await store.lastDmId();
+  out.pending = await store.pendingDms("bob");
+  out.unread = await store.unreadCounts("bob");
+  out.unreadAlice = await store.unreadCounts("alice");
+  out.audit = await store.auditLog(10);
+  out.audit1 = await store.auditLog(1);
+  return out;
+}
+
+Deno.test("RedisStore answers like the SQLite store, accounts included, and prunes by count", async () => {
+  await using redis = await RedisServer.start();
+  const redisStore = new RedisStore(await RedisConnection.open(redis.url), {
+    keys: new RedisKeys("test:"),
+  });
+  const sqlite = SqliteStore.memory();
+  try {
+    for (const batch of writes()) {
+      await redisStore.write(batch);
+      await sqlite.write(batch);
+    }
+    const expected = await answers(sqlite);
+    assert.deepEqual(await answers(redisStore), expected);
+    assert.equal((expected["history dev 1"] as unknown[]).length, 20);
+    assert.equal((expected.pending as unknown[]).length, 3);
+    assert.deepEqual(expected.unread, [{ peer: "Carol", count: 4 }, { peer: "alice", count: 2 }]);
+
+    const account = {
+      key: "erin",
+      name: "Erin",
+      passwordHash: "$scrypt$x",
+      admin: false,
+      createdAt: T0,
+    };
+    for (const store of [redisStore, sqlite] as Store[]) {
+      assert.equal(await store.getAccount("erin"), undefined);
+      await store.putAccount(account);
+      await store.putAccount({ ...account, key: "dan", name: "dan" });
+      await store.putAccount({ ...account, admin: true });
+    }
+    assert.deepEqual(await redisStore.listAccounts(), await sqlite.listAccounts());
+    assert.deepEqual(await redisStore.getAccount("erin"), { ...account, admin: true });
+    assert.equal(await redisStore.deleteAccount("dan"), true);
+    assert.equal(await redisStore.deleteAccount("dan"), false);
+    assert.equal(await redisStore.ping(), true);
+
+    // Keep the last 5 of each room: dev had 20, ops 10.
+    const policy = { maxMessages: 5, maxAgeMs: 0 };
+    assert.equal(await redisStore.prune(policy, 1000), 20);
+    assert.equal(await redisStore.oldestId("dev"), 16);
+    assert.equal(await redisStore.oldestId("ops"), 6);
+  } finally {
+    await redisStore.close();
+    await sqlite.close();
+  }
+});
