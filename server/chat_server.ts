@@ -1,6 +1,7 @@
 /**
- * The server: one TCP accept loop feeding one shared broker. The loop never
- * waits on a connection; handlers are tracked and awaited on shutdown.
+ * The server: accept loops (TCP, TLS, Unix socket) feeding one shared
+ * broker. A loop never waits on a connection; handlers are tracked and
+ * awaited on shutdown.
  *
  * @module
  */
@@ -8,9 +9,13 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import type { ChatError } from "../shared/errors.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import type { Transport } from "../shared/transport.ts";
+import { PROTOCOL_VERSION } from "../shared/protocol.ts";
+import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
 import { Broker } from "./broker.ts";
 import { ConnectionLimiter } from "./connection_limiter.ts";
+import { DiscoveryResponder } from "./discovery_responder.ts";
+import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
 import type { Session, SessionContext } from "./session.ts";
@@ -25,6 +30,8 @@ import type { Store } from "./store/store.ts";
 const MIN_READ_BUFFER = 1024;
 const MAX_READ_BUFFER = 64 * 1024;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
+// Unix socket peers have no address; they share one connection cap.
+const UNIX_PEER = "unix";
 
 /** Counters the server keeps about itself. */
 export interface ServerStats {
@@ -49,14 +56,15 @@ export class ChatServer implements AsyncDisposable {
   readonly broker: Broker;
   readonly accounts: AccountService;
   readonly store: Store;
-  readonly #listener: Deno.TcpListener;
+  readonly #listeners: OpenListener[];
+  readonly #discovery: DiscoveryResponder | null;
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
   readonly #sessions = new Set<Session>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   readonly #context: SessionContext;
-  #acceptLoop: Promise<void>;
+  #acceptLoops: Promise<void>[];
   #ticker: ReturnType<typeof setInterval>;
   #lastHeartbeat = performance.now();
   #acceptErrors = 0;
@@ -66,11 +74,17 @@ export class ChatServer implements AsyncDisposable {
   #pruning: Promise<void> | undefined;
 
   private constructor(
-    listener: Deno.TcpListener,
+    listeners: OpenListener[],
     options: ServerOptions,
-    parts: { store: Store; broker: Broker; accounts: AccountService },
+    parts: {
+      store: Store;
+      broker: Broker;
+      accounts: AccountService;
+      discovery: DiscoveryResponder | null;
+    },
   ) {
-    this.#listener = listener;
+    this.#listeners = listeners;
+    this.#discovery = parts.discovery;
     this.options = options;
     this.store = parts.store;
     this.broker = parts.broker;
@@ -84,7 +98,7 @@ export class ChatServer implements AsyncDisposable {
       options,
       logger: this.#logger,
     };
-    this.#acceptLoop = this.#accept();
+    this.#acceptLoops = listeners.map((open) => this.#accept(open));
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
     this.#ticker.unref();
     if (options.retentionMaxMessages > 0 || options.retentionMaxAgeMs > 0) {
@@ -107,7 +121,9 @@ export class ChatServer implements AsyncDisposable {
     const { store: given, ...rest } = options;
     const resolved: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...rest };
     // With --redis, Redis holds everything and carries events between instances.
-    const shared = given === undefined && resolved.redis !== null ? await openRedis(resolved) : null;
+    const shared = given === undefined && resolved.redis !== null
+      ? await openRedis(resolved)
+      : null;
     const store = shared?.store ?? given ??
       (resolved.dataDir === null
         ? SqliteStore.memory()
@@ -127,12 +143,9 @@ export class ChatServer implements AsyncDisposable {
         maxFailuresPerAccountPerHour: resolved.maxLoginFailuresPerAccount,
         maxFailuresPerIpPerHour: resolved.maxLoginFailuresPerIp,
       });
-      const listener = Deno.listen({
-        hostname: resolved.host,
-        port: resolved.port,
-        transport: "tcp",
-      });
-      return new ChatServer(listener, resolved, { store, broker, accounts });
+      const listeners = await openListeners(resolved);
+      const discovery = openDiscovery(resolved, listeners);
+      return new ChatServer(listeners, resolved, { store, broker, accounts, discovery });
     } catch (error) {
       await shared?.cluster.close();
       await store.close();
@@ -140,9 +153,22 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  /** The address actually listened on. */
+  /** The TCP address listened on (the TLS one when TCP is off); throws with only a Unix socket. */
   get addr(): Deno.NetAddr {
-    return this.#listener.addr;
+    const open = this.#listeners.find((l) => l.kind === "tcp") ??
+      this.#listeners.find((l) => l.kind === "tls");
+    if (open === undefined) throw new TypeError("Cannot get addr: the server has no TCP listener");
+    return open.addr as Deno.NetAddr;
+  }
+
+  /** Every listener's kind and address, in the order they were opened (TCP, TLS, Unix). */
+  get listeners(): { kind: ListenerKind; addr: Deno.NetAddr | Deno.UnixAddr }[] {
+    return this.#listeners.map(({ kind, addr }) => ({ kind, addr }));
+  }
+
+  /** The UDP address answering discovery probes, or null when discovery is off. */
+  get discoveryAddr(): Deno.NetAddr | null {
+    return this.#discovery?.addr ?? null;
   }
 
   /** Aborted when shutdown begins. */
@@ -177,12 +203,9 @@ export class ChatServer implements AsyncDisposable {
     this.#abort.abort();
     clearInterval(this.#ticker);
     clearInterval(this.#retention);
-    try {
-      this.#listener.close();
-    } catch {
-      // Already closed.
-    }
-    await this.#acceptLoop;
+    for (const open of this.#listeners) open.close();
+    await Promise.all(this.#acceptLoops);
+    await this.#discovery?.close();
     for (const session of this.#sessions) {
       session.close("server_shutdown", "Server is shutting down");
     }
@@ -219,13 +242,13 @@ export class ChatServer implements AsyncDisposable {
     return this.#pruning ??= this.#prune();
   }
 
-  async #accept(): Promise<void> {
+  async #accept(open: OpenListener): Promise<void> {
     let backoff = 5;
     while (!this.#abort.signal.aborted) {
       try {
-        for await (const conn of this.#listener) {
+        for await (const conn of open.listener) {
           backoff = 5;
-          const handler = this.#serve(conn).catch((error) => {
+          const handler = this.#serve(conn, open.kind).catch((error) => {
             this.#logger.error("Connection handler failed: {error}", { error });
           });
           this.#handlers.add(handler);
@@ -236,28 +259,40 @@ export class ChatServer implements AsyncDisposable {
         if (this.#abort.signal.aborted || error instanceof Deno.errors.BadResource) return;
         // EMFILE and friends: keep serving existing clients, retry soon.
         this.#acceptErrors++;
-        this.#logger.warn("Accept failed, retrying in {backoff} ms: {error}", { backoff, error });
+        this.#logger.warn("Accept failed ({kind}), retrying in {backoff} ms: {error}", {
+          kind: open.kind,
+          backoff,
+          error,
+        });
         await new Promise((resolve) => setTimeout(resolve, backoff));
         backoff = Math.min(backoff * 2, ACCEPT_BACKOFF_MAX_MS);
       }
     }
   }
 
-  async #serve(conn: Deno.TcpConn): Promise<void> {
-    const ip = conn.remoteAddr.hostname;
-    try {
-      conn.setNoDelay(true);
-      conn.setKeepAlive(true);
-    } catch {
-      // The peer may already be gone.
+  async #serve(conn: Deno.Conn, kind: ListenerKind): Promise<void> {
+    const remote = conn.remoteAddr;
+    const ip = remote.transport === "tcp" || remote.transport === "udp"
+      ? remote.hostname
+      : UNIX_PEER;
+    if (kind === "tcp") {
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+        (conn as Deno.TcpConn).setKeepAlive(true);
+      } catch {
+        // The peer may already be gone.
+      }
     }
     try {
       this.#limiter.acquire(ip);
     } catch (error) {
-      await this.#refuse(conn, error as ChatError);
+      await this.#refuse(conn, ip, error as ChatError);
       return;
     }
     try {
+      // The TLS handshake must not eat into the silence that marks a
+      // plain-text peer, so it completes before the first read is timed.
+      if (kind === "tls" && !(await this.#handshake(conn as Deno.TlsConn))) return;
       await this.#runSession(conn, ip);
     } finally {
       this.#limiter.release(ip);
@@ -315,12 +350,45 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  /** Tells a peer over a connection cap why, in its own mode, then closes. */
-  async #refuse(conn: Deno.TcpConn, error: ChatError): Promise<void> {
-    this.#logger.warn("Refused connection from {ip}: {reason}", {
-      ip: conn.remoteAddr.hostname,
-      reason: error.message,
+  /**
+   * Completes a TLS handshake within the handshake timeout; false (and
+   * closed) if it fails, times out or the server shuts down meanwhile.
+   */
+  async #handshake(conn: Deno.TlsConn): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort = () => {};
+    const aborted = new Promise<"aborted">((resolve) => {
+      onAbort = () => resolve("aborted");
+      this.#abort.signal.addEventListener("abort", onAbort, { once: true });
     });
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.options.handshakeTimeoutMs);
+    });
+    const done = conn.handshake().then(() => "done" as const, () => "failed" as const);
+    let outcome = this.#abort.signal.aborted
+      ? "aborted"
+      : await Promise.race([done, timeout, aborted]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      // Deno keeps the socket of an unfinished TLS handshake open after
+      // close() until the peer sends something or leaves, so the connection
+      // stays counted against the caps until then (or until shutdown).
+      outcome = await Promise.race([done, aborted]);
+      if (outcome === "done") outcome = "timeout";
+    }
+    this.#abort.signal.removeEventListener("abort", onAbort);
+    if (outcome === "done") return true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    return false;
+  }
+
+  /** Tells a peer over a connection cap why, in its own mode, then closes. */
+  async #refuse(conn: Deno.Conn, ip: string, error: ChatError): Promise<void> {
+    this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: error.message });
     try {
       const buffer = new Uint8Array(1);
       const read = conn.read(buffer);
@@ -362,5 +430,41 @@ export class ChatServer implements AsyncDisposable {
         session.ping();
       }
     }
+  }
+}
+
+/** Starts answering discovery probes if asked to; a port it cannot bind only costs discovery. */
+function openDiscovery(
+  options: ServerOptions,
+  listeners: OpenListener[],
+): DiscoveryResponder | null {
+  if (!options.discovery) return null;
+  const port = (kind: ListenerKind) => {
+    const open = listeners.find((l) => l.kind === kind);
+    return open === undefined ? null : (open.addr as Deno.NetAddr).port;
+  };
+  try {
+    return DiscoveryResponder.open({
+      name: options.serverName ?? hostname(),
+      version: VERSION,
+      protocol: PROTOCOL_VERSION,
+      tcp: port("tcp"),
+      tls: port("tls"),
+    }, { hostname: options.host, port: options.discoveryPort });
+  } catch (error) {
+    getLogger(["chat", "server"]).warn(
+      "LAN discovery is off: cannot answer on udp {host}:{port}: {error}",
+      { host: options.host, port: options.discoveryPort, error },
+    );
+    return null;
+  }
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    // No --allow-sys: a generic name still lets clients list the server.
+    return "chat";
   }
 }
