@@ -9,6 +9,7 @@ import { COMMIT, VERSION } from "./shared/version.ts";
 import { runServe } from "./server/serve_command.ts";
 import { runJoin } from "./client/join_command.ts";
 import { runUser } from "./server/user_command.ts";
+import { runConfig } from "./server/config/config_command.ts";
 
 const HELP = `chat ${VERSION}: a chat server and its client in one program
 
@@ -18,13 +19,16 @@ Usage:
                                                connect to a server (default 127.0.0.1:7007)
   chat user add|passwd|del|list|import|admin ...
                                                manage registered accounts (see 'chat user --help')
+  chat config init [FILE] | check [--config FILE]
+                                               write or check a server config file
   chat --version                               print version and commit
   chat --help                                  print this help
 
-Run 'chat serve --help' or 'chat join --help' for a command's options.
+Run 'chat serve --help', 'chat join --help' or 'chat config --help' for a command's options.
 
 Examples:
   chat serve --port 7007
+  chat serve --config /etc/chat/chat.toml
   chat join chat.example.org --name alice --room general
   echo "hello" | chat join 127.0.0.1:7007 --name bot --room general
   nc 127.0.0.1 7007        # plain-text mode works too
@@ -41,6 +45,8 @@ export async function main(args: string[]): Promise<number> {
         return await runJoin(rest);
       case "user":
         return await runUser(rest);
+      case "config":
+        return await runConfig(rest);
       case "--version":
       case "-V":
       case "version":
@@ -57,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const hint = command === "serve" || command === "join"
+      const hint = command === "serve" || command === "join" || command === "config"
         ? `chat ${command} --help`
         : "chat --help";
       console.error(`chat: ${error.message} (see '${hint}')`);

@@ -1,0 +1,648 @@
+/**
+ * Every setting of `chat serve`, described once. Each entry names its flag;
+ * the environment variable (`CHAT_` + the flag in upper snake case) and the
+ * config file key (the flag in snake case) follow from it, and so do the
+ * help text, `chat config init`, `chat config check` and
+ * docs/configuration.md. Adding a setting is adding one entry here (the
+ * compiler insists, through {@linkcode ServeSettings}).
+ *
+ * @module
+ */
+import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
+import { DEFAULT_SERVER_OPTIONS as D } from "../server_options.ts";
+import {
+  boolType,
+  choiceType,
+  durationType,
+  fileModeType,
+  intType,
+  nickListType,
+  numberType,
+  optionalTextType,
+  type SettingType,
+  textType,
+} from "./setting_types.ts";
+
+/** The values of every `chat serve` setting. */
+export interface ServeSettings {
+  host: string;
+  port: number;
+  tcp: boolean;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsPort: number;
+  unixPath: string | null;
+  unixMode: number;
+  discovery: boolean;
+  discoveryPort: number;
+  serverName: string | null;
+  maxFrameBytes: number;
+  maxLineBytes: number;
+  maxBodyLength: number;
+  maxQueueBytes: number;
+  rateBurst: number;
+  ratePerSecond: number;
+  floodStrikes: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  handshakeTimeoutMs: number;
+  heartbeatMs: number;
+  textPromptDelayMs: number;
+  shutdownGraceMs: number;
+  textHandshakeTimeoutMs: number;
+  maxRooms: number;
+  dataDir: string;
+  memory: boolean;
+  sync: "normal" | "full";
+  redis: string | null;
+  redisPrefix: string;
+  redisCommandTimeoutMs: number;
+  redisMaxPending: number;
+  redisPresenceTtlMs: number;
+  historyOnJoin: number;
+  maxReplay: number;
+  retentionMaxMessages: number;
+  retentionMaxAgeMs: number;
+  retentionIntervalMs: number;
+  auth: "open" | "required";
+  sessions: "multiple" | "refuse";
+  admins: string[];
+  kdfLogN: number;
+  maxConcurrentHashes: number;
+  maxLoginFailuresPerAccount: number;
+  maxLoginFailuresPerIp: number;
+  logLevel: LoggingOptions["level"];
+  logFormat: LoggingOptions["format"];
+  logFile: string | null;
+  logMaxBytes: number;
+  logMaxFiles: number;
+}
+
+/** The sections settings are listed under, in order. */
+export const SETTING_GROUPS = {
+  network: "Network",
+  limits: "Limits (all enforced; each refusal has an error code)",
+  storage: "Storage (SQLite file in the data directory)",
+  accounts: "Accounts",
+  logging: "Logging",
+} as const;
+
+/** A section of {@linkcode SETTING_GROUPS}. */
+export type SettingGroup = keyof typeof SETTING_GROUPS;
+
+/** The description of one setting. */
+export interface Setting<T> {
+  /** Section it is listed under. */
+  readonly group: SettingGroup;
+  /** Flag name without dashes; the env variable and TOML key derive from it. */
+  readonly flag: string;
+  /** One-letter flag alias. */
+  readonly short?: string;
+  /** Placeholder for the value in help (absent for on/off settings). */
+  readonly arg?: string;
+  /** What the setting does, in a few words (help text, docs, config file comments). */
+  readonly help: string;
+  /**
+   * For on/off settings: help for the flag that `chat serve --help` shows,
+   * the one that changes the default (`--no-tcp` for a setting that is on).
+   */
+  readonly flagHelp?: string;
+  /** Longer explanation for docs/configuration.md and the config file. */
+  readonly details?: string;
+  /** Values allowed and how they are read. */
+  readonly type: SettingType<T>;
+  readonly default: T;
+  /** How the default is shown when the value alone would mislead. */
+  readonly defaultText?: string;
+  /** The flag may be given several times; the values add up. */
+  readonly repeatable?: boolean;
+}
+
+/** The whole schema: one entry per key of {@linkcode ServeSettings}. */
+export type SettingsSchema = { readonly [K in keyof ServeSettings]: Setting<ServeSettings[K]> };
+
+const BIG = 2 ** 31 - 1;
+const ms = (min: number) => intType({ min, max: BIG });
+const count = (min: number) => intType({ min, max: BIG });
+const port = intType({ min: 0, max: 65535 });
+const path = (none: string) => optionalTextType({ allowed: "a file path", none });
+
+/** Every setting of `chat serve`, in help order. */
+export const SETTINGS: SettingsSchema = {
+  host: {
+    group: "network",
+    flag: "host",
+    arg: "H",
+    help: "address to listen on",
+    details: "TCP, TLS and discovery listen on this address; 127.0.0.1 keeps the server local.",
+    type: textType({ allowed: "an IP address or host name" }),
+    default: D.host,
+  },
+  port: {
+    group: "network",
+    flag: "port",
+    short: "p",
+    arg: "P",
+    help: "TCP port, 0 picks a free one",
+    type: port,
+    default: D.port,
+  },
+  tcp: {
+    group: "network",
+    flag: "tcp",
+    help: "accept plain TCP on the port",
+    flagHelp: "no plain TCP: only TLS and/or the Unix socket",
+    type: boolType(),
+    default: D.tcp,
+  },
+  tlsCert: {
+    group: "network",
+    flag: "tls-cert",
+    arg: "FILE",
+    help: "TLS certificate chain (PEM); with --tls-key, turns TLS on",
+    details: "TLS 1.2 and 1.3 only: Deno's TLS (rustls) implements no older version.",
+    type: path("no TLS"),
+    default: null,
+  },
+  tlsKey: {
+    group: "network",
+    flag: "tls-key",
+    arg: "FILE",
+    help: "TLS private key (PEM) of the certificate",
+    type: path("no TLS"),
+    default: null,
+  },
+  tlsPort: {
+    group: "network",
+    flag: "tls-port",
+    arg: "P",
+    help: "TLS port, 0 picks a free one",
+    type: port,
+    default: D.tlsPort,
+  },
+  unixPath: {
+    group: "network",
+    flag: "unix",
+    arg: "PATH",
+    help: "also accept connections on this Unix socket",
+    details:
+      "A stale socket file (no server answering) is replaced at start; a live one makes the " +
+      "server refuse to start. The file is removed at shutdown. Its peers share one " +
+      "per-address connection cap, under the name `unix`.",
+    type: path("none"),
+    default: D.unixPath,
+  },
+  unixMode: {
+    group: "network",
+    flag: "unix-mode",
+    arg: "MODE",
+    help: "file mode of the Unix socket",
+    details: "Connecting needs write permission: 0660 lets the owner and the group in.",
+    type: fileModeType(),
+    default: D.unixMode,
+  },
+  discovery: {
+    group: "network",
+    flag: "discovery",
+    help: "answer LAN discovery probes on UDP",
+    flagHelp: "do not answer LAN discovery probes",
+    details: "Answers carry the server name, version and TCP/TLS ports; see docs/operations.md.",
+    type: boolType(),
+    default: true,
+  },
+  discoveryPort: {
+    group: "network",
+    flag: "discovery-port",
+    arg: "P",
+    help: "UDP port for discovery probes",
+    type: port,
+    default: D.discoveryPort,
+  },
+  serverName: {
+    group: "network",
+    flag: "server-name",
+    arg: "NAME",
+    help: "name announced to discovery probes",
+    type: optionalTextType({
+      allowed: "up to 64 characters, no control characters",
+      none: "the host name",
+      check: (text) => {
+        // deno-lint-ignore no-control-regex
+        if (/[\u0000-\u001f\u007f-\u009f]/.test(text) || [...text].length > 64) {
+          throw new RangeError(`must be up to 64 characters without controls, got "${text}"`);
+        }
+      },
+    }),
+    default: D.serverName,
+    defaultText: "the host name",
+  },
+  maxFrameBytes: {
+    group: "limits",
+    flag: "max-frame-bytes",
+    arg: "N",
+    help: "largest frame payload",
+    type: intType({ min: 256, max: 16 * 1024 * 1024 - 1 }),
+    default: D.maxFrameBytes,
+  },
+  maxLineBytes: {
+    group: "limits",
+    flag: "max-line-bytes",
+    arg: "N",
+    help: "longest plain-text line",
+    type: intType({ min: 64, max: BIG }),
+    default: D.maxLineBytes,
+  },
+  maxBodyLength: {
+    group: "limits",
+    flag: "max-body-length",
+    arg: "N",
+    help: "longest message, in characters",
+    type: intType({ min: 1, max: 1_000_000 }),
+    default: D.maxBodyLength,
+  },
+  maxQueueBytes: {
+    group: "limits",
+    flag: "max-queue-bytes",
+    arg: "N",
+    help: "output queued per connection before it is dropped as a slow consumer",
+    type: intType({ min: 1024, max: BIG }),
+    default: D.maxQueueBytes,
+  },
+  rateBurst: {
+    group: "limits",
+    flag: "rate-burst",
+    arg: "N",
+    help: "requests allowed at once",
+    type: count(1),
+    default: D.rateBurst,
+  },
+  ratePerSecond: {
+    group: "limits",
+    flag: "rate-per-second",
+    arg: "R",
+    help: "sustained requests per second",
+    type: numberType({ min: 0.001, max: 1e9 }),
+    default: D.ratePerSecond,
+  },
+  floodStrikes: {
+    group: "limits",
+    flag: "flood-strikes",
+    arg: "N",
+    help: "rate-limited requests tolerated before the connection is dropped",
+    type: count(1),
+    default: D.floodStrikes,
+  },
+  maxConnections: {
+    group: "limits",
+    flag: "max-connections",
+    arg: "N",
+    help: "connections in total",
+    type: count(1),
+    default: D.maxConnections,
+  },
+  maxConnectionsPerIp: {
+    group: "limits",
+    flag: "max-connections-per-ip",
+    arg: "N",
+    help: "connections per IP address",
+    type: count(1),
+    default: D.maxConnectionsPerIp,
+  },
+  handshakeTimeoutMs: {
+    group: "limits",
+    flag: "handshake-timeout-ms",
+    arg: "MS",
+    help: "time to send hello",
+    type: ms(10),
+    default: D.handshakeTimeoutMs,
+  },
+  heartbeatMs: {
+    group: "limits",
+    flag: "heartbeat-ms",
+    arg: "MS",
+    help: "ping interval; silent peers dropped after 3",
+    type: ms(10),
+    default: D.heartbeatMs,
+  },
+  textPromptDelayMs: {
+    group: "limits",
+    flag: "text-prompt-delay-ms",
+    arg: "MS",
+    help: "silence before a new connection is prompted as plain text",
+    type: intType({ min: 0, max: 60_000 }),
+    default: D.textPromptDelayMs,
+  },
+  shutdownGraceMs: {
+    group: "limits",
+    flag: "shutdown-grace-ms",
+    arg: "MS",
+    help: "time to flush output on shutdown",
+    type: ms(0),
+    default: D.shutdownGraceMs,
+  },
+  textHandshakeTimeoutMs: {
+    group: "limits",
+    flag: "text-handshake-timeout-ms",
+    arg: "MS",
+    help: "time a plain-text user has to log in",
+    type: ms(10),
+    default: D.textHandshakeTimeoutMs,
+  },
+  maxRooms: {
+    group: "limits",
+    flag: "max-rooms",
+    arg: "N",
+    help: "rooms that may exist",
+    type: count(1),
+    default: D.maxRooms,
+  },
+  dataDir: {
+    group: "storage",
+    flag: "data",
+    arg: "DIR",
+    help: "data directory",
+    type: textType({ allowed: "a directory path" }),
+    default: "./chat-data",
+  },
+  memory: {
+    group: "storage",
+    flag: "memory",
+    help: "keep everything in memory instead of the data directory (lost at exit)",
+    flagHelp: "keep everything in memory instead (lost at exit)",
+    type: boolType(),
+    default: false,
+  },
+  sync: {
+    group: "storage",
+    flag: "sync",
+    arg: "normal|full",
+    help: "normal: commits survive the server being killed; full: fsync each commit, " +
+      "survive power loss",
+    type: choiceType(["normal", "full"] as const),
+    default: D.sync,
+  },
+  redis: {
+    group: "storage",
+    flag: "redis",
+    arg: "URL",
+    help: "share one chat among several instances through this Redis (redis://host:port)",
+    details: "Every instance started with the same URL (and prefix) serves the same chat: " +
+      "rooms, history, accounts and who is online live in Redis, and the data directory is " +
+      "not used. Run Redis with appendonly yes; see docs/scaling.md.",
+    type: optionalTextType({ allowed: "a redis:// URL", none: "none: this instance is alone" }),
+    default: D.redis,
+    defaultText: "none",
+  },
+  redisPrefix: {
+    group: "storage",
+    flag: "redis-prefix",
+    arg: "P",
+    help: "prefix of every Redis key and channel (several chats can share one Redis)",
+    type: textType({ allowed: "a key prefix" }),
+    default: D.redisPrefix,
+  },
+  redisCommandTimeoutMs: {
+    group: "storage",
+    flag: "redis-command-timeout-ms",
+    arg: "MS",
+    help: "a Redis command slower than this fails the request with a storage error",
+    type: ms(10),
+    default: D.redisCommandTimeoutMs,
+  },
+  redisMaxPending: {
+    group: "storage",
+    flag: "redis-max-pending",
+    arg: "N",
+    help: "Redis commands waiting at once; more fail at once with a storage error",
+    type: count(1),
+    default: D.redisMaxPending,
+  },
+  redisPresenceTtlMs: {
+    group: "storage",
+    flag: "redis-presence-ttl-ms",
+    arg: "MS",
+    help: "an instance silent this long is gone: its users go offline",
+    type: ms(1000),
+    default: D.redisPresenceTtlMs,
+  },
+  historyOnJoin: {
+    group: "storage",
+    flag: "history-on-join",
+    arg: "N",
+    help: "messages sent on joining a room",
+    type: intType({ min: 0, max: 10_000 }),
+    default: D.historyOnJoin,
+  },
+  maxReplay: {
+    group: "storage",
+    flag: "max-replay",
+    arg: "N",
+    help: "missed messages replayed on reconnect before the client pages",
+    // One history page at most: a larger replay would not fit the reply.
+    type: intType({ min: 0, max: 500 }),
+    default: D.maxReplay,
+  },
+  retentionMaxMessages: {
+    group: "storage",
+    flag: "retention-max-messages",
+    arg: "N",
+    help: "keep at most N messages per room, 0 = all",
+    type: intType({ min: 0, max: BIG }),
+    default: D.retentionMaxMessages,
+  },
+  retentionMaxAgeMs: {
+    group: "storage",
+    flag: "retention-max-age",
+    arg: "DURATION",
+    help: "delete messages older than this (30d, 12h), 0 = keep",
+    type: durationType(),
+    default: D.retentionMaxAgeMs,
+  },
+  retentionIntervalMs: {
+    group: "storage",
+    flag: "retention-interval-ms",
+    arg: "MS",
+    help: "how often retention runs",
+    type: intType({ min: 100, max: BIG }),
+    default: D.retentionIntervalMs,
+  },
+  auth: {
+    group: "accounts",
+    flag: "auth",
+    arg: "open|required",
+    help: "open: guests may use unregistered nicknames; required: accounts only",
+    type: choiceType(["open", "required"] as const),
+    default: D.auth,
+  },
+  sessions: {
+    group: "accounts",
+    flag: "sessions",
+    arg: "multiple|refuse",
+    help: "a second login to an online account: share it, or refuse it",
+    type: choiceType(["multiple", "refuse"] as const),
+    default: D.sessions,
+  },
+  admins: {
+    group: "accounts",
+    flag: "admin",
+    arg: "NAME",
+    help: "make NAME a server admin (repeatable; also 'chat user admin')",
+    type: nickListType(),
+    default: [...D.admins],
+    repeatable: true,
+  },
+  kdfLogN: {
+    group: "accounts",
+    flag: "kdf-cost",
+    arg: "N",
+    help: "scrypt cost, log2 N, for new password hashes",
+    type: intType({ min: 10, max: 22 }),
+    default: D.kdfLogN,
+  },
+  maxConcurrentHashes: {
+    group: "accounts",
+    flag: "max-concurrent-hashes",
+    arg: "N",
+    help: "password hashes computed at once",
+    type: intType({ min: 1, max: 64 }),
+    default: D.maxConcurrentHashes,
+  },
+  maxLoginFailuresPerAccount: {
+    group: "accounts",
+    flag: "max-login-failures-per-account",
+    arg: "N",
+    help: "failed logins per account per hour",
+    type: count(1),
+    default: D.maxLoginFailuresPerAccount,
+  },
+  maxLoginFailuresPerIp: {
+    group: "accounts",
+    flag: "max-login-failures-per-ip",
+    arg: "N",
+    help: "failed logins per address per hour",
+    type: count(1),
+    default: D.maxLoginFailuresPerIp,
+  },
+  logLevel: {
+    group: "logging",
+    flag: "log-level",
+    arg: "L",
+    help: LOG_LEVELS.join(", "),
+    details: "Passwords, tokens and message bodies are never logged at info level.",
+    type: choiceType(LOG_LEVELS),
+    default: "info",
+  },
+  logFormat: {
+    group: "logging",
+    flag: "log-format",
+    arg: "F",
+    help: `${LOG_FORMATS.join(", ")}; json writes one JSON object per line`,
+    type: choiceType(LOG_FORMATS),
+    default: "text",
+  },
+  logFile: {
+    group: "logging",
+    flag: "log-file",
+    arg: "FILE",
+    help: "write logs to FILE, rotated by size, instead of stdout",
+    details: "Records are buffered and written (and synced) at most once a second, " +
+      "not one by one; a crash can lose the last second of logs.",
+    type: path("stdout"),
+    default: null,
+  },
+  logMaxBytes: {
+    group: "logging",
+    flag: "log-max-bytes",
+    arg: "N",
+    help: "size at which the log file is rotated",
+    type: intType({ min: 4096, max: BIG }),
+    default: 10 * 1024 * 1024,
+  },
+  logMaxFiles: {
+    group: "logging",
+    flag: "log-max-files",
+    arg: "N",
+    help: "rotated log files kept (FILE.1 is the newest)",
+    type: intType({ min: 1, max: 100 }),
+    default: 5,
+  },
+};
+
+/** The keys of {@linkcode SETTINGS}, in order. */
+export const SETTING_KEYS: readonly (keyof ServeSettings)[] = Object.keys(SETTINGS) as never;
+
+/**
+ * The environment variable of a setting: `CHAT_` and the flag in upper snake case.
+ *
+ * @example
+ * ```ts
+ * import { envName, SETTINGS } from "./settings.ts";
+ * console.log(envName(SETTINGS.maxQueueBytes)); // "CHAT_MAX_QUEUE_BYTES"
+ * ```
+ */
+export function envName(setting: Setting<unknown>): string {
+  return `CHAT_${setting.flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/**
+ * The config file key of a setting: the flag in snake case.
+ *
+ * @example
+ * ```ts
+ * import { SETTINGS, tomlKey } from "./settings.ts";
+ * console.log(tomlKey(SETTINGS.maxQueueBytes)); // "max_queue_bytes"
+ * ```
+ */
+export function tomlKey(setting: Setting<unknown>): string {
+  return setting.flag.replaceAll("-", "_");
+}
+
+/**
+ * The flag `chat serve --help` shows for a setting: for an on/off setting,
+ * the one that changes the default (`--no-tcp`, `--memory`).
+ *
+ * @example
+ * ```ts
+ * import { shownFlag, SETTINGS } from "./settings.ts";
+ * console.log(shownFlag(SETTINGS.tcp), shownFlag(SETTINGS.port)); // "--no-tcp" "--port"
+ * ```
+ */
+export function shownFlag(setting: Setting<unknown>): string {
+  return setting.default === true ? `--no-${setting.flag}` : `--${setting.flag}`;
+}
+
+/**
+ * Whether a setting is on/off (a pair of flags `--X` and `--no-X`).
+ *
+ * @example
+ * ```ts
+ * import { isSwitch, SETTINGS } from "./settings.ts";
+ * console.log(isSwitch(SETTINGS.memory), isSwitch(SETTINGS.port)); // true false
+ * ```
+ */
+export function isSwitch(setting: Setting<unknown>): boolean {
+  return typeof setting.default === "boolean";
+}
+
+/**
+ * How a setting's default is shown.
+ *
+ * @example
+ * ```ts
+ * import { showDefault, SETTINGS } from "./settings.ts";
+ * console.log(showDefault(SETTINGS.unixMode)); // "0660"
+ * ```
+ */
+export function showDefault<T>(setting: Setting<T>): string {
+  return setting.defaultText ?? setting.type.show(setting.default);
+}
+
+/**
+ * Environment variables starting with `CHAT_` that are not settings but
+ * belong to other parts of `chat`; `chat serve` ignores them instead of
+ * refusing them as unknown.
+ */
+export const OTHER_CHAT_ENV: readonly string[] = [
+  "CHAT_CONFIG", // the config file of chat serve and chat config check
+  "CHAT_KDF_LN", // chat user's scrypt cost
+];
