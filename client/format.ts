@@ -7,7 +7,12 @@
  * @module
  */
 import { ChatError } from "../shared/errors.ts";
-import type { RequestBody } from "../shared/protocol.ts";
+import {
+  type DirectMessageEvent,
+  parseServerFrame,
+  type RequestBody,
+  type RoomMessageEvent,
+} from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ClientEvent } from "./client_event.ts";
 import type { RequestResult } from "./chat_client.ts";
@@ -139,8 +144,49 @@ export function formatTime(ts: number, options: { utc?: boolean } = {}): string 
 }
 
 /**
+ * `YYYY-MM-DD` for `ts` (ms since the epoch).
+ *
+ * @example
+ * ```ts
+ * import { formatDate } from "./format.ts";
+ * console.log(formatDate(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true })); // "2024-01-01"
+ * ```
+ */
+export function formatDate(ts: number, options: { utc?: boolean } = {}): string {
+  const date = new Date(ts);
+  const parts = options.utc
+    ? [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()]
+    : [date.getFullYear(), date.getMonth() + 1, date.getDate()];
+  return parts.map((part, index) => String(part).padStart(index === 0 ? 4 : 2, "0")).join("-");
+}
+
+/**
+ * A duration for people: `45s`, `9m 58s`, `2h 5m`, `3d 4h`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./format.ts";
+ * console.log(formatDuration(598_000)); // "9m 58s"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  const total = Math.max(1, Math.ceil(ms / 1000));
+  const [d, h, m, s] = [
+    Math.floor(total / 86_400),
+    Math.floor(total / 3600) % 24,
+    Math.floor(total / 60) % 60,
+    total % 60,
+  ];
+  if (d > 0) return h > 0 ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return m > 0 ? `${h}h ${m}m` : `${h}h`;
+  if (m > 0) return s > 0 ? `${m}m ${s}s` : `${m}m`;
+  return `${s}s`;
+}
+
+/**
  * Describes an error for a person: the message and, for a server error,
- * its code. Sanitized, since the message may come from the wire.
+ * its code, and when a retry can work (a mute's end, a rate limit).
+ * Sanitized, since the message may come from the wire.
  *
  * @example
  * ```ts
@@ -151,7 +197,14 @@ export function formatTime(ts: number, options: { utc?: boolean } = {}): string 
  * ```
  */
 export function describeError(error: unknown): string {
-  if (error instanceof ChatError) return sanitizeForTerminal(`${error.message} (${error.code})`);
+  if (error instanceof ChatError) {
+    const retry = error.retryAfterMs === undefined
+      ? ""
+      : `, ${error.code === "muted" ? "you can speak again" : "retry"} in ${
+        formatDuration(error.retryAfterMs)
+      }`;
+    return sanitizeForTerminal(`${error.message} (${error.code}${retry})`);
+  }
   return sanitizeForTerminal(error instanceof Error ? error.message : String(error));
 }
 
@@ -196,10 +249,14 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
     case "join":
       return dim(`--> ${nick(event.nick, options)} joined ${room(event.room)}`);
     case "leave": {
-      const reason = event.reason
-        ? ` (${clean(event.reason, { ...options, multiline: false })})`
-        : "";
-      return dim(`<-- ${nick(event.nick, options)} left ${room(event.room)}${reason}`);
+      const reason = event.reason ? clean(event.reason, { ...options, multiline: false }) : "";
+      // Removed by someone else (kick, ban) or by the server: not something to miss.
+      if (reason !== "" && sameNick(options.self, event.nick)) {
+        return `-!- you are no longer in ${room(event.room)}: ${reason}`;
+      }
+      return dim(
+        `<-- ${nick(event.nick, options)} left ${room(event.room)}${reason ? ` (${reason})` : ""}`,
+      );
     }
     case "nick":
       return dim(`--- ${nick(event.from, options)} is now known as ${nick(event.to, options)}`);
@@ -211,10 +268,16 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
             clean(event.topic, options)
           }`,
         );
-    case "notice":
+    case "notice": {
+      const where = event.room === undefined ? "" : `${room(event.room)}: `;
+      if (event.unread !== undefined && event.unread.length > 0) {
+        const counts = event.unread.map((entry) => `${nick(entry.peer, options)} (${entry.count})`);
+        return `-!- unread direct messages from ${counts.join(", ")}: /dmhistory NICK shows them`;
+      }
       return event.from === undefined
-        ? `-!- ${clean(event.body, options)}`
-        : `-!- broadcast from ${nick(event.from, options)}: ${clean(event.body, options)}`;
+        ? `-!- ${where}${clean(event.body, options)}`
+        : `-!- ${where}broadcast from ${nick(event.from, options)}: ${clean(event.body, options)}`;
+    }
     case "bye":
       return `-!- server closed the connection: ${sanitizeForTerminal(event.message)} (${
         sanitizeForTerminal(event.code)
@@ -244,9 +307,11 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
 }
 
 /**
- * One event as a line of text, e.g. `[12:34:56] #general <alice> hello`.
- * Wire text is sanitized; with `multiline`, a body's newlines start
- * indented continuation lines.
+ * One event as a line of text, e.g. `[12:34:56] #general <alice> hello`;
+ * messages from history are dated and marked:
+ * `[2024-01-01 12:34:56] (history) #general <alice> hello`. Wire text is
+ * sanitized; with `multiline`, a body's newlines start indented
+ * continuation lines.
  *
  * @example
  * ```ts
@@ -258,8 +323,13 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
  * ```
  */
 export function formatEvent(event: ClientEvent, options: FormatOptions = {}): string {
-  const time = `[${formatTime(event.ts, options)}]`;
-  return `${paint(time, options.color ? "2" : "")} ${eventText(event, options)}`;
+  const dim = options.color ? "2" : "";
+  // Said earlier, maybe days ago: dated and marked, never mistaken for live.
+  if ((event.type === "message" || event.type === "dm") && event.history) {
+    const when = `[${formatDate(event.ts, options)} ${formatTime(event.ts, options)}]`;
+    return `${paint(`${when} (history)`, dim)} ${eventText(event, options)}`;
+  }
+  return `${paint(`[${formatTime(event.ts, options)}]`, dim)} ${eventText(event, options)}`;
 }
 
 /** One line of JSON output: the common fields are always present, `null` when they do not apply. */
@@ -296,9 +366,9 @@ export function eventToJson(event: ClientEvent): JsonRecord {
   const base = { type: event.type, room: null, from: null, body: null, id: null };
   switch (event.type) {
     case "message":
-      return { ...base, ...event, action: event.action ?? false };
+      return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
     case "dm":
-      return { ...base, ...event, action: event.action ?? false };
+      return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
     case "join":
       return { ...base, ...event, from: event.nick };
     case "leave":
@@ -357,10 +427,112 @@ function text(value: unknown): string {
   return sanitizeForTerminal(typeof value === "string" ? value : String(value ?? ""));
 }
 
+/** Default page size of `history` and `dm_history` on the server. */
+const HISTORY_PAGE = 50;
+
 /**
- * The lines that show the result of a request people ask in order to read
- * something (`rooms`, `who`, `users`, `topic` without text); empty for
- * other requests, whose effect shows as events.
+ * The messages of a `join`, `history` or `dm_history` result, checked like
+ * any frame from the wire (anything malformed is skipped) and marked as
+ * history.
+ *
+ * @example
+ * ```ts
+ * import { historyMessages } from "./format.ts";
+ * const item = { type: "message", room: "general", from: "bob", body: "hi", id: 1, ts: 0 };
+ * console.log(historyMessages([item, { type: "message" }]).length); // 1
+ * ```
+ */
+export function historyMessages(value: unknown): Array<RoomMessageEvent | DirectMessageEvent> {
+  const messages: Array<RoomMessageEvent | DirectMessageEvent> = [];
+  for (const item of list(value)) {
+    let frame;
+    try {
+      frame = parseServerFrame(item);
+    } catch {
+      continue;
+    }
+    if (frame?.type === "message" || frame?.type === "dm") {
+      messages.push({ ...frame, history: true });
+    }
+  }
+  return messages;
+}
+
+/** The ids a join result says are lost: `after`+1 to `oldest`-1. */
+function gapOf(result: RequestResult): { after: number; oldest: number } | undefined {
+  const gap = result?.gap as Record<string, unknown> | undefined;
+  if (typeof gap !== "object" || gap === null) return undefined;
+  const { after, oldest } = gap;
+  if (typeof after !== "number" || typeof oldest !== "number" || oldest <= after + 1) {
+    return undefined;
+  }
+  return { after, oldest };
+}
+
+function gapText(room: string, gap: { after: number; oldest: number }): string {
+  const [first, last] = [gap.after + 1, gap.oldest - 1];
+  return first === last
+    ? `message ${first} of #${room} is too old to recover`
+    : `messages ${first} to ${last} of #${room} are too old to recover`;
+}
+
+/** Where the next page of a history reply starts, if there is one, and how to ask for it. */
+function nextPage(
+  request: RequestBody,
+  result: RequestResult,
+  messages: Array<{ id: number }>,
+): { before?: number; after?: number; body: string } | undefined {
+  const first = messages[0]?.id;
+  const last = messages.at(-1)?.id;
+  const more = result?.more === true;
+  switch (request.type) {
+    case "join": {
+      // Replay after `since` was cut short: the rest is paged forwards.
+      const after = last ?? request.since;
+      if (!more || after === undefined) return undefined;
+      return { after, body: `more missed messages in #${text(result?.room ?? request.room)}` };
+    }
+    case "history": {
+      const room = `#${text(result?.room ?? request.room)}`;
+      if (request.after !== undefined) {
+        return more && last !== undefined
+          ? { after: last, body: `newer messages in ${room}: /history after ${last}` }
+          : undefined;
+      }
+      // Room ids have no holes: anything above 1 means older ones were said.
+      return first !== undefined && (more || first > 1)
+        ? { before: first, body: `older messages in ${room}: /history before ${first}` }
+        : undefined;
+    }
+    case "dm_history": {
+      const peer = text(result?.with ?? request.with);
+      if (request.after !== undefined) {
+        return more && last !== undefined
+          ? { after: last, body: `newer messages with ${peer}: /dmhistory ${peer} after ${last}` }
+          : undefined;
+      }
+      // DM ids are shared by every conversation: a full page is the only hint.
+      return first !== undefined && (more || messages.length >= HISTORY_PAGE)
+        ? { before: first, body: `older messages with ${peer}: /dmhistory ${peer} before ${first}` }
+        : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** What a `dm` ack with `stored: true` means to the sender. */
+function storedText(request: { to: string }): string {
+  return `${text(request.to)} is offline; they will get it at their next login`;
+}
+
+/**
+ * The lines that show the result of a request: what reading requests read
+ * (`rooms`, `who`, `users`, `topic` without text, `history`,
+ * `dm_history`), the history a `join` brought (what is lost first, then
+ * the messages, then how to page for more), a `dm` kept for someone
+ * offline, a `register` done. Empty for other requests, whose effect shows
+ * as events.
  *
  * @example
  * ```ts
@@ -409,6 +581,44 @@ export function formatResult(
       const where = `#${text(result?.room ?? request.room)}`;
       return [topic === "" ? `${where} has no topic` : `topic of ${where}: ${text(topic)}`];
     }
+    case "join": {
+      const room = text(result?.room ?? request.room);
+      const gap = gapOf(result);
+      const messages = historyMessages(result?.history);
+      const next = nextPage(request, result, messages);
+      const topic = typeof result?.topic === "string" && result.topic !== ""
+        ? [`topic of #${room}: ${text(result.topic)}`]
+        : [];
+      return [
+        ...(gap === undefined ? [] : [gapText(room, gap)]),
+        ...messages.map((message) => formatEvent(message, options)),
+        ...(next === undefined ? [] : [`${next.body}: /history after ${next.after}`]),
+        ...topic,
+      ];
+    }
+    case "history":
+    case "dm_history": {
+      const messages = historyMessages(result?.messages);
+      if (messages.length === 0) {
+        const paging = request.before !== undefined || request.after !== undefined;
+        return [
+          request.type === "history"
+            ? `no ${paging ? "more " : ""}messages in #${text(result?.room ?? request.room)}`
+            : `no ${paging ? "more " : ""}direct messages with ${
+              text(result?.with ?? request.with)
+            }`,
+        ];
+      }
+      const next = nextPage(request, result, messages);
+      return [
+        ...messages.map((message) => formatEvent(message, options)),
+        ...(next === undefined ? [] : [next.body]),
+      ];
+    }
+    case "dm":
+      return result?.stored === true ? [storedText(request)] : [];
+    case "register":
+      return [`registered ${text(result?.nick ?? "")}: log in with this password from now on`];
     default:
       return [];
   }
@@ -438,4 +648,82 @@ export function resultToJson(
   const head = { type: request.type, room, from: null, body: null, id: null };
   // Fields of ours win over the result's.
   return { ...head, ...result, type: request.type, ts: options.now ?? Date.now() };
+}
+
+/**
+ * The JSON records for the result of any request: the record of
+ * {@linkcode resultToJson} for reading requests; for `join`, `history`
+ * and `dm_history` one record per message (as {@linkcode eventToJson}
+ * makes them, with `history: true`), preceded by a `gap` record
+ * (`after`, `oldest`: the ids in between are lost) and followed by a
+ * `more` record (`before` or `after`: where the next page starts) when
+ * those apply; a `stored` record (`to`) for a `dm` kept for someone
+ * offline; a `register` record (`nick`). Empty for other requests.
+ *
+ * @example
+ * ```ts
+ * import { resultRecords } from "./format.ts";
+ * const records = resultRecords({ type: "dm", to: "bob", body: "hi" }, { id: 7, ts: 1, stored: true });
+ * console.log(records[0]?.type, records[0]?.to); // "stored" "bob"
+ * ```
+ */
+export function resultRecords(
+  request: RequestBody,
+  result: RequestResult,
+  options: { now?: number } = {},
+): JsonRecord[] {
+  const ts = options.now ?? Date.now();
+  const head = { room: null, from: null, body: null, id: null, ts };
+  switch (request.type) {
+    case "join":
+    case "history":
+    case "dm_history": {
+      const messages = historyMessages(
+        request.type === "join" ? result?.history : result?.messages,
+      );
+      const room = request.type === "dm_history"
+        ? null
+        : String(result?.room ?? request.room.replace(/^#/, ""));
+      const gap = request.type === "join" ? gapOf(result) : undefined;
+      const next = nextPage(request, result, messages);
+      return [
+        ...(gap === undefined ? [] : [{
+          ...head,
+          type: "gap",
+          room,
+          body: gapText(text(room), gap),
+          after: gap.after,
+          oldest: gap.oldest,
+        }]),
+        ...messages.map(eventToJson),
+        ...(next === undefined || (request.type !== "join" && result?.more !== true) ? [] : [{
+          ...head,
+          type: "more",
+          room,
+          body: request.type === "join" ? `${next.body}: /history after ${next.after}` : next.body,
+          ...(request.type === "dm_history" ? { with: String(result?.with ?? request.with) } : {}),
+          ...(next.before === undefined ? {} : { before: next.before }),
+          ...(next.after === undefined ? {} : { after: next.after }),
+        }]),
+      ];
+    }
+    case "dm":
+      return result?.stored === true
+        ? [{
+          ...head,
+          type: "stored",
+          id: typeof result.id === "number" ? result.id : null,
+          body: storedText(request),
+          to: request.to,
+        }]
+        : [];
+    case "register": {
+      const nick = String(result?.nick ?? "");
+      return [{ ...head, type: "register", body: formatResult(request, result)[0]!, nick }];
+    }
+    default: {
+      const record = resultToJson(request, result, options);
+      return record === undefined ? [] : [record];
+    }
+  }
 }

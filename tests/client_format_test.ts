@@ -5,12 +5,16 @@ import { ConnectionClosedError } from "../client/connection_closed_error.ts";
 import {
   describeError,
   eventToJson,
+  formatDate,
+  formatDuration,
   formatEvent,
   formatResult,
   formatTime,
+  historyMessages,
   jsonLine,
   nickColor,
   paint,
+  resultRecords,
   resultToJson,
 } from "../client/format.ts";
 
@@ -259,6 +263,7 @@ Deno.test("eventToJson maps each event's fields onto the common ones", () => {
       id: 3,
       ts: TS,
       action: false,
+      history: false,
     },
   );
   assert.deepEqual(
@@ -272,6 +277,7 @@ Deno.test("eventToJson maps each event's fields onto the common ones", () => {
       id: 4,
       ts: TS,
       action: true,
+      history: false,
     },
   );
   assert.deepEqual(
@@ -400,4 +406,255 @@ Deno.test("describeError names server error codes and sanitizes", () => {
   );
   assert.equal(describeError(new ConnectionClosedError("gone\x1b[2J")), "gone^[[2J");
   assert.equal(describeError("plain"), "plain");
+});
+
+const message = (id: number, body: string, extra: Record<string, unknown> = {}) => ({
+  type: "message",
+  room: "general",
+  from: "alice",
+  body,
+  id,
+  ts: TS,
+  ...extra,
+});
+
+Deno.test("formatDate and formatDuration", () => {
+  assert.equal(formatDate(TS, UTC), "2024-01-01");
+  assert.equal(formatDate(Date.UTC(987, 11, 31), UTC), "0987-12-31");
+  assert.equal(formatDuration(400), "1s");
+  assert.equal(formatDuration(45_000), "45s");
+  assert.equal(formatDuration(598_000), "9m 58s");
+  assert.equal(formatDuration(600_000), "10m");
+  assert.equal(formatDuration(2 * 3_600_000 + 5 * 60_000), "2h 5m");
+  assert.equal(formatDuration(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
+});
+
+Deno.test("formatEvent dates and marks messages from history", () => {
+  assert.equal(
+    formatEvent({ ...message(1, "hi"), history: true } as ClientEvent, UTC),
+    "[2024-01-01 12:34:56] (history) #general <alice> hi",
+  );
+  assert.equal(
+    formatEvent(
+      { type: "dm", from: "bob", to: "alice", body: "psst", id: 9, ts: TS, history: true },
+      { ...UTC, self: "alice" },
+    ),
+    "[2024-01-01 12:34:56] (history) <- bob: psst",
+  );
+  // Live ones stay as they were.
+  assert.equal(formatEvent(message(1, "hi") as ClientEvent, UTC), "[12:34:56] #general <alice> hi");
+});
+
+Deno.test("formatEvent shows a notice's room, unread counts, and removals from a room", () => {
+  assert.equal(
+    formatEvent({ type: "notice", body: "alice kicked bob: spam", room: "general", ts: TS }, UTC),
+    "[12:34:56] -!- #general: alice kicked bob: spam",
+  );
+  assert.equal(
+    formatEvent({
+      type: "notice",
+      body: "3 unread direct message(s): bob (2), carol (1)",
+      unread: [{ peer: "bob", count: 2 }, { peer: "carol", count: 1 }],
+      ts: TS,
+    }, UTC),
+    "[12:34:56] -!- unread direct messages from bob (2), carol (1): /dmhistory NICK shows them",
+  );
+  const kicked = {
+    type: "leave",
+    room: "general",
+    nick: "bob",
+    reason: "kicked by alice: spam",
+    ts: TS,
+  } as const;
+  assert.equal(
+    formatEvent(kicked, { ...UTC, self: "BOB" }),
+    "[12:34:56] -!- you are no longer in #general: kicked by alice: spam",
+  );
+  // Others see the usual line; our own /leave has no reason and reads as before.
+  assert.equal(
+    formatEvent(kicked, { ...UTC, self: "carol" }),
+    "[12:34:56] <-- bob left #general (kicked by alice: spam)",
+  );
+  assert.equal(
+    formatEvent({ type: "leave", room: "general", nick: "bob", ts: TS }, { ...UTC, self: "bob" }),
+    "[12:34:56] <-- bob left #general",
+  );
+});
+
+Deno.test("historyMessages keeps well-formed messages and marks them as history", () => {
+  const messages = historyMessages([
+    message(1, "one"),
+    { type: "message", room: "general" },
+    "junk",
+    { type: "topic", room: "general", topic: "t", by: "x", ts: TS },
+    { type: "dm", from: "bob", to: "alice", body: "hi", id: 4, ts: TS },
+  ]);
+  assert.deepEqual(messages.map((m) => [m.type, m.id, m.history]), [
+    ["message", 1, true],
+    ["dm", 4, true],
+  ]);
+  assert.deepEqual(historyMessages(undefined), []);
+});
+
+Deno.test("formatResult shows a join's lost ids, its history, how to page, and the topic", () => {
+  const lines = formatResult({ type: "join", room: "general", since: 2 }, {
+    room: "general",
+    topic: "Release day",
+    members: ["alice", "bob"],
+    lastId: 90,
+    history: [message(8, "eight"), message(9, "nine")],
+    gap: { after: 2, oldest: 8 },
+    more: true,
+  }, UTC);
+  assert.deepEqual(lines, [
+    "messages 3 to 7 of #general are too old to recover",
+    "[2024-01-01 12:34:56] (history) #general <alice> eight",
+    "[2024-01-01 12:34:56] (history) #general <alice> nine",
+    "more missed messages in #general: /history after 9",
+    "topic of #general: Release day",
+  ]);
+  assert.deepEqual(
+    formatResult({ type: "join", room: "general" }, {
+      room: "general",
+      topic: "",
+      history: [],
+      gap: { after: 4, oldest: 6 },
+    }),
+    ["message 5 of #general is too old to recover"],
+  );
+  assert.deepEqual(formatResult({ type: "join", room: "general" }, { room: "general" }), []);
+});
+
+Deno.test("formatResult shows history pages with a hint for the next one", () => {
+  const page = { room: "general", messages: [message(41, "a"), message(42, "b")] };
+  assert.deepEqual(formatResult({ type: "history", room: "general" }, page, UTC), [
+    "[2024-01-01 12:34:56] (history) #general <alice> a",
+    "[2024-01-01 12:34:56] (history) #general <alice> b",
+    "older messages in #general: /history before 41",
+  ]);
+  assert.deepEqual(
+    formatResult({ type: "history", room: "general", after: 40 }, { ...page, more: true }, UTC)
+      .at(-1),
+    "newer messages in #general: /history after 42",
+  );
+  assert.equal(
+    formatResult({ type: "history", room: "general", after: 40 }, page, UTC).length,
+    2,
+  );
+  // The first message of the room: nothing older to ask for.
+  assert.equal(
+    formatResult({ type: "history", room: "general" }, { messages: [message(1, "a")] }).length,
+    1,
+  );
+  assert.deepEqual(formatResult({ type: "history", room: "general" }, { messages: [] }), [
+    "no messages in #general",
+  ]);
+  assert.deepEqual(
+    formatResult({ type: "history", room: "general", before: 1 }, { messages: [] }),
+    ["no more messages in #general"],
+  );
+  assert.deepEqual(formatResult({ type: "dm_history", with: "bob" }, { messages: [] }), [
+    "no direct messages with bob",
+  ]);
+  const dms = {
+    with: "bob",
+    more: true,
+    messages: [{ type: "dm", from: "bob", to: "alice", body: "hi", id: 70, ts: TS }],
+  };
+  assert.deepEqual(
+    formatResult({ type: "dm_history", with: "bob" }, dms, { ...UTC, self: "alice" }),
+    [
+      "[2024-01-01 12:34:56] (history) <- bob: hi",
+      "older messages with bob: /dmhistory bob before 70",
+    ],
+  );
+});
+
+Deno.test("formatResult says a DM waits for someone offline, and a registration", () => {
+  assert.deepEqual(
+    formatResult({ type: "dm", to: "bob", body: "hi" }, { id: 3, ts: TS, stored: true }),
+    ["bob is offline; they will get it at their next login"],
+  );
+  assert.deepEqual(formatResult({ type: "dm", to: "bob", body: "hi" }, { id: 3, ts: TS }), []);
+  const registered = formatResult({ type: "register", password: "hunter22" }, { nick: "alice" });
+  assert.deepEqual(registered, ["registered alice: log in with this password from now on"]);
+});
+
+Deno.test("resultRecords gives a record per history message, plus gap, more and stored records", () => {
+  const records = resultRecords({ type: "join", room: "#general", since: 2 }, {
+    room: "general",
+    history: [message(8, "eight")],
+    gap: { after: 2, oldest: 8 },
+    more: true,
+  }, { now: TS });
+  assert.deepEqual(records.map((record) => [record.type, record.room, record.id, record.body]), [
+    ["gap", "general", null, "messages 3 to 7 of #general are too old to recover"],
+    ["message", "general", 8, "eight"],
+    ["more", "general", null, "more missed messages in #general: /history after 8"],
+  ]);
+  assert.equal(records[1]!.history, true);
+  assert.deepEqual([records[0]!.after, records[0]!.oldest, records[2]!.after], [2, 8, 8]);
+  for (const record of records) {
+    for (const key of ["type", "room", "from", "body", "id", "ts"]) assert.ok(key in record);
+  }
+
+  const page = resultRecords({ type: "history", room: "general", before: 50 }, {
+    room: "general",
+    messages: [message(48, "x"), message(49, "y")],
+    more: true,
+  }, { now: TS });
+  assert.deepEqual(page.map((record) => [record.type, record.id, record.before]), [
+    ["message", 48, undefined],
+    ["message", 49, undefined],
+    ["more", null, 48],
+  ]);
+  // Without the server saying so, JSON claims no more.
+  assert.equal(
+    resultRecords({ type: "history", room: "general" }, { messages: [message(48, "x")] }).length,
+    1,
+  );
+
+  const stored = resultRecords({ type: "dm", to: "bob", body: "hi" }, {
+    id: 7,
+    ts: TS,
+    stored: true,
+  }, {
+    now: TS,
+  });
+  assert.deepEqual(stored, [{
+    type: "stored",
+    room: null,
+    from: null,
+    body: "bob is offline; they will get it at their next login",
+    id: 7,
+    ts: TS,
+    to: "bob",
+  }]);
+  const registered = resultRecords({ type: "register", password: "hunter22" }, { nick: "alice" });
+  assert.equal(registered[0]!.type, "register");
+  assert.equal(registered[0]!.nick, "alice");
+  assert.equal(JSON.stringify(registered).includes("hunter22"), false);
+  assert.deepEqual(resultRecords({ type: "users" }, { users: [] }, { now: TS }), [
+    { type: "users", room: null, from: null, body: null, id: null, ts: TS, users: [] },
+  ]);
+  assert.deepEqual(resultRecords({ type: "say", room: "general", body: "x" }, { id: 1 }), []);
+});
+
+Deno.test("describeError says when a mute ends or a retry can work", () => {
+  assert.equal(
+    describeError(
+      new ChatError("muted", "You are muted in #general until 2024-01-01T12:44:54.000Z", {
+        retryAfterMs: 598_000,
+      }),
+    ),
+    "You are muted in #general until 2024-01-01T12:44:54.000Z (muted, you can speak again in 9m 58s)",
+  );
+  assert.equal(
+    describeError(new ChatError("rate_limited", "Too fast", { retryAfterMs: 1500 })),
+    "Too fast (rate_limited, retry in 2s)",
+  );
+  assert.equal(
+    describeError(new ChatError("banned", "You are banned from #ops")),
+    "You are banned from #ops (banned)",
+  );
 });
