@@ -44,6 +44,10 @@ export interface BenchOptions {
   stallMs: number;
   serverFlags: string[];
   denoFlags: string[];
+  /** Before each run, wait until the machine uses at most this many cores… */
+  quietCores: number;
+  /** …for at most this many seconds (0: do not wait). */
+  quietWait: number;
   /** Directory for server CPU profiles of each timed phase; none when undefined. */
   profile: string | undefined;
 }
@@ -78,6 +82,8 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   serverFlags: [],
   denoFlags: [],
   profile: undefined,
+  quietCores: 0.25,
+  quietWait: 60,
 });
 
 /** What `--quick` changes: a smoke run of every scenario in seconds. */
@@ -94,6 +100,7 @@ export const QUICK: Partial<BenchOptions> = {
   warmup: 0.5,
   idle: 500,
   settle: 1,
+  quietWait: 5,
 };
 
 const FLAGS = {
@@ -125,6 +132,8 @@ const FLAGS = {
   "server-flag": { type: "string", multiple: true },
   "deno-flag": { type: "string", multiple: true },
   profile: { type: "string" },
+  "quiet-cores": { type: "string" },
+  "quiet-wait": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -170,6 +179,9 @@ Generator and server:
   --stall-ms MS           give up a run after this long without a delivery (default ${DEFAULTS.stallMs})
   --server-flag F         extra flag for chat serve, repeatable (e.g. --server-flag=--max-queue-bytes=4194304)
   --deno-flag F           extra flag for the server's deno run, repeatable (e.g. --deno-flag=--v8-flags=--max-old-space-size=512)
+  --quiet-cores C         before each run, wait until other processes use at most C cores
+                          (sampled over 1 s; default ${DEFAULTS.quietCores}) …
+  --quiet-wait S          … for at most S seconds, then run anyway (default ${DEFAULTS.quietWait}; 0 = never wait)
   --profile DIR           profile the server's JavaScript over each timed phase (through
                           --inspect=127.0.0.1:0); writes DIR/<scenario>-<mode>-<run>.cpuprofile
                           and prints the hot spots. Profiling slows the server: its figures
@@ -231,5 +243,7 @@ export function parseBenchOptions(args: string[]): BenchOptions | undefined {
   set("serverFlags", v["server-flag"] as string[] | undefined);
   set("denoFlags", v["deno-flag"] as string[] | undefined);
   set("profile", str("profile"));
+  set("quietCores", num("quiet-cores", 0, 1024));
+  set("quietWait", num("quiet-wait", 0, 3600));
   return options;
 }

@@ -9,7 +9,7 @@
  */
 import type { Mode } from "./bench_client.ts";
 import { nowMs, sleep } from "./clock.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, machineBusySeconds } from "./proc_stats.ts";
 import { ReceiverGroup } from "./receiver_group.ts";
 import type { OpenLoopDone } from "./open_loop_worker.ts";
 import type { PhaseHooks } from "./phase_hooks.ts";
@@ -58,6 +58,12 @@ export interface LatencyResult {
   /** Mean server CPU use over the run, in cores (1 = one core busy). */
   serverCpuCores: number;
   generatorCpuSeconds: number;
+  /**
+   * CPU seconds the rest of the machine used meanwhile (other processes and
+   * kernel work not charged to either); more than a little means the figures
+   * are disturbed.
+   */
+  otherCpuSeconds: number;
   /** Messages per read, averaged over the receivers' reads: how much the server batched. */
   deliveriesPerRead: number;
   receiversDropped: number;
@@ -100,6 +106,7 @@ export async function runLatency(
     await hooks.started?.();
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
+    const machineBefore = await machineBusySeconds();
     const start = nowMs() + 20;
     const done = await senders.ask(
       { type: "run", start, rate: params.rate, total, bytes: params.bytes },
@@ -110,6 +117,7 @@ export async function runLatency(
     while (receivers.messages < expected && nowMs() < deadline) await sleep(5);
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
+    const machineAfter = await machineBusySeconds();
     await hooks.stopped?.();
     const end = Math.max(done.finishedAt, receivers.lastMessageAt);
 
@@ -129,6 +137,10 @@ export async function runLatency(
       serverCpuMicrosPerDelivery: (serverCpuSeconds * 1e6) / Math.max(1, received),
       serverCpuCores: serverCpuSeconds / ((end - start) / 1000),
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
+      otherCpuSeconds: Math.max(
+        0,
+        machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+      ),
       deliveriesPerRead: received / Math.max(1, result.reads),
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,

@@ -58,3 +58,37 @@ export async function machineInfo(): Promise<
   }
   return { cpu, nproc: navigator.hardwareConcurrency, kernel: Deno.osRelease(), memoryMiB };
 }
+
+/**
+ * CPU seconds the whole machine has spent busy (all CPUs, all processes,
+ * the kernel included: everything in /proc/stat but idle and iowait).
+ */
+export async function machineBusySeconds(): Promise<number> {
+  const stat = await Deno.readTextFile("/proc/stat");
+  const fields = stat.slice(0, stat.indexOf("\n")).trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const [user = 0, nice = 0, system = 0, _idle = 0, _iowait = 0, irq = 0, softirq = 0, steal = 0] =
+    fields;
+  return (user + nice + system + irq + softirq + steal) / await clockTicksPerSecond();
+}
+
+/**
+ * Waits until the machine is quiet (less than `maxBusyCores` busy, sampled
+ * over 1 s) or `timeoutSeconds` have passed. Other processes competing for
+ * the CPUs would make the bench measure them too. Returns the last sample.
+ */
+export async function waitForQuiet(
+  maxBusyCores: number,
+  timeoutSeconds: number,
+): Promise<{ busyCores: number; waitedSeconds: number }> {
+  const started = performance.now();
+  while (true) {
+    const before = await machineBusySeconds();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const busyCores = (await machineBusySeconds()) - before;
+    const waitedSeconds = (performance.now() - started) / 1000;
+    if (busyCores <= maxBusyCores || waitedSeconds >= timeoutSeconds) {
+      return { busyCores, waitedSeconds };
+    }
+  }
+}

@@ -81,6 +81,7 @@ const ROWS: Record<string, Row[]> = {
     { label: "server CPU µs/delivery", pick: at("serverCpuMicrosPerDelivery"), format: fixed(3) },
     { label: "server CPU s", pick: at("serverCpuSeconds"), format: fixed(2) },
     { label: "generator CPU s", pick: at("generatorCpuSeconds"), format: fixed(2) },
+    { label: "other processes CPU s", pick: at("otherCpuSeconds"), format: fixed(2) },
     { label: "timed seconds", pick: at("seconds"), format: fixed(3) },
     { label: "messages per receiver read", pick: at("deliveriesPerRead"), format: fixed(1) },
     { label: "receivers dropped", pick: at("receiversDropped"), format: int },
@@ -99,6 +100,7 @@ const ROWS: Record<string, Row[]> = {
     { label: "server CPU µs/delivery", pick: at("serverCpuMicrosPerDelivery"), format: fixed(3) },
     { label: "server CPU cores", pick: at("serverCpuCores"), format: fixed(2) },
     { label: "generator CPU s", pick: at("generatorCpuSeconds"), format: fixed(2) },
+    { label: "other processes CPU s", pick: at("otherCpuSeconds"), format: fixed(2) },
     { label: "messages per receiver read", pick: at("deliveriesPerRead"), format: fixed(2) },
     { label: "receivers dropped", pick: at("receiversDropped"), format: int },
     { label: "errors", pick: at("errors"), format: int },
@@ -119,6 +121,11 @@ const ROWS: Record<string, Row[]> = {
     { label: "connect seconds", pick: at("connectSeconds"), format: fixed(2) },
   ],
 };
+
+// Every scenario: how busy the machine was just before the run (other processes).
+const COMMON_ROWS: Row[] = [
+  { label: "machine busy before (cores)", pick: at("machineBusyCores"), format: fixed(2) },
+];
 
 /** The report as readable text. */
 export function formatReport(report: BenchReport): string {
@@ -141,7 +148,7 @@ export function formatReport(report: BenchReport): string {
     const failed = result.runs.length - ok.length;
     const header = ["figure", `median of ${ok.length}`, "min", "max"];
     const table: string[][] = [];
-    for (const row of ROWS[result.scenario] ?? []) {
+    for (const row of [...(ROWS[result.scenario] ?? []), ...COMMON_ROWS]) {
       const values = ok.map((run) => Number(row.pick(run))).filter((value) => !Number.isNaN(value));
       const value = Number(row.pick(result.median));
       table.push([

@@ -12,7 +12,7 @@ import { CpuProfiler, hotSpots, inclusiveHotSpots } from "./cpu_profiler.ts";
 import { runIdle } from "./idle_scenario.ts";
 import { runLatency } from "./latency_scenario.ts";
 import type { PhaseHooks } from "./phase_hooks.ts";
-import { machineInfo } from "./proc_stats.ts";
+import { machineInfo, waitForQuiet } from "./proc_stats.ts";
 import { type BenchReport, formatReport, medianOf, type ScenarioReport } from "./report.ts";
 import { serveFlags, ServerProcess } from "./server_process.ts";
 import { runThroughput } from "./throughput_scenario.ts";
@@ -271,6 +271,17 @@ async function main(argv: string[]): Promise<number> {
     for (const [scenario, mode] of plan) {
       const key = `${scenario}/${mode}`;
       let result: Record<string, unknown>;
+      // Other processes competing for the CPUs would be measured too.
+      const quiet = options.quietWait > 0
+        ? await waitForQuiet(options.quietCores, options.quietWait)
+        : { busyCores: NaN, waitedSeconds: 0 };
+      if (quiet.busyCores > options.quietCores) {
+        console.error(
+          `bench: the machine is busy (${
+            quiet.busyCores.toFixed(2)
+          } cores used by others); running anyway`,
+        );
+      }
       try {
         result = await runOne(scenario, mode, options, run, (profile) => {
           if (!profiles.has(key)) profiles.set(key, []);
@@ -279,6 +290,7 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         result = { error: error instanceof Error ? error.message : String(error) };
       }
+      result.machineBusyCores = quiet.busyCores;
       if (!runs.has(key)) runs.set(key, []);
       runs.get(key)!.push(result);
       console.error(

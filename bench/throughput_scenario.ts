@@ -8,7 +8,7 @@
  */
 import type { Mode } from "./bench_client.ts";
 import { nowMs, sleep } from "./clock.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, machineBusySeconds } from "./proc_stats.ts";
 import { ReceiverGroup } from "./receiver_group.ts";
 import { closeSenders, openSenders, type Sender } from "./sender_group.ts";
 import type { PhaseHooks } from "./phase_hooks.ts";
@@ -64,6 +64,12 @@ export interface ThroughputResult {
   errors: number;
   /** The load generator's own CPU seconds (all its threads) during the timed phase. */
   generatorCpuSeconds: number;
+  /**
+   * CPU seconds the rest of the machine used meanwhile (other processes and
+   * kernel work not charged to either); more than a little means the figures
+   * are disturbed.
+   */
+  otherCpuSeconds: number;
   /** Reads the receivers made (warm-up included), mean bytes and messages per read. */
   receiverReads: number;
   bytesPerRead: number;
@@ -113,6 +119,7 @@ export async function runThroughput(
     await hooks.started?.();
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
+    const machineBefore = await machineBusySeconds();
     const start = nowMs();
     const sending = Promise.all(
       senders.map((sender) => flow.send(sender, params.warmup + params.messages)),
@@ -122,6 +129,7 @@ export async function runThroughput(
     const end = receivers.lastMessageAt;
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
+    const machineAfter = await machineBusySeconds();
     await hooks.stopped?.();
     await sending;
 
@@ -141,6 +149,10 @@ export async function runThroughput(
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
+      otherCpuSeconds: Math.max(
+        0,
+        machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+      ),
       receiverReads: result.reads,
       bytesPerRead: result.bytes / Math.max(1, result.reads),
       deliveriesPerRead: receivers.messages / Math.max(1, result.reads),
