@@ -129,6 +129,13 @@ interface JoinedRoom {
   lastId?: number;
 }
 
+/** A room the server just said we left, and why. */
+interface RecentLeave {
+  key: string;
+  entry: JoinedRoom;
+  reason: string | undefined;
+}
+
 interface Session {
   connection: FrameConnection;
   ended: Promise<ConnectionEnd>;
@@ -166,6 +173,13 @@ function messageOf(error: unknown): string {
  * A connected chat client. Iterate it for events; `await using` (or
  * {@linkcode ChatClient.close}) says goodbye and closes it.
  *
+ * After a reconnect, each room is rejoined with the id of the last message
+ * seen, and the messages missed meanwhile arrive as `message` events with
+ * `history: true` before newer live ones. What the server could not replay
+ * is reported as a `notice` about the room: ids too old to recover, or more
+ * than it replays at once (page with a `history` request). A successful
+ * `register` makes later reconnects log in with that password.
+ *
  * @example
  * ```ts ignore
  * import { ChatClient } from "./chat_client.ts";
@@ -182,6 +196,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #port: number;
   #nick: string;
   #password: string | undefined;
+  #account = false;
   #reconnect: ReconnectOptions | undefined;
   #helloTimeoutMs: number;
   #closeTimeoutMs: number;
@@ -204,10 +219,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #rooms = new Map<string, JoinedRoom>();
   /**
    * Rooms the server just said we left, with no other frame since: a server
-   * shutting down says so for every room before its goodbye, and those rooms
-   * are rejoined; a kick is followed by other traffic and sticks.
+   * shutting down says so for every room before its goodbye (with the
+   * goodbye's message as the reason), and those rooms are rejoined; a kick
+   * has another reason and sticks.
    */
-  #leftJustNow: Array<[string, JoinedRoom]> = [];
+  #leftJustNow: RecentLeave[] = [];
   #events: EventQueue<ClientEvent>;
   #closing = false;
   #fatal: Error | undefined;
@@ -265,6 +281,15 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** The current nickname (after `nick` changes and server normalization). */
   get nick(): string {
     return this.#nick;
+  }
+
+  /**
+   * Whether the session is logged in to a registered account: said so in
+   * `welcome`, or registered since. Only accounts have DM history and
+   * unread counts.
+   */
+  get hasAccount(): boolean {
+    return this.#account;
   }
 
   /** The rooms the client is in; rejoined after a reconnect. */
@@ -451,6 +476,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #welcomed(session: Session, welcome: WelcomeFrame): void {
     this.#welcome = welcome;
     this.#nick = welcome.nick;
+    this.#account = welcome.account !== undefined;
     const limits = welcome.limits;
     // The hello already took one of the server's tokens.
     this.#pacer = new RequestPacer({
@@ -485,7 +511,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
       const reason = bye ? `${bye.message} (${bye.code})` : end.reason;
       logger.info("Disconnected: {reason}", { reason });
-      this.#disconnected(reason);
+      this.#disconnected(reason, bye);
       if (!this.#reconnect) {
         this.#fatal = new ConnectionClosedError(`Disconnected: ${reason}`);
         break;
@@ -497,9 +523,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   }
 
   /** Fails or requeues what was in flight when the connection dropped. */
-  #disconnected(reason: string): void {
+  #disconnected(reason: string, bye: ByeFrame | undefined): void {
     this.#state = "reconnecting";
-    for (const [key, entry] of this.#leftJustNow) this.#rooms.set(key, entry);
+    for (const left of this.#leftJustNow) {
+      if (bye === undefined || left.reason === bye.message) this.#rooms.set(left.key, left.entry);
+    }
     this.#leftJustNow = [];
     const replay: Pending[] = [];
     for (const pending of this.#inflight.values()) {
@@ -525,8 +553,15 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
     }
     this.#inflight.clear();
+    // Rejoins not sent yet are made afresh on the next connection.
+    const unsent = this.#outbox.filter((pending) => {
+      if (pending.internal) {
+        this.#reject(pending, new ConnectionClosedError(`Connection lost: ${reason}`));
+      }
+      return !pending.internal;
+    });
     // Order kept: replayed requests, then unsent ones, then those made while down.
-    this.#waiting = [...replay, ...this.#outbox, ...this.#waiting];
+    this.#waiting = [...replay, ...unsent, ...this.#waiting];
     this.#outbox = [];
   }
 
@@ -581,7 +616,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
         body: { ...entry.join, room: entry.name, ...since } as RequestBody,
         resolve: (result) => {
           // Now, not after every rejoin: missed messages come before newer live ones.
-          if (entry.lastId !== undefined) this.#replay(result?.history);
+          if (entry.lastId !== undefined) this.#replay(entry.name, result);
           resolve(result);
         },
         reject,
@@ -592,8 +627,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       return promise;
     });
     this.#flush();
-    const results = await Promise.allSettled(joins);
-    if (session.done || this.#closing) return;
+    // A drop before every rejoin is answered: the supervisor fails them and starts over.
+    const results = await Promise.race([
+      Promise.allSettled(joins),
+      session.ended.then(() => undefined),
+    ]);
+    if (results === undefined || session.done || this.#closing) return;
     const rejoined: string[] = [];
     const failed: Array<{ room: string; message: string }> = [];
     results.forEach((result, index) => {
@@ -755,6 +794,8 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
         return;
       default:
         this.#track(frame);
+        // Leaving every room is what our own quit does: not news, like its bye.
+        if (selfLeave && this.#closing) return;
         this.#events.push(frame);
     }
   }
@@ -814,14 +855,37 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       this.#rooms.delete(nameKey(named("room", body.room.replace(/^#/, ""))));
     } else if (body.type === "nick") {
       this.#nick = named("nick", body.nick);
+    } else if (body.type === "register") {
+      // The nickname now needs its password: a reconnect must log in with it.
+      this.#password = body.password;
+      this.#account = true;
     }
     this.#resolve(pending, result);
   }
 
-  /** Keeps the nickname and room list right when the server changes them for us. */
-  /** Delivers messages a rejoin's reply carried as history. */
-  #replay(history: unknown): void {
+  /**
+   * Delivers the messages a rejoin's reply carried as history, after a
+   * notice of any the server no longer has; a notice says how to page
+   * for the rest when there were more than it replays at once.
+   */
+  #replay(room: string, result: RequestResult): void {
+    const name = typeof result?.room === "string" ? result.room : room;
+    const notice = (body: string) =>
+      this.#events.push({ type: "notice", room: name, body, ts: Date.now() });
+    const gap = result?.gap as { after?: unknown; oldest?: unknown } | undefined;
+    if (typeof gap?.after === "number" && typeof gap.oldest === "number") {
+      const [first, last] = [gap.after + 1, gap.oldest - 1];
+      if (last >= first) {
+        notice(
+          first === last
+            ? `Message ${first} of #${name} is too old to recover`
+            : `Messages ${first} to ${last} of #${name} are too old to recover`,
+        );
+      }
+    }
+    const history = result?.history;
     if (!Array.isArray(history)) return;
+    let lastId: number | undefined;
     for (const item of history) {
       let frame: ServerFrame | undefined;
       try {
@@ -832,9 +896,16 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       if (frame?.type !== "message") continue;
       this.#track(frame);
       this.#events.push(frame);
+      lastId = frame.id;
+    }
+    if (result?.more === true && lastId !== undefined) {
+      notice(
+        `More was missed in #${name} than the server replays at once: /history after ${lastId}`,
+      );
     }
   }
 
+  /** Keeps the nickname and room list right when the server changes them for us. */
   #track(event: ClientEvent): void {
     const self = nameKey(this.#nick);
     if (event.type === "message") {
@@ -847,7 +918,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       const key = nameKey(event.room);
       const entry = this.#rooms.get(key);
       this.#rooms.delete(key);
-      if (entry) this.#leftJustNow.push([key, entry]);
+      if (entry) this.#leftJustNow.push({ key, entry, reason: event.reason });
     }
   }
 }

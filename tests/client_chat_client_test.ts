@@ -7,6 +7,7 @@ import { ChatClient, type ChatClientOptions } from "../client/chat_client.ts";
 import type { ClientEvent } from "../client/client_event.ts";
 import { ConnectionClosedError } from "../client/connection_closed_error.ts";
 import { runPiped } from "../client/piped_mode.ts";
+import { ReadMarker } from "../client/read_marker.ts";
 import { ChatError } from "../shared/errors.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { PROTOCOL_VERSION, type ServerLimits } from "../shared/protocol.ts";
@@ -509,6 +510,175 @@ Deno.test("ChatClient rejoins rooms a shutting-down server said it left, but not
   assert.equal(second.received.filter((frame) => frame.type === "join").length, 2);
   await client.close();
   await done;
+});
+
+Deno.test("ChatClient does not rejoin a room it was kicked from just before a shutdown", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  for (const room of ["general", "ops"]) {
+    const joined = client.request({ type: "join", room });
+    await peer.ack("join", { room });
+    await joined;
+  }
+  const { events, done } = collect(client);
+  // The kick is the last thing before the shutdown's leaves: its reason tells it apart.
+  peer.send({ type: "leave", room: "ops", nick: "alice", ts: 1, reason: "kicked by bob" });
+  peer.send({
+    type: "leave",
+    room: "general",
+    nick: "alice",
+    ts: 2,
+    reason: "Server is shutting down",
+  });
+  peer.send({ type: "bye", code: "server_shutdown", message: "Server is shutting down" });
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  await second.ack("join", { room: "general" });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.deepEqual(client.rooms, ["general"]);
+  assert.equal(second.received.filter((frame) => frame.type === "join").length, 1);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient says what a rejoin could not replay: lost ids, and more to page for", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general", lastId: 2, history: [] });
+  await joined;
+  const { events, done } = collect(client);
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  const rejoin = await second.next((frame) => frame.type === "join");
+  assert.equal(rejoin.since, 2);
+  const replayed = [8, 9].map((id) => ({
+    type: "message",
+    room: "general",
+    from: "bob",
+    body: `m${id}`,
+    id,
+    ts: id,
+    history: true,
+  }));
+  second.send({
+    type: "ack",
+    id: rejoin.id,
+    result: {
+      room: "general",
+      lastId: 20,
+      history: replayed,
+      gap: { after: 2, oldest: 8 },
+      more: true,
+    },
+  });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  const shown = events.flatMap((event) =>
+    event.type === "notice"
+      ? [`notice #${event.room}: ${event.body}`]
+      : event.type === "message"
+      ? [event.body]
+      : []
+  );
+  assert.deepEqual(shown, [
+    "notice #general: Messages 3 to 7 of #general are too old to recover",
+    "m8",
+    "m9",
+    "notice #general: More was missed in #general than the server replays at once: /history after 9",
+  ]);
+  // The next rejoin asks from what was actually delivered.
+  second.close();
+  const third = await server.nextPeer();
+  await third.welcome();
+  assert.equal((await third.next((frame) => frame.type === "join")).since, 9);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient logs in with the password it registered when it reconnects", async () => {
+  await using server = FakeServer.start();
+  const { client, peer, hello } = await connect(server);
+  assert.equal("password" in hello, false);
+  assert.equal(client.hasAccount, false);
+  const registered = client.request({ type: "register", password: "hunter22" });
+  await peer.ack("register", { nick: "alice" });
+  await registered;
+  assert.equal(client.hasAccount, true);
+  const { done } = collect(client);
+  peer.close();
+  const second = await server.nextPeer();
+  const again = await second.next((frame) => frame.type === "hello");
+  assert.equal(again.password, "hunter22");
+  second.send({
+    type: "welcome",
+    protocol: PROTOCOL_VERSION,
+    server: "fake/0",
+    session: "s2",
+    nick: "alice",
+    limits: LIMITS,
+    account: { admin: false },
+  });
+  await until(() => client.state === "connected");
+  assert.equal(client.hasAccount, true);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient keeps the leaves caused by its own quit out of the event stream", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general" });
+  await joined;
+  const { events, done } = collect(client);
+  peer.send({ type: "leave", room: "general", nick: "bob", ts: 1, reason: "quit" });
+  await until(() => events.length === 1);
+  const closing = client.close();
+  await peer.next((frame) => frame.type === "quit");
+  peer.send({ type: "leave", room: "general", nick: "alice", ts: 2, reason: "quit" });
+  peer.send({ type: "bye", code: "quit", message: "Goodbye" });
+  peer.close();
+  await closing;
+  await done;
+  assert.deepEqual(events.map((event) => event.type === "leave" && event.nick), ["bob"]);
+});
+
+Deno.test("ReadMarker tells an account's server the newest DM shown per peer, once", async () => {
+  await using server = FakeServer.start();
+  const connecting = ChatClient.connect({ port: server.port, nick: "alice", reconnect: false });
+  const peer = await server.nextPeer();
+  await peer.next((frame) => frame.type === "hello");
+  peer.send({
+    type: "welcome",
+    protocol: PROTOCOL_VERSION,
+    server: "fake/0",
+    session: "s1",
+    nick: "alice",
+    limits: LIMITS,
+    account: { admin: false },
+  });
+  const client = await connecting;
+  const marker = new ReadMarker(client, { delayMs: 10 });
+  const dm = (id: number, from: string, to: string) =>
+    ({ type: "dm", from, to, body: "x", id, ts: id, history: true }) as const;
+  for (
+    const event of [dm(3, "bob", "alice"), dm(5, "bob", "alice"), dm(4, "carol", "alice")]
+  ) {
+    marker.shown(event);
+  }
+  // Our own messages, echoed, are not something to read.
+  marker.shown(dm(6, "alice", "bob"));
+  const reads = [
+    await peer.ack("read", { with: "bob", upTo: 5 }),
+    await peer.ack("read", { with: "carol", upTo: 4 }),
+  ];
+  assert.deepEqual(reads.map((frame) => [frame.with, frame.upTo]), [["bob", 5], ["carol", 4]]);
+  marker.shown(dm(5, "bob", "alice"));
+  await marker.flush();
+  assert.equal(peer.received.filter((frame) => frame.type === "read").length, 2);
+  await client.close();
 });
 
 Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe ones", async () => {
