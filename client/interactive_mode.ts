@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { COMMAND_HELP, parseCommand } from "../shared/commands.ts";
+import { COMMAND_HELP } from "../shared/commands.ts";
 import type { RequestBody } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
+import {
+  CLIENT_COMMAND_HELP,
+  parseClientCommand,
+  REGISTER_PROMPT_HELP,
+} from "./client_commands.ts";
 import type { ClientEvent, ReplyEvent } from "./client_event.ts";
 import {
   type ColorDepth,
@@ -15,10 +20,12 @@ import {
   formatEvent,
   formatResult,
   formatTime,
+  historyMessages,
   paint,
 } from "./format.ts";
-import { KeyDecoder } from "./key_decoder.ts";
+import { type Key, KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
+import { ReadMarker } from "./read_marker.ts";
 
 /** Options for {@linkcode runInteractive}. */
 export interface InteractiveOptions {
@@ -83,11 +90,29 @@ export async function runInteractive(
   };
   const color = options.color;
   const editor = new LineEditor();
-  let current: string | undefined;
+  const marker = new ReadMarker(client);
+  // The room picked last (/join, /switch); while we are not in it (kicked,
+  // or not rejoined yet) the newest room we are in stands in.
+  let chosen: string | undefined;
+  const currentRoom = () => {
+    const rooms = client.rooms;
+    return rooms.find((room) => chosen !== undefined && nameKey(room) === nameKey(chosen)) ??
+      rooms.at(-1);
+  };
+  // A password being typed: never echoed, never in the line history.
+  let secret:
+    | { label: string; editor: LineEditor; done: (text: string | undefined) => void }
+    | undefined;
 
-  const promptText = () =>
-    `[${current === undefined ? "no room" : "#" + sanitizeForTerminal(current)}] `;
+  const promptText = () => {
+    const current = currentRoom();
+    return `[${current === undefined ? "no room" : "#" + sanitizeForTerminal(current)}] `;
+  };
   const redraw = () => {
+    if (secret !== undefined) {
+      write(`\r\x1b[2K${paint(secret.label, color ? "1" : "")}`);
+      return;
+    }
     let columns = 80;
     try {
       // A pseudo-terminal nobody sized reports 0 columns.
@@ -107,11 +132,19 @@ export async function runInteractive(
     const time = paint(`[${formatTime(Date.now())}]`, color ? "2" : "");
     show(`${time} -!- ${text}`);
   };
-  const fixCurrent = () => {
-    const rooms = client.rooms;
-    if (current === undefined || !rooms.some((room) => nameKey(room) === nameKey(current!))) {
-      current = rooms.at(-1);
-    }
+  const askSecret = (label: string, done: (text: string | undefined) => void) => {
+    secret = { label, editor: new LineEditor({ historySize: 0 }), done };
+    redraw();
+  };
+  const secretKey = (key: Key) => {
+    const asking = secret!;
+    const result = key.name === "interrupt" || (key.name === "eof" && asking.editor.text === "")
+      ? undefined
+      : asking.editor.handle(key);
+    if (result !== undefined && result.kind !== "submit") return;
+    secret = undefined;
+    redraw();
+    asking.done(result?.line);
   };
 
   // Replies come back as events, so they show in order with everything else.
@@ -125,20 +158,41 @@ export async function runInteractive(
       return;
     }
     if (request.type === "join") {
-      current = typeof event.result?.room === "string"
+      chosen = typeof event.result?.room === "string"
         ? event.result.room
         : request.room.replace(/^#/, "");
-    } else if (request.type === "leave") {
-      fixCurrent();
     } else if (request.type === "nick") {
       notice(`you are now ${sanitizeForTerminal(client.nick)}`);
     }
-    for (const line of formatResult(request, event.result, { color })) show(line);
+    const format = { self: client.nick, color, multiline: true };
+    for (const line of formatResult(request, event.result, format)) show(line);
+    if (request.type === "dm_history") {
+      for (const message of historyMessages(event.result?.messages)) marker.shown(message);
+    }
     redraw();
+  };
+
+  const register = () => {
+    const nick = sanitizeForTerminal(client.nick);
+    askSecret(`New password for ${nick} (not shown): `, (password) => {
+      if (!password) {
+        notice("not registered");
+        return;
+      }
+      askSecret("Repeat the password: ", (again) => {
+        if (again !== password) {
+          notice(paint("the passwords do not match; not registered", color ? "31" : ""));
+          return;
+        }
+        send({ type: "register", password });
+      });
+    });
   };
 
   let quitting: Promise<void> | undefined;
   const quit = (reason?: string) => {
+    // Before the quit: the server learns what was read, so its unread counts stay true.
+    void marker.flush();
     quitting ??= client.close(reason);
   };
 
@@ -146,16 +200,26 @@ export async function runInteractive(
     if (line.trim() === "") return;
     let command;
     try {
-      command = parseCommand(line, { currentRoom: current });
+      command = parseClientCommand(line, { currentRoom: currentRoom() }, { secretPrompt: true });
     } catch (error) {
       notice(paint(describeError(error), color ? "31" : ""));
       return;
     }
     switch (command.kind) {
       case "help":
-        for (const [usage, text] of [...COMMAND_HELP, ...KEY_HELP]) {
+        for (
+          const [usage, text] of [
+            ...COMMAND_HELP,
+            ...CLIENT_COMMAND_HELP,
+            REGISTER_PROMPT_HELP,
+            ...KEY_HELP,
+          ]
+        ) {
           show(`  ${usage.padEnd(34)} ${text}`);
         }
+        return;
+      case "register_prompt":
+        register();
         return;
       case "quit":
         quit(command.reason);
@@ -167,7 +231,7 @@ export async function runInteractive(
         if (room === undefined) {
           send({ type: "join", room: command.room });
         } else {
-          current = room;
+          chosen = room;
           redraw();
         }
         return;
@@ -184,10 +248,7 @@ export async function runInteractive(
       return;
     }
     show(formatEvent(event, { self: client.nick, color, multiline: true }));
-    if (event.type === "reconnected" || event.type === "leave") {
-      fixCurrent();
-      redraw();
-    }
+    marker.shown(event);
   };
 
   // Killed politely: say goodbye and give the terminal back as for Ctrl+C.
@@ -200,8 +261,8 @@ export async function runInteractive(
   Deno.stdin.setRaw(true);
   try {
     write(
-      `Connected to ${sanitizeForTerminal(options.address)} as ${
-        sanitizeForTerminal(client.nick)
+      `Connected to ${sanitizeForTerminal(options.address)} as ${sanitizeForTerminal(client.nick)}${
+        client.hasAccount ? " (logged in)" : ""
       }. ` +
         `Type /help for commands, Ctrl+D to quit.\r\n`,
     );
@@ -222,6 +283,10 @@ export async function runInteractive(
         break;
       }
       for (const key of decoder.push(buffer.subarray(0, count))) {
+        if (secret !== undefined) {
+          secretKey(key);
+          continue;
+        }
         const result = editor.handle(key);
         if (result.kind === "submit") {
           redraw();

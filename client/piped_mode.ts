@@ -6,20 +6,23 @@
  *
  * @module
  */
-import { COMMAND_HELP, parseCommand } from "../shared/commands.ts";
+import { COMMAND_HELP } from "../shared/commands.ts";
 import type { RequestBody } from "../shared/protocol.ts";
 import { nameKey } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
+import { CLIENT_COMMAND_HELP, parseClientCommand } from "./client_commands.ts";
 import type { ClientEvent } from "./client_event.ts";
 import {
   describeError,
   eventToJson,
   formatEvent,
   formatResult,
+  historyMessages,
   jsonLine,
-  resultToJson,
+  resultRecords,
 } from "./format.ts";
 import { LineReader } from "./line_reader.ts";
+import { ReadMarker } from "./read_marker.ts";
 
 /** Requests sent and unanswered before reading more input waits. */
 const MAX_IN_FLIGHT = 256;
@@ -79,8 +82,11 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
     errors(`chat: ${message}`);
   };
 
-  // Rooms joined, most recent last: a plain line goes to the last one.
+  // Rooms entered, most recent last: a plain line goes to the last one we are
+  // still in, so a kick falls back to the room before. A room counts from
+  // when its join is sent: the lines after a /join go to it.
   const joined: string[] = [];
+  const joining = new Map<string, number>();
   const enter = (room: string) => {
     leave(room);
     joined.push(room);
@@ -89,26 +95,45 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
     const index = joined.findIndex((name) => nameKey(name) === nameKey(room));
     if (index >= 0) joined.splice(index, 1);
   };
+  const inRoom = (room: string) => {
+    const key = nameKey(room);
+    return joining.has(key) || client.rooms.some((name) => nameKey(name) === key);
+  };
+  const currentRoom = () => joined.findLast(inRoom);
+  const marker = new ReadMarker(client);
 
   // Where each request came from, for error messages.
   const origins = new Map<RequestBody, string>();
+  // The last round trip: its reply, shown, means everything before it was.
+  const lastPing: RequestBody = { type: "ping" };
+  let caughtUp: (() => void) | undefined;
   const show = (event: ClientEvent) => {
+    if (event.type === "reply" && event.request === lastPing) {
+      caughtUp?.();
+      return;
+    }
     if (event.type === "reply") {
       const where = origins.get(event.request) ?? "";
       origins.delete(event.request);
       const request = event.request;
       if (event.error !== undefined) {
-        if (request.type === "join") leave(request.room.replace(/^#/, ""));
         fail(`${where}${describeError(event.error)}`);
-      } else if (json) {
-        const record = resultToJson(request, event.result);
-        if (record) output(jsonLine(record));
+        return;
+      }
+      if (json) {
+        for (const record of resultRecords(request, event.result)) output(jsonLine(record));
       } else {
-        for (const line of formatResult(request, event.result)) output(line);
+        for (const line of formatResult(request, event.result, { self: client.nick })) {
+          output(line);
+        }
+      }
+      if (request.type === "dm_history") {
+        for (const message of historyMessages(event.result?.messages)) marker.shown(message);
       }
       return;
     }
     output(json ? jsonLine(eventToJson(event)) : formatEvent(event, { self: client.nick }));
+    marker.shown(event);
     if (event.type === "error") failed = true;
   };
   const printing = (async () => {
@@ -118,10 +143,20 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
   // Replies come back as events, in order with what arrived before them.
   const inFlight = new Set<Promise<unknown>>();
   const send = (request: RequestBody, where: string) => {
+    const joinKey = request.type === "join" ? nameKey(request.room.replace(/^#/, "")) : undefined;
     if (request.type === "join") enter(request.room.replace(/^#/, ""));
     if (request.type === "leave") leave(request.room.replace(/^#/, ""));
+    if (joinKey !== undefined) joining.set(joinKey, (joining.get(joinKey) ?? 0) + 1);
     origins.set(request, where);
     const promise = client.request(request, { replyEvent: true }).then(() => true, () => false);
+    if (joinKey !== undefined) {
+      // Settled after the client updated its rooms: a joined room stays current, a refused one not.
+      void promise.then(() => {
+        const count = joining.get(joinKey)! - 1;
+        if (count === 0) joining.delete(joinKey);
+        else joining.set(joinKey, count);
+      });
+    }
     inFlight.add(promise);
     void promise.finally(() => inFlight.delete(promise));
     return promise;
@@ -149,7 +184,7 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
       const where = `line ${lineNumber}: `;
       let command;
       try {
-        command = parseCommand(line, { currentRoom: joined.at(-1) });
+        command = parseClientCommand(line, { currentRoom: currentRoom() });
       } catch (error) {
         fail(`${where}${describeError(error)}`);
         continue;
@@ -168,17 +203,20 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
               body: null,
               id: null,
               ts: Date.now(),
-              commands: COMMAND_HELP,
+              commands: [...COMMAND_HELP, ...CLIENT_COMMAND_HELP],
             }),
           );
         } else {
-          for (const [usage, text] of COMMAND_HELP) output(`${usage.padEnd(34)} ${text}`);
+          for (const [usage, text] of [...COMMAND_HELP, ...CLIENT_COMMAND_HELP]) {
+            output(`${usage.padEnd(34)} ${text}`);
+          }
         }
         continue;
       }
+      if (command.kind === "register_prompt") continue; // Only asked for on a terminal.
       if (command.kind === "switch") {
         const room = command.room.replace(/^#/, "");
-        if (joined.some((name) => nameKey(name) === nameKey(room))) {
+        if (inRoom(room)) {
           enter(room);
         } else {
           send({ type: "join", room }, where);
@@ -192,11 +230,18 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
   await reader.cancel();
   await Promise.all(inFlight);
   if (client.state !== "closed") {
-    // A round trip so events caused by our last requests arrive before we go.
-    await client.request({ type: "ping" }).catch(() => {});
+    // A round trip so events caused by our last requests (and the DMs stored
+    // for us) are shown, and marked read, before we go.
+    const { promise, resolve } = Promise.withResolvers<void>();
+    caughtUp = resolve;
+    client.request(lastPing, { replyEvent: true }).catch(() => resolve());
+    await promise;
   }
+  await marker.flush();
   await client.close(quitReason);
   await printing;
+  // Nothing more can be sent; this only stops a timer started by the last events.
+  await marker.flush();
   const error = await client.closed;
   if (error !== undefined) fail(describeError(error));
   return failed ? 1 : 0;

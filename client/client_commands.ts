@@ -1,0 +1,87 @@
+/**
+ * Slash commands only this client knows, tried before the shared ones of
+ * `shared/commands.ts`: `/dmhistory`, and `/register`, whose password is
+ * the rest of the line (spaces included) or, where it can be, asked for
+ * without echo.
+ *
+ * @module
+ */
+import { type Command, type CommandContext, parseCommand } from "../shared/commands.ts";
+import { ChatError } from "../shared/errors.ts";
+
+/** What one typed line asks this client for. */
+export type ClientCommand =
+  | Command
+  /** `/register` alone: ask for the password without echo, then register. */
+  | { kind: "register_prompt" };
+
+/** Options for {@linkcode parseClientCommand}. */
+export interface ClientCommandOptions {
+  /** Whether a password can be asked for without echo (a terminal). Default false. */
+  secretPrompt?: boolean;
+}
+
+/** Help lines for the commands of {@linkcode parseClientCommand}, in `COMMAND_HELP`'s form. */
+export const CLIENT_COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
+  ["/dmhistory NICK", "direct messages with NICK (/dmhistory NICK before ID, after ID)"],
+];
+
+/** Help for `/register` where it asks for the password itself. */
+export const REGISTER_PROMPT_HELP: readonly [string, string] = [
+  "/register",
+  "register your nickname; asks for the password without showing it",
+];
+
+function usage(text: string): ChatError {
+  return new ChatError("bad_request", `Usage: ${text}`);
+}
+
+/**
+ * Parses one typed line: the client's own commands first, then
+ * `parseCommand`'s. Throws a {@linkcode ChatError} for a bad line, as
+ * `parseCommand` does.
+ *
+ * @example
+ * ```ts
+ * import { parseClientCommand } from "./client_commands.ts";
+ * console.log(parseClientCommand("/dmhistory bob before 40", {}));
+ * // { kind: "request", request: { type: "dm_history", with: "bob", before: 40 } }
+ * ```
+ */
+export function parseClientCommand(
+  line: string,
+  context: CommandContext,
+  options: ClientCommandOptions = {},
+): ClientCommand {
+  const match = /^\/(\S+)(.*)$/s.exec(line);
+  if (match === null || line.startsWith("//")) return parseCommand(line, context);
+  const name = match[1]!.toLowerCase();
+  const args = match[2]!.trim().split(/\s+/).filter((word) => word !== "");
+  if (name === "dmhistory") {
+    const [peer, direction, value] = args;
+    if (peer === undefined) throw usage("/dmhistory NICK [before ID | after ID]");
+    if (direction === undefined) {
+      return { kind: "request", request: { type: "dm_history", with: peer } };
+    }
+    const id = Number(value);
+    if (
+      (direction !== "before" && direction !== "after") || value === undefined ||
+      !Number.isSafeInteger(id) || id < 0 || args.length > 3
+    ) {
+      throw usage("/dmhistory NICK [before ID | after ID]");
+    }
+    return {
+      kind: "request",
+      request: direction === "before"
+        ? { type: "dm_history", with: peer, before: id }
+        : { type: "dm_history", with: peer, after: id },
+    };
+  }
+  if (name === "register") {
+    // All of it: a passphrase cut at its first space would be a different password.
+    const password = match[2]!.trim();
+    if (password !== "") return { kind: "request", request: { type: "register", password } };
+    if (options.secretPrompt) return { kind: "register_prompt" };
+  }
+  return parseCommand(line, context);
+}
