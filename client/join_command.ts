@@ -18,6 +18,13 @@ import {
 import { ChatClient } from "./chat_client.ts";
 import { describeError } from "./format.ts";
 import { detectColorDepth, runInteractive } from "./interactive_mode.ts";
+import {
+  PASSWORD_ENV,
+  passwordFromEnv,
+  PasswordInputError,
+  promptPassword,
+  readPasswordFile,
+} from "./password_input.ts";
 import { runPiped } from "./piped_mode.ts";
 
 const FLAGS = {
@@ -25,10 +32,15 @@ const FLAGS = {
   room: { type: "string", short: "r" },
   json: { type: "boolean" },
   plain: { type: "boolean" },
+  "password-file": { type: "string" },
+  login: { type: "boolean" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** Logins tried on a terminal, asking for the password again, before giving up. */
+const MAX_PASSWORD_ATTEMPTS = 3;
 
 /** The help text of `chat join`. */
 export const JOIN_HELP = `chat join: connect to a chat server
@@ -41,16 +53,36 @@ Usage: chat join [HOST[:PORT]] [--name NICK] [--room ROOM] [--json] [options]
   -r, --room ROOM      room to join first (and send plain lines to)
   --json               one JSON object per output line (implies line mode)
   --plain              on a terminal, the simple line mode instead of full screen
+  --password-file FILE log in with the password on the first line of FILE
+  --login              ask for the password (without echo) before connecting;
+                       needs a terminal
   --log-level L        ${LOG_LEVELS.join(", ")} (default warning); logs go to stderr
   --log-format F       ${LOG_FORMATS.join(", ")} (default text)
   -h, --help           print this help
 
 On a terminal, chat join is interactive: type messages, or /help for the
-commands (/join /leave /msg /me /rooms /who /users /topic /nick /quit).
+commands (/join /leave /msg /me /rooms /who /users /topic /nick /history
+/dmhistory /register /kick /ban /mute /invite /quit ...).
 With stdin not a terminal (or --json), each input line is a message to the
 current room or a slash command, and each event is printed as one line; it
 exits when the input ends and every reply has arrived: 0, or 1 if anything
-failed. The connection is re-established automatically if it drops.
+failed. The connection is re-established automatically if it drops, and
+each room is rejoined with the messages missed meanwhile.
+
+A registered nickname needs its password. It is taken from --password-file,
+else from $${PASSWORD_ENV}, else asked for on the terminal (without echo)
+when the server says it is needed or --login is given. Standard input is
+never read for it: in piped mode it carries the commands. The password is
+never printed or logged. A wrong password exits 1 (on a terminal it is
+asked for again, up to ${MAX_PASSWORD_ATTEMPTS} logins in all). /register PASSWORD
+registers the current nickname (the rest of the line is the password; in
+the line mode on a terminal, /register alone asks for it without echo).
+
+History: joining a room shows its recent messages, dated and marked
+"(history)" ("history": true in JSON); /history [before ID | after ID]
+pages through a room, /dmhistory NICK [before ID | after ID] through
+direct messages (accounts only). Direct messages sent while you were
+offline arrive at login, followed by a count of unread ones.
 
 Examples:
   chat join --name alice --room general
@@ -58,6 +90,9 @@ Examples:
   chat join [::1]:7007 --name alice
   echo "hello" | chat join 127.0.0.1:7007 --name bot --room general
   printf '/join ops\\n/who\\n' | chat join --name bot --json
+  CHAT_PASSWORD="$BOT_PASSWORD" chat join --name bot --room general < commands.txt
+  chat join --name bot --password-file ~/.config/chat/password --json
+  chat join --name alice --login
 `;
 
 function envUser(): string | undefined {
@@ -90,10 +125,25 @@ function askNick(): string | undefined {
   }
 }
 
-function connectFailure(error: unknown, address: Address, nick: string): string {
+function connectFailure(
+  error: unknown,
+  address: Address,
+  nick: string,
+  passwordSource: string | undefined,
+): string {
   const where = formatAddress(address);
   if (error instanceof ChatError) {
-    return `the server at ${where} refused ${sanitizeForTerminal(nick)}: ${describeError(error)}`;
+    const refused = `the server at ${where} refused ${sanitizeForTerminal(nick)}: ${
+      describeError(error)
+    }`;
+    if (error.code === "auth_failed" && passwordSource !== undefined) {
+      return `${refused}; the password came from ${passwordSource}`;
+    }
+    if (error.code === "auth_required") {
+      return `${refused}; give it in $${PASSWORD_ENV} or a file named by --password-file, ` +
+        "or use --login on a terminal";
+    }
+    return refused;
   }
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `cannot connect to ${where}: connection refused`;
@@ -152,13 +202,59 @@ export async function runJoin(args: string[]): Promise<number> {
     }
   }
 
+  let password: string | undefined;
+  let passwordSource: string | undefined;
+  const passwordFile = values["password-file"];
+  const canAsk = Deno.stdin.isTerminal();
+  try {
+    if (passwordFile !== undefined) {
+      password = await readPasswordFile(passwordFile);
+      passwordSource = `--password-file ${passwordFile}`;
+    } else if ((password = passwordFromEnv()) !== undefined) {
+      passwordSource = `$${PASSWORD_ENV}`;
+    }
+  } catch (error) {
+    if (!(error instanceof PasswordInputError)) throw error;
+    console.error(`chat: ${sanitizeForTerminal(error.message)}`);
+    return 1;
+  }
+  if (values.login && password === undefined) {
+    if (!canAsk) {
+      throw new UsageError(
+        `--login asks on a terminal; without one, set $${PASSWORD_ENV} or pass --password-file`,
+      );
+    }
+    password = await promptPassword(`Password for ${sanitizeForTerminal(nick)}: `);
+    if (password === undefined) return 1;
+    passwordSource = "the terminal";
+  }
+
   await setupLogging({ level, format, stderr: true });
   let client: ChatClient;
-  try {
-    client = await ChatClient.connect({ hostname: address.hostname, port: address.port, nick });
-  } catch (error) {
-    console.error(`chat: ${connectFailure(error, address, nick)}`);
-    return 1;
+  // On a terminal, a missing or mistyped password is asked for (again); elsewhere it is fatal.
+  for (let attempt = 1;; attempt++) {
+    try {
+      client = await ChatClient.connect({
+        hostname: address.hostname,
+        port: address.port,
+        nick,
+        ...(password === undefined ? {} : { password }),
+      });
+      break;
+    } catch (error) {
+      const code = error instanceof ChatError ? error.code : undefined;
+      const askAgain = canAsk && attempt < MAX_PASSWORD_ATTEMPTS &&
+        ((code === "auth_required" && password === undefined) ||
+          (code === "auth_failed" && passwordSource === "the terminal"));
+      if (!askAgain) {
+        console.error(`chat: ${connectFailure(error, address, nick, passwordSource)}`);
+        return 1;
+      }
+      console.error(`chat: ${describeError(error)}`);
+      password = await promptPassword(`Password for ${sanitizeForTerminal(nick)}: `);
+      if (password === undefined) return 1;
+      passwordSource = "the terminal";
+    }
   }
   if (interactive && !values.plain) {
     // Loaded here only: piped mode and --plain never load React and Ink.

@@ -10,6 +10,10 @@ import { runChat, ServerProcess } from "./support/server_process.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 // Each test gets a server with no state from earlier runs.
 const MEMORY = ["--memory"];
+// Cheap password hashes: the default cost takes 128 MiB and a good part of a second each.
+const ACCOUNTS = ["--memory", "--kdf-cost", "10"];
+const TIME = String.raw`\[\d\d:\d\d:\d\d\]`;
+const HISTORY = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \(history\)`;
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
@@ -23,13 +27,13 @@ class JoinProcess implements AsyncDisposable {
   #pump: Promise<void>;
   #inputClosed = false;
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, "join", ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
     const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
@@ -97,6 +101,39 @@ class JoinProcess implements AsyncDisposable {
 function withoutQuitLeave(records: Json[]): Json[] {
   const last = records.at(-1);
   return last?.type === "leave" && last.body === "quit" ? records.slice(0, -1) : records;
+}
+
+/** `chat join ARGS` with `stdin` piped in and `env` added, run to completion. */
+async function join(
+  args: string[],
+  stdin: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "join", ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+function jsonLines(text: string): Json[] {
+  return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+}
+
+/** Registers `nick` with `password` from a first `chat join`, as a guest would. */
+async function register(port: number, nick: string, password: string): Promise<void> {
+  const result = await join([`127.0.0.1:${port}`, "--name", nick], `/register ${password}\n`);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`registered ${nick}: log in with this password`));
+  assert.equal((result.stdout + result.stderr).includes(password), false);
 }
 
 function collect(client: ChatClient): { events: ClientEvent[]; done: Promise<void> } {
@@ -343,17 +380,14 @@ Deno.test("ChatClient reconnects to a restarted server and rejoins its rooms", a
     ]);
     assert.equal(client.state, "connected");
     // The new server knows alice is in both rooms again.
-    assert.deepEqual(await client.request({ type: "who", room: "general" }), {
-      room: "general",
-      members: ["alice"],
-    });
-    assert.deepEqual(await client.request({ type: "rooms" }), {
-      rooms: [{ name: "general", members: 1, topic: "" }, {
-        name: "random",
-        members: 1,
-        topic: "",
-      }],
-    });
+    const who = await client.request({ type: "who", room: "general" });
+    assert.deepEqual([who?.room, who?.members], ["general", ["alice"]]);
+    const rooms = await client.request({ type: "rooms" });
+    assert.deepEqual(rooms?.rooms, [{ name: "general", members: 1, topic: "" }, {
+      name: "random",
+      members: 1,
+      topic: "",
+    }]);
     await client.close();
     await done;
   } finally {
@@ -505,5 +539,231 @@ Deno.test("chat join keeps going across a server restart and delivers later line
     await bob[Symbol.asyncDispose]();
     await first.stop("SIGKILL");
     await second?.stop("SIGKILL");
+  }
+});
+
+Deno.test("chat join logs in with $CHAT_PASSWORD or --password-file; a wrong or missing password exits 1", async () => {
+  await using server = await ServerProcess.start(ACCOUNTS);
+  const address = `127.0.0.1:${server.port}`;
+  await register(server.port, "alice", "correct horse");
+  const dir = await Deno.makeTempDir();
+  try {
+    const good = `${dir}/good`;
+    const bad = `${dir}/bad`;
+    await Deno.writeTextFile(good, "correct horse\n");
+    await Deno.writeTextFile(bad, "wrong horse\r\n");
+
+    const viaEnv = await join([address, "--name", "alice"], "/users\n", {
+      CHAT_PASSWORD: "correct horse",
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /users online \(1\): alice/);
+    const viaFile = await join([address, "--name", "alice", "--password-file", good], "/users\n");
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    assert.match(viaFile.stdout, /users online \(1\): alice/);
+
+    const wrongEnv = await join([address, "--name", "alice"], "hi\n", { CHAT_PASSWORD: "nope" });
+    assert.equal(wrongEnv.code, 1);
+    assert.match(
+      wrongEnv.stderr,
+      /refused alice: Wrong nickname or password \(auth_failed\); the password came from \$CHAT_PASSWORD/,
+    );
+    const wrongFile = await join([address, "--name", "alice", "--password-file", bad], "hi\n");
+    assert.equal(wrongFile.code, 1);
+    assert.match(
+      wrongFile.stderr,
+      new RegExp(`\\(auth_failed\\); the password came from --password-file ${bad}`),
+    );
+    for (const result of [wrongEnv, wrongFile]) {
+      assert.equal(result.stdout, "");
+      assert.equal(result.stderr.includes("nope") || result.stderr.includes("wrong horse"), false);
+    }
+
+    const missing = await join([address, "--name", "alice"], "hi\n");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /alice is a registered nickname.*\(auth_required\)/);
+    assert.match(missing.stderr, /\$CHAT_PASSWORD or a file named by --password-file/);
+
+    const noFile = await join([address, "--name", "alice", "--password-file", `${dir}/none`], "");
+    assert.equal(noFile.code, 1);
+    assert.match(noFile.stderr, /cannot read the password file .*none: no such file/);
+    const login = await join([address, "--name", "alice", "--login"], "");
+    assert.equal(login.code, 2);
+    assert.match(login.stderr, /--login asks on a terminal/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat join shows a room's history on join, marked, in text and JSON, and pages with /history", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using alice = await ChatClient.connect({ port: server.port, nick: "alice" });
+  await alice.request({ type: "join", room: "general" });
+  for (const body of ["first", "second", "third"]) {
+    await alice.request({ type: "say", room: "general", body });
+  }
+  const address = `127.0.0.1:${server.port}`;
+
+  const text = await join(
+    [address, "--name", "bob", "--room", "general"],
+    "/history before 2\nnow\n",
+  );
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.trim().split("\n");
+  assert.match(lines[0]!, new RegExp(`^${TIME} --> bob joined #general$`));
+  assert.match(lines[1]!, new RegExp(`^${HISTORY} #general <alice> first$`));
+  assert.match(lines[2]!, new RegExp(`^${HISTORY} #general <alice> second$`));
+  assert.match(lines[3]!, new RegExp(`^${HISTORY} #general <alice> third$`));
+  // /history before 2: message 1 again, the start of the room.
+  assert.match(lines[4]!, new RegExp(`^${HISTORY} #general <alice> first$`));
+  assert.match(lines[5]!, new RegExp(`^${TIME} #general <bob> now$`));
+  assert.equal(lines.length, 6, text.stdout);
+
+  const json = await join([address, "--name", "carol", "--room", "general", "--json"], "");
+  assert.equal(json.code, 0, json.stderr);
+  const messages = jsonLines(json.stdout).filter((record) => record.type === "message");
+  assert.deepEqual(messages.map((record) => [record.body, record.history, record.id]), [
+    ["first", true, 1],
+    ["second", true, 2],
+    ["third", true, 3],
+    ["now", true, 4],
+  ]);
+});
+
+Deno.test("chat join: a DM to someone offline is kept, delivered at their login with the unread count, then read", async () => {
+  await using server = await ServerProcess.start(ACCOUNTS);
+  const address = `127.0.0.1:${server.port}`;
+  await register(server.port, "bob", "bobs password");
+
+  const sent = await join([address, "--name", "alice"], "/msg bob are you there?\n");
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, /-> bob: are you there\?/);
+  assert.match(sent.stdout, /^bob is offline; they will get it at their next login$/m);
+  const sentJson = await join([address, "--name", "alice", "--json"], "/msg bob again\n");
+  assert.equal(sentJson.code, 0, sentJson.stderr);
+  const stored = jsonLines(sentJson.stdout).find((record) => record.type === "stored");
+  assert.equal(stored?.to, "bob");
+
+  const env = { CHAT_PASSWORD: "bobs password" };
+  const login = await join([address, "--name", "bob", "--json"], "", env);
+  assert.equal(login.code, 0, login.stderr);
+  const records = jsonLines(login.stdout);
+  const dms = records.filter((record) => record.type === "dm");
+  assert.deepEqual(dms.map((record) => [record.from, record.body, record.history]), [
+    ["alice", "are you there?", true],
+    ["alice", "again", true],
+  ]);
+  const notice = records.find((record) => record.type === "notice");
+  assert.deepEqual(notice?.unread, [{ peer: "alice", count: 2 }]);
+  assert.ok(records.indexOf(notice!) > records.indexOf(dms[1]!));
+
+  // Delivered and marked read: the next login brings neither again.
+  const text = await join([address, "--name", "bob"], "/dmhistory alice\n", env);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.trim().split("\n");
+  assert.equal(lines.some((line) => line.includes("unread")), false, text.stdout);
+  assert.match(lines[0]!, new RegExp(`^${HISTORY} <- alice: are you there\\?$`));
+  assert.match(lines[1]!, new RegExp(`^${HISTORY} <- alice: again$`));
+  assert.equal(lines.length, 2, text.stdout);
+
+  // Shown the first time, in text, as the unread notice.
+  await join([address, "--name", "alice"], "/msg bob third\n");
+  const again = await join([address, "--name", "bob"], "", env);
+  assert.match(again.stdout, new RegExp(`^${HISTORY} <- alice: third$`, "m"));
+  assert.match(
+    again.stdout,
+    /-!- unread direct messages from alice \(1\): \/dmhistory NICK shows them/,
+  );
+});
+
+Deno.test("chat join shows moderation: a mute with its end, a kick that moves the current room, a ban", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using alice = await ChatClient.connect({ port: server.port, nick: "alice" });
+  // The first to join a room owns it.
+  await alice.request({ type: "join", room: "general" });
+  await using bob = new JoinProcess([
+    `127.0.0.1:${server.port}`,
+    "--name",
+    "bob",
+    "--room",
+    "lobby",
+  ]);
+  await bob.waitFor(() => bob.stdout.includes("bob joined #lobby"), "bob in #lobby");
+  await bob.write("/join general\n");
+  await bob.waitFor(() => bob.stdout.includes("bob joined #general"), "bob in #general");
+
+  await alice.request({ type: "mute", room: "general", nick: "bob", durationMs: 600_000 });
+  await bob.waitFor(() => bob.stdout.includes("alice muted bob"), "the mute notice");
+  await bob.write("can I speak?\n");
+  await bob.waitFor(() => bob.stderr.includes("(muted"), "the muted error");
+  assert.match(
+    bob.stderr,
+    /line 2: You are muted in #general until \S+ \(muted, you can speak again in (9m 5\ds|10m)\)/,
+  );
+
+  await alice.request({ type: "kick", room: "general", nick: "bob", reason: "spam" });
+  await bob.waitFor(() => bob.stdout.includes("no longer in #general"), "the kick");
+  assert.match(bob.stdout, new RegExp(`${TIME} -!- #general: alice kicked bob: spam`));
+  assert.match(
+    bob.stdout,
+    new RegExp(`${TIME} -!- you are no longer in #general: kicked by alice: spam`),
+  );
+  // Plain lines go to the room before.
+  await bob.write("back in the lobby\n");
+  await bob.waitFor(() => bob.stdout.includes("#lobby <bob> back in the lobby"), "lobby line");
+
+  await alice.request({ type: "ban", room: "general", nick: "bob", reason: "enough" });
+  await bob.write("/join general\n");
+  assert.equal(await bob.finish(), 1);
+  assert.match(bob.stderr, /line 4: You are banned from #general: enough \(banned\)/);
+});
+
+Deno.test("chat join cut off from a persistent server that restarts prints what it missed once", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = await ServerProcess.start(["--data", dir]);
+  const port = first.port;
+  let second: ServerProcess | undefined;
+  const proxy = new CuttableProxy(port);
+  const alice = await ChatClient.connect({
+    port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const bob = new JoinProcess([`127.0.0.1:${proxy.port}`, "--name", "bob", "--room", "general"]);
+  try {
+    await alice.request({ type: "join", room: "general" });
+    await bob.waitFor(() => bob.stdout.includes("bob joined #general"), "bob's join");
+    await alice.request({ type: "say", room: "general", body: "before" });
+    await bob.waitFor(() => bob.stdout.includes("<alice> before"), "before");
+
+    proxy.shut();
+    await bob.waitFor(() => bob.stdout.includes("reconnecting in"), "reconnecting notice");
+    await until(async () => {
+      const who = await alice.request({ type: "who", room: "general" });
+      return (who?.members as string[]).length === 1;
+    }, "bob gone");
+    await alice.request({ type: "say", room: "general", body: "while you were away" });
+    // The server restarts on its data: ids and messages survive.
+    await first.stop("SIGTERM");
+    second = await ServerProcess.start(["--data", dir, "--port", String(port)]);
+    await until(() => alice.state === "connected" && alice.rooms.includes("general"), "alice back");
+    proxy.open();
+    await bob.waitFor(() => bob.stdout.includes("reconnected; rejoined #general"), "rejoined");
+    await alice.request({ type: "say", room: "general", body: "after" });
+    await bob.waitFor(() => bob.stdout.includes("<alice> after"), "after");
+    assert.equal(await bob.finish(), 0, bob.stderr);
+
+    const said = bob.lines.filter((line) => line.includes("<alice>"));
+    assert.equal(said.length, 3, bob.stdout);
+    assert.match(said[0]!, new RegExp(`^${TIME} #general <alice> before$`));
+    assert.match(said[1]!, new RegExp(`^${HISTORY} #general <alice> while you were away$`));
+    assert.match(said[2]!, new RegExp(`^${TIME} #general <alice> after$`));
+  } finally {
+    await bob[Symbol.asyncDispose]();
+    await alice.close();
+    await proxy[Symbol.asyncDispose]();
+    await first.stop("SIGKILL");
+    await second?.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
   }
 });
