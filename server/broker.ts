@@ -184,6 +184,8 @@ export class Broker {
   #rooms = new Map<string, Room>();
   #bus: Bus;
   #presence: Presence | null;
+  // Rooms with a join waiting for its watch: a deletion must not drop them.
+  #joining = new Map<string, number>();
   // The highest DM id seen here, for re-asserting it after Redis lost data.
   #dmSeen = 0;
   #now: () => number;
@@ -410,10 +412,19 @@ export class Broker {
     }
     const watching = this.#bus.watch(joined);
     if (watching !== undefined) {
-      await watching.catch((error) => {
+      // A deletion seen meanwhile (the room was empty everywhere) must not
+      // orphan this join: the room stays here, and ENTER recreates it in Redis.
+      this.#joining.set(joined.key, (this.#joining.get(joined.key) ?? 0) + 1);
+      try {
+        await watching;
+      } catch (error) {
         this.#bus.unwatch(joined);
         throw storageError(error);
-      });
+      } finally {
+        const left = (this.#joining.get(joined.key) ?? 1) - 1;
+        if (left > 0) this.#joining.set(joined.key, left);
+        else this.#joining.delete(joined.key);
+      }
     }
     // Synchronous from the watch being in sync to here.
     joined.addMember(member);
@@ -1223,7 +1234,9 @@ export class Broker {
           break;
         case "deleted": {
           const room = this.#rooms.get(effect.room);
-          if (room !== undefined && room.members.size === 0) this.#rooms.delete(effect.room);
+          if (room !== undefined && room.members.size === 0 && !this.#joining.has(effect.room)) {
+            this.#rooms.delete(effect.room);
+          }
           break;
         }
         case "room": {
