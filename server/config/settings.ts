@@ -645,4 +645,5 @@ export function showDefault<T>(setting: Setting<T>): string {
 export const OTHER_CHAT_ENV: readonly string[] = [
   "CHAT_CONFIG", // the config file of chat serve and chat config check
   "CHAT_KDF_LN", // chat user's scrypt cost
+  "CHAT_PASSWORD", // chat join's password
 ];

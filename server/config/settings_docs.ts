@@ -8,6 +8,7 @@ import { sentence } from "./config_file.ts";
 import {
   envName,
   isSwitch,
+  OTHER_CHAT_ENV,
   type Setting,
   SETTING_GROUPS,
   SETTING_KEYS,
@@ -40,7 +41,8 @@ export function renderConfigurationDoc(): string {
     "",
     'On/off settings have two flags (`--tcp` and `--no-tcp`); in the environment they take `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), in the file `true`/`false`. A path or name that may be unset takes `""` for unset. Relative paths are taken from the server\'s working directory. In one source, `memory` and `data` exclude each other; a `data` given in a source above a `memory = true` wins over it.',
     "",
-    "Unknown keys, unknown `CHAT_*` variables and bad values stop the server at start with one line naming the flag, variable or `file: key`, the value and what is allowed, and exit code 2. `CHAT_CONFIG` and `CHAT_KDF_LN` (used by `chat user`) are the only other `CHAT_*` variables allowed.",
+    "Unknown keys, unknown `CHAT_*` variables and bad values stop the server at start with one line naming the flag, variable or `file: key`, the value and what is allowed, and exit code 2. The other `CHAT_*` variables it accepts belong to the config file path and the other subcommands: " +
+    OTHER_CHAT_ENV.map((name) => `\`${name}\``).join(", ") + ".",
     "",
     "- `chat config init [FILE]` writes a config file with every setting described and commented out at its default (`chat.toml` by default; `-` for stdout; `--force` to overwrite).",
     "- `chat config check [--config FILE] [flags]` validates the file, the environment and the flags together (including reading the TLS files) and prints every effective setting with its source: `default`, `file PATH`, `env NAME` or `flag NAME`.",
