@@ -27,7 +27,7 @@ import type { Store } from "./store/store.ts";
 
 // Idle connections read into small buffers; busy ones grow theirs, so an
 // idle peer costs little memory and a fast sender few reads.
-const MIN_READ_BUFFER = 1024;
+const MIN_READ_BUFFER = 256;
 const MAX_READ_BUFFER = 64 * 1024;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 // Unix socket peers have no address; they share one connection cap.
@@ -61,7 +61,8 @@ export class ChatServer implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
   readonly #sessions = new Set<Session>();
-  readonly #handlers = new Set<Promise<void>>();
+  #openConnections = 0;
+  #allClosed: (() => void) | undefined;
   readonly #abort = new AbortController();
   readonly #context: SessionContext;
   #acceptLoops: Promise<void>[];
@@ -209,7 +210,9 @@ export class ChatServer implements AsyncDisposable {
     for (const session of this.#sessions) {
       session.close("server_shutdown", "Server is shutting down");
     }
-    await Promise.allSettled(this.#handlers);
+    if (this.#openConnections > 0) {
+      await new Promise<void>((resolve) => this.#allClosed = resolve);
+    }
     await this.#pruning;
     await this.broker.close();
     await this.store.close();
@@ -248,11 +251,7 @@ export class ChatServer implements AsyncDisposable {
       try {
         for await (const conn of open.listener) {
           backoff = 5;
-          const handler = this.#serve(conn, open.kind).catch((error) => {
-            this.#logger.error("Connection handler failed: {error}", { error });
-          });
-          this.#handlers.add(handler);
-          handler.finally(() => this.#handlers.delete(handler));
+          this.#serve(conn, open.kind);
         }
         return;
       } catch (error) {
@@ -270,7 +269,31 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  async #serve(conn: Deno.Conn, kind: ListenerKind): Promise<void> {
+  /**
+   * Serves one connection without the accept loop waiting on it: limits,
+   * TLS handshake and mode sniffing, then callback-driven reads. Counted in
+   * #openConnections until its transport is done with, so shutdown can wait.
+   */
+  #serve(conn: Deno.Conn, kind: ListenerKind): void {
+    this.#openConnections++;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      if (--this.#openConnections === 0) this.#allClosed?.();
+    };
+    this.#start(conn, kind, end).catch((error) => {
+      this.#logger.error("Connection handler failed: {error}", { error });
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      end();
+    });
+  }
+
+  async #start(conn: Deno.Conn, kind: ListenerKind, end: () => void): Promise<void> {
     const remote = conn.remoteAddr;
     const ip = remote.transport === "tcp" || remote.transport === "udp"
       ? remote.hostname
@@ -287,67 +310,102 @@ export class ChatServer implements AsyncDisposable {
       this.#limiter.acquire(ip);
     } catch (error) {
       await this.#refuse(conn, ip, error as ChatError);
+      end();
       return;
     }
+    const done = () => {
+      this.#limiter.release(ip);
+      end();
+    };
     try {
       // The TLS handshake must not eat into the silence that marks a
       // plain-text peer, so it completes before the first read is timed.
-      if (kind === "tls" && !(await this.#handshake(conn as Deno.TlsConn))) return;
-      await this.#runSession(conn, ip);
-    } finally {
-      this.#limiter.release(ip);
+      if (kind === "tls" && !(await this.#handshake(conn as Deno.TlsConn))) return done();
+      const buffer = new Uint8Array(MIN_READ_BUFFER);
+      // The first bytes decide the mode: frames start with 0x00 (a length under
+      // 16 MiB). A peer silent for a moment is a person waiting for a prompt.
+      const first = conn.read(buffer).catch(() => null);
+      const firstResult = await this.#firstBytes(first);
+      let session: Session;
+      if (firstResult === "silent") {
+        session = new TextSession(conn, this.#context, ip);
+      } else if (firstResult === null) {
+        conn.close();
+        return done();
+      } else {
+        session = buffer[0] === 0
+          ? new FramedSession(conn, this.#context, ip)
+          : new TextSession(conn, this.#context, ip);
+      }
+      this.#sessions.add(session);
+      if (this.#abort.signal.aborted) {
+        session.close("server_shutdown", "Server is shutting down");
+      } else {
+        session.start();
+      }
+      this.#pump(conn, session, buffer, firstResult === "silent" ? first : firstResult, done);
+    } catch (error) {
+      done();
+      throw error;
     }
   }
 
-  async #runSession(conn: Transport, ip: string): Promise<void> {
-    let buffer = new Uint8Array(MIN_READ_BUFFER);
-    // The first bytes decide the mode: frames start with 0x00 (a length under
-    // 16 MiB). A peer silent for a moment is a person waiting for a prompt.
-    const first = conn.read(buffer).catch(() => null);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const silent = new Promise<"silent">((resolve) => {
-      timer = setTimeout(() => resolve("silent"), this.options.textPromptDelayMs);
+  /** The first read's byte count, or "silent" when nothing came within the text prompt delay. */
+  #firstBytes(first: Promise<number | null>): Promise<number | null | "silent"> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve("silent"), this.options.textPromptDelayMs);
+      first.then((count) => {
+        clearTimeout(timer);
+        resolve(count);
+      });
     });
-    const firstResult = await Promise.race([first, silent]);
-    clearTimeout(timer);
-    let session: Session;
-    if (firstResult === "silent") {
-      session = new TextSession(conn, this.#context, ip);
-    } else if (firstResult === null) {
-      conn.close();
-      return;
-    } else {
-      session = buffer[0] === 0
-        ? new FramedSession(conn, this.#context, ip)
-        : new TextSession(conn, this.#context, ip);
-    }
-    this.#sessions.add(session);
-    try {
-      if (this.#abort.signal.aborted) {
-        session.close("server_shutdown", "Server is shutting down");
-        return;
-      }
-      session.start();
-      let count = firstResult === "silent" ? await first : firstResult;
-      while (count !== null && !session.closed) {
-        session.lastSeen = performance.now();
-        this.broker.metrics.bytesIn += count;
-        const busy = session.receive(buffer.subarray(0, count));
-        // Read no more until requests later ones depend on have finished.
-        if (busy !== undefined) await busy;
-        if (session.closed) break;
-        if (count === buffer.length && buffer.length < MAX_READ_BUFFER) {
-          buffer = new Uint8Array(buffer.length * 4);
-        } else if (count < MIN_READ_BUFFER && buffer.length > MIN_READ_BUFFER) {
-          buffer = new Uint8Array(MIN_READ_BUFFER);
-        }
-        count = await conn.read(buffer).catch(() => null);
-      }
+  }
+
+  /**
+   * Feeds everything read from `conn` to `session`, one read at a time and
+   * none while a request later ones depend on is running. Plain callbacks,
+   * not an async loop: an idle connection then holds just its pending read.
+   * Its buffer grows while reads fill it and shrinks back when they don't.
+   */
+  #pump(
+    conn: Transport,
+    session: Session,
+    initial: Uint8Array,
+    first: number | null | Promise<number | null>,
+    done: () => void,
+  ): void {
+    const metrics = this.broker.metrics;
+    let buffer = initial;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
       // End of input: leave the broker and flush what is queued.
       session.close("quit", "Connection closed", "connection closed");
-    } finally {
       this.#sessions.delete(session);
-    }
+      session.whenTransportClosed().then(done);
+    };
+    const next = () => {
+      if (session.closed) return finish();
+      conn.read(buffer).then(step, fail);
+    };
+    const fail = () => step(null);
+    const step = (count: number | null) => {
+      if (count === null || session.closed) return finish();
+      session.lastSeen = performance.now();
+      metrics.bytesIn += count;
+      const busy = session.receive(buffer.subarray(0, count));
+      // The session keeps nothing of the chunk, so the buffer may change now.
+      if (count === buffer.length && buffer.length < MAX_READ_BUFFER) {
+        buffer = new Uint8Array(buffer.length * 4);
+      } else if (count < MIN_READ_BUFFER && buffer.length > MIN_READ_BUFFER) {
+        buffer = new Uint8Array(MIN_READ_BUFFER);
+      }
+      if (busy === undefined) next();
+      else busy.then(next, next);
+    };
+    if (typeof first === "number" || first === null) step(first);
+    else first.then(step, fail);
   }
 
   /**

@@ -46,7 +46,7 @@ export abstract class Session implements Member {
   nick = "";
   account: string | undefined = undefined;
   admin = false;
-  readonly rooms: Set<Room> = new Set();
+  #rooms: Set<Room> | undefined;
   /** Random id announced to the client. */
   readonly id: string = crypto.randomUUID();
   /** Remote address. */
@@ -61,8 +61,11 @@ export abstract class Session implements Member {
   protected readonly queue: OutboundQueue;
   #registered = false;
   #closed = false;
+  #transportClosed = false;
+  #onTransportClosed: (() => void) | undefined;
   #bucket: TokenBucket;
-  #strikes: TokenBucket;
+  // Made on the first refusal: most connections never need it.
+  #strikes: TokenBucket | undefined;
 
   constructor(transport: Transport, context: SessionContext, ip: string) {
     this.transport = transport;
@@ -77,7 +80,11 @@ export abstract class Session implements Member {
       burst: context.options.rateBurst,
       ratePerSecond: context.options.ratePerSecond,
     });
-    this.#strikes = new TokenBucket({ burst: context.options.floodStrikes, ratePerSecond: 1 });
+  }
+
+  /** Rooms this session is in (made on first use: idle connections are in none). */
+  get rooms(): Set<Room> {
+    return this.#rooms ??= new Set();
   }
 
   /** Whether login has completed. */
@@ -190,6 +197,10 @@ export abstract class Session implements Member {
     const wait = this.#bucket.take(now);
     if (wait === 0) return;
     this.context.metrics.rateLimited++;
+    this.#strikes ??= new TokenBucket({
+      burst: this.context.options.floodStrikes,
+      ratePerSecond: 1,
+    });
     if (this.#strikes.take(now) !== 0) {
       this.close("flood", "Too many requests over the rate limit");
     }
@@ -333,12 +344,21 @@ export abstract class Session implements Member {
     });
   }
 
+  /** Resolves once the transport is closed (its connection slot may be reused). */
+  whenTransportClosed(): Promise<void> {
+    if (this.#transportClosed) return Promise.resolve();
+    return new Promise((resolve) => this.#onTransportClosed = resolve);
+  }
+
   #closeTransport(): void {
+    if (this.#transportClosed) return;
+    this.#transportClosed = true;
     try {
       this.transport.close();
     } catch {
       // Already closed by the peer.
     }
+    this.#onTransportClosed?.();
   }
 }
 

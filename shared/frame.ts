@@ -93,6 +93,9 @@ function checkDepth(value: unknown, maxDepth: number): unknown {
   return value;
 }
 
+// Shared by every idle decoder: nothing pending costs no allocation.
+const EMPTY = new Uint8Array(0);
+
 /**
  * Incremental frame decoder: feed it bytes as they arrive, split anywhere or
  * many frames per chunk, and it yields each decoded value. The length prefix
@@ -112,7 +115,7 @@ export class FrameDecoder {
   #maxDepth: number;
   #decoder: Decoder;
   // Pending bytes live in #buffer[0, #length); grown only as far as one frame needs.
-  #buffer: Uint8Array = new Uint8Array(0);
+  #buffer: Uint8Array = EMPTY;
   #length = 0;
 
   constructor(limits: FrameLimits = {}) {
@@ -164,7 +167,7 @@ export class FrameDecoder {
         this.#length = 0;
         // Release a large buffer once its frame is decoded: idle peers stay small.
         const value = this.#decode(payload);
-        if (this.#buffer.length > 4096) this.#buffer = new Uint8Array(0);
+        if (this.#buffer.length > 4096) this.#buffer = EMPTY;
         yield value;
       }
     }
