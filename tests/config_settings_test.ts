@@ -244,4 +244,8 @@ Deno.test("value types: ranges, words and forms", () => {
   assert.throws(() => nickListType().parse("not a nick!"), /must be nicknames/);
   const { settings } = resolveSettings({ flags: { admin: ["alice", "Bob"] } });
   assert.deepEqual(settings.admins, ["alice", "bob"]);
+  const redis = SETTINGS.redis.type;
+  assert.equal(redis.show("redis://chat:s3cret@db:6379/0"), "redis://chat:***@db:6379/0");
+  assert.equal(redis.show("redis://db:6379"), "redis://db:6379");
+  assert.equal(redis.parse("redis://chat:s3cret@db:6379"), "redis://chat:s3cret@db:6379");
 });

@@ -171,6 +171,8 @@ export function optionalTextType(options: {
   allowed: string;
   none: string;
   check?: (text: string) => void;
+  /** Hide a URL's password when shown (`redis://user:***@host`). */
+  hidePassword?: boolean;
 }): SettingType<string | null> {
   const read = (text: string): string | null => {
     if (text === "") return null;
@@ -184,7 +186,10 @@ export function optionalTextType(options: {
       if (typeof value !== "string") throw new TypeError(`must be a string, got ${toml(value)}`);
       return read(value);
     },
-    show: (value) => value ?? `(${options.none})`,
+    show: (value) => {
+      if (value === null) return `(${options.none})`;
+      return options.hidePassword ? value.replace(/(\/\/[^:@/]*:)[^@/]*@/, "$1***@") : value;
+    },
     toToml: (value) => JSON.stringify(value ?? ""),
   };
 }
