@@ -60,6 +60,8 @@ export interface ServerOptions {
   textHandshakeTimeoutMs: number;
   /** Time allowed on shutdown to flush queued output, in ms. */
   shutdownGraceMs: number;
+  /** A connection that was written less than this many ms ago waits out the rest before the next write. */
+  writeCoalesceMs: number;
   /** Directory of the SQLite store; null keeps everything in memory. */
   dataDir: string | null;
   /** `normal`: commits survive the process being killed; `full`: also power loss (fsync each commit). */
@@ -132,6 +134,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   textPromptDelayMs: 500,
   textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
+  writeCoalesceMs: 0,
   dataDir: null,
   sync: "normal",
   redis: null,

@@ -75,6 +75,7 @@ export abstract class Session implements Member {
       maxBytes: context.options.maxQueueBytes,
       onError: () => this.abort("write failed"),
       start: "end-of-turn",
+      coalesceMs: context.options.writeCoalesceMs,
     });
     this.#bucket = new TokenBucket({
       burst: context.options.rateBurst,

@@ -23,6 +23,24 @@ function endOfTurn(): Promise<void> {
   );
 }
 
+// Shared timers keyed by due time (whole ms): every queue due then wakes on one.
+const timers = new Map<number, Promise<void>>();
+
+function until(due: number): Promise<void> {
+  const slot = Math.ceil(due);
+  let timer = timers.get(slot);
+  if (timer === undefined) {
+    timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        timers.delete(slot);
+        resolve();
+      }, Math.max(0, slot - performance.now()))
+    );
+    timers.set(slot, timer);
+  }
+  return timer;
+}
+
 /** Options for {@linkcode OutboundQueue}. */
 export interface OutboundQueueOptions {
   /** Most bytes queued and not yet written before the peer counts as slow. */
@@ -36,6 +54,13 @@ export interface OutboundQueueOptions {
    * recipient instead of one per message.
    */
   start?: "now" | "end-of-turn";
+  /**
+   * With `end-of-turn`: a queue that wrote less than this many ms ago waits
+   * out the rest before writing again, so a busy recipient gets fewer,
+   * larger writes (a quiet one still gets its bytes at the end of the turn).
+   * 0 (default) never waits.
+   */
+  coalesceMs?: number;
 }
 
 /**
@@ -58,12 +83,15 @@ export class OutboundQueue {
   #writing: Promise<void> | undefined;
   #failed = false;
   #endOfTurn: boolean;
+  #coalesceMs: number;
+  #lastWrite = -Infinity;
 
   constructor(transport: Transport, options: OutboundQueueOptions = {}) {
     this.#transport = transport;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.#onError = options.onError;
     this.#endOfTurn = options.start === "end-of-turn";
+    this.#coalesceMs = this.#endOfTurn ? options.coalesceMs ?? 0 : 0;
   }
 
   /** Bytes queued and not yet handed to the transport. */
@@ -86,7 +114,7 @@ export class OutboundQueue {
     if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
-    this.#writing ??= this.#endOfTurn ? endOfTurn().then(() => this.#drain()) : this.#drain();
+    this.#writing ??= this.#endOfTurn ? this.#waitTurn().then(() => this.#drain()) : this.#drain();
     return true;
   }
 
@@ -95,9 +123,20 @@ export class OutboundQueue {
     while (this.#writing) await this.#writing;
   }
 
+  /** The end of this turn, or of the coalescing window if the last write was recent. */
+  #waitTurn(): Promise<void> {
+    const due = this.#lastWrite + this.#coalesceMs;
+    return due > performance.now() ? until(due) : endOfTurn();
+  }
+
   async #drain(): Promise<void> {
     try {
       while (this.#chunks.length > 0) {
+        if (this.#coalesceMs > 0) {
+          const due = this.#lastWrite + this.#coalesceMs;
+          if (due > performance.now()) await until(due);
+          this.#lastWrite = performance.now();
+        }
         const chunks = this.#chunks;
         const size = this.#queuedBytes;
         this.#chunks = [];

@@ -243,3 +243,26 @@ Deno.test("OutboundQueue with start end-of-turn joins everything pushed in one t
   await queue.drained();
   assert.deepEqual(transport.written, [1, 2, 3, 4]);
 });
+
+Deno.test("OutboundQueue with coalesceMs waits out the window after a write, then joins what came", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 30 });
+  queue.push(bytes(1));
+  await new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.deepEqual(transport.calls, [bytes(1)]);
+  transport.accept();
+  await settle();
+  const started = performance.now();
+  queue.push(bytes(2));
+  queue.push(bytes(3));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  // Within the window: nothing yet, however many turns pass.
+  assert.equal(transport.calls.length, 1);
+  queue.push(bytes(4));
+  while (transport.calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.ok(performance.now() - started >= 20, "waited for the window");
+  assert.deepEqual(transport.calls[1], bytes(2, 3, 4));
+  transport.accept();
+  await queue.drained();
+});

@@ -49,6 +49,7 @@ export interface ServeSettings {
   heartbeatMs: number;
   textPromptDelayMs: number;
   shutdownGraceMs: number;
+  writeCoalesceMs: number;
   textHandshakeTimeoutMs: number;
   maxRooms: number;
   dataDir: string;
@@ -339,6 +340,14 @@ export const SETTINGS: SettingsSchema = {
     help: "time to flush output on shutdown",
     type: ms(0),
     default: D.shutdownGraceMs,
+  },
+  writeCoalesceMs: {
+    group: "limits",
+    flag: "write-coalesce-ms",
+    arg: "MS",
+    help: "a busy connection is written at most once per MS, in bigger writes (0: every turn)",
+    type: ms(0),
+    default: D.writeCoalesceMs,
   },
   textHandshakeTimeoutMs: {
     group: "limits",
