@@ -48,6 +48,8 @@ export interface BenchOptions {
   quietCores: number;
   /** …for at most this many seconds (0: do not wait). */
   quietWait: number;
+  /** Runs repeated when other processes used more than `quietCores` during the timed phase. */
+  retries: number;
   /** Directory for server CPU profiles of each timed phase; none when undefined. */
   profile: string | undefined;
 }
@@ -84,6 +86,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   profile: undefined,
   quietCores: 0.25,
   quietWait: 60,
+  retries: 2,
 });
 
 /** What `--quick` changes: a smoke run of every scenario in seconds. */
@@ -134,6 +137,7 @@ const FLAGS = {
   profile: { type: "string" },
   "quiet-cores": { type: "string" },
   "quiet-wait": { type: "string" },
+  retries: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -182,6 +186,8 @@ Generator and server:
   --quiet-cores C         before each run, wait until other processes use at most C cores
                           (sampled over 1 s; default ${DEFAULTS.quietCores}) …
   --quiet-wait S          … for at most S seconds, then run anyway (default ${DEFAULTS.quietWait}; 0 = never wait)
+  --retries N             repeat a run disturbed by other processes (more than --quiet-cores
+                          during its timed phase) up to N times (default ${DEFAULTS.retries})
   --profile DIR           profile the server's JavaScript over each timed phase (through
                           --inspect=127.0.0.1:0); writes DIR/<scenario>-<mode>-<run>.cpuprofile
                           and prints the hot spots. Profiling slows the server: its figures
@@ -245,5 +251,6 @@ export function parseBenchOptions(args: string[]): BenchOptions | undefined {
   set("profile", str("profile"));
   set("quietCores", num("quiet-cores", 0, 1024));
   set("quietWait", num("quiet-wait", 0, 3600));
+  set("retries", int("retries", 0, 10));
   return options;
 }

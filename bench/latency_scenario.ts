@@ -64,6 +64,8 @@ export interface LatencyResult {
    * are disturbed.
    */
   otherCpuSeconds: number;
+  /** The same in cores (1 = one CPU kept busy by others throughout). */
+  otherCores: number;
   /** Messages per read, averaged over the receivers' reads: how much the server batched. */
   deliveriesPerRead: number;
   receiversDropped: number;
@@ -107,6 +109,7 @@ export async function runLatency(
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
     const machineBefore = await machineBusySeconds();
+    const machineFrom = nowMs();
     const start = nowMs() + 20;
     const done = await senders.ask(
       { type: "run", start, rate: params.rate, total, bytes: params.bytes },
@@ -118,12 +121,17 @@ export async function runLatency(
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
     const machineAfter = await machineBusySeconds();
+    const machineSeconds = (nowMs() - machineFrom) / 1000;
     await hooks.stopped?.();
     const end = Math.max(done.finishedAt, receivers.lastMessageAt);
 
     const result = await receivers.result();
     const received = receivers.messages;
     const serverCpuSeconds = cpuAfter - cpuBefore;
+    const otherCpu = Math.max(
+      0,
+      machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+    );
     return {
       latencyMs: summarizeLatency(result.samples),
       achievedRate: total / ((done.finishedAt - start) / 1000),
@@ -137,10 +145,8 @@ export async function runLatency(
       serverCpuMicrosPerDelivery: (serverCpuSeconds * 1e6) / Math.max(1, received),
       serverCpuCores: serverCpuSeconds / ((end - start) / 1000),
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
-      otherCpuSeconds: Math.max(
-        0,
-        machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
-      ),
+      otherCpuSeconds: otherCpu,
+      otherCores: otherCpu / machineSeconds,
       deliveriesPerRead: received / Math.max(1, result.reads),
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,

@@ -81,7 +81,7 @@ const ROWS: Record<string, Row[]> = {
     { label: "server CPU µs/delivery", pick: at("serverCpuMicrosPerDelivery"), format: fixed(3) },
     { label: "server CPU s", pick: at("serverCpuSeconds"), format: fixed(2) },
     { label: "generator CPU s", pick: at("generatorCpuSeconds"), format: fixed(2) },
-    { label: "other processes CPU s", pick: at("otherCpuSeconds"), format: fixed(2) },
+    { label: "other processes (cores)", pick: at("otherCores"), format: fixed(2) },
     { label: "timed seconds", pick: at("seconds"), format: fixed(3) },
     { label: "messages per receiver read", pick: at("deliveriesPerRead"), format: fixed(1) },
     { label: "receivers dropped", pick: at("receiversDropped"), format: int },
@@ -100,7 +100,7 @@ const ROWS: Record<string, Row[]> = {
     { label: "server CPU µs/delivery", pick: at("serverCpuMicrosPerDelivery"), format: fixed(3) },
     { label: "server CPU cores", pick: at("serverCpuCores"), format: fixed(2) },
     { label: "generator CPU s", pick: at("generatorCpuSeconds"), format: fixed(2) },
-    { label: "other processes CPU s", pick: at("otherCpuSeconds"), format: fixed(2) },
+    { label: "other processes (cores)", pick: at("otherCores"), format: fixed(2) },
     { label: "messages per receiver read", pick: at("deliveriesPerRead"), format: fixed(2) },
     { label: "receivers dropped", pick: at("receiversDropped"), format: int },
     { label: "errors", pick: at("errors"), format: int },
@@ -178,6 +178,12 @@ export function formatReport(report: BenchReport): string {
       if (run.error !== undefined) lines.push(`  run failed: ${run.error}`);
     }
     if (failed > 0) lines.push(`  ${failed} of ${result.runs.length} runs failed`);
+    const disturbed = result.runs.filter((run) => run.disturbed === true).length;
+    if (disturbed > 0) {
+      lines.push(
+        `  ${disturbed} of ${result.runs.length} runs disturbed by other processes even after retries`,
+      );
+    }
     const profile = result.profiles?.at(-1);
     if (profile) {
       const spot = (hot: HotSpot) =>

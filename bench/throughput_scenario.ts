@@ -70,6 +70,8 @@ export interface ThroughputResult {
    * are disturbed.
    */
   otherCpuSeconds: number;
+  /** The same in cores (1 = one CPU kept busy by others throughout). */
+  otherCores: number;
   /** Reads the receivers made (warm-up included), mean bytes and messages per read. */
   receiverReads: number;
   bytesPerRead: number;
@@ -120,6 +122,7 @@ export async function runThroughput(
     const cpuBefore = await server.cpuSeconds();
     const ownCpuBefore = await cpuSeconds(Deno.pid);
     const machineBefore = await machineBusySeconds();
+    const machineFrom = nowMs();
     const start = nowMs();
     const sending = Promise.all(
       senders.map((sender) => flow.send(sender, params.warmup + params.messages)),
@@ -130,6 +133,7 @@ export async function runThroughput(
     const cpuAfter = await server.cpuSeconds();
     const ownCpuAfter = await cpuSeconds(Deno.pid);
     const machineAfter = await machineBusySeconds();
+    const machineSeconds = (nowMs() - machineFrom) / 1000;
     await hooks.stopped?.();
     await sending;
 
@@ -137,6 +141,10 @@ export async function runThroughput(
     const received = receivers.messages - warmupDeliveries;
     const seconds = (end - start) / 1000;
     const serverCpuSeconds = cpuAfter - cpuBefore;
+    const otherCpu = Math.max(
+      0,
+      machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+    );
     return {
       deliveriesPerSecond: received / seconds,
       seconds,
@@ -149,10 +157,8 @@ export async function runThroughput(
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,
       generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
-      otherCpuSeconds: Math.max(
-        0,
-        machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
-      ),
+      otherCpuSeconds: otherCpu,
+      otherCores: otherCpu / machineSeconds,
       receiverReads: result.reads,
       bytesPerRead: result.bytes / Math.max(1, result.reads),
       deliveriesPerRead: receivers.messages / Math.max(1, result.reads),
