@@ -304,7 +304,7 @@ export abstract class Session implements Member {
    */
   close(code: ErrorCode, message: string, leaveReason: string = message): void {
     if (this.#closed) return;
-    this.#leaveBroker(leaveReason);
+    this.#leaveBroker(leaveReason, code);
     this.sendBye(code, message);
     this.#closed = true;
     const timer = setTimeout(() => this.#closeTransport(), this.context.options.shutdownGraceMs);
@@ -326,7 +326,7 @@ export abstract class Session implements Member {
     });
     this.#closeTransport();
     // Deferred: abort may run inside a fan-out that is iterating the room.
-    queueMicrotask(() => this.#leaveBroker(reason));
+    queueMicrotask(() => this.#leaveBroker(reason, code));
   }
 
   /** Whether `name` is this session's nickname. */
@@ -334,14 +334,15 @@ export abstract class Session implements Member {
     return nameKey(name) === nameKey(this.nick);
   }
 
-  #leaveBroker(reason: string): void {
+  #leaveBroker(reason: string, code: ErrorCode): void {
     if (!this.#registered) return;
     this.#registered = false;
     this.context.broker.unregister(this, reason);
-    this.context.logger.info("{nick} disconnected ({session}): {reason}", {
+    // The code, not the reason: a quit reason is the user's own words.
+    this.context.logger.info("{nick} disconnected ({session}): {code}", {
       nick: this.nick,
       session: this.id,
-      reason,
+      code,
     });
   }
 
