@@ -66,6 +66,8 @@ export interface LatencyResult {
   otherCpuSeconds: number;
   /** The same in cores (1 = one CPU kept busy by others throughout). */
   otherCores: number;
+  /** Interrupt and softirq time, in cores: mostly the loopback TCP work of this very load. */
+  kernelIrqCores: number;
   /** Messages per read, averaged over the receivers' reads: how much the server batched. */
   deliveriesPerRead: number;
   receiversDropped: number;
@@ -128,9 +130,10 @@ export async function runLatency(
     const result = await receivers.result();
     const received = receivers.messages;
     const serverCpuSeconds = cpuAfter - cpuBefore;
+    const ownCpu = ownCpuAfter - ownCpuBefore;
     const otherCpu = Math.max(
       0,
-      machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+      machineAfter.tasks - machineBefore.tasks - serverCpuSeconds - ownCpu,
     );
     return {
       latencyMs: summarizeLatency(result.samples),
@@ -144,9 +147,10 @@ export async function runLatency(
       serverCpuSeconds,
       serverCpuMicrosPerDelivery: (serverCpuSeconds * 1e6) / Math.max(1, received),
       serverCpuCores: serverCpuSeconds / ((end - start) / 1000),
-      generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
+      generatorCpuSeconds: ownCpu,
       otherCpuSeconds: otherCpu,
       otherCores: otherCpu / machineSeconds,
+      kernelIrqCores: (machineAfter.irq - machineBefore.irq) / machineSeconds,
       deliveriesPerRead: received / Math.max(1, result.reads),
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,

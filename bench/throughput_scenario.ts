@@ -72,6 +72,8 @@ export interface ThroughputResult {
   otherCpuSeconds: number;
   /** The same in cores (1 = one CPU kept busy by others throughout). */
   otherCores: number;
+  /** Interrupt and softirq time, in cores: mostly the loopback TCP work of this very load. */
+  kernelIrqCores: number;
   /** Reads the receivers made (warm-up included), mean bytes and messages per read. */
   receiverReads: number;
   bytesPerRead: number;
@@ -141,9 +143,10 @@ export async function runThroughput(
     const received = receivers.messages - warmupDeliveries;
     const seconds = (end - start) / 1000;
     const serverCpuSeconds = cpuAfter - cpuBefore;
+    const ownCpu = ownCpuAfter - ownCpuBefore;
     const otherCpu = Math.max(
       0,
-      machineAfter - machineBefore - serverCpuSeconds - (ownCpuAfter - ownCpuBefore),
+      machineAfter.tasks - machineBefore.tasks - serverCpuSeconds - ownCpu,
     );
     return {
       deliveriesPerSecond: received / seconds,
@@ -156,9 +159,10 @@ export async function runThroughput(
       serverCpuMicrosPerDelivery: (serverCpuSeconds * 1e6) / Math.max(1, received),
       receiversDropped: receivers.closed,
       errors: receivers.errors + receivers.byes,
-      generatorCpuSeconds: ownCpuAfter - ownCpuBefore,
+      generatorCpuSeconds: ownCpu,
       otherCpuSeconds: otherCpu,
       otherCores: otherCpu / machineSeconds,
+      kernelIrqCores: (machineAfter.irq - machineBefore.irq) / machineSeconds,
       receiverReads: result.reads,
       bytesPerRead: result.bytes / Math.max(1, result.reads),
       deliveriesPerRead: receivers.messages / Math.max(1, result.reads),
