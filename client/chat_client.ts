@@ -24,10 +24,30 @@ import { backoffDelay } from "./backoff.ts";
 import type { ClientEvent } from "./client_event.ts";
 import { ConnectionClosedError } from "./connection_closed_error.ts";
 import { EventQueue } from "./event_queue.ts";
-import { type ConnectionEnd, FrameConnection } from "./frame_connection.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TLS_PORT } from "./address.ts";
+import { type ConnectionEnd, type ConnectTarget, FrameConnection } from "./frame_connection.ts";
 import { RequestPacer } from "./request_pacer.ts";
 
 const logger = getLogger(["chat", "client"]);
+
+/** Where the options say to connect; a Unix socket needs its path. */
+function connectTarget(options: ChatClientOptions): ConnectTarget {
+  const transport = options.transport ?? "tcp";
+  if (transport === "unix") {
+    if (options.path === undefined || options.path === "") {
+      throw new TypeError('Cannot connect: transport "unix" needs a path');
+    }
+    return { transport, path: options.path };
+  }
+  const hostname = options.hostname ?? DEFAULT_HOST;
+  if (transport === "tcp") return { transport, hostname, port: options.port ?? DEFAULT_PORT };
+  return {
+    transport,
+    hostname,
+    port: options.port ?? DEFAULT_TLS_PORT,
+    ...(options.caCerts === undefined ? {} : { caCerts: options.caCerts }),
+  };
+}
 
 /** What an `ack` carries: depends on the request. */
 export type RequestResult = AckFrame["result"];
@@ -50,8 +70,18 @@ export interface ChatClientOptions {
   password?: string;
   /** Server host name or IP address. Default "127.0.0.1". */
   hostname?: string;
-  /** Server port. Default 7007. */
+  /** Server port. Default 7007 (plain TCP) or 7443 (TLS). */
   port?: number;
+  /**
+   * How to reach the server: plain TCP (the default), TLS (the certificate
+   * checked against the system's roots, or `caCerts`), or the Unix socket
+   * at `path`. Reconnecting goes the same way.
+   */
+  transport?: "tcp" | "tls" | "unix";
+  /** The socket file, with `transport: "unix"`. */
+  path?: string;
+  /** PEM certificates to trust instead of the system's roots, with `transport: "tls"`. */
+  caCerts?: string[];
   /** Reconnect after the connection drops; `false` to close instead. Default true. */
   reconnect?: boolean | ReconnectOptions;
   /** How long to wait for `welcome`, in ms. Default 10 000. */
@@ -192,8 +222,7 @@ function messageOf(error: unknown): string {
  * ```
  */
 export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
-  #hostname: string;
-  #port: number;
+  #target: ConnectTarget;
   #nick: string;
   #password: string | undefined;
   #account = false;
@@ -233,8 +262,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #resolveClosed: (error: Error | undefined) => void;
 
   private constructor(options: ChatClientOptions) {
-    this.#hostname = options.hostname ?? "127.0.0.1";
-    this.#port = options.port ?? 7007;
+    this.#target = connectTarget(options);
     this.#nick = options.nick;
     this.#password = options.password;
     const reconnect = options.reconnect ?? true;
@@ -417,11 +445,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
 
   /** Connects and completes the handshake, or throws why not. */
   async #establish(): Promise<Session> {
-    const connection = await FrameConnection.connect(
-      this.#hostname,
-      this.#port,
-      this.#maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#maxFrameBytes },
-    );
+    const connection = await FrameConnection.open(this.#target, {
+      handshakeTimeoutMs: this.#helloTimeoutMs,
+      ...(this.#maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#maxFrameBytes }),
+    });
     const { promise: handshake, resolve: settle } = Promise.withResolvers<
       WelcomeFrame | ChatError
     >();

@@ -9,6 +9,7 @@ import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import { type ClientFrame, parseServerFrame, type ServerFrame } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
+import type { Address } from "./address.ts";
 
 const logger = getLogger(["chat", "client", "connection"]);
 
@@ -23,6 +24,18 @@ export interface FrameConnectionOptions {
   /** Most bytes queued for the server before sends are refused. */
   maxQueueBytes?: number;
 }
+
+/** Where {@linkcode FrameConnection.open} connects, and how. */
+export type ConnectTarget = Address & {
+  /**
+   * TLS only: PEM certificates to trust instead of the system's roots, for
+   * a server whose certificate a private CA signed (or a self-signed one).
+   */
+  caCerts?: string[];
+};
+
+/** Default time a TLS handshake may take before the connection is given up. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** How a connection's read loop ended. */
 export interface ConnectionEnd {
@@ -65,7 +78,61 @@ export class FrameConnection {
   }
 
   /**
-   * Opens a TCP connection to `hostname`:`port`.
+   * Opens a connection to `target`: plain TCP, TLS (the handshake done, so
+   * an untrusted certificate fails here rather than at the first read) or
+   * a Unix socket.
+   *
+   * @example
+   * ```ts ignore
+   * import { FrameConnection } from "./frame_connection.ts";
+   * const caCerts = [await Deno.readTextFile("ca.pem")];
+   * const connection = await FrameConnection.open({
+   *   transport: "tls",
+   *   hostname: "chat.example.org",
+   *   port: 7443,
+   *   caCerts,
+   * });
+   * ```
+   */
+  static async open(
+    target: ConnectTarget,
+    options: FrameConnectionOptions & { handshakeTimeoutMs?: number } = {},
+  ): Promise<FrameConnection> {
+    if (target.transport === "unix") {
+      const conn = await Deno.connect({ transport: "unix", path: target.path });
+      return new FrameConnection(conn, options);
+    }
+    if (target.transport === "tcp") {
+      return await FrameConnection.connect(target.hostname, target.port, options);
+    }
+    const conn = await Deno.connectTls({
+      hostname: target.hostname,
+      port: target.port,
+      ...(target.caCerts === undefined ? {} : { caCerts: target.caCerts }),
+    });
+    const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        conn.handshake(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Deno.errors.TimedOut(`TLS handshake took over ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      conn.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return new FrameConnection(conn, options);
+  }
+
+  /**
+   * Opens a plain TCP connection to `hostname`:`port`.
    *
    * @example
    * ```ts ignore

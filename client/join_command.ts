@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { choiceFlag, parseFlags, UsageError } from "../shared/cli.ts";
+import { choiceFlag, intFlag, parseFlags, UsageError } from "../shared/cli.ts";
+import { DISCOVERY_PORT } from "../shared/discovery.ts";
 import { ChatError } from "../shared/errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, setupLogging } from "../shared/logging.ts";
 import { sanitizeForTerminal, validateNick, validateRoom } from "../shared/validation.ts";
@@ -12,6 +13,7 @@ import {
   type Address,
   DEFAULT_HOST,
   DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
   formatAddress,
   parseAddress,
 } from "./address.ts";
@@ -26,12 +28,18 @@ import {
   readPasswordFile,
 } from "./password_input.ts";
 import { runPiped } from "./piped_mode.ts";
+import { DISCOVERY_BROADCAST } from "./server_discovery.ts";
+import { pickServer } from "./server_picker.ts";
 
 const FLAGS = {
   name: { type: "string", short: "n" },
   room: { type: "string", short: "r" },
   json: { type: "boolean" },
   plain: { type: "boolean" },
+  ca: { type: "string" },
+  discover: { type: "boolean" },
+  "discovery-port": { type: "string" },
+  "discovery-address": { type: "string" },
   "password-file": { type: "string" },
   login: { type: "boolean" },
   "log-level": { type: "string" },
@@ -45,20 +53,42 @@ const MAX_PASSWORD_ATTEMPTS = 3;
 /** The help text of `chat join`. */
 export const JOIN_HELP = `chat join: connect to a chat server
 
-Usage: chat join [HOST[:PORT]] [--name NICK] [--room ROOM] [--json] [options]
+Usage: chat join [SERVER] [--name NICK] [--room ROOM] [--json] [options]
 
-  HOST[:PORT]          server to join (default ${DEFAULT_HOST}:${DEFAULT_PORT});
-                       IPv6 in brackets: [::1]:${DEFAULT_PORT}
+  SERVER               HOST[:PORT] (port ${DEFAULT_PORT}; IPv6 in brackets: [::1]:${DEFAULT_PORT}),
+                       tls://HOST[:PORT] (port ${DEFAULT_TLS_PORT}) or unix:PATH; without
+                       it, the servers on the local network are looked for
   -n, --name NICK      nickname; asked for on a terminal, else taken from $USER
   -r, --room ROOM      room to join first (and send plain lines to)
   --json               one JSON object per output line (implies line mode)
   --plain              on a terminal, the simple line mode instead of full screen
+  --ca FILE            for tls://: trust the CA certificate(s) in FILE (PEM)
+                       instead of the system's roots (a private CA, or a
+                       self-signed server certificate)
+  --discover           list the servers on the local network and ask which to
+                       join, even if only one answers; without a terminal,
+                       print the list and exit
+  --discovery-port P   UDP port(s) to probe, comma-separated (default ${DISCOVERY_PORT})
+  --discovery-address A
+                       where probes go (default ${DISCOVERY_BROADCAST}; a subnet's
+                       broadcast address, or one host)
   --password-file FILE log in with the password on the first line of FILE
   --login              ask for the password (without echo) before connecting;
                        needs a terminal
   --log-level L        ${LOG_LEVELS.join(", ")} (default warning); logs go to stderr
   --log-format F       ${LOG_FORMATS.join(", ")} (default text)
   -h, --help           print this help
+
+Finding a server: with no SERVER, chat join broadcasts a LAN discovery
+probe and waits about a second. If one server answers, it joins it; if
+several do, it lists them and asks which (without a terminal: it lists
+them on stderr and exits 2, so name one); if none does, it says so and
+tries ${DEFAULT_HOST}:${DEFAULT_PORT}. A server found is joined over plain TCP, or TLS
+when that is all it offers.
+
+TLS: tls://HOST checks the server's certificate against the system's
+roots (or --ca FILE) and HOST; a certificate that does not check out
+stops chat join with exit code 1.
 
 On a terminal, chat join is interactive: type messages, or /help for the
 commands (/join /leave /msg /me /rooms /who /users /topic /nick /history
@@ -88,6 +118,10 @@ Examples:
   chat join --name alice --room general
   chat join chat.example.org:7007 -n alice -r general
   chat join [::1]:7007 --name alice
+  chat join tls://chat.example.org --name alice
+  chat join tls://10.0.0.5:7443 --ca private-ca.pem --name alice
+  chat join unix:/run/chat/chat.sock --name alice
+  chat join --discover
   echo "hello" | chat join 127.0.0.1:7007 --name bot --room general
   printf '/join ops\\n/who\\n' | chat join --name bot --json
   CHAT_PASSWORD="$BOT_PASSWORD" chat join --name bot --room general < commands.txt
@@ -130,6 +164,7 @@ function connectFailure(
   address: Address,
   nick: string,
   passwordSource: string | undefined,
+  caFile: string | undefined,
 ): string {
   const where = formatAddress(address);
   if (error instanceof ChatError) {
@@ -148,7 +183,44 @@ function connectFailure(
   if (error instanceof Deno.errors.ConnectionRefused) {
     return `cannot connect to ${where}: connection refused`;
   }
-  return `cannot connect to ${where}: ${describeError(error)}`;
+  if (error instanceof Deno.errors.NotFound && address.transport === "unix") {
+    return `cannot connect to ${where}: no such socket`;
+  }
+  const message = describeError(error);
+  // rustls words it "invalid peer certificate: UnknownIssuer" and the like.
+  if (address.transport === "tls" && /certificate/i.test(message)) {
+    const hint = caFile === undefined
+      ? "if a private CA signed it, or it signed itself, pass --ca FILE"
+      : `it does not check out against --ca ${caFile} and the name ${address.hostname}`;
+    return `cannot connect to ${where}: the server's TLS certificate is not trusted ` +
+      `(${message}); ${hint}`;
+  }
+  return `cannot connect to ${where}: ${message}`;
+}
+
+/** The PEM certificates in the `--ca` file; a usable message when there are none. */
+async function readCaFile(path: string): Promise<string[] | string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : describeError(error);
+    return `cannot read --ca ${path}: ${reason}`;
+  }
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (pems === null) return `--ca ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  return pems.map((pem) => pem + "\n");
+}
+
+function discoveryPorts(text: string | undefined): number[] {
+  if (text === undefined) return [DISCOVERY_PORT];
+  return text.split(",").map((part) =>
+    intFlag("--discovery-port", part.trim(), { min: 1, max: 65535 })!
+  );
 }
 
 /**
@@ -169,7 +241,19 @@ export async function runJoin(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const address = parseAddress(positionals[0]);
+  const named = positionals[0] === undefined || positionals[0] === ""
+    ? undefined
+    : parseAddress(positionals[0]);
+  if (named !== undefined && values.discover) {
+    throw new UsageError("--discover looks for a server: name none with it");
+  }
+  if (named !== undefined && named.transport !== "tls" && values.ca !== undefined) {
+    throw new UsageError("--ca is for tls:// servers");
+  }
+  const discovery = {
+    ports: discoveryPorts(values["discovery-port"]),
+    address: values["discovery-address"] ?? DISCOVERY_BROADCAST,
+  };
   const level = choiceFlag("--log-level", values["log-level"], LOG_LEVELS) ?? "warning";
   const format = choiceFlag("--log-format", values["log-format"], LOG_FORMATS) ?? "text";
   let room: string | undefined;
@@ -181,31 +265,64 @@ export async function runJoin(args: string[]): Promise<number> {
     }
   }
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !values.json;
+  const canAsk = Deno.stdin.isTerminal();
+  if (values.login && !canAsk && values["password-file"] === undefined && !passwordFromEnv()) {
+    throw new UsageError(
+      `--login asks on a terminal; without one, set $${PASSWORD_ENV} or pass --password-file`,
+    );
+  }
 
+  // Without a terminal the nickname comes from $USER, checked now so that a
+  // usage error never waits for the LAN search; on one it is asked for after.
   let nick = values.name === undefined ? undefined : checkNick(values.name);
-  if (nick === undefined) {
-    if (interactive) {
-      nick = askNick();
-      if (nick === undefined) return 1;
-    } else {
-      const user = envUser();
-      if (user === undefined) {
-        throw new UsageError(
-          "--name is required when stdin is not a terminal and $USER is not set",
-        );
-      }
-      try {
-        nick = validateNick(user);
-      } catch {
-        throw new UsageError(`$USER "${user}" is not a valid nickname: pass --name`);
-      }
+  // --discover without a terminal only lists: no nickname needed.
+  const listOnly = values.discover === true && !interactive;
+  if (nick === undefined && !interactive && !listOnly) {
+    const user = envUser();
+    if (user === undefined) {
+      throw new UsageError("--name is required when stdin is not a terminal and $USER is not set");
     }
+    try {
+      nick = validateNick(user);
+    } catch {
+      throw new UsageError(`$USER "${user}" is not a valid nickname: pass --name`);
+    }
+  }
+
+  let caCerts: string[] | undefined;
+  if (values.ca !== undefined) {
+    const read = await readCaFile(values.ca);
+    if (typeof read === "string") {
+      console.error(`chat: ${sanitizeForTerminal(read)}`);
+      return 1;
+    }
+    caCerts = read;
+  }
+
+  await setupLogging({ level, format, stderr: true });
+  let address: Address;
+  if (named !== undefined) {
+    address = named;
+  } else {
+    const outcome = await pickServer({
+      discovery,
+      list: values.discover ?? false,
+      ask: interactive,
+      json: values.json ?? false,
+    });
+    if (outcome.kind === "exit") return outcome.code;
+    address = outcome.address;
+  }
+
+  if (nick === undefined) {
+    // Only on a terminal: elsewhere the nickname was settled above.
+    nick = askNick();
+    if (nick === undefined) return 1;
   }
 
   let password: string | undefined;
   let passwordSource: string | undefined;
   const passwordFile = values["password-file"];
-  const canAsk = Deno.stdin.isTerminal();
   try {
     if (passwordFile !== undefined) {
       password = await readPasswordFile(passwordFile);
@@ -219,24 +336,20 @@ export async function runJoin(args: string[]): Promise<number> {
     return 1;
   }
   if (values.login && password === undefined) {
-    if (!canAsk) {
-      throw new UsageError(
-        `--login asks on a terminal; without one, set $${PASSWORD_ENV} or pass --password-file`,
-      );
-    }
     password = await promptPassword(`Password for ${sanitizeForTerminal(nick)}: `);
     if (password === undefined) return 1;
     passwordSource = "the terminal";
   }
 
-  await setupLogging({ level, format, stderr: true });
   let client: ChatClient;
   // On a terminal, a missing or mistyped password is asked for (again); elsewhere it is fatal.
   for (let attempt = 1;; attempt++) {
     try {
       client = await ChatClient.connect({
-        hostname: address.hostname,
-        port: address.port,
+        ...(address.transport === "unix"
+          ? { transport: "unix", path: address.path }
+          : { transport: address.transport, hostname: address.hostname, port: address.port }),
+        ...(caCerts === undefined ? {} : { caCerts }),
         nick,
         ...(password === undefined ? {} : { password }),
       });
@@ -247,7 +360,7 @@ export async function runJoin(args: string[]): Promise<number> {
         ((code === "auth_required" && password === undefined) ||
           (code === "auth_failed" && passwordSource === "the terminal"));
       if (!askAgain) {
-        console.error(`chat: ${connectFailure(error, address, nick, passwordSource)}`);
+        console.error(`chat: ${connectFailure(error, address, nick, passwordSource, values.ca)}`);
         return 1;
       }
       console.error(`chat: ${describeError(error)}`);
