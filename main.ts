@@ -9,6 +9,7 @@ import { COMMIT, VERSION } from "./shared/version.ts";
 import { runServe } from "./server/serve_command.ts";
 import { runJoin } from "./client/join_command.ts";
 import { runUser } from "./server/user_command.ts";
+import { runApiKey } from "./server/apikey_command.ts";
 import { runConfig } from "./server/config/config_command.ts";
 
 const HELP = `chat ${VERSION}: a chat server and its client in one program
@@ -19,6 +20,7 @@ Usage:
                                                connect to a server (default 127.0.0.1:7007)
   chat user add|passwd|del|list|import|admin ...
                                                manage registered accounts (see 'chat user --help')
+  chat apikey add|list|del ...                 manage HTTP API keys (see 'chat apikey --help')
   chat config init [FILE] | check [--config FILE]
                                                write or check a server config file
   chat --version                               print version and commit
@@ -45,6 +47,8 @@ export async function main(args: string[]): Promise<number> {
         return await runJoin(rest);
       case "user":
         return await runUser(rest);
+      case "apikey":
+        return await runApiKey(rest);
       case "config":
         return await runConfig(rest);
       case "--version":

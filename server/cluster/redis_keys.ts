@@ -94,6 +94,11 @@ export class RedisKeys {
     return `${this.prefix}accounts`;
   }
 
+  /** Hash: API key id → key (JSON: name, hash of the key, admin flag; never the key). */
+  get apiKeys(): string {
+    return `${this.prefix}apikeys`;
+  }
+
   /** Stream of audit entries (JSON in field `j`). */
   get audit(): string {
     return `${this.prefix}audit`;

@@ -13,6 +13,7 @@ import { RedisKeys } from "../cluster/redis_keys.ts";
 import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
 import type {
   AccountRecord,
+  ApiKeyRecord,
   AuditRecord,
   DmRecord,
   GrantRecord,
@@ -294,6 +295,38 @@ export class RedisStore implements Store {
     const values = await this.redis.command<string[]>(["HVALS", this.keys.accounts]);
     return values.map((json) => JSON.parse(json) as AccountRecord)
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async putApiKey(key: ApiKeyRecord): Promise<void> {
+    const taken = (await this.listApiKeys()).some((other) =>
+      other.id === key.id || nameKey(other.name) === nameKey(key.name)
+    );
+    if (taken) throw new Error(`Cannot add API key ${key.name}: its id or name is taken`);
+    // HSETNX: a key added elsewhere meanwhile with the same id is not overwritten.
+    const added = await this.redis.command<number>(
+      ["HSETNX", this.keys.apiKeys, key.id, JSON.stringify(key)],
+    );
+    if (added !== 1) throw new Error(`Cannot add API key ${key.name}: its id is taken`);
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const json = await this.redis.command<string | null>(["HGET", this.keys.apiKeys, id]);
+    return json === null ? undefined : JSON.parse(json) as ApiKeyRecord;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const values = await this.redis.command<string[]>(["HVALS", this.keys.apiKeys]);
+    return values.map((json) => JSON.parse(json) as ApiKeyRecord)
+      .sort((a, b) => {
+        const [x, y] = [nameKey(a.name), nameKey(b.name)];
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+  }
+
+  async deleteApiKey(name: string): Promise<boolean> {
+    const key = (await this.listApiKeys()).find((other) => nameKey(other.name) === nameKey(name));
+    if (key === undefined) return false;
+    return await this.redis.command<number>(["HDEL", this.keys.apiKeys, key.id]) > 0;
   }
 
   async auditLog(limit: number): Promise<AuditRecord[]> {

@@ -9,6 +9,7 @@ import { nameKey } from "../../shared/validation.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import type {
   AccountRecord,
+  ApiKeyRecord,
   AuditRecord,
   DmRecord,
   GrantKind,
@@ -70,6 +71,16 @@ function toAccount(row: Row): AccountRecord {
     key: String(row.name_key),
     name: String(row.name),
     passwordHash: String(row.password_hash),
+    admin: row.admin === 1,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toApiKey(row: Row): ApiKeyRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    hash: String(row.key_hash),
     admin: row.admin === 1,
     createdAt: Number(row.created_at),
   };
@@ -422,6 +433,28 @@ export class SqliteStore implements Store {
   listAccounts(): Promise<AccountRecord[]> {
     const rows = this.#statement("SELECT * FROM accounts ORDER BY name_key").all() as Row[];
     return Promise.resolve(rows.map(toAccount));
+  }
+
+  putApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#statement(
+      `INSERT INTO api_keys (id, name, name_key, key_hash, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(key.id, key.name, nameKey(key.name), key.hash, key.admin ? 1 : 0, key.createdAt);
+    return Promise.resolve();
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.#statement("SELECT * FROM api_keys WHERE id = ?").get(id) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toApiKey(row));
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = this.#statement("SELECT * FROM api_keys ORDER BY name_key").all() as Row[];
+    return Promise.resolve(rows.map(toApiKey));
+  }
+
+  deleteApiKey(name: string): Promise<boolean> {
+    const result = this.#statement("DELETE FROM api_keys WHERE name_key = ?").run(nameKey(name));
+    return Promise.resolve(Number(result.changes) > 0);
   }
 
   auditLog(limit: number): Promise<AuditRecord[]> {

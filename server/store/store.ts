@@ -67,6 +67,19 @@ export interface AccountRecord {
   createdAt: number;
 }
 
+/** An API key of the REST API, as stored: never the key itself, only its hash. */
+export interface ApiKeyRecord {
+  /** Public id, the part of the key before its secret. */
+  id: string;
+  /** The key's name: also the nickname its bot posts as. */
+  name: string;
+  /** Lower-case hex SHA-256 of the whole key. */
+  hash: string;
+  /** Whether the key may act as a server admin (broadcast, kick, sessions). */
+  admin: boolean;
+  createdAt: number;
+}
+
 /** One moderation action, for the audit log. */
 export interface AuditRecord {
   ts: number;
@@ -148,6 +161,15 @@ export interface Store {
   putAccount(account: AccountRecord): Promise<void>;
   deleteAccount(key: string): Promise<boolean>;
   listAccounts(): Promise<AccountRecord[]>;
+
+  // API keys.
+  /** Adds a key; throws if its id or name (by name key) is taken. */
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every key, by name. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Deletes the key named `name` (any case or width); false when there was none. */
+  deleteApiKey(name: string): Promise<boolean>;
 
   // Audit log.
   auditLog(limit: number): Promise<AuditRecord[]>;
