@@ -1,5 +1,6 @@
 /**
- * The server: accept loops (TCP, TLS, Unix socket) feeding one shared
+ * The server: accept loops (TCP, TLS, Unix socket) and, with `http`, an
+ * HTTP listener whose WebSockets are sessions too, all feeding one shared
  * broker. A loop never waits on a connection; handlers are tracked and
  * awaited on shutdown.
  *
@@ -17,6 +18,11 @@ import { ConnectionLimiter } from "./connection_limiter.ts";
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
+import type { ChatHost, SessionEntry } from "./http/chat_host.ts";
+import { parseHttpAddress } from "./http/http_address.ts";
+import { HttpServer } from "./http/http_server.ts";
+import { feedWebSocket } from "./http/websocket_feed.ts";
+import { WebSocketTransport } from "./http/websocket_transport.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
 import type { Session, SessionContext } from "./session.ts";
 import { formatTextError } from "./text_format.ts";
@@ -60,7 +66,9 @@ export class ChatServer implements AsyncDisposable {
   readonly #discovery: DiscoveryResponder | null;
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
-  readonly #sessions = new Set<Session>();
+  // Each session with the transport it came over (tcp, tls, unix, ws).
+  readonly #sessions = new Map<Session, string>();
+  #http: HttpServer | null = null;
   #openConnections = 0;
   #allClosed: (() => void) | undefined;
   readonly #abort = new AbortController();
@@ -146,7 +154,16 @@ export class ChatServer implements AsyncDisposable {
       });
       const listeners = await openListeners(resolved);
       const discovery = openDiscovery(resolved, listeners);
-      return new ChatServer(listeners, resolved, { store, broker, accounts, discovery });
+      const server = new ChatServer(listeners, resolved, { store, broker, accounts, discovery });
+      if (resolved.http !== null) {
+        try {
+          server.#http = HttpServer.open(server.#host(), parseHttpAddress(resolved.http));
+        } catch (error) {
+          await server.shutdown();
+          throw error;
+        }
+      }
+      return server;
     } catch (error) {
       await shared?.cluster.close();
       await store.close();
@@ -165,6 +182,16 @@ export class ChatServer implements AsyncDisposable {
   /** Every listener's kind and address, in the order they were opened (TCP, TLS, Unix). */
   get listeners(): { kind: ListenerKind; addr: Deno.NetAddr | Deno.UnixAddr }[] {
     return this.#listeners.map(({ kind, addr }) => ({ kind, addr }));
+  }
+
+  /** The HTTP listener's address, or null without `http`. */
+  get httpAddr(): Deno.NetAddr | null {
+    return this.#http?.addr ?? null;
+  }
+
+  /** The HTTP side (routes, metrics), or null without `http`. */
+  get http(): HttpServer | null {
+    return this.#http;
   }
 
   /** The UDP address answering discovery probes, or null when discovery is off. */
@@ -207,12 +234,14 @@ export class ChatServer implements AsyncDisposable {
     for (const open of this.#listeners) open.close();
     await Promise.all(this.#acceptLoops);
     await this.#discovery?.close();
-    for (const session of this.#sessions) {
+    for (const session of this.#sessions.keys()) {
       session.close("server_shutdown", "Server is shutting down");
     }
     if (this.#openConnections > 0) {
       await new Promise<void>((resolve) => this.#allClosed = resolve);
     }
+    // After the sessions: stopping HTTP drops WebSockets without their bye.
+    await this.#http?.shutdown();
     await this.#pruning;
     await this.broker.close();
     await this.store.close();
@@ -313,8 +342,10 @@ export class ChatServer implements AsyncDisposable {
       end();
       return;
     }
+    this.broker.metrics.connectionOpened(kind);
     const done = () => {
       this.#limiter.release(ip);
+      this.broker.metrics.connectionClosed(kind);
       end();
     };
     try {
@@ -337,7 +368,7 @@ export class ChatServer implements AsyncDisposable {
           ? new FramedSession(conn, this.#context, ip)
           : new TextSession(conn, this.#context, ip);
       }
-      this.#sessions.add(session);
+      this.#sessions.set(session, kind);
       if (this.#abort.signal.aborted) {
         session.close("server_shutdown", "Server is shutting down");
       } else {
@@ -408,6 +439,64 @@ export class ChatServer implements AsyncDisposable {
     else first.then(step, fail);
   }
 
+  /** What the HTTP side may see and do of this server. */
+  #host(): ChatHost {
+    const sessions = this.#sessions;
+    return {
+      broker: this.broker,
+      accounts: this.accounts,
+      store: this.store,
+      options: this.options,
+      signal: this.#abort.signal,
+      *sessions(): Iterable<SessionEntry> {
+        for (const [session, transport] of sessions) yield { session, transport };
+      },
+      acceptWebSocket: (socket, ip) => this.#acceptWebSocket(socket, ip),
+    };
+  }
+
+  /**
+   * Serves a WebSocket as a framed session, counted against the same caps
+   * as every other connection: one binary message per frame.
+   */
+  #acceptWebSocket(socket: WebSocket, ip: string): void {
+    const transport = new WebSocketTransport(socket);
+    try {
+      this.#limiter.acquire(ip);
+    } catch (error) {
+      const refusal = error as ChatError;
+      this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: refusal.message });
+      transport.write(encodeFrame({ type: "bye", code: refusal.code, message: refusal.message }))
+        .then(() => socket.close(1013, "Try again later"), () => {});
+      return;
+    }
+    this.#openConnections++;
+    const metrics = this.broker.metrics;
+    metrics.connectionOpened("ws");
+    const session = new FramedSession(transport, this.#context, ip);
+    this.#sessions.set(session, "ws");
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.#sessions.delete(session);
+      this.#limiter.release(ip);
+      metrics.connectionClosed("ws");
+      if (--this.#openConnections === 0) this.#allClosed?.();
+    };
+    // Counted until the session is done with the socket, as on TCP.
+    session.whenTransportClosed().then(end);
+    feedWebSocket(socket, session, {
+      maxFrameBytes: this.options.maxFrameBytes,
+      maxPendingBytes: this.options.maxQueueBytes,
+      metrics,
+      // The peer left: leave the broker as after end of input on TCP.
+      onClose: () => session.close("quit", "Connection closed", "connection closed"),
+    });
+    if (this.#abort.signal.aborted) session.close("server_shutdown", "Server is shutting down");
+    else session.start();
+  }
+
   /**
    * Completes a TLS handshake within the handshake timeout; false (and
    * closed) if it fails, times out or the server shuts down meanwhile.
@@ -472,7 +561,7 @@ export class ChatServer implements AsyncDisposable {
     const options = this.options;
     const heartbeatDue = now - this.#lastHeartbeat >= options.heartbeatMs;
     if (heartbeatDue) this.#lastHeartbeat = now;
-    for (const session of this.#sessions) {
+    for (const session of this.#sessions.keys()) {
       if (session.closed) continue;
       if (!session.registered) {
         if (now - session.acceptedAt >= session.handshakeTimeoutMs) {

@@ -18,6 +18,7 @@ import {
   toServerOptions,
 } from "./config/load_settings.ts";
 import { helpLine, renderSettingsHelp } from "./config/settings_help.ts";
+import { RECENT_LOGS } from "./http/log_ring.ts";
 
 /** The flags of `chat serve`: one or two per setting, plus --config and --help. */
 export const SERVE_FLAGS = {
@@ -48,6 +49,7 @@ Examples:
   chat serve --rate-per-second 100 --max-connections-per-ip 1000
   chat serve --tls-cert cert.pem --tls-key key.pem --no-tcp   # TLS only, port 7443
   chat serve --unix /run/chat/chat.sock   # TCP and a Unix socket
+  chat serve --http 127.0.0.1:8080        # also health, metrics, REST API, web client
   CHAT_PORT=7100 chat serve --config /etc/chat/chat.toml
 `;
 
@@ -67,6 +69,8 @@ export async function runServe(args: string[]): Promise<number> {
   await setupLogging({
     level: settings.logLevel,
     format: settings.logFormat,
+    // The dashboard's recent lines; only kept when someone can look at them.
+    ...(settings.http === null ? {} : { extraSinks: [RECENT_LOGS.sink] }),
     ...(settings.logFile === null ? {} : {
       file: {
         path: settings.logFile,
@@ -116,6 +120,11 @@ async function serve(
     } else {
       announce(`chat ${VERSION} listening on unix:${addr.path}`);
     }
+  }
+  const http = server.httpAddr;
+  if (http !== null) {
+    const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
+    announce(`chat ${VERSION} serving HTTP on ${host}:${http.port}`);
   }
   const discovery = server.discoveryAddr;
   if (discovery !== null) {

@@ -105,6 +105,15 @@ export interface ServerOptions {
   maxLoginFailuresPerAccount: number;
   /** Failed logins per address per hour before it is throttled. */
   maxLoginFailuresPerIp: number;
+  /**
+   * `HOST:PORT` of the HTTP listener (health, metrics, REST API, WebSocket,
+   * web client and dashboard); null: no HTTP.
+   */
+  http: string | null;
+  /** Origins allowed to call the REST API from a browser (CORS); `*` allows any. */
+  httpCorsOrigins: string[];
+  /** Largest HTTP request body accepted, in bytes. */
+  httpMaxBodyBytes: number;
 }
 
 /** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
@@ -155,4 +164,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxConcurrentHashes: 2,
   maxLoginFailuresPerAccount: 100,
   maxLoginFailuresPerIp: 300,
+  http: null,
+  httpCorsOrigins: [],
+  httpMaxBodyBytes: 64 * 1024,
 });

@@ -88,6 +88,11 @@ export abstract class Session implements Member {
     return this.#rooms ??= new Set();
   }
 
+  /** Bytes queued to this peer and not yet written (metrics, dashboard). */
+  get queuedBytes(): number {
+    return this.queue.queuedBytes;
+  }
+
   /** Whether login has completed. */
   get registered(): boolean {
     return this.#registered;

@@ -37,6 +37,8 @@ export interface LoggingOptions {
     /** Rotated files kept. */
     maxFiles: number;
   };
+  /** More sinks for every `chat` record (the dashboard's recent-log buffer); redacted too. */
+  extraSinks?: readonly Sink[];
 }
 
 /** What replaces a redacted value. */
@@ -79,11 +81,15 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     // Synchronous writes keep log lines in order with the "listening on" line.
     sink = (record) => void out.writeSync(encoder.encode(formatter(record)));
   }
+  const sinks: Record<string, Sink> = { main: redacting(sink) };
+  for (const [index, extra] of (options.extraSinks ?? []).entries()) {
+    sinks[`extra${index}`] = redacting(extra);
+  }
   await configure({
     reset: true,
-    sinks: { main: redacting(sink) },
+    sinks,
     loggers: [
-      { category: ["chat"], lowestLevel: options.level, sinks: ["main"] },
+      { category: ["chat"], lowestLevel: options.level, sinks: Object.keys(sinks) },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
     ],
   });

@@ -316,6 +316,50 @@ export function nickListType(): SettingType<string[]> {
   };
 }
 
+/**
+ * A list of web origins (`https://chat.example.org`, `http://localhost:8080`)
+ * or `*` for any: a TOML array of strings, or comma-separated text.
+ *
+ * @example
+ * ```ts
+ * import { originListType } from "./setting_types.ts";
+ * console.log(originListType().parse("https://a.example, http://localhost:8080"));
+ * // ["https://a.example", "http://localhost:8080"]
+ * ```
+ */
+export function originListType(): SettingType<string[]> {
+  const origin = (text: string): string => {
+    if (text === "*") return text;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new RangeError(`must be origins like https://chat.example.org, got "${text}"`);
+    }
+    // An origin is scheme, host and port only: a path or a slash would never match.
+    if (!/^https?:$/.test(url.protocol) || url.origin !== text) {
+      throw new RangeError(
+        `must be origins like https://chat.example.org (scheme, host, port; no path), got "${text}"`,
+      );
+    }
+    return text;
+  };
+  return {
+    allowed: 'a list of origins like "https://chat.example.org", or "*" for any',
+    parse: (text) => text.split(",").map((item) => item.trim()).filter((o) => o !== "").map(origin),
+    fromToml: (value) => {
+      if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+        throw new TypeError(
+          `must be an array of origins like ["https://a.example"], got ${toml(value)}`,
+        );
+      }
+      return value.map(origin);
+    },
+    show: (value) => value.length === 0 ? "(none)" : value.join(", "),
+    toToml: (value) => `[${value.map((item) => JSON.stringify(item)).join(", ")}]`,
+  };
+}
+
 function showDuration(ms: number): string {
   if (ms === 0) return "0";
   for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {

@@ -9,6 +9,7 @@
  * @module
  */
 import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
+import { parseHttpAddress } from "../http/http_address.ts";
 import { DEFAULT_SERVER_OPTIONS as D } from "../server_options.ts";
 import {
   boolType,
@@ -19,6 +20,7 @@ import {
   nickListType,
   numberType,
   optionalTextType,
+  originListType,
   type SettingType,
   textType,
 } from "./setting_types.ts";
@@ -77,6 +79,9 @@ export interface ServeSettings {
   logFile: string | null;
   logMaxBytes: number;
   logMaxFiles: number;
+  http: string | null;
+  httpCorsOrigins: string[];
+  httpMaxBodyBytes: number;
 }
 
 /** The sections settings are listed under, in order. */
@@ -86,6 +91,7 @@ export const SETTING_GROUPS = {
   storage: "Storage (SQLite file in the data directory)",
   accounts: "Accounts",
   logging: "Logging",
+  http: "HTTP: health, metrics, REST API, WebSocket, web client (off without --http)",
 } as const;
 
 /** A section of {@linkcode SETTING_GROUPS}. */
@@ -579,6 +585,42 @@ export const SETTINGS: SettingsSchema = {
     help: "rotated log files kept (FILE.1 is the newest)",
     type: intType({ min: 1, max: 100 }),
     default: 5,
+  },
+  http: {
+    group: "http",
+    flag: "http",
+    arg: "HOST:PORT",
+    help: "serve HTTP here: /healthz, /readyz, /metrics, /api/v1, /ws, / and /admin",
+    details: "Off by default. One listener carries the health checks, Prometheus metrics, the " +
+      "REST API (API keys from `chat apikey add`), the WebSocket endpoint for browsers, the " +
+      "web client and the admin dashboard; see docs/http_api.md. Plain HTTP: put a TLS " +
+      "proxy in front of it for anything but a trusted network. Port 0 picks a free one.",
+    type: optionalTextType({
+      allowed: "HOST:PORT, like 127.0.0.1:8080 or [::1]:8080",
+      none: "no HTTP",
+      check: (text) => void parseHttpAddress(text),
+    }),
+    default: D.http,
+    defaultText: "off",
+  },
+  httpCorsOrigins: {
+    group: "http",
+    flag: "http-cors-origin",
+    arg: "ORIGIN",
+    help: "let web pages from ORIGIN call the REST API (repeatable; * for any)",
+    details: "CORS is closed by default: no other site's page may call /api/v1 from a " +
+      "browser. The dashboard and its login never answer cross-origin requests.",
+    type: originListType(),
+    default: [...D.httpCorsOrigins],
+    repeatable: true,
+  },
+  httpMaxBodyBytes: {
+    group: "http",
+    flag: "http-max-body-bytes",
+    arg: "N",
+    help: "largest HTTP request body; larger ones get 413",
+    type: intType({ min: 1024, max: 16 * 1024 * 1024 }),
+    default: D.httpMaxBodyBytes,
   },
 };
 

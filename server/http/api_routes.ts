@@ -1,0 +1,238 @@
+/**
+ * The REST API, version 1 (`/api/v1/...`), for bots and operators holding
+ * an API key (`Authorization: Bearer KEY`). Posts go through the same
+ * validation as chat frames and the same broker calls as a session's, as
+ * the key's bot; every request of a key draws on one token bucket with the
+ * sessions' rate.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { ChatError } from "../../shared/errors.ts";
+import { parseClientFrame, type Request as ChatRequest } from "../../shared/protocol.ts";
+import type { ServerMetrics } from "../server_metrics.ts";
+import type { ApiKeyRecord } from "../store/store.ts";
+import { TokenBucket } from "../token_bucket.ts";
+import type { ApiBots } from "./api_bots.ts";
+import type { ApiKeyService } from "./api_key_service.ts";
+import { type ChatHost, describeSession } from "./chat_host.ts";
+import { HttpError } from "./http_error.ts";
+import { readJsonObject } from "./request_body.ts";
+import type { RouteContext, Router } from "./router.ts";
+
+/** What the API routes use. */
+export interface ApiDependencies {
+  host: ChatHost;
+  keys: ApiKeyService;
+  bots: ApiBots;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+type Authorized = (
+  request: Request,
+  context: RouteContext & { key: ApiKeyRecord },
+) => Promise<Response> | Response;
+
+/** Validates `fields` as the chat request `type` would be on the wire. */
+function parse<T extends ChatRequest["type"]>(
+  type: T,
+  fields: Record<string, unknown>,
+  maxBodyLength: number,
+): ChatRequest & { type: T } {
+  return parseClientFrame({ ...fields, type, id: 0 }, { maxBodyLength }) as never;
+}
+
+/** A query parameter as a whole number, or undefined when absent. */
+function intParam(url: URL, name: string): number | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null) return undefined;
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new ChatError("bad_request", `Query parameter ${name} must be a whole number >= 0`);
+  }
+  return Number(text);
+}
+
+/** Copies the string and boolean fields of a JSON body that a chat request takes. */
+function fields(body: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) if (body[name] !== undefined) out[name] = body[name];
+  return out;
+}
+
+function requireAdmin(key: ApiKeyRecord, what: string): void {
+  if (!key.admin) {
+    throw new ChatError("forbidden", `${what} needs an admin API key (chat apikey add --admin)`);
+  }
+}
+
+/**
+ * Adds the `/api/v1` routes to `router`.
+ *
+ * @example
+ * ```ts ignore
+ * import { addApiRoutes } from "./api_routes.ts";
+ * addApiRoutes(router, { host, keys, bots, metrics, logger });
+ * ```
+ */
+export function addApiRoutes(router: Router, deps: ApiDependencies): void {
+  const { host, keys, bots, metrics, logger } = deps;
+  const { broker, options } = host;
+  const buckets = new Map<string, TokenBucket>();
+
+  const authorized = (handler: Authorized) => async (request: Request, context: RouteContext) => {
+    const header = request.headers.get("authorization");
+    const bearer = header === null ? null : /^Bearer\s+(\S+)$/i.exec(header);
+    if (bearer === null) {
+      throw new HttpError(
+        "unauthorized",
+        401,
+        "Send an API key as 'Authorization: Bearer KEY' (chat apikey add NAME makes one)",
+        { headers: { "www-authenticate": 'Bearer realm="chat"' } },
+      );
+    }
+    const key = await keys.verify(bearer[1]!);
+    if (key === undefined) {
+      metrics.authFailures++;
+      // Never the key itself: only that one was refused, and from where.
+      logger.warn("Refused an unknown or malformed API key from {ip}", { ip: context.ip });
+      throw new ChatError("auth_failed", "Unknown API key", {});
+    }
+    let bucket = buckets.get(key.id);
+    if (bucket === undefined) {
+      bucket = new TokenBucket({ burst: options.rateBurst, ratePerSecond: options.ratePerSecond });
+      buckets.set(key.id, bucket);
+    }
+    const wait = bucket.take();
+    if (wait > 0) {
+      metrics.rateLimited++;
+      throw new ChatError(
+        "rate_limited",
+        `Rate limit: ${options.ratePerSecond} requests/s (burst ${options.rateBurst}) per API key`,
+        { retryAfterMs: wait },
+      );
+    }
+    return await handler(request, { ...context, key });
+  };
+  const body = (request: Request) =>
+    readJsonObject(request, { maxBytes: options.httpMaxBodyBytes });
+  const maxBodyLength = options.maxBodyLength;
+
+  router
+    .add(
+      "GET",
+      "/api/v1/key",
+      authorized((_request, { key }) =>
+        Response.json({
+          name: key.name,
+          admin: key.admin,
+          createdAt: key.createdAt,
+        })
+      ),
+    )
+    .add("GET", "/api/v1/rooms", authorized(async () => Response.json(await broker.rooms())))
+    .add("GET", "/api/v1/users", authorized(async () => Response.json(await broker.users())))
+    .add(
+      "GET",
+      "/api/v1/rooms/{room}/messages",
+      authorized(async (_request, { key, params, url }) => {
+        const query = {
+          room: params.room,
+          before: intParam(url, "before"),
+          after: intParam(url, "after"),
+          limit: intParam(url, "limit"),
+        };
+        if (query.before !== undefined && query.after !== undefined) {
+          throw new ChatError("bad_request", "Give before or after, not both");
+        }
+        const page = parse("history", query, maxBodyLength);
+        const bot = await bots.inRoom(key, page.room);
+        const paging: { before?: number; after?: number; limit?: number } = {};
+        if (page.before !== undefined) paging.before = page.before;
+        if (page.after !== undefined) paging.after = page.after;
+        if (page.limit !== undefined) paging.limit = page.limit;
+        return Response.json(await broker.history(bot, page.room, paging));
+      }),
+    )
+    .add(
+      "POST",
+      "/api/v1/rooms/{room}/messages",
+      authorized(async (request, { key, params }) => {
+        const say = parse("say", {
+          ...fields(await body(request), ["body", "action"]),
+          room: params.room,
+        }, maxBodyLength);
+        const bot = await bots.inRoom(key, say.room);
+        const sent = await broker.say(bot, say.room, say.body, say.action ?? false);
+        return Response.json({ room: say.room, from: bot.nick, ...sent }, { status: 201 });
+      }),
+    )
+    .add(
+      "POST",
+      "/api/v1/users/{nick}/messages",
+      authorized(async (request, { key, params }) => {
+        const dm = parse("dm", {
+          ...fields(await body(request), ["body", "action"]),
+          to: params.nick,
+        }, maxBodyLength);
+        const bot = await bots.online(key);
+        const sent = await broker.dm(bot, dm.to, dm.body, dm.action ?? false);
+        return Response.json({ to: dm.to, from: bot.nick, ...sent }, { status: 201 });
+      }),
+    )
+    .add(
+      "POST",
+      "/api/v1/broadcast",
+      authorized(async (request, { key }) => {
+        requireAdmin(key, "Broadcasting");
+        const broadcast = parse("broadcast", fields(await body(request), ["body"]), maxBodyLength);
+        const bot = await bots.online(key);
+        return Response.json(await broker.broadcast(bot, broadcast.body), { status: 201 });
+      }),
+    )
+    .add(
+      "POST",
+      "/api/v1/rooms/{room}/kick",
+      authorized(async (request, { key, params }) => {
+        const kick = parse("kick", {
+          ...fields(await body(request), ["nick", "reason"]),
+          room: params.room,
+        }, maxBodyLength);
+        const bot = await bots.online(key);
+        const options = kick.reason === undefined ? {} : { reason: kick.reason };
+        return Response.json(await broker.moderate(bot, "kick", kick.room, kick.nick, options));
+      }),
+    )
+    .add(
+      "GET",
+      "/api/v1/sessions",
+      authorized((_request, { key }) => {
+        requireAdmin(key, "Listing sessions");
+        const sessions = [...host.sessions()].map(describeSession);
+        return Response.json({ sessions: sessions.slice(0, 1000), total: sessions.length });
+      }),
+    )
+    .add(
+      "DELETE",
+      "/api/v1/sessions/{id}",
+      authorized((_request, { key, params }) => {
+        requireAdmin(key, "Disconnecting sessions");
+        const entry = [...host.sessions()].find(({ session }) => session.id === params.id);
+        if (entry === undefined || entry.session.closed) {
+          throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
+        }
+        const { session } = entry;
+        logger.info("API key {key} disconnected {nick} ({session})", {
+          key: key.name,
+          nick: session.nick || "(not logged in)",
+          session: session.id,
+        });
+        session.close(
+          "forbidden",
+          "Disconnected by a server admin",
+          `disconnected by ${key.name}`,
+        );
+        return Response.json({ id: session.id, nick: session.nick });
+      }),
+    );
+}

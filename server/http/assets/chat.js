@@ -1,0 +1,355 @@
+// The browser chat client: the framed protocol over /ws, one binary
+// WebSocket message per frame. Everything from the server is shown with
+// textContent, never parsed as HTML.
+import { decodeFrame, encodeFrame } from "./msgpack.js";
+
+const $ = (id) => document.getElementById(id);
+const PROTOCOL = "1.0";
+
+const state = {
+  socket: null,
+  nick: "",
+  nextId: 1,
+  pending: new Map(),
+  rooms: new Map(), // room key -> { name, topic, members: Set, lines: [] }
+  current: null,
+  closed: false,
+};
+
+const key = (name) => name.normalize("NFKC").toLowerCase();
+
+function send(frame) {
+  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(encodeFrame(frame));
+}
+
+function request(body) {
+  const id = state.nextId++;
+  return new Promise((resolve, reject) => {
+    state.pending.set(id, { resolve, reject });
+    send({ ...body, id });
+  });
+}
+
+function time(ts) {
+  const date = new Date(ts);
+  return date.toTimeString().slice(0, 5);
+}
+
+function line(roomKey, { ts, from, body, kind }) {
+  const item = document.createElement("li");
+  item.className = kind;
+  const stamp = document.createElement("time");
+  stamp.textContent = time(ts ?? Date.now());
+  item.append(stamp);
+  if (from !== undefined) {
+    const who = document.createElement("span");
+    who.className = "from";
+    who.textContent = from;
+    item.append(who);
+  }
+  const text = document.createElement("span");
+  text.className = "body";
+  text.textContent = body;
+  item.append(text);
+  const room = roomKey === null ? null : state.rooms.get(roomKey);
+  if (room) room.lines.push(item);
+  if (roomKey === null || roomKey === state.current) {
+    const log = $("log");
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+    log.append(item);
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+}
+
+function system(body, roomKey = state.current) {
+  line(roomKey, { body, kind: "system" });
+}
+
+function renderRooms() {
+  const nav = $("rooms");
+  nav.replaceChildren();
+  for (const [roomKey, room] of state.rooms) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "#" + room.name;
+    button.dataset.room = room.name;
+    if (roomKey === state.current) button.className = "current";
+    button.addEventListener("click", () => show(roomKey));
+    nav.append(button);
+  }
+}
+
+function renderMembers() {
+  const list = $("member-list");
+  list.replaceChildren();
+  const room = state.rooms.get(state.current);
+  if (!room) return;
+  for (const nick of [...room.members].sort()) {
+    const item = document.createElement("li");
+    item.textContent = nick;
+    list.append(item);
+  }
+}
+
+function show(roomKey) {
+  state.current = roomKey;
+  const room = state.rooms.get(roomKey);
+  $("log").replaceChildren(...(room?.lines ?? []));
+  $("log").scrollTop = $("log").scrollHeight;
+  $("topic").textContent = room?.topic ? "Topic: " + room.topic : "";
+  renderRooms();
+  renderMembers();
+}
+
+async function join(name, roomKeyword) {
+  const result = await request({
+    type: "join",
+    room: name,
+    ...(roomKeyword ? { key: roomKeyword } : {}),
+  });
+  const roomKey = key(result.room);
+  const room = state.rooms.get(roomKey) ??
+    { name: result.room, topic: "", members: new Set(), lines: [] };
+  room.topic = result.topic;
+  room.members = new Set(result.members);
+  state.rooms.set(roomKey, room);
+  show(roomKey);
+  for (const message of result.history ?? []) {
+    line(roomKey, {
+      ts: message.ts,
+      from: message.from,
+      body: message.body,
+      kind: "message history",
+    });
+  }
+  system("You joined #" + result.room, roomKey);
+}
+
+const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /nick NICK, " +
+  "/topic TEXT, /who, /users, /rooms, /quit";
+
+async function command(text) {
+  const room = state.rooms.get(state.current);
+  if (!text.startsWith("/") || text.startsWith("//")) {
+    if (!room) return system("Join a room first: /join ROOM");
+    await request({
+      type: "say",
+      room: room.name,
+      body: text.startsWith("//") ? text.slice(1) : text,
+    });
+    return;
+  }
+  const [word, ...rest] = text.slice(1).split(" ");
+  const arg = rest.join(" ").trim();
+  switch (word.toLowerCase()) {
+    case "join":
+      return await join(rest[0] ?? "", rest[1]);
+    case "leave": {
+      const name = arg || room?.name;
+      await request({ type: "leave", room: name });
+      state.rooms.delete(key(name));
+      show(state.rooms.keys().next().value ?? null);
+      return;
+    }
+    case "msg": {
+      const [to, ...words] = rest;
+      await request({ type: "dm", to, body: words.join(" ") });
+      return;
+    }
+    case "me":
+      if (!room) return system("Join a room first: /join ROOM");
+      await request({ type: "say", room: room.name, body: arg, action: true });
+      return;
+    case "nick": {
+      const result = await request({ type: "nick", nick: arg });
+      state.nick = result.nick;
+      $("me").textContent = state.nick;
+      return;
+    }
+    case "topic":
+      if (!room) return;
+      await request({ type: "topic", room: room.name, ...(arg ? { topic: arg } : {}) });
+      return;
+    case "who": {
+      const result = await request({ type: "who", room: arg || room?.name });
+      return system("In #" + result.room + ": " + result.members.join(", "));
+    }
+    case "users": {
+      const result = await request({ type: "users" });
+      return system("Online (" + result.total + "): " + result.users.join(", "));
+    }
+    case "rooms": {
+      const result = await request({ type: "rooms" });
+      return system(
+        "Rooms: " + result.rooms.map((r) => "#" + r.name + " (" + r.members + ")").join(", "),
+      );
+    }
+    case "quit":
+      await request({ type: "quit" });
+      return;
+    case "help":
+      return system(HELP);
+    default:
+      return system("Unknown command /" + word + ". " + HELP);
+  }
+}
+
+function onEvent(frame) {
+  switch (frame.type) {
+    case "message": {
+      const body = frame.action ? "* " + frame.from + " " + frame.body : frame.body;
+      line(key(frame.room), {
+        ts: frame.ts,
+        from: frame.action ? undefined : frame.from,
+        body,
+        kind: "message",
+      });
+      return;
+    }
+    case "dm": {
+      const peer = frame.from === state.nick ? "→ " + frame.to : frame.from;
+      line(null, { ts: frame.ts, from: peer, body: frame.body, kind: "dm" });
+      return;
+    }
+    case "join": {
+      const room = state.rooms.get(key(frame.room));
+      if (!room) return;
+      room.members.add(frame.nick);
+      if (frame.nick !== state.nick) system(frame.nick + " joined", key(frame.room));
+      if (key(frame.room) === state.current) renderMembers();
+      return;
+    }
+    case "leave": {
+      const roomKey = key(frame.room);
+      const room = state.rooms.get(roomKey);
+      if (!room) return;
+      room.members.delete(frame.nick);
+      system(frame.nick + " left" + (frame.reason ? " (" + frame.reason + ")" : ""), roomKey);
+      if (frame.nick === state.nick) {
+        state.rooms.delete(roomKey);
+        show(state.rooms.keys().next().value ?? null);
+      } else if (roomKey === state.current) renderMembers();
+      return;
+    }
+    case "nick":
+      for (const [roomKey, room] of state.rooms) {
+        if (room.members.delete(frame.from)) {
+          room.members.add(frame.to);
+          system(frame.from + " is now " + frame.to, roomKey);
+        }
+      }
+      renderMembers();
+      return;
+    case "topic": {
+      const room = state.rooms.get(key(frame.room));
+      if (!room) return;
+      room.topic = frame.topic;
+      system(frame.by + " set the topic: " + frame.topic, key(frame.room));
+      if (key(frame.room) === state.current) $("topic").textContent = "Topic: " + frame.topic;
+      return;
+    }
+    case "notice":
+      line(frame.room ? key(frame.room) : null, {
+        ts: frame.ts,
+        from: frame.from,
+        body: frame.body,
+        kind: "system notice",
+      });
+      return;
+  }
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "welcome":
+      state.nick = frame.nick;
+      $("me").textContent = frame.nick;
+      $("login").hidden = true;
+      $("chat").hidden = false;
+      $("status").textContent = "connected";
+      join($("room").value.trim() || "general").catch((error) => system(error.message));
+      $("input").focus();
+      return;
+    case "ack":
+    case "error": {
+      const waiter = state.pending.get(frame.id);
+      if (!waiter) {
+        if (frame.type === "error") showError(frame.message);
+        return;
+      }
+      state.pending.delete(frame.id);
+      if (frame.type === "ack") waiter.resolve(frame.result ?? {});
+      else waiter.reject(new Error(frame.message));
+      return;
+    }
+    case "ping":
+      send({ type: "pong" });
+      return;
+    case "bye":
+      state.closed = true;
+      showError(frame.message);
+      $("status").textContent = "disconnected: " + frame.message;
+      return;
+    default:
+      onEvent(frame);
+  }
+}
+
+function showError(message) {
+  if ($("chat").hidden) $("login-error").textContent = message;
+  else system(message);
+}
+
+function connect(nick, password) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(scheme + "//" + location.host + "/ws");
+  socket.binaryType = "arraybuffer";
+  state.socket = socket;
+  state.closed = false;
+  socket.addEventListener("open", () => {
+    send({
+      type: "hello",
+      protocol: PROTOCOL,
+      client: "chat-web",
+      clientVersion: "1",
+      nick,
+      ...(password ? { password } : {}),
+    });
+  });
+  socket.addEventListener("message", (event) => {
+    if (!(event.data instanceof ArrayBuffer)) return;
+    try {
+      onFrame(decodeFrame(new Uint8Array(event.data)));
+    } catch (error) {
+      system("Bad frame from the server: " + error.message);
+    }
+  });
+  socket.addEventListener("close", () => {
+    for (const waiter of state.pending.values()) waiter.reject(new Error("Disconnected"));
+    state.pending.clear();
+    if ($("chat").hidden) {
+      if (!$("login-error").textContent) $("login-error").textContent = "Could not connect";
+    } else {
+      $("status").textContent = state.closed ? $("status").textContent : "disconnected";
+    }
+  });
+}
+
+$("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  connect($("nick").value.trim(), $("password").value);
+  $("password").value = "";
+});
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("input").value;
+  if (text.trim() === "") return;
+  $("input").value = "";
+  command(text).catch((error) => system(error.message));
+});
+
+$("quit").addEventListener("click", () => {
+  request({ type: "quit" }).catch(() => {});
+});

@@ -1,0 +1,243 @@
+/**
+ * The HTTP listener of `chat serve --http HOST:PORT` (Deno.serve): health
+ * checks, Prometheus metrics, the REST API, the WebSocket endpoint, the web
+ * client and the admin dashboard, all on one port.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { ChatError } from "../../shared/errors.ts";
+import { VERSION } from "../../shared/version.ts";
+import { addAdminRoutes } from "./admin_routes.ts";
+import { AdminSessions } from "./admin_sessions.ts";
+import { ApiBots } from "./api_bots.ts";
+import { ApiKeyService } from "./api_key_service.ts";
+import { addApiRoutes } from "./api_routes.ts";
+import type { ChatHost } from "./chat_host.ts";
+import { CorsPolicy } from "./cors_policy.ts";
+import { EventLoopLag } from "./event_loop_lag.ts";
+import type { HttpAddress } from "./http_address.ts";
+import { errorResponse, HttpError } from "./http_error.ts";
+import { type LogRing, RECENT_LOGS } from "./log_ring.ts";
+import { MessageRate } from "./message_rate.ts";
+import { MetricsExporter } from "./metrics_exporter.ts";
+import { OPENAPI_DOCUMENT } from "./openapi.ts";
+import { type RouteEntry, Router } from "./router.ts";
+import { addWebRoutes } from "./web_routes.ts";
+
+// A readiness probe must answer even when the store hangs.
+const READY_TIMEOUT_MS = 2000;
+
+/** Options for {@linkcode HttpServer.open}. */
+export interface HttpServerOptions {
+  /** Where the dashboard reads recent log lines (default: the ring `chat serve` logs into). */
+  logs?: LogRing;
+}
+
+/**
+ * The running HTTP side of one chat server.
+ *
+ * @example
+ * ```ts ignore
+ * import { HttpServer } from "./http_server.ts";
+ * const http = HttpServer.open(host, { hostname: "127.0.0.1", port: 0 });
+ * console.log(http.addr.port);
+ * await http.shutdown();
+ * ```
+ */
+export class HttpServer {
+  readonly router: Router = new Router();
+  readonly exporter: MetricsExporter;
+  #host: ChatHost;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #logger: Logger = getLogger(["chat", "http"]);
+  #cors: CorsPolicy;
+  #bots: ApiBots;
+  #lag = new EventLoopLag();
+  #rate: MessageRate;
+  #startedAt = Date.now();
+  #closed: Promise<void> | undefined;
+
+  private constructor(host: ChatHost, address: HttpAddress, options: HttpServerOptions) {
+    this.#host = host;
+    const metrics = host.broker.metrics;
+    this.#cors = new CorsPolicy(host.options.httpCorsOrigins);
+    this.#bots = new ApiBots(host.broker, host.accounts);
+    this.#rate = new MessageRate(() => metrics.messagesIn);
+    this.exporter = new MetricsExporter({
+      metrics,
+      lag: this.#lag,
+      stats: () => ({ users: host.broker.userCount, rooms: host.broker.roomCount }),
+      queuedBytes: () => {
+        let total = 0;
+        for (const { session } of host.sessions()) total += session.queuedBytes;
+        return total;
+      },
+    });
+    this.#routes(options);
+    try {
+      this.#server = Deno.serve({
+        hostname: address.hostname,
+        port: address.port,
+        onListen: () => {},
+      }, (request, info) => this.#handle(request, info));
+    } catch (error) {
+      this.#stopTimers();
+      this.#bots.close();
+      if (error instanceof Error) {
+        error.message =
+          `Cannot listen on http ${address.hostname}:${address.port}: ${error.message}`;
+      }
+      throw error;
+    }
+  }
+
+  /** Starts serving `host` on `address`; throws (AddrInUse...) when it cannot listen. */
+  static open(host: ChatHost, address: HttpAddress, options: HttpServerOptions = {}): HttpServer {
+    return new HttpServer(host, address, options);
+  }
+
+  /** The address listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  /** Every route served (the OpenAPI document lists the same). */
+  get routes(): RouteEntry[] {
+    return this.router.routes;
+  }
+
+  /**
+   * Takes the API bots offline and stops serving; call once the chat
+   * sessions are closed (stopping also drops open WebSockets).
+   */
+  shutdown(): Promise<void> {
+    return this.#closed ??= (async () => {
+      this.#bots.close();
+      this.#stopTimers();
+      await this.#server.shutdown();
+    })();
+  }
+
+  #stopTimers(): void {
+    this.#lag[Symbol.dispose]();
+    this.#rate[Symbol.dispose]();
+  }
+
+  #routes(options: HttpServerOptions): void {
+    const host = this.#host;
+    const metrics = host.broker.metrics;
+    this.router
+      .add("GET", "/healthz", () =>
+        Response.json({
+          status: "ok",
+          version: VERSION,
+          uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+        }))
+      .add("GET", "/readyz", () => this.#ready())
+      .add("GET", "/metrics", async () =>
+        new Response(await this.exporter.text(), {
+          headers: { "content-type": this.exporter.contentType, "cache-control": "no-store" },
+        }))
+      .add("GET", "/api/openapi.json", () => Response.json(OPENAPI_DOCUMENT));
+    addApiRoutes(this.router, {
+      host,
+      keys: new ApiKeyService(host.store),
+      bots: this.#bots,
+      metrics,
+      logger: this.#logger,
+    });
+    this.router.add("GET", "/ws", (request, { ip }) => this.#webSocket(request, ip));
+    addWebRoutes(this.router);
+    addAdminRoutes(this.router, {
+      host,
+      logins: new AdminSessions(),
+      metrics,
+      rate: this.#rate,
+      logs: options.logs ?? RECENT_LOGS,
+      logger: this.#logger,
+      startedAt: this.#startedAt,
+    });
+  }
+
+  async #ready(): Promise<Response> {
+    const accepting = !this.#host.signal.aborted;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+    });
+    const store = await Promise.race([this.#host.store.ping().catch(() => false), timeout]);
+    clearTimeout(timer);
+    const ready = accepting && store;
+    return Response.json({
+      status: ready ? "ready" : "unavailable",
+      checks: {
+        accepting,
+        store,
+        storeKind: this.#host.options.redis === null ? "sqlite" : "redis",
+      },
+    }, { status: ready ? 200 : 503, headers: { "cache-control": "no-store" } });
+  }
+
+  #webSocket(request: Request, ip: string): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ChatError("bad_request", "GET /ws needs a WebSocket upgrade");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    this.#host.acceptWebSocket(socket, ip);
+    return response;
+  }
+
+  async #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    // Read before anything else: after a WebSocket upgrade the request is gone.
+    const ip = info.remoteAddr.hostname;
+    const started = performance.now();
+    const url = new URL(request.url);
+    const api = url.pathname.startsWith("/api/");
+    let response: Response;
+    try {
+      if (request.method === "OPTIONS" && api) {
+        response = this.#cors.preflight(request);
+      } else {
+        const method = request.method === "HEAD" ? "GET" : request.method;
+        const { handler, params } = this.router.match(method, url.pathname);
+        response = await handler(request, { url, params, ip });
+      }
+    } catch (error) {
+      if (
+        !(error instanceof ChatError) && !(error instanceof HttpError)
+      ) {
+        this.#logger.error("{method} {path} failed: {error}", {
+          method: request.method,
+          path: url.pathname,
+          error,
+        });
+      }
+      response = errorResponse(error);
+    }
+    if (response.status === 101) return response;
+    const headers = response.headers;
+    headers.set("x-content-type-options", "nosniff");
+    headers.set("referrer-policy", "no-referrer");
+    headers.set("x-frame-options", "DENY");
+    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+    if (api) {
+      for (
+        const [name, value] of Object.entries(this.#cors.headers(request.headers.get("origin")))
+      ) {
+        headers.set(name, value);
+      }
+    }
+    this.#logger.debug("{method} {path} {status} in {ms} ms from {ip}", {
+      method: request.method,
+      path: url.pathname,
+      status: response.status,
+      ms: Math.round(performance.now() - started),
+      ip,
+    });
+    if (request.method === "HEAD") {
+      return new Response(null, { status: response.status, headers });
+    }
+    return response;
+  }
+}

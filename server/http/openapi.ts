@@ -1,0 +1,648 @@
+/**
+ * The OpenAPI 3.1 description of everything the HTTP listener serves,
+ * at `/api/openapi.json`. A test keeps it true: its paths and the router's
+ * routes are the same set, and each request example is sent to a server and
+ * must get a documented status with a body of the documented shape.
+ *
+ * @module
+ */
+import { VERSION } from "../../shared/version.ts";
+
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const error = (description: string) => ({ description, content: json(ref("Error")) });
+
+const ROOM = {
+  name: "room",
+  in: "path",
+  required: true,
+  description: "Room name, without `#`",
+  schema: { type: "string" },
+  example: "general",
+};
+
+const API_ERRORS = {
+  "400": error("Invalid request (`bad_request`, `invalid_body`, `invalid_room`, `invalid_name`)"),
+  "401": error("No API key (`unauthorized`) or an unknown one (`auth_failed`)"),
+  "429": error("Over the key's rate limit (`rate_limited`); see Retry-After"),
+};
+
+const messageBody = (example: unknown) => ({
+  required: true,
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        required: ["body"],
+        properties: {
+          body: { type: "string", description: "The text, as in chat (--max-body-length)" },
+          action: { type: "boolean", description: "An action, like /me" },
+        },
+      },
+      example,
+    },
+  },
+});
+
+/** The document served at `/api/openapi.json`. */
+export const OPENAPI_DOCUMENT = {
+  openapi: "3.1.0",
+  info: {
+    title: "chat HTTP API",
+    version: VERSION,
+    description: "Health, metrics, the REST API for bots and operators (v1), the WebSocket " +
+      "endpoint, the web client and the admin dashboard of `chat serve --http HOST:PORT`. " +
+      'Every error is `{"error": {"code", "message"}}`. See docs/http_api.md.',
+  },
+  servers: [{ url: "/" }],
+  tags: [
+    { name: "health", description: "Liveness and readiness probes" },
+    { name: "metrics", description: "Prometheus metrics" },
+    { name: "api", description: "REST API, version 1: needs an API key" },
+    { name: "admin", description: "API key with the admin flag (chat apikey add --admin)" },
+    { name: "websocket", description: "The chat protocol for browsers" },
+    { name: "web", description: "Web client and dashboard files" },
+    { name: "dashboard", description: "The dashboard's own API: admin login and cookie" },
+  ],
+  paths: {
+    "/healthz": {
+      get: {
+        tags: ["health"],
+        operationId: "healthz",
+        summary: "The process is alive",
+        responses: { "200": { description: "Alive", content: json(ref("Health")) } },
+      },
+    },
+    "/readyz": {
+      get: {
+        tags: ["health"],
+        operationId: "readyz",
+        summary: "Accepting connections and the store (SQLite or Redis) answers",
+        responses: {
+          "200": { description: "Ready", content: json(ref("Ready")) },
+          "503": { description: "Shutting down or store unreachable", content: json(ref("Ready")) },
+        },
+      },
+    },
+    "/metrics": {
+      get: {
+        tags: ["metrics"],
+        operationId: "metrics",
+        summary: "Prometheus text exposition format 0.0.4",
+        responses: {
+          "200": {
+            description: "Every metric; see docs/http_api.md for the list",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+        },
+      },
+    },
+    "/api/openapi.json": {
+      get: {
+        tags: ["api"],
+        operationId: "openapi",
+        summary: "This document",
+        responses: { "200": { description: "OpenAPI 3.1", content: json({ type: "object" }) } },
+      },
+    },
+    "/api/v1/key": {
+      get: {
+        tags: ["api"],
+        operationId: "getKey",
+        summary: "The API key used: its name (the bot's nickname) and flags",
+        security: [{ apiKey: [] }],
+        responses: { "200": { description: "The key", content: json(ref("Key")) }, ...API_ERRORS },
+      },
+    },
+    "/api/v1/rooms": {
+      get: {
+        tags: ["api"],
+        operationId: "listRooms",
+        summary: "Rooms with their member counts",
+        security: [{ apiKey: [] }],
+        responses: {
+          "200": {
+            description: "Rooms (at most 1000) and how many exist",
+            content: json(ref("RoomList")),
+          },
+          ...API_ERRORS,
+        },
+      },
+    },
+    "/api/v1/users": {
+      get: {
+        tags: ["api"],
+        operationId: "listUsers",
+        summary: "Users online",
+        security: [{ apiKey: [] }],
+        responses: {
+          "200": {
+            description: "Nicknames (at most 1000) and how many",
+            content: json(ref("UserList")),
+          },
+          ...API_ERRORS,
+        },
+      },
+    },
+    "/api/v1/rooms/{room}/messages": {
+      post: {
+        tags: ["api"],
+        operationId: "postRoomMessage",
+        summary: "Post to a room as the key's bot (it joins the room first if needed)",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM],
+        requestBody: messageBody({ body: "Deploy 1.4.2 finished" }),
+        responses: {
+          "201": { description: "Committed and delivered", content: json(ref("Posted")) },
+          ...API_ERRORS,
+          "403": error("The bot may not post there (`muted`, `banned`, `invite_only`, `bad_key`)"),
+          "404": error("No such room (`no_such_room`); the API never creates rooms"),
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+      get: {
+        tags: ["api"],
+        operationId: "roomHistory",
+        summary: "A page of a room's history, newest last",
+        description: "Without before/after: the latest messages. `before`: older ones. " +
+          "`after`: newer ones, oldest first. `more` says there is more in that direction. " +
+          "The key's bot joins the room to read it.",
+        security: [{ apiKey: [] }],
+        parameters: [
+          ROOM,
+          {
+            name: "before",
+            in: "query",
+            description: "Only messages with ids below this",
+            schema: { type: "integer", minimum: 0 },
+          },
+          {
+            name: "after",
+            in: "query",
+            description: "Only messages with ids above this",
+            schema: { type: "integer", minimum: 0 },
+          },
+          {
+            name: "limit",
+            in: "query",
+            description: "At most this many (default 50, at most 500)",
+            schema: { type: "integer", minimum: 1, maximum: 500 },
+            example: 20,
+          },
+        ],
+        responses: {
+          "200": { description: "A page", content: json(ref("HistoryPage")) },
+          ...API_ERRORS,
+          "403": error("The bot may not enter the room (`banned`, `invite_only`, `bad_key`)"),
+          "404": error("No such room (`no_such_room`)"),
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+    },
+    "/api/v1/users/{nick}/messages": {
+      post: {
+        tags: ["api"],
+        operationId: "postDirectMessage",
+        summary: "Send a direct message as the key's bot (stored for a registered user offline)",
+        security: [{ apiKey: [] }],
+        parameters: [{
+          name: "nick",
+          in: "path",
+          required: true,
+          description: "The recipient's nickname",
+          schema: { type: "string" },
+          example: "alice",
+        }],
+        requestBody: messageBody({ body: "Your build is green" }),
+        responses: {
+          "201": { description: "Sent", content: json(ref("DirectPosted")) },
+          ...API_ERRORS,
+          "404": error("Nobody of that name is online or registered (`no_such_user`)"),
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+    },
+    "/api/v1/broadcast": {
+      post: {
+        tags: ["admin"],
+        operationId: "broadcast",
+        summary: "A notice to everyone online, from the key's bot",
+        security: [{ apiKey: [] }],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["body"],
+                properties: { body: { type: "string" } },
+              },
+              example: { body: "Maintenance at 22:00 UTC" },
+            },
+          },
+        },
+        responses: {
+          "201": { description: "Sent", content: json(ref("Broadcasted")) },
+          ...API_ERRORS,
+          "403": error("Not an admin key (`forbidden`)"),
+        },
+      },
+    },
+    "/api/v1/rooms/{room}/kick": {
+      post: {
+        tags: ["admin"],
+        operationId: "kick",
+        summary: "Remove a user from a room, as /kick would (an admin key may kick anyone)",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["nick"],
+                properties: { nick: { type: "string" }, reason: { type: "string" } },
+              },
+              example: { nick: "mallory", reason: "spam" },
+            },
+          },
+        },
+        responses: {
+          "200": { description: "Kicked", content: json(ref("Kicked")) },
+          ...API_ERRORS,
+          "403": error(
+            "The key's bot lacks the rank (`forbidden`) or is not in the room (`not_in_room`)",
+          ),
+          "404": error("No such room (`no_such_room`)"),
+        },
+      },
+    },
+    "/api/v1/sessions": {
+      get: {
+        tags: ["admin"],
+        operationId: "listSessions",
+        summary: "Connections on this instance",
+        security: [{ apiKey: [] }],
+        responses: {
+          "200": {
+            description: "Sessions (at most 1000) and how many",
+            content: json(ref("SessionList")),
+          },
+          ...API_ERRORS,
+          "403": error("Not an admin key (`forbidden`)"),
+        },
+      },
+    },
+    "/api/v1/sessions/{id}": {
+      delete: {
+        tags: ["admin"],
+        operationId: "disconnectSession",
+        summary: "Disconnect one session (its client gets bye `forbidden`)",
+        security: [{ apiKey: [] }],
+        parameters: [{
+          name: "id",
+          in: "path",
+          required: true,
+          description: "Session id, from GET /api/v1/sessions",
+          schema: { type: "string" },
+          example: "00000000-0000-4000-8000-000000000000",
+        }],
+        responses: {
+          "200": { description: "Disconnected", content: json(ref("Disconnected")) },
+          ...API_ERRORS,
+          "403": error("Not an admin key (`forbidden`)"),
+          "404": error("No such session on this instance (`not_found`)"),
+        },
+      },
+    },
+    "/ws": {
+      get: {
+        tags: ["websocket"],
+        operationId: "webSocket",
+        summary: "WebSocket carrying the chat protocol: one binary message per frame",
+        description: "Each message is exactly one frame as on TCP (4-byte big-endian length, " +
+          "then MessagePack); docs/protocol.md. Same limits, rate limits and connection caps.",
+        responses: {
+          "101": { description: "Switching protocols" },
+          "400": error("Not a WebSocket upgrade (`bad_request`)"),
+        },
+      },
+    },
+    "/": { get: webFile("webClient", "The browser chat client", "text/html") },
+    "/admin": { get: webFile("dashboard", "The admin dashboard", "text/html") },
+    "/assets/chat.js": { get: webFile("chatScript", "The web client's script", "text/javascript") },
+    "/assets/admin.js": {
+      get: webFile("adminScript", "The dashboard's script", "text/javascript"),
+    },
+    "/assets/msgpack.js": {
+      get: webFile("msgpackScript", "MessagePack codec of both pages", "text/javascript"),
+    },
+    "/assets/style.css": { get: webFile("stylesheet", "Both pages' styles", "text/css") },
+    "/admin/login": {
+      post: {
+        tags: ["dashboard"],
+        operationId: "adminLogin",
+        summary: "Log in with a server admin account; sets an HttpOnly SameSite=Strict cookie",
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["name", "password"],
+                properties: { name: { type: "string" }, password: { type: "string" } },
+              },
+              example: { name: "root", password: "correct horse battery" },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "Logged in",
+            content: json({
+              type: "object",
+              required: ["name"],
+              properties: { name: { type: "string" } },
+            }),
+          },
+          "400": error("Bad body (`bad_request`)"),
+          "401": error("Wrong name or password (`auth_failed`)"),
+          "403": error("Not an admin (`forbidden`), or a request from another origin"),
+          "429": error("Too many failures (`rate_limited`)"),
+        },
+      },
+    },
+    "/admin/api/overview": {
+      get: {
+        tags: ["dashboard"],
+        operationId: "adminOverview",
+        summary: "Everything the dashboard shows; needs the login cookie",
+        responses: {
+          "200": { description: "Overview", content: json(ref("Overview")) },
+          "401": error("Not logged in (`unauthorized`)"),
+        },
+      },
+    },
+    "/admin/api/sessions/{id}/disconnect": {
+      post: {
+        tags: ["dashboard"],
+        operationId: "adminDisconnect",
+        summary: "Disconnect a session from the dashboard; needs the login cookie",
+        parameters: [{
+          name: "id",
+          in: "path",
+          required: true,
+          schema: { type: "string" },
+          example: "00000000-0000-4000-8000-000000000000",
+        }],
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { type: "object" }, example: {} } },
+        },
+        responses: {
+          "200": { description: "Disconnected", content: json(ref("Disconnected")) },
+          "401": error("Not logged in (`unauthorized`)"),
+          "403": error("A request from another origin (`forbidden`)"),
+          "404": error("No such session (`not_found`)"),
+        },
+      },
+    },
+    "/admin/logout": {
+      post: {
+        tags: ["dashboard"],
+        operationId: "adminLogout",
+        summary: "End the dashboard login",
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { type: "object" }, example: {} } },
+        },
+        responses: {
+          "200": {
+            description: "Logged out; the cookie is cleared",
+            content: json({ type: "object" }),
+          },
+          "403": error("A request from another origin (`forbidden`)"),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      apiKey: {
+        type: "http",
+        scheme: "bearer",
+        description: "A key from `chat apikey add NAME`",
+      },
+    },
+    schemas: {
+      Error: {
+        type: "object",
+        required: ["error"],
+        properties: {
+          error: {
+            type: "object",
+            required: ["code", "message"],
+            properties: {
+              code: { type: "string" },
+              message: { type: "string" },
+              retryAfterMs: { type: "integer" },
+            },
+          },
+        },
+      },
+      Health: {
+        type: "object",
+        required: ["status", "version", "uptimeSeconds"],
+        properties: {
+          status: { type: "string", enum: ["ok"] },
+          version: { type: "string" },
+          uptimeSeconds: { type: "integer" },
+        },
+      },
+      Ready: {
+        type: "object",
+        required: ["status", "checks"],
+        properties: {
+          status: { type: "string", enum: ["ready", "unavailable"] },
+          checks: {
+            type: "object",
+            required: ["accepting", "store"],
+            properties: {
+              accepting: { type: "boolean" },
+              store: { type: "boolean" },
+              storeKind: { type: "string", enum: ["sqlite", "redis"] },
+            },
+          },
+        },
+      },
+      Key: {
+        type: "object",
+        required: ["name", "admin", "createdAt"],
+        properties: {
+          name: { type: "string" },
+          admin: { type: "boolean" },
+          createdAt: { type: "integer" },
+        },
+      },
+      RoomList: {
+        type: "object",
+        required: ["rooms", "total"],
+        properties: {
+          rooms: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["name", "members", "topic"],
+              properties: {
+                name: { type: "string" },
+                members: { type: "integer" },
+                topic: { type: "string" },
+              },
+            },
+          },
+          total: { type: "integer" },
+        },
+      },
+      UserList: {
+        type: "object",
+        required: ["users", "total"],
+        properties: {
+          users: { type: "array", items: { type: "string" } },
+          total: { type: "integer" },
+        },
+      },
+      Message: {
+        type: "object",
+        required: ["type", "room", "from", "body", "id", "ts"],
+        properties: {
+          type: { type: "string", enum: ["message"] },
+          room: { type: "string" },
+          from: { type: "string" },
+          body: { type: "string" },
+          id: { type: "integer" },
+          ts: { type: "integer" },
+          action: { type: "boolean" },
+          history: { type: "boolean" },
+        },
+      },
+      HistoryPage: {
+        type: "object",
+        required: ["room", "messages"],
+        properties: {
+          room: { type: "string" },
+          messages: { type: "array", items: ref("Message") },
+          more: { type: "boolean" },
+        },
+      },
+      Posted: {
+        type: "object",
+        required: ["room", "from", "id", "ts"],
+        properties: {
+          room: { type: "string" },
+          from: { type: "string" },
+          id: { type: "integer" },
+          ts: { type: "integer" },
+        },
+      },
+      DirectPosted: {
+        type: "object",
+        required: ["to", "from", "id", "ts"],
+        properties: {
+          to: { type: "string" },
+          from: { type: "string" },
+          id: { type: "integer" },
+          ts: { type: "integer" },
+          stored: { type: "boolean", description: "The recipient was offline: stored for later" },
+        },
+      },
+      Broadcasted: { type: "object", required: ["ts"], properties: { ts: { type: "integer" } } },
+      Kicked: {
+        type: "object",
+        required: ["room", "nick"],
+        properties: { room: { type: "string" }, nick: { type: "string" } },
+      },
+      Session: {
+        type: "object",
+        required: [
+          "id",
+          "nick",
+          "transport",
+          "ip",
+          "account",
+          "admin",
+          "rooms",
+          "connectedAt",
+          "queuedBytes",
+        ],
+        properties: {
+          id: { type: "string" },
+          nick: { type: "string", description: "Empty before login" },
+          transport: { type: "string", enum: ["tcp", "tls", "unix", "ws"] },
+          ip: { type: "string" },
+          account: { type: "boolean" },
+          admin: { type: "boolean" },
+          rooms: { type: "array", items: { type: "string" } },
+          connectedAt: { type: "integer" },
+          queuedBytes: { type: "integer" },
+        },
+      },
+      SessionList: {
+        type: "object",
+        required: ["sessions", "total"],
+        properties: {
+          sessions: { type: "array", items: ref("Session") },
+          total: { type: "integer" },
+        },
+      },
+      Disconnected: {
+        type: "object",
+        required: ["id", "nick"],
+        properties: { id: { type: "string" }, nick: { type: "string" } },
+      },
+      Overview: {
+        type: "object",
+        required: [
+          "admin",
+          "server",
+          "connections",
+          "rooms",
+          "users",
+          "messages",
+          "sessions",
+          "logs",
+        ],
+        properties: {
+          admin: { type: "string" },
+          server: { type: "object" },
+          connections: { type: "object" },
+          rooms: ref("RoomList"),
+          users: ref("UserList"),
+          messages: {
+            type: "object",
+            required: ["total", "ratePerSecond", "perSecond"],
+            properties: {
+              total: { type: "integer" },
+              ratePerSecond: { type: "number" },
+              perSecond: { type: "array", items: { type: "integer" } },
+            },
+          },
+          sessions: ref("SessionList"),
+          logs: { type: "array", items: { type: "object" } },
+        },
+      },
+    },
+  },
+};
+
+function webFile(operationId: string, summary: string, type: string) {
+  return {
+    tags: ["web"],
+    operationId,
+    summary,
+    responses: {
+      "200": { description: summary, content: { [type]: { schema: { type: "string" } } } },
+      "304": { description: "Not modified (ETag)" },
+    },
+  };
+}
