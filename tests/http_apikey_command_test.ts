@@ -62,12 +62,11 @@ Deno.test("chat apikey add prints the key once, stores only its hash; list and d
       "--no-discovery",
     ]);
     const base = `http://127.0.0.1:${await httpPort(server)}`;
+    const stored = SqliteStore.open(dir);
+    const createdAt = (await stored.listApiKeys())[0]!.createdAt;
+    await stored.close();
     const me = await fetch(`${base}/api/v1/key`, { headers: { authorization: `Bearer ${key}` } });
-    assert.deepEqual(await me.json(), {
-      name: "deploybot",
-      admin: false,
-      createdAt: await SqliteStore.open(dir).listApiKeys().then((keys) => keys[0]!.createdAt),
-    });
+    assert.deepEqual(await me.json(), { name: "deploybot", admin: false, createdAt });
     const deleted = await runChat(["apikey", "del", "deploybot", "--data", dir]);
     assert.deepEqual([deleted.code, deleted.stdout.trim()], [0, "Deleted API key deploybot."]);
     const refused = await fetch(`${base}/api/v1/key`, {
