@@ -12,6 +12,7 @@ export const PASSWORD_ENV = "CHAT_PASSWORD";
 
 /** A password that could not be read; the message never holds the password. */
 export class PasswordInputError extends Error {
+  /** Makes the error; `message` says what went wrong and where, never the password. */
   constructor(message: string) {
     super(message);
     this.name = "PasswordInputError";

@@ -50,13 +50,23 @@ export class ReadMarker {
 
   /** Notes that `event` was shown; only direct messages to us count. */
   shown(event: ClientEvent): void {
-    if (event.type !== "dm" || !this.#client.hasAccount) return;
-    const self = nameKey(this.#client.nick);
-    if (nameKey(event.to) !== self || nameKey(event.from) === self) return;
-    const key = nameKey(event.from);
+    if (event.type !== "dm") return;
+    if (nameKey(event.to) !== nameKey(this.#client.nick)) return;
+    this.read(event.from, event.id);
+  }
+
+  /**
+   * Notes that the direct messages from `peer` up to id `upTo` have been
+   * seen, for a view that knows it without an event at hand (a
+   * conversation opened on screen).
+   */
+  read(peer: string, upTo: number): void {
+    if (!this.#client.hasAccount) return;
+    if (nameKey(peer) === nameKey(this.#client.nick)) return;
+    const key = nameKey(peer);
     const known = Math.max(this.#pending.get(key)?.upTo ?? -1, this.#sent.get(key) ?? -1);
-    if (known >= event.id) return;
-    this.#pending.set(key, { peer: event.from, upTo: event.id });
+    if (known >= upTo) return;
+    this.#pending.set(key, { peer, upTo });
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#send();

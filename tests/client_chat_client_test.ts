@@ -678,6 +678,14 @@ Deno.test("ReadMarker tells an account's server the newest DM shown per peer, on
   marker.shown(dm(5, "bob", "alice"));
   await marker.flush();
   assert.equal(peer.received.filter((frame) => frame.type === "read").length, 2);
+  // A view that knows what is on screen says so directly (the full-screen client).
+  marker.read("bob", 4);
+  marker.read("alice", 9);
+  marker.read("Bob", 8);
+  const direct = await peer.ack("read", { with: "Bob", upTo: 8 });
+  assert.deepEqual([direct.with, direct.upTo], ["Bob", 8]);
+  await marker.flush();
+  assert.equal(peer.received.filter((frame) => frame.type === "read").length, 3);
   await client.close();
 });
 

@@ -8,11 +8,13 @@ import { namedKey, type TuiKey } from "../client/tui/tui_key_decoder.ts";
 import { mentions, type TuiEffect, TuiModel } from "../client/tui/tui_model.ts";
 import { buildView, screenText } from "../client/tui/tui_view.ts";
 import { ChatError } from "../shared/errors.ts";
-import type { RequestBody, RoomMessageEvent } from "../shared/protocol.ts";
+import type { DirectMessageEvent, RequestBody, RoomMessageEvent } from "../shared/protocol.ts";
 
 const T0 = Date.UTC(2024, 4, 6, 9, 30);
 
-function makeModel(options: { columns?: number; rows?: number } = {}): TuiModel {
+function makeModel(
+  options: { columns?: number; rows?: number; account?: boolean } = {},
+): TuiModel {
   return new TuiModel({
     nick: "alice",
     server: "127.0.0.1:7007",
@@ -20,6 +22,7 @@ function makeModel(options: { columns?: number; rows?: number } = {}): TuiModel 
     rows: options.rows ?? 20,
     utc: true,
     now: () => T0,
+    hasAccount: () => options.account ?? false,
   });
 }
 
@@ -532,4 +535,153 @@ Deno.test("tui model: unread DMs announced at login open their conversations wit
   });
   assert.match(screen(model), /2 @bob +2!/);
   assert.match(screen(model), /3 @carol +1!/);
+});
+
+function dm(from: string, to: string, body: string, id: number): DirectMessageEvent {
+  return { type: "dm", from, to, body, id, ts: T0 + id * 1000 };
+}
+
+function reads(effects: TuiEffect[]): Array<{ peer: string; upTo: number }> {
+  return effects.flatMap((effect) =>
+    effect.type === "read" ? [{ peer: effect.peer, upTo: effect.upTo }] : []
+  );
+}
+
+Deno.test("tui model: with an account, a DM conversation opened fetches its history and pages back", () => {
+  const model = makeModel({ account: true, rows: 12 });
+  type(model, "/query bob");
+  const opened = keys(model, namedKey("enter"));
+  const [latest] = sends(opened);
+  assert.deepEqual(latest, { type: "dm_history", with: "bob", limit: 50 });
+  assert.equal(model.active.history, "loading");
+  const page = Array.from(
+    { length: 20 },
+    (_, index) =>
+      index % 2 === 0
+        ? dm("bob", "alice", `from bob ${index + 100}`, index + 100)
+        : dm("alice", "bob", `to bob ${index + 100}`, index + 100),
+  );
+  // The newest from bob (118) is on screen: marked read.
+  const effects = model.applyEvent(reply(latest!, { with: "bob", messages: page, more: true }));
+  assert.deepEqual(reads(effects), [{ peer: "bob", upTo: 118 }]);
+  assert.equal(model.active.history, "idle");
+  assert.match(screen(model), /to bob 119/);
+  // The quiet request's result is not printed again as text.
+  assert.doesNotMatch(screen(model), /direct messages with bob/);
+  let older: RequestBody[] = [];
+  for (let press = 0; press < 10 && older.length === 0; press++) {
+    older = sends(keys(model, namedKey("pageup")));
+  }
+  assert.deepEqual(older, [{ type: "dm_history", with: "bob", before: 100, limit: 50 }]);
+  model.applyEvent(reply(older[0]!, { with: "bob", messages: [dm("bob", "alice", "first", 3)] }));
+  assert.equal(model.active.history, "done");
+  for (let press = 0; press < 10; press++) keys(model, namedKey("pageup"));
+  assert.match(screen(model), /beginning of history[\s\S]*first/);
+});
+
+Deno.test("tui model: DMs seen are marked read: on arrival on screen, or when their conversation is opened", () => {
+  const model = makeModel({ account: true });
+  join(model, "general");
+  // Arriving elsewhere: a new conversation asks for its history; nothing is read yet.
+  const arrived = model.applyEvent(dm("bob", "alice", "psst", 7));
+  assert.deepEqual(sends(arrived), [{ type: "dm_history", with: "bob", limit: 50 }]);
+  assert.deepEqual(reads(arrived), []);
+  assert.deepEqual(reads(keys(model, namedKey("3", { alt: true }))), [{ peer: "bob", upTo: 7 }]);
+  // On screen: read as it arrives. Our own messages are no news.
+  assert.deepEqual(reads(model.applyEvent(dm("bob", "alice", "again", 9))), [
+    { peer: "bob", upTo: 9 },
+  ]);
+  assert.deepEqual(reads(model.applyEvent(dm("alice", "bob", "ok", 10))), []);
+  assert.deepEqual(reads(keys(model, namedKey("2", { alt: true }))), []);
+  // A guest has no unread counts to keep: nothing to mark, no history to ask for.
+  const guest = makeModel();
+  assert.deepEqual(guest.applyEvent(dm("bob", "alice", "psst", 7)), [
+    { type: "bell" },
+    { type: "notify", title: "bob", body: "psst" },
+  ]);
+  assert.deepEqual(keys(guest, namedKey("2", { alt: true })), []);
+});
+
+Deno.test("tui model: stored DMs delivered at login are not counted twice by the unread notice", () => {
+  const model = makeModel();
+  model.applyEvent(dm("bob", "alice", "while you were away", 4));
+  model.applyEvent(dm("bob", "alice", "hello?", 5));
+  model.applyEvent({
+    type: "notice",
+    body: "2 unread direct message(s): bob (2)",
+    ts: T0,
+    unread: [{ peer: "bob", count: 2 }],
+  });
+  assert.equal(model.conversations.find((c) => c.kind === "dm")!.unread, 2);
+});
+
+Deno.test("tui model: /dmhistory shows the result in the DM conversation", () => {
+  const model = makeModel();
+  join(model, "general");
+  type(model, "/dmhistory carol before 40");
+  const [request] = sends(keys(model, namedKey("enter")));
+  assert.deepEqual(request, { type: "dm_history", with: "carol", before: 40 });
+  model.applyEvent(reply(request!, { with: "carol", messages: [dm("carol", "alice", "old", 12)] }));
+  assert.equal(model.active.kind, "dm");
+  assert.equal(model.active.name, "carol");
+  assert.match(screen(model), /carol │ old/);
+  // Nothing there: said where the user is.
+  type(model, "/dmhistory dave");
+  const [empty] = sends(keys(model, namedKey("enter")));
+  model.applyEvent(reply(empty!, { with: "dave", messages: [] }));
+  assert.equal(model.active.name, "carol");
+  assert.match(screen(model), /dave/);
+  type(model, "/dmhistory");
+  keys(model, namedKey("enter"));
+  assert.match(screen(model), /Usage: \/dmhistory NICK \[before ID \|/);
+});
+
+Deno.test("tui model: /register PASSWORD keeps the whole line and leaves it out of the input history", () => {
+  const model = makeModel();
+  type(model, "/register correct horse battery");
+  assert.deepEqual(sends(keys(model, namedKey("enter"))), [
+    { type: "register", password: "correct horse battery" },
+  ]);
+  type(model, "hello");
+  keys(model, namedKey("enter"));
+  keys(model, namedKey("up"), namedKey("up"));
+  assert.equal(model.input.text, "hello");
+});
+
+Deno.test("tui model: /register alone asks for the password twice and never shows it", () => {
+  const model = makeModel({ columns: 160 });
+  type(model, "/register");
+  assert.deepEqual(keys(model, namedKey("enter")), []);
+  assert.equal(model.secretPrompt, "New password for alice (not shown): ");
+  type(model, "s3cret pass");
+  keys(model, namedKey("backspace"));
+  const view = screen(model);
+  assert.match(view, /New password for alice \(not shown\): *$/m);
+  assert.doesNotMatch(view, /s3cret/);
+  assert.deepEqual(keys(model, namedKey("enter")), []);
+  assert.equal(model.secretPrompt, "Repeat the password: ");
+  type(model, "s3cret pas");
+  assert.deepEqual(sends(keys(model, namedKey("enter"))), [
+    { type: "register", password: "s3cret pas" },
+  ]);
+  assert.equal(model.secretPrompt, undefined);
+  assert.equal(model.input.text, "");
+  keys(model, namedKey("up"));
+  assert.equal(model.input.text, "/register", "only the command is in the history");
+
+  // A mismatch, and giving up, register nothing.
+  type(model, "x");
+  keys(model, namedKey("escape"));
+  model.input.setText("/register");
+  keys(model, namedKey("enter"));
+  type(model, "one");
+  keys(model, namedKey("enter"));
+  type(model, "two");
+  assert.deepEqual(sends(keys(model, namedKey("enter"))), []);
+  assert.match(screen(model), /the passwords do not match; not registered/);
+  model.input.setText("/register");
+  keys(model, namedKey("enter"));
+  assert.deepEqual(keys(model, namedKey("c", { ctrl: true })), [], "Ctrl+C gives up, not quits");
+  assert.equal(model.secretPrompt, undefined);
+  assert.match(screen(model), /│ not registered/);
 });

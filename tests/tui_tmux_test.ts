@@ -394,3 +394,85 @@ Deno.test({
   await terminal.keys("C-d");
   await terminal.waitFor(/EXIT=0/, "the client's exit");
 });
+
+Deno.test({
+  name: "tui in tmux: /register asks twice without echo; DMs seen in their conversation are read",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory", "--kdf-cost", "10"]);
+  const address = `127.0.0.1:${server.port}`;
+  await using terminal = await Terminal.start([address, ...ALICE]);
+  await terminal.waitFor(ready, "joined #general");
+  await terminal.type("/register");
+  await terminal.keys("Enter");
+  await terminal.waitFor(/New password for alice \(not shown\):\s*$/, "the password prompt");
+  await terminal.type("horse staple");
+  await terminal.keys("Enter");
+  await terminal.waitFor(/Repeat the password:\s*$/, "asked again");
+  await terminal.type("horse staple");
+  await terminal.keys("Enter");
+  const registered = await terminal.waitFor(/registered alice/, "registered");
+  assert.doesNotMatch(registered.join("\n"), /horse|staple/);
+
+  const { bob } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "dm", to: "alice", body: "one" });
+    await bob.request({ type: "dm", to: "alice", body: "two" });
+    await terminal.waitFor(/3 @bob +2/, "an unread count on @bob");
+    // Looked at: the server hears they were read.
+    await terminal.keys("M-3");
+    await terminal.waitFor(/bob » one[\s\S]*bob » two/, "bob's messages");
+    await terminal.keys("M-2");
+    await terminal.waitFor(/^ #general/, "back to #general");
+    await bob.request({ type: "dm", to: "alice", body: "three" });
+    await terminal.waitFor(/3 @bob +1/, "one more, not looked at");
+  } finally {
+    await bob.close();
+  }
+  await terminal.keys("C-c");
+  await terminal.waitFor(/EXIT=0/, "the client's exit");
+
+  // At the next login only "three" is unread, and the DM history is there.
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "join", address, "--name", "alice", "--json"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { CHAT_PASSWORD: "horse staple" },
+  }).output();
+  const records = new TextDecoder().decode(child.stdout).trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.equal(child.code, 0, new TextDecoder().decode(child.stderr));
+  const notice = records.find((record) => record.type === "notice");
+  assert.deepEqual(notice?.unread, [{ peer: "bob", count: 1 }]);
+});
+
+Deno.test({
+  name: "tui in tmux: with several servers found, chat join asks which and joins it",
+  ignore: !TMUX,
+}, async () => {
+  await using one = await ServerProcess.start(["--memory", "--discovery-port", "0"]);
+  await using two = await ServerProcess.start(["--memory", "--discovery-port", "0"]);
+  const udp = (server: ServerProcess) =>
+    Number(/discovery probes on udp "?127\.0\.0\.1:(\d+)/.exec(server.output)?.[1]);
+  await until(() => udp(one) > 0 && udp(two) > 0, "both discovery ports");
+  // Loopback only: the probe goes to 127.0.0.1, never to the LAN.
+  await using terminal = await Terminal.start([
+    "--discovery-address",
+    "127.0.0.1",
+    "--discovery-port",
+    `${udp(one)},${udp(two)}`,
+    ...ALICE,
+  ]);
+  const rows = await terminal.waitFor(/Join which one\? \[1-2\]/, "the question");
+  const second = rows.join("\n").match(/ {2}2\) \S+ {2}127\.0\.0\.1:(\d+)/);
+  assert.ok(second !== null, rows.join("\n"));
+  assert.ok([one.port, two.port].includes(Number(second[1])));
+  await terminal.type("2");
+  await terminal.keys("Enter");
+  await terminal.waitFor(ready, "joined #general");
+  await terminal.waitFor(new RegExp(` 127\\.0\\.0\\.1:${second[1]} │ alice │ connected`), "where");
+  await terminal.keys("C-c");
+  await terminal.waitFor(/EXIT=0/, "the client's exit");
+});

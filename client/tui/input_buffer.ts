@@ -198,12 +198,16 @@ export class InputBuffer {
     return this.#recall(this.#historyIndex + 1);
   }
 
-  /** Takes the text (adding it to history) and clears the input. */
-  submit(): string {
+  /**
+   * Takes the text and clears the input. It is added to history unless
+   * `remember` is false (a line holding a password).
+   */
+  submit(options: { remember?: boolean } = {}): string {
     const text = this.text;
     this.#chars = [];
     this.#cursor = 0;
-    if (text.trim() !== "" && this.#history.at(-1) !== text) {
+    const remember = options.remember ?? true;
+    if (remember && text.trim() !== "" && this.#history.at(-1) !== text) {
       this.#history.push(text);
       if (this.#history.length > this.#historySize) this.#history.shift();
     }

@@ -258,7 +258,8 @@ export function conversationRows(conversation: Conversation, style: ScrollbackSt
   const utc = style.utc ?? false;
   const dim = sgr(style.color, "2");
   const rows: Span[][] = [];
-  if (conversation.kind === "room") {
+  // The server buffer has no history; a guest's DM conversation stays "unsupported".
+  if (conversation.kind !== "server") {
     if (conversation.history === "loading") {
       rows.push(rule("loading older messages…", style.width, dim));
     } else if (conversation.history === "done") {

@@ -11,6 +11,7 @@ import { configure, type LogRecord } from "@logtape/logtape";
 import { type LoggingOptions, setupLogging } from "../../shared/logging.ts";
 import type { ChatClient } from "../chat_client.ts";
 import { type ColorDepth, describeError } from "../format.ts";
+import { ReadMarker } from "../read_marker.ts";
 import { notificationProtocol, notificationSequence } from "./notification.ts";
 import { mountScreen } from "./tui_app.tsx";
 import { TuiKeyDecoder } from "./tui_key_decoder.ts";
@@ -91,7 +92,10 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     columns: size.columns,
     rows: size.rows,
     color: options.color,
+    hasAccount: () => client.hasAccount,
   });
+  // What the user has seen of their direct messages, for the server's unread counts.
+  const marker = new ReadMarker(client);
   const protocol = notificationProtocol({
     TERM: env("TERM"),
     TERM_PROGRAM: env("TERM_PROGRAM"),
@@ -103,6 +107,8 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
 
   let quitting: Promise<void> | undefined;
   const quit = (reason?: string) => {
+    // Before the goodbye: the server learns what was read, so its unread counts stay true.
+    void marker.flush();
     quitting ??= client.close(reason);
   };
   let screen: ReturnType<typeof mountScreen> | undefined;
@@ -140,6 +146,9 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
           break;
         case "mouse":
           write(effect.enabled ? MOUSE_ON : MOUSE_OFF);
+          break;
+        case "read":
+          marker.read(effect.peer, effect.upTo);
           break;
       }
     }

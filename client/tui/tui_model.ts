@@ -8,11 +8,16 @@
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
-import { COMMAND_HELP, parseCommand } from "../../shared/commands.ts";
+import { COMMAND_HELP } from "../../shared/commands.ts";
 import type { RequestBody, RoomMessageEvent } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
+import {
+  CLIENT_COMMAND_HELP,
+  parseClientCommand,
+  REGISTER_PROMPT_HELP,
+} from "../client_commands.ts";
 import type { ClientEvent, ReplyEvent } from "../client_event.ts";
-import { type ColorDepth, describeError, formatResult } from "../format.ts";
+import { type ColorDepth, describeError, formatResult, historyMessages } from "../format.ts";
 import { commandNames, type Completion, cycleCompletion, startCompletion } from "./completion.ts";
 import {
   Conversation,
@@ -40,7 +45,9 @@ export type TuiEffect =
   /** Clear the screen and draw everything again. */
   | { type: "redraw" }
   /** Turn mouse reporting on or off. */
-  | { type: "mouse"; enabled: boolean };
+  | { type: "mouse"; enabled: boolean }
+  /** The user has seen the direct messages from `peer` up to id `upTo`: tell the server. */
+  | { type: "read"; peer: string; upTo: number };
 
 /** The connection as the status line shows it. */
 export interface ConnectionStatus {
@@ -72,6 +79,11 @@ export interface TuiModelOptions {
   maxEntries?: number;
   /** The clock, in ms since the epoch. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Whether the user is logged in to an account (it may register later):
+   * only accounts have DM history and unread counts. Default: never.
+   */
+  hasAccount?: () => boolean;
 }
 
 /** Keys and commands of the full-screen client, for `/help`. */
@@ -136,6 +148,9 @@ export class TuiModel {
   #historyPageSize: number;
   #maxEntries: number;
   #now: () => number;
+  #hasAccount: () => boolean;
+  /** A password being typed for /register: never shown, never in the input history. */
+  #secret: { label: string; input: InputBuffer; first?: string } | undefined;
   #completion: Completion | undefined;
   #pendingPaste: string | undefined;
   #connection: ConnectionStatus = { state: "connected" };
@@ -156,6 +171,7 @@ export class TuiModel {
     this.#historyPageSize = options.historyPageSize ?? 50;
     this.#maxEntries = options.maxEntries ?? 5000;
     this.#now = options.now ?? Date.now;
+    this.#hasAccount = options.hasAccount ?? (() => false);
     this.#conversations = [
       new Conversation("server", options.server, { maxEntries: this.#maxEntries }),
     ];
@@ -208,6 +224,11 @@ export class TuiModel {
     return this.#mouse;
   }
 
+  /** What the input asks for while a password is typed (nothing of it is shown), else undefined. */
+  get secretPrompt(): string | undefined {
+    return this.#secret?.label;
+  }
+
   /** A multi-line paste waiting for the user to say what to do with it. */
   get pendingPaste(): string | undefined {
     return this.#pendingPaste;
@@ -227,7 +248,7 @@ export class TuiModel {
   /** Pane sizes for the current terminal size and input. */
   get layout(): TuiLayout {
     const prompt = this.prompt;
-    const wanted = this.#pendingPaste === undefined
+    const wanted = this.#pendingPaste === undefined && this.#secret === undefined
       ? inputRows({
         clusters: this.input.clusters,
         cursor: this.input.cursor,
@@ -284,6 +305,7 @@ export class TuiModel {
 
   /** Applies one key press and returns what must be done. */
   handleKey(key: TuiKey): TuiEffect[] {
+    if (this.#secret !== undefined) return this.#secretKey(key);
     if (this.#pendingPaste !== undefined) return this.#answerPaste(key);
     const tab = key.kind === "key" && key.name === "tab" && !key.ctrl && !key.alt;
     if (!tab) this.#completion = undefined;
@@ -318,12 +340,15 @@ export class TuiModel {
       case "dm": {
         const outgoing = nameKey(event.from) === nameKey(this.#nick);
         const peer = outgoing ? event.to : event.from;
-        const conversation = this.#find("dm", peer) ?? this.#open("dm", peer);
-        return this.#deliver(conversation, {
-          ...this.#messageEntry(event),
-          // A direct message to us is always worth a look.
-          mention: !outgoing,
-        });
+        const [conversation, opened] = this.#dm(peer);
+        return [
+          ...opened,
+          ...this.#deliver(conversation, {
+            ...this.#messageEntry(event),
+            // A direct message to us is always worth a look.
+            mention: !outgoing,
+          }),
+        ];
       }
       case "join": {
         const conversation = this.#room(event.room);
@@ -369,12 +394,15 @@ export class TuiModel {
         this.#keepPosition(target, () => target.notice(text, event.ts));
         if (target !== this.active) target.unread++;
         // Direct messages that waited for us: their conversations, with the counts.
+        const effects: TuiEffect[] = [];
         for (const { peer, count } of event.unread ?? []) {
-          const conversation = this.#find("dm", peer) ?? this.#open("dm", peer);
-          conversation.unread += count;
+          const [conversation, opened] = this.#dm(peer);
+          effects.push(...opened);
+          // The stored messages just delivered are among those counted: not twice.
+          conversation.unread = Math.max(conversation.unread, count);
           conversation.mention = true;
         }
-        return [];
+        return effects;
       }
       case "bye":
         this.#everywhere(
@@ -576,6 +604,48 @@ export class TuiModel {
     }
   }
 
+  /** A key while a password is typed: editing, Enter to go on, Esc or Ctrl+C to give up. */
+  #secretKey(key: TuiKey): TuiEffect[] {
+    const secret = this.#secret!;
+    const input = secret.input;
+    const now = this.#now();
+    const giveUp = () => {
+      this.#secret = undefined;
+      this.active.notice("not registered", now, "status");
+      return [];
+    };
+    switch (key.kind) {
+      case "text":
+        input.insert(key.text);
+        return [];
+      case "paste":
+        input.insert(key.text.split("\n")[0]!);
+        return [];
+      case "wheel":
+        return [];
+    }
+    const { name, ctrl, alt } = key;
+    if (name === "escape" || (ctrl && name === "c")) return giveUp();
+    if (ctrl && name === "d" && input.text === "") return giveUp();
+    if (ctrl && name === "u") input.killToLineStart();
+    else if ((ctrl && name === "w") || (alt && name === "backspace")) input.killWordBack();
+    else if (name === "backspace" && !ctrl && !alt) input.backspace();
+    else if (name === "enter" && !ctrl && !alt) {
+      const typed = input.submit({ remember: false });
+      if (typed === "") return giveUp();
+      if (secret.first === undefined) {
+        this.#secret = { label: "Repeat the password: ", input, first: typed };
+        return [];
+      }
+      this.#secret = undefined;
+      if (typed !== secret.first) {
+        return this.#error("the passwords do not match; not registered");
+      }
+      return [this.#send({ type: "register", password: typed })];
+    }
+    return [];
+  }
+
   #complete(step: 1 | -1): void {
     let completion = this.#completion;
     if (completion === undefined) {
@@ -640,18 +710,44 @@ export class TuiModel {
     return this.#find("room", name) ?? this.#open("room", name);
   }
 
+  /**
+   * The conversation with `peer`, made when it has none; a new one asks
+   * for the latest page of its history (accounts only).
+   */
+  #dm(peer: string): [Conversation, TuiEffect[]] {
+    const found = this.#find("dm", peer);
+    if (found !== undefined) return [found, []];
+    const conversation = this.#open("dm", peer);
+    if (!this.#hasAccount()) return [conversation, []];
+    conversation.history = "loading";
+    const request: RequestBody = { type: "dm_history", with: peer, limit: this.#historyPageSize };
+    return [conversation, [this.#send(request, true)]];
+  }
+
+  /** Tells the server the newest direct message in `conversation` has been seen. */
+  #seen(conversation: Conversation): TuiEffect[] {
+    if (conversation.kind !== "dm" || !this.#hasAccount()) return [];
+    for (let index = conversation.entries.length - 1; index >= 0; index--) {
+      const entry = conversation.entries[index]!;
+      if (entry.kind === "message" && !entry.self && entry.id !== undefined) {
+        return [{ type: "read", peer: entry.from, upTo: entry.id }];
+      }
+    }
+    return [];
+  }
+
   #select(index: number, wrap = false): TuiEffect[] {
     const count = this.#conversations.length;
     if (wrap) index = (index + count) % count;
     if (index < 0 || index >= count) return [];
     this.#active = index;
     this.active.markRead();
-    return [];
+    return this.#seen(this.active);
   }
 
-  #activate(conversation: Conversation): void {
+  #activate(conversation: Conversation): TuiEffect[] {
     const index = this.#conversations.indexOf(conversation);
-    if (index >= 0) this.#select(index);
+    return index >= 0 ? this.#select(index) : [];
   }
 
   #close(conversation: Conversation): void {
@@ -719,19 +815,21 @@ export class TuiModel {
       conversation.addMember(entry.from);
     }
     if (entry.self || entry.history) return [];
+    // A direct message arriving in the conversation on screen is seen.
+    const seen = conversation === this.active ? this.#seen(conversation) : [];
     if (conversation !== this.active) {
       conversation.unread++;
       if (entry.mention) conversation.mention = true;
     } else if (conversation.scroll > 0) {
       conversation.newBelow++;
     }
-    if (!entry.mention) return [];
+    if (!entry.mention) return seen;
     const where = conversation.kind === "room" ? ` in #${conversation.name}` : "";
     return [{ type: "bell" }, {
       type: "notify",
       title: `${entry.from}${where}`,
       body: entry.body,
-    }];
+    }, ...seen];
   }
 
   // ------------------------------------------------------------ scrolling
@@ -780,7 +878,7 @@ export class TuiModel {
   }
 
   #loadOlder(conversation: Conversation): TuiEffect[] {
-    if (conversation.kind !== "room" || !conversation.joined) return [];
+    if (conversation.kind === "server" || !conversation.joined) return [];
     if (conversation.history !== "idle") return [];
     const before = conversation.oldestId;
     if (before === 1) {
@@ -790,9 +888,13 @@ export class TuiModel {
     conversation.history = "loading";
     // Stay at the top, where the "loading" line just appeared.
     conversation.scroll = this.#window(conversation).maxScroll;
-    const request: RequestBody = before === undefined
-      ? { type: "history", room: conversation.name, limit: this.#historyPageSize }
-      : { type: "history", room: conversation.name, before, limit: this.#historyPageSize };
+    const page = {
+      limit: this.#historyPageSize,
+      ...(before === undefined ? {} : { before }),
+    };
+    const request: RequestBody = conversation.kind === "dm"
+      ? { type: "dm_history", with: conversation.name, ...page }
+      : { type: "history", room: conversation.name, ...page };
     return [this.#send(request, true)];
   }
 
@@ -805,7 +907,9 @@ export class TuiModel {
 
   #submit(): TuiEffect[] {
     if (this.input.text.trim() === "") return [];
-    const text = this.input.submit().replace(/\n+$/, "");
+    // A password typed on the line stays out of the input history.
+    const remember = !/^\/register\s+\S/i.test(this.input.text);
+    const text = this.input.submit({ remember }).replace(/\n+$/, "");
     // Typing is a sign of attention: back to the newest messages.
     this.#scrollTo(0);
     return this.#runLine(text);
@@ -825,9 +929,8 @@ export class TuiModel {
     const args = command?.[2]?.trim() ?? "";
     if (name === "query" || ((name === "msg" || name === "dm") && !/\s/.test(args))) {
       if (args === "" || /\s/.test(args)) return this.#error("Usage: /query NICK");
-      const conversation = this.#find("dm", args) ?? this.#open("dm", args);
-      this.#activate(conversation);
-      return [];
+      const [conversation, opened] = this.#dm(args);
+      return [...opened, ...this.#activate(conversation)];
     }
     if (name === "close" || name === "wc") {
       if (active.kind === "server") return this.#error("The server buffer stays open");
@@ -851,9 +954,9 @@ export class TuiModel {
     }
     let parsed;
     try {
-      parsed = parseCommand(text, {
+      parsed = parseClientCommand(text, {
         currentRoom: active.kind === "room" && active.joined ? active.name : undefined,
-      });
+      }, { secretPrompt: true });
     } catch (error) {
       if (error instanceof ChatError && error.code === "not_in_room" && active.kind === "server") {
         return this.#error("This is the server buffer: /join ROOM, or switch with Alt+2");
@@ -862,9 +965,22 @@ export class TuiModel {
     }
     switch (parsed.kind) {
       case "help":
-        for (const [usage, what] of [...COMMAND_HELP, ...TUI_KEY_HELP]) {
+        for (
+          const [usage, what] of [
+            ...COMMAND_HELP,
+            ...CLIENT_COMMAND_HELP,
+            REGISTER_PROMPT_HELP,
+            ...TUI_KEY_HELP,
+          ]
+        ) {
           active.notice(`${usage.padEnd(32)} ${what}`, now);
         }
+        return [];
+      case "register_prompt":
+        this.#secret = {
+          label: `New password for ${this.#nick} (not shown): `,
+          input: new InputBuffer({ historySize: 0 }),
+        };
         return [];
       case "quit":
         return [
@@ -875,10 +991,7 @@ export class TuiModel {
         ];
       case "switch": {
         const conversation = this.#find("room", parsed.room.replace(/^#/, ""));
-        if (conversation !== undefined) {
-          this.#activate(conversation);
-          return [];
-        }
+        if (conversation !== undefined) return this.#activate(conversation);
         return [this.#send({ type: "join", room: parsed.room })];
       }
       case "request":
@@ -905,6 +1018,16 @@ export class TuiModel {
           }
         }
         return [];
+      }
+      if (request.type === "dm_history") {
+        const conversation = this.#find("dm", request.with);
+        if (conversation !== undefined && conversation.history === "loading") {
+          const code = event.error instanceof ChatError ? event.error.code : undefined;
+          // A guest (forbidden) or an older server: no DM history to page through.
+          const unsupported = code === "forbidden" || code === "unknown_command" ||
+            code === "bad_request";
+          conversation.history = unsupported ? "unsupported" : "idle";
+        }
       }
       if (quiet || request.type === "ping") return [];
       return this.#error(`error: ${describeError(event.error)}`);
@@ -942,6 +1065,28 @@ export class TuiModel {
           messages.some((message) => message.id <= 1);
         conversation.history = reachedStart ? "done" : "idle";
         return [];
+      }
+      case "dm_history": {
+        const peer = typeof result?.with === "string" ? result.with : request.with;
+        const messages = historyMessages(result?.messages).filter((message) =>
+          message.type === "dm"
+        );
+        if (!quiet && messages.length === 0) break;
+        // Our own requests were for a conversation that may have been closed since.
+        const conversation = quiet
+          ? this.#find("dm", peer)
+          : this.#find("dm", peer) ?? this.#open("dm", peer);
+        if (conversation === undefined) return [];
+        conversation.mergeHistory(
+          messages.map((message) => this.#messageEntry({ ...message, history: true })),
+        );
+        // Paging back, a page the server did not cut (no `more`) reached the first message.
+        conversation.history = request.after === undefined && result?.more !== true
+          ? "done"
+          : "idle";
+        if (quiet) return conversation === this.active ? this.#seen(conversation) : [];
+        // Asked for with /dmhistory: shown where it belongs.
+        return this.#activate(conversation);
       }
       case "nick":
         // The nick event that came before the ack said it already.

@@ -162,7 +162,12 @@ export function buildView(model: TuiModel): TuiView {
   let cursor: { x: number; y: number };
   const inputTop = layout.rows - layout.inputRows;
   const paste = model.pendingPaste;
-  if (paste !== undefined) {
+  const secret = model.secretPrompt;
+  if (secret !== undefined) {
+    // Nothing of the password shows, not even its length.
+    input = [fitLine([span(secret, sgr(model, "1"))], layout.columns)];
+    cursor = { x: Math.min(textWidth(secret), layout.columns - 1), y: inputTop };
+  } else if (paste !== undefined) {
     const count = paste.split("\n").length;
     const style = sgr(model, "1;33");
     input = [
