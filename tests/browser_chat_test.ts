@@ -1,0 +1,190 @@
+/**
+ * The web client and the dashboard in real headless Chromium (playwright-core
+ * driving Debian's /usr/bin/chromium): two browser users and one `chat join`
+ * user (a subprocess, piped, --json) talk in one room of a real `chat serve`
+ * subprocess, and an admin's dashboard shows them all and disconnects one.
+ */
+import assert from "node:assert/strict";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { JoinProcess } from "./support/join_process.ts";
+import { runChat, ServerProcess } from "./support/server_process.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const PASSWORD = "correct horse battery";
+// Cheap hashes for the admin account made below and checked by the server.
+const KDF = { CHAT_KDF_LN: "10" };
+
+async function httpPort(server: ServerProcess): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    const match = /serving HTTP on [^\s]*:(\d+)/.exec(server.output);
+    if (match) return Number(match[1]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no HTTP line:\n${server.output}`);
+}
+
+/** Chromium with a fresh profile directory, removed afterwards. */
+async function launch(): Promise<BrowserContext & AsyncDisposable> {
+  const profile = await Deno.makeTempDir({ prefix: "chat-chromium-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return Object.assign(context, {
+    [Symbol.asyncDispose]: async () => {
+      await context.close();
+      await Deno.remove(profile, { recursive: true });
+    },
+  });
+}
+
+async function joinInBrowser(page: Page, base: string, nick: string): Promise<void> {
+  await page.goto(base + "/");
+  await page.fill("#nick", nick);
+  await page.fill("#room", "general");
+  await page.click("#connect");
+  await page.locator("#chat").waitFor({ state: "visible" });
+  await page.locator("#member-list li", { hasText: nick }).waitFor();
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill("#input", text);
+  await page.press("#input", "Enter");
+}
+
+Deno.test({
+  name: "two browser users and a chat join user talk in one room; the dashboard shows them",
+  // playwright-core keeps its own pipes and timers to Chromium until the context closes.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
+    try {
+      const added = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "user", "add", "root", "--data", dir],
+        env: KDF,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = added.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(PASSWORD + "\n"));
+      await writer.close();
+      const result = await added.output();
+      assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+      assert.equal((await runChat(["user", "admin", "root", "--data", dir])).code, 0);
+      await using server = await ServerProcess.start([
+        "--data",
+        dir,
+        "--http",
+        "127.0.0.1:0",
+        "--no-discovery",
+        "--kdf-cost",
+        "10",
+      ]);
+      const base = `http://127.0.0.1:${await httpPort(server)}`;
+      await using browser = await launch();
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      await joinInBrowser(alice, base, "alice");
+      await joinInBrowser(bob, base, "bob");
+
+      await using carol = new JoinProcess([
+        `127.0.0.1:${server.port}`,
+        "--name",
+        "carol",
+        "--room",
+        "general",
+        "--json",
+      ]);
+      await carol.waitFor(
+        () => carol.records.some((r) => r.type === "join" && r.from === "carol"),
+        "carol's join",
+      );
+      for (const page of [alice, bob]) {
+        await page.locator("#member-list li", { hasText: "carol" }).waitFor();
+      }
+
+      await say(alice, "hello from a browser");
+      await bob.locator("#log li", { hasText: "hello from a browser" }).waitFor();
+      await carol.waitFor(
+        () =>
+          carol.records.some((r) =>
+            r.type === "message" && r.from === "alice" && r.body === "hello from a browser"
+          ),
+        "alice's message in chat join",
+      );
+      await carol.write("hello from a terminal\n");
+      for (const page of [alice, bob]) {
+        const line = page.locator("#log li.message", { hasText: "hello from a terminal" });
+        await line.waitFor();
+        assert.equal(await line.locator(".from").textContent(), "carol");
+      }
+      await say(bob, "/me waves");
+      await carol.waitFor(
+        () =>
+          carol.records.some((r) => r.type === "message" && r.from === "bob" && r.action === true),
+        "bob's action in chat join",
+      );
+      // Text from the wire is shown as text, never run as HTML.
+      await carol.write("<img src=x onerror=alert(1)>\n");
+      const markup = alice.locator("#log li", { hasText: "<img src=x onerror=alert(1)>" });
+      await markup.waitFor();
+      assert.equal(await alice.locator("#log img").count(), 0);
+
+      const admin = await browser.newPage();
+      await admin.goto(base + "/admin");
+      await admin.locator("#admin-login").waitFor({ state: "visible" });
+      await admin.fill("#admin-name", "root");
+      await admin.fill("#admin-password", "wrong password");
+      await admin.click("#admin-submit");
+      await admin.locator("#admin-error", { hasText: "Wrong nickname or password" }).waitFor();
+      await admin.fill("#admin-password", PASSWORD);
+      await admin.click("#admin-submit");
+      await admin.locator("#dashboard").waitFor({ state: "visible" });
+      await admin.locator("#stat-connections", { hasText: /^3$/ }).waitFor();
+      const transports = await admin.locator("#stat-transports").textContent();
+      assert.match(transports ?? "", /tcp 1/);
+      assert.match(transports ?? "", /ws 2/);
+      const room = admin.locator('#rooms-table tr[data-room="general"]');
+      await room.waitFor();
+      assert.equal(await room.locator("td").nth(1).textContent(), "3");
+      assert.deepEqual(await admin.locator("#users-list li").allTextContents(), [
+        "alice",
+        "bob",
+        "carol",
+      ]);
+      for (const [nick, transport] of [["alice", "ws"], ["bob", "ws"], ["carol", "tcp"]]) {
+        const row = admin.locator(`#sessions-table tr[data-nick="${nick}"]`);
+        assert.equal(await row.locator("td").nth(1).textContent(), transport);
+      }
+      await admin.locator("#logs li", { hasText: "carol connected from 127.0.0.1" }).waitFor();
+      await admin.locator("#stat-rate", { hasText: /^[1-9]|^0\.[1-9]/ }).waitFor({ timeout: 5000 });
+      // The dashboard's cookie is not readable from the page.
+      assert.equal(await admin.evaluate("document.cookie"), "");
+
+      // Disconnecting bob from the dashboard ends his browser session.
+      await admin.locator('#sessions-table tr[data-nick="bob"] button').click();
+      await bob.locator("#status", { hasText: "Disconnected by a server admin" }).waitFor();
+      await admin.locator("#stat-connections", { hasText: /^2$/ }).waitFor();
+      await alice.locator("#log li", { hasText: "bob left" }).waitFor();
+
+      assert.equal(await carol.finish(), 0);
+      const leaks = server.output;
+      assert.equal(leaks.includes(PASSWORD), false, "the admin password is not logged");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
