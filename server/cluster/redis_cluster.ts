@@ -145,8 +145,18 @@ export class RedisCluster implements Bus, Presence {
     const id = item.id!;
     // Delivered here once this instance's feed reaches it (after anything before it).
     if (room.committedId < id && item.applied !== undefined) await item.applied;
-    // The channel lost it (or is slow): history has it.
-    if (room.committedId < id) this.#feeds.get(room.key)?.check(id);
+    // The channel lost it (or is slow): history has it. The ack waits for
+    // that too, so a history read right after it includes the message.
+    const feed = this.#feeds.get(room.key);
+    if (room.committedId < id && feed !== undefined) {
+      feed.check(id);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        feed.reached(id),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, this.#redis.commandTimeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
     return { ...draft, id };
   }
 

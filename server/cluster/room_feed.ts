@@ -60,6 +60,7 @@ export class RoomFeed {
   #queue: Item[] = [];
   #started = false;
   #draining = false;
+  #waiters: Array<{ id: number; resolve: () => void }> = [];
 
   constructor(room: Room, context: RoomFeedContext) {
     this.room = room;
@@ -95,6 +96,22 @@ export class RoomFeed {
     this.#drain();
   }
 
+  /** Resolves once this instance has delivered everything up to `id`. */
+  reached(id: number): Promise<void> {
+    if (id <= this.room.committedId) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ id, resolve }));
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const committed = this.room.committedId;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (waiter.id > committed) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
   async #drain(): Promise<void> {
     if (this.#draining || !this.#started) return;
     this.#draining = true;
@@ -122,9 +139,11 @@ export class RoomFeed {
           this.#context.node.receive(item);
         }
         if (item.k !== undefined) this.#context.applied(item.k);
+        this.#wake();
       }
     } finally {
       this.#draining = false;
+      this.#wake();
     }
   }
 
