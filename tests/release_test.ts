@@ -5,6 +5,7 @@ import {
   outputName,
   PERMISSIONS,
   renderBuildInfo,
+  SERVER_V8_FLAGS,
   TARGETS,
 } from "../deploy/build.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -67,7 +68,14 @@ Deno.test("deno task compile --dry-run: five targets, permissions and unstable n
       compileArgs(target, { outDir: "dist", version: denoJson.version }).join(" ")
     }`;
     assert.equal(commands[i], expected);
-    for (const flag of [...PERMISSIONS, "--unstable-net", `--target ${target}`]) {
+    for (
+      const flag of [
+        ...PERMISSIONS,
+        "--unstable-net",
+        `--v8-flags=${SERVER_V8_FLAGS}`,
+        `--target ${target}`,
+      ]
+    ) {
       assert.ok(commands[i]!.includes(flag), `${target}: ${flag}`);
     }
     assert.ok(commands[i]!.includes(`--output dist/${outputName(target, denoJson.version)} `));
