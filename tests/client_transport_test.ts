@@ -10,11 +10,25 @@ import { makeCertificate } from "./support/certificate.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
+/** Waits for `chat serve` to print a line matching `pattern`: listeners after the first come later. */
+async function printed(server: ServerProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    const match = pattern.exec(server.output);
+    if (match !== null) return match;
+    if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${server.output}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The TLS port `chat serve` said it listens on. */
-function tlsPort(server: ServerProcess): number {
-  const match = /listening on \S*:(\d+) \(TLS\)/.exec(server.output);
-  if (match === null) throw new Error(`no TLS listener:\n${server.output}`);
-  return Number(match[1]);
+async function tlsPort(server: ServerProcess): Promise<number> {
+  return Number((await printed(server, /listening on \S*:(\d+) \(TLS\)/))[1]);
+}
+
+/** Resolves once `chat serve` said it listens on a Unix socket. */
+async function unixListening(server: ServerProcess): Promise<void> {
+  await printed(server, /listening on unix:/);
 }
 
 /** A port nothing listens on right now (for a server to take again after a restart). */
@@ -58,7 +72,7 @@ Deno.test("chat join over TLS (--ca) and over a Unix socket talks with a TCP cli
   const overTls = await runChat(
     [
       "join",
-      `tls://localhost:${tlsPort(server)}`,
+      `tls://localhost:${await tlsPort(server)}`,
       "--ca",
       cert.certFile,
       "-n",
@@ -72,12 +86,21 @@ Deno.test("chat join over TLS (--ca) and over a Unix socket talks with a TCP cli
   assert.match(overTls.stdout, /#general <tina> hello over tls/);
   // The certificate names 127.0.0.1 too: an IP address is checked like a name.
   const byIp = await runChat(
-    ["join", `tls://127.0.0.1:${tlsPort(server)}`, "--ca", cert.certFile, "-n", "ivan", "--json"],
+    [
+      "join",
+      `tls://127.0.0.1:${await tlsPort(server)}`,
+      "--ca",
+      cert.certFile,
+      "-n",
+      "ivan",
+      "--json",
+    ],
     { stdin: "/users\n" },
   );
   assert.equal(byIp.code, 0, byIp.stderr);
   assert.match(byIp.stdout, /"ivan"/);
 
+  await unixListening(server);
   const overUnix = await runChat(
     ["join", `unix:${socket}`, "-n", "ulla", "-r", "general"],
     { stdin: "hello over unix\n" },
@@ -115,10 +138,11 @@ Deno.test("ChatClient connects over TLS and Unix sockets by transport", async ()
   await using alice = await ChatClient.connect({
     transport: "tls",
     hostname: "localhost",
-    port: tlsPort(server),
+    port: await tlsPort(server),
     caCerts: [cert.cert],
     nick: "alice",
   });
+  await unixListening(server);
   await using bob = await ChatClient.connect({ transport: "unix", path: socket, nick: "bob" });
   const users = await alice.request({ type: "users" });
   assert.deepEqual([...(users?.users as string[])].sort(), ["alice", "bob"]);
@@ -127,7 +151,7 @@ Deno.test("ChatClient connects over TLS and Unix sockets by transport", async ()
     ChatClient.connect({
       transport: "tls",
       hostname: "localhost",
-      port: tlsPort(server),
+      port: await tlsPort(server),
       nick: "dave",
       reconnect: false,
     }),
@@ -149,7 +173,7 @@ Deno.test("chat join refuses an untrusted certificate clearly, exit 1; a bad --c
     "--tls-port",
     "0",
   ]);
-  const target = `tls://localhost:${tlsPort(server)}`;
+  const target = `tls://localhost:${await tlsPort(server)}`;
   const untrusted = await runChat(["join", target, "-n", "eve"], { stdin: "hi\n" });
   assert.equal(untrusted.code, 1);
   assert.match(
@@ -205,6 +229,8 @@ for (const transport of ["tls", "unix"] as const) {
       socket,
     ];
     const first = await ServerProcess.start(args);
+    await tlsPort(first);
+    await unixListening(first);
     let second: ServerProcess | undefined;
     const target = transport === "tls" ? `tls://localhost:${port}` : `unix:${socket}`;
     const ca = transport === "tls" ? ["--ca", cert.certFile] : [];
