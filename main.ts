@@ -67,7 +67,7 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const hint = command === "serve" || command === "join" || command === "config"
+      const hint = ["serve", "join", "config", "user", "apikey"].includes(command ?? "")
         ? `chat ${command} --help`
         : "chat --help";
       console.error(`chat: ${error.message} (see '${hint}')`);
