@@ -16,8 +16,9 @@ const HELP = `chat ${VERSION}: a chat server and its client in one program
 
 Usage:
   chat serve [--host H] [--port P] [options]   run a server (default 0.0.0.0:7007)
-  chat join [HOST[:PORT]] [--name NICK] [--room ROOM] [--json]
-                                               connect to a server (default 127.0.0.1:7007)
+  chat join [HOST[:PORT] | tls://HOST[:PORT] | unix:PATH] [--name NICK] [--room ROOM] [--json]
+                                               connect to a server (no address: the one found
+                                               on the local network, else 127.0.0.1:7007)
   chat user add|passwd|del|list|import|admin ...
                                                manage registered accounts (see 'chat user --help')
   chat apikey add|list|del ...                 manage HTTP API keys (see 'chat apikey --help')
@@ -32,6 +33,7 @@ Examples:
   chat serve --port 7007
   chat serve --config /etc/chat/chat.toml
   chat join chat.example.org --name alice --room general
+  chat join tls://chat.example.org --name alice
   echo "hello" | chat join 127.0.0.1:7007 --name bot --room general
   nc 127.0.0.1 7007        # plain-text mode works too
 `;
