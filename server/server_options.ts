@@ -143,7 +143,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   textPromptDelayMs: 500,
   textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
-  writeCoalesceMs: 0,
+  writeCoalesceMs: 2,
   dataDir: null,
   sync: "normal",
   redis: null,
