@@ -84,7 +84,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   serverFlags: [],
   denoFlags: [],
   profile: undefined,
-  quietCores: 0.25,
+  quietCores: 0.1,
   quietWait: 60,
   retries: 2,
 });

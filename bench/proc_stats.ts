@@ -89,7 +89,7 @@ export async function waitForQuiet(
     const before = await machineBusySeconds();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const after = await machineBusySeconds();
-    const busyCores = after.tasks + after.irq - before.tasks - before.irq;
+    const busyCores = Math.max(0, after.tasks + after.irq - before.tasks - before.irq);
     const waitedSeconds = (performance.now() - started) / 1000;
     if (busyCores <= maxBusyCores || waitedSeconds >= timeoutSeconds) {
       return { busyCores, waitedSeconds };
