@@ -50,6 +50,8 @@ export interface BenchOptions {
   quietWait: number;
   /** Runs repeated when other processes used more than `quietCores` during the timed phase. */
   retries: number;
+  /** Run the server without the `--v8-flags` of `deno task serve`. */
+  bareV8: boolean;
   /** Directory for server CPU profiles of each timed phase; none when undefined. */
   profile: string | undefined;
 }
@@ -84,6 +86,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   serverFlags: [],
   denoFlags: [],
   profile: undefined,
+  bareV8: false,
   quietCores: 0.1,
   quietWait: 60,
   retries: 2,
@@ -135,6 +138,7 @@ const FLAGS = {
   "server-flag": { type: "string", multiple: true },
   "deno-flag": { type: "string", multiple: true },
   profile: { type: "string" },
+  "bare-v8": { type: "boolean" },
   "quiet-cores": { type: "string" },
   "quiet-wait": { type: "string" },
   retries: { type: "string" },
@@ -182,6 +186,8 @@ Generator and server:
   --max-samples N         latency samples kept per run (default ${DEFAULTS.maxSamples})
   --stall-ms MS           give up a run after this long without a delivery (default ${DEFAULTS.stallMs})
   --server-flag F         extra flag for chat serve, repeatable (e.g. --server-flag=--max-queue-bytes=4194304)
+  --bare-v8               run the server without the --v8-flags that deno task serve uses
+                          (by default the bench passes them, to measure the server as it is run)
   --deno-flag F           extra flag for the server's deno run, repeatable (e.g. --deno-flag=--v8-flags=--max-old-space-size=512)
   --quiet-cores C         before each run, wait until other processes use at most C cores
                           (sampled over 1 s; default ${DEFAULTS.quietCores}) …
@@ -249,6 +255,7 @@ export function parseBenchOptions(args: string[]): BenchOptions | undefined {
   set("serverFlags", v["server-flag"] as string[] | undefined);
   set("denoFlags", v["deno-flag"] as string[] | undefined);
   set("profile", str("profile"));
+  set("bareV8", values["bare-v8"] as boolean | undefined);
   set("quietCores", num("quiet-cores", 0, 1024));
   set("quietWait", num("quiet-wait", 0, 3600));
   set("retries", int("retries", 0, 10));

@@ -33,6 +33,8 @@ export interface BenchReport {
   deno: typeof Deno.version;
   /** `chat serve` flags used (the raised limits plus any extras). */
   serverFlags: readonly string[];
+  /** Flags of the server's `deno run`. */
+  serverDenoFlags: readonly string[];
   runs: number;
   results: ScenarioReport[];
 }
@@ -136,7 +138,9 @@ export function formatReport(report: BenchReport): string {
     `chat bench — ${report.date} — commit ${report.commit}`,
     `machine: ${report.machine.cpu}, ${report.machine.nproc} CPUs, ${report.machine.memoryMiB} MiB, Linux ${report.machine.kernel}`,
     `deno ${report.deno.deno} (V8 ${report.deno.v8}); generator and server on the same machine`,
-    `server: chat serve ${report.serverFlags.join(" ")}`,
+    `server: deno run ${(report.serverDenoFlags ?? ["-A"]).join(" ")} main.ts serve ${
+      report.serverFlags.join(" ")
+    }`,
     `command: ${report.command}`,
     "",
   );

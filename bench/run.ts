@@ -14,7 +14,7 @@ import { runLatency } from "./latency_scenario.ts";
 import type { PhaseHooks } from "./phase_hooks.ts";
 import { machineInfo, waitForQuiet } from "./proc_stats.ts";
 import { type BenchReport, formatReport, medianOf, type ScenarioReport } from "./report.ts";
-import { serveFlags, ServerProcess } from "./server_process.ts";
+import { serveFlags, ServerProcess, taskV8Flags } from "./server_process.ts";
 import { runThroughput } from "./throughput_scenario.ts";
 
 /** The parameters each scenario's figures depend on. */
@@ -167,6 +167,7 @@ async function runOne(
   const server = current = await ServerProcess.start({
     extraFlags: options.serverFlags,
     denoFlags,
+    taskV8Flags: !options.bareV8,
   });
   const hooks = profiling(server, options, `${scenario}-${mode}`, run, onProfile);
   try {
@@ -341,6 +342,12 @@ async function main(argv: string[]): Promise<number> {
     serverFlags: options.serverFlags.some((flag) => /^--(data|memory)(=|$)/.test(flag))
       ? serveFlags(options.serverFlags)
       : [...serveFlags(options.serverFlags), "--data", "<fresh temporary directory>"],
+    serverDenoFlags: [
+      "-A",
+      ...(options.bareV8 ? [] : await taskV8Flags()),
+      ...options.denoFlags,
+      ...(options.profile === undefined ? [] : ["--inspect=127.0.0.1:0"]),
+    ],
     runs: options.runs,
     results,
   };

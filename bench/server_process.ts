@@ -37,10 +37,32 @@ export function serveFlags(extra: readonly string[] = []): string[] {
   ];
 }
 
+/**
+ * The `--v8-flags=…` that `deno task serve` runs the server with (read from
+ * deno.json), so the bench measures the server as it is run; none if the
+ * task sets none.
+ */
+export async function taskV8Flags(): Promise<string[]> {
+  try {
+    const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    const task = config?.tasks?.serve;
+    const command = typeof task === "string"
+      ? task
+      : typeof task?.command === "string"
+      ? task.command
+      : "";
+    return [...command.matchAll(/(?:^|\s)(--v8-flags=\S+)/g)].map((match) => match[1]!);
+  } catch {
+    return [];
+  }
+}
+
 /** Options for {@linkcode ServerProcess.start}. */
 export interface ServerProcessOptions {
   /** Flags for `deno` before the script (e.g. `--inspect=127.0.0.1:9229`). */
   denoFlags?: readonly string[];
+  /** Also pass the `--v8-flags` of `deno task serve` (default true). */
+  taskV8Flags?: boolean;
   /** Flags appended to `chat serve` after the raised limits. */
   extraFlags?: readonly string[];
   /** Script to run instead of main.ts (given `serve` and the flags). */
@@ -96,8 +118,9 @@ export class ServerProcess implements AsyncDisposable {
       : undefined;
     const flags = serveFlags(dataDir === undefined ? extra : [...extra, "--data", dataDir]);
     const entry = options.entry ?? MAIN.pathname;
+    const v8Flags = options.taskV8Flags === false ? [] : await taskV8Flags();
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...(options.denoFlags ?? []), entry, "serve", ...flags],
+      args: ["run", "-A", ...v8Flags, ...(options.denoFlags ?? []), entry, "serve", ...flags],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
