@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
 import { Broker } from "./broker.ts";
-import { ConnectionLimiter } from "./connection_limiter.ts";
+import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.ts";
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
@@ -90,6 +90,7 @@ export class ChatServer implements AsyncDisposable {
       broker: Broker;
       accounts: AccountService;
       discovery: DiscoveryResponder | null;
+      remote?: RemoteConnections;
     },
   ) {
     this.#listeners = listeners;
@@ -99,7 +100,8 @@ export class ChatServer implements AsyncDisposable {
     this.broker = parts.broker;
     this.accounts = parts.accounts;
     this.#logger = getLogger(["chat", "server"]);
-    this.#limiter = new ConnectionLimiter(options);
+    // With Redis the caps count every instance's connections.
+    this.#limiter = new ConnectionLimiter({ ...options, remote: parts.remote });
     this.#context = {
       broker: this.broker,
       metrics: this.broker.metrics,
@@ -143,6 +145,7 @@ export class ChatServer implements AsyncDisposable {
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
+        commitIntervalMs: Number(Deno.env.get("CHAT_EXPERIMENT_COMMIT_MS") ?? 0),
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
@@ -154,7 +157,13 @@ export class ChatServer implements AsyncDisposable {
       });
       const listeners = await openListeners(resolved);
       const discovery = openDiscovery(resolved, listeners);
-      const server = new ChatServer(listeners, resolved, { store, broker, accounts, discovery });
+      const server = new ChatServer(listeners, resolved, {
+        store,
+        broker,
+        accounts,
+        discovery,
+        ...(shared === null ? {} : { remote: shared.cluster }),
+      });
       if (resolved.http !== null) {
         try {
           server.#http = HttpServer.open(server.#host(), parseHttpAddress(resolved.http));
@@ -336,7 +345,9 @@ export class ChatServer implements AsyncDisposable {
       }
     }
     try {
-      this.#limiter.acquire(ip);
+      // Without Redis the check stays synchronous.
+      if (this.#limiter.clustered) await this.#limiter.admit(ip);
+      else this.#limiter.acquire(ip);
     } catch (error) {
       await this.#refuse(conn, ip, error as ChatError);
       end();
@@ -457,12 +468,15 @@ export class ChatServer implements AsyncDisposable {
 
   /**
    * Serves a WebSocket as a framed session, counted against the same caps
-   * as every other connection: one binary message per frame.
+   * as every other connection: one binary message per frame. Resolves once
+   * the socket is admitted or refused; the upgrade completes only after
+   * that, so no message can arrive before the session listens.
    */
-  #acceptWebSocket(socket: WebSocket, ip: string): void {
+  async #acceptWebSocket(socket: WebSocket, ip: string): Promise<void> {
     const transport = new WebSocketTransport(socket);
     try {
-      this.#limiter.acquire(ip);
+      if (this.#limiter.clustered) await this.#limiter.admit(ip);
+      else this.#limiter.acquire(ip);
     } catch (error) {
       const refusal = error as ChatError;
       this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: refusal.message });

@@ -1,9 +1,20 @@
 /**
- * Caps on open connections, in total and per IP address.
+ * Caps on open connections, in total and per IP address. With a
+ * {@linkcode RemoteConnections} (several instances over Redis) the caps are
+ * the cluster's: other instances' connections count too.
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../shared/errors.ts";
+
+/** Other instances' open connections, as a cluster publishes them. */
+export interface RemoteConnections {
+  /** Open connections on the other live instances: in total, and from `ip`. */
+  others(ip: string): Promise<{ total: number; ip: number }>;
+  /** Publishes that this instance now has `delta` more (or fewer) connections from `ip`. */
+  count(ip: string, delta: 1 | -1): void;
+}
 
 /**
  * Counts open connections and refuses those over the caps.
@@ -22,41 +33,91 @@ export class ConnectionLimiter {
   #maxPerIp: number;
   #total = 0;
   #perIp = new Map<string, number>();
+  #remote: RemoteConnections | undefined;
 
-  constructor(options: { maxConnections: number; maxConnectionsPerIp: number }) {
+  constructor(
+    options: {
+      maxConnections: number;
+      maxConnectionsPerIp: number;
+      remote?: RemoteConnections | undefined;
+    },
+  ) {
     this.#maxConnections = options.maxConnections;
     this.#maxPerIp = options.maxConnectionsPerIp;
+    this.#remote = options.remote;
   }
 
-  /** Open connections counted. */
+  /** Open connections counted here (this instance only). */
   get total(): number {
     return this.#total;
   }
 
-  /** Counts a connection from `ip`, or throws `too_many_connections`. */
+  /** Whether {@linkcode admit} asks other instances (else {@linkcode acquire} does the same). */
+  get clustered(): boolean {
+    return this.#remote !== undefined;
+  }
+
+  /** Counts a connection from `ip` against this instance's counts only, or throws `too_many_connections`. */
   acquire(ip: string): void {
-    if (this.#total >= this.#maxConnections) {
-      throw new ChatError(
-        "too_many_connections",
-        `Server full: ${this.#total} connections reached limit ${this.#maxConnections}`,
+    this.#check(ip, 0, 0);
+    this.#count(ip);
+    this.#remote?.count(ip, 1);
+  }
+
+  /**
+   * Counts a connection from `ip` against the cluster's caps (this
+   * instance's connections plus the other instances'), or throws
+   * `too_many_connections`. When the other instances' counts cannot be had
+   * within the Redis command timeout, only this instance's are checked: a
+   * lost Redis must not lock everyone out.
+   */
+  async admit(ip: string): Promise<void> {
+    const remote = this.#remote;
+    if (remote === undefined) return this.acquire(ip);
+    let others = { total: 0, ip: 0 };
+    try {
+      others = await remote.others(ip);
+    } catch (error) {
+      getLogger(["chat", "server"]).debug(
+        "Connection caps checked on this instance only: {error}",
+        { error },
       );
     }
+    // Checked after the wait against the local counts as they are now, so
+    // connections admitted here meanwhile are not counted twice or missed.
+    this.#check(ip, others.total, others.ip);
+    this.#count(ip);
+    remote.count(ip, 1);
+  }
+
+  /** Forgets a connection from `ip` counted by {@linkcode acquire} or {@linkcode admit}. */
+  release(ip: string): void {
     const count = this.#perIp.get(ip) ?? 0;
+    if (count <= 1) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, count - 1);
+    this.#total--;
+    this.#remote?.count(ip, -1);
+  }
+
+  #check(ip: string, otherTotal: number, otherIp: number): void {
+    const total = this.#total + otherTotal;
+    if (total >= this.#maxConnections) {
+      throw new ChatError(
+        "too_many_connections",
+        `Server full: ${total} connections reached limit ${this.#maxConnections}`,
+      );
+    }
+    const count = (this.#perIp.get(ip) ?? 0) + otherIp;
     if (count >= this.#maxPerIp) {
       throw new ChatError(
         "too_many_connections",
         `Too many connections from ${ip}: limit ${this.#maxPerIp} per address`,
       );
     }
-    this.#perIp.set(ip, count + 1);
-    this.#total++;
   }
 
-  /** Forgets a connection from `ip` counted by {@linkcode acquire}. */
-  release(ip: string): void {
-    const count = this.#perIp.get(ip) ?? 0;
-    if (count <= 1) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, count - 1);
-    this.#total--;
+  #count(ip: string): void {
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    this.#total++;
   }
 }

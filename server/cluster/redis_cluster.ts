@@ -11,6 +11,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import type { ChatEvent } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
+import type { RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
 import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
@@ -28,11 +29,13 @@ import type { RedisConnection } from "./redis_connection.ts";
 import type { RedisKeys } from "./redis_keys.ts";
 import {
   CLAIM,
+  COUNT_CONNECTION,
   CREATE_ROOM,
   DEPART,
   ENTER,
   EXIT,
   HEARTBEAT,
+  OTHER_CONNECTIONS,
   RELEASE,
   RENAME,
   RESYNC,
@@ -68,7 +71,9 @@ interface DmPayload {
 }
 
 /**
- * The Redis {@linkcode Bus} and {@linkcode Presence} of one instance.
+ * The Redis {@linkcode Bus} and {@linkcode Presence} of one instance, and
+ * the {@linkcode RemoteConnections} that make the connection caps the
+ * cluster's.
  *
  * @example
  * ```ts ignore
@@ -81,7 +86,7 @@ interface DmPayload {
  * const broker = await Broker.open(store, { bus: cluster, presence: cluster });
  * ```
  */
-export class RedisCluster implements Bus, Presence {
+export class RedisCluster implements Bus, Presence, RemoteConnections {
   /** This instance's id in Redis (random per process). */
   readonly id: string = crypto.randomUUID();
   readonly #store: RedisStore;
@@ -101,6 +106,9 @@ export class RedisCluster implements Bus, Presence {
   #resync = true;
   #inFlight = 0;
   #closed = false;
+  // Open connections here as published, so a resync can re-publish them.
+  #connections = 0;
+  #connectionsFrom = new Map<string, number>();
 
   constructor(store: RedisStore, options: RedisClusterOptions = {}) {
     this.#store = store;
@@ -346,6 +354,29 @@ export class RedisCluster implements Bus, Presence {
     return sizes;
   }
 
+  // --- RemoteConnections ---
+
+  async others(ip: string): Promise<{ total: number; ip: number }> {
+    const [total, fromIp] = await this.#redis.eval<[number, number]>(OTHER_CONNECTIONS, [
+      this.#keys.prefix,
+      this.id,
+      ip,
+    ]);
+    return { total, ip: fromIp };
+  }
+
+  count(ip: string, delta: 1 | -1): void {
+    this.#connections += delta;
+    const count = (this.#connectionsFrom.get(ip) ?? 0) + delta;
+    if (count <= 0) this.#connectionsFrom.delete(ip);
+    else this.#connectionsFrom.set(ip, count);
+    if (this.#closed) return;
+    // Not awaited: sent in order on the one connection, so counts never go
+    // ahead of themselves; one lost means Redis's view is wrong until resync.
+    this.#redis.eval(COUNT_CONNECTION, [this.#keys.prefix, this.id, ip, delta, this.#ttlMs])
+      .catch(() => this.#resync = true);
+  }
+
   // --- Internals ---
 
   #started(): BusNode {
@@ -505,7 +536,10 @@ export class RedisCluster implements Bus, Presence {
           r: snapshot.rooms,
           s: snapshot.seqs,
           d: snapshot.lastDmId,
+          c: this.#connections,
+          i: [...this.#connectionsFrom],
         }),
+        2 * this.#ttlMs,
       ]);
     } catch (error) {
       this.#resync = true;

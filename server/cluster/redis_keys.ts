@@ -126,6 +126,21 @@ export class RedisKeys {
     return `${this.prefix}inst:${instance}:rooms`;
   }
 
+  /** Set of the IP addresses `instance` has published connection counts for. */
+  instanceIps(instance: string): string {
+    return `${this.prefix}inst:${instance}:ips`;
+  }
+
+  /** Hash: instance id → open connections on it. */
+  get connections(): string {
+    return `${this.prefix}conns`;
+  }
+
+  /** Hash: instance id → open connections on it from `ip` (expires unless refreshed). */
+  connectionsFrom(ip: string): string {
+    return `${this.prefix}connip:${ip}`;
+  }
+
   /** Hash of an online user: nick, acct (account key or ""), adm, n (sessions). */
   user(key: string): string {
     return `${this.prefix}user:${key}`;

@@ -74,6 +74,15 @@ local function room_event(room, kind, nick, reason, origin)
   local event = {type = kind, room = room_name(room), nick = nick, ts = now_ms(), reason = reason}
   return cjson.encode({o = origin, to = {room = room}, event = event})
 end
+-- Forgets the connection counts instance inst published.
+local function clear_connections(inst)
+  local ii = p .. 'inst:' .. inst .. ':ips'
+  for _, ip in ipairs(redis.call('SMEMBERS', ii)) do
+    redis.call('HDEL', p .. 'connip:' .. ip, inst)
+  end
+  redis.call('DEL', ii)
+  redis.call('HDEL', p .. 'conns', inst)
+end
 -- Removes all that instance inst holds, announcing leaves with reason.
 local function reap(inst, reason)
   local ik = p .. 'inst:' .. inst .. ':rooms'
@@ -98,6 +107,7 @@ local function reap(inst, reason)
     if count > 0 then user_sub(users[i], count) end
   end
   redis.call('DEL', iu)
+  clear_connections(inst)
   redis.call('ZREM', p .. 'instances', inst)
 end
 local function raise(key, field, value)
@@ -306,6 +316,10 @@ if last > 0 and now - last > ttl then
 end
 local present = redis.call('ZSCORE', p .. 'instances', inst)
 redis.call('ZADD', p .. 'instances', now + ttl, inst)
+-- Counts from addresses whose connections stay open must not expire.
+for _, ip in ipairs(redis.call('SMEMBERS', p .. 'inst:' .. inst .. ':ips')) do
+  redis.call('PEXPIRE', p .. 'connip:' .. ip, 2 * ttl)
+end
 local dead = redis.call('ZRANGEBYSCORE', p .. 'instances', '-inf', now, 'LIMIT', 0, 8)
 for _, d in ipairs(dead) do
   if d ~= inst then reap(d, 'server lost') end
@@ -325,8 +339,11 @@ return 1
  * (after Redis lost data, or the instance was reaped while cut off), and
  * raises sequences to at least what the instance has delivered, so ids never
  * go back. Joins and leaves are announced only where the change is visible.
+ * Its published connection counts are replaced too.
  * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n]...],
- * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id}`.
+ * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
+ * c: open connections, i: [[ip, open connections]...]}`, expiry of the
+ * per-address counts in ms.
  */
 export const RESYNC = script(`
 local inst = ARGV[2]
@@ -391,7 +408,66 @@ for _, s in ipairs(snap.s) do
 end
 local dm = tonumber(redis.call('GET', p .. 'dmseq') or '0')
 if snap.d > dm then redis.call('SET', p .. 'dmseq', snap.d) end
+clear_connections(inst)
+if snap.c > 0 then redis.call('HSET', p .. 'conns', inst, snap.c) end
+local ii = p .. 'inst:' .. inst .. ':ips'
+for _, c in ipairs(snap.i) do
+  local key = p .. 'connip:' .. c[1]
+  redis.call('HSET', key, inst, c[2])
+  redis.call('PEXPIRE', key, ARGV[4])
+  redis.call('SADD', ii, c[1])
+end
 return 1
+`);
+
+/**
+ * Publishes a change in an instance's open connections from one address.
+ * ARGV: prefix, instance, ip, delta (1 or -1), presence ttl ms. The
+ * address's counts expire after two TTLs unless the heartbeat refreshes
+ * them, so nothing lingers if every instance is gone.
+ */
+export const COUNT_CONNECTION = script(`
+local inst, ip, delta, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Only exactly 0 is removed: a decrement that overtook its increment (a
+-- NOSCRIPT retry) leaves -1 behind, and the sums still come out right.
+if redis.call('HINCRBY', p .. 'conns', inst, delta) == 0 then
+  redis.call('HDEL', p .. 'conns', inst)
+end
+local key = p .. 'connip:' .. ip
+local ii = p .. 'inst:' .. inst .. ':ips'
+if redis.call('HINCRBY', key, inst, delta) == 0 then
+  redis.call('HDEL', key, inst)
+  redis.call('SREM', ii, ip)
+else
+  redis.call('SADD', ii, ip)
+  redis.call('PEXPIRE', key, 2 * ttl)
+end
+return 1
+`);
+
+/**
+ * Open connections on every live instance but one. ARGV: prefix, instance
+ * left out, ip. Counts of instances no longer present (reaped, or never
+ * cleaned up) are skipped. Returns [total, from ip].
+ */
+export const OTHER_CONNECTIONS = script(`
+local inst = ARGV[2]
+local live = {}
+local function sum(key)
+  local flat = redis.call('HGETALL', key)
+  local n = 0
+  for i = 1, #flat, 2 do
+    local other = flat[i]
+    if other ~= inst then
+      if live[other] == nil then
+        live[other] = redis.call('ZSCORE', p .. 'instances', other) ~= false
+      end
+      if live[other] then n = n + tonumber(flat[i + 1]) end
+    end
+  end
+  return n
+end
+return {sum(p .. 'conns'), sum(p .. 'connip:' .. ARGV[3])}
 `);
 
 /**

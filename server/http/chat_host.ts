@@ -26,8 +26,12 @@ export interface ChatHost {
   readonly signal: AbortSignal;
   /** Every session, connected or closing. */
   sessions(): Iterable<SessionEntry>;
-  /** Serves a WebSocket as a framed session from `ip`, within the connection caps. */
-  acceptWebSocket(socket: WebSocket, ip: string): void;
+  /**
+   * Serves a WebSocket as a framed session from `ip`, within the connection
+   * caps; resolves once it is admitted or refused (the caps may be the
+   * cluster's, asked of Redis).
+   */
+  acceptWebSocket(socket: WebSocket, ip: string): Promise<void>;
 }
 
 /** A session as the API and the dashboard list it. */

@@ -179,12 +179,14 @@ export class HttpServer {
     }, { status: ready ? 200 : 503, headers: { "cache-control": "no-store" } });
   }
 
-  #webSocket(request: Request, ip: string): Response {
+  async #webSocket(request: Request, ip: string): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       throw new ChatError("bad_request", "GET /ws needs a WebSocket upgrade");
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
-    this.#host.acceptWebSocket(socket, ip);
+    // The handshake completes when the response is returned: admitted or
+    // refused first, so the session hears every message.
+    await this.#host.acceptWebSocket(socket, ip);
     return response;
   }
 
