@@ -145,7 +145,6 @@ export class ChatServer implements AsyncDisposable {
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
-        commitIntervalMs: Number(Deno.env.get("CHAT_EXPERIMENT_COMMIT_MS") ?? 0),
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
