@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
 import { makeCertificate } from "./support/certificate.ts";
-import { ConnPeer } from "./support/conn_peer.ts";
 import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
@@ -19,7 +18,7 @@ Deno.test("TLS beside TCP: framed clients on both meet in one room", async () =>
   });
   const tls = server.listeners.find((l) => l.kind === "tls")!.addr as Deno.NetAddr;
   assert.notEqual(tls.port, server.addr.port);
-  await using alice = await ConnPeer.join(await connectTls(tls.port, cert.cert), "alice");
+  await using alice = await Peer.join(await connectTls(tls.port, cert.cert), "alice");
   await using bob = await Peer.join(server.addr.port, "bob");
   assert.equal((await alice.request({ type: "join", room: "dev" })).type, "ack");
   assert.equal((await bob.request({ type: "join", room: "dev" })).type, "ack");
@@ -58,7 +57,7 @@ Deno.test("TLS: a client that does not trust the certificate, or speaks plain TC
   }
   plain.close();
   assert.equal(server.stats.connections, 0);
-  await using alice = await ConnPeer.join(await connectTls(port, cert.cert), "alice");
+  await using alice = await Peer.join(await connectTls(port, cert.cert), "alice");
   assert.equal((await alice.request({ type: "ping" })).type, "ack");
 });
 
@@ -98,7 +97,7 @@ Deno.test("chat serve --tls-cert --tls-key --no-tcp: TLS only, with openssl-made
   ]);
   assert.match(server.output, /listening on 127\.0\.0\.1:\d+ \(TLS\)/);
   assert.doesNotMatch(server.output, /listening on 127\.0\.0\.1:\d+\n/);
-  await using alice = await ConnPeer.join(await connectTls(server.port, cert.cert), "alice");
+  await using alice = await Peer.join(await connectTls(server.port, cert.cert), "alice");
   assert.deepEqual((await alice.request({ type: "users" })).result.users, ["alice"]);
   await alice[Symbol.asyncDispose]();
   assert.equal((await server.stop("SIGTERM")).code, 0);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import { ConnPeer } from "./support/conn_peer.ts";
 import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
@@ -24,7 +23,7 @@ Deno.test("Unix socket beside TCP: mode 0660, same sessions, removed at shutdown
       assert.ok(info.isSocket);
       assert.equal(info.mode! & 0o777, 0o660);
       assert.deepEqual(server.listeners.map((l) => l.kind), ["tcp", "unix"]);
-      await using alice = await ConnPeer.join(await connectUnix(path), "alice");
+      await using alice = await Peer.join(await connectUnix(path), "alice");
       await using bob = await Peer.join(server.addr.port, "bob");
       assert.equal((await alice.request({ type: "join", room: "dev" })).type, "ack");
       assert.equal((await bob.request({ type: "join", room: "dev" })).type, "ack");
@@ -50,8 +49,8 @@ Deno.test("Unix socket peers are counted under one cap key, 'unix'", async () =>
       unixPath: path,
       maxConnectionsPerIp: 1,
     });
-    await using alice = await ConnPeer.join(await connectUnix(path), "alice");
-    const second = new ConnPeer(await connectUnix(path));
+    await using alice = await Peer.join(await connectUnix(path), "alice");
+    const second = new Peer(await connectUnix(path));
     second.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "bob" });
     const bye = await second.next((f) => f.type === "bye");
     assert.equal(bye.code, "too_many_connections");
@@ -73,7 +72,7 @@ Deno.test("a live server on the path makes a second one refuse to start; a file 
       (error: Error) => /another server is answering on .*chat\.sock/.test(error.message),
     );
     // The first server's socket is untouched.
-    await using alice = await ConnPeer.join(await connectUnix(path), "alice");
+    await using alice = await Peer.join(await connectUnix(path), "alice");
     assert.equal((await alice.request({ type: "ping" })).type, "ack");
     assert.equal(first.stats.connections, 1);
 
@@ -115,7 +114,7 @@ Deno.test("chat serve --unix: a socket left by a killed server is replaced; --un
       "0600",
     ]);
     assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o600);
-    await using alice = await ConnPeer.join(await connectUnix(path), "alice");
+    await using alice = await Peer.join(await connectUnix(path), "alice");
     assert.deepEqual((await alice.request({ type: "users" })).result.users, ["alice"]);
     await alice[Symbol.asyncDispose]();
     assert.equal((await server.stop("SIGTERM")).code, 0);
@@ -139,7 +138,7 @@ Deno.test("chat serve --no-tcp --unix: only the socket; a second server on it ex
       if (Date.now() > deadline) throw new Error("no socket after 20 s");
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await using alice = await ConnPeer.join(await connectUnix(path), "alice");
+    await using alice = await Peer.join(await connectUnix(path), "alice");
     assert.equal((await alice.request({ type: "ping" })).type, "ack");
 
     const second = await runChat([

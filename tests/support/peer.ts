@@ -13,7 +13,7 @@ export type Frame = Record<string, any>;
 
 /** A framed peer with a background reader. */
 export class Peer implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly frames: Frame[] = [];
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
@@ -23,7 +23,8 @@ export class Peer implements AsyncDisposable {
   #nextId = 1;
   #error: unknown;
 
-  private constructor(conn: Deno.TcpConn) {
+  /** A peer over an open connection: TCP, TLS or a Unix socket. */
+  constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.closed = this.#read();
   }
@@ -32,13 +33,13 @@ export class Peer implements AsyncDisposable {
     return new Peer(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
-  /** Connects and completes hello as `nick`; returns the welcome frame. */
+  /** Connects over TCP (or uses `conn`) and completes hello as `nick`. */
   static async join(
-    port: number,
+    port: number | Deno.Conn,
     nick: string,
     options: { password?: string } = {},
   ): Promise<Peer> {
-    const peer = await Peer.connect(port);
+    const peer = typeof port === "number" ? await Peer.connect(port) : new Peer(port);
     peer.send({
       type: "hello",
       protocol: PROTOCOL_VERSION,
