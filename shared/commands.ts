@@ -187,8 +187,9 @@ export function parseCommand(line: string, context: CommandContext): Command {
       };
     }
     case "register": {
-      const [password] = firstWord(args);
-      if (!password) throw usage("/register PASSWORD");
+      // The whole rest of the line: a password may contain spaces.
+      const password = rest.replace(/^\s+/, "").replace(/\r?\n$/, "");
+      if (!password.trim()) throw usage("/register PASSWORD");
       return { kind: "request", request: { type: "register", password } };
     }
     case "leave":

@@ -203,3 +203,11 @@ Deno.test("every command listed in COMMAND_HELP parses", () => {
   }
   assert.ok(COMMAND_HELP.length >= 15);
 });
+
+Deno.test("/register keeps the whole rest of the line as the password", () => {
+  assert.deepEqual(request("/register correct horse battery", noRoom), {
+    type: "register",
+    password: "correct horse battery",
+  });
+  rejects("/register   ", noRoom, "bad_request", "Usage: /register PASSWORD");
+});
