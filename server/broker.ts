@@ -164,6 +164,7 @@ const REFUSAL: Record<string, string> = {
   mute: "Muting",
   unmute: "Lifting a mute",
   invite: "Inviting",
+  uninvite: "Withdrawing an invitation",
   mode: "Changing room modes",
 };
 
@@ -908,7 +909,9 @@ export class Broker {
     const actorRank = this.#requireRank(member, room, Rank.Operator, type);
     const { key: targetKey, admin: targetAdmin } = await this.#target(target);
     const targetRank = room.rankOf(targetKey, targetAdmin, now);
-    if (type !== "invite" && type !== "unban" && type !== "unmute" && targetRank >= actorRank) {
+    const lifting = type === "invite" || type === "uninvite" || type === "unban" ||
+      type === "unmute";
+    if (!lifting && targetRank >= actorRank) {
       throw new ChatError(
         "forbidden",
         `${REFUSAL[type]} ${target} needs a higher rank than theirs (${
@@ -994,6 +997,14 @@ export class Broker {
             ts: now,
           },
         });
+        break;
+      case "uninvite":
+        if (!room.removeGrant(targetKey, "invite")) {
+          throw new ChatError("bad_request", `${target} has no invitation to #${room.name}`);
+        }
+        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "invite" });
+        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "invite" });
+        notice = `${member.nick} withdrew the invitation of ${target}`;
         break;
     }
     await this.#audit(

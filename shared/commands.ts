@@ -46,6 +46,7 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/unmute NICK", "lift a mute"],
   ["/invite NICK", "invite someone into an invite-only room"],
   ["/invite on, /invite off", "make the current room invite-only, or open it"],
+  ["/uninvite NICK", "withdraw an invitation"],
   ["/key SECRET", "require a key to join the current room (/key off removes it)"],
   ["/help", "show this help"],
   ["/quit [REASON]", "disconnect"],
@@ -129,7 +130,8 @@ export function parseCommand(line: string, context: CommandContext): Command {
     case "ban":
     case "unban":
     case "unmute":
-    case "invite": {
+    case "invite":
+    case "uninvite": {
       const [target, reason] = firstWord(args);
       if (name === "invite" && /^(on|off)$/i.test(target)) {
         const inviteOnly = target.toLowerCase() === "on";

@@ -87,7 +87,8 @@ export type ModerationType =
   | "unban"
   | "mute"
   | "unmute"
-  | "invite";
+  | "invite"
+  | "uninvite";
 
 /** Every moderation request type. */
 export const MODERATION_TYPES: readonly ModerationType[] = [
@@ -99,6 +100,7 @@ export const MODERATION_TYPES: readonly ModerationType[] = [
   "mute",
   "unmute",
   "invite",
+  "uninvite",
 ];
 
 /** A request without its id, as built from a slash command. */
@@ -390,7 +392,8 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
     case "unban":
     case "mute":
     case "unmute":
-    case "invite": {
+    case "invite":
+    case "uninvite": {
       const reason = value.reason === undefined || value.reason === null
         ? undefined
         : validateTopic(value.reason);

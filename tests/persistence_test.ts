@@ -421,6 +421,14 @@ Deno.test("moderation: every command allowed for the right rank and refused nami
     assert.match((await eve.next((f) => f.type === "notice")).body, /invited you to #dev/);
     assert.equal((await eve.request({ type: "join", room: "dev" })).type, "ack");
     await eve.request({ type: "leave", room: "dev" });
+    // A withdrawn invitation no longer opens the door.
+    assert.equal(
+      (await dave.request({ type: "uninvite", room: "dev", nick: "eve" })).code,
+      "forbidden",
+    );
+    assert.equal((await bob.request({ type: "uninvite", room: "dev", nick: "eve" })).type, "ack");
+    assert.equal((await eve.request({ type: "join", room: "dev" })).code, "invite_only");
+    assert.equal((await bob.request({ type: "invite", room: "dev", nick: "eve" })).type, "ack");
 
     assert.equal(
       (await alice.request({ type: "mode", room: "dev", inviteOnly: false, key: "s3cret" })).type,
@@ -461,6 +469,7 @@ Deno.test("moderation: every command allowed for the right rank and refused nami
         "alice:unban:dave",
         "alice:mode:",
         "bob:invite:eve",
+        "bob:uninvite:eve",
         "root:deop:bob",
         "root:broadcast:",
       ]
