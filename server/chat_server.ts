@@ -13,6 +13,7 @@ import type { Transport } from "../shared/transport.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
+import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
 import { Broker } from "./broker.ts";
 import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.ts";
 import { DiscoveryResponder } from "./discovery_responder.ts";
@@ -153,6 +154,9 @@ export class ChatServer implements AsyncDisposable {
         maxConcurrentHashes: resolved.maxConcurrentHashes,
         maxFailuresPerAccountPerHour: resolved.maxLoginFailuresPerAccount,
         maxFailuresPerIpPerHour: resolved.maxLoginFailuresPerIp,
+        ...(shared === null
+          ? {}
+          : { sharedFailures: new RedisLoginFailures(shared.store.redis, shared.store.keys) }),
       });
       const listeners = await openListeners(resolved);
       const discovery = openDiscovery(resolved, listeners);

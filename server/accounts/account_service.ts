@@ -11,7 +11,13 @@ import { ChatError } from "../../shared/errors.ts";
 import { nameKey, validateNick } from "../../shared/validation.ts";
 import type { AccountRecord, Store } from "../store/store.ts";
 import { HashLimiter } from "./hash_limiter.ts";
-import { LoginThrottle } from "./login_throttle.ts";
+import {
+  DEFAULT_MAX_FAILURES_PER_ACCOUNT,
+  DEFAULT_MAX_FAILURES_PER_IP,
+  ipKey,
+  LoginThrottle,
+} from "./login_throttle.ts";
+import type { SharedLoginFailures } from "./shared_login_failures.ts";
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -39,6 +45,12 @@ export interface AccountServiceOptions {
   minPasswordLength?: number;
   /** The clock, in ms (default `Date.now`). */
   now?: () => number;
+  /**
+   * Failed-login counts shared with other instances (`--redis`): the hourly
+   * limits then hold across the cluster. Unreachable, it is skipped (the
+   * local limits still apply).
+   */
+  sharedFailures?: SharedLoginFailures;
 }
 
 /** What {@linkcode AccountService.importLines} did. */
@@ -97,12 +109,19 @@ export class AccountService {
   #dummyHash: Promise<string> | undefined;
   /** Keys being registered now, so two concurrent registrations cannot both win. */
   #registering = new Set<string>();
+  #shared: SharedLoginFailures | undefined;
+  #maxFailuresPerAccount: number;
+  #maxFailuresPerIp: number;
 
   constructor(store: Store, options: AccountServiceOptions = {}) {
     this.#store = store;
     this.#kdf = { ...(options.kdf ?? DEFAULT_SCRYPT_PARAMS) };
     this.#minPasswordLength = options.minPasswordLength ?? 8;
     this.#now = options.now ?? Date.now;
+    this.#shared = options.sharedFailures;
+    this.#maxFailuresPerAccount = options.maxFailuresPerAccountPerHour ??
+      DEFAULT_MAX_FAILURES_PER_ACCOUNT;
+    this.#maxFailuresPerIp = options.maxFailuresPerIpPerHour ?? DEFAULT_MAX_FAILURES_PER_IP;
     this.hashLimiter = new HashLimiter({
       ...(options.maxConcurrentHashes === undefined
         ? {}
@@ -157,13 +176,46 @@ export class AccountService {
   async authenticate(name: string, password: string, ip: string): Promise<AccountRecord> {
     const key = keyOf(name);
     this.throttle.check(key, ip);
+    await this.#checkShared(key, ip);
     const record = key === undefined ? undefined : await this.#store.getAccount(key);
     const ok = await this.#verify(password, record);
     if (!ok || record === undefined) {
       this.throttle.recordFailure(key, ip);
+      this.#shared?.record(key, ipKey(ip)).catch(() => {
+        // The local count still holds; the cluster's misses one failure.
+      });
       throw authFailed();
     }
     return await this.#upgrade(record, password);
+  }
+
+  /** Refuses, like the local throttle, when the cluster has seen too many failures. */
+  async #checkShared(key: string | undefined, ip: string): Promise<void> {
+    if (this.#shared === undefined) return;
+    let counts;
+    try {
+      counts = await this.#shared.count(key, ipKey(ip));
+    } catch {
+      return;
+    }
+    if (key !== undefined && counts.account >= this.#maxFailuresPerAccount) {
+      throw new ChatError(
+        "rate_limited",
+        "Too many failed logins for this account; try again later",
+        {
+          retryAfterMs: 60_000,
+        },
+      );
+    }
+    if (counts.ip >= this.#maxFailuresPerIp) {
+      throw new ChatError(
+        "rate_limited",
+        "Too many failed logins from your address; try again later",
+        {
+          retryAfterMs: 60_000,
+        },
+      );
+    }
   }
 
   /** Whether `name` is registered (false for invalid nicknames). */
