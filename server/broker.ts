@@ -1173,20 +1173,10 @@ export class Broker {
       [...room.members].filter((other) => nameKey(other.nick) === nameKey(member.nick)).length ===
         1;
     if (lastSession) {
-      const event: ChatEvent = reason === undefined
-        ? { type: "leave", room: room.name, nick: member.nick, ts: this.#now() }
-        : { type: "leave", room: room.name, nick: member.nick, ts: this.#now(), reason };
-      this.#fanOut(room.members, event);
+      this.#fanOut(room.members, this.#leaveEvent(member, room, reason));
     } else if (room.members.has(member)) {
       // Other sessions of this user stay: only this session hears that it left.
-      const event: ChatEvent = {
-        type: "leave",
-        room: room.name,
-        nick: member.nick,
-        ts: this.#now(),
-        ...(reason === undefined ? {} : { reason }),
-      };
-      member.deliver(new Delivery(event));
+      member.deliver(new Delivery(this.#leaveEvent(member, room, reason)));
     }
     room.removeMember(member);
     member.rooms.delete(room);
@@ -1200,19 +1190,20 @@ export class Broker {
     }
   }
 
+  /** The event saying `member` left `room`, with why when there is a reason. */
+  #leaveEvent(member: Member, room: Room, reason: string | undefined): ChatEvent {
+    const event: ChatEvent = { type: "leave", room: room.name, nick: member.nick, ts: this.#now() };
+    if (reason !== undefined) event.reason = reason;
+    return event;
+  }
+
   /**
    * Over several instances the room's count decides whether the room sees
    * the leave; the session itself always hears it, here and at once.
    */
   #removeShared(presence: Presence, member: Member, room: Room, reason?: string): void {
     if (!room.members.has(member)) return;
-    const event: ChatEvent = {
-      type: "leave",
-      room: room.name,
-      nick: member.nick,
-      ts: this.#now(),
-      ...(reason === undefined ? {} : { reason }),
-    };
+    const event = this.#leaveEvent(member, room, reason);
     member.deliver(new Delivery(event));
     room.removeMember(member);
     member.rooms.delete(room);
