@@ -4,42 +4,17 @@
  * so a fast producer costs one syscall per batch and a slow consumer costs
  * at most `maxBytes` of memory before it is cut off.
  *
+ * Queues that write at the end of the turn are flushed by shared schedulers,
+ * not by a promise chain each: one `setImmediate` per event-loop turn, and
+ * one clock per coalescing window whose ticks keep a fixed phase, so busy
+ * recipients are written together, once per window, in one burst.
+ *
  * @module
  */
-import { type Transport, writeAll } from "./transport.ts";
+import type { Transport } from "./transport.ts";
 
 /** Default bound on queued bytes per connection: 1 MiB. */
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
-
-// One callback per event-loop turn for every end-of-turn queue.
-let turn: Promise<void> | undefined;
-
-function endOfTurn(): Promise<void> {
-  return turn ??= new Promise<void>((resolve) =>
-    setImmediate(() => {
-      turn = undefined;
-      resolve();
-    })
-  );
-}
-
-// Shared timers keyed by due time (whole ms): every queue due then wakes on one.
-const timers = new Map<number, Promise<void>>();
-
-function until(due: number): Promise<void> {
-  const slot = Math.ceil(due);
-  let timer = timers.get(slot);
-  if (timer === undefined) {
-    timer = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        timers.delete(slot);
-        resolve();
-      }, Math.max(0, slot - performance.now()))
-    );
-    timers.set(slot, timer);
-  }
-  return timer;
-}
 
 /** Options for {@linkcode OutboundQueue}. */
 export interface OutboundQueueOptions {
@@ -56,12 +31,39 @@ export interface OutboundQueueOptions {
   start?: "now" | "end-of-turn";
   /**
    * With `end-of-turn`: a queue that wrote less than this many ms ago waits
-   * out the rest before writing again, so a busy recipient gets fewer,
-   * larger writes (a quiet one still gets its bytes at the end of the turn).
-   * 0 (default) never waits.
+   * for the next tick of a shared clock with this period, so a busy
+   * recipient gets one larger write per period (a quiet one still gets its
+   * bytes at the end of the turn). 0 (default) never waits.
    */
   coalesceMs?: number;
 }
+
+// A clock shared by every queue with the same coalescing window.
+interface FlushClock {
+  periodMs: number;
+  /** Queues to flush at the next tick. */
+  queues: OutboundQueue[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed tick is due, and when the last one was (its phase). */
+  due: number;
+  last: number;
+}
+
+// What a flush wrote: the frames and the batch made of them.
+interface Flushed {
+  chunks: Uint8Array[];
+  batch: Uint8Array;
+}
+
+function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const IDLE = 0;
+const SCHEDULED = 1;
+const WRITING = 2;
 
 /**
  * Queue of bytes for one transport, drained by a single writer.
@@ -75,23 +77,29 @@ export interface OutboundQueueOptions {
  * ```
  */
 export class OutboundQueue {
+  // Queues flushed when this event-loop turn ends (one setImmediate for all).
+  static #turnQueues: OutboundQueue[] | undefined;
+  static #clocks = new Map<number, FlushClock>();
+
   #transport: Transport;
   #maxBytes: number;
   #onError: ((error: unknown) => void) | undefined;
   #chunks: Uint8Array[] = [];
   #queuedBytes = 0;
-  #writing: Promise<void> | undefined;
+  #state = IDLE;
   #failed = false;
   #endOfTurn: boolean;
-  #coalesceMs: number;
+  #clock: FlushClock | undefined;
   #lastWrite = -Infinity;
+  #drainWaiters: (() => void)[] | undefined;
 
   constructor(transport: Transport, options: OutboundQueueOptions = {}) {
     this.#transport = transport;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.#onError = options.onError;
     this.#endOfTurn = options.start === "end-of-turn";
-    this.#coalesceMs = this.#endOfTurn ? options.coalesceMs ?? 0 : 0;
+    const coalesceMs = this.#endOfTurn ? options.coalesceMs ?? 0 : 0;
+    if (coalesceMs > 0) this.#clock = OutboundQueue.#clockFor(coalesceMs);
   }
 
   /** Bytes queued and not yet handed to the transport. */
@@ -114,54 +122,145 @@ export class OutboundQueue {
     if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
-    this.#writing ??= this.#endOfTurn ? this.#waitTurn().then(() => this.#drain()) : this.#drain();
+    if (this.#state === IDLE) this.#schedule();
     return true;
   }
 
   /** Resolves once everything queued so far is written (or writing failed). */
-  async drained(): Promise<void> {
-    while (this.#writing) await this.#writing;
+  drained(): Promise<void> {
+    if (this.#state === IDLE) return Promise.resolve();
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
-  /** The end of this turn, or of the coalescing window if the last write was recent. */
-  #waitTurn(): Promise<void> {
-    const due = this.#lastWrite + this.#coalesceMs;
-    return due > performance.now() ? until(due) : endOfTurn();
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#chunks.length > 0) {
-        if (this.#coalesceMs > 0) {
-          const due = this.#lastWrite + this.#coalesceMs;
-          if (due > performance.now()) await until(due);
-          this.#lastWrite = performance.now();
-        }
-        const chunks = this.#chunks;
-        const size = this.#queuedBytes;
-        this.#chunks = [];
-        let batch: Uint8Array;
-        if (chunks.length === 1) {
-          batch = chunks[0]!;
-        } else {
-          batch = new Uint8Array(size);
-          let offset = 0;
-          for (const chunk of chunks) {
-            batch.set(chunk, offset);
-            offset += chunk.length;
-          }
-        }
-        // Bytes count against the bound until the transport has taken them.
-        await writeAll(this.#transport, batch);
-        this.#queuedBytes -= size;
-      }
-    } catch (error) {
-      this.#failed = true;
-      this.#chunks = [];
-      this.#queuedBytes = 0;
-      this.#onError?.(error);
-    } finally {
-      this.#writing = undefined;
+  /** Arranges the next write of what is queued: now, at the end of the turn, or at the next tick. */
+  #schedule(): void {
+    if (!this.#endOfTurn) return void this.#flush(performance.now());
+    this.#state = SCHEDULED;
+    const clock = this.#clock;
+    if (clock !== undefined && performance.now() - this.#lastWrite < clock.periodMs) {
+      OutboundQueue.#atTick(clock, this);
+    } else {
+      OutboundQueue.#atEndOfTurn(this);
     }
+  }
+
+  /**
+   * Hands everything queued to the transport as one write. `shared` is the
+   * batch of the queue flushed just before, reused when this queue holds the
+   * very same frames (a room's members usually do): one copy per room, not
+   * per member.
+   */
+  #flush(now: number, shared?: Flushed): Flushed | undefined {
+    if (this.#failed) return undefined;
+    this.#state = WRITING;
+    if (this.#clock !== undefined) this.#lastWrite = now;
+    const chunks = this.#chunks;
+    const size = this.#queuedBytes;
+    this.#chunks = [];
+    let batch: Uint8Array;
+    if (chunks.length === 1) {
+      batch = chunks[0]!;
+    } else if (shared !== undefined && sameFrames(shared.chunks, chunks)) {
+      batch = shared.batch;
+    } else {
+      batch = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        batch.set(chunk, offset);
+        offset += chunk.length;
+      }
+    }
+    this.#write(batch, size);
+    return { chunks, batch };
+  }
+
+  // Bytes count against the bound until the transport has taken all of them.
+  #write(data: Uint8Array, size: number): void {
+    let written: Promise<number>;
+    try {
+      written = this.#transport.write(data);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    written.then((count) => {
+      if (this.#failed) return;
+      if (count < data.length) return this.#write(data.subarray(count), size);
+      this.#queuedBytes -= size;
+      if (this.#chunks.length === 0) {
+        this.#state = IDLE;
+        return this.#wakeDrainWaiters();
+      }
+      // More came while writing: with a clock wait for its tick, else go on.
+      if (this.#clock !== undefined) this.#schedule();
+      else this.#flush(performance.now());
+    }, (error) => this.#fail(error));
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#chunks = [];
+    this.#queuedBytes = 0;
+    this.#state = IDLE;
+    this.#onError?.(error);
+    this.#wakeDrainWaiters();
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters === undefined) return;
+    this.#drainWaiters = undefined;
+    for (const wake of waiters) wake();
+  }
+
+  static #atEndOfTurn(queue: OutboundQueue): void {
+    if (OutboundQueue.#turnQueues === undefined) {
+      OutboundQueue.#turnQueues = [];
+      setImmediate(OutboundQueue.#flushTurn);
+    }
+    OutboundQueue.#turnQueues.push(queue);
+  }
+
+  static #flushTurn(this: void): void {
+    const queues = OutboundQueue.#turnQueues ?? [];
+    OutboundQueue.#turnQueues = undefined;
+    OutboundQueue.#flushAll(queues, performance.now());
+  }
+
+  static #flushAll(queues: OutboundQueue[], now: number): void {
+    let shared: Flushed | undefined;
+    for (const queue of queues) shared = queue.#flush(now, shared) ?? shared;
+  }
+
+  static #clockFor(periodMs: number): FlushClock {
+    let clock = OutboundQueue.#clocks.get(periodMs);
+    if (clock === undefined) {
+      clock = { periodMs, queues: [], timer: undefined, due: 0, last: 0 };
+      OutboundQueue.#clocks.set(periodMs, clock);
+    }
+    return clock;
+  }
+
+  static #atTick(clock: FlushClock, queue: OutboundQueue): void {
+    clock.queues.push(queue);
+    if (clock.timer !== undefined) return;
+    // Keep the phase of the last tick, so recipients written together stay
+    // together; after a pause, count from this queue's last write.
+    const now = performance.now();
+    let due = clock.last + clock.periodMs;
+    if (due <= now) due = queue.#lastWrite + clock.periodMs;
+    clock.due = due;
+    clock.timer = setTimeout(() => OutboundQueue.#tick(clock), due - now);
+  }
+
+  static #tick(clock: FlushClock): void {
+    clock.timer = undefined;
+    // A late tick moves the phase only when it is late by more than half a
+    // period, so an overloaded loop gets no burst of back-to-back ticks.
+    const now = performance.now();
+    clock.last = Math.max(clock.due, now - clock.periodMs / 2);
+    const queues = clock.queues;
+    clock.queues = [];
+    OutboundQueue.#flushAll(queues, now);
   }
 }
