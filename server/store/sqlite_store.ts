@@ -7,6 +7,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { nameKey } from "../../shared/validation.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import { WalSyncer } from "./wal_syncer.ts";
 import type {
   AccountRecord,
   ApiKeyRecord,
@@ -101,10 +102,13 @@ export class SqliteStore implements Store {
   readonly path: string;
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
+  // Keeps the WAL synced in the background so checkpoints stay short.
+  #walSyncer: WalSyncer | undefined;
 
-  private constructor(path: string, db: DatabaseSync) {
+  private constructor(path: string, db: DatabaseSync, walSyncer?: WalSyncer) {
     this.path = path;
     this.#db = db;
+    this.#walSyncer = walSyncer;
   }
 
   /** Opens (creating if needed) the store in directory `dir` and migrates it. */
@@ -124,7 +128,11 @@ export class SqliteStore implements Store {
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA busy_timeout = 5000");
-    const store = new SqliteStore(path, db);
+    // With `full` every commit syncs; in memory there is no file.
+    const walSyncer = path !== ":memory:" && options.sync !== "full"
+      ? new WalSyncer(`${path}-wal`)
+      : undefined;
+    const store = new SqliteStore(path, db, walSyncer);
     store.#migrate();
     return store;
   }
@@ -163,6 +171,7 @@ export class SqliteStore implements Store {
     try {
       const result = work();
       this.#db.exec("COMMIT");
+      this.#walSyncer?.committed();
       return result;
     } catch (error) {
       this.#db.exec("ROLLBACK");
@@ -482,8 +491,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#walSyncer?.close();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
   }
 }
