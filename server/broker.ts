@@ -20,6 +20,7 @@ import {
   type ModerationType,
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
+import { beforeNextFlush } from "../shared/outbound_queue.ts";
 import { nameKey } from "../shared/validation.ts";
 import type {
   Audience,
@@ -206,7 +207,9 @@ export class Broker {
     this.#maxRooms = options.maxRooms ?? 10_000;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
-    this.#writes = new GroupCommit((batch) => this.#commit(batch));
+    // While recipients wait for a flush tick anyway, commit just before it:
+    // one transaction per tick instead of one per event-loop turn.
+    this.#writes = new GroupCommit((batch) => this.#commit(batch), { schedule: beforeNextFlush });
     this.#bus = options.bus ?? new LocalBus();
     this.#presence = options.presence ?? null;
   }

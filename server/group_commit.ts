@@ -18,6 +18,11 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Most items waiting before `add` refuses more (back-pressure on a stalled store). */
   maxPending?: number;
+  /**
+   * Starts a commit once items wait. Default: after this turn's I/O
+   * callbacks (`setImmediate`), so everything read meanwhile joins the batch.
+   */
+  schedule?: (start: () => void) => void;
 }
 
 /** Refused because too many items are already waiting for the store. */
@@ -47,9 +52,11 @@ export class GroupCommit<T> {
   #maxPending: number;
   #pending: Pending<T>[] = [];
   #running: Promise<void> | undefined;
+  #schedule: (start: () => void) => void;
 
   constructor(write: (batch: T[]) => Promise<void>, options: GroupCommitOptions = {}) {
     this.#write = write;
+    this.#schedule = options.schedule ?? setImmediate;
     this.#maxBatch = options.maxBatch ?? 10_000;
     this.#maxPending = options.maxPending ?? 1_000_000;
   }
@@ -66,8 +73,7 @@ export class GroupCommit<T> {
     }
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
-      // After this turn's I/O callbacks, so everything read meanwhile joins the batch.
-      this.#running ??= new Promise<void>((start) => setImmediate(start)).then(() => this.#run());
+      this.#running ??= new Promise<void>((start) => this.#schedule(start)).then(() => this.#run());
     });
   }
 

@@ -44,6 +44,10 @@ interface FlushClock {
   /** Queues to flush at the next tick. */
   queues: OutboundQueue[];
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Run at the next tick before anything is written (see beforeNextTick). */
+  hooks: (() => void)[];
+  /** Between a tick's hooks and its writes: queues join without a new timer. */
+  collecting: boolean;
   /** When the armed tick is due, and when the last one was (its phase). */
   due: number;
   last: number;
@@ -235,15 +239,40 @@ export class OutboundQueue {
   static #clockFor(periodMs: number): FlushClock {
     let clock = OutboundQueue.#clocks.get(periodMs);
     if (clock === undefined) {
-      clock = { periodMs, queues: [], timer: undefined, due: 0, last: 0 };
+      clock = {
+        periodMs,
+        queues: [],
+        timer: undefined,
+        hooks: [],
+        collecting: false,
+        due: 0,
+        last: 0,
+      };
       OutboundQueue.#clocks.set(periodMs, clock);
     }
     return clock;
   }
 
+  /**
+   * Runs `callback` at the next tick of an armed clock, before that tick
+   * writes anything; what the callback and the promise reactions it causes
+   * push still goes out in that tick. Returns false, doing nothing, when no
+   * clock is armed. A server uses it to commit a batch of messages just
+   * before the recipients, who are waiting for the tick anyway, are written.
+   */
+  static beforeNextTick(callback: () => void): boolean {
+    let next: FlushClock | undefined;
+    for (const clock of OutboundQueue.#clocks.values()) {
+      if (clock.timer !== undefined && (next === undefined || clock.due < next.due)) next = clock;
+    }
+    if (next === undefined) return false;
+    next.hooks.push(callback);
+    return true;
+  }
+
   static #atTick(clock: FlushClock, queue: OutboundQueue): void {
     clock.queues.push(queue);
-    if (clock.timer !== undefined) return;
+    if (clock.timer !== undefined || clock.collecting) return;
     // Keep the phase of the last tick, so recipients written together stay
     // together; after a pause, count from this queue's last write.
     const now = performance.now();
@@ -255,12 +284,44 @@ export class OutboundQueue {
 
   static #tick(clock: FlushClock): void {
     clock.timer = undefined;
+    const now = performance.now();
     // A late tick moves the phase only when it is late by more than half a
     // period, so an overloaded loop gets no burst of back-to-back ticks.
-    const now = performance.now();
     clock.last = Math.max(clock.due, now - clock.periodMs / 2);
+    const hooks = clock.hooks;
+    if (hooks.length === 0) return OutboundQueue.#flushClock(clock, now);
+    // Hooks first; the writes wait until the reactions they cause have run.
+    clock.hooks = [];
+    clock.collecting = true;
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch (error) {
+        reportError(error);
+      }
+    }
+    setImmediate(() => OutboundQueue.#flushClock(clock, now));
+  }
+
+  static #flushClock(clock: FlushClock, now: number): void {
+    clock.collecting = false;
     const queues = clock.queues;
     clock.queues = [];
     OutboundQueue.#flushAll(queues, now);
   }
+}
+
+/**
+ * Runs `callback` just before the next flush tick when one is armed (see
+ * {@linkcode OutboundQueue.beforeNextTick}), else after this turn's I/O
+ * callbacks.
+ *
+ * @example
+ * ```ts
+ * import { beforeNextFlush } from "./outbound_queue.ts";
+ * await new Promise<void>((resolve) => beforeNextFlush(resolve));
+ * ```
+ */
+export function beforeNextFlush(callback: () => void): void {
+  if (!OutboundQueue.beforeNextTick(callback)) setImmediate(callback);
 }

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_QUEUE_BYTES, OutboundQueue } from "../shared/outbound_queue.ts";
+import {
+  beforeNextFlush,
+  DEFAULT_MAX_QUEUE_BYTES,
+  OutboundQueue,
+} from "../shared/outbound_queue.ts";
 import type { Transport } from "../shared/transport.ts";
 
 interface PendingWrite {
@@ -265,4 +269,41 @@ Deno.test("OutboundQueue with coalesceMs waits out the window after a write, the
   assert.deepEqual(transport.calls[1], bytes(2, 3, 4));
   transport.accept();
   await queue.drained();
+});
+
+Deno.test("OutboundQueue.beforeNextTick runs a hook before the tick's writes, and what it pushes goes out in that tick", async () => {
+  // No clock armed: nothing to hook into.
+  assert.equal(OutboundQueue.beforeNextTick(() => {}), false);
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 25 });
+  queue.push(bytes(1));
+  await new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.deepEqual(transport.calls, [bytes(1)]);
+  transport.accept();
+  await settle();
+  // Written just now: the next push waits for the clock, which is now armed.
+  queue.push(bytes(2));
+  const order: string[] = [];
+  assert.equal(
+    OutboundQueue.beforeNextTick(() => {
+      order.push(`hook saw ${transport.calls.length} writes`);
+      // A reaction of the hook (as a commit's promise would be) still makes this tick.
+      Promise.resolve().then(() => queue.push(bytes(3)));
+    }),
+    true,
+  );
+  while (transport.calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(order, ["hook saw 1 writes"]);
+  assert.deepEqual(transport.calls[1], bytes(2, 3));
+  transport.accept();
+  await queue.drained();
+});
+
+Deno.test("beforeNextFlush falls back to the end of the turn when no clock is armed", async () => {
+  let ran = false;
+  beforeNextFlush(() => ran = true);
+  assert.equal(ran, false);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ran, true);
 });
