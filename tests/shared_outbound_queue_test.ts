@@ -307,3 +307,30 @@ Deno.test("beforeNextFlush falls back to the end of the turn when no clock is ar
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(ran, true);
 });
+
+Deno.test("OutboundQueue: a quiet queue writes at the end of the turn even while another keeps the clock ticking", async () => {
+  const busy = new ManualTransport();
+  const quiet = new ManualTransport();
+  const options = { start: "end-of-turn", coalesceMs: 40 } as const;
+  const busyQueue = new OutboundQueue(busy, options);
+  const quietQueue = new OutboundQueue(quiet, options);
+  quietQueue.push(bytes(1));
+  await new Promise((resolve) => setImmediate(resolve));
+  quiet.accept();
+  // The quiet queue's last write is now more than a period old.
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  busyQueue.push(bytes(2));
+  await new Promise((resolve) => setImmediate(resolve));
+  busy.accept();
+  await settle();
+  busyQueue.push(bytes(3)); // within the period: waits for the tick, which is now armed
+  const started = performance.now();
+  quietQueue.push(bytes(4));
+  while (quiet.calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.ok(performance.now() - started < 30, "the quiet queue did not wait for the tick");
+  assert.equal(busy.calls.length, 1, "the busy queue still waits");
+  quiet.accept();
+  while (busy.calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+  busy.accept();
+  await Promise.all([busyQueue.drained(), quietQueue.drained()]);
+});

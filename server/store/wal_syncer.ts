@@ -3,7 +3,7 @@
  * commits only write the WAL; the checkpoint that SQLite runs on the writing
  * thread every 1,000 pages then has to fsync megabytes of it, stalling the
  * event loop for ~4–5 ms about ten times a second under load (measured in
- * docs/performance.md). Syncing the WAL every few milliseconds on Deno's
+ * docs/performance.md). Syncing the WAL every 25 ms on Deno's
  * blocking pool leaves that checkpoint almost nothing to flush (~1 ms).
  *
  * @module
@@ -11,7 +11,7 @@
 
 /** Options for {@linkcode WalSyncer}. */
 export interface WalSyncerOptions {
-  /** Least time between two syncs, in ms (default 10). */
+  /** Least time between two syncs, in ms (default 25). */
   intervalMs?: number;
 }
 
@@ -40,7 +40,7 @@ export class WalSyncer {
 
   constructor(path: string, options: WalSyncerOptions = {}) {
     this.#path = path;
-    this.#intervalMs = options.intervalMs ?? 10;
+    this.#intervalMs = options.intervalMs ?? 25;
   }
 
   /** Notes a commit: the WAL will be synced within the interval. */
