@@ -64,6 +64,16 @@ function bytes(...values: number[]): Uint8Array {
   return Uint8Array.from(values);
 }
 
+/** Pushes one byte to an idle end-of-turn queue and lets the peer take it: the queue just wrote. */
+async function writeOnceAtEndOfTurn(queue: OutboundQueue, transport: ManualTransport) {
+  queue.push(bytes(1));
+  await new Promise((resolve) => setImmediate(resolve));
+  await settle();
+  assert.deepEqual(transport.calls, [bytes(1)]);
+  transport.accept();
+  await settle();
+}
+
 Deno.test("OutboundQueue writes the first frame at once and joins frames queued meanwhile", async () => {
   const transport = new ManualTransport();
   const queue = new OutboundQueue(transport);
@@ -251,12 +261,7 @@ Deno.test("OutboundQueue with start end-of-turn joins everything pushed in one t
 Deno.test("OutboundQueue with coalesceMs waits out the window after a write, then joins what came", async () => {
   const transport = new ManualTransport();
   const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 30 });
-  queue.push(bytes(1));
-  await new Promise((resolve) => setImmediate(resolve));
-  await settle();
-  assert.deepEqual(transport.calls, [bytes(1)]);
-  transport.accept();
-  await settle();
+  await writeOnceAtEndOfTurn(queue, transport);
   const started = performance.now();
   queue.push(bytes(2));
   queue.push(bytes(3));
@@ -276,12 +281,7 @@ Deno.test("OutboundQueue.beforeNextTick runs a hook before the tick's writes, an
   assert.equal(OutboundQueue.beforeNextTick(() => {}), false);
   const transport = new ManualTransport();
   const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 25 });
-  queue.push(bytes(1));
-  await new Promise((resolve) => setImmediate(resolve));
-  await settle();
-  assert.deepEqual(transport.calls, [bytes(1)]);
-  transport.accept();
-  await settle();
+  await writeOnceAtEndOfTurn(queue, transport);
   // Written just now: the next push waits for the clock, which is now armed.
   queue.push(bytes(2));
   const order: string[] = [];
