@@ -846,8 +846,7 @@ export class Broker {
     const room = this.#memberRoom(member, name);
     if (topic !== undefined) {
       this.#requireRank(member, room, Rank.Operator, "topic");
-      room.topic = topic;
-      await this.#persist({ kind: "room", record: room.toRecord() });
+      await this.#changeRoom(room, () => room.topic = topic);
       await this.#audit(member, "topic", room, null, topic);
       await this.#publish({
         to: { room: room.key },
@@ -933,19 +932,41 @@ export class Broker {
     });
     let notice: string;
     const fx: Effect[] = [];
+    // A change is in force at once (so a concurrent request sees it) and is
+    // taken back when it cannot be saved: a refused save leaves nothing live.
+    const give = async (kind: GrantKind, until: number | null): Promise<void> => {
+      const record = grant(kind, until);
+      const before = room.recordedGrant(targetKey, kind);
+      room.setGrant(record);
+      try {
+        await this.#persist({ kind: "grant", grant: record });
+      } catch (error) {
+        if (before === undefined) room.removeGrant(targetKey, kind);
+        else room.setGrant(before);
+        throw error;
+      }
+      fx.push({ kind: "grant", grant: record });
+    };
+    const lift = async (kind: GrantKind, missing: string): Promise<void> => {
+      const before = room.recordedGrant(targetKey, kind);
+      if (before === undefined) throw new ChatError("bad_request", missing);
+      room.removeGrant(targetKey, kind);
+      const write = { kind: "ungrant", room: room.key, user: targetKey, grant: kind } as const;
+      try {
+        await this.#persist(write);
+      } catch (error) {
+        room.setGrant(before);
+        throw error;
+      }
+      fx.push(write);
+    };
     switch (type) {
       case "op":
-        room.setGrant(grant("op", null));
-        await this.#persist({ kind: "grant", grant: grant("op", null) });
-        fx.push({ kind: "grant", grant: grant("op", null) });
+        await give("op", null);
         notice = `${member.nick} made ${target} an operator`;
         break;
       case "deop":
-        if (!room.removeGrant(targetKey, "op")) {
-          throw new ChatError("bad_request", `${target} is not an operator in #${room.name}`);
-        }
-        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "op" });
-        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "op" });
+        await lift("op", `${target} is not an operator in #${room.name}`);
         notice = `${member.nick} took operator rights from ${target}`;
         break;
       case "kick":
@@ -956,40 +977,26 @@ export class Broker {
         break;
       case "ban": {
         const until = options.durationMs === undefined ? null : now + options.durationMs;
-        room.setGrant(grant("ban", until));
-        await this.#persist({ kind: "grant", grant: grant("ban", until) });
-        fx.push({ kind: "grant", grant: grant("ban", until) });
+        await give("ban", until);
         notice = `${member.nick} banned ${target}${reason ? `: ${reason}` : ""}`;
         break;
       }
       case "unban":
-        if (!room.removeGrant(targetKey, "ban")) {
-          throw new ChatError("bad_request", `${target} is not banned from #${room.name}`);
-        }
-        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "ban" });
-        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "ban" });
+        await lift("ban", `${target} is not banned from #${room.name}`);
         notice = `${member.nick} lifted the ban on ${target}`;
         break;
       case "mute": {
         const until = now + (options.durationMs ?? this.#defaultMuteMs);
-        room.setGrant(grant("mute", until));
-        await this.#persist({ kind: "grant", grant: grant("mute", until) });
-        fx.push({ kind: "grant", grant: grant("mute", until) });
+        await give("mute", until);
         notice = `${member.nick} muted ${target} until ${new Date(until).toISOString()}`;
         break;
       }
       case "unmute":
-        if (!room.removeGrant(targetKey, "mute")) {
-          throw new ChatError("bad_request", `${target} is not muted in #${room.name}`);
-        }
-        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "mute" });
-        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "mute" });
+        await lift("mute", `${target} is not muted in #${room.name}`);
         notice = `${member.nick} lifted the mute on ${target}`;
         break;
       case "invite":
-        room.setGrant(grant("invite", null));
-        await this.#persist({ kind: "grant", grant: grant("invite", null) });
-        fx.push({ kind: "grant", grant: grant("invite", null) });
+        await give("invite", null);
         notice = `${member.nick} invited ${target}`;
         await this.#publish({
           to: { users: [targetKey] },
@@ -1002,11 +1009,7 @@ export class Broker {
         });
         break;
       case "uninvite":
-        if (!room.removeGrant(targetKey, "invite")) {
-          throw new ChatError("bad_request", `${target} has no invitation to #${room.name}`);
-        }
-        await this.#persist({ kind: "ungrant", room: room.key, user: targetKey, grant: "invite" });
-        fx.push({ kind: "ungrant", room: room.key, user: targetKey, grant: "invite" });
+        await lift("invite", `${target} has no invitation to #${room.name}`);
         notice = `${member.nick} withdrew the invitation of ${target}`;
         break;
     }
@@ -1044,14 +1047,15 @@ export class Broker {
     this.#requireRank(member, room, Rank.Operator, "mode");
     const parts: string[] = [];
     if (change.inviteOnly !== undefined) {
-      room.inviteOnly = change.inviteOnly;
       parts.push(change.inviteOnly ? "made the room invite-only" : "opened the room to all");
     }
     if (change.key !== undefined) {
-      room.passphrase = change.key;
       parts.push(change.key === null ? "removed the room key" : "set a room key");
     }
-    await this.#persist({ kind: "room", record: room.toRecord() });
+    await this.#changeRoom(room, () => {
+      if (change.inviteOnly !== undefined) room.inviteOnly = change.inviteOnly;
+      if (change.key !== undefined) room.passphrase = change.key;
+    });
     await this.#audit(member, "mode", room, null, parts.join(", "));
     await this.#publish({
       to: { room: room.key },
@@ -1136,6 +1140,23 @@ export class Broker {
       kind: "audit",
       entry: { ts: this.#now(), actor: member.nick, action, room: room.name, target, detail },
     });
+  }
+
+  /**
+   * Applies `change` to a room's settings at once (so requests behind it see
+   * it) and saves them; when the save fails the settings are put back.
+   */
+  async #changeRoom(room: Room, change: () => void): Promise<void> {
+    const before = room.toRecord();
+    change();
+    try {
+      await this.#persist({ kind: "room", record: room.toRecord() });
+    } catch (error) {
+      room.topic = before.topic;
+      room.inviteOnly = before.inviteOnly;
+      room.passphrase = before.passphrase;
+      throw error;
+    }
   }
 
   async #persist(write: Write): Promise<void> {

@@ -143,6 +143,11 @@ export class Room {
     return grant;
   }
 
+  /** The grant on record, in force or expired. */
+  recordedGrant(user: string, kind: GrantKind): GrantRecord | undefined {
+    return this.#grants.get(user)?.get(kind);
+  }
+
   setGrant(grant: GrantRecord): void {
     let grants = this.#grants.get(grant.user);
     if (grants === undefined) this.#grants.set(grant.user, grants = new Map());
