@@ -62,6 +62,12 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** A connection that was written less than this many ms ago waits out the rest before the next write. */
   writeCoalesceMs: number;
+  /**
+   * Coalescing applies only while at least this many frames go out per
+   * window, all connections together (0: always); below three quarters of it,
+   * writes go out at the end of each turn.
+   */
+  writeCoalesceFromFrames: number;
   /** Directory of the SQLite store; null keeps everything in memory. */
   dataDir: string | null;
   /** `normal`: commits survive the process being killed; `full`: also power loss (fsync each commit). */
@@ -144,6 +150,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
   writeCoalesceMs: 2,
+  writeCoalesceFromFrames: 128,
   dataDir: null,
   sync: "normal",
   redis: null,

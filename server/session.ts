@@ -76,6 +76,7 @@ export abstract class Session implements Member {
       onError: () => this.abort("write failed"),
       start: "end-of-turn",
       coalesceMs: context.options.writeCoalesceMs,
+      coalesceFromFrames: context.options.writeCoalesceFromFrames,
     });
     this.#bucket = new TokenBucket({
       burst: context.options.rateBurst,

@@ -36,11 +36,26 @@ export interface OutboundQueueOptions {
    * bytes at the end of the turn). 0 (default) never waits.
    */
   coalesceMs?: number;
+  /**
+   * With `coalesceMs`: coalesce only while the queues sharing the window
+   * were handed at least this many frames in the last window, all together,
+   * and stop again below three quarters of it. A lightly loaded server then writes at
+   * the end of each turn (lower latency) and a busy one saves writes, where
+   * they cost. 0 (default) always coalesces.
+   */
+  coalesceFromFrames?: number;
 }
 
 // A clock shared by every queue with the same coalescing window.
 interface FlushClock {
   periodMs: number;
+  /** Frames per window from which queues coalesce (0: always). */
+  fromFrames: number;
+  /** Whether busy queues wait for ticks now (see coalesceFromFrames). */
+  coalescing: boolean;
+  /** Frames pushed to this clock's queues since `windowStart`. */
+  frames: number;
+  windowStart: number;
   /** Queues to flush at the next tick. */
   queues: OutboundQueue[];
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,7 +98,7 @@ const WRITING = 2;
 export class OutboundQueue {
   // Queues flushed when this event-loop turn ends (one setImmediate for all).
   static #turnQueues: OutboundQueue[] | undefined;
-  static #clocks = new Map<number, FlushClock>();
+  static #clocks = new Map<string, FlushClock>();
 
   #transport: Transport;
   #maxBytes: number;
@@ -103,7 +118,9 @@ export class OutboundQueue {
     this.#onError = options.onError;
     this.#endOfTurn = options.start === "end-of-turn";
     const coalesceMs = this.#endOfTurn ? options.coalesceMs ?? 0 : 0;
-    if (coalesceMs > 0) this.#clock = OutboundQueue.#clockFor(coalesceMs);
+    if (coalesceMs > 0) {
+      this.#clock = OutboundQueue.#clockFor(coalesceMs, options.coalesceFromFrames ?? 0);
+    }
   }
 
   /** Bytes queued and not yet handed to the transport. */
@@ -126,6 +143,7 @@ export class OutboundQueue {
     if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
+    if (this.#clock !== undefined) this.#clock.frames++;
     if (this.#state === IDLE) this.#schedule();
     return true;
   }
@@ -141,7 +159,7 @@ export class OutboundQueue {
     if (!this.#endOfTurn) return void this.#flush(performance.now());
     this.#state = SCHEDULED;
     const clock = this.#clock;
-    if (clock !== undefined && OutboundQueue.#busy(clock, this.#lastWrite)) {
+    if (clock !== undefined && clock.coalescing && OutboundQueue.#busy(clock, this.#lastWrite)) {
       OutboundQueue.#atTick(clock, this);
     } else {
       OutboundQueue.#atEndOfTurn(this);
@@ -244,15 +262,32 @@ export class OutboundQueue {
   }
 
   static #flushAll(queues: OutboundQueue[], now: number): void {
+    for (const clock of OutboundQueue.#clocks.values()) OutboundQueue.#measure(clock, now);
     let shared: Flushed | undefined;
     for (const queue of queues) shared = queue.#flush(now, shared) ?? shared;
   }
 
-  static #clockFor(periodMs: number): FlushClock {
-    let clock = OutboundQueue.#clocks.get(periodMs);
+  /** Once per window: whether the frames handed out call for coalescing. */
+  static #measure(clock: FlushClock, now: number): void {
+    const elapsed = now - clock.windowStart;
+    if (elapsed < clock.periodMs) return;
+    const perWindow = clock.frames * clock.periodMs / elapsed;
+    if (perWindow >= clock.fromFrames) clock.coalescing = true;
+    else if (perWindow < clock.fromFrames * 0.75) clock.coalescing = false;
+    clock.frames = 0;
+    clock.windowStart = now;
+  }
+
+  static #clockFor(periodMs: number, fromFrames: number): FlushClock {
+    const key = `${periodMs}/${fromFrames}`;
+    let clock = OutboundQueue.#clocks.get(key);
     if (clock === undefined) {
       clock = {
         periodMs,
+        fromFrames,
+        coalescing: fromFrames === 0,
+        frames: 0,
+        windowStart: 0,
         queues: [],
         timer: undefined,
         hooks: [],
@@ -260,7 +295,7 @@ export class OutboundQueue {
         due: 0,
         last: 0,
       };
-      OutboundQueue.#clocks.set(periodMs, clock);
+      OutboundQueue.#clocks.set(key, clock);
     }
     return clock;
   }

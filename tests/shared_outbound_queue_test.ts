@@ -334,3 +334,36 @@ Deno.test("OutboundQueue: a quiet queue writes at the end of the turn even while
   busy.accept();
   await Promise.all([busyQueue.drained(), quietQueue.drained()]);
 });
+
+Deno.test("OutboundQueue with coalesceFromFrames waits for ticks only while enough frames go out", async () => {
+  const transport = new ManualTransport();
+  const queue = new OutboundQueue(transport, {
+    start: "end-of-turn",
+    coalesceMs: 40,
+    coalesceFromFrames: 20,
+  });
+  /** Pushes `frames`, waits for their write, lets the peer take it; how long the write took to start. */
+  const send = async (...frames: number[]): Promise<number> => {
+    const calls = transport.calls.length;
+    const started = performance.now();
+    for (const frame of frames) queue.push(bytes(frame));
+    while (transport.calls.length === calls) await new Promise((resolve) => setTimeout(resolve, 1));
+    const waited = performance.now() - started;
+    transport.accept();
+    await settle();
+    return waited;
+  };
+  // Few frames: each write goes out at the end of its turn, even right after another.
+  await send(1);
+  assert.ok(await send(2) < 25, "a lightly loaded queue does not wait for the window");
+  // Many frames in one window: from the next measurement on, busy queues wait for ticks.
+  await send(...Array.from({ length: 30 }, (_, i) => i));
+  await new Promise((resolve) => setTimeout(resolve, 45)); // the window ends
+  await send(3); // measured here: 32 frames in a little more than a window
+  assert.ok(await send(4) >= 25, "a busy queue waits for the window once the load is high");
+  // Quiet again for a while: back to writing at the end of the turn.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await send(5);
+  assert.ok(await send(6) < 25, "back to end-of-turn writes when the load drops");
+  await queue.drained();
+});

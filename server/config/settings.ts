@@ -52,6 +52,7 @@ export interface ServeSettings {
   textPromptDelayMs: number;
   shutdownGraceMs: number;
   writeCoalesceMs: number;
+  writeCoalesceFromFrames: number;
   textHandshakeTimeoutMs: number;
   maxRooms: number;
   dataDir: string;
@@ -356,6 +357,15 @@ export const SETTINGS: SettingsSchema = {
     help: "a busy connection is written at most once per MS, in bigger writes (0: every turn)",
     type: ms(0),
     default: D.writeCoalesceMs,
+  },
+  writeCoalesceFromFrames: {
+    group: "limits",
+    flag: "write-coalesce-from",
+    arg: "N",
+    help:
+      "coalesce writes only while N or more frames go out per window, all connections together (0: always)",
+    type: count(0),
+    default: D.writeCoalesceFromFrames,
   },
   textHandshakeTimeoutMs: {
     group: "limits",
