@@ -48,6 +48,8 @@ export class BenchClient {
   /** Reads that returned data, and the bytes they returned. */
   reads = 0;
   bytes = 0;
+  /** When the last read returned (ms, {@linkcode nowMs} clock): one clock read per read. */
+  lastReadAt = 0;
   /** Whether reading has ended. */
   closed = false;
   /** Why reading ended, if it failed. */
@@ -145,7 +147,8 @@ export class BenchClient {
         if (count === null) break;
         this.reads++;
         this.bytes += count;
-        scanner.push(buffer.subarray(0, count), nowMs());
+        this.lastReadAt = nowMs();
+        scanner.push(buffer.subarray(0, count), this.lastReadAt);
         if (scanner instanceof FrameScanner && scanner.pings > this.#pingsAnswered) {
           this.#pingsAnswered = scanner.pings;
           this.write(PONG).catch(() => {});

@@ -5,7 +5,6 @@
  * @module
  */
 import { BenchClient, type Mode } from "./bench_client.ts";
-import { nowMs } from "./clock.ts";
 import { PoolCounters } from "./pool_counters.ts";
 import { SampleBuffer } from "./stats.ts";
 
@@ -112,7 +111,7 @@ export class ReceiverPool {
       seen.messages = now;
       this.#messages += now - before;
       counters.messages = this.#messages;
-      counters.lastMessageAt = nowMs();
+      counters.lastMessageAt = client.lastReadAt;
       const expected = this.#config.expectedMessages;
       if (before < expected && now >= expected) {
         const done = counters.done + 1;
