@@ -39,9 +39,9 @@ export interface OutboundQueueOptions {
   /**
    * With `coalesceMs`: coalesce only while the queues sharing the window
    * were handed at least this many frames in the last window, all together,
-   * and stop again below three quarters of it. A lightly loaded server then writes at
-   * the end of each turn (lower latency) and a busy one saves writes, where
-   * they cost. 0 (default) always coalesces.
+   * and stop again below three quarters of it. A lightly loaded server then
+   * writes at the end of each turn (lower latency) and a busy one saves
+   * writes, where they cost. 0 (default) always coalesces.
    */
   coalesceFromFrames?: number;
 }
@@ -321,9 +321,9 @@ export class OutboundQueue {
     clock.queues.push(queue);
     if (clock.timer !== undefined || clock.collecting) return;
     // Keep the phase of the last tick, so recipients written together stay
-    // together; after a pause, count from this queue's last write.
+    // together; after a pause, count from this queue's last write. Either
+    // way the next tick is one period after `last`, which #busy relies on.
     const now = performance.now();
-    // (The next tick is always one period after `last`, which #busy relies on.)
     if (clock.last + clock.periodMs <= now) clock.last = queue.#lastWrite;
     const due = clock.last + clock.periodMs;
     clock.due = due;
