@@ -10,7 +10,8 @@ import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { writeAll } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import { nowMs } from "./clock.ts";
-import { FrameScanner, type ScannerOptions } from "./frame_scanner.ts";
+import { FrameScanner } from "./frame_scanner.ts";
+import type { ScannerOptions } from "./sampler.ts";
 import { LineScanner } from "./line_scanner.ts";
 
 /** The wire format a bench client speaks. */

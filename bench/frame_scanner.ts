@@ -9,6 +9,7 @@
  */
 import { FRAME_HEADER_BYTES } from "../shared/frame.ts";
 import { readBodyTime } from "./message_body.ts";
+import { Sampler, type ScannerOptions } from "./sampler.ts";
 
 // A map header (1 byte), "type" as fixstr (5 bytes), the value's fixstr
 // header and first character: enough to tell the frame types apart.
@@ -54,18 +55,6 @@ export function classifyFrame(bytes: Uint8Array, offset: number): FrameKind {
   }
 }
 
-/** Options for {@linkcode FrameScanner}. */
-export interface ScannerOptions {
-  /** Look at the body of every `sampleEvery`-th message frame (0: never). */
-  sampleEvery?: number;
-  /** Which residue modulo `sampleEvery` is sampled, to spread samples over clients. */
-  samplePhase?: number;
-  /** Messages not sampled at the start of the stream (a warm-up). */
-  skipSamples?: number;
-  /** Called with each sampled message's latency in ms. */
-  onSample?: (latencyMs: number) => void;
-}
-
 /** Counts frames by kind from a stream of chunks split anywhere. */
 export class FrameScanner {
   /** `message` frames seen. */
@@ -80,10 +69,7 @@ export class FrameScanner {
   byes = 0;
   /** Frames seen in all. */
   frames = 0;
-  readonly #sampleEvery: number;
-  readonly #samplePhase: number;
-  readonly #skipSamples: number;
-  readonly #onSample: ((latencyMs: number) => void) | undefined;
+  readonly #sampler: Sampler;
   // Bytes of the current frame still to skip.
   #skip = 0;
   // A frame head split across chunks is gathered here.
@@ -91,10 +77,7 @@ export class FrameScanner {
   #headLength = 0;
 
   constructor(options: ScannerOptions = {}) {
-    this.#sampleEvery = options.sampleEvery ?? 0;
-    this.#samplePhase = options.samplePhase ?? 0;
-    this.#skipSamples = options.skipSamples ?? 0;
-    this.#onSample = options.onSample;
+    this.#sampler = new Sampler(options);
   }
 
   /** Scans `chunk`, received at `receivedAt` (ms, {@linkcode nowMs} clock). */
@@ -163,11 +146,8 @@ export class FrameScanner {
 
   #maybeSample(bytes: Uint8Array, start: number, end: number, receivedAt: number): void {
     // `messages` is counted after this call: this is message number `messages`.
-    if (this.#sampleEvery === 0 || (this.messages + this.#samplePhase) % this.#sampleEvery !== 0) {
-      return;
-    }
-    const sentAt = readBodyTime(bytes, findBody(bytes, start, end), end);
-    if (!Number.isNaN(sentAt)) this.#onSample?.(receivedAt - sentAt);
+    if (!this.#sampler.wants(this.messages)) return;
+    this.#sampler.record(receivedAt, readBodyTime(bytes, findBody(bytes, start, end), end));
   }
 }
 

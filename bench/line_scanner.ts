@@ -8,7 +8,7 @@
  * @module
  */
 import { readBodyTime } from "./message_body.ts";
-import type { ScannerOptions } from "./frame_scanner.ts";
+import { Sampler, type ScannerOptions } from "./sampler.ts";
 
 const NEWLINE = 0x0a;
 const BRACKET = 0x5b; // "["
@@ -30,10 +30,7 @@ export class LineScanner {
   byes = 0;
   /** Lines seen in all. */
   lines = 0;
-  readonly #sampleEvery: number;
-  readonly #samplePhase: number;
-  readonly #skipSamples: number;
-  readonly #onSample: ((latencyMs: number) => void) | undefined;
+  readonly #sampler: Sampler;
   // Bytes of the current line seen so far, and the two bytes that classify it.
   #column = 0;
   #first = 0;
@@ -41,10 +38,7 @@ export class LineScanner {
   #room = 0;
 
   constructor(options: ScannerOptions = {}) {
-    this.#sampleEvery = options.sampleEvery ?? 0;
-    this.#samplePhase = options.samplePhase ?? 0;
-    this.#skipSamples = options.skipSamples ?? 0;
-    this.#onSample = options.onSample;
+    this.#sampler = new Sampler(options);
   }
 
   /** Scans `chunk`, received at `receivedAt` (ms, {@linkcode nowMs} clock). */
@@ -75,13 +69,11 @@ export class LineScanner {
     this.lines++;
     const first = this.#first;
     if (first === BRACKET && this.#room === HASH) {
-      this.messages++;
-      if (
-        start >= 0 && this.#sampleEvery !== 0 &&
-        (this.messages + this.#samplePhase) % this.#sampleEvery === 0
-      ) {
+      // A line split across chunks (start < 0) cannot be read back: not sampled.
+      if (start >= 0 && this.#sampler.wants(this.messages)) {
         this.#sample(chunk, start, end, receivedAt);
       }
+      this.messages++;
     } else if (first === DASH && this.#second === DASH) {
       this.replies++;
     } else if (first === BANG) {
@@ -96,8 +88,7 @@ export class LineScanner {
     // The body follows the first "> " after the room name.
     for (let i = start + ROOM_COLUMN + 1; i + 1 < end; i++) {
       if (chunk[i] === 0x3e && chunk[i + 1] === 0x20) {
-        const sentAt = readBodyTime(chunk, i + 2, end);
-        if (!Number.isNaN(sentAt)) this.#onSample?.(receivedAt - sentAt);
+        this.#sampler.record(receivedAt, readBodyTime(chunk, i + 2, end));
         return;
       }
     }
