@@ -13,6 +13,7 @@ import { nowMs } from "./clock.ts";
 import { FrameScanner } from "./frame_scanner.ts";
 import type { ScannerOptions } from "./sampler.ts";
 import { LineScanner } from "./line_scanner.ts";
+import { concatBytes } from "../shared/bytes.ts";
 
 /** The wire format a bench client speaks. */
 export type Mode = "framed" | "text";
@@ -86,7 +87,7 @@ export class BenchClient {
           nick,
         };
         await client.write(
-          concat([encodeFrame(hello), encodeFrame({ type: "join", id: 0, room })]),
+          concatBytes([encodeFrame(hello), encodeFrame({ type: "join", id: 0, room })]),
         );
       } else {
         await client.write(textEncoder.encode(`${nick}\n/join ${room}\n`));
@@ -167,14 +168,4 @@ export class BenchClient {
       this.#waiter?.();
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

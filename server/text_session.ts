@@ -14,6 +14,7 @@ import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
 import { isOrdered, type Outcome, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
+import { concatBytes } from "../shared/bytes.ts";
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
@@ -84,7 +85,7 @@ export class TextSession extends Session {
       }
       const bytes = this.#pending.length === 1
         ? this.#pending[0]!
-        : concat(this.#pending, this.#pendingBytes);
+        : concatBytes(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
       lines.push(this.#decoder.decode(bytes).replace(/\r$/, ""));
@@ -228,14 +229,4 @@ export class TextSession extends Session {
     }
     for (const line of formatTextResult(request, result)) this.#line(line);
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

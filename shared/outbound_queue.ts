@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 import type { Transport } from "./transport.ts";
 
 /** Default bound on queued bytes per connection: 1 MiB. */
@@ -185,12 +186,7 @@ export class OutboundQueue {
     } else if (shared !== undefined && sameFrames(shared.chunks, chunks)) {
       batch = shared.batch;
     } else {
-      batch = new Uint8Array(size);
-      let offset = 0;
-      for (const chunk of chunks) {
-        batch.set(chunk, offset);
-        offset += chunk.length;
-      }
+      batch = concatBytes(chunks, size);
     }
     this.#write(batch, size);
     return { chunks, batch };

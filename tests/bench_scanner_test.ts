@@ -3,6 +3,7 @@ import { encodeFrame } from "../shared/frame.ts";
 import { FrameScanner } from "../bench/frame_scanner.ts";
 import { LineScanner } from "../bench/line_scanner.ts";
 import { makeBody } from "../bench/message_body.ts";
+import { concatBytes } from "../shared/bytes.ts";
 
 // Ten room messages sent at 1000, 1001, … ms, between a reply and a ping.
 function frames(): Uint8Array[] {
@@ -30,19 +31,9 @@ function lines(): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 Deno.test("FrameScanner counts frames fed one byte at a time", () => {
   const scanner = new FrameScanner();
-  for (const byte of concat(frames())) scanner.push(Uint8Array.of(byte), 2000);
+  for (const byte of concatBytes(frames())) scanner.push(Uint8Array.of(byte), 2000);
   assert.deepEqual(
     [scanner.frames, scanner.messages, scanner.replies, scanner.pings, scanner.errors],
     [12, 10, 1, 1, 0],
@@ -56,7 +47,7 @@ Deno.test("FrameScanner samples every n-th message after the warm-up, with its l
     skipSamples: 4,
     onSample: (ms) => latencies.push(ms),
   });
-  scanner.push(concat(frames()), 2000);
+  scanner.push(concatBytes(frames()), 2000);
   // Messages 0–3 are the warm-up; of the rest every second one (4, 6, 8).
   assert.deepEqual(latencies, [996, 994, 992]);
 });

@@ -9,22 +9,13 @@ import {
   FRAME_HEADER_BYTES,
   FrameDecoder,
 } from "../shared/frame.ts";
+import { concatBytes } from "../shared/bytes.ts";
 
 /** Decodes every value in `chunks`, fed to one decoder in order. */
 function decodeChunks(chunks: Uint8Array[], decoder = new FrameDecoder()): unknown[] {
   const values: unknown[] = [];
   for (const chunk of chunks) values.push(...decoder.push(chunk));
   return values;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** A frame whose payload is `payload` as given (no MessagePack encoding). */
@@ -143,7 +134,7 @@ Deno.test("FrameDecoder decodes frames fed one byte at a time", () => {
   const values = [{ type: "ping" }, { type: "say", id: 1, room: "r", body: "b".repeat(500) }, {
     type: "pong",
   }];
-  const stream = concat(values.map((value) => encodeFrame(value)));
+  const stream = concatBytes(values.map((value) => encodeFrame(value)));
   const decoder = new FrameDecoder();
   const seen: unknown[] = [];
   for (let i = 0; i < stream.length; i++) {
@@ -158,7 +149,7 @@ Deno.test("FrameDecoder decodes frames fed one byte at a time", () => {
 
 Deno.test("FrameDecoder decodes many frames from one chunk, and a trailing partial frame later", () => {
   const values = Array.from({ length: 200 }, (_, i) => ({ type: "message", id: i, body: `m${i}` }));
-  const stream = concat(values.map((value) => encodeFrame(value)));
+  const stream = concatBytes(values.map((value) => encodeFrame(value)));
   const decoder = new FrameDecoder();
   const cut = stream.length - 5;
   const first = [...decoder.push(stream.subarray(0, cut))];
@@ -174,7 +165,7 @@ Deno.test("FrameDecoder: any split of a stream of frames yields the same values 
       fc.array(frameLike, { minLength: 1, maxLength: 12 }),
       fc.array(fc.nat(), { maxLength: 30 }),
       (values, cuts) => {
-        const stream = concat(values.map((value) => encodeFrame(value)));
+        const stream = concatBytes(values.map((value) => encodeFrame(value)));
         const whole = decodeChunks([stream]);
         const split = decodeChunks(splitAt(stream, cuts));
         assert.deepStrictEqual(whole, values);
@@ -224,7 +215,7 @@ Deno.test("FrameDecoder refuses an over-cap length as soon as the header arrives
 
 Deno.test("FrameDecoder refuses an over-cap length arriving with payload bytes, buffering none", () => {
   const decoder = new FrameDecoder();
-  const chunk = concat([header(DEFAULT_MAX_FRAME_BYTES + 1), new Uint8Array(1000)]);
+  const chunk = concatBytes([header(DEFAULT_MAX_FRAME_BYTES + 1), new Uint8Array(1000)]);
   const error = expectChatError(() => [...decoder.push(chunk)], "frame_too_large");
   assert.equal(error.message, "Cannot decode frame: length 65537 exceeds limit 65536");
   assert.ok(decoder.bufferedBytes <= FRAME_HEADER_BYTES);
@@ -232,7 +223,7 @@ Deno.test("FrameDecoder refuses an over-cap length arriving with payload bytes, 
 
 Deno.test("FrameDecoder refuses an over-cap frame that follows a good one in the same chunk", () => {
   const decoder = new FrameDecoder();
-  const chunk = concat([encodeFrame({ type: "ping" }), header(1 << 30), new Uint8Array(10)]);
+  const chunk = concatBytes([encodeFrame({ type: "ping" }), header(1 << 30), new Uint8Array(10)]);
   const seen: unknown[] = [];
   const error = expectChatError(() => {
     for (const value of decoder.push(chunk)) seen.push(value);
@@ -338,7 +329,7 @@ Deno.test("FrameDecoder only ever throws ChatError on random bytes (property)", 
     fc.property(
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 4 }),
       fc.array(fc.nat(), { maxLength: 6 }),
-      (payloads, cuts) => assertOnlyChatErrors(splitAt(concat(payloads.map(rawFrame)), cuts)),
+      (payloads, cuts) => assertOnlyChatErrors(splitAt(concatBytes(payloads.map(rawFrame)), cuts)),
     ),
     { numRuns: 1000 },
   );
@@ -354,7 +345,7 @@ Deno.test("FrameDecoder only ever throws ChatError on mutated valid frames (prop
       }),
       fc.array(fc.nat(), { maxLength: 6 }),
       (values, mutations, cuts) => {
-        const stream = concat(values.map((value) => encodeFrame(value)));
+        const stream = concatBytes(values.map((value) => encodeFrame(value)));
         for (const [at, byte] of mutations) stream[at % stream.length] = byte;
         assertOnlyChatErrors(splitAt(stream, cuts));
       },
