@@ -6,6 +6,7 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { HttpError } from "./http_error.ts";
+import { concatBytes } from "../../shared/bytes.ts";
 
 function tooLarge(maxBytes: number): HttpError {
   return new HttpError(
@@ -49,13 +50,7 @@ export async function readBody(
     // Stop reading a body that is too large; the connection may be reused or closed.
     reader.cancel().catch(() => {});
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
+  return concatBytes(chunks, size);
 }
 
 /**
