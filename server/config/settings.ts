@@ -10,7 +10,7 @@
  */
 import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
 import { parseHttpAddress } from "../http/http_address.ts";
-import { DEFAULT_SERVER_OPTIONS as D } from "../server_options.ts";
+import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "../server_options.ts";
 import {
   boolType,
   choiceType,
@@ -25,65 +25,22 @@ import {
   textType,
 } from "./setting_types.ts";
 
-/** The values of every `chat serve` setting. */
-export interface ServeSettings {
-  host: string;
-  port: number;
-  tcp: boolean;
+/**
+ * The values of every `chat serve` setting: the server's options (their
+ * meaning is documented there), except that TLS takes two paths instead of
+ * loaded PEM text and storage a directory plus `memory`, and logging.
+ */
+export type ServeSettings = Omit<ServerOptions, "tls" | "dataDir"> & {
   tlsCert: string | null;
   tlsKey: string | null;
-  tlsPort: number;
-  unixPath: string | null;
-  unixMode: number;
-  discovery: boolean;
-  discoveryPort: number;
-  serverName: string | null;
-  maxFrameBytes: number;
-  maxLineBytes: number;
-  maxBodyLength: number;
-  maxQueueBytes: number;
-  rateBurst: number;
-  ratePerSecond: number;
-  floodStrikes: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  handshakeTimeoutMs: number;
-  heartbeatMs: number;
-  textPromptDelayMs: number;
-  shutdownGraceMs: number;
-  writeCoalesceMs: number;
-  writeCoalesceFromFrames: number;
-  textHandshakeTimeoutMs: number;
-  maxRooms: number;
   dataDir: string;
   memory: boolean;
-  sync: "normal" | "full";
-  redis: string | null;
-  redisPrefix: string;
-  redisCommandTimeoutMs: number;
-  redisMaxPending: number;
-  redisPresenceTtlMs: number;
-  historyOnJoin: number;
-  maxReplay: number;
-  retentionMaxMessages: number;
-  retentionMaxAgeMs: number;
-  retentionIntervalMs: number;
-  auth: "open" | "required";
-  sessions: "multiple" | "refuse";
-  admins: string[];
-  kdfLogN: number;
-  maxConcurrentHashes: number;
-  maxLoginFailuresPerAccount: number;
-  maxLoginFailuresPerIp: number;
   logLevel: LoggingOptions["level"];
   logFormat: LoggingOptions["format"];
   logFile: string | null;
   logMaxBytes: number;
   logMaxFiles: number;
-  http: string | null;
-  httpCorsOrigins: string[];
-  httpMaxBodyBytes: number;
-}
+};
 
 /** The sections settings are listed under, in order. */
 export const SETTING_GROUPS = {
