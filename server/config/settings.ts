@@ -3,8 +3,9 @@
  * the environment variable (`CHAT_` + the flag in upper snake case) and the
  * config file key (the flag in snake case) follow from it, and so do the
  * help text, `chat config init`, `chat config check` and
- * docs/configuration.md. Adding a setting is adding one entry here (the
- * compiler insists, through {@linkcode ServeSettings}).
+ * docs/configuration.md. Adding a setting is adding its field to
+ * `ServerOptions` (with a default) and one entry here; the compiler insists
+ * on the entry, through {@linkcode ServeSettings}.
  *
  * @module
  */
