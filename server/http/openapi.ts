@@ -10,6 +10,16 @@ import { VERSION } from "../../shared/version.ts";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const STRING = { type: "string" };
+const INTEGER = { type: "integer" };
+const BOOLEAN = { type: "boolean" };
+const arrayOf = (items: unknown) => ({ type: "array", items });
+/** An object schema: every property of `required` is required, those of `optional` are not. */
+const object = (required: Record<string, unknown>, optional: Record<string, unknown> = {}) => ({
+  type: "object",
+  required: Object.keys(required),
+  properties: { ...required, ...optional },
+});
 const error = (description: string) => ({ description, content: json(ref("Error")) });
 
 const ROOM = {
@@ -436,201 +446,68 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     schemas: {
-      Error: {
-        type: "object",
-        required: ["error"],
-        properties: {
-          error: {
-            type: "object",
-            required: ["code", "message"],
-            properties: {
-              code: { type: "string" },
-              message: { type: "string" },
-              retryAfterMs: { type: "integer" },
-            },
-          },
-        },
-      },
-      Health: {
-        type: "object",
-        required: ["status", "version", "uptimeSeconds"],
-        properties: {
-          status: { type: "string", enum: ["ok"] },
-          version: { type: "string" },
-          uptimeSeconds: { type: "integer" },
-        },
-      },
-      Ready: {
-        type: "object",
-        required: ["status", "checks"],
-        properties: {
-          status: { type: "string", enum: ["ready", "unavailable"] },
-          checks: {
-            type: "object",
-            required: ["accepting", "store"],
-            properties: {
-              accepting: { type: "boolean" },
-              store: { type: "boolean" },
-              storeKind: { type: "string", enum: ["sqlite", "redis"] },
-            },
-          },
-        },
-      },
-      Key: {
-        type: "object",
-        required: ["name", "admin", "createdAt"],
-        properties: {
-          name: { type: "string" },
-          admin: { type: "boolean" },
-          createdAt: { type: "integer" },
-        },
-      },
-      RoomList: {
-        type: "object",
-        required: ["rooms", "total"],
-        properties: {
-          rooms: {
-            type: "array",
-            items: {
-              type: "object",
-              required: ["name", "members", "topic"],
-              properties: {
-                name: { type: "string" },
-                members: { type: "integer" },
-                topic: { type: "string" },
-              },
-            },
-          },
-          total: { type: "integer" },
-        },
-      },
-      UserList: {
-        type: "object",
-        required: ["users", "total"],
-        properties: {
-          users: { type: "array", items: { type: "string" } },
-          total: { type: "integer" },
-        },
-      },
-      Message: {
-        type: "object",
-        required: ["type", "room", "from", "body", "id", "ts"],
-        properties: {
-          type: { type: "string", enum: ["message"] },
-          room: { type: "string" },
-          from: { type: "string" },
-          body: { type: "string" },
-          id: { type: "integer" },
-          ts: { type: "integer" },
-          action: { type: "boolean" },
-          history: { type: "boolean" },
-        },
-      },
-      HistoryPage: {
-        type: "object",
-        required: ["room", "messages"],
-        properties: {
-          room: { type: "string" },
-          messages: { type: "array", items: ref("Message") },
-          more: { type: "boolean" },
-        },
-      },
-      Posted: {
-        type: "object",
-        required: ["room", "from", "id", "ts"],
-        properties: {
-          room: { type: "string" },
-          from: { type: "string" },
-          id: { type: "integer" },
-          ts: { type: "integer" },
-        },
-      },
-      DirectPosted: {
-        type: "object",
-        required: ["to", "from", "id", "ts"],
-        properties: {
-          to: { type: "string" },
-          from: { type: "string" },
-          id: { type: "integer" },
-          ts: { type: "integer" },
-          stored: { type: "boolean", description: "The recipient was offline: stored for later" },
-        },
-      },
-      Broadcasted: { type: "object", required: ["ts"], properties: { ts: { type: "integer" } } },
-      Kicked: {
-        type: "object",
-        required: ["room", "nick"],
-        properties: { room: { type: "string" }, nick: { type: "string" } },
-      },
-      Session: {
-        type: "object",
-        required: [
-          "id",
-          "nick",
-          "transport",
-          "ip",
-          "account",
-          "admin",
-          "rooms",
-          "connectedAt",
-          "queuedBytes",
-        ],
-        properties: {
-          id: { type: "string" },
-          nick: { type: "string", description: "Empty before login" },
-          transport: { type: "string", enum: ["tcp", "tls", "unix", "ws"] },
-          ip: { type: "string" },
-          account: { type: "boolean" },
-          admin: { type: "boolean" },
-          rooms: { type: "array", items: { type: "string" } },
-          connectedAt: { type: "integer" },
-          queuedBytes: { type: "integer" },
-        },
-      },
-      SessionList: {
-        type: "object",
-        required: ["sessions", "total"],
-        properties: {
-          sessions: { type: "array", items: ref("Session") },
-          total: { type: "integer" },
-        },
-      },
-      Disconnected: {
-        type: "object",
-        required: ["id", "nick"],
-        properties: { id: { type: "string" }, nick: { type: "string" } },
-      },
-      Overview: {
-        type: "object",
-        required: [
-          "admin",
-          "server",
-          "connections",
-          "rooms",
-          "users",
-          "messages",
-          "sessions",
-          "logs",
-        ],
-        properties: {
-          admin: { type: "string" },
-          server: { type: "object" },
-          connections: { type: "object" },
-          rooms: ref("RoomList"),
-          users: ref("UserList"),
-          messages: {
-            type: "object",
-            required: ["total", "ratePerSecond", "perSecond"],
-            properties: {
-              total: { type: "integer" },
-              ratePerSecond: { type: "number" },
-              perSecond: { type: "array", items: { type: "integer" } },
-            },
-          },
-          sessions: ref("SessionList"),
-          logs: { type: "array", items: { type: "object" } },
-        },
-      },
+      Error: object({
+        error: object({ code: STRING, message: STRING }, { retryAfterMs: INTEGER }),
+      }),
+      Health: object({
+        status: { type: "string", enum: ["ok"] },
+        version: STRING,
+        uptimeSeconds: INTEGER,
+      }),
+      Ready: object({
+        status: { type: "string", enum: ["ready", "unavailable"] },
+        checks: object({ accepting: BOOLEAN, store: BOOLEAN }, {
+          storeKind: { type: "string", enum: ["sqlite", "redis"] },
+        }),
+      }),
+      Key: object({ name: STRING, admin: BOOLEAN, createdAt: INTEGER }),
+      RoomList: object({
+        rooms: arrayOf(object({ name: STRING, members: INTEGER, topic: STRING })),
+        total: INTEGER,
+      }),
+      UserList: object({ users: arrayOf(STRING), total: INTEGER }),
+      Message: object({
+        type: { type: "string", enum: ["message"] },
+        room: STRING,
+        from: STRING,
+        body: STRING,
+        id: INTEGER,
+        ts: INTEGER,
+      }, { action: BOOLEAN, history: BOOLEAN }),
+      HistoryPage: object({ room: STRING, messages: arrayOf(ref("Message")) }, { more: BOOLEAN }),
+      Posted: object({ room: STRING, from: STRING, id: INTEGER, ts: INTEGER }),
+      DirectPosted: object({ to: STRING, from: STRING, id: INTEGER, ts: INTEGER }, {
+        stored: { type: "boolean", description: "The recipient was offline: stored for later" },
+      }),
+      Broadcasted: object({ ts: INTEGER }),
+      Kicked: object({ room: STRING, nick: STRING }),
+      Session: object({
+        id: STRING,
+        nick: { type: "string", description: "Empty before login" },
+        transport: { type: "string", enum: ["tcp", "tls", "unix", "ws"] },
+        ip: STRING,
+        account: BOOLEAN,
+        admin: BOOLEAN,
+        rooms: arrayOf(STRING),
+        connectedAt: INTEGER,
+        queuedBytes: INTEGER,
+      }),
+      SessionList: object({ sessions: arrayOf(ref("Session")), total: INTEGER }),
+      Disconnected: object({ id: STRING, nick: STRING }),
+      Overview: object({
+        admin: STRING,
+        server: { type: "object" },
+        connections: { type: "object" },
+        rooms: ref("RoomList"),
+        users: ref("UserList"),
+        messages: object({
+          total: INTEGER,
+          ratePerSecond: { type: "number" },
+          perSecond: arrayOf(INTEGER),
+        }),
+        sessions: ref("SessionList"),
+        logs: arrayOf({ type: "object" }),
+      }),
     },
   },
 };
