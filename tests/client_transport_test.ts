@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../client/chat_client.ts";
 import type { ClientEvent } from "../client/client_event.ts";
-import { makeCertificate } from "./support/certificate.ts";
+import { makeCertificate, tlsFlags } from "./support/certificate.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
@@ -53,12 +53,7 @@ Deno.test("chat join over TLS (--ca) and over a Unix socket talks with a TCP cli
   await using server = await ServerProcess.start([
     "--memory",
     "--no-discovery",
-    "--tls-cert",
-    cert.certFile,
-    "--tls-key",
-    cert.keyFile,
-    "--tls-port",
-    "0",
+    ...tlsFlags(cert),
     "--unix",
     socket,
   ]);
@@ -126,12 +121,7 @@ Deno.test("ChatClient connects over TLS and Unix sockets by transport", async ()
   await using server = await ServerProcess.start([
     "--memory",
     "--no-discovery",
-    "--tls-cert",
-    cert.certFile,
-    "--tls-key",
-    cert.keyFile,
-    "--tls-port",
-    "0",
+    ...tlsFlags(cert),
     "--unix",
     socket,
   ]);
@@ -166,12 +156,7 @@ Deno.test("chat join refuses an untrusted certificate clearly, exit 1; a bad --c
   await using server = await ServerProcess.start([
     "--memory",
     "--no-discovery",
-    "--tls-cert",
-    cert.certFile,
-    "--tls-key",
-    cert.keyFile,
-    "--tls-port",
-    "0",
+    ...tlsFlags(cert),
   ]);
   const target = `tls://localhost:${await tlsPort(server)}`;
   const untrusted = await runChat(["join", target, "-n", "eve"], { stdin: "hi\n" });
@@ -219,12 +204,7 @@ for (const transport of ["tls", "unix"] as const) {
     const args = [
       "--memory",
       "--no-discovery",
-      "--tls-cert",
-      cert.certFile,
-      "--tls-key",
-      cert.keyFile,
-      "--tls-port",
-      String(port),
+      ...tlsFlags(cert, port),
       "--unix",
       socket,
     ];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import { makeCertificate } from "./support/certificate.ts";
+import { makeCertificate, tlsFlags } from "./support/certificate.ts";
 import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
@@ -87,12 +87,7 @@ Deno.test("chat serve --tls-cert --tls-key --no-tcp: TLS only, with openssl-made
   await using server = await ServerProcess.start([
     "--memory",
     "--no-discovery",
-    "--tls-cert",
-    cert.certFile,
-    "--tls-key",
-    cert.keyFile,
-    "--tls-port",
-    "0",
+    ...tlsFlags(cert),
     "--no-tcp",
   ]);
   assert.match(server.output, /listening on 127\.0\.0\.1:\d+ \(TLS\)/);

@@ -60,3 +60,8 @@ export async function makeCertificate(): Promise<TestCertificate> {
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
 }
+
+/** The `chat serve` flags of a TLS listener on `port` (0: any free one) with `cert`. */
+export function tlsFlags(cert: TestCertificate, port = 0): string[] {
+  return ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile, "--tls-port", String(port)];
+}
