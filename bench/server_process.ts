@@ -23,8 +23,15 @@ export const RAISED_SERVER_FLAGS: readonly string[] = [
   "100000",
 ];
 
-/** The whole `chat serve` command line the bench uses, with `extra` flags appended. */
-export function serveFlags(extra: readonly string[] = []): string[] {
+/**
+ * The whole `chat serve` command line the bench uses, with `extra` flags
+ * appended; `raisedLimits: false` keeps every default limit (soak runs attack
+ * the server as it ships).
+ */
+export function serveFlags(
+  extra: readonly string[] = [],
+  options: { raisedLimits?: boolean } = {},
+): string[] {
   return [
     "--host",
     "127.0.0.1",
@@ -32,7 +39,7 @@ export function serveFlags(extra: readonly string[] = []): string[] {
     "0",
     "--log-level",
     "warning",
-    ...RAISED_SERVER_FLAGS,
+    ...(options.raisedLimits === false ? [] : RAISED_SERVER_FLAGS),
     ...extra,
   ];
 }
@@ -65,6 +72,8 @@ export interface ServerProcessOptions {
   taskV8Flags?: boolean;
   /** Flags appended to `chat serve` after the raised limits. */
   extraFlags?: readonly string[];
+  /** Raise the rate and connection caps so the load itself is not refused (default true). */
+  raisedLimits?: boolean;
   /** Script to run instead of main.ts (given `serve` and the flags). */
   entry?: string;
   /** Time allowed to print the listening line, in ms. */
@@ -116,7 +125,9 @@ export class ServerProcess implements AsyncDisposable {
     const dataDir = options.tempData !== false && !choosesStorage
       ? await Deno.makeTempDir({ prefix: "chat-bench-" })
       : undefined;
-    const flags = serveFlags(dataDir === undefined ? extra : [...extra, "--data", dataDir]);
+    const flags = serveFlags(dataDir === undefined ? extra : [...extra, "--data", dataDir], {
+      raisedLimits: options.raisedLimits ?? true,
+    });
     const entry = options.entry ?? MAIN.pathname;
     const v8Flags = options.taskV8Flags === false ? [] : await taskV8Flags();
     const child = new Deno.Command(Deno.execPath(), {
