@@ -22,6 +22,7 @@ function member(): Member {
     rooms: new Set(),
     account: undefined,
     admin: false,
+    guestId: crypto.randomUUID(),
     deliver(_delivery: Delivery) {
       delivered++;
     },

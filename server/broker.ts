@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../shared/errors.ts";
 import {
   type ChatEvent,
@@ -34,7 +35,16 @@ import type {
 import { LocalBus } from "./cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
-import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
+import {
+  guestKeyOf,
+  isGuestKey,
+  type Member,
+  Rank,
+  RANK_NAMES,
+  rightsKey,
+  Room,
+  userKey,
+} from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import type {
   DmRecord,
@@ -49,8 +59,22 @@ import type {
 
 export { type Member, Room } from "./room.ts";
 
+const logger = getLogger(["chat", "broker"]);
+
 /** Longest list in one reply (rooms, members, users): frames carry at most 1024 array entries. */
 export const MAX_LIST = 1000;
+
+/** Whom a moderation request acts on, and the keys that decide it. */
+interface ModerationTarget {
+  /** The key restrictions go under: the account, or the nickname. */
+  key: string;
+  /** The key rights go under: the account, or the guest online; none for an offline guest. */
+  rights?: string;
+  /** The guest's key when the target is a guest online (restrictions follow it too). */
+  guest?: string;
+  /** Whether a session of the target is a server admin. */
+  admin: boolean;
+}
 
 /** Summary of a room for `rooms`. */
 export interface RoomSummary {
@@ -67,6 +91,12 @@ export interface BrokerOptions {
   maxReplay?: number;
   /** Most rooms that may exist. */
   maxRooms?: number;
+  /** Most rooms one user may be in at once (its sessions together, on this instance). */
+  maxRoomsPerUser?: number;
+  /** Most rooms one account may own. */
+  maxRoomsPerAccount?: number;
+  /** How long a room no account owns is kept once empty, in ms. */
+  guestRoomTtlMs?: number;
   /** Default mute duration, in ms. */
   defaultMuteMs?: number;
   /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
@@ -186,14 +216,19 @@ export class Broker {
   #rooms = new Map<string, Room>();
   #bus: Bus;
   #presence: Presence | null;
-  // Rooms with a join waiting for its watch: a deletion must not drop them.
+  // Rooms with a join under way (here, or waiting for its watch): a deletion must not drop them.
   #joining = new Map<string, number>();
+  // Guests' rights keys that may hold rights in some room (taken back when the guest leaves).
+  #guestHolders = new Set<string>();
   // The highest DM id seen here, for re-asserting it after Redis lost data.
   #dmSeen = 0;
   #now: () => number;
   #historyOnJoin: number;
   #maxReplay: number;
   #maxRooms: number;
+  #maxRoomsPerUser: number;
+  #maxRoomsPerAccount: number;
+  #guestRoomTtlMs: number;
   #defaultMuteMs: number;
   #maxReplyBytes: number;
   #writes: GroupCommit<Write>;
@@ -205,6 +240,9 @@ export class Broker {
     this.#historyOnJoin = options.historyOnJoin ?? 50;
     this.#maxReplay = options.maxReplay ?? 1000;
     this.#maxRooms = options.maxRooms ?? 10_000;
+    this.#maxRoomsPerUser = options.maxRoomsPerUser ?? 20;
+    this.#maxRoomsPerAccount = options.maxRoomsPerAccount ?? 15;
+    this.#guestRoomTtlMs = options.guestRoomTtlMs ?? 60 * 60_000;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     // While recipients wait for a flush tick anyway, commit just before it:
@@ -223,8 +261,39 @@ export class Broker {
     });
     broker.#dmSeen = lastDmId;
     broker.#reload(await store.loadRooms(), await store.loadGrants());
+    // Alone, no guest is online at start: rights left under guests' keys
+    // (a crash, a failed save) end now. With other instances they may be live.
+    if (broker.#presence === null) {
+      for (const key of [...broker.#guestHolders]) await broker.#lapseRights(key);
+    }
     await broker.#bus.start(broker.#node());
     return broker;
+  }
+
+  /**
+   * Deletes the rooms no account owns that have been empty for the guest
+   * room TTL, with their history and grants; resolves to how many went.
+   * Over several instances Redis decides (rooms are empty everywhere).
+   */
+  async expireRooms(): Promise<number> {
+    if (this.#presence !== null) {
+      return await this.#presence.expireRooms(this.#guestRoomTtlMs).catch((error) => {
+        throw storageError(error);
+      });
+    }
+    const cutoff = this.#now() - this.#guestRoomTtlMs;
+    const expired: Room[] = [];
+    for (const room of this.#rooms.values()) {
+      if (
+        room.members.size === 0 && !room.accountOwned && room.emptySince !== undefined &&
+        room.emptySince <= cutoff && !this.#joining.has(room.key)
+      ) {
+        expired.push(room);
+      }
+    }
+    for (const room of expired) this.#rooms.delete(room.key);
+    await Promise.all(expired.map((room) => this.#persist({ kind: "deleteRoom", room: room.key })));
+    return expired.length;
   }
 
   /** Whether other instances share this chat (through a {@linkcode Presence}). */
@@ -302,14 +371,88 @@ export class Broker {
     return (this.#users.get(nameKey(nick))?.size ?? 0) > 0;
   }
 
-  /** Removes `member` from every room (telling the rooms) and frees its nickname. */
-  unregister(member: Member, reason?: string): void {
+  /**
+   * Removes `member` from every room (telling the rooms) and frees its
+   * nickname. A guest's rights end with it, unless `keepRights` (a new
+   * connection of the same guest takes over).
+   */
+  unregister(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     const key = nameKey(member.nick);
     const sessions = this.#users.get(key);
     if (sessions === undefined || !sessions.delete(member)) return;
     if (sessions.size === 0) this.#users.delete(key);
     this.#presence?.release(member);
+    if (member.account === undefined && !options.keepRights) {
+      this.#lapseRights(rightsKey(member)).catch((error) => {
+        logger.warn("Could not save that {nick}'s guest rights ended: {error}", {
+          nick: member.nick,
+          error,
+        });
+      });
+    }
+  }
+
+  /**
+   * Moves what a guest holds under its guest key (rooms it owns, operator
+   * rights, invitations, restrictions) to the account it has just
+   * registered, so registering keeps the guest's rooms and rights.
+   */
+  async adoptGuestRights(member: Member, guestKey: string): Promise<void> {
+    const account = member.account;
+    if (account === undefined || !this.#guestHolders.delete(guestKey)) return;
+    const writes: Write[] = [];
+    for (const room of this.#rooms.values()) {
+      if (room.owner === guestKey) {
+        room.owner = account;
+        writes.push({ kind: "room", record: room.toRecord() });
+      }
+      for (const grant of room.grantsOf(guestKey)) {
+        room.removeGrant(guestKey, grant.kind);
+        writes.push({ kind: "ungrant", room: room.key, user: guestKey, grant: grant.kind });
+        const moved = { ...grant, user: account };
+        room.setGrant(moved);
+        writes.push({ kind: "grant", grant: moved });
+      }
+    }
+    await Promise.all(writes.map((write) => this.#persist(write)));
+    const fx = this.#shared(
+      writes.map((write): Effect =>
+        write.kind === "room"
+          ? { kind: "room", record: write.record }
+          : write.kind === "grant"
+          ? { kind: "grant", grant: write.grant }
+          : write as Extract<Effect, { kind: "ungrant" }>
+      ),
+    );
+    if (fx !== undefined && fx.length > 0) await this.#publish({ fx });
+  }
+
+  /**
+   * Takes back every right recorded under a guest's key: ownership lapses
+   * (the room is then nobody's until someone joins it empty) and operator
+   * rights and invitations end.
+   */
+  async #lapseRights(key: string): Promise<void> {
+    if (!this.#guestHolders.delete(key)) return;
+    const writes: Write[] = [];
+    const fx: Effect[] = [];
+    for (const room of this.#rooms.values()) {
+      if (room.owner === key) {
+        room.owner = null;
+        writes.push({ kind: "room", record: room.toRecord() });
+        fx.push({ kind: "room", record: room.toRecord() });
+      }
+      for (const grant of room.grantsOf(key)) {
+        room.removeGrant(key, grant.kind);
+        const write = { kind: "ungrant", room: room.key, user: key, grant: grant.kind } as const;
+        writes.push(write);
+        fx.push(write);
+      }
+    }
+    // In force at once; a save that fails leaves a key nobody can ever use.
+    await Promise.all(writes.map((write) => this.#persist(write)));
+    if (this.#presence !== null && fx.length > 0) await this.#publish({ fx });
   }
 
   /**
@@ -326,32 +469,54 @@ export class Broker {
       return await this.#joinShared(this.#presence, member, name, options);
     }
     const key = nameKey(name);
+    // An empty room is not deleted while a join of it is under way.
+    this.#joining.set(key, (this.#joining.get(key) ?? 0) + 1);
+    try {
+      return await this.#joinHere(member, name, options);
+    } finally {
+      const left = (this.#joining.get(key) ?? 1) - 1;
+      if (left > 0) this.#joining.set(key, left);
+      else this.#joining.delete(key);
+    }
+  }
+
+  async #joinHere(
+    member: Member,
+    name: string,
+    options: { since?: number; key?: string },
+  ): Promise<JoinResult> {
+    const key = nameKey(name);
     let room = this.#rooms.get(key);
     const now = this.#now();
     if (room === undefined) {
-      if (this.#rooms.size >= this.#maxRooms) {
-        throw new ChatError(
-          "forbidden",
-          `Cannot create #${name}: the server's limit of ${this.#maxRooms} rooms is reached`,
-        );
-      }
-      room = new Room({
+      this.#checkRoomLimit(name);
+      this.#checkOwnership(member, name);
+      this.#checkRoomCount(member, name);
+      room = this.#addRoom({
         key,
         name,
-        owner: userKey(member),
+        owner: rightsKey(member),
         topic: "",
         inviteOnly: false,
         passphrase: null,
         createdAt: now,
         lastId: 0,
       });
-      this.#rooms.set(key, room);
       await this.#persist({ kind: "room", record: room.toRecord() });
     } else if (!room.members.has(member)) {
       this.#checkEntry(member, room, options.key, now);
+      this.#checkRoomCount(member, room.name);
+      // An empty room whose guest owner has left goes to whoever comes first,
+      // as a room made anew would.
+      if (room.owner === null && room.members.size === 0 && this.#mayOwnMore(member)) {
+        const claimed = room;
+        await this.#changeRoom(claimed, () => claimed.owner = rightsKey(member));
+        this.#heldRights(member);
+      }
     }
     const { history, more, gap } = await this.#catchUp(room, options.since, () => room.committedId);
     // Synchronous from the last history read to here: nothing committed in between is missed.
+    room.emptySince = undefined;
     if (room.addMember(member)) {
       this.#fanOut(room.members, {
         type: "join",
@@ -388,10 +553,12 @@ export class Broker {
     let room = this.#rooms.get(key);
     const now = this.#now();
     if (room === undefined) {
+      this.#checkOwnership(member, name);
+      this.#checkRoomCount(member, name);
       const { record, created } = await presence.createRoom({
         key,
         name,
-        owner: userKey(member),
+        owner: rightsKey(member),
         topic: "",
         inviteOnly: false,
         passphrase: null,
@@ -401,9 +568,11 @@ export class Broker {
         throw storageError(error);
       });
       room = this.#rooms.get(key) ?? this.#addRoom(record);
-      if (!created) this.#checkEntry(member, room, options.key, now);
+      if (created) this.#heldRights(member);
+      else this.#checkEntry(member, room, options.key, now);
     } else if (!room.members.has(member)) {
       this.#checkEntry(member, room, options.key, now);
+      this.#checkRoomCount(member, room.name);
     }
     const joined = room;
     if (joined.members.has(member)) {
@@ -414,6 +583,8 @@ export class Broker {
       });
       return this.#joinResult(joined, members, upTo, caught);
     }
+    // An empty room nobody owns goes to whoever comes first (Redis decides who).
+    const claimAs = joined.owner === null && this.#mayOwnMore(member) ? rightsKey(member) : "";
     const watching = this.#bus.watch(joined);
     if (watching !== undefined) {
       // A deletion seen meanwhile (the room was empty everywhere) must not
@@ -435,12 +606,13 @@ export class Broker {
     member.rooms.add(joined);
     const upTo = joined.committedId;
     try {
-      const members = await presence.enter(joined, member, {
+      const { members, claimed } = await presence.enter(joined, member, {
         type: "join",
         room: joined.name,
         nick: member.nick,
         ts: this.#now(),
-      });
+      }, claimAs === "" ? {} : { claimAs });
+      if (claimed) this.#heldRights(member);
       const caught = await this.#catchUp(joined, options.since, () => upTo);
       return this.#joinResult(joined, members, upTo, caught);
     } catch (error) {
@@ -469,14 +641,68 @@ export class Broker {
 
   #addRoom(record: RoomRecord): Room {
     const room = new Room(record);
+    room.emptySince = this.#now();
     this.#rooms.set(room.key, room);
+    if (room.owner !== null && isGuestKey(room.owner)) this.#guestHolders.add(room.owner);
     return room;
   }
 
+  /** Refuses to create a room beyond the server's limit. */
+  #checkRoomLimit(name: string): void {
+    if (this.#rooms.size >= this.#maxRooms) {
+      throw new ChatError(
+        "forbidden",
+        `Cannot create #${name}: the server's limit of ${this.#maxRooms} rooms is reached`,
+      );
+    }
+  }
+
+  /** Rooms owned by the account `account`. */
+  #ownedBy(account: string): number {
+    let owned = 0;
+    for (const room of this.#rooms.values()) if (room.owner === account) owned++;
+    return owned;
+  }
+
+  /** Whether `member` may own one more room (guests may: their rooms lapse). */
+  #mayOwnMore(member: Member): boolean {
+    return member.account === undefined || this.#ownedBy(member.account) < this.#maxRoomsPerAccount;
+  }
+
+  /** Refuses to make an account the owner of more rooms than an account may own. */
+  #checkOwnership(member: Member, name: string): void {
+    if (member.account === undefined) return;
+    const owned = this.#ownedBy(member.account);
+    if (owned >= this.#maxRoomsPerAccount) {
+      throw new ChatError(
+        "forbidden",
+        `Cannot create #${name}: your account owns ${owned} rooms, the limit of ${this.#maxRoomsPerAccount} per account`,
+      );
+    }
+  }
+
+  /** Refuses a join that would put the user in more rooms than a user may be in. */
+  #checkRoomCount(member: Member, room: string): void {
+    const rooms = new Set<string>();
+    for (const joined of member.rooms) rooms.add(joined.key);
+    for (const session of this.#users.get(nameKey(member.nick)) ?? []) {
+      for (const joined of session.rooms) rooms.add(joined.key);
+    }
+    if (rooms.has(nameKey(room)) || rooms.size < this.#maxRoomsPerUser) return;
+    throw new ChatError(
+      "too_many_rooms",
+      `Cannot join #${room}: you are in ${rooms.size} rooms, the limit per user; /leave one first`,
+    );
+  }
+
+  /** Notes that a guest holds rights somewhere, to take them back when the guest leaves. */
+  #heldRights(member: Member): void {
+    if (member.account === undefined) this.#guestHolders.add(rightsKey(member));
+  }
+
   #checkEntry(member: Member, room: Room, key: string | undefined, now: number): void {
-    const user = userKey(member);
-    if (room.rankOf(user, member.admin, now) >= Rank.Operator) return;
-    const ban = room.grant(user, "ban", now);
+    if (room.rankOf(rightsKey(member), member.admin, now) >= Rank.Operator) return;
+    const ban = this.#restriction(member, room, "ban", now);
     if (ban !== undefined) {
       const until = ban.until === null ? "" : ` until ${new Date(ban.until).toISOString()}`;
       throw new ChatError(
@@ -484,7 +710,7 @@ export class Broker {
         `You are banned from #${room.name}${until}${ban.reason ? `: ${ban.reason}` : ""}`,
       );
     }
-    if (room.inviteOnly && room.grant(user, "invite", now) === undefined) {
+    if (room.inviteOnly && room.grant(rightsKey(member), "invite", now) === undefined) {
       throw new ChatError(
         "invite_only",
         `#${room.name} is invite-only: an operator must /invite you`,
@@ -589,7 +815,7 @@ export class Broker {
   ): Promise<{ id: number; ts: number }> {
     const room = this.#memberRoom(member, name);
     const now = this.#now();
-    const mute = room.grant(userKey(member), "mute", now);
+    const mute = this.#restriction(member, room, "mute", now);
     if (mute !== undefined) {
       throw new ChatError(
         "muted",
@@ -909,8 +1135,9 @@ export class Broker {
     const room = this.#memberRoomOrAdmin(member, name);
     const now = this.#now();
     const actorRank = this.#requireRank(member, room, Rank.Operator, type);
-    const { key: targetKey, admin: targetAdmin } = await this.#target(target);
-    const targetRank = room.rankOf(targetKey, targetAdmin, now);
+    const found = await this.#target(target);
+    const targetKey = found.key;
+    const targetRank = room.rankOf(found.rights ?? found.key, found.admin, now);
     const lifting = type === "invite" || type === "uninvite" || type === "unban" ||
       type === "unmute";
     if (!lifting && targetRank >= actorRank) {
@@ -922,43 +1149,69 @@ export class Broker {
       );
     }
     const reason = options.reason ?? "";
-    const grant = (kind: GrantKind, until: number | null): GrantRecord => ({
-      room: room.key,
-      user: targetKey,
-      kind,
-      until,
-      by: member.nick,
-      reason,
-    });
+    // Rights go to the account, or to the guest online (never to a nickname,
+    // which the next guest could take); restrictions hold for the nickname
+    // and, for a guest online, also for the guest whatever its next nickname.
+    const keysOf = (kind: GrantKind): string[] => {
+      if (kind === "op" || kind === "invite") {
+        if (found.rights !== undefined) return [found.rights];
+        throw new ChatError(
+          "no_such_user",
+          `${target} is not online and has no account: rights go to accounts and to guests online`,
+        );
+      }
+      return found.guest === undefined ? [targetKey] : [targetKey, found.guest];
+    };
     let notice: string;
     const fx: Effect[] = [];
     // A change is in force at once (so a concurrent request sees it) and is
     // taken back when it cannot be saved: a refused save leaves nothing live.
     const give = async (kind: GrantKind, until: number | null): Promise<void> => {
-      const record = grant(kind, until);
-      const before = room.recordedGrant(targetKey, kind);
-      room.setGrant(record);
+      const records = keysOf(kind).map((user): GrantRecord => ({
+        room: room.key,
+        user,
+        kind,
+        until,
+        by: member.nick,
+        reason,
+      }));
+      const before = records.map((record) => room.recordedGrant(record.user, kind));
+      for (const record of records) room.setGrant(record);
       try {
-        await this.#persist({ kind: "grant", grant: record });
+        await Promise.all(records.map((record) => this.#persist({ kind: "grant", grant: record })));
       } catch (error) {
-        if (before === undefined) room.removeGrant(targetKey, kind);
-        else room.setGrant(before);
+        records.forEach((record, index) => {
+          const previous = before[index];
+          if (previous === undefined) room.removeGrant(record.user, kind);
+          else room.setGrant(previous);
+        });
         throw error;
       }
-      fx.push({ kind: "grant", grant: record });
+      for (const record of records) {
+        if (isGuestKey(record.user)) this.#guestHolders.add(record.user);
+        fx.push({ kind: "grant", grant: record });
+      }
     };
     const lift = async (kind: GrantKind, missing: string): Promise<void> => {
-      const before = room.recordedGrant(targetKey, kind);
-      if (before === undefined) throw new ChatError("bad_request", missing);
-      room.removeGrant(targetKey, kind);
-      const write = { kind: "ungrant", room: room.key, user: targetKey, grant: kind } as const;
+      const keys = kind === "op" || kind === "invite"
+        ? [found.rights ?? targetKey]
+        : [targetKey, ...(found.guest === undefined ? [] : [found.guest])];
+      const held = keys.flatMap((user) => {
+        const before = room.recordedGrant(user, kind);
+        return before === undefined ? [] : [before];
+      });
+      if (held.length === 0) throw new ChatError("bad_request", missing);
+      const writes = held.map((before) =>
+        ({ kind: "ungrant", room: room.key, user: before.user, grant: kind }) as const
+      );
+      for (const before of held) room.removeGrant(before.user, kind);
       try {
-        await this.#persist(write);
+        await Promise.all(writes.map((write) => this.#persist(write)));
       } catch (error) {
-        room.setGrant(before);
+        for (const before of held) room.setGrant(before);
         throw error;
       }
-      fx.push(write);
+      fx.push(...writes);
     };
     switch (type) {
       case "op":
@@ -1091,20 +1344,36 @@ export class Broker {
    * is logged in), and whether a logged-in session of it is a server admin
    * (a guest with an admin's name is not).
    */
-  async #target(nick: string): Promise<{ key: string; admin: boolean }> {
+  async #target(nick: string): Promise<ModerationTarget> {
     const sessions = this.#users.get(nameKey(nick));
     const online = sessions === undefined ? undefined : [...sessions][0];
     if (online !== undefined) {
-      const key = userKey(online);
       let admin = false;
-      for (const session of this.#users.get(key) ?? []) if (session.admin) admin = true;
-      return { key, admin };
+      for (const session of sessions ?? []) if (session.admin) admin = true;
+      const target: ModerationTarget = { key: userKey(online), rights: rightsKey(online), admin };
+      if (online.account === undefined) target.guest = rightsKey(online);
+      return target;
     }
-    if (this.#presence === null) return { key: nameKey(nick), admin: false };
-    const remote = await this.#presence.user(nameKey(nick)).catch((error) => {
+    const remote = this.#presence === null
+      ? undefined
+      : await this.#presence.user(nameKey(nick)).catch((error) => {
+        throw storageError(error);
+      });
+    if (remote !== undefined) {
+      if (remote.account !== undefined) {
+        return { key: remote.account, rights: remote.account, admin: remote.admin };
+      }
+      const guest = guestKeyOf(remote.guestId);
+      return { key: nameKey(nick), rights: guest, guest, admin: false };
+    }
+    // Offline: an account keeps its rights and restrictions; a nickname
+    // nobody registered can only be restricted.
+    const account = await this.store.getAccount(nameKey(nick)).catch((error) => {
       throw storageError(error);
     });
-    return { key: remote?.account ?? nameKey(nick), admin: remote?.admin ?? false };
+    const target: ModerationTarget = { key: nameKey(nick), admin: false };
+    if (account !== undefined) target.rights = account.key;
+    return target;
   }
 
   /** Whether some session of the user is in the room, on any instance. */
@@ -1116,8 +1385,20 @@ export class Broker {
     });
   }
 
+  /** A ban or mute in force on `member`: on its nickname or account, or on the guest. */
+  #restriction(
+    member: Member,
+    room: Room,
+    kind: "ban" | "mute",
+    now: number,
+  ): GrantRecord | undefined {
+    const own = room.grant(userKey(member), kind, now);
+    if (own !== undefined || member.account !== undefined) return own;
+    return room.grant(rightsKey(member), kind, now);
+  }
+
   #requireRank(member: Member, room: Room, needed: Rank, what: string): Rank {
-    const rank = room.rankOf(userKey(member), member.admin, this.#now());
+    const rank = room.rankOf(rightsKey(member), member.admin, this.#now());
     if (rank < needed) {
       throw new ChatError(
         "forbidden",
@@ -1152,6 +1433,7 @@ export class Broker {
     try {
       await this.#persist({ kind: "room", record: room.toRecord() });
     } catch (error) {
+      room.owner = before.owner;
       room.topic = before.topic;
       room.inviteOnly = before.inviteOnly;
       room.passphrase = before.passphrase;
@@ -1204,14 +1486,8 @@ export class Broker {
     }
     room.removeMember(member);
     member.rooms.delete(room);
-    // Rooms with no history or settings go when their last member does, so
-    // passing guests do not use up the room limit.
-    if (room.members.size === 0 && room.disposable && this.#rooms.get(room.key) === room) {
-      this.#rooms.delete(room.key);
-      this.#writes.add({ kind: "deleteRoom", room: room.key }).catch(() => {
-        // The row stays; the room comes back, empty, at the next start.
-      });
-    }
+    // Kept once empty; a room no account owns goes after the guest room TTL.
+    if (room.members.size === 0) room.emptySince = this.#now();
   }
 
   /** The event saying `member` left `room`, with why when there is a reason. */
@@ -1269,10 +1545,13 @@ export class Broker {
           const room = this.#rooms.get(effect.record.key);
           if (room === undefined) this.#addRoom(effect.record);
           else room.update(effect.record);
+          const owner = effect.record.owner;
+          if (owner !== null && isGuestKey(owner)) this.#guestHolders.add(owner);
           break;
         }
         case "grant":
           this.#rooms.get(effect.grant.room)?.setGrant(effect.grant);
+          if (isGuestKey(effect.grant.user)) this.#guestHolders.add(effect.grant.user);
           break;
         case "ungrant":
           this.#rooms.get(effect.room)?.removeGrant(effect.user, effect.grant);
@@ -1327,7 +1606,13 @@ export class Broker {
     for (const [key, room] of this.#rooms) {
       if (!seen.has(key) && room.members.size === 0) this.#rooms.delete(key);
     }
-    for (const grant of grants) this.#rooms.get(grant.room)?.setGrant(grant);
+    for (const grant of grants) {
+      this.#rooms.get(grant.room)?.setGrant(grant);
+      if (isGuestKey(grant.user)) this.#guestHolders.add(grant.user);
+    }
+    for (const record of rooms) {
+      if (record.owner !== null && isGuestKey(record.owner)) this.#guestHolders.add(record.owner);
+    }
   }
 
   /** What the bus may call on this broker. */
@@ -1354,7 +1639,14 @@ export class Broker {
       const first = [...sessions][0];
       if (first === undefined) continue;
       const admin = [...sessions].some((session) => session.admin) ? 1 : 0;
-      snapshot.users.push([key, first.nick, first.account ?? "", admin, sessions.size]);
+      snapshot.users.push([
+        key,
+        first.nick,
+        first.account ?? "",
+        admin,
+        sessions.size,
+        first.account === undefined ? first.guestId : "",
+      ]);
     }
     for (const room of this.#rooms.values()) {
       if (room.committedId > 0) snapshot.seqs.push([room.key, room.committedId]);

@@ -82,6 +82,8 @@ export class ChatServer implements AsyncDisposable {
 
   #retention: ReturnType<typeof setInterval> | undefined;
   #pruning: Promise<void> | undefined;
+  #lastRoomSweep = performance.now();
+  #sweepingRooms: Promise<void> | undefined;
 
   private constructor(
     listeners: OpenListener[],
@@ -145,6 +147,9 @@ export class ChatServer implements AsyncDisposable {
         historyOnJoin: resolved.historyOnJoin,
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
+        maxRoomsPerUser: resolved.maxRoomsPerUser,
+        maxRoomsPerAccount: resolved.maxRoomsPerAccount,
+        guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
@@ -255,6 +260,7 @@ export class ChatServer implements AsyncDisposable {
     // After the sessions: stopping HTTP drops WebSockets without their bye.
     await this.#http?.shutdown();
     await this.#pruning;
+    await this.#sweepingRooms;
     await this.broker.close();
     await this.store.close();
   }
@@ -573,9 +579,25 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
+  /** Deletes expired guest rooms; one sweep at a time. */
+  #sweepRooms(): Promise<void> {
+    return this.#sweepingRooms ??= this.broker.expireRooms().then(
+      (count) => {
+        if (count > 0) this.#logger.info("Deleted {count} empty guest rooms", { count });
+      },
+      (error) => this.#logger.warn("Could not delete expired rooms: {error}", { error }),
+    ).finally(() => this.#sweepingRooms = undefined);
+  }
+
   #tick(): void {
     const now = performance.now();
     const options = this.options;
+    // A tenth of the TTL late at most, and never more often than each second.
+    const sweepEvery = Math.min(60_000, Math.max(1000, options.guestRoomTtlMs / 10));
+    if (now - this.#lastRoomSweep >= sweepEvery) {
+      this.#lastRoomSweep = now;
+      this.#sweepRooms();
+    }
     const heartbeatDue = now - this.#lastHeartbeat >= options.heartbeatMs;
     if (heartbeatDue) this.#lastHeartbeat = now;
     for (const session of this.#sessions.keys()) {

@@ -18,13 +18,57 @@ export interface Member {
   account: string | undefined;
   /** Whether this session may act as a server admin. */
   admin: boolean;
+  /**
+   * A random id of this guest's identity: rights a guest is given are
+   * recorded under it, so they end with the guest and never pass to the
+   * next guest who takes the nickname. A session that resumes a guest's
+   * connection (its resume token) takes the id over.
+   */
+  guestId: string;
   /** Queues `delivery` for this session; must not block or throw. */
   deliver(delivery: Delivery): void;
 }
 
-/** The key rights and restrictions are recorded under: the account, else the nickname. */
+/**
+ * The key restrictions (bans, mutes) are recorded under: the account, else
+ * the nickname, so a guest's ban holds for whoever uses that nickname.
+ */
 export function userKey(member: Member): string {
   return member.account ?? nameKey(member.nick);
+}
+
+/** The prefix of the keys guests' rights are recorded under; no name key contains `:`. */
+const GUEST_PREFIX = "guest:";
+
+/**
+ * The key rights (ownership, operator rights, invitations) are recorded
+ * under: the account, else the guest's identity (see {@linkcode Member.guestId}).
+ *
+ * @example
+ * ```ts
+ * import { isGuestKey, rightsKey } from "./room.ts";
+ * const key = rightsKey({ account: undefined, guestId: "x1" } as never);
+ * console.log(key, isGuestKey(key)); // "guest:x1" true
+ * ```
+ */
+export function rightsKey(member: Member): string {
+  return member.account ?? guestKeyOf(member.guestId);
+}
+
+/** The rights key of the guest identity `guestId`. */
+export function guestKeyOf(guestId: string): string {
+  return GUEST_PREFIX + guestId;
+}
+
+/** Whether `key` names a guest's identity rather than an account or a nickname. */
+export function isGuestKey(key: string): boolean {
+  return key.startsWith(GUEST_PREFIX);
+}
+
+/** A fresh random guest identity id. */
+export function newGuestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** How much a member may do in a room, lowest first. */
@@ -166,10 +210,26 @@ export class Room {
     return true;
   }
 
-  /** Whether nothing about the room is worth keeping once it is empty. */
-  get disposable(): boolean {
-    return this.lastId === 0 && this.topic === "" && !this.inviteOnly && this.passphrase === null &&
-      this.#grants.size === 0;
+  /**
+   * When the room last became empty here (broker clock, ms), or undefined
+   * while someone is in it: a room no account owns is deleted once it has
+   * been empty for a while.
+   */
+  emptySince: number | undefined;
+
+  /** Whether an account owns the room (else it was made by a guest, or the owner lapsed). */
+  get accountOwned(): boolean {
+    return this.owner !== null && !isGuestKey(this.owner);
+  }
+
+  /** The rooms' grants held by `user`, in force or expired. */
+  grantsOf(user: string): GrantRecord[] {
+    return [...this.#grants.get(user)?.values() ?? []];
+  }
+
+  /** Every user key that holds a grant here. */
+  grantHolders(): string[] {
+    return [...this.#grants.keys()];
   }
 
   /** The rank of a user (by key; `admin` for server admins) in this room. */

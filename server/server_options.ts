@@ -103,6 +103,12 @@ export interface ServerOptions {
   retentionIntervalMs: number;
   /** Most rooms that may exist. */
   maxRooms: number;
+  /** Most rooms one user may be in at once (its sessions on one instance together). */
+  maxRoomsPerUser: number;
+  /** Most rooms one account may own (guests own rooms only while connected). */
+  maxRoomsPerAccount: number;
+  /** How long a room no account owns is kept once empty (with its history), in ms; 0: not at all. */
+  guestRoomTtlMs: number;
   /** scrypt cost (log2 N) for new password hashes; weaker ones are upgraded at login. */
   kdfLogN: number;
   /** Password hashes computed at once; more wait, so logins cannot starve chat traffic. */
@@ -167,6 +173,10 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,
   maxRooms: 10_000,
+  // InspIRCd's default maxchans is 20; Ergo lets an account register 15 channels.
+  maxRoomsPerUser: 20,
+  maxRoomsPerAccount: 15,
+  guestRoomTtlMs: 60 * 60_000,
   kdfLogN: 17,
   maxConcurrentHashes: 2,
   maxLoginFailuresPerAccount: 100,

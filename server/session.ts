@@ -14,7 +14,7 @@ import { nameKey } from "../shared/validation.ts";
 import type { AccountService } from "./accounts/account_service.ts";
 import type { Broker } from "./broker.ts";
 import type { Delivery } from "./delivery.ts";
-import type { Member, Room } from "./room.ts";
+import { type Member, newGuestId, rightsKey, type Room } from "./room.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 import type { ServerOptions } from "./server_options.ts";
 import type { UnreadCount } from "./store/store.ts";
@@ -46,6 +46,7 @@ export abstract class Session implements Member {
   nick = "";
   account: string | undefined = undefined;
   admin = false;
+  guestId: string = newGuestId();
   #rooms: Set<Room> | undefined;
   /** Random id announced to the client. */
   readonly id: string = crypto.randomUUID();
@@ -297,8 +298,10 @@ export abstract class Session implements Member {
       throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
     }
     const account = await this.context.accounts.register(this.nick, password);
+    const guestKey = rightsKey(this);
     this.account = account.key;
     this.admin = account.admin || this.context.options.admins.includes(account.key);
+    await this.context.broker.adoptGuestRights(this, guestKey);
     this.context.logger.info("{nick} registered an account", { nick: this.nick });
     return { nick: account.name };
   }

@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   "muted",
   "invite_only",
   "bad_key",
+  "too_many_rooms",
   "storage",
   "internal",
 ] as const;

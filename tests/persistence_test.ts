@@ -546,17 +546,3 @@ Deno.test("join history and history pages are cut to fit one frame; more says wh
   const last = await bob.request({ type: "history", room: "dev", after: 48, limit: 2 });
   assert.equal(last.result.more, undefined);
 });
-
-Deno.test("a room with nothing worth keeping goes when its last member leaves", async () => {
-  await withDataDir(async (dir) => {
-    await using server = await listen(dir, { maxRooms: 1 });
-    await using alice = await Peer.join(server.addr.port, "alice");
-    await alice.request({ type: "join", room: "passing" });
-    await alice.request({ type: "leave", room: "passing" });
-    // The limit of one room is free again.
-    assert.equal((await alice.request({ type: "join", room: "other" })).type, "ack");
-    assert.equal((await alice.request({ type: "join", room: "third" })).code, "forbidden");
-    await server.broker.flushed();
-    assert.deepEqual((await server.store.loadRooms()).map((room) => room.name), ["other"]);
-  });
-});

@@ -76,8 +76,10 @@ export interface BusNode {
 
 /** This instance's sessions, users and rooms, counted. */
 export interface PresenceSnapshot {
-  /** Users online here: key, nick, account key or "", admin, sessions. */
-  users: Array<[key: string, nick: string, account: string, admin: 0 | 1, sessions: number]>;
+  /** Users online here: key, nick, account key or "", admin, sessions, guest id or "". */
+  users: Array<
+    [key: string, nick: string, account: string, admin: 0 | 1, sessions: number, guestId: string]
+  >;
   /** Room memberships here: room key, user key, nick, sessions. */
   rooms: Array<[room: string, user: string, nick: string, sessions: number]>;
   /** Per room, the last message id delivered here. */
@@ -127,6 +129,8 @@ export interface OnlineUser {
   /** The account's key, or undefined for a guest. */
   account: string | undefined;
   admin: boolean;
+  /** A guest's identity id (see `Member.guestId`); "" for an account. */
+  guestId: string;
 }
 
 /** Who is online across instances, and their names. */
@@ -153,10 +157,16 @@ export interface Presence {
   ): Promise<{ record: RoomRecord; created: boolean }>;
   /**
    * Counts a member into a room (already a local member); the room sees
-   * `event` when it is the user's first session there. Resolves with the
-   * room's members once the event was delivered here.
+   * `event` when it is the user's first session there. With `claimAs`, an
+   * empty room nobody owns becomes owned by that rights key (`claimed`).
+   * Resolves with the room's members once the event was delivered here.
    */
-  enter(room: Room, member: Member, event: ChatEvent): Promise<string[]>;
+  enter(
+    room: Room,
+    member: Member,
+    event: ChatEvent,
+    options?: { claimAs?: string },
+  ): Promise<{ members: string[]; claimed: boolean }>;
   /** Counts a member out; the room sees `event` when it was the user's last session. */
   exit(room: Room, member: Member, event: ChatEvent): void;
   /** The nicknames of a room's members online. */
@@ -167,4 +177,10 @@ export interface Presence {
   users(): Promise<string[]>;
   /** Room key → members online, for rooms that have any. */
   roomSizes(): Promise<Map<string, number>>;
+  /**
+   * Deletes the rooms no account owns that have been empty everywhere for
+   * `ttlMs`, with their history and grants, telling every instance; resolves
+   * to how many went.
+   */
+  expireRooms(ttlMs: number): Promise<number>;
 }

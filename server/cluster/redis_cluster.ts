@@ -34,6 +34,7 @@ import {
   DEPART,
   ENTER,
   EXIT,
+  EXPIRE_ROOMS,
   HEARTBEAT,
   OTHER_CONNECTIONS,
   RELEASE,
@@ -257,6 +258,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       member.account ?? "",
       member.admin ? 1 : 0,
       options.multipleSessions ? 1 : 0,
+      member.account === undefined ? member.guestId : "",
     ]);
     if (result === "taken") throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
     if (result === "elsewhere") {
@@ -283,11 +285,16 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   }
 
   async user(key: string): Promise<OnlineUser | undefined> {
-    const [nick, account, admin] = await this.#redis.command<(string | null)[]>(
-      ["HMGET", this.#keys.user(key), "nick", "acct", "adm"],
+    const [nick, account, admin, guestId] = await this.#redis.command<(string | null)[]>(
+      ["HMGET", this.#keys.user(key), "nick", "acct", "adm", "gid"],
     );
     if (nick === null || nick === undefined) return undefined;
-    return { nick, account: account ? account : undefined, admin: admin === "1" };
+    return {
+      nick,
+      account: account ? account : undefined,
+      admin: admin === "1",
+      guestId: guestId ?? "",
+    };
   }
 
   async createRoom(
@@ -310,21 +317,31 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     return { record: toRoomRecord(JSON.parse(json), 0), created: status === 1 };
   }
 
-  async enter(room: Room, member: Member, event: ChatEvent): Promise<string[]> {
+  async enter(
+    room: Room,
+    member: Member,
+    event: ChatEvent,
+    options: { claimAs?: string } = {},
+  ): Promise<{ members: string[]; claimed: boolean }> {
     const token = this.#token();
     const applied = this.#await(token);
     const payload = JSON.stringify({ o: this.id, k: token, to: { room: room.key }, event });
     try {
-      const [first, members] = await this.#presenceCall<[number, string[]]>(ENTER, [
-        room.key,
-        nameKey(member.nick),
-        member.nick,
-        payload,
-        roomJson(room.toRecord()),
-      ]);
+      const [first, members, claimed] = await this.#presenceCall<[number, string[], string]>(
+        ENTER,
+        [
+          room.key,
+          nameKey(member.nick),
+          member.nick,
+          payload,
+          roomJson(room.toRecord()),
+          options.claimAs ?? "",
+        ],
+      );
       // The room's own join event is queued here before the reply.
       if (first === 1) await applied;
-      return members;
+      if (claimed !== "" && options.claimAs !== undefined) room.owner = options.claimAs;
+      return { members, claimed: claimed !== "" };
     } finally {
       this.#tokens.get(token)?.();
     }
@@ -345,6 +362,22 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
 
   async users(): Promise<string[]> {
     return await this.#redis.command<string[]>(["HVALS", this.#keys.online]);
+  }
+
+  async expireRooms(ttlMs: number): Promise<number> {
+    let total = 0;
+    // In small calls: each is atomic, and a big sweep must not stall Redis.
+    for (let round = 0; round < 100; round++) {
+      const count = await this.#redis.eval<number>(EXPIRE_ROOMS, [
+        this.#keys.prefix,
+        this.id,
+        ttlMs,
+        100,
+      ]);
+      total += count;
+      if (count < 100) break;
+    }
+    return total;
   }
 
   async roomSizes(): Promise<Map<string, number>> {

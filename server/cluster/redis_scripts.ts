@@ -31,20 +31,19 @@ local function set_size(room)
   else redis.call('HSET', p .. 'roomsizes', room, size) end
   return size
 end
-local function is_disposable(room)
-  if tonumber(redis.call('HGET', p .. 'seq', room) or '0') > 0 then return false end
-  if redis.call('EXISTS', p .. 'grants:' .. room) == 1 then return false end
-  local j = redis.call('HGET', p .. 'rooms', room)
-  if not j then return false end
-  local r = cjson.decode(j)
-  return r.topic == '' and r.inviteOnly == false and r.passphrase == cjson.null
+-- Whether an account owns the room (JSON settings): else it expires once empty for long.
+local function account_owned(j)
+  local ok, r = pcall(cjson.decode, j)
+  if not ok or type(r) ~= 'table' or type(r.owner) ~= 'string' then return false end
+  return string.sub(r.owner, 1, 6) ~= 'guest:'
 end
-local function dispose_if_empty(room, origin)
-  if set_size(room) == 0 and is_disposable(room) then
-    redis.call('HDEL', p .. 'rooms', room)
-    redis.call('HDEL', p .. 'seq', room)
-    redis.call('PUBLISH', p .. 'ch:all',
-      cjson.encode({o = origin, fx = {{kind = 'deleted', room = room}}}))
+-- Notes when a room became empty, so a room no account owns can expire.
+local function note_if_empty(room)
+  if set_size(room) == 0 then
+    local j = redis.call('HGET', p .. 'rooms', room)
+    if j and not account_owned(j) then
+      redis.call('ZADD', p .. 'emptyrooms', now_ms(), room)
+    end
   end
 end
 -- Takes count sessions of user out of room; returns the nick when it was the user's last.
@@ -61,6 +60,7 @@ local function member_add(room, user, nick, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, count)
   redis.call('HSET', p .. 'members:' .. room, user, nick)
   set_size(room)
+  redis.call('ZREM', p .. 'emptyrooms', room)
   return n == count
 end
 local function user_sub(user, count)
@@ -95,7 +95,7 @@ local function reap(inst, reason)
       local nick = member_sub(room, user, count)
       if nick then
         redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'leave', nick, reason, inst))
-        dispose_if_empty(room, inst)
+        note_if_empty(room)
       end
     end
   end
@@ -182,15 +182,19 @@ local existing = redis.call('HGET', p .. 'rooms', room)
 if existing then return {0, existing} end
 if redis.call('HLEN', p .. 'rooms') >= tonumber(ARGV[5]) then return {-1, ''} end
 redis.call('HSET', p .. 'rooms', room, ARGV[4])
+-- Empty until its creator enters: a failed join leaves it to expire.
+if not account_owned(ARGV[4]) then redis.call('ZADD', p .. 'emptyrooms', now_ms(), room) end
 redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. ARGV[2] .. '","fx":[{"kind":"created","record":' .. ARGV[4] .. '}]}')
 return {1, ARGV[4]}
 `);
 
 /**
  * Counts a session into a room. ARGV: prefix, instance, room, user key,
- * nick, join payload, room record JSON (recreates a room deleted meanwhile).
- * Publishes the join payload when the user was not in the room on any
- * instance. Returns [first (1/0), member nicks].
+ * nick, join payload, room record JSON (recreates a room deleted meanwhile),
+ * and the rights key that becomes the owner of the room if it is empty and
+ * nobody owns it ('' for none). Publishes the join payload when the user
+ * was not in the room on any instance. Returns [first (1/0), member nicks,
+ * the room's settings JSON when this join made the session its owner, else ''].
  */
 export const ENTER = script(`
 local inst, room, user, nick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -198,10 +202,46 @@ if redis.call('HEXISTS', p .. 'rooms', room) == 0 then
   redis.call('HSET', p .. 'rooms', room, ARGV[7])
   redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. inst .. '","fx":[{"kind":"created","record":' .. ARGV[7] .. '}]}')
 end
+local claimed = ''
+if ARGV[8] ~= '' and redis.call('HLEN', p .. 'members:' .. room) == 0 then
+  local r = cjson.decode(redis.call('HGET', p .. 'rooms', room))
+  if r.owner == cjson.null or r.owner == nil then
+    r.owner = ARGV[8]
+    claimed = cjson.encode(r)
+    redis.call('HSET', p .. 'rooms', room, claimed)
+    r.lastId = tonumber(redis.call('HGET', p .. 'seq', room) or '0')
+    redis.call('PUBLISH', p .. 'ch:all', cjson.encode({o = inst, fx = {{kind = 'room', record = r}}}))
+  end
+end
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':rooms', room .. ':' .. user, 1)
 local first = member_add(room, user, nick, 1)
 if first then redis.call('PUBLISH', p .. 'ch:room:' .. room, ARGV[6]) end
-return {first and 1 or 0, redis.call('HVALS', p .. 'members:' .. room)}
+return {first and 1 or 0, redis.call('HVALS', p .. 'members:' .. room), claimed}
+`);
+
+/**
+ * Deletes rooms no account owns that have been empty for a while, with
+ * their history and grants, telling every instance. ARGV: prefix, origin,
+ * TTL ms, most rooms per call. Returns how many went.
+ */
+export const EXPIRE_ROOMS = script(`
+local cutoff = now_ms() - tonumber(ARGV[3])
+local rooms = redis.call('ZRANGEBYSCORE', p .. 'emptyrooms', '-inf', cutoff, 'LIMIT', 0, tonumber(ARGV[4]))
+local n = 0
+for _, room in ipairs(rooms) do
+  redis.call('ZREM', p .. 'emptyrooms', room)
+  local j = redis.call('HGET', p .. 'rooms', room)
+  if j and redis.call('HLEN', p .. 'members:' .. room) == 0 and not account_owned(j) then
+    redis.call('HDEL', p .. 'rooms', room)
+    redis.call('HDEL', p .. 'seq', room)
+    redis.call('DEL', p .. 'grants:' .. room, p .. 'log:' .. room, p .. 'msess:' .. room)
+    redis.call('SREM', p .. 'grantrooms', room)
+    redis.call('PUBLISH', p .. 'ch:all',
+      cjson.encode({o = ARGV[2], fx = {{kind = 'deleted', room = room}}}))
+    n = n + 1
+  end
+end
+return n
 `);
 
 /**
@@ -218,13 +258,14 @@ if c <= 0 then redis.call('HDEL', ik, room .. ':' .. user) end
 if c < 0 then return 0 end
 if not member_sub(room, user, 1) then return 0 end
 redis.call('PUBLISH', p .. 'ch:room:' .. room, ARGV[5])
-dispose_if_empty(room, inst)
+note_if_empty(room)
 return 1
 `);
 
 /**
  * Claims a nickname cluster-wide. ARGV: prefix, instance, user key, nick,
- * account key ('' for a guest), admin (1/0), multiple sessions (1/0).
+ * account key ('' for a guest), admin (1/0), multiple sessions (1/0),
+ * guest id ('' for an account).
  * Returns 'ok', 'taken' (someone else has it) or 'elsewhere' (the account
  * is online and only one session is allowed).
  */
@@ -236,7 +277,7 @@ if redis.call('EXISTS', u) == 1 then
   if acct == '' or holder ~= acct then return 'taken' end
   if ARGV[7] ~= '1' then return 'elsewhere' end
 end
-redis.call('HSET', u, 'nick', nick, 'acct', acct)
+redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8] or '')
 if ARGV[6] == '1' then redis.call('HSET', u, 'adm', '1') end
 redis.call('HINCRBY', u, 'n', 1)
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':users', user, 1)
@@ -275,11 +316,12 @@ if old == new then
   return 'ok'
 end
 if redis.call('EXISTS', p .. 'user:' .. new) == 1 then return 'taken' end
+local gid = redis.call('HGET', p .. 'user:' .. old, 'gid') or ''
 local iu = p .. 'inst:' .. inst .. ':users'
 local c = redis.call('HINCRBY', iu, old, -1)
 if c <= 0 then redis.call('HDEL', iu, old) end
 if c >= 0 then user_sub(old, 1) end
-redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '')
+redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid)
 redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
 redis.call('HINCRBY', iu, new, 1)
 redis.call('HSET', p .. 'online', new, nick)
@@ -340,7 +382,7 @@ return 1
  * raises sequences to at least what the instance has delivered, so ids never
  * go back. Joins and leaves are announced only where the change is visible.
  * Its published connection counts are replaced too.
- * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n]...],
+ * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id]...],
  * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
  * c: open connections, i: [[ip, open connections]...]}`, expiry of the
  * per-address counts in ms.
@@ -357,7 +399,7 @@ end
 redis.call('DEL', iu)
 for _, u in ipairs(snap.u) do
   local key = p .. 'user:' .. u[1]
-  redis.call('HSET', key, 'nick', u[2], 'acct', u[3])
+  redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '')
   if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
   redis.call('HINCRBY', key, 'n', u[5])
   redis.call('HINCRBY', iu, u[1], u[5])
@@ -392,7 +434,7 @@ for _, f in ipairs(fields) do
     if total > 0 and nick then
       redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'leave', nick, 'server lost', inst))
     end
-    dispose_if_empty(room, inst)
+    note_if_empty(room)
   else
     redis.call('HSET', ms, user, after)
     if w then redis.call('HSET', p .. 'members:' .. room, user, w[3]) end
@@ -492,7 +534,8 @@ for _, w in ipairs(writes) do
   elseif k == 'deleteRoom' then
     redis.call('HDEL', p .. 'rooms', w.room)
     redis.call('HDEL', p .. 'seq', w.room)
-    redis.call('DEL', p .. 'grants:' .. w.room)
+    redis.call('DEL', p .. 'grants:' .. w.room, p .. 'log:' .. w.room)
+    redis.call('ZREM', p .. 'emptyrooms', w.room)
     redis.call('SREM', p .. 'grantrooms', w.room)
   elseif k == 'grant' then
     redis.call('HSET', p .. 'grants:' .. w.room, w.field, w.json)

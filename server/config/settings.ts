@@ -341,6 +341,38 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.maxRooms,
   },
+  maxRoomsPerUser: {
+    group: "limits",
+    flag: "max-rooms-per-user",
+    arg: "N",
+    help: "rooms one user may be in at once",
+    details: "A join beyond it is refused with too_many_rooms. A user's sessions count together.",
+    type: count(1),
+    default: D.maxRoomsPerUser,
+  },
+  maxRoomsPerAccount: {
+    group: "limits",
+    flag: "max-rooms-per-account",
+    arg: "N",
+    help: "rooms one account may own",
+    details: "Creating a room makes its creator the owner; an account that owns this many " +
+      "rooms is refused (forbidden) when it tries to create another. Guests own rooms only " +
+      "while connected, so they are not counted.",
+    type: count(1),
+    default: D.maxRoomsPerAccount,
+  },
+  guestRoomTtlMs: {
+    group: "limits",
+    flag: "guest-room-ttl",
+    arg: "DURATION",
+    help: "a room no account owns is deleted, with its history, once empty this long",
+    details: "Rooms made by guests (and rooms whose guest owner has left) are kept while " +
+      "anyone is in them and for this long after the last member leaves; then the room, its " +
+      "history and its grants are deleted. 0 deletes them as soon as they are empty. Rooms " +
+      "owned by an account are kept.",
+    type: durationType(),
+    default: D.guestRoomTtlMs,
+  },
   dataDir: {
     group: "storage",
     flag: "data",

@@ -12,7 +12,7 @@ import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
 import type { Broker } from "../broker.ts";
 import type { Delivery } from "../delivery.ts";
-import type { Member, Room } from "../room.ts";
+import { type Member, newGuestId, type Room } from "../room.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
 
 /** How long a bot stays online without requests. */
@@ -23,6 +23,7 @@ export class BotMember implements Member {
   nick = "";
   account: string | undefined = undefined;
   admin = false;
+  guestId: string = newGuestId();
   readonly rooms: Set<Room> = new Set();
   /** The key's name: the nickname claimed. */
   readonly name: string;

@@ -212,6 +212,7 @@ export class SqliteStore implements Store {
           case "deleteRoom":
             this.#statement("DELETE FROM rooms WHERE room_key = ?").run(write.room);
             this.#statement("DELETE FROM grants WHERE room_key = ?").run(write.room);
+            this.#statement("DELETE FROM messages WHERE room_key = ?").run(write.room);
             break;
           case "grant":
             this.#saveGrant(write.grant);

@@ -120,6 +120,7 @@ export type StoreWrite =
   | { kind: "message"; record: MessageRecord }
   | { kind: "dm"; record: DmRecord; delivered: boolean }
   | { kind: "room"; record: RoomRecord }
+  /** Deletes a room with its grants and history. */
   | { kind: "deleteRoom"; room: string }
   | { kind: "grant"; grant: GrantRecord }
   | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
