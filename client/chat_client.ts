@@ -475,6 +475,8 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       clientVersion: VERSION,
       nick: this.#nick,
       ...(this.#password === undefined ? {} : { password: this.#password }),
+      // Takes over our previous connection if the server still holds it.
+      ...(this.#welcome?.resume === undefined ? {} : { resume: this.#welcome.resume }),
     });
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -330,14 +330,26 @@ export class Broker {
 
   /**
    * Claims `nick` for `member`. Guests need a free nickname; sessions of an
-   * account may share it when `multipleSessions` is set.
+   * account may share it when `multipleSessions` is set. With `resume` (the
+   * hash of a resume token), the session of that nickname holding that
+   * token is taken over: it ends, and `member` takes its guest identity.
    */
   register(
     member: Member,
     nick: string,
-    options: { multipleSessions?: boolean } = {},
+    options: { multipleSessions?: boolean; resume?: string } = {},
   ): void | Promise<void> {
     const key = nameKey(nick);
+    if (options.resume !== undefined) {
+      const ghost = [...this.#users.get(key) ?? []].find((other) =>
+        other.resumeHash === options.resume && other.account === member.account
+      );
+      if (ghost?.displace !== undefined) {
+        member.guestId = ghost.guestId;
+        // Leaves the broker at once, keeping the guest's rights for `member`.
+        ghost.displace();
+      }
+    }
     const sessions = this.#users.get(key);
     if (sessions !== undefined && sessions.size > 0) {
       const sameAccount = member.account !== undefined &&
@@ -354,6 +366,7 @@ export class Broker {
     // Other instances may have the name: the claim in Redis decides.
     return this.#presence.claim(member, nick, {
       multipleSessions: options.multipleSessions ?? false,
+      ...(options.resume === undefined ? {} : { resume: options.resume }),
     })
       .then(() => this.#addUser(member, nick));
   }
@@ -1559,6 +1572,11 @@ export class Broker {
         case "evict":
           evictions.push(effect);
           break;
+        case "displace":
+          for (const session of this.#users.get(effect.user) ?? []) {
+            if (session.resumeHash === effect.resume) session.displace?.();
+          }
+          break;
       }
     }
     const event = envelope.event;
@@ -1646,6 +1664,7 @@ export class Broker {
         admin,
         sessions.size,
         first.account === undefined ? first.guestId : "",
+        first.resumeHash ?? "",
       ]);
     }
     for (const room of this.#rooms.values()) {

@@ -153,7 +153,11 @@ export class FramedSession extends Session {
   async #hello(frame: HelloFrame): Promise<void> {
     this.#helloPending = true;
     try {
-      const unread = await this.login(frame.nick, frame.password);
+      const unread = await this.login(
+        frame.nick,
+        frame.password,
+        frame.resume === undefined ? {} : { resume: frame.resume },
+      );
       if (!this.registered) return;
       const options = this.context.options;
       const welcome: WelcomeFrame = {
@@ -172,6 +176,7 @@ export class FramedSession extends Session {
         },
       };
       if (this.account !== undefined) welcome.account = { admin: this.admin };
+      if (this.resumeTokenText !== undefined) welcome.resume = this.resumeTokenText;
       this.send(encodeFrame(welcome));
       if (unread !== undefined) {
         const counts = await this.deliverPending();

@@ -25,6 +25,10 @@ export interface Member {
    * connection (its resume token) takes the id over.
    */
   guestId: string;
+  /** The hash of the session's resume token, if it has one (see resume_token.ts). */
+  readonly resumeHash?: string | undefined;
+  /** Ends the session because a new connection took it over with its resume token. */
+  displace?(): void;
   /** Queues `delivery` for this session; must not block or throw. */
   deliver(delivery: Delivery): void;
 }

@@ -18,6 +18,7 @@ import { type Member, newGuestId, rightsKey, type Room } from "./room.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 import type { ServerOptions } from "./server_options.ts";
 import type { UnreadCount } from "./store/store.ts";
+import { newResumeToken, resumeHashOf } from "./resume_token.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 /** What every session needs from its server. */
@@ -47,6 +48,12 @@ export abstract class Session implements Member {
   account: string | undefined = undefined;
   admin = false;
   guestId: string = newGuestId();
+  /** The hash of this session's resume token (set at login). */
+  resumeHash: string | undefined = undefined;
+  /** The resume token announced in `welcome` (set at login). */
+  protected resumeTokenText: string | undefined = undefined;
+  // Set when a new connection takes this session over: the guest's rights stay.
+  #displaced = false;
   #rooms: Set<Room> | undefined;
   /** Random id announced to the client. */
   readonly id: string = crypto.randomUUID();
@@ -153,6 +160,7 @@ export abstract class Session implements Member {
   protected async login(
     nick: string,
     password: string | undefined,
+    hello: { resume?: string } = {},
   ): Promise<UnreadCount[] | undefined> {
     const { accounts, broker, options } = this.context;
     let name = nick;
@@ -175,8 +183,15 @@ export abstract class Session implements Member {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
     }
     if (this.#closed) return undefined;
+    // A new token each time: the one given has done its job.
+    const fresh = newResumeToken();
+    this.resumeHash = fresh.hash;
+    this.resumeTokenText = fresh.token;
     // Over several instances the claim is a round trip to Redis.
-    await broker.register(this, name, { multipleSessions: options.sessions === "multiple" });
+    await broker.register(this, name, {
+      multipleSessions: options.sessions === "multiple",
+      ...(hello.resume === undefined ? {} : { resume: resumeHashOf(hello.resume) }),
+    });
     if (this.#closed) {
       broker.unregister(this);
       return undefined;
@@ -338,6 +353,16 @@ export abstract class Session implements Member {
     queueMicrotask(() => this.#leaveBroker(reason, code));
   }
 
+  /** Ends this session: a new connection took it over with its resume token. */
+  displace(): void {
+    this.#displaced = true;
+    this.close(
+      "replaced",
+      "A new connection took this session over (it gave this session's resume token)",
+      "reconnected",
+    );
+  }
+
   /** Whether `name` is this session's nickname. */
   isNamed(name: string): boolean {
     return nameKey(name) === nameKey(this.nick);
@@ -346,7 +371,7 @@ export abstract class Session implements Member {
   #leaveBroker(reason: string, code: ErrorCode): void {
     if (!this.#registered) return;
     this.#registered = false;
-    this.context.broker.unregister(this, reason);
+    this.context.broker.unregister(this, reason, { keepRights: this.#displaced });
     // The code, not the reason: a quit reason is the user's own words.
     this.context.logger.info("{nick} disconnected ({session}): {code}", {
       nick: this.nick,

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "slow_consumer",
   "ping_timeout",
   "server_shutdown",
+  "replaced",
   "quit",
   "auth_failed",
   "auth_required",

@@ -33,6 +33,12 @@ export interface HelloFrame {
   nick: string;
   /** Needed for a registered nickname (and for every login under `--auth required`). */
   password?: string;
+  /**
+   * The `resume` token of an earlier `welcome`: a session of this nickname
+   * that still holds that token (its connection died silently) is taken
+   * over at once instead of the nickname being `name_taken`.
+   */
+  resume?: string;
 }
 
 /** Requests a client may send after `hello`; each carries a client-chosen `id`. */
@@ -127,6 +133,8 @@ export interface WelcomeFrame {
   limits: ServerLimits;
   /** Present when logged in to an account. */
   account?: { admin: boolean };
+  /** A secret that a later `hello` of this nickname may give to take this session over. */
+  resume?: string;
 }
 
 /** Success reply to request `id`; `result` depends on the request. */
@@ -277,6 +285,17 @@ function optionalStr(frame: Record<string, unknown>, key: string, max = 256): st
   return str(frame, key, max);
 }
 
+/** The characters and length of a resume token (base64url, as the server makes them). */
+const RESUME_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+function optionalResumeToken(frame: Record<string, unknown>): string | undefined {
+  const token = optionalStr(frame, "resume", 64);
+  if (token !== undefined && !RESUME_TOKEN.test(token)) {
+    throw bad('Invalid hello frame: "resume" must be a token from a welcome');
+  }
+  return token;
+}
+
 /** Copies the defined entries of `fields` (exactOptionalPropertyTypes forbids explicit undefined). */
 function defined<T extends Record<string, unknown>>(
   fields: T,
@@ -333,7 +352,10 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
       client: str(value, "client", 64),
       clientVersion: str(value, "clientVersion", 64),
       nick: validateNick(str(value, "nick", 256)),
-      ...defined({ password: optionalStr(value, "password", 1024) }),
+      ...defined({
+        password: optionalStr(value, "password", 1024),
+        resume: optionalResumeToken(value),
+      }),
     };
   }
   if (type === "pong") return { type };

@@ -85,8 +85,8 @@ class FakePeer {
     void this.conn.write(bytes).catch(() => {});
   }
 
-  /** Waits for hello and answers welcome; returns the hello. */
-  async welcome(limits: Partial<ServerLimits> = {}): Promise<Frame> {
+  /** Waits for hello and answers welcome (with `fields` added); returns the hello. */
+  async welcome(limits: Partial<ServerLimits> = {}, fields: Frame = {}): Promise<Frame> {
     const hello = await this.next((frame) => frame.type === "hello");
     this.send({
       type: "welcome",
@@ -95,6 +95,7 @@ class FakePeer {
       session: "s1",
       nick: hello.nick,
       limits: { ...LIMITS, ...limits },
+      ...fields,
     });
     return hello;
   }
@@ -715,6 +716,43 @@ Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe
   assert.equal(second.received.some((frame) => frame.type === "say"), false);
   await client.close();
   await done;
+});
+
+Deno.test("ChatClient reconnects with the resume token of its last welcome", async () => {
+  await using server = FakeServer.start();
+  const connecting = ChatClient.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
+    closeTimeoutMs: 200,
+  });
+  const peer = await server.nextPeer();
+  const first = await peer.welcome({}, { resume: "first-token-0123456789" });
+  assert.equal(first.resume, undefined, "the first hello has no token to give");
+  const client = await connecting;
+  peer.close();
+  const second = await server.nextPeer();
+  assert.equal(
+    (await second.welcome({}, { resume: "second-token-012345678" })).resume,
+    "first-token-0123456789",
+  );
+  await until(() => client.state === "connected");
+  second.close();
+  const third = await server.nextPeer();
+  assert.equal((await third.welcome()).resume, "second-token-012345678");
+  await client.close();
+});
+
+Deno.test("ChatClient stops when a new connection took its session over", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  peer.send({ type: "bye", code: "replaced", message: "A new connection took this session over" });
+  peer.close();
+  const error = await client.closed;
+  assert.ok(error instanceof ChatError);
+  assert.equal(error.code, "replaced");
+  assert.equal(server.peers.length, 1);
 });
 
 Deno.test("ChatClient does not reconnect after a fatal goodbye", async () => {

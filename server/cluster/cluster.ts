@@ -39,7 +39,9 @@ export type Effect =
   | { kind: "grant"; grant: GrantRecord }
   | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
   /** Remove the user's sessions from the room (kick, ban), telling them why. */
-  | { kind: "evict"; room: string; user: string; reason: string };
+  | { kind: "evict"; room: string; user: string; reason: string }
+  /** End the session of this user (name key) whose resume token has this hash: it is taken over. */
+  | { kind: "displace"; user: string; resume: string };
 
 /** One event and/or changes, for every instance. */
 export interface Envelope {
@@ -76,9 +78,17 @@ export interface BusNode {
 
 /** This instance's sessions, users and rooms, counted. */
 export interface PresenceSnapshot {
-  /** Users online here: key, nick, account key or "", admin, sessions, guest id or "". */
+  /** Users online here: key, nick, account key or "", admin, sessions, guest id or "", resume hash. */
   users: Array<
-    [key: string, nick: string, account: string, admin: 0 | 1, sessions: number, guestId: string]
+    [
+      key: string,
+      nick: string,
+      account: string,
+      admin: 0 | 1,
+      sessions: number,
+      guestId: string,
+      resumeHash: string,
+    ]
   >;
   /** Room memberships here: room key, user key, nick, sessions. */
   rooms: Array<[room: string, user: string, nick: string, sessions: number]>;
@@ -135,11 +145,16 @@ export interface OnlineUser {
 
 /** Who is online across instances, and their names. */
 export interface Presence {
-  /** Claims `nick` for a session; throws `name_taken` when someone else has it. */
+  /**
+   * Claims `nick` for a session; throws `name_taken` when someone else has
+   * it. With `resume`, a session holding the nickname with that resume
+   * token hash, wherever it is, is ended first and `member` takes its guest
+   * identity.
+   */
   claim(
     member: Member,
     nick: string,
-    options: { multipleSessions: boolean },
+    options: { multipleSessions: boolean; resume?: string },
   ): Promise<void>;
   /** Releases a session's claim (after it left its rooms). */
   release(member: Member): void;

@@ -251,16 +251,38 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
 
   // --- Presence ---
 
-  async claim(member: Member, nick: string, options: { multipleSessions: boolean }): Promise<void> {
-    const result = await this.#presenceCall<string>(CLAIM, [
-      nameKey(nick),
-      nick,
-      member.account ?? "",
-      member.admin ? 1 : 0,
-      options.multipleSessions ? 1 : 0,
-      member.account === undefined ? member.guestId : "",
-    ]);
-    if (result === "taken") throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+  async claim(
+    member: Member,
+    nick: string,
+    options: { multipleSessions: boolean; resume?: string },
+  ): Promise<void> {
+    const key = nameKey(nick);
+    const attempt = () =>
+      this.#presenceCall<string>(CLAIM, [
+        key,
+        nick,
+        member.account ?? "",
+        member.admin ? 1 : 0,
+        options.multipleSessions ? 1 : 0,
+        member.account === undefined ? member.guestId : "",
+        member.resumeHash ?? "",
+        options.resume ?? "",
+      ]);
+    let result = await attempt();
+    if (result.startsWith("resume:") && options.resume !== undefined) {
+      // The holder gave this token: its instance ends it, then the name is free.
+      const guestId = result.slice("resume:".length);
+      if (member.account === undefined && guestId !== "") member.guestId = guestId;
+      await this.publish({ fx: [{ kind: "displace", user: key, resume: options.resume }] });
+      const deadline = Date.now() + 2 * this.#redis.commandTimeoutMs;
+      while (result.startsWith("resume:") && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        result = await attempt();
+      }
+    }
+    if (result === "taken" || result.startsWith("resume:")) {
+      throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    }
     if (result === "elsewhere") {
       throw new ChatError(
         "name_taken",

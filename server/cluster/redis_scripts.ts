@@ -265,19 +265,24 @@ return 1
 /**
  * Claims a nickname cluster-wide. ARGV: prefix, instance, user key, nick,
  * account key ('' for a guest), admin (1/0), multiple sessions (1/0),
- * guest id ('' for an account).
- * Returns 'ok', 'taken' (someone else has it) or 'elsewhere' (the account
- * is online and only one session is allowed).
+ * guest id ('' for an account), the session's resume token hash, and the
+ * resume token hash of the session to take over ('' for none).
+ * Returns 'ok', 'taken' (someone else has it), 'elsewhere' (the account
+ * is online and only one session is allowed), or 'resume:GUESTID' when the
+ * holder has the resume token given (end it, then claim again).
  */
 export const CLAIM = script(`
 local inst, user, nick, acct = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local u = p .. 'user:' .. user
 if redis.call('EXISTS', u) == 1 then
   local holder = redis.call('HGET', u, 'acct') or ''
+  if ARGV[10] ~= '' and holder == acct and redis.call('HGET', u, 'rt') == ARGV[10] then
+    return 'resume:' .. (redis.call('HGET', u, 'gid') or '')
+  end
   if acct == '' or holder ~= acct then return 'taken' end
   if ARGV[7] ~= '1' then return 'elsewhere' end
 end
-redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8] or '')
+redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8], 'rt', ARGV[9])
 if ARGV[6] == '1' then redis.call('HSET', u, 'adm', '1') end
 redis.call('HINCRBY', u, 'n', 1)
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':users', user, 1)
@@ -317,11 +322,12 @@ if old == new then
 end
 if redis.call('EXISTS', p .. 'user:' .. new) == 1 then return 'taken' end
 local gid = redis.call('HGET', p .. 'user:' .. old, 'gid') or ''
+local rt = redis.call('HGET', p .. 'user:' .. old, 'rt') or ''
 local iu = p .. 'inst:' .. inst .. ':users'
 local c = redis.call('HINCRBY', iu, old, -1)
 if c <= 0 then redis.call('HDEL', iu, old) end
 if c >= 0 then user_sub(old, 1) end
-redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid)
+redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid, 'rt', rt)
 redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
 redis.call('HINCRBY', iu, new, 1)
 redis.call('HSET', p .. 'online', new, nick)
@@ -382,7 +388,7 @@ return 1
  * raises sequences to at least what the instance has delivered, so ids never
  * go back. Joins and leaves are announced only where the change is visible.
  * Its published connection counts are replaced too.
- * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id]...],
+ * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash]...],
  * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
  * c: open connections, i: [[ip, open connections]...]}`, expiry of the
  * per-address counts in ms.
@@ -399,7 +405,7 @@ end
 redis.call('DEL', iu)
 for _, u in ipairs(snap.u) do
   local key = p .. 'user:' .. u[1]
-  redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '')
+  redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '', 'rt', u[7] or '')
   if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
   redis.call('HINCRBY', key, 'n', u[5])
   redis.call('HINCRBY', iu, u[1], u[5])
