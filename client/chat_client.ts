@@ -257,6 +257,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   #closing = false;
   #fatal: Error | undefined;
   #wake: (() => void) | undefined;
+  // When the connection dropped (Date.now()), while reconnecting.
+  #downSince: number | undefined;
+  // Give up once the server has been unreachable this long (ms), if set.
+  #giveUpAfterMs: number | undefined;
   #supervisor: Promise<void> | undefined;
   #closed: Promise<Error | undefined>;
   #resolveClosed: (error: Error | undefined) => void;
@@ -328,6 +332,20 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Whether the client is connected, reconnecting, or closed for good. */
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * From now on, stop reconnecting once the server has been unreachable for
+   * `ms` (counted from the drop, so an outage already that long ends it at
+   * once): the client then closes for good with a
+   * {@linkcode ConnectionClosedError}, failing what is unanswered. Piped
+   * `chat join` calls this when its input ends, so a script never hangs.
+   */
+  giveUpAfter(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`Cannot give up after ${ms} ms: must be >= 0`);
+    this.#giveUpAfterMs = ms;
+    // A backoff sleep in progress ends early, so the deadline is checked now.
+    this.#wake?.();
   }
 
   /** The latest `welcome` from the server. */
@@ -554,6 +572,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Fails or requeues what was in flight when the connection dropped. */
   #disconnected(reason: string, bye: ByeFrame | undefined): void {
     this.#state = "reconnecting";
+    this.#downSince ??= Date.now();
     for (const left of this.#leftJustNow) {
       if (bye === undefined || left.reason === bye.message) this.#rooms.set(left.key, left.entry);
     }
@@ -605,10 +624,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
         );
         return undefined;
       }
+      if (this.#pastGivingUp(reason)) return undefined;
       const delayMs = backoffDelay(attempt, { ...options, random: this.#random });
       this.#events.push({ type: "reconnecting", attempt, delayMs, reason, ts: Date.now() });
-      await this.#sleep(delayMs);
-      if (this.#closing) return undefined;
+      await this.#sleep(Math.min(delayMs, this.#untilGivingUp()));
+      if (this.#closing || this.#pastGivingUp(reason)) return undefined;
       let session: Session;
       try {
         session = await this.#establish();
@@ -674,10 +694,27 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
     });
     this.#state = "connected";
+    this.#downSince = undefined;
     this.#events.push({ type: "reconnected", attempt, rooms: rejoined, failed, ts: Date.now() });
     this.#outbox.push(...this.#waiting);
     this.#waiting = [];
     this.#flush();
+  }
+
+  /** Ms left before giving up reconnecting (Infinity without a limit). */
+  #untilGivingUp(): number {
+    if (this.#giveUpAfterMs === undefined || this.#downSince === undefined) return Infinity;
+    return Math.max(0, this.#downSince + this.#giveUpAfterMs - Date.now());
+  }
+
+  /** Whether the server has been unreachable too long; if so the client's end is set. */
+  #pastGivingUp(reason: string): boolean {
+    if (this.#untilGivingUp() > 0) return false;
+    const seconds = Math.round((Date.now() - this.#downSince!) / 1000);
+    this.#fatal = new ConnectionClosedError(
+      `Gave up reconnecting: the server has been unreachable for ${seconds} s (${reason})`,
+    );
+    return true;
   }
 
   #sleep(ms: number): Promise<void> {

@@ -5,6 +5,7 @@
  * @module
  */
 import { choiceFlag, intFlag, parseFlags, UsageError } from "../shared/cli.ts";
+import { parseDuration } from "../shared/commands.ts";
 import { DISCOVERY_PORT } from "../shared/discovery.ts";
 import { ChatError } from "../shared/errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, setupLogging } from "../shared/logging.ts";
@@ -27,7 +28,7 @@ import {
   promptPassword,
   readPasswordFile,
 } from "./password_input.ts";
-import { runPiped } from "./piped_mode.ts";
+import { DEFAULT_RECONNECT_TIMEOUT_MS, runPiped } from "./piped_mode.ts";
 import { DISCOVERY_BROADCAST } from "./server_discovery.ts";
 import { pickServer } from "./server_picker.ts";
 
@@ -42,6 +43,7 @@ const FLAGS = {
   "discovery-address": { type: "string" },
   "password-file": { type: "string" },
   login: { type: "boolean" },
+  "reconnect-timeout": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -75,6 +77,10 @@ Usage: chat join [SERVER] [--name NICK] [--room ROOM] [--json] [options]
   --password-file FILE log in with the password on the first line of FILE
   --login              ask for the password (without echo) before connecting;
                        needs a terminal
+  --reconnect-timeout DURATION
+                       piped: once the input has ended, give up (exit 1) when
+                       the server has been unreachable this long (30s, 2m;
+                       a bare number is minutes; 0: wait for ever); default 30s
   --log-level L        ${LOG_LEVELS.join(", ")} (default warning); logs go to stderr
   --log-format F       ${LOG_FORMATS.join(", ")} (default text)
   -h, --help           print this help
@@ -97,7 +103,9 @@ With stdin not a terminal (or --json), each input line is a message to the
 current room or a slash command, and each event is printed as one line; it
 exits when the input ends and every reply has arrived: 0, or 1 if anything
 failed. The connection is re-established automatically if it drops, and
-each room is rejoined with the messages missed meanwhile.
+each room is rejoined with the messages missed meanwhile; once the input
+has ended, a server unreachable for --reconnect-timeout (30 s) makes it
+give up and exit 1 instead of waiting for ever.
 
 A registered nickname needs its password. It is taken from --password-file,
 else from $${PASSWORD_ENV}, else asked for on the terminal (without echo)
@@ -128,6 +136,17 @@ Examples:
   chat join --name bot --password-file ~/.config/chat/password --json
   chat join --name alice --login
 `;
+
+/** `--reconnect-timeout` in ms (a duration like `30s`; `0` never gives up). */
+function readReconnectTimeout(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_RECONNECT_TIMEOUT_MS;
+  if (text.trim() === "0") return 0;
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new UsageError(`--reconnect-timeout must be a duration like 30s or 2m, got "${text}"`);
+  }
+}
 
 function envUser(): string | undefined {
   try {
@@ -257,6 +276,7 @@ export async function runJoin(args: string[]): Promise<number> {
   const level = choiceFlag("--log-level", values["log-level"], LOG_LEVELS) ?? "warning";
   const format = choiceFlag("--log-format", values["log-format"], LOG_FORMATS) ?? "text";
   let room: string | undefined;
+  const reconnectTimeoutMs = readReconnectTimeout(values["reconnect-timeout"]);
   if (values.room !== undefined) {
     try {
       room = validateRoom(values.room);
@@ -389,6 +409,7 @@ export async function runJoin(args: string[]): Promise<number> {
   return await runPiped(client, {
     input: Deno.stdin.readable,
     json: values.json ?? false,
+    reconnectTimeoutMs,
     ...(room === undefined ? {} : { room }),
   });
 }

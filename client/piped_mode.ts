@@ -39,7 +39,16 @@ export interface PipedOptions {
   output?: (line: string) => void;
   /** Writes one line of diagnostics (no newline). Default: stderr. */
   errors?: (line: string) => void;
+  /**
+   * Once the input has ended, how long the server may be unreachable before
+   * giving up on the replies still awaited (exit 1), in ms; 0: never.
+   * Default {@linkcode DEFAULT_RECONNECT_TIMEOUT_MS}.
+   */
+  reconnectTimeoutMs?: number;
 }
+
+/** Default {@linkcode PipedOptions.reconnectTimeoutMs}: 30 s. */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 30_000;
 
 const encoder = new TextEncoder();
 
@@ -228,6 +237,10 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
     }
   }
   await reader.cancel();
+  // Nothing more will be asked: waiting for replies must end, even while
+  // the server stays away.
+  const timeout = options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+  if (timeout > 0) client.giveUpAfter(timeout);
   await Promise.all(inFlight);
   if (client.state !== "closed") {
     // A round trip so events caused by our last requests (and the DMs stored

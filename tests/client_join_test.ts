@@ -465,6 +465,37 @@ Deno.test("chat join keeps going across a server restart and delivers later line
   }
 });
 
+Deno.test("chat join whose input has ended gives up once the server has been unreachable for --reconnect-timeout", async () => {
+  const server = await ServerProcess.start(MEMORY);
+  const bob = new JoinProcess([
+    `127.0.0.1:${server.port}`,
+    "--name",
+    "bob",
+    "--room",
+    "general",
+    "--reconnect-timeout",
+    "2s",
+  ]);
+  try {
+    await bob.waitFor(() => bob.stdout.includes("bob joined #general"), "bob's join");
+    await server.stop("SIGKILL");
+    await bob.waitFor(() => bob.stdout.includes("reconnecting in"), "reconnecting notice");
+    // A line that can only wait for the server, then the end of the input.
+    await bob.write("are you there?\n");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      bob.finish(),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still running"), 20_000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(code, 1, bob.stderr);
+    assert.match(bob.stderr, /unreachable for \d+ s/);
+  } finally {
+    await bob[Symbol.asyncDispose]();
+    await server.stop("SIGKILL");
+  }
+});
+
 Deno.test("chat join logs in with $CHAT_PASSWORD or --password-file; a wrong or missing password exits 1", async () => {
   await using server = await ServerProcess.start(ACCOUNTS);
   const address = `127.0.0.1:${server.port}`;
