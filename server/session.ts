@@ -172,6 +172,8 @@ export abstract class Session implements Member {
       );
     } else if (await accounts.isRegistered(nick)) {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
+    } else {
+      await accounts.refuseLookalike(nick);
     }
     if (this.#closed) return undefined;
     // Over several instances the claim is a round trip to Redis.
@@ -289,6 +291,7 @@ export abstract class Session implements Member {
         `${nick} is a registered nickname: log in with its password to use it`,
       );
     }
+    if (this.account === undefined) await this.context.accounts.refuseLookalike(nick);
     return this.context.broker.rename(this, nick);
   }
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { ChatError } from "./errors.ts";
-import { skeleton } from "./confusables.ts";
+import { skeleton, TR39_UNICODE_VERSION } from "./confusables.ts";
 import { isIdentifierAllowed, mixedScripts } from "./identifier_profile.ts";
 
 /** Longest nickname, in code points after NFKC. */
@@ -156,6 +156,12 @@ export function nameKey(name: string): string {
 export function lookalikeKey(name: string): string {
   return nameKey(skeleton(name.normalize("NFKC")));
 }
+
+/**
+ * Changes whenever {@linkcode lookalikeKey} may give other keys (new Unicode
+ * data, a changed rule): stores that index lookalike keys recompute them.
+ */
+export const LOOKALIKE_KEY_VERSION = `tr39-${TR39_UNICODE_VERSION}.1`;
 
 /**
  * Validates a room name (a leading `#` is accepted and dropped) and returns
