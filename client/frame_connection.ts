@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeFrame, FrameDecoder, InvalidTextFrame } from "../shared/frame.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import { type ClientFrame, parseServerFrame, type ServerFrame } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
@@ -190,6 +190,7 @@ export class FrameConnection {
           if (this.#closed) break;
           let frame: ServerFrame | undefined;
           try {
+            if (value instanceof InvalidTextFrame) throw value.error;
             frame = parseServerFrame(value);
           } catch (error) {
             logger.warn("Ignoring invalid frame from server: {error}", { error });

@@ -22,7 +22,7 @@ import {
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
 import { beforeNextFlush } from "../shared/outbound_queue.ts";
-import { nameKey } from "../shared/validation.ts";
+import { lookalikeKey, nameKey } from "../shared/validation.ts";
 import type {
   Audience,
   Bus,
@@ -213,6 +213,10 @@ export class Broker {
   readonly store: Store;
   readonly metrics: ServerMetrics;
   #users = new Map<string, Set<Member>>();
+  // lookalikeKey → name key of the user online under a name that looks like that: no two may.
+  #looks = new Map<string, string>();
+  // lookalikeKey → key of a room whose name looks like that; checked against #rooms on use.
+  #roomLooks = new Map<string, string>();
   #rooms = new Map<string, Room>();
   #bus: Bus;
   #presence: Presence | null;
@@ -291,7 +295,7 @@ export class Broker {
         expired.push(room);
       }
     }
-    for (const room of expired) this.#rooms.delete(room.key);
+    for (const room of expired) this.#dropRoom(room);
     await Promise.all(expired.map((room) => this.#persist({ kind: "deleteRoom", room: room.key })));
     return expired.length;
   }
@@ -362,6 +366,7 @@ export class Broker {
         );
       }
     }
+    this.#refuseLookalike(nick, key);
     if (this.#presence === null) return this.#addUser(member, nick);
     // Other instances may have the name: the claim in Redis decides.
     return this.#presence.claim(member, nick, {
@@ -377,6 +382,42 @@ export class Broker {
     const sessions = this.#users.get(key);
     if (sessions === undefined) this.#users.set(key, new Set([member]));
     else sessions.add(member);
+    this.#looks.set(lookalikeKey(nick), key);
+  }
+
+  /** Throws `name_taken` when someone else online has a name that looks like `nick` (UTS #39). */
+  #refuseLookalike(nick: string, key: string): void {
+    const holder = this.#looks.get(lookalikeKey(nick));
+    if (holder === undefined || holder === key) return;
+    const other = this.#users.get(holder)?.values().next().value;
+    if (other === undefined) return;
+    throw new ChatError(
+      "name_taken",
+      `Nickname ${nick} looks like ${other.nick}, who is online; choose another`,
+    );
+  }
+
+  /** Throws `invalid_room` when creating room `name` beside a room that looks like it. */
+  #refuseRoomLookalike(name: string, key: string): void {
+    const look = lookalikeKey(name);
+    const holder = this.#roomLooks.get(look);
+    if (holder === undefined || holder === key) return;
+    const other = this.#rooms.get(holder);
+    // Deleted rooms leave their entry behind: drop it when met.
+    if (other === undefined || lookalikeKey(other.name) !== look) {
+      this.#roomLooks.delete(look);
+      return;
+    }
+    throw new ChatError(
+      "invalid_room",
+      `Cannot create #${name}: it looks like #${other.name}; join that room or choose another name`,
+    );
+  }
+
+  /** Forgets the look of `nick` once nobody online has it. */
+  #forgetLook(nick: string, key: string): void {
+    const look = lookalikeKey(nick);
+    if (this.#looks.get(look) === key) this.#looks.delete(look);
   }
 
   /** Whether anyone online on this instance uses this nickname. */
@@ -394,7 +435,10 @@ export class Broker {
     const key = nameKey(member.nick);
     const sessions = this.#users.get(key);
     if (sessions === undefined || !sessions.delete(member)) return;
-    if (sessions.size === 0) this.#users.delete(key);
+    if (sessions.size === 0) {
+      this.#users.delete(key);
+      this.#forgetLook(member.nick, key);
+    }
     this.#presence?.release(member);
     if (member.account === undefined && !options.keepRights) {
       this.#lapseRights(rightsKey(member)).catch((error) => {
@@ -502,6 +546,7 @@ export class Broker {
     let room = this.#rooms.get(key);
     const now = this.#now();
     if (room === undefined) {
+      this.#refuseRoomLookalike(name, key);
       this.#checkRoomLimit(name);
       this.#checkOwnership(member, name);
       this.#checkRoomCount(member, name);
@@ -566,6 +611,7 @@ export class Broker {
     let room = this.#rooms.get(key);
     const now = this.#now();
     if (room === undefined) {
+      this.#refuseRoomLookalike(name, key);
       this.#checkOwnership(member, name);
       this.#checkRoomCount(member, name);
       const { record, created } = await presence.createRoom({
@@ -652,11 +698,19 @@ export class Broker {
     return result;
   }
 
+  /** Forgets a room (deleted here or elsewhere), with its look. */
+  #dropRoom(room: Room): void {
+    this.#rooms.delete(room.key);
+    const look = lookalikeKey(room.name);
+    if (this.#roomLooks.get(look) === room.key) this.#roomLooks.delete(look);
+  }
+
   #addRoom(record: RoomRecord): Room {
     const room = new Room(record);
     room.emptySince = this.#now();
     this.#rooms.set(room.key, room);
     if (room.owner !== null && isGuestKey(room.owner)) this.#guestHolders.add(room.owner);
+    this.#roomLooks.set(lookalikeKey(room.name), room.key);
     return room;
   }
 
@@ -1109,6 +1163,7 @@ export class Broker {
     if (holders !== undefined && holders.size > 0 && !(holders.size === 1 && holders.has(member))) {
       throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
     }
+    this.#refuseLookalike(nick, newKey);
     if (this.#presence === null) {
       const event = this.#renameHere(member, nick);
       const audience = new Set<Member>([member]);
@@ -1131,7 +1186,9 @@ export class Broker {
     const oldKey = nameKey(from);
     const sessions = this.#users.get(oldKey);
     if (sessions?.delete(member) && sessions.size === 0) this.#users.delete(oldKey);
+    this.#forgetLook(from, oldKey);
     this.#users.set(nameKey(nick), new Set([member]));
+    this.#looks.set(lookalikeKey(nick), nameKey(nick));
     member.nick = nick;
     for (const room of member.rooms) room.renameMember(from, nick);
     return { type: "nick", from, to: nick, ts: this.#now() };
@@ -1550,7 +1607,7 @@ export class Broker {
         case "deleted": {
           const room = this.#rooms.get(effect.room);
           if (room !== undefined && room.members.size === 0 && !this.#joining.has(effect.room)) {
-            this.#rooms.delete(effect.room);
+            this.#dropRoom(room);
           }
           break;
         }
@@ -1622,7 +1679,7 @@ export class Broker {
       }
     }
     for (const [key, room] of this.#rooms) {
-      if (!seen.has(key) && room.members.size === 0) this.#rooms.delete(key);
+      if (!seen.has(key) && room.members.size === 0) this.#dropRoom(room);
     }
     for (const grant of grants) {
       this.#rooms.get(grant.room)?.setGrant(grant);

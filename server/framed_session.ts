@@ -4,7 +4,7 @@
  * @module
  */
 import { ChatError, type ErrorCode } from "../shared/errors.ts";
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeFrame, FrameDecoder, InvalidTextFrame } from "../shared/frame.ts";
 import {
   checkProtocolVersion,
   type HelloFrame,
@@ -100,6 +100,8 @@ export class FramedSession extends Session {
   #handle(value: unknown): Promise<void> | undefined {
     const id = requestIdOf(value);
     try {
+      // Refused alone, by its id: the stream is still in sync.
+      if (value instanceof InvalidTextFrame) throw value.error;
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
       if (frame.type === "pong") return undefined;
       if (frame.type === "hello") {

@@ -181,6 +181,8 @@ export abstract class Session implements Member {
       );
     } else if (await accounts.isRegistered(nick)) {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
+    } else {
+      await accounts.refuseLookalike(nick);
     }
     if (this.#closed) return undefined;
     // A new token each time: the one given has done its job.
@@ -305,6 +307,7 @@ export abstract class Session implements Member {
         `${nick} is a registered nickname: log in with its password to use it`,
       );
     }
+    if (this.account === undefined) await this.context.accounts.refuseLookalike(nick);
     return this.context.broker.rename(this, nick);
   }
 

@@ -15,6 +15,7 @@ import { OrderedReplies } from "./ordered_replies.ts";
 import { isOrdered, type Outcome, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 import { concatBytes } from "../shared/bytes.ts";
+import { invalidUtf8Error, invalidUtf8Offset } from "../shared/utf8.ts";
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
@@ -24,7 +25,7 @@ export class TextSession extends Session {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #discarding = false;
-  #decoder = new TextDecoder();
+  #decoder = new TextDecoder("utf-8", { fatal: true });
   #currentRoom: string | undefined;
   #prompted = false;
   #requestId = 0;
@@ -51,9 +52,12 @@ export class TextSession extends Session {
     return this.#process(this.#splitLines(chunk), 0);
   }
 
-  /** Complete lines in `chunk` (joined with what came before); over-long lines are dropped. */
-  #splitLines(chunk: Uint8Array): string[] {
-    const lines: string[] = [];
+  /**
+   * Complete lines in `chunk` (joined with what came before); over-long lines
+   * are dropped, and a line that is not UTF-8 becomes the error refusing it.
+   */
+  #splitLines(chunk: Uint8Array): Array<string | ChatError> {
+    const lines: Array<string | ChatError> = [];
     let start = 0;
     while (start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
@@ -88,12 +92,17 @@ export class TextSession extends Session {
         : concatBytes(this.#pending, this.#pendingBytes);
       this.#pending = [];
       this.#pendingBytes = 0;
-      lines.push(this.#decoder.decode(bytes).replace(/\r$/, ""));
+      const bad = invalidUtf8Offset(bytes);
+      lines.push(
+        bad === -1
+          ? this.#decoder.decode(bytes).replace(/\r$/, "")
+          : invalidUtf8Error("Line", bytes, bad),
+      );
     }
     return lines;
   }
 
-  #process(lines: string[], start: number): Promise<void> | undefined {
+  #process(lines: Array<string | ChatError>, start: number): Promise<void> | undefined {
     for (let index = start; index < lines.length; index++) {
       if (this.closed) return undefined;
       const pending = this.#handleLine(lines[index]!);
@@ -124,8 +133,17 @@ export class TextSession extends Session {
     this.#line(formatTextError((error as ChatError).toWire()));
   }
 
-  #handleLine(line: string): Promise<void> | undefined {
+  #handleLine(line: string | ChatError): Promise<void> | undefined {
     this.#prompted = true;
+    if (line instanceof ChatError) {
+      // The line is dropped whole; at a login prompt, the login starts over.
+      this.#error(line);
+      if (!this.registered && !this.closed) {
+        this.#loginNick = undefined;
+        this.send(encoder.encode("Nickname: "));
+      }
+      return undefined;
+    }
     if (line.trim() === "" && this.#loginNick === undefined) return undefined;
     try {
       if (!this.registered) return this.#handleLogin(line);

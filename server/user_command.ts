@@ -231,6 +231,8 @@ async function execute(
       if (await accounts.isRegistered(name)) {
         throw new ChatError("name_taken", `Nickname ${name} is already registered`);
       }
+      // Before asking for the password: a lookalike is refused anyway.
+      await accounts.refuseLookalike(name);
       const record = await accounts.register(name, await readNewPassword(name));
       console.log(`Added account ${show(record.name)}.`);
       return;

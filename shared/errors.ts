@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   "bad_frame",
   "frame_too_large",
   "bad_request",
+  "invalid_utf8",
   "unsupported_version",
   "hello_required",
   "handshake_timeout",

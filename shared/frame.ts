@@ -6,6 +6,8 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { ChatError } from "./errors.ts";
+import { invalidStringOffset } from "./msgpack_strings.ts";
+import { invalidUtf8Error } from "./utf8.ts";
 
 /** Bytes in the length prefix. */
 export const FRAME_HEADER_BYTES = 4;
@@ -93,6 +95,34 @@ function checkDepth(value: unknown, maxDepth: number): unknown {
   return value;
 }
 
+/**
+ * What {@linkcode FrameDecoder} yields for a frame that decoded but holds a
+ * string (a value or a map key) that is not well-formed UTF-8: an overlong
+ * form, an encoded surrogate, a stray byte. The stream is still in sync, so
+ * the receiver refuses this frame alone, with {@linkcode InvalidTextFrame.error}
+ * (`invalid_utf8`); none of its strings is kept.
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoder, InvalidTextFrame } from "./frame.ts";
+ * // {"id": 7, "a": "\xC0\xAF"} (an overlong "/")
+ * const payload = [0x82, 0xa2, 0x69, 0x64, 0x07, 0xa1, 0x61, 0xa2, 0xc0, 0xaf];
+ * const [value] = new FrameDecoder().push(Uint8Array.of(0, 0, 0, payload.length, ...payload));
+ * console.log(value instanceof InvalidTextFrame && value.id); // 7
+ * ```
+ */
+export class InvalidTextFrame {
+  /** The `invalid_utf8` error that refuses the frame. */
+  readonly error: ChatError;
+  /** The frame's `id` field, if it had one (a number is never text), so a reply can name it. */
+  readonly id: unknown;
+
+  constructor(error: ChatError, id: unknown) {
+    this.error = error;
+    this.id = id;
+  }
+}
+
 // Shared by every idle decoder: nothing pending costs no allocation.
 const EMPTY = new Uint8Array(0);
 
@@ -133,9 +163,10 @@ export class FrameDecoder {
   }
 
   /**
-   * Appends `chunk` and yields every complete frame's value. Throws a
-   * {@linkcode ChatError} (`frame_too_large` or `bad_frame`) on bad input;
-   * the decoder must not be used after that.
+   * Appends `chunk` and yields every complete frame's value, or an
+   * {@linkcode InvalidTextFrame} for a frame with a string that is not
+   * UTF-8. Throws a {@linkcode ChatError} (`frame_too_large` or `bad_frame`)
+   * on input that cannot be decoded; the decoder must not be used after that.
    */
   *push(chunk: Uint8Array): Generator<unknown> {
     let input = chunk;
@@ -211,6 +242,17 @@ export class FrameDecoder {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ChatError("bad_frame", `Cannot decode frame: ${reason}`, { cause: error });
     }
-    return checkDepth(value, this.#maxDepth);
+    value = checkDepth(value, this.#maxDepth);
+    const bad = invalidStringOffset(payload);
+    if (bad !== -1) {
+      const id = value !== null && typeof value === "object" && !Array.isArray(value)
+        ? (value as Record<string, unknown>).id
+        : undefined;
+      return new InvalidTextFrame(
+        invalidUtf8Error("A string in the frame", payload, bad),
+        typeof id === "number" ? id : undefined,
+      );
+    }
+    return value;
   }
 }

@@ -7,6 +7,8 @@
  * @module
  */
 import { ChatError } from "./errors.ts";
+import { skeleton, TR39_UNICODE_VERSION } from "./confusables.ts";
+import { isIdentifierAllowed, mixedScripts } from "./identifier_profile.ts";
 
 /** Longest nickname, in code points after NFKC. */
 export const MAX_NICK_LENGTH = 32;
@@ -41,6 +43,44 @@ function rejectInvisible(kind: string, code: "invalid_name" | "invalid_room", te
     if (found) {
       throw new ChatError(code, `Invalid ${kind}: contains ${what} ${codePoint(found[0])}`);
     }
+  }
+}
+
+// ASCII letters, digits and the punctuation our name rules allow: nothing to check further.
+const ASCII = /^[\x20-\x7e]*$/;
+// Invisible although a letter to the name rules: Hangul fillers (U+3164, U+115F, U+1160, U+FFA0)
+// and other Default_Ignorable_Code_Points.
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
+
+/**
+ * Refuses what UTS #39 keeps out of identifiers: code points whose
+ * Identifier_Status is not Allowed (the ASCII punctuation of our name rules
+ * aside), and scripts mixed beyond the Highly Restrictive level.
+ */
+function rejectUnsafe(kind: string, code: "invalid_name" | "invalid_room", name: string): void {
+  if (ASCII.test(name)) return;
+  for (const char of name) {
+    const point = char.codePointAt(0)!;
+    if (point < 0x80 || isIdentifierAllowed(point)) continue;
+    if (INVISIBLE.test(char)) {
+      throw new ChatError(
+        code,
+        `Invalid ${kind}: contains the invisible character ${codePoint(char)}`,
+      );
+    }
+    throw new ChatError(
+      code,
+      `Invalid ${kind}: ${
+        codePoint(char)
+      } is not allowed in names (Unicode TR39 restricts it in identifiers)`,
+    );
+  }
+  const scripts = mixedScripts(name);
+  if (scripts !== undefined) {
+    throw new ChatError(
+      code,
+      `Invalid ${kind} "${name}": mixes the scripts ${scripts.join(" and ")}; use one script`,
+    );
   }
 }
 
@@ -80,6 +120,7 @@ export function validateNick(input: unknown): string {
       `Invalid nickname "${nick}": use letters, digits and _-[]\\\`^{}|, starting with a letter or _`,
     );
   }
+  rejectUnsafe("nickname", "invalid_name", nick);
   return nick;
 }
 
@@ -96,6 +137,31 @@ export function validateNick(input: unknown): string {
 export function nameKey(name: string): string {
   return name.normalize("NFKC").toLowerCase().normalize("NFKC");
 }
+
+/**
+ * The identity of a name's look: two nicknames (or room names) with the same
+ * lookalike key are confusable on screen, such as `alice` and `аlice` (a
+ * Cyrillic а), `Ian` and `lan`, or `jim` and `jirn`, so only one of them may
+ * be in use. It is the UTS #39 skeleton of the name as spelled (case
+ * matters to the eye: `I` looks like `l`), then case-folded like
+ * {@linkcode nameKey}.
+ *
+ * @example
+ * ```ts
+ * import { lookalikeKey } from "./validation.ts";
+ * console.log(lookalikeKey("\u0430lice") === lookalikeKey("alice")); // true
+ * console.log(lookalikeKey("Ian") === lookalikeKey("lan")); // true
+ * ```
+ */
+export function lookalikeKey(name: string): string {
+  return nameKey(skeleton(name.normalize("NFKC")));
+}
+
+/**
+ * Changes whenever {@linkcode lookalikeKey} may give other keys (new Unicode
+ * data, a changed rule): stores that index lookalike keys recompute them.
+ */
+export const LOOKALIKE_KEY_VERSION = `tr39-${TR39_UNICODE_VERSION}.1`;
 
 /**
  * Validates a room name (a leading `#` is accepted and dropped) and returns
@@ -128,6 +194,7 @@ export function validateRoom(input: unknown): string {
       `Invalid room name "${room}": use letters, digits and _-., starting with a letter, digit or _`,
     );
   }
+  rejectUnsafe("room name", "invalid_room", room);
   return room;
 }
 
@@ -200,29 +267,40 @@ export function validateTopic(input: unknown): string {
 }
 
 /**
+ * What {@linkcode sanitizeForTerminal} makes visible: C0 and C1 controls,
+ * bidi controls, line and paragraph separators, and every
+ * Default_Ignorable_Code_Point (zero-width characters, the soft hyphen,
+ * U+034F, invisible operators U+2061–U+2064, Hangul fillers, tag characters
+ * U+E0000–U+E007F, ...) except the emoji and text presentation selectors
+ * U+FE0E and U+FE0F, which emoji need. (U+200D, the zero-width joiner, is
+ * shown as well, as it always was: 👩‍💻 reads `👩<U+200D>💻`.)
+ */
+const HIDDEN_CHARACTERS =
+  /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\u2028\u2029\u180E\p{Default_Ignorable_Code_Point}]/gu;
+
+/**
  * Makes text from the wire safe to write to a terminal: control characters
- * (escape sequences included), bidi controls and zero-width characters become
- * visible escapes such as `^[` or `<U+202E>`. Newline and tab are kept only
- * when `keepNewlines` is set.
+ * (escape sequences included), bidi controls and invisible characters (see
+ * {@linkcode HIDDEN_CHARACTERS}) become visible escapes such as `^[` or
+ * `<U+202E>`. Newline and tab are kept only when `keepNewlines` is set.
  *
  * @example
  * ```ts
  * import { sanitizeForTerminal } from "./validation.ts";
  * console.log(sanitizeForTerminal("\x1b[2Jhi")); // "^[[2Jhi"
+ * console.log(sanitizeForTerminal("soft\u00ADhyphen")); // "soft<U+00AD>hyphen"
  * ```
  */
 export function sanitizeForTerminal(
   text: string,
   options: { keepNewlines?: boolean } = {},
 ): string {
-  return text.replace(
-    /[\u0000-\u001F\u007F-\u009F\u061C\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF\u180E]/gu,
-    (char) => {
-      if (options.keepNewlines && (char === "\n" || char === "\t")) return char;
-      const code = char.codePointAt(0)!;
-      if (code < 0x20) return "^" + String.fromCharCode(code + 0x40);
-      if (code === 0x7f) return "^?";
-      return `<${codePoint(char)}>`;
-    },
-  );
+  return text.replace(HIDDEN_CHARACTERS, (char) => {
+    if (options.keepNewlines && (char === "\n" || char === "\t")) return char;
+    if (char === "\uFE0E" || char === "\uFE0F") return char; // presentation selectors
+    const code = char.codePointAt(0)!;
+    if (code < 0x20) return "^" + String.fromCharCode(code + 0x40);
+    if (code === 0x7f) return "^?";
+    return `<${codePoint(char)}>`;
+  });
 }

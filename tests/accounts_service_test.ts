@@ -377,3 +377,71 @@ Deno.test("an unreadable stored hash fails the login without crashing", async ()
   await chatError(accounts.authenticate("alice", PASSWORD, IP), "auth_failed");
   assert.equal(accounts.throttle.accountFailures("alice"), 1);
 });
+
+Deno.test("register refuses a name that looks like a registered one, saying which", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("paypal", PASSWORD);
+  await accounts.register("Ian", PASSWORD);
+  for (const [name, like] of [["paypa1", "paypal"], ["PAYPAI", "paypal"], ["lan", "Ian"]]) {
+    const error = await chatError(accounts.register(name!, PASSWORD), "name_taken");
+    assert.equal(
+      error.message,
+      `Nickname ${name} looks like the registered name ${like}; choose another`,
+    );
+  }
+  // All Cyrillic: one script, and the same look as "coco".
+  await accounts.register("coco", PASSWORD);
+  await chatError(accounts.register("\u0441\u043e\u0441\u043e", PASSWORD), "name_taken");
+  await chatError(accounts.refuseLookalike("c0c0"), "name_taken");
+  // Its own name, in any case, is no lookalike of itself.
+  await accounts.refuseLookalike("COCO");
+  await accounts.refuseLookalike("ian");
+  assert.deepEqual((await accounts.list()).map((a) => a.name), ["coco", "Ian", "paypal"]);
+});
+
+Deno.test("importLines skips lookalikes of registered names and of earlier lines", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service();
+  await accounts.register("paypal", PASSWORD);
+  const result = await accounts.importLines(
+    ["paypa1:some password", "bob:bob password", "b0b:b0b password", "\u3164:filler pass"]
+      .join("\n"),
+  );
+  assert.equal(result.added, 1);
+  assert.deepEqual(result.skipped, [
+    { line: 1, reason: "paypa1 looks like the registered name paypal" },
+    { line: 3, reason: "b0b looks like bob on line 2" },
+    { line: 4, reason: "Invalid nickname: contains the invisible character U+1160" },
+  ]);
+});
+
+Deno.test("SQLite: a store from before lookalike keys gets them at open, found by index", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-looks-" });
+  try {
+    // Schema version 2, as an older build left it, with one account.
+    const { DatabaseSync } = await import("node:sqlite");
+    const { MIGRATIONS } = await import("../server/store/sqlite_migrations.ts");
+    const old = new DatabaseSync(`${dir}/chat.db`);
+    for (const sql of MIGRATIONS.slice(0, 2)) old.exec(sql);
+    old.exec("PRAGMA user_version = 2");
+    old.prepare(
+      "INSERT INTO accounts (name_key, name, password_hash, admin, created_at) VALUES (?, ?, ?, 0, 0)",
+    ).run("paypal", "paypal", "x");
+    old.close();
+    const store = SqliteStore.open(dir);
+    try {
+      assert.equal(store.schemaVersion, MIGRATIONS.length);
+      assert.equal((await store.findAccountLike("paypal", "other"))?.name, "paypal");
+      assert.equal(await store.findAccountLike("paypal", "paypal"), undefined);
+      const plan = new DatabaseSync(`${dir}/chat.db`).prepare(
+        "EXPLAIN QUERY PLAN SELECT * FROM accounts WHERE lookalike_key = ? AND name_key <> ?",
+      ).all("x", "y");
+      assert.match(JSON.stringify(plan), /accounts_lookalike/);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -179,3 +179,39 @@ Deno.test("RedisStore answers like the SQLite store, accounts included, and prun
     await sqlite.close();
   }
 });
+
+Deno.test("RedisStore finds accounts by lookalike key like SQLite, and indexes older data once", async () => {
+  await using redis = await RedisServer.start();
+  const keys = new RedisKeys("looks:");
+  const connection = await RedisConnection.open(redis.url);
+  // Accounts written by a build without the index: plain records only.
+  const record = (key: string, name: string, createdAt: number) => ({
+    key,
+    name,
+    passwordHash: "$scrypt$x",
+    admin: false,
+    createdAt,
+  });
+  await connection.command(
+    ["HSET", keys.accounts, "paypal", JSON.stringify(record("paypal", "paypal", T0))],
+  );
+  const redisStore = new RedisStore(connection, { keys });
+  const sqlite = SqliteStore.memory();
+  try {
+    await sqlite.putAccount(record("paypal", "paypal", T0));
+    for (const store of [redisStore, sqlite] as Store[]) {
+      await store.putAccount(record("ian", "Ian", T0 + 1));
+      assert.equal((await store.findAccountLike("paypal", "paypa1"))?.name, "paypal");
+      assert.equal(await store.findAccountLike("paypal", "paypal"), undefined);
+      assert.equal((await store.findAccountLike("lan", "lan"))?.name, "Ian");
+      assert.equal(await store.findAccountLike("alice", "alice"), undefined);
+      assert.equal(await store.deleteAccount("ian"), true);
+      assert.equal(await store.findAccountLike("lan", "lan"), undefined);
+    }
+    assert.equal(await connection.command(["GET", keys.accountLooksVersion]), "tr39-17.0.0.1");
+    assert.equal(await connection.command(["HLEN", keys.accountLooks]), 1);
+  } finally {
+    await redisStore.close();
+    await sqlite.close();
+  }
+});

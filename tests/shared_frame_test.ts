@@ -8,8 +8,10 @@ import {
   encodeFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
+  InvalidTextFrame,
 } from "../shared/frame.ts";
 import { concatBytes } from "../shared/bytes.ts";
+import { frameWithRawString, utf8 } from "./support/raw_text.ts";
 
 /** Decodes every value in `chunks`, fed to one decoder in order. */
 function decodeChunks(chunks: Uint8Array[], decoder = new FrameDecoder()): unknown[] {
@@ -351,5 +353,95 @@ Deno.test("FrameDecoder only ever throws ChatError on mutated valid frames (prop
       },
     ),
     { numRuns: 1000 },
+  );
+});
+
+/** `{"type": "say", "id": 9, "room": "r", "body": BODY}` with `body` as raw str bytes. */
+function sayWithBody(body: number[]): Uint8Array {
+  return frameWithRawString({ type: "say", id: 9, room: "r" }, "body", body);
+}
+
+const ascii = utf8;
+
+// Bodies @msgpack/msgpack would decode to something: a lone surrogate, "/" or U+FFFD.
+const BAD_BODIES: Array<[string, number[]]> = [
+  ["a lone surrogate, short", [...ascii("hi "), 0xed, 0xa0, 0x80]],
+  ["an overlong slash, short", [...ascii("..."), 0xc0, 0xaf, ...ascii("etc")]],
+  ["a stray byte, short", [0xff]],
+  ["a lone surrogate, over 200 bytes", [...ascii("x".repeat(250)), 0xed, 0xb0, 0x80]],
+  ["an overlong form, over 200 bytes", [0xe0, 0x80, 0xaf, ...ascii("y".repeat(300))]],
+  ["a truncated sequence at the end", [...ascii("z".repeat(40)), 0xf0, 0x9f, 0x98]],
+];
+
+Deno.test("FrameDecoder yields an InvalidTextFrame, with the id, for a string that is not UTF-8", () => {
+  for (const [what, body] of BAD_BODIES) {
+    const values = decodeChunks([sayWithBody(body), encodeFrame({ type: "ping" })]);
+    assert.equal(values.length, 2, what);
+    const refused = values[0];
+    assert.ok(refused instanceof InvalidTextFrame, what);
+    assert.equal(refused.id, 9);
+    assert.equal(refused.error.code, "invalid_utf8");
+    assert.match(refused.error.message, /^A string in the frame is not valid UTF-8: byte 0x/);
+    // The stream stays in sync: the next frame decodes.
+    assert.deepEqual(values[1], { type: "ping" });
+  }
+  // The same bytes as a binary value are fine, and good text is untouched.
+  assert.deepEqual(decodeChunks([sayWithBody(ascii("fine"))]), [
+    { type: "say", id: 9, room: "r", body: "fine" },
+  ]);
+});
+
+Deno.test("FrameDecoder refuses a bad map key, and a bad string in a frame without id", () => {
+  // {"\xC0\xAF": 1}
+  const [key] = decodeChunks([rawFrame([0x81, 0xa2, 0xc0, 0xaf, 0x01])]);
+  assert.ok(key instanceof InvalidTextFrame);
+  assert.equal(key.id, undefined);
+  // ["\xED\xA0\x80"]: not a map at all.
+  const [list] = decodeChunks([rawFrame([0x91, 0xa3, 0xed, 0xa0, 0x80])]);
+  assert.ok(list instanceof InvalidTextFrame);
+});
+
+Deno.test("FrameDecoder refuses bad text when fed one byte at a time", () => {
+  for (const [what, body] of BAD_BODIES) {
+    const stream = concatBytes([
+      encodeFrame({ type: "pong" }),
+      sayWithBody(body),
+      encodeFrame({ type: "say", id: 10, room: "r", body: "after" }),
+    ]);
+    const decoder = new FrameDecoder();
+    const seen: unknown[] = [];
+    for (let i = 0; i < stream.length; i++) seen.push(...decoder.push(stream.subarray(i, i + 1)));
+    assert.equal(seen.length, 3, what);
+    assert.deepEqual(seen[0], { type: "pong" });
+    assert.ok(seen[1] instanceof InvalidTextFrame, what);
+    assert.deepEqual(seen[2], { type: "say", id: 10, room: "r", body: "after" });
+  }
+});
+
+Deno.test("FrameDecoder: a frame with any invalid string byte is refused, never decoded (property)", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "grapheme", maxLength: 300 }),
+      fc.nat(),
+      fc.integer({ min: 0x80, max: 0xff }),
+      fc.array(fc.nat(), { maxLength: 4 }),
+      (text, at, byte, cuts) => {
+        const body = ascii(text + "x");
+        body[at % body.length] = byte;
+        const valid = new TextDecoder("utf-8", { fatal: true });
+        let wellFormed = true;
+        try {
+          valid.decode(Uint8Array.from(body));
+        } catch {
+          wellFormed = false;
+        }
+        const values = decodeChunks(splitAt(sayWithBody(body), cuts));
+        assert.equal(values.length, 1);
+        if (wellFormed) {
+          assert.equal((values[0] as { body: string }).body, valid.decode(Uint8Array.from(body)));
+        } else assert.ok(values[0] instanceof InvalidTextFrame);
+      },
+    ),
+    { numRuns: 2000 },
   );
 });

@@ -25,8 +25,9 @@ function assertRejects(fn: () => unknown, code: string, message: string | RegExp
   });
 }
 
-// U+10400 DESERET CAPITAL LETTER LONG I: a letter outside the BMP that NFKC keeps.
-const ASTRAL_LETTER = "\u{10400}";
+// U+20731, a CJK ideograph of Extension B: a letter outside the BMP that NFKC keeps and
+// UTS #39 allows in identifiers (Deseret, used before, is now refused as Restricted).
+const ASTRAL_LETTER = "\u{20731}";
 
 // ---------------------------------------------------------------- nicknames
 

@@ -257,6 +257,20 @@ Deno.test("import adds username:password lines, reports skipped ones, reads '-' 
   assertOk(piped);
   assert.equal(piped.stdout, "Imported 1 account; skipped 0 lines.\n");
 
+  // A name that looks like a registered one, or like an earlier line, is refused.
+  const lookalikes = await data.run(["import", "-"], {
+    stdin:
+      "\u0430lice:some password\ncar0l:carol password\nfrank:frank password\nfr\u0430nk:x password\n",
+  });
+  assertOk(lookalikes);
+  assert.equal(lookalikes.stdout, "Imported 1 account; skipped 3 lines.\n");
+  assert.match(lookalikes.stderr, /-:1: skipped: Invalid nickname "\u0430lice": mixes the scripts/);
+  assert.match(lookalikes.stderr, /-:2: skipped: car0l looks like the registered name carol\n/);
+  assert.match(lookalikes.stderr, /-:4: skipped: Invalid nickname "fr\u0430nk": mixes the scripts/);
+  const added = await data.run(["add", "CAR0L"], { stdin: PASSWORD });
+  assert.equal(added.code, 1);
+  assert.match(added.stderr, /CAR0L looks like the registered name carol/);
+
   const missing = await data.run(["import", join(data.path, "nope.txt")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^chat user: cannot read .*nope\.txt/);

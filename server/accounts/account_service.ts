@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
-import { nameKey, validateNick } from "../../shared/validation.ts";
+import { lookalikeKey, nameKey, validateNick } from "../../shared/validation.ts";
 import type { AccountRecord, Store } from "../store/store.ts";
 import { HashLimiter } from "./hash_limiter.ts";
 import {
@@ -71,6 +71,13 @@ function noSuchUser(name: string): ChatError {
 
 function nameTaken(name: string): ChatError {
   return new ChatError("name_taken", `Nickname ${name} is already registered`);
+}
+
+function looksTaken(name: string, registered: string): ChatError {
+  return new ChatError(
+    "name_taken",
+    `Nickname ${name} looks like the registered name ${registered}; choose another`,
+  );
 }
 
 /** The name key of `name`, or undefined when it is not a valid nickname. */
@@ -151,6 +158,7 @@ export class AccountService {
     this.#registering.add(key);
     try {
       if (await this.#store.getAccount(key)) throw nameTaken(nick);
+      await this.refuseLookalike(nick);
       const passwordHash = await this.#hash(password);
       const record: AccountRecord = {
         key,
@@ -218,6 +226,19 @@ export class AccountService {
     }
   }
 
+  /**
+   * Throws `name_taken` when another account's name looks like `name`
+   * (same lookalike key, UTS #39): `аlice`, with a Cyrillic а, beside a
+   * registered `alice`. The message names that account, which says no more
+   * than the `auth_required` a password-less hello as `alice` gets.
+   */
+  async refuseLookalike(name: string): Promise<void> {
+    const key = keyOf(name);
+    if (key === undefined) return;
+    const like = await this.#store.findAccountLike(lookalikeKey(name), key);
+    if (like !== undefined) throw looksTaken(validateNick(name), like.name);
+  }
+
   /** Whether `name` is registered (false for invalid nicknames). */
   async isRegistered(name: string): Promise<boolean> {
     return (await this.get(name)) !== undefined;
@@ -273,6 +294,7 @@ export class AccountService {
     const skipped: ImportResult["skipped"] = [];
     const pending: Array<{ line: number; nick: string; key: string; password: string }> = [];
     const firstLine = new Map<string, number>();
+    const firstLook = new Map<string, { line: number; nick: string }>();
     const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
     for (const [index, raw] of lines.entries()) {
       const line = index + 1;
@@ -288,13 +310,27 @@ export class AccountService {
           minLength: this.#minPasswordLength,
         });
         const key = nameKey(nick);
+        const look = lookalikeKey(nick);
         const earlier = firstLine.get(key);
+        const lookalike = firstLook.get(look);
+        const registered = await this.#store.findAccountLike(look, key);
         if (earlier !== undefined) {
           skipped.push({ line, reason: `${nick} already appears on line ${earlier}` });
         } else if (await this.#store.getAccount(key)) {
           skipped.push({ line, reason: `${nick} is already registered` });
+        } else if (lookalike !== undefined) {
+          skipped.push({
+            line,
+            reason: `${nick} looks like ${lookalike.nick} on line ${lookalike.line}`,
+          });
+        } else if (registered !== undefined) {
+          skipped.push({
+            line,
+            reason: `${nick} looks like the registered name ${registered.name}`,
+          });
         } else {
           firstLine.set(key, line);
+          firstLook.set(look, { line, nick });
           pending.push({ line, nick, key, password });
         }
       } catch (error) {
@@ -311,6 +347,14 @@ export class AccountService {
           const passwordHash = await this.#hash(item.password);
           if (await this.#store.getAccount(item.key)) {
             skipped.push({ line: item.line, reason: `${item.nick} is already registered` });
+            continue;
+          }
+          const registered = await this.#store.findAccountLike(lookalikeKey(item.nick), item.key);
+          if (registered !== undefined) {
+            skipped.push({
+              line: item.line,
+              reason: `${item.nick} looks like the registered name ${registered.name}`,
+            });
             continue;
           }
           await this.#store.putAccount({

@@ -94,6 +94,16 @@ export class RedisKeys {
     return `${this.prefix}accounts`;
   }
 
+  /** Hash: lookalike key of an account's name → that account's key (see `lookalikeKey`). */
+  get accountLooks(): string {
+    return `${this.prefix}accountlooks`;
+  }
+
+  /** String: the `LOOKALIKE_KEY_VERSION` {@linkcode RedisKeys.accountLooks} was built with. */
+  get accountLooksVersion(): string {
+    return `${this.prefix}accountlooks:version`;
+  }
+
   /** Hash: API key id → key (JSON: name, hash of the key, admin flag; never the key). */
   get apiKeys(): string {
     return `${this.prefix}apikeys`;

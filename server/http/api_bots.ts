@@ -92,6 +92,7 @@ export class ApiBots {
           `${key.name} is a registered account: an API key's bot cannot post as it`,
         );
       }
+      await this.#accounts.refuseLookalike(key.name);
       await this.#broker.register(member, key.name, { multipleSessions: false });
       member.registered = true;
       return member;

@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ChatError } from "../../shared/errors.ts";
-import { nameKey, validateNick } from "../../shared/validation.ts";
+import { lookalikeKey, nameKey, validateNick } from "../../shared/validation.ts";
 import type { ApiKeyRecord, Store } from "../store/store.ts";
 
 const KEY_PATTERN = /^chat_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
@@ -64,6 +64,14 @@ export class ApiKeyService {
     const keys = await this.#store.listApiKeys();
     if (keys.some((other) => nameKey(other.name) === nameKey(nick))) {
       throw new ChatError("name_taken", `An API key named ${nick} already exists`);
+    }
+    // Bots post under their key's name: two must not look alike (UTS #39) either.
+    const like = keys.find((other) => lookalikeKey(other.name) === lookalikeKey(nick));
+    if (like !== undefined) {
+      throw new ChatError(
+        "name_taken",
+        `API key name ${nick} looks like the existing key ${like.name}; choose another`,
+      );
     }
     const id = [...randomBytes(8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
     const key = `chat_${id}_${base64url(randomBytes(32))}`;

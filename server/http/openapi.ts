@@ -348,6 +348,13 @@ export const OPENAPI_DOCUMENT = {
     "/assets/msgpack.js": {
       get: webFile("msgpackScript", "MessagePack codec of both pages", "text/javascript"),
     },
+    "/assets/visible.js": {
+      get: webFile(
+        "visibleScript",
+        "How the web client shows hidden characters",
+        "text/javascript",
+      ),
+    },
     "/assets/style.css": { get: webFile("stylesheet", "Both pages' styles", "text/css") },
     "/admin/login": {
       post: {

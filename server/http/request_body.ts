@@ -7,6 +7,7 @@
 import { ChatError } from "../../shared/errors.ts";
 import { HttpError } from "./http_error.ts";
 import { concatBytes } from "../../shared/bytes.ts";
+import { invalidUtf8Error, invalidUtf8Offset, loneSurrogate } from "../../shared/utf8.ts";
 
 function tooLarge(maxBytes: number): HttpError {
   return new HttpError(
@@ -55,7 +56,8 @@ export async function readBody(
 
 /**
  * The body as a JSON object: `application/json` (415 otherwise), within
- * `maxBytes` (413), an object (400 `bad_request` otherwise).
+ * `maxBytes` (413), UTF-8 with no lone surrogate in any string (400
+ * `invalid_utf8` otherwise), an object (400 `bad_request` otherwise).
  *
  * @example
  * ```ts
@@ -81,6 +83,8 @@ export async function readJsonObject(
     );
   }
   const bytes = await readBody(request, options);
+  const bad = invalidUtf8Offset(bytes);
+  if (bad !== -1) throw invalidUtf8Error("The request body", bytes, bad);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -90,5 +94,30 @@ export async function readJsonObject(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ChatError("bad_request", "The request body must be a JSON object");
   }
+  checkWellFormed(value);
   return value as Record<string, unknown>;
+}
+
+/**
+ * Throws `invalid_utf8` when a string of `value` (a key or a value, at any
+ * depth) holds a lone surrogate: valid JSON (`"\ud800"`), but no Unicode
+ * text, and UTF-8 cannot carry it on to anyone.
+ */
+function checkWellFormed(value: unknown): void {
+  // Iterative: JSON.parse already bounds the depth, but a stack costs nothing.
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") {
+      const surrogate = loneSurrogate(item);
+      if (surrogate !== undefined) {
+        throw new ChatError(
+          "invalid_utf8",
+          `The request body holds a string with the lone surrogate ${surrogate}, which is not Unicode text`,
+        );
+      }
+    } else if (item !== null && typeof item === "object") {
+      for (const [key, child] of Object.entries(item)) stack.push(key, child);
+    }
+  }
 }

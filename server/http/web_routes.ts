@@ -13,6 +13,7 @@ import CHAT_JS from "./assets/chat.js" with { type: "text" };
 import INDEX_HTML from "./assets/index.html" with { type: "text" };
 import MSGPACK_JS from "./assets/msgpack.js" with { type: "text" };
 import STYLE_CSS from "./assets/style.css" with { type: "text" };
+import VISIBLE_JS from "./assets/visible.js" with { type: "text" };
 import type { Router } from "./router.ts";
 
 /** The pages' policy: own scripts, styles and WebSocket only; no frames, no inline code. */
@@ -45,6 +46,7 @@ export const WEB_ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/assets/chat.js", asset(CHAT_JS, "text/javascript; charset=utf-8")],
   ["/assets/admin.js", asset(ADMIN_JS, "text/javascript; charset=utf-8")],
   ["/assets/msgpack.js", asset(MSGPACK_JS, "text/javascript; charset=utf-8")],
+  ["/assets/visible.js", asset(VISIBLE_JS, "text/javascript; charset=utf-8")],
   ["/assets/style.css", asset(STYLE_CSS, "text/css; charset=utf-8")],
 ]);
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { nameKey } from "../../shared/validation.ts";
+import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
 import type { RedisConnection } from "../cluster/redis_connection.ts";
 import { RedisKeys } from "../cluster/redis_keys.ts";
 import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
@@ -140,6 +140,7 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
 export class RedisStore implements Store {
   readonly redis: RedisConnection;
   readonly keys: RedisKeys;
+  #looksIndexed: Promise<void> | undefined;
 
   constructor(redis: RedisConnection, options: { keys?: RedisKeys } = {}) {
     this.redis = redis;
@@ -285,10 +286,66 @@ export class RedisStore implements Store {
 
   async putAccount(account: AccountRecord): Promise<void> {
     await this.redis.command(["HSET", this.keys.accounts, account.key, JSON.stringify(account)]);
+    await this.#indexLooks();
+    const look = lookalikeKey(account.name);
+    const holder = await this.redis.command<string | null>(["HGET", this.keys.accountLooks, look]);
+    // An older account keeps the entry (names that look alike from before the rule).
+    if (holder === null || holder === account.key || await this.getAccount(holder) === undefined) {
+      await this.redis.command(["HSET", this.keys.accountLooks, look, account.key]);
+    }
   }
 
   async deleteAccount(key: string): Promise<boolean> {
-    return await this.redis.command<number>(["HDEL", this.keys.accounts, key]) > 0;
+    const account = await this.getAccount(key);
+    const deleted = await this.redis.command<number>(["HDEL", this.keys.accounts, key]) > 0;
+    if (account !== undefined) {
+      const look = lookalikeKey(account.name);
+      const holder = await this.redis.command<string | null>(
+        ["HGET", this.keys.accountLooks, look],
+      );
+      if (holder === key) await this.redis.command(["HDEL", this.keys.accountLooks, look]);
+    }
+    return deleted;
+  }
+
+  async findAccountLike(lookalike: string, except: string): Promise<AccountRecord | undefined> {
+    await this.#indexLooks();
+    const holder = await this.redis.command<string | null>(
+      ["HGET", this.keys.accountLooks, lookalike],
+    );
+    if (holder === null || holder === except) return undefined;
+    return await this.getAccount(holder);
+  }
+
+  /**
+   * Builds the lookalike index from the accounts once, when it was built by
+   * a build whose lookalike keys differ (or never): one read of every
+   * account per upgrade, never per lookup.
+   */
+  #indexLooks(): Promise<void> {
+    this.#looksIndexed ??= (async () => {
+      const version = await this.redis.command<string | null>(
+        ["GET", this.keys.accountLooksVersion],
+      );
+      if (version === LOOKALIKE_KEY_VERSION) return;
+      // The oldest account holds its look, as putAccount keeps it.
+      const accounts = (await this.listAccounts()).sort((a, b) => a.createdAt - b.createdAt);
+      const entries = new Map<string, string>();
+      for (const account of accounts) {
+        const look = lookalikeKey(account.name);
+        if (!entries.has(look)) entries.set(look, account.key);
+      }
+      await this.redis.command(["DEL", this.keys.accountLooks]);
+      const flat = [...entries].flat();
+      for (let i = 0; i < flat.length; i += 1000) {
+        await this.redis.command(["HSET", this.keys.accountLooks, ...flat.slice(i, i + 1000)]);
+      }
+      await this.redis.command(["SET", this.keys.accountLooksVersion, LOOKALIKE_KEY_VERSION]);
+    })().catch((error) => {
+      this.#looksIndexed = undefined;
+      throw error;
+    });
+    return this.#looksIndexed;
   }
 
   async listAccounts(): Promise<AccountRecord[]> {

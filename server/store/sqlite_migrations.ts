@@ -86,4 +86,15 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: each account's lookalike key (UTS #39 skeleton, folded), so confusable names are
+  // found by index; the store fills it at open, and again whenever store_meta's
+  // lookalike_version differs from the build's (new Unicode data).
+  `
+  ALTER TABLE accounts ADD COLUMN lookalike_key TEXT;
+  CREATE INDEX accounts_lookalike ON accounts (lookalike_key);
+  CREATE TABLE store_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

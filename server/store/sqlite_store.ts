@@ -5,7 +5,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
-import { nameKey } from "../../shared/validation.ts";
+import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { WalSyncer } from "./wal_syncer.ts";
 import type {
@@ -134,6 +134,7 @@ export class SqliteStore implements Store {
       : undefined;
     const store = new SqliteStore(path, db, walSyncer);
     store.#migrate();
+    store.#indexLookalikes();
     return store;
   }
 
@@ -155,6 +156,23 @@ export class SqliteStore implements Store {
         this.#db.exec(`PRAGMA user_version = ${version}`);
       });
     }
+  }
+
+  /** Fills every account's lookalike key when the build computes them differently. */
+  #indexLookalikes(): void {
+    const version = this.#statement("SELECT value FROM store_meta WHERE name = 'lookalike_version'")
+      .get() as Row | undefined;
+    if (version?.value === LOOKALIKE_KEY_VERSION) return;
+    this.#transaction(() => {
+      const update = this.#statement("UPDATE accounts SET lookalike_key = ? WHERE name_key = ?");
+      for (const row of this.#statement("SELECT name_key, name FROM accounts").all() as Row[]) {
+        update.run(lookalikeKey(String(row.name)), String(row.name_key));
+      }
+      this.#statement(
+        `INSERT INTO store_meta (name, value) VALUES ('lookalike_version', ?)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      ).run(LOOKALIKE_KEY_VERSION);
+    });
   }
 
   #statement(sql: string): StatementSync {
@@ -422,17 +440,26 @@ export class SqliteStore implements Store {
 
   putAccount(account: AccountRecord): Promise<void> {
     this.#statement(
-      `INSERT INTO accounts (name_key, name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO accounts (name_key, name, password_hash, admin, created_at, lookalike_key)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash,
-         admin = excluded.admin`,
+         admin = excluded.admin, lookalike_key = excluded.lookalike_key`,
     ).run(
       account.key,
       account.name,
       account.passwordHash,
       account.admin ? 1 : 0,
       account.createdAt,
+      lookalikeKey(account.name),
     );
     return Promise.resolve();
+  }
+
+  findAccountLike(lookalike: string, except: string): Promise<AccountRecord | undefined> {
+    const row = this.#statement(
+      "SELECT * FROM accounts WHERE lookalike_key = ? AND name_key <> ? ORDER BY name_key LIMIT 1",
+    ).get(lookalike, except) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toAccount(row));
   }
 
   deleteAccount(key: string): Promise<boolean> {

@@ -162,6 +162,12 @@ export interface Store {
   putAccount(account: AccountRecord): Promise<void>;
   deleteAccount(key: string): Promise<boolean>;
   listAccounts(): Promise<AccountRecord[]>;
+  /**
+   * An account whose name has the lookalike key `lookalike` (see
+   * `lookalikeKey` in shared/validation.ts), other than the account keyed
+   * `except`: found through an index, never by reading every account.
+   */
+  findAccountLike(lookalike: string, except: string): Promise<AccountRecord | undefined>;
 
   // API keys.
   /** Adds a key; throws if its id or name (by name key) is taken. */

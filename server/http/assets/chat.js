@@ -1,7 +1,9 @@
 // The browser chat client: the framed protocol over /ws, one binary
 // WebSocket message per frame. Everything from the server is shown with
-// textContent, never parsed as HTML.
+// textContent, never parsed as HTML, and with hidden characters made
+// visible (visible.js).
 import { decodeFrame, encodeFrame } from "./msgpack.js";
+import { visible } from "./visible.js";
 
 const $ = (id) => document.getElementById(id);
 const PROTOCOL = "1.0";
@@ -44,12 +46,12 @@ function line(roomKey, { ts, from, body, kind }) {
   if (from !== undefined) {
     const who = document.createElement("span");
     who.className = "from";
-    who.textContent = from;
+    who.textContent = visible(from);
     item.append(who);
   }
   const text = document.createElement("span");
   text.className = "body";
-  text.textContent = body;
+  text.textContent = visible(body);
   item.append(text);
   const room = roomKey === null ? null : state.rooms.get(roomKey);
   if (room) room.lines.push(item);
@@ -71,7 +73,7 @@ function renderRooms() {
   for (const [roomKey, room] of state.rooms) {
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = "#" + room.name;
+    button.textContent = "#" + visible(room.name);
     button.dataset.room = room.name;
     if (roomKey === state.current) button.className = "current";
     button.addEventListener("click", () => show(roomKey));
@@ -86,7 +88,7 @@ function renderMembers() {
   if (!room) return;
   for (const nick of [...room.members].sort()) {
     const item = document.createElement("li");
-    item.textContent = nick;
+    item.textContent = visible(nick);
     list.append(item);
   }
 }
@@ -96,7 +98,7 @@ function show(roomKey) {
   const room = state.rooms.get(roomKey);
   $("log").replaceChildren(...(room?.lines ?? []));
   $("log").scrollTop = $("log").scrollHeight;
-  $("topic").textContent = room?.topic ? "Topic: " + room.topic : "";
+  $("topic").textContent = room?.topic ? "Topic: " + visible(room.topic) : "";
   renderRooms();
   renderMembers();
 }
@@ -245,7 +247,9 @@ function onEvent(frame) {
       if (!room) return;
       room.topic = frame.topic;
       system(frame.by + " set the topic: " + frame.topic, key(frame.room));
-      if (key(frame.room) === state.current) $("topic").textContent = "Topic: " + frame.topic;
+      if (key(frame.room) === state.current) {
+        $("topic").textContent = "Topic: " + visible(frame.topic);
+      }
       return;
     }
     case "notice":
