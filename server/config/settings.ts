@@ -22,6 +22,7 @@ import {
   numberType,
   optionalTextType,
   originListType,
+  redisUrlType,
   type SettingType,
   textType,
 } from "./setting_types.ts";
@@ -374,12 +375,7 @@ export const SETTINGS: SettingsSchema = {
     details: "Every instance started with the same URL (and prefix) serves the same chat: " +
       "rooms, history, accounts and who is online live in Redis, and the data directory is " +
       "not used. Run Redis with appendonly yes; see docs/scaling.md.",
-    type: optionalTextType({
-      allowed: "a redis:// URL",
-      none: "none: this instance is alone",
-      // `chat config check` prints settings: a password in the URL stays out of it.
-      hidePassword: true,
-    }),
+    type: redisUrlType(),
     default: D.redis,
     defaultText: "none",
   },
