@@ -79,6 +79,8 @@ export class ChatServer implements AsyncDisposable {
   #lastHeartbeat = performance.now();
   #acceptErrors = 0;
   #finished: Promise<void> | undefined;
+  #draining = false;
+  #endDrain: (() => void) | undefined;
 
   #retention: ReturnType<typeof setInterval> | undefined;
   #pruning: Promise<void> | undefined;
@@ -226,20 +228,43 @@ export class ChatServer implements AsyncDisposable {
     };
   }
 
+  /** Whether a shutdown is draining: listeners still open, `/readyz` answering 503. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /**
-   * Stops accepting, tells every client the server is going away, flushes
+   * Drains for `options.drainMs` (default: the server's `drainMs`), then
+   * stops accepting, tells every client the server is going away, flushes
    * their queues (within the grace period) and resolves when all handlers
-   * have finished.
+   * have finished. A later call with `drainMs: 0` ends a drain at once.
    */
-  shutdown(): Promise<void> {
-    return this.#finished ??= this.#shutdown();
+  shutdown(options: { drainMs?: number } = {}): Promise<void> {
+    const drainMs = options.drainMs ?? this.options.drainMs;
+    if (this.#finished !== undefined) {
+      if (drainMs === 0) this.#endDrain?.();
+      return this.#finished;
+    }
+    return this.#finished = this.#shutdown(drainMs);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(drainMs: number): Promise<void> {
+    if (drainMs > 0) {
+      // Still serving, only no longer ready: a load balancer moves new clients elsewhere.
+      this.#draining = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#endDrain = undefined;
+    }
     this.#abort.abort();
     clearInterval(this.#ticker);
     clearInterval(this.#retention);
@@ -456,12 +481,16 @@ export class ChatServer implements AsyncDisposable {
   /** What the HTTP side may see and do of this server. */
   #host(): ChatHost {
     const sessions = this.#sessions;
+    const draining = () => this.#draining;
     return {
       broker: this.broker,
       accounts: this.accounts,
       store: this.store,
       options: this.options,
       signal: this.#abort.signal,
+      get draining() {
+        return draining();
+      },
       *sessions(): Iterable<SessionEntry> {
         for (const [session, transport] of sessions) yield { session, transport };
       },

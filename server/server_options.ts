@@ -60,6 +60,12 @@ export interface ServerOptions {
   textHandshakeTimeoutMs: number;
   /** Time allowed on shutdown to flush queued output, in ms. */
   shutdownGraceMs: number;
+  /**
+   * Time between the start of a shutdown and the listeners closing, in ms,
+   * during which `/readyz` answers 503 so a load balancer stops sending new
+   * clients first (0: none).
+   */
+  drainMs: number;
   /** A connection that was written less than this many ms ago waits out the rest before the next write. */
   writeCoalesceMs: number;
   /**
@@ -149,6 +155,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   textPromptDelayMs: 500,
   textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
+  drainMs: 0,
   writeCoalesceMs: 2,
   writeCoalesceFromFrames: 128,
   dataDir: null,

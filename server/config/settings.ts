@@ -309,6 +309,14 @@ export const SETTINGS: SettingsSchema = {
     type: ms(0),
     default: D.shutdownGraceMs,
   },
+  drainMs: {
+    group: "limits",
+    flag: "drain-ms",
+    arg: "MS",
+    help: "on SIGTERM, /readyz answers 503 this long before listeners close (see operations.md)",
+    type: ms(0),
+    default: D.drainMs,
+  },
   writeCoalesceMs: {
     group: "limits",
     flag: "write-coalesce-ms",

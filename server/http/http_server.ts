@@ -168,11 +168,13 @@ export class HttpServer {
     });
     const store = await Promise.race([this.#host.store.ping().catch(() => false), timeout]);
     clearTimeout(timer);
-    const ready = accepting && store;
+    const draining = this.#host.draining;
+    const ready = accepting && !draining && store;
     return Response.json({
       status: ready ? "ready" : "unavailable",
       checks: {
         accepting,
+        draining,
         store,
         storeKind: this.#host.options.redis === null ? "sqlite" : "redis",
       },
