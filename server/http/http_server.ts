@@ -27,6 +27,8 @@ import { addWebRoutes } from "./web_routes.ts";
 
 // A readiness probe must answer even when the store hangs.
 const READY_TIMEOUT_MS = 2000;
+// Reopening a listener that failed (EMFILE) backs off up to this.
+const REOPEN_BACKOFF_MAX_MS = 1000;
 
 /** Options for {@linkcode HttpServer.open}. */
 export interface HttpServerOptions {
@@ -57,6 +59,8 @@ export class HttpServer {
   #rate: MessageRate;
   #startedAt = Date.now();
   #closed: Promise<void> | undefined;
+  #reopenBackoff = 5;
+  #reopenTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(host: ChatHost, address: HttpAddress, options: HttpServerOptions) {
     this.#host = host;
@@ -76,11 +80,7 @@ export class HttpServer {
     });
     this.#routes(options);
     try {
-      this.#server = Deno.serve({
-        hostname: address.hostname,
-        port: address.port,
-        onListen: () => {},
-      }, (request, info) => this.#handle(request, info));
+      this.#server = this.#listen(address);
     } catch (error) {
       this.#stopTimers();
       this.#bots.close();
@@ -115,8 +115,45 @@ export class HttpServer {
     return this.#closed ??= (async () => {
       this.#bots.close();
       this.#stopTimers();
+      clearTimeout(this.#reopenTimer);
       await this.#server.shutdown();
     })();
+  }
+
+  /**
+   * Starts Deno.serve on `address`. When its accept loop fails (EMFILE: out
+   * of file descriptors), Deno.serve closes the listener and rejects
+   * `finished`, which, unhandled, would end the process: the listener is
+   * reopened instead, backing off, as the chat listeners' accept loops do.
+   */
+  #listen(address: HttpAddress): Deno.HttpServer<Deno.NetAddr> {
+    const server = Deno.serve({
+      hostname: address.hostname,
+      port: address.port,
+      onListen: () => {},
+    }, (request, info) => this.#handle(request, info));
+    server.finished.catch((error) => this.#reopen(server.addr, error));
+    return server;
+  }
+
+  #reopen(address: HttpAddress, error: unknown): void {
+    if (this.#closed !== undefined) return;
+    const backoff = this.#reopenBackoff;
+    this.#reopenBackoff = Math.min(backoff * 2, REOPEN_BACKOFF_MAX_MS);
+    this.#logger.warn("HTTP listener failed, reopening it in {backoff} ms: {error}", {
+      backoff,
+      error,
+    });
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = undefined;
+      if (this.#closed !== undefined) return;
+      try {
+        // The port it had, even if it was asked for port 0.
+        this.#server = this.#listen(address);
+      } catch (error) {
+        this.#reopen(address, error);
+      }
+    }, backoff);
   }
 
   #stopTimers(): void {
@@ -193,6 +230,8 @@ export class HttpServer {
   }
 
   async #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    // A request came in: the listener works, a later failure backs off from the start.
+    this.#reopenBackoff = 5;
     // Read before anything else: after a WebSocket upgrade the request is gone.
     const ip = info.remoteAddr.hostname;
     const started = performance.now();
