@@ -126,6 +126,12 @@ export interface ServerOptions {
   httpCorsOrigins: string[];
   /** Largest HTTP request body accepted, in bytes. */
   httpMaxBodyBytes: number;
+  /**
+   * CIDR ranges of reverse proxies whose `X-Forwarded-For` names the client
+   * of an HTTP request or WebSocket (its address for the per-address caps
+   * and in logs); from anywhere else the header is ignored.
+   */
+  trustedProxies: string[];
 }
 
 /** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
@@ -181,4 +187,5 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   http: null,
   httpCorsOrigins: [],
   httpMaxBodyBytes: 64 * 1024,
+  trustedProxies: [],
 });

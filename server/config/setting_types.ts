@@ -9,6 +9,7 @@
  */
 import { parseDuration } from "../../shared/commands.ts";
 import { nameKey, validateNick } from "../../shared/validation.ts";
+import { parseCidr } from "../http/trusted_proxies.ts";
 
 /** How one kind of setting value is read, shown and written. */
 export interface SettingType<T> {
@@ -354,6 +355,35 @@ export function originListType(): SettingType<string[]> {
         );
       }
       return value.map(origin);
+    },
+    show: (value) => value.length === 0 ? "(none)" : value.join(", "),
+    toToml: (value) => `[${value.map((item) => JSON.stringify(item)).join(", ")}]`,
+  };
+}
+
+/**
+ * A list of IP addresses and CIDR ranges (`10.0.0.0/8`, `::1`), kept in
+ * canonical form with their prefix: a TOML array of strings, or
+ * comma-separated text.
+ *
+ * @example
+ * ```ts
+ * import { cidrListType } from "./setting_types.ts";
+ * console.log(cidrListType().parse("10.0.0.0/8, ::1")); // ["10.0.0.0/8", "::1/128"]
+ * ```
+ */
+export function cidrListType(): SettingType<string[]> {
+  return {
+    allowed: 'a list of addresses or CIDR ranges like "10.0.0.0/8"',
+    parse: (text) =>
+      text.split(",").map((item) => item.trim()).filter((c) => c !== "").map(parseCidr),
+    fromToml: (value) => {
+      if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+        throw new TypeError(
+          `must be an array of CIDR ranges like ["10.0.0.0/8"], got ${toml(value)}`,
+        );
+      }
+      return value.map(parseCidr);
     },
     show: (value) => value.length === 0 ? "(none)" : value.join(", "),
     toToml: (value) => `[${value.map((item) => JSON.stringify(item)).join(", ")}]`,

@@ -15,6 +15,7 @@ import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "../server_optio
 import {
   boolType,
   choiceType,
+  cidrListType,
   durationType,
   fileModeType,
   intType,
@@ -595,6 +596,19 @@ export const SETTINGS: SettingsSchema = {
     help: "largest HTTP request body; larger ones get 413",
     type: intType({ min: 1024, max: 16 * 1024 * 1024 }),
     default: D.httpMaxBodyBytes,
+  },
+  trustedProxies: {
+    group: "http",
+    flag: "trusted-proxy",
+    arg: "CIDR",
+    help: "from these addresses, X-Forwarded-For names the client (repeatable)",
+    details: "For HTTP requests and WebSockets arriving from a reverse proxy in CIDR, the " +
+      "client's address (for the per-address caps and in logs) is the rightmost " +
+      "X-Forwarded-For entry that is not a trusted proxy; from any other address the header " +
+      "is ignored. See docs/operations.md.",
+    type: cidrListType(),
+    default: [...D.trustedProxies],
+    repeatable: true,
   },
 };
 

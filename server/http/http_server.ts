@@ -23,6 +23,7 @@ import { MessageRate } from "./message_rate.ts";
 import { MetricsExporter } from "./metrics_exporter.ts";
 import { OPENAPI_DOCUMENT } from "./openapi.ts";
 import { type RouteEntry, Router } from "./router.ts";
+import { TrustedProxies } from "./trusted_proxies.ts";
 import { addWebRoutes } from "./web_routes.ts";
 
 // A readiness probe must answer even when the store hangs.
@@ -54,6 +55,7 @@ export class HttpServer {
   #server: Deno.HttpServer<Deno.NetAddr>;
   #logger: Logger = getLogger(["chat", "http"]);
   #cors: CorsPolicy;
+  #proxies: TrustedProxies;
   #bots: ApiBots;
   #lag = new EventLoopLag();
   #rate: MessageRate;
@@ -66,6 +68,7 @@ export class HttpServer {
     this.#host = host;
     const metrics = host.broker.metrics;
     this.#cors = new CorsPolicy(host.options.httpCorsOrigins);
+    this.#proxies = new TrustedProxies(host.options.trustedProxies);
     this.#bots = new ApiBots(host.broker, host.accounts);
     this.#rate = new MessageRate(() => metrics.messagesIn);
     this.exporter = new MetricsExporter({
@@ -233,7 +236,9 @@ export class HttpServer {
     // A request came in: the listener works, a later failure backs off from the start.
     this.#reopenBackoff = 5;
     // Read before anything else: after a WebSocket upgrade the request is gone.
-    const ip = info.remoteAddr.hostname;
+    const peer = info.remoteAddr.hostname;
+    // Through a trusted proxy, the client is who it says: caps and logs count them.
+    const ip = this.#proxies.clientAddress(peer, request.headers.get("x-forwarded-for"));
     const started = performance.now();
     const url = new URL(request.url);
     const api = url.pathname.startsWith("/api/");
@@ -271,13 +276,17 @@ export class HttpServer {
         headers.set(name, value);
       }
     }
-    this.#logger.debug("{method} {path} {status} in {ms} ms from {ip}", {
-      method: request.method,
-      path: url.pathname,
-      status: response.status,
-      ms: Math.round(performance.now() - started),
-      ip,
-    });
+    this.#logger.debug(
+      `{method} {path} {status} in {ms} ms from {ip}${ip === peer ? "" : " via {peer}"}`,
+      {
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        ms: Math.round(performance.now() - started),
+        ip,
+        peer,
+      },
+    );
     if (request.method === "HEAD") {
       return new Response(null, { status: response.status, headers });
     }
