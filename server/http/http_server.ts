@@ -63,6 +63,8 @@ export class HttpServer {
   #closed: Promise<void> | undefined;
   #reopenBackoff = 5;
   #reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  // Servers whose listener failed: their connections are still served until shutdown.
+  #failed: Deno.HttpServer<Deno.NetAddr>[] = [];
 
   private constructor(host: ChatHost, address: HttpAddress, options: HttpServerOptions) {
     this.#host = host;
@@ -119,7 +121,8 @@ export class HttpServer {
       this.#bots.close();
       this.#stopTimers();
       clearTimeout(this.#reopenTimer);
-      await this.#server.shutdown();
+      const servers = new Set([...this.#failed, this.#server]);
+      await Promise.all([...servers].map((server) => server.shutdown()));
     })();
   }
 
@@ -135,7 +138,10 @@ export class HttpServer {
       port: address.port,
       onListen: () => {},
     }, (request, info) => this.#handle(request, info));
-    server.finished.catch((error) => this.#reopen(server.addr, error));
+    server.finished.catch((error) => {
+      this.#failed.push(server);
+      this.#reopen(server.addr, error);
+    });
     return server;
   }
 
