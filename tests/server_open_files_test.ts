@@ -3,6 +3,7 @@ import { ChatServer } from "../server/chat_server.ts";
 import { fitConnections, parseOpenFileLimit, RESERVED_FILES } from "../server/open_file_limit.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { Peer } from "./support/peer.ts";
+import { RedisServer } from "./support/redis_server.ts";
 import { ServerProcess } from "./support/server_process.ts";
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
@@ -64,6 +65,33 @@ Deno.test("under a low open file limit, --max-connections is lowered with a warn
     assert.equal((await peers[0]!.request({ type: "ping" })).type, "ack");
     assert.doesNotMatch(server.output, /Accept failed/);
     assert.match(server.output, /Server full: \d+ connections reached limit \d+/);
+  } finally {
+    for (const peer of peers) await peer[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("with --redis, --max-connections stays the cluster's; the instance takes what its own limit allows", async () => {
+  await using redis = await RedisServer.start();
+  await using server = await ServerProcess.start(
+    ["--redis", redis.url, "--no-discovery", "--max-connections-per-ip", "1000"],
+    { wrapper: ["prlimit", "--nofile=128:128", "--"] },
+  );
+  const warning =
+    /WARN.*This instance takes at most (\d+) of the --max-connections 10000 of all instances: the open file limit \(ulimit -n\) is 128/
+      .exec(server.output);
+  assert.ok(warning !== null, server.output);
+  const allowed = Number(warning[1]);
+  const peers: Peer[] = [];
+  try {
+    for (let i = 0; i < allowed; i++) {
+      const { peer, reply } = await hello(server.port, `user${i}`);
+      peers.push(peer);
+      assert.equal(reply, "welcome", `connection ${i} of ${allowed}`);
+    }
+    const { peer, reply } = await hello(server.port, "extra");
+    await peer[Symbol.asyncDispose]();
+    assert.equal(reply, "too_many_connections");
+    assert.match(server.output, new RegExp(`reached this instance's limit ${allowed}`));
   } finally {
     for (const peer of peers) await peer[Symbol.asyncDispose]();
   }
