@@ -205,7 +205,28 @@ export function describeError(error: unknown): string {
       }`;
     return sanitizeForTerminal(`${error.message} (${error.code}${retry})`);
   }
+  if (isCaServerCertificate(error)) return CA_SERVER_CERTIFICATE;
   return sanitizeForTerminal(error instanceof Error ? error.message : String(error));
+}
+
+/** What is wrong when a TLS server shows a CA certificate as its own, in words. */
+export const CA_SERVER_CERTIFICATE = "the server's TLS certificate is a CA certificate " +
+  "(basicConstraints CA:TRUE), which TLS clients refuse as a server's own; no --ca helps: " +
+  "the server needs a leaf certificate (CA:FALSE), see TLS in docs/operations.md";
+
+/**
+ * Whether `error` is rustls refusing a CA certificate as the server's
+ * (`invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))`).
+ *
+ * @example
+ * ```ts
+ * import { isCaServerCertificate } from "./format.ts";
+ * const error = new Error("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
+ * console.log(isCaServerCertificate(error)); // true
+ * ```
+ */
+export function isCaServerCertificate(error: unknown): boolean {
+  return error instanceof Error && /\bCaUsedAsEndEntity\b/.test(error.message);
 }
 
 /** Text from the wire made safe, on one line or indented continuation lines. */

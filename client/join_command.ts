@@ -19,7 +19,7 @@ import {
   parseAddress,
 } from "./address.ts";
 import { ChatClient } from "./chat_client.ts";
-import { describeError } from "./format.ts";
+import { CA_SERVER_CERTIFICATE, describeError, isCaServerCertificate } from "./format.ts";
 import { detectColorDepth, runInteractive } from "./interactive_mode.ts";
 import {
   PASSWORD_ENV,
@@ -205,6 +205,8 @@ function connectFailure(
   if (error instanceof Deno.errors.NotFound && address.transport === "unix") {
     return `cannot connect to ${where}: no such socket`;
   }
+  // Trusting it would not help: the server must change its certificate.
+  if (isCaServerCertificate(error)) return `cannot connect to ${where}: ${CA_SERVER_CERTIFICATE}`;
   const message = describeError(error);
   // rustls words it "invalid peer certificate: UnknownIssuer" and the like.
   if (address.transport === "tls" && /certificate/i.test(message)) {

@@ -19,6 +19,7 @@ import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
+import { fitConnections, readOpenFiles } from "./open_file_limit.ts";
 import type { ChatHost, SessionEntry } from "./http/chat_host.ts";
 import { parseHttpAddress } from "./http/http_address.ts";
 import { HttpServer } from "./http/http_server.ts";
@@ -39,6 +40,10 @@ const MAX_READ_BUFFER = 64 * 1024;
 const ACCEPT_BACKOFF_MAX_MS = 1000;
 // Unix socket peers have no address; they share one connection cap.
 const UNIX_PEER = "unix";
+// Each refusal holds its descriptor while it waits (up to 2 s) for the peer's
+// first byte: a bounded share of the descriptors kept in reserve, so a flood
+// of connections over the caps cannot use them up (open_file_limit.ts).
+const MAX_REFUSALS_IN_FLIGHT = 16;
 
 /** Counters the server keeps about itself. */
 export interface ServerStats {
@@ -78,7 +83,10 @@ export class ChatServer implements AsyncDisposable {
   #ticker: ReturnType<typeof setInterval>;
   #lastHeartbeat = performance.now();
   #acceptErrors = 0;
+  #refusals = 0;
   #finished: Promise<void> | undefined;
+  #draining = false;
+  #endDrain: (() => void) | undefined;
 
   #retention: ReturnType<typeof setInterval> | undefined;
   #pruning: Promise<void> | undefined;
@@ -93,6 +101,7 @@ export class ChatServer implements AsyncDisposable {
       broker: Broker;
       accounts: AccountService;
       discovery: DiscoveryResponder | null;
+      maxLocalConnections: number | undefined;
       remote?: RemoteConnections;
     },
   ) {
@@ -104,7 +113,11 @@ export class ChatServer implements AsyncDisposable {
     this.accounts = parts.accounts;
     this.#logger = getLogger(["chat", "server"]);
     // With Redis the caps count every instance's connections.
-    this.#limiter = new ConnectionLimiter({ ...options, remote: parts.remote });
+    this.#limiter = new ConnectionLimiter({
+      ...options,
+      maxLocalConnections: parts.maxLocalConnections,
+      remote: parts.remote,
+    });
     this.#context = {
       broker: this.broker,
       metrics: this.broker.metrics,
@@ -165,11 +178,20 @@ export class ChatServer implements AsyncDisposable {
       });
       const listeners = await openListeners(resolved);
       const discovery = openDiscovery(resolved, listeners);
+      let maxLocalConnections: number | undefined;
+      try {
+        maxLocalConnections = fitToOpenFiles(resolved, { clustered: shared !== null });
+      } catch (error) {
+        for (const open of listeners) open.close();
+        await discovery?.close();
+        throw error;
+      }
       const server = new ChatServer(listeners, resolved, {
         store,
         broker,
         accounts,
         discovery,
+        maxLocalConnections,
         ...(shared === null ? {} : { remote: shared.cluster }),
       });
       if (resolved.http !== null) {
@@ -231,20 +253,43 @@ export class ChatServer implements AsyncDisposable {
     };
   }
 
+  /** Whether a shutdown is draining: listeners still open, `/readyz` answering 503. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /**
-   * Stops accepting, tells every client the server is going away, flushes
+   * Drains for `options.drainMs` (default: the server's `drainMs`), then
+   * stops accepting, tells every client the server is going away, flushes
    * their queues (within the grace period) and resolves when all handlers
-   * have finished.
+   * have finished. A later call with `drainMs: 0` ends a drain at once.
    */
-  shutdown(): Promise<void> {
-    return this.#finished ??= this.#shutdown();
+  shutdown(options: { drainMs?: number } = {}): Promise<void> {
+    const drainMs = options.drainMs ?? this.options.drainMs;
+    if (this.#finished !== undefined) {
+      if (drainMs === 0) this.#endDrain?.();
+      return this.#finished;
+    }
+    return this.#finished = this.#shutdown(drainMs);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(drainMs: number): Promise<void> {
+    if (drainMs > 0) {
+      // Still serving, only no longer ready: a load balancer moves new clients elsewhere.
+      this.#draining = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#endDrain = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#endDrain = undefined;
+    }
     this.#abort.abort();
     clearInterval(this.#ticker);
     clearInterval(this.#retention);
@@ -462,12 +507,16 @@ export class ChatServer implements AsyncDisposable {
   /** What the HTTP side may see and do of this server. */
   #host(): ChatHost {
     const sessions = this.#sessions;
+    const draining = () => this.#draining;
     return {
       broker: this.broker,
       accounts: this.accounts,
       store: this.store,
       options: this.options,
       signal: this.#abort.signal,
+      get draining() {
+        return draining();
+      },
       *sessions(): Iterable<SessionEntry> {
         for (const [session, transport] of sessions) yield { session, transport };
       },
@@ -556,9 +605,22 @@ export class ChatServer implements AsyncDisposable {
     return false;
   }
 
-  /** Tells a peer over a connection cap why, in its own mode, then closes. */
+  /**
+   * Tells a peer over a connection cap why, in its own mode, then closes;
+   * past {@linkcode MAX_REFUSALS_IN_FLIGHT} refusals waiting for a peer's
+   * first byte, closes at once.
+   */
   async #refuse(conn: Deno.Conn, ip: string, error: ChatError): Promise<void> {
     this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: error.message });
+    if (this.#refusals >= MAX_REFUSALS_IN_FLIGHT) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      return;
+    }
+    this.#refusals++;
     try {
       const buffer = new Uint8Array(1);
       const read = conn.read(buffer);
@@ -571,6 +633,7 @@ export class ChatServer implements AsyncDisposable {
     } catch {
       // The peer is gone; nothing to tell.
     } finally {
+      this.#refusals--;
       try {
         conn.close();
       } catch {
@@ -617,6 +680,42 @@ export class ChatServer implements AsyncDisposable {
       }
     }
   }
+}
+
+/**
+ * Fits the connection cap into the open file limit, as Redis does with
+ * maxclients: lowers `options.maxConnections` (alone) or returns this
+ * instance's own cap (with Redis, where `maxConnections` counts every
+ * instance's connections), with a warning; undefined when all fit or the
+ * limit is unknown. Throws when not one connection fits.
+ */
+function fitToOpenFiles(
+  options: ServerOptions,
+  { clustered }: { clustered: boolean },
+): number | undefined {
+  const files = readOpenFiles();
+  if (files === null) return undefined;
+  const wanted = options.maxConnections;
+  const { allowed, kept } = fitConnections(wanted, files);
+  if (allowed === wanted) return undefined;
+  const why = "the open file limit (ulimit -n) is {limit} and the server keeps {kept} " +
+    "descriptors for itself; raise the limit (systemd: LimitNOFILE=) to allow more";
+  const logger = getLogger(["chat", "server"]);
+  if (!clustered) {
+    options.maxConnections = allowed;
+    logger.warn(`--max-connections lowered from {wanted} to {allowed}: ${why}`, {
+      wanted,
+      allowed,
+      limit: files.limit,
+      kept,
+    });
+    return undefined;
+  }
+  logger.warn(
+    `This instance takes at most {allowed} of the --max-connections {wanted} of all instances: ${why}`,
+    { wanted, allowed, limit: files.limit, kept },
+  );
+  return allowed;
 }
 
 /** Starts answering discovery probes if asked to; a port it cannot bind only costs discovery. */

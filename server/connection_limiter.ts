@@ -30,6 +30,7 @@ export interface RemoteConnections {
  */
 export class ConnectionLimiter {
   #maxConnections: number;
+  #maxLocal: number;
   #maxPerIp: number;
   #total = 0;
   #perIp = new Map<string, number>();
@@ -39,10 +40,13 @@ export class ConnectionLimiter {
     options: {
       maxConnections: number;
       maxConnectionsPerIp: number;
+      /** Most connections on this instance, whatever the cluster's cap (its open file limit). */
+      maxLocalConnections?: number | undefined;
       remote?: RemoteConnections | undefined;
     },
   ) {
     this.#maxConnections = options.maxConnections;
+    this.#maxLocal = options.maxLocalConnections ?? Infinity;
     this.#maxPerIp = options.maxConnectionsPerIp;
     this.#remote = options.remote;
   }
@@ -100,6 +104,12 @@ export class ConnectionLimiter {
   }
 
   #check(ip: string, otherTotal: number, otherIp: number): void {
+    if (this.#total >= this.#maxLocal) {
+      throw new ChatError(
+        "too_many_connections",
+        `Server full: ${this.#total} connections reached this instance's limit ${this.#maxLocal}`,
+      );
+    }
     const total = this.#total + otherTotal;
     if (total >= this.#maxConnections) {
       throw new ChatError(

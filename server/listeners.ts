@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
+import { caCertificateWarning, inspectTlsPair } from "./tls_certificate.ts";
 import { UnixSocketListener } from "./unix_socket.ts";
 
 /** The transports a server accepts connections on. */
@@ -72,9 +74,17 @@ export async function openListeners(options: ListenerOptions): Promise<OpenListe
     }
     if (options.tls !== null) {
       const { cert, key } = options.tls;
+      const where = `tls ${options.host}:${options.tlsPort}`;
+      // Before rustls: its "KeyMismatch" says less than this check does.
+      const facts = explained(where, () => inspectTlsPair({ cert, key }));
+      if (facts.ca) {
+        // The subject is the operator's text: its braces are not placeholders.
+        const warning = caCertificateWarning(facts.subject);
+        getLogger(["chat", "server"]).warn(warning.replaceAll("{", "{{").replaceAll("}", "}}"));
+      }
       // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only; older versions are refused.
       const listener = explained(
-        `tls ${options.host}:${options.tlsPort}`,
+        where,
         () =>
           Deno.listenTls({
             hostname: options.host,

@@ -100,8 +100,16 @@ async function serve(
     return 1;
   }
   // Signal handlers first: whoever saw the listening line may signal at once.
+  let signalled = false;
   const stop = () => {
-    logger.info("Shutting down: no new connections, flushing clients");
+    // A second signal ends a drain at once.
+    if (signalled) return void server.shutdown({ drainMs: 0 });
+    signalled = true;
+    if (options.drainMs > 0) {
+      logger.info("Draining for {ms} ms: /readyz answers 503, clients are still served", {
+        ms: options.drainMs,
+      });
+    }
     server.shutdown();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -136,6 +144,7 @@ async function serve(
   await new Promise<void>((resolve) =>
     server.signal.addEventListener("abort", () => resolve(), { once: true })
   );
+  logger.info("Shutting down: no new connections, flushing clients");
   await server.shutdown();
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   logger.info("Stopped");

@@ -60,6 +60,12 @@ export interface ServerOptions {
   textHandshakeTimeoutMs: number;
   /** Time allowed on shutdown to flush queued output, in ms. */
   shutdownGraceMs: number;
+  /**
+   * Time between the start of a shutdown and the listeners closing, in ms,
+   * during which `/readyz` answers 503 so a load balancer stops sending new
+   * clients first (0: none).
+   */
+  drainMs: number;
   /** A connection that was written less than this many ms ago waits out the rest before the next write. */
   writeCoalesceMs: number;
   /**
@@ -126,6 +132,12 @@ export interface ServerOptions {
   httpCorsOrigins: string[];
   /** Largest HTTP request body accepted, in bytes. */
   httpMaxBodyBytes: number;
+  /**
+   * CIDR ranges of reverse proxies whose `X-Forwarded-For` names the client
+   * of an HTTP request or WebSocket (its address for the per-address caps
+   * and in logs); from anywhere else the header is ignored.
+   */
+  trustedProxies: string[];
 }
 
 /** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
@@ -155,6 +167,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   textPromptDelayMs: 500,
   textHandshakeTimeoutMs: 120_000,
   shutdownGraceMs: 5_000,
+  drainMs: 0,
   writeCoalesceMs: 2,
   writeCoalesceFromFrames: 128,
   dataDir: null,
@@ -184,4 +197,5 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   http: null,
   httpCorsOrigins: [],
   httpMaxBodyBytes: 64 * 1024,
+  trustedProxies: [],
 });

@@ -406,6 +406,15 @@ Deno.test("describeError names server error codes and sanitizes", () => {
   );
   assert.equal(describeError(new ConnectionClosedError("gone\x1b[2J")), "gone^[[2J");
   assert.equal(describeError("plain"), "plain");
+  // rustls's name for a CA certificate shown as a server's, as a reconnect reports it.
+  const ca = describeError(
+    new Deno.errors.InvalidData("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))"),
+  );
+  assert.match(
+    ca,
+    /^the server's TLS certificate is a CA certificate \(basicConstraints CA:TRUE\)/,
+  );
+  assert.doesNotMatch(ca, /CaUsedAsEndEntity/);
 });
 
 const message = (id: number, body: string, extra: Record<string, unknown> = {}) => ({

@@ -123,6 +123,17 @@ Deno.test("bad files and variables: one line, exit 2, for chat serve and chat co
       ],
       [["serve", "--no-tcp"], {}, /nothing to listen on: --no-tcp turns TCP off/],
       [["config", "check", "--port=-1"], {}, /--port must be between 0 and 65535, got -1/],
+      // Checked with the settings, not when connecting: no Redis is asked.
+      [
+        ["serve", "--redis", "http://127.0.0.1:6379"],
+        {},
+        /--redis must be a redis:\/\/ or rediss:\/\/ \(TLS\) URL/,
+      ],
+      [
+        ["config", "check"],
+        { CHAT_REDIS: "redis://chat:pw@127.0.0.1:6379/main" },
+        /CHAT_REDIS may end only in a database number.*got "redis:\/\/chat:\*\*\*@/,
+      ],
     ];
     for (const [args, env, expected] of cases) {
       const { code, stdout, stderr } = await chat(args, { cwd: dir, env });

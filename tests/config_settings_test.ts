@@ -248,4 +248,35 @@ Deno.test("value types: ranges, words and forms", () => {
   assert.equal(redis.show("redis://chat:s3cret@db:6379/0"), "redis://chat:***@db:6379/0");
   assert.equal(redis.show("redis://db:6379"), "redis://db:6379");
   assert.equal(redis.parse("redis://chat:s3cret@db:6379"), "redis://chat:s3cret@db:6379");
+  assert.equal(redis.parse("rediss://[::1]:6380/15"), "rediss://[::1]:6380/15");
+  assert.equal(redis.parse(""), null);
+});
+
+Deno.test("a Redis URL the client could not use is refused when read, its password hidden", () => {
+  const cases: [string, RegExp][] = [
+    [
+      "127.0.0.1:6379",
+      /^--redis must be a URL like redis:\/\/127\.0\.0\.1:6379, got "127\.0\.0\.1:6379"$/,
+    ],
+    [
+      "http://db:6379",
+      /^--redis must be a redis:\/\/ or rediss:\/\/ \(TLS\) URL .*got "http:\/\/db:6379"$/,
+    ],
+    ["redis://db:99999", /^--redis must be a URL like .*got "redis:\/\/db:99999"$/],
+    ["redis://", /^--redis must name a host/],
+    [
+      "redis://u:s3cret@db:6379/chat",
+      /may end only in a database number.*got "redis:\/\/u:\*\*\*@db:6379\/chat"$/,
+    ],
+    ["redis://db:6379/99999999999", /may end only in a database number/],
+    ["redis://db:6379?db=2", /takes no \?query or #fragment/],
+  ];
+  for (const [url, expected] of cases) {
+    assert.throws(() => resolveSettings({ flags: { redis: url } }), (error: Error) => {
+      assert.ok(error instanceof ConfigError, `${error}`);
+      assert.match(error.message, expected);
+      assert.doesNotMatch(error.message, /s3cret/);
+      return true;
+    });
+  }
 });

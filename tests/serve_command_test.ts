@@ -31,6 +31,60 @@ Deno.test("chat serve prints its real port, and SIGTERM drains clients then exit
   }
 });
 
+Deno.test("SIGTERM with --drain-ms: /readyz answers 503 while clients still get in; a second signal ends the drain", async () => {
+  await using server = await ServerProcess.start([
+    "--memory",
+    "--no-discovery",
+    "--http",
+    "127.0.0.1:0",
+    "--drain-ms",
+    "60000",
+  ]);
+  await waitFor(() => /serving HTTP on/.test(server.output), 10_000);
+  const http = Number(/serving HTTP on 127\.0\.0\.1:(\d+)/.exec(server.output)![1]);
+  const ready = async () => {
+    const response = await fetch(`http://127.0.0.1:${http}/readyz`);
+    return { status: response.status, body: await response.json() };
+  };
+  assert.equal((await ready()).status, 200);
+  await using alice = await Peer.join(server.port, "alice");
+  server.child.kill("SIGTERM");
+  let answer = await ready();
+  for (let i = 0; i < 100 && answer.status === 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    answer = await ready();
+  }
+  assert.equal(answer.status, 503);
+  assert.deepEqual(
+    { status: answer.body.status, ...answer.body.checks },
+    { status: "unavailable", accepting: true, draining: true, store: true, storeKind: "sqlite" },
+  );
+  // Not ready, yet the listeners are open: a client arriving now is served, and so is alice.
+  await using bob = await Peer.join(server.port, "bob");
+  assert.deepEqual((await bob.request({ type: "users" })).result.users, ["alice", "bob"]);
+  assert.equal((await alice.request({ type: "ping" })).type, "ack");
+  // Alive all along: only readiness changes.
+  const health = await fetch(`http://127.0.0.1:${http}/healthz`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  assert.match(server.output, /Draining for 60000 ms/);
+  assert.doesNotMatch(server.output, /Shutting down/);
+  // The drain would last a minute: a second signal ends it, and shutdown goes on as usual.
+  server.child.kill("SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    server.child.status,
+    new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 15_000)),
+  ]);
+  clearTimeout(timer);
+  assert.ok(exited !== null, "the second signal did not end the drain");
+  assert.equal(exited.code, 0);
+  assert.equal((await alice.next((f) => f.type === "bye")).code, "server_shutdown");
+  assert.equal((await bob.next((f) => f.type === "bye")).code, "server_shutdown");
+  await server.stop();
+  assert.match(server.output, /Shutting down/);
+});
+
 Deno.test("chat serve --help lists every limit flag with its default", async () => {
   const { code, stdout } = await runChat(["serve", "--help"]);
   assert.equal(code, 0);
@@ -88,42 +142,60 @@ Deno.test("--log-format json writes one JSON object per line", async () => {
   assert.ok(lines.some((line) => JSON.parse(line).message.includes("listening on 127.0.0.1:")));
 });
 
-Deno.test("out of file descriptors (EMFILE): the server backs off and keeps serving", async () => {
-  await using server = await ServerProcess.start([], {
-    wrapper: ["prlimit", "--nofile=48:48", "--"],
+Deno.test("out of file descriptors (EMFILE): the server backs off, keeps serving, and its HTTP listener comes back", async () => {
+  // The connection cap keeps chat connections within the limit, but HTTP
+  // connections are not capped: enough of them use up every descriptor.
+  await using server = await ServerProcess.start(["--memory", "--http", "127.0.0.1:0"], {
+    wrapper: ["prlimit", "--nofile=128:128", "--"],
   });
+  await waitFor(() => /serving HTTP on/.test(server.output), 10_000);
+  const http = Number(/serving HTTP on 127\.0\.0\.1:(\d+)/.exec(server.output)![1]);
   const alice = await Peer.join(server.port, "alice");
   const extra: Deno.TcpConn[] = [];
   try {
-    // More connections than the server has descriptors: the kernel queues them, accept fails.
-    for (let i = 0; i < 60; i++) {
-      extra.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    for (let i = 0; i < 200; i++) {
+      try {
+        extra.push(await Deno.connect({ hostname: "127.0.0.1", port: http }));
+      } catch {
+        break; // Deno.serve closed its listener on EMFILE.
+      }
     }
+    // A chat connection now waits in the kernel's queue: accept fails, and is retried.
+    extra.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
     await waitFor(() => /Accept failed/.test(server.output), 10_000);
+    await waitFor(() => /HTTP listener failed, reopening it/.test(server.output), 10_000);
     assert.equal(
       (await alice.request({ type: "ping" })).type,
       "ack",
       "existing client still served",
     );
     for (const conn of extra.splice(0)) conn.close();
-    // Once descriptors free up, new clients get in again.
-    let bob: Peer | undefined;
-    const deadline = Date.now() + 15_000;
-    while (bob === undefined) {
-      try {
-        bob = await Peer.join(server.port, "bob");
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    // Once descriptors free up, new clients get in again, over TCP and HTTP.
+    const bob = await retry(() => Peer.join(server.port, "bob"));
     assert.deepEqual((await bob.request({ type: "users" })).result.users, ["alice", "bob"]);
     await bob[Symbol.asyncDispose]();
+    const health = await retry(() => fetch(`http://127.0.0.1:${http}/healthz`));
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
   } finally {
     for (const conn of extra) conn.close();
     await alice[Symbol.asyncDispose]();
   }
+  assert.equal((await server.stop("SIGTERM")).code, 0, server.output);
 });
+
+/** Calls `attempt` until it resolves, for up to 15 s. */
+async function retry<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  while (true) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

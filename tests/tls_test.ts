@@ -92,6 +92,8 @@ Deno.test("chat serve --tls-cert --tls-key --no-tcp: TLS only, with openssl-made
   ]);
   assert.match(server.output, /listening on 127\.0\.0\.1:\d+ \(TLS\)/);
   assert.doesNotMatch(server.output, /listening on 127\.0\.0\.1:\d+\n/);
+  // A leaf certificate, as docs/operations.md makes it: no warning.
+  assert.doesNotMatch(server.output, /CA certificate/);
   await using alice = await Peer.join(await connectTls(server.port, cert.cert), "alice");
   assert.deepEqual((await alice.request({ type: "users" })).result.users, ["alice"]);
   await alice[Symbol.asyncDispose]();
@@ -123,6 +125,78 @@ Deno.test("chat serve: unreadable or mismatched TLS files fail at start with a c
   const half = await runChat(["serve", "--memory", "--tls-key", cert.keyFile]);
   assert.equal(half.code, 2);
   assert.match(half.stderr, /--tls-key needs --tls-cert too/);
+});
+
+Deno.test("chat serve and chat config check: a key that is not the certificate's, or an unreadable certificate, is exit 2 with one line", async () => {
+  await using cert = await makeCertificate();
+  await using other = await makeCertificate();
+  const garbled = `${cert.dir}/garbled.pem`;
+  await Deno.writeTextFile(
+    garbled,
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+  );
+  for (const command of [["serve", "--no-discovery"], ["config", "check"]]) {
+    const args = [...command, "--memory", "--port", "0"];
+    const mismatched = await runChat([
+      ...args,
+      "--tls-cert",
+      cert.certFile,
+      "--tls-key",
+      other.keyFile,
+    ]);
+    assert.equal(mismatched.code, 2, mismatched.stderr);
+    assert.match(
+      mismatched.stderr,
+      new RegExp(
+        `^chat: --tls-key: ${other.keyFile} is not the private key of the certificate in ` +
+          `${cert.certFile}: give the key the certificate was made with`,
+      ),
+    );
+    assert.equal(mismatched.stderr.trim().split("\n").length, 1, mismatched.stderr);
+    assert.equal(mismatched.stdout, "");
+    const unreadable = await runChat([...args, "--tls-cert", garbled, "--tls-key", cert.keyFile]);
+    assert.equal(unreadable.code, 2, unreadable.stderr);
+    assert.match(
+      unreadable.stderr,
+      /^chat: --tls-cert: .*garbled\.pem holds no readable certificate/,
+    );
+    assert.equal(unreadable.stderr.trim().split("\n").length, 1, unreadable.stderr);
+  }
+  // The library says the same instead of rustls's "KeyMismatch".
+  await assert.rejects(
+    ChatServer.listen({ port: 0, host: "127.0.0.1", tls: { cert: cert.cert, key: other.key } }),
+    /Cannot listen on tls 127\.0\.0\.1:7443: The TLS private key is not the key of the certificate CN=localhost/,
+  );
+});
+
+Deno.test("a CA certificate as the server's: chat serve warns how to make a leaf; chat join says what is wrong in words", async () => {
+  await using ca = await makeCertificate({ ca: true });
+  const check = await runChat(["config", "check", "--memory", ...tlsFlags(ca)]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(
+    check.stderr,
+    /^chat: warning: The TLS certificate CN=localhost is a CA certificate \(basicConstraints CA:TRUE\)/,
+  );
+  await using server = await ServerProcess.start([
+    "--memory",
+    "--no-discovery",
+    ...tlsFlags(ca),
+    "--no-tcp",
+  ]);
+  assert.match(
+    server.output,
+    /WARN.*The TLS certificate CN=localhost is a CA certificate \(basicConstraints CA:TRUE\): chat join and other rustls clients refuse .*-addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth to openssl req -x509/,
+  );
+  const target = `tls://localhost:${server.port}`;
+  const join = await runChat(["join", target, "--ca", ca.certFile, "-n", "eve"], { stdin: "" });
+  assert.equal(join.code, 1);
+  assert.equal(
+    join.stderr,
+    `chat: cannot connect to ${target}: the server's TLS certificate is a CA certificate ` +
+      "(basicConstraints CA:TRUE), which TLS clients refuse as a server's own; no --ca helps: " +
+      "the server needs a leaf certificate (CA:FALSE), see TLS in docs/operations.md\n",
+  );
+  assert.equal((await server.stop("SIGTERM")).code, 0);
 });
 
 Deno.test("TLS: a connection that never handshakes stays counted until it leaves; shutdown does not wait for it", async () => {

@@ -15,6 +15,7 @@ import {
   settingFlags,
   toServerOptions,
 } from "./load_settings.ts";
+import { caCertificateWarning, inspectTlsPair } from "../tls_certificate.ts";
 import { type Setting, SETTING_KEYS, SETTINGS, tomlKey } from "./settings.ts";
 
 /** The help text of `chat config`. */
@@ -99,7 +100,12 @@ async function check(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const resolved = await loadSettings({ flags: values, env: readEnvironment() });
   // Reading the TLS files is part of the check: a missing key fails here, not at start.
-  await toServerOptions(resolved);
+  const options = await toServerOptions(resolved);
+  if (options.tls !== null) {
+    // Valid, but chat serve warns at start: so does the check.
+    const facts = inspectTlsPair(options.tls);
+    if (facts.ca) console.error(`chat: warning: ${caCertificateWarning(facts.subject)}`);
+  }
   const where = resolved.configPath === null ? "no config file" : `file ${resolved.configPath}`;
   console.log(`Settings are valid (${where}).\n`);
   console.log(renderEffectiveSettings(resolved));

@@ -8,6 +8,7 @@
  * @module
  */
 import type { ServerOptions } from "../server_options.ts";
+import { inspectTlsPair, TlsPairError } from "../tls_certificate.ts";
 import { readConfigFile } from "./config_file.ts";
 import { ConfigError } from "./config_error.ts";
 import {
@@ -212,6 +213,7 @@ export async function toServerOptions(resolved: ResolvedSettings): Promise<Serve
       cert: await readPem(resolved, "tlsCert", "CERTIFICATE"),
       key: await readPem(resolved, "tlsKey", "PRIVATE KEY"),
     };
+    checkTlsPair(resolved, tls);
   }
   return { ...rest, dataDir: memory ? null : dataDir, tls };
 }
@@ -368,6 +370,32 @@ async function readPem(
     throw new ConfigError(`${where}: ${path} holds no PEM ${label.toLowerCase()}`);
   }
   return text;
+}
+
+/** Refuses a certificate or key that cannot be read, or a key that is not the certificate's. */
+function checkTlsPair(resolved: ResolvedSettings, pair: { cert: string; key: string }): void {
+  try {
+    inspectTlsPair(pair);
+  } catch (error) {
+    if (!(error instanceof TlsPairError)) throw error;
+    const [cert, key] = [resolved.settings.tlsCert!, resolved.settings.tlsKey!];
+    const detail = error.cause instanceof Error ? error.cause.message : String(error.cause);
+    switch (error.part) {
+      case "certificate":
+        throw new ConfigError(
+          `${originName(resolved, "tlsCert")}: ${cert} holds no readable certificate (${detail})`,
+        );
+      case "key":
+        throw new ConfigError(
+          `${originName(resolved, "tlsKey")}: ${key} holds no readable private key (${detail})`,
+        );
+      case "mismatch":
+        throw new ConfigError(
+          `${originName(resolved, "tlsKey")}: ${key} is not the private key of the certificate ` +
+            `in ${cert}: give the key the certificate was made with`,
+        );
+    }
+  }
 }
 
 /** ` (did you mean "x"?)` for the closest known name, if one is close. */

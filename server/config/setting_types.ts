@@ -9,6 +9,7 @@
  */
 import { parseDuration } from "../../shared/commands.ts";
 import { nameKey, validateNick } from "../../shared/validation.ts";
+import { parseCidr } from "../http/trusted_proxies.ts";
 
 /** How one kind of setting value is read, shown and written. */
 export interface SettingType<T> {
@@ -188,7 +189,7 @@ export function optionalTextType(options: {
     },
     show: (value) => {
       if (value === null) return `(${options.none})`;
-      return options.hidePassword ? value.replace(/(\/\/[^:@/]*:)[^@/]*@/, "$1***@") : value;
+      return options.hidePassword ? hidePassword(value) : value;
     },
     toToml: (value) => JSON.stringify(value ?? ""),
   };
@@ -358,6 +359,91 @@ export function originListType(): SettingType<string[]> {
     show: (value) => value.length === 0 ? "(none)" : value.join(", "),
     toToml: (value) => `[${value.map((item) => JSON.stringify(item)).join(", ")}]`,
   };
+}
+
+/**
+ * A list of IP addresses and CIDR ranges (`10.0.0.0/8`, `::1`), kept in
+ * canonical form with their prefix: a TOML array of strings, or
+ * comma-separated text.
+ *
+ * @example
+ * ```ts
+ * import { cidrListType } from "./setting_types.ts";
+ * console.log(cidrListType().parse("10.0.0.0/8, ::1")); // ["10.0.0.0/8", "::1/128"]
+ * ```
+ */
+export function cidrListType(): SettingType<string[]> {
+  return {
+    allowed: 'a list of addresses or CIDR ranges like "10.0.0.0/8"',
+    parse: (text) =>
+      text.split(",").map((item) => item.trim()).filter((c) => c !== "").map(parseCidr),
+    fromToml: (value) => {
+      if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+        throw new TypeError(
+          `must be an array of CIDR ranges like ["10.0.0.0/8"], got ${toml(value)}`,
+        );
+      }
+      return value.map(parseCidr);
+    },
+    show: (value) => value.length === 0 ? "(none)" : value.join(", "),
+    toToml: (value) => `[${value.map((item) => JSON.stringify(item)).join(", ")}]`,
+  };
+}
+
+/**
+ * A Redis URL as the Redis client reads it, `redis://[user:password@]host[:port][/db]`
+ * (`rediss://` for TLS), or null when empty. Checked when the settings are
+ * read, so a bad URL stops the start like any bad value instead of failing
+ * only when the server connects; the password never appears in messages.
+ *
+ * @example
+ * ```ts
+ * import { redisUrlType } from "./setting_types.ts";
+ * const redis = redisUrlType();
+ * console.log(redis.parse("redis://127.0.0.1:6379/2")); // "redis://127.0.0.1:6379/2"
+ * console.log(redis.show("redis://chat:secret@db:6379")); // "redis://chat:***@db:6379"
+ * ```
+ */
+export function redisUrlType(): SettingType<string | null> {
+  const check = (text: string): void => {
+    const got = `got "${hidePassword(text)}"`;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new RangeError(`must be a URL like redis://127.0.0.1:6379, ${got}`);
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+      throw new RangeError(
+        `must be a redis:// or rediss:// (TLS) URL like redis://127.0.0.1:6379, ${got}`,
+      );
+    }
+    if (url.hostname === "") {
+      throw new RangeError(`must name a host, like redis://127.0.0.1:6379, ${got}`);
+    }
+    const database = url.pathname.slice(1);
+    if (database !== "" && (!/^\d{1,10}$/.test(database) || Number(database) > 2 ** 31 - 1)) {
+      throw new RangeError(
+        `may end only in a database number, like redis://127.0.0.1:6379/0, ${got}`,
+      );
+    }
+    // The client ignores both: a "?db=2" or "#x" would be silently lost.
+    if (url.search !== "" || url.hash !== "") {
+      throw new RangeError(`takes no ?query or #fragment (the Redis client ignores them), ${got}`);
+    }
+  };
+  return optionalTextType({
+    allowed: "a redis[s]:// URL",
+    none: "none: this instance is alone",
+    check,
+    // `chat config check` prints settings: a password in the URL stays out of it.
+    hidePassword: true,
+  });
+}
+
+/** `text` with the password of a URL in it replaced by `***`. */
+function hidePassword(text: string): string {
+  return text.replace(/(\/\/[^:@/]*:)[^@/]*@/, "$1***@");
 }
 
 function showDuration(ms: number): string {

@@ -15,6 +15,7 @@ import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "../server_optio
 import {
   boolType,
   choiceType,
+  cidrListType,
   durationType,
   fileModeType,
   intType,
@@ -22,6 +23,7 @@ import {
   numberType,
   optionalTextType,
   originListType,
+  redisUrlType,
   type SettingType,
   textType,
 } from "./setting_types.ts";
@@ -308,6 +310,14 @@ export const SETTINGS: SettingsSchema = {
     type: ms(0),
     default: D.shutdownGraceMs,
   },
+  drainMs: {
+    group: "limits",
+    flag: "drain-ms",
+    arg: "MS",
+    help: "on SIGTERM, /readyz answers 503 this long before listeners close (see operations.md)",
+    type: ms(0),
+    default: D.drainMs,
+  },
   writeCoalesceMs: {
     group: "limits",
     flag: "write-coalesce-ms",
@@ -406,12 +416,7 @@ export const SETTINGS: SettingsSchema = {
     details: "Every instance started with the same URL (and prefix) serves the same chat: " +
       "rooms, history, accounts and who is online live in Redis, and the data directory is " +
       "not used. Run Redis with appendonly yes; see docs/scaling.md.",
-    type: optionalTextType({
-      allowed: "a redis:// URL",
-      none: "none: this instance is alone",
-      // `chat config check` prints settings: a password in the URL stays out of it.
-      hidePassword: true,
-    }),
+    type: redisUrlType(),
     default: D.redis,
     defaultText: "none",
   },
@@ -623,6 +628,19 @@ export const SETTINGS: SettingsSchema = {
     help: "largest HTTP request body; larger ones get 413",
     type: intType({ min: 1024, max: 16 * 1024 * 1024 }),
     default: D.httpMaxBodyBytes,
+  },
+  trustedProxies: {
+    group: "http",
+    flag: "trusted-proxy",
+    arg: "CIDR",
+    help: "from these addresses, X-Forwarded-For names the client (repeatable)",
+    details: "For HTTP requests and WebSockets arriving from a reverse proxy in CIDR, the " +
+      "client's address (for the per-address caps and in logs) is the rightmost " +
+      "X-Forwarded-For entry that is not a trusted proxy; from any other address the header " +
+      "is ignored. See docs/operations.md.",
+    type: cidrListType(),
+    default: [...D.trustedProxies],
+    repeatable: true,
   },
 };
 

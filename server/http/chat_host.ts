@@ -24,6 +24,8 @@ export interface ChatHost {
   readonly options: ServerOptions;
   /** Aborted when the server begins shutting down. */
   readonly signal: AbortSignal;
+  /** Whether a shutdown is draining: listeners still open, `/readyz` answering 503. */
+  readonly draining: boolean;
   /** Every session, connected or closing. */
   sessions(): Iterable<SessionEntry>;
   /**

@@ -23,10 +23,13 @@ import { MessageRate } from "./message_rate.ts";
 import { MetricsExporter } from "./metrics_exporter.ts";
 import { OPENAPI_DOCUMENT } from "./openapi.ts";
 import { type RouteEntry, Router } from "./router.ts";
+import { TrustedProxies } from "./trusted_proxies.ts";
 import { addWebRoutes } from "./web_routes.ts";
 
 // A readiness probe must answer even when the store hangs.
 const READY_TIMEOUT_MS = 2000;
+// Reopening a listener that failed (EMFILE) backs off up to this.
+const REOPEN_BACKOFF_MAX_MS = 1000;
 
 /** Options for {@linkcode HttpServer.open}. */
 export interface HttpServerOptions {
@@ -52,16 +55,22 @@ export class HttpServer {
   #server: Deno.HttpServer<Deno.NetAddr>;
   #logger: Logger = getLogger(["chat", "http"]);
   #cors: CorsPolicy;
+  #proxies: TrustedProxies;
   #bots: ApiBots;
   #lag = new EventLoopLag();
   #rate: MessageRate;
   #startedAt = Date.now();
   #closed: Promise<void> | undefined;
+  #reopenBackoff = 5;
+  #reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  // Servers whose listener failed: their connections are still served until shutdown.
+  #failed: Deno.HttpServer<Deno.NetAddr>[] = [];
 
   private constructor(host: ChatHost, address: HttpAddress, options: HttpServerOptions) {
     this.#host = host;
     const metrics = host.broker.metrics;
     this.#cors = new CorsPolicy(host.options.httpCorsOrigins);
+    this.#proxies = new TrustedProxies(host.options.trustedProxies);
     this.#bots = new ApiBots(host.broker, host.accounts);
     this.#rate = new MessageRate(() => metrics.messagesIn);
     this.exporter = new MetricsExporter({
@@ -76,11 +85,7 @@ export class HttpServer {
     });
     this.#routes(options);
     try {
-      this.#server = Deno.serve({
-        hostname: address.hostname,
-        port: address.port,
-        onListen: () => {},
-      }, (request, info) => this.#handle(request, info));
+      this.#server = this.#listen(address);
     } catch (error) {
       this.#stopTimers();
       this.#bots.close();
@@ -115,8 +120,49 @@ export class HttpServer {
     return this.#closed ??= (async () => {
       this.#bots.close();
       this.#stopTimers();
-      await this.#server.shutdown();
+      clearTimeout(this.#reopenTimer);
+      const servers = new Set([...this.#failed, this.#server]);
+      await Promise.all([...servers].map((server) => server.shutdown()));
     })();
+  }
+
+  /**
+   * Starts Deno.serve on `address`. When its accept loop fails (EMFILE: out
+   * of file descriptors), Deno.serve closes the listener and rejects
+   * `finished`, which, unhandled, would end the process: the listener is
+   * reopened instead, backing off, as the chat listeners' accept loops do.
+   */
+  #listen(address: HttpAddress): Deno.HttpServer<Deno.NetAddr> {
+    const server = Deno.serve({
+      hostname: address.hostname,
+      port: address.port,
+      onListen: () => {},
+    }, (request, info) => this.#handle(request, info));
+    server.finished.catch((error) => {
+      this.#failed.push(server);
+      this.#reopen(server.addr, error);
+    });
+    return server;
+  }
+
+  #reopen(address: HttpAddress, error: unknown): void {
+    if (this.#closed !== undefined) return;
+    const backoff = this.#reopenBackoff;
+    this.#reopenBackoff = Math.min(backoff * 2, REOPEN_BACKOFF_MAX_MS);
+    this.#logger.warn("HTTP listener failed, reopening it in {backoff} ms: {error}", {
+      backoff,
+      error,
+    });
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = undefined;
+      if (this.#closed !== undefined) return;
+      try {
+        // The port it had, even if it was asked for port 0.
+        this.#server = this.#listen(address);
+      } catch (error) {
+        this.#reopen(address, error);
+      }
+    }, backoff);
   }
 
   #stopTimers(): void {
@@ -168,11 +214,13 @@ export class HttpServer {
     });
     const store = await Promise.race([this.#host.store.ping().catch(() => false), timeout]);
     clearTimeout(timer);
-    const ready = accepting && store;
+    const draining = this.#host.draining;
+    const ready = accepting && !draining && store;
     return Response.json({
       status: ready ? "ready" : "unavailable",
       checks: {
         accepting,
+        draining,
         store,
         storeKind: this.#host.options.redis === null ? "sqlite" : "redis",
       },
@@ -191,8 +239,12 @@ export class HttpServer {
   }
 
   async #handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    // A request came in: the listener works, a later failure backs off from the start.
+    this.#reopenBackoff = 5;
     // Read before anything else: after a WebSocket upgrade the request is gone.
-    const ip = info.remoteAddr.hostname;
+    const peer = info.remoteAddr.hostname;
+    // Through a trusted proxy, the client is who it says: caps and logs count them.
+    const ip = this.#proxies.clientAddress(peer, request.headers.get("x-forwarded-for"));
     const started = performance.now();
     const url = new URL(request.url);
     const api = url.pathname.startsWith("/api/");
@@ -230,13 +282,17 @@ export class HttpServer {
         headers.set(name, value);
       }
     }
-    this.#logger.debug("{method} {path} {status} in {ms} ms from {ip}", {
-      method: request.method,
-      path: url.pathname,
-      status: response.status,
-      ms: Math.round(performance.now() - started),
-      ip,
-    });
+    this.#logger.debug(
+      `{method} {path} {status} in {ms} ms from {ip}${ip === peer ? "" : " via {peer}"}`,
+      {
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        ms: Math.round(performance.now() - started),
+        ip,
+        peer,
+      },
+    );
     if (request.method === "HEAD") {
       return new Response(null, { status: response.status, headers });
     }

@@ -90,7 +90,10 @@ export const OPENAPI_DOCUMENT = {
         summary: "Accepting connections and the store (SQLite or Redis) answers",
         responses: {
           "200": { description: "Ready", content: json(ref("Ready")) },
-          "503": { description: "Shutting down or store unreachable", content: json(ref("Ready")) },
+          "503": {
+            description: "Draining, shutting down or store unreachable",
+            content: json(ref("Ready")),
+          },
         },
       },
     },
@@ -463,7 +466,7 @@ export const OPENAPI_DOCUMENT = {
       }),
       Ready: object({
         status: { type: "string", enum: ["ready", "unavailable"] },
-        checks: object({ accepting: BOOLEAN, store: BOOLEAN }, {
+        checks: object({ accepting: BOOLEAN, draining: BOOLEAN, store: BOOLEAN }, {
           storeKind: { type: "string", enum: ["sqlite", "redis"] },
         }),
       }),

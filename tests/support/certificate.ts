@@ -14,8 +14,12 @@ export interface TestCertificate extends AsyncDisposable {
   key: string;
 }
 
-/** Runs openssl to make a fresh EC certificate valid for a day; remove it with `await using`. */
-export async function makeCertificate(): Promise<TestCertificate> {
+/**
+ * Runs openssl to make a fresh EC certificate valid for a day; remove it
+ * with `await using`. With `ca`, the certificate is a CA certificate
+ * (basicConstraints CA:TRUE, as `openssl req -x509` makes by default).
+ */
+export async function makeCertificate(options: { ca?: boolean } = {}): Promise<TestCertificate> {
   const dir = await Deno.makeTempDir({ prefix: "chat-tls-" });
   const certFile = `${dir}/cert.pem`;
   const keyFile = `${dir}/key.pem`;
@@ -39,8 +43,9 @@ export async function makeCertificate(): Promise<TestCertificate> {
       "-addext",
       "subjectAltName=DNS:localhost,IP:127.0.0.1",
       // req -x509 makes a CA by default; rustls refuses a CA as a server's certificate.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
+      ...(options.ca
+        ? ["-addext", "basicConstraints=critical,CA:TRUE"]
+        : ["-addext", "basicConstraints=critical,CA:FALSE"]),
       "-addext",
       "extendedKeyUsage=serverAuth",
     ],

@@ -102,9 +102,12 @@ export class WsPeer implements AsyncDisposable {
     );
   }
 
-  /** Opens `ws://...` and waits until it is open. */
-  static async open(url: string): Promise<WsPeer> {
-    const peer = new WsPeer(new WebSocket(url));
+  /** Opens `ws://...` (with extra request `headers`) and waits until it is open. */
+  static async open(
+    url: string,
+    options: { headers?: Record<string, string> } = {},
+  ): Promise<WsPeer> {
+    const peer = new WsPeer(new WebSocket(url, { headers: options.headers ?? {} }));
     await new Promise<void>((resolve, reject) => {
       peer.socket.addEventListener("open", () => resolve(), { once: true });
       peer.socket.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), {
@@ -115,8 +118,12 @@ export class WsPeer implements AsyncDisposable {
   }
 
   /** Opens the socket and completes hello as `nick`. */
-  static async join(url: string, nick: string): Promise<WsPeer> {
-    const peer = await WsPeer.open(url);
+  static async join(
+    url: string,
+    nick: string,
+    options: { headers?: Record<string, string> } = {},
+  ): Promise<WsPeer> {
+    const peer = await WsPeer.open(url, options);
     peer.send({
       type: "hello",
       protocol: PROTOCOL_VERSION,
