@@ -36,6 +36,7 @@ import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { StoreHealth } from "./store/store_health.ts";
 import type {
   DmRecord,
   GrantKind,
@@ -182,6 +183,8 @@ const REFUSAL: Record<string, string> = {
 export class Broker {
   readonly store: Store;
   readonly metrics: ServerMetrics;
+  /** Whether commits succeed (readiness, the store-errors counter, the warning). */
+  readonly storeHealth: StoreHealth;
   #users = new Map<string, Set<Member>>();
   #rooms = new Map<string, Room>();
   #bus: Bus;
@@ -209,7 +212,11 @@ export class Broker {
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     // While recipients wait for a flush tick anyway, commit just before it:
     // one transaction per tick instead of one per event-loop turn.
-    this.#writes = new GroupCommit((batch) => this.#commit(batch), { schedule: beforeNextFlush });
+    this.storeHealth = new StoreHealth({ probe: () => store.checkWrite(), metrics: this.metrics });
+    this.#writes = new GroupCommit((batch) => this.#commit(batch), {
+      schedule: beforeNextFlush,
+      observer: this.storeHealth,
+    });
     this.#bus = options.bus ?? new LocalBus();
     this.#presence = options.presence ?? null;
   }
@@ -237,6 +244,7 @@ export class Broker {
     await this.#writes.flushed();
     await this.#bus.flushed();
     await this.#bus.close();
+    this.storeHealth[Symbol.dispose]();
   }
 
   /** Sessions online. */
@@ -600,7 +608,6 @@ export class Broker {
       );
     }
     const arrived = performance.now();
-    this.metrics.messagesIn++;
     let record: MessageRecord;
     try {
       record = await this.#bus.sendMessage(room, {
@@ -613,6 +620,7 @@ export class Broker {
     } catch (error) {
       throw storageError(error);
     }
+    this.metrics.messagesIn++;
     this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
   }
@@ -627,7 +635,6 @@ export class Broker {
     body: string,
     action = false,
   ): Promise<{ id: number; ts: number; stored?: boolean }> {
-    this.metrics.messagesIn++;
     const key = nameKey(to);
     const sessions = this.#users.get(key);
     let recipientName: string;
@@ -660,6 +667,7 @@ export class Broker {
     } catch (error) {
       throw storageError(error);
     }
+    this.metrics.messagesIn++;
     const { record, delivered } = sent;
     this.#deliverDm(record, [key, fromKey]);
     return delivered
@@ -1342,6 +1350,7 @@ export class Broker {
       receive: (envelope) => this.#receive(envelope),
       deliverDm: (record, users) => this.#deliverDm(record, users),
       commit: (write) => this.#writes.add(write),
+      commits: this.storeHealth,
       notice: (body) => this.notice(body),
       snapshot: () => this.#snapshot(),
       reload: (rooms, grants) => this.#reload(rooms, grants),

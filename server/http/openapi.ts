@@ -90,7 +90,10 @@ export const OPENAPI_DOCUMENT = {
         summary: "Accepting connections and the store (SQLite or Redis) answers",
         responses: {
           "200": { description: "Ready", content: json(ref("Ready")) },
-          "503": { description: "Shutting down or store unreachable", content: json(ref("Ready")) },
+          "503": {
+            description: "Shutting down, store unreachable, or its commits failing",
+            content: json(ref("Ready")),
+          },
         },
       },
     },
@@ -456,7 +459,7 @@ export const OPENAPI_DOCUMENT = {
       }),
       Ready: object({
         status: { type: "string", enum: ["ready", "unavailable"] },
-        checks: object({ accepting: BOOLEAN, store: BOOLEAN }, {
+        checks: object({ accepting: BOOLEAN, store: BOOLEAN, commits: BOOLEAN }, {
           storeKind: { type: "string", enum: ["sqlite", "redis"] },
         }),
       }),

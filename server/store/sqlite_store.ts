@@ -28,6 +28,9 @@ import type {
 /** The database file's name inside the data directory. */
 export const DATABASE_FILE = "chat.db";
 
+// How long a write waits for another connection's (chat user's) write lock.
+const BUSY_TIMEOUT_MS = 5000;
+
 /** How hard commits are made durable. */
 export type SyncMode = "normal" | "full";
 
@@ -160,7 +163,7 @@ export class SqliteStore implements Store {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA foreign_keys = ON");
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // With `full` every commit syncs; in memory there is no file.
     const walSyncer = path !== ":memory:" && options.sync !== "full"
       ? new WalSyncer(`${path}-wal`)
@@ -529,6 +532,22 @@ export class SqliteStore implements Store {
       return Promise.resolve(true);
     } catch {
       return Promise.resolve(false);
+    }
+  }
+
+  checkWrite(): Promise<void> {
+    // Writes the header page: a real page write, the same value. Without
+    // waiting for another writer's lock: this runs on the event loop.
+    try {
+      this.#db.exec("PRAGMA busy_timeout = 0");
+      try {
+        this.#transaction(() => this.#db.exec(`PRAGMA user_version = ${this.schemaVersion}`));
+      } finally {
+        this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
