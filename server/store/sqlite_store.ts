@@ -5,6 +5,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
+import { createPrivateFile } from "../../shared/private_file.ts";
 import { nameKey } from "../../shared/validation.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
@@ -142,7 +143,8 @@ export class SqliteStore implements Store {
     // Before the database opens: a second server must not even migrate it.
     const lock = options.exclusive === true ? DataDirLock.acquire(dir) : undefined;
     try {
-      // SQLite gives the -wal and -shm files the database file's mode.
+      // An empty file is an empty database; SQLite gives the -wal and -shm
+      // files the database file's mode.
       createPrivateFile(path);
       const store = SqliteStore.#openPath(path, options);
       store.#lock = lock;
@@ -564,14 +566,5 @@ function isFile(path: string): boolean {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
-  }
-}
-
-/** Creates `path` empty with mode 0600 unless it exists (an empty file is an empty database). */
-function createPrivateFile(path: string): void {
-  try {
-    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
   }
 }
