@@ -61,9 +61,11 @@ Deno.test("a second chat serve on a live data directory exits 1; chat user and c
       for (const name of ["chat.db", "chat.db-wal", "chat.db-shm", LOCK_FILE]) {
         assert.equal(mode(join(dir, name)), 0o600, name);
       }
-      const second = await runChat(["serve", "--host", "127.0.0.1", "--port", "0", ...flags], {
-        signal: AbortSignal.timeout(30_000),
-      });
+      const logFile = join(dir, "second.log");
+      const second = await runChat(
+        ["serve", "--host", "127.0.0.1", "--port", "0", ...flags, "--log-file", logFile],
+        { signal: AbortSignal.timeout(30_000) },
+      );
       assert.equal(second.code, 1, second.stdout + second.stderr);
       assert.equal(
         second.stderr,
@@ -71,6 +73,11 @@ Deno.test("a second chat serve on a live data directory exits 1; chat user and c
           "is running on it; one data directory serves one server\n",
       );
       assert.doesNotMatch(second.stdout, /listening/);
+      // Its log file says why too.
+      assert.match(
+        await Deno.readTextFile(logFile),
+        /\[ERROR\] chat·server: Cannot use data directory .*: another chat serve \(pid \d+\)/,
+      );
 
       // An operator manages the live server's accounts and keys.
       const added = await runChat(["user", "add", "bob", "--data", dir], {
