@@ -14,10 +14,11 @@ import { ApiKeyService } from "./http/api_key_service.ts";
 import { RedisStore } from "./store/redis_store.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import type { Store } from "./store/store.ts";
-import { DEFAULT_DATA_DIR } from "./user_command.ts";
+import { DEFAULT_DATA_DIR, openFailure } from "./user_command.ts";
 
 const FLAGS = {
   data: { type: "string" },
+  create: { type: "boolean" },
   redis: { type: "string" },
   "redis-prefix": { type: "string" },
   admin: { type: "boolean" },
@@ -35,6 +36,7 @@ Usage:
 Options:
   --admin             the key may also broadcast, list sessions and kick
   --data DIR          the server's data directory (default ${DEFAULT_DATA_DIR})
+  --create            make the directory and its database if missing (else an error)
   --redis URL         the server's Redis instead (chat serve --redis)
   --redis-prefix P    its key prefix (default ${DEFAULT_REDIS_PREFIX})
   -h, --help          print this help
@@ -44,8 +46,11 @@ standard output, once: only its SHA-256 is stored, so a lost key cannot be
 shown again (delete it and make another). Requests send it as
 'Authorization: Bearer KEY'; see docs/http_api.md.
 
+Safe while 'chat serve' runs on the same directory or Redis: a new key works
+at once and a deleted one stops working at once.
+
 Examples:
-  chat apikey add deploybot
+  chat apikey add deploybot --create
   KEY=$(chat apikey add opsbot --admin --data /var/lib/chat)
   chat apikey list
   chat apikey del deploybot
@@ -55,6 +60,7 @@ const SUBCOMMANDS = ["add", "list", "del"];
 
 async function openStore(values: {
   data?: string | undefined;
+  create?: boolean | undefined;
   redis?: string | undefined;
   "redis-prefix"?: string | undefined;
 }): Promise<Store> {
@@ -67,7 +73,7 @@ async function openStore(values: {
       keys: new RedisKeys(values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX),
     });
   }
-  return SqliteStore.open(values.data ?? DEFAULT_DATA_DIR);
+  return SqliteStore.open(values.data ?? DEFAULT_DATA_DIR, { create: values.create === true });
 }
 
 async function execute(keys: ApiKeyService, subcommand: string, args: string[], admin: boolean) {
@@ -146,14 +152,20 @@ export async function runApiKey(args: string[]): Promise<number> {
   if (values.data !== undefined && values.redis !== undefined) {
     throw new UsageError("--data and --redis exclude each other");
   }
+  if (values.create && values.redis !== undefined) {
+    throw new UsageError("--create applies to a data directory, not to --redis");
+  }
   if (values.data === "") throw new UsageError("--data needs a directory");
   let store: Store;
   try {
     store = await openStore(values);
   } catch (error) {
-    const where = values.redis ?? `data directory ${values.data ?? DEFAULT_DATA_DIR}`;
     console.error(
-      `chat apikey: cannot open ${where}: ${error instanceof Error ? error.message : error}`,
+      `chat apikey: ${
+        values.redis === undefined
+          ? openFailure(values.data ?? DEFAULT_DATA_DIR, error)
+          : `cannot open ${values.redis}: ${error instanceof Error ? error.message : error}`
+      }`,
     );
     return 1;
   }

@@ -46,6 +46,7 @@ import {
   userKey,
 } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { StoreHealth } from "./store/store_health.ts";
 import type {
   DmRecord,
   GrantKind,
@@ -212,6 +213,8 @@ const REFUSAL: Record<string, string> = {
 export class Broker {
   readonly store: Store;
   readonly metrics: ServerMetrics;
+  /** Whether commits succeed (readiness, the store-errors counter, the warning). */
+  readonly storeHealth: StoreHealth;
   #users = new Map<string, Set<Member>>();
   // lookalikeKey → name key of the user online under a name that looks like that: no two may.
   #looks = new Map<string, string>();
@@ -251,7 +254,11 @@ export class Broker {
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     // While recipients wait for a flush tick anyway, commit just before it:
     // one transaction per tick instead of one per event-loop turn.
-    this.#writes = new GroupCommit((batch) => this.#commit(batch), { schedule: beforeNextFlush });
+    this.storeHealth = new StoreHealth({ probe: () => store.checkWrite(), metrics: this.metrics });
+    this.#writes = new GroupCommit((batch) => this.#commit(batch), {
+      schedule: beforeNextFlush,
+      observer: this.storeHealth,
+    });
     this.#bus = options.bus ?? new LocalBus();
     this.#presence = options.presence ?? null;
   }
@@ -310,6 +317,7 @@ export class Broker {
     await this.#writes.flushed();
     await this.#bus.flushed();
     await this.#bus.close();
+    this.storeHealth[Symbol.dispose]();
   }
 
   /** Sessions online. */
@@ -893,7 +901,6 @@ export class Broker {
       );
     }
     const arrived = performance.now();
-    this.metrics.messagesIn++;
     let record: MessageRecord;
     try {
       record = await this.#bus.sendMessage(room, {
@@ -906,6 +913,7 @@ export class Broker {
     } catch (error) {
       throw storageError(error);
     }
+    this.metrics.messagesIn++;
     this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
   }
@@ -920,7 +928,6 @@ export class Broker {
     body: string,
     action = false,
   ): Promise<{ id: number; ts: number; stored?: boolean }> {
-    this.metrics.messagesIn++;
     const key = nameKey(to);
     const sessions = this.#users.get(key);
     let recipientName: string;
@@ -953,6 +960,7 @@ export class Broker {
     } catch (error) {
       throw storageError(error);
     }
+    this.metrics.messagesIn++;
     const { record, delivered } = sent;
     this.#deliverDm(record, [key, fromKey]);
     return delivered
@@ -1702,6 +1710,7 @@ export class Broker {
       receive: (envelope) => this.#receive(envelope),
       deliverDm: (record, users) => this.#deliverDm(record, users),
       commit: (write) => this.#writes.add(write),
+      commits: this.storeHealth,
       notice: (body) => this.notice(body),
       snapshot: () => this.#snapshot(),
       reload: (rooms, grants) => this.#reload(rooms, grants),

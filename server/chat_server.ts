@@ -154,7 +154,7 @@ export class ChatServer implements AsyncDisposable {
     const store = shared?.store ?? given ??
       (resolved.dataDir === null
         ? SqliteStore.memory()
-        : SqliteStore.open(resolved.dataDir, { sync: resolved.sync }));
+        : SqliteStore.open(resolved.dataDir, { sync: resolved.sync, exclusive: true }));
     try {
       const broker = await Broker.open(store, {
         historyOnJoin: resolved.historyOnJoin,

@@ -12,6 +12,12 @@ interface Pending<T> {
   reject: (error: unknown) => void;
 }
 
+/** Told how each commit went (the store's health). */
+export interface CommitObserver {
+  committed(): void;
+  failed(error: unknown): void;
+}
+
 /** Options for {@linkcode GroupCommit}. */
 export interface GroupCommitOptions {
   /** Most items written in one commit. */
@@ -23,6 +29,8 @@ export interface GroupCommitOptions {
    * callbacks (`setImmediate`), so everything read meanwhile joins the batch.
    */
   schedule?: (start: () => void) => void;
+  /** Told the outcome of every commit. */
+  observer?: CommitObserver;
 }
 
 /** Refused because too many items are already waiting for the store. */
@@ -53,10 +61,12 @@ export class GroupCommit<T> {
   #pending: Pending<T>[] = [];
   #running: Promise<void> | undefined;
   #schedule: (start: () => void) => void;
+  #observer: CommitObserver | undefined;
 
   constructor(write: (batch: T[]) => Promise<void>, options: GroupCommitOptions = {}) {
     this.#write = write;
     this.#schedule = options.schedule ?? setImmediate;
+    this.#observer = options.observer;
     this.#maxBatch = options.maxBatch ?? 10_000;
     this.#maxPending = options.maxPending ?? 1_000_000;
   }
@@ -88,10 +98,13 @@ export class GroupCommit<T> {
         const batch = this.#pending.splice(0, this.#maxBatch);
         try {
           await this.#write(batch.map((entry) => entry.item));
-          for (const entry of batch) entry.resolve();
         } catch (error) {
+          this.#observer?.failed(error);
           for (const entry of batch) entry.reject(error);
+          continue;
         }
+        this.#observer?.committed();
+        for (const entry of batch) entry.resolve();
       }
     } finally {
       this.#running = undefined;

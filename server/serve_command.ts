@@ -7,7 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { parseFlags, UsageError } from "../shared/cli.ts";
-import { setupLogging, shutdownLogging } from "../shared/logging.ts";
+import { reopenLogFile, setupLogging, shutdownLogging } from "../shared/logging.ts";
 import { VERSION } from "../shared/version.ts";
 import { ChatServer } from "./chat_server.ts";
 import {
@@ -91,12 +91,16 @@ async function serve(
   options: Awaited<ReturnType<typeof toServerOptions>>,
 ): Promise<number> {
   const logger = getLogger(["chat", "server"]);
+  // A line as it is, braces included (not a template).
+  const literal = (line: string) => line.replaceAll("{", "{{").replaceAll("}", "}}");
   let server: ChatServer;
   try {
     server = await ChatServer.listen(options);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`chat: ${message.charAt(0).toLowerCase()}${message.slice(1)}`);
+    // The log file says why the server did not start, too.
+    if (settings.logFile !== null) logger.error(literal(message));
     return 1;
   }
   // Signal handlers first: whoever saw the listening line may signal at once.
@@ -114,11 +118,21 @@ async function serve(
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
+  // SIGHUP: logrotate renamed the log file; write to a new one (never exit).
+  const reopen = () => {
+    if (reopenLogFile()) logger.info("Reopened the log file (SIGHUP)");
+    else logger.info("SIGHUP ignored: logging to the console, no log file to reopen");
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", reopen);
   // Whoever started the server waits for these lines on stdout: through the
-  // logger when it writes there at info level, else printed plainly.
+  // logger when it writes there at info level, else printed plainly; and a
+  // log file gets them too.
   const toStdout = settings.logFile !== null ||
     !["trace", "debug", "info"].includes(settings.logLevel);
-  const announce = (line: string) => toStdout ? console.log(line) : logger.info(line);
+  const announce = (line: string) => {
+    if (toStdout) console.log(line);
+    logger.info(literal(line));
+  };
   for (const { kind, addr } of server.listeners) {
     if ("hostname" in addr) {
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
@@ -147,6 +161,7 @@ async function serve(
   logger.info("Shutting down: no new connections, flushing clients");
   await server.shutdown();
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reopen);
   logger.info("Stopped");
   return 0;
 }

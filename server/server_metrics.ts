@@ -18,8 +18,10 @@ import { LatencyHistogram } from "./latency_histogram.ts";
  * ```
  */
 export class ServerMetrics {
-  /** Room messages, DMs and broadcasts accepted. */
+  /** Room messages and DMs stored (counted once committed). */
   messagesIn = 0;
+  /** Commits to the store that failed (one commit may carry many writes). */
+  storeErrors = 0;
   /** Events queued to sessions (one per recipient). */
   deliveries = 0;
   /** Bytes read from clients. */

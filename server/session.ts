@@ -199,12 +199,12 @@ export abstract class Session implements Member {
       return undefined;
     }
     this.#registered = true;
-    this.context.logger.info("{nick} connected from {ip} ({session}){account}", {
-      nick: name,
-      ip: this.ip,
-      session: this.id,
-      account: this.account === undefined ? "" : " with an account",
-    });
+    this.context.logger.info(
+      this.account === undefined
+        ? "{nick} connected from {ip} as a guest (session {session})"
+        : "{nick} connected from {ip} with an account (session {session})",
+      { nick: name, ip: this.ip, session: this.id, account: this.account ?? null },
+    );
     return this.account === undefined ? undefined : [];
   }
 
@@ -345,7 +345,7 @@ export abstract class Session implements Member {
   abort(reason: string, code: ErrorCode = "internal"): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.context.logger.info("Dropping {nick} ({session}): {reason}", {
+    this.context.logger.info("Dropping {nick} (session {session}): {reason}", {
       nick: this.nick || "(not logged in)",
       session: this.id,
       reason,
@@ -376,7 +376,7 @@ export abstract class Session implements Member {
     this.#registered = false;
     this.context.broker.unregister(this, reason, { keepRights: this.#displaced });
     // The code, not the reason: a quit reason is the user's own words.
-    this.context.logger.info("{nick} disconnected ({session}): {code}", {
+    this.context.logger.info("{nick} disconnected (session {session}): {code}", {
       nick: this.nick,
       session: this.id,
       code,

@@ -22,6 +22,7 @@ export const KDF_LN_ENV = "CHAT_KDF_LN";
 
 const FLAGS = {
   data: { type: "string" },
+  create: { type: "boolean" },
   revoke: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -41,7 +42,13 @@ Usage:
 
 Options:
   --data DIR     the server's data directory (default ${DEFAULT_DATA_DIR})
+  --create       make the directory and its database if missing (without it a
+                 directory with no database is an error, so a mistyped --data
+                 does not register accounts nobody's server reads)
   -h, --help     print this help
+
+Safe while 'chat serve' runs on the same directory: changes apply at the
+server's next login.
 
 Passwords are read without echo and asked twice when standard input is a
 terminal; otherwise the first line of standard input is the password, so
@@ -58,7 +65,7 @@ Environment:
                  hashes when their owners next log in.
 
 Examples:
-  chat user add alice
+  chat user add alice --create             # before the server's first start
   printf '%s\\n' "$BOT_PASSWORD" | chat user add bot --data /var/lib/chat
   chat user admin alice
   chat user admin mallory --revoke
@@ -275,6 +282,24 @@ async function execute(
 const SUBCOMMANDS = ["add", "passwd", "del", "list", "import", "admin"];
 
 /**
+ * Why the store of data directory `dir` did not open, as one line for
+ * `chat user` and `chat apikey`.
+ *
+ * @example
+ * ```ts
+ * import { openFailure } from "./user_command.ts";
+ * console.log(openFailure("/srv/chta", new Deno.errors.NotFound("gone")));
+ * // no database in /srv/chta (is --data right? --create makes one)
+ * ```
+ */
+export function openFailure(dir: string, error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) {
+    return `no database in ${dir} (is --data right? --create makes one)`;
+  }
+  return `cannot open data directory ${dir}: ${error instanceof Error ? error.message : error}`;
+}
+
+/**
  * Runs `chat user ARGS` and returns the exit code: 0 on success, 1 when the
  * operation fails (unknown user, name taken, bad password...). A bad
  * command line throws {@linkcode UsageError} (exit code 2 in `main`).
@@ -306,13 +331,9 @@ export async function runUser(args: string[]): Promise<number> {
   const dir = values.data ?? DEFAULT_DATA_DIR;
   let store: SqliteStore;
   try {
-    store = SqliteStore.open(dir);
+    store = SqliteStore.open(dir, { create: values.create === true });
   } catch (error) {
-    console.error(
-      `chat user: cannot open data directory ${dir}: ${
-        error instanceof Error ? error.message : error
-      }`,
-    );
+    console.error(`chat user: ${openFailure(dir, error)}`);
     return 1;
   }
   try {

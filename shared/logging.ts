@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { getRotatingFileSink } from "@logtape/file";
 import {
   configure,
   dispose,
@@ -16,7 +15,9 @@ import {
   type LogRecord,
   reset,
   type Sink,
+  type TextFormatter,
 } from "@logtape/logtape";
+import { LogFile } from "./log_file.ts";
 
 /** Log levels accepted by `--log-level`. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -41,6 +42,9 @@ export interface LoggingOptions {
   extraSinks?: readonly Sink[];
 }
 
+// The file of the last setupLogging, for reopenLogFile.
+let logFile: LogFile | undefined;
+
 /** What replaces a redacted value. */
 export const REDACTED = "[redacted]";
 
@@ -59,22 +63,17 @@ const SENSITIVE = /pass(word|wd)?|token|secret|body/i;
  * ```
  */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
-  const formatter = options.format === "json"
-    ? getJsonLinesFormatter()
-    : getTextFormatter({ timestamp: "date-time-timezone", level: "FULL" });
+  const formatter = options.format === "json" ? jsonLinesFormatter() : textFormatter();
   await reset();
+  logFile = undefined;
   let sink: Sink;
   if (options.file !== undefined) {
-    // LogTape's file sinks fsync every write; buffering a few KiB and
-    // flushing in the background keeps that to about one fsync a second.
-    sink = getRotatingFileSink(options.file.path, {
+    logFile = LogFile.open(options.file.path, {
       formatter,
-      maxSize: options.file.maxBytes,
+      maxBytes: options.file.maxBytes,
       maxFiles: options.file.maxFiles,
-      bufferSize: Math.min(8192, Math.floor(options.file.maxBytes / 4)),
-      flushInterval: 1000,
-      nonBlocking: true,
     });
+    sink = logFile.sink;
   } else {
     const encoder = new TextEncoder();
     const out = options.stderr ? Deno.stderr : Deno.stdout;
@@ -96,6 +95,63 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
 }
 
 /**
+ * The text format: a line per record, values in the message as they are
+ * (`alice connected from 10.0.0.7`), not quoted as inspect() would show
+ * them; control characters and line breaks in them are escaped, so a value
+ * cannot forge a line.
+ *
+ * @example
+ * ```ts
+ * import { textFormatter } from "./logging.ts";
+ * const line = textFormatter()({
+ *   category: ["chat"], level: "info", timestamp: 0, rawMessage: "{nick} left",
+ *   message: ["", "alice\nfake line", " left"], properties: { nick: "alice\nfake line" },
+ * });
+ * console.log(line.endsWith("[INFO] chat: alice\\nfake line left\n")); // true
+ * ```
+ */
+export function textFormatter(): TextFormatter {
+  return getTextFormatter({ timestamp: "date-time-timezone", level: "FULL", value: "bare" });
+}
+
+/**
+ * The JSON lines format (`@timestamp`, `level`, `message`, `logger`,
+ * `properties`), with the message rendered as in {@linkcode textFormatter}:
+ * the values stay typed in `properties`, the message reads as text.
+ *
+ * @example
+ * ```ts
+ * import { jsonLinesFormatter } from "./logging.ts";
+ * const line = jsonLinesFormatter()({
+ *   category: ["chat"], level: "info", timestamp: 0, rawMessage: "{nick} left",
+ *   message: ["", "alice", " left"], properties: { nick: "alice" },
+ * });
+ * console.log(JSON.parse(line).message); // alice left
+ * ```
+ */
+export function jsonLinesFormatter(): TextFormatter {
+  const json = getJsonLinesFormatter();
+  const message = getTextFormatter({ value: "bare", format: ({ message }) => message });
+  return (record) => json({ ...record, message: [message(record).replace(/\r?\n$/, "")] });
+}
+
+/**
+ * Reopens the log file set up by {@linkcode setupLogging} (on SIGHUP, after
+ * logrotate renamed it); false when logging goes to the console.
+ *
+ * @example
+ * ```ts ignore
+ * import { reopenLogFile } from "./logging.ts";
+ * Deno.addSignalListener("SIGHUP", () => reopenLogFile());
+ * ```
+ */
+export function reopenLogFile(): boolean {
+  if (logFile === undefined) return false;
+  logFile.reopen();
+  return true;
+}
+
+/**
  * Flushes and closes the sinks (a log file's buffer is written out).
  *
  * @example
@@ -105,6 +161,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
  * ```
  */
 export async function shutdownLogging(): Promise<void> {
+  logFile = undefined;
   await dispose();
 }
 

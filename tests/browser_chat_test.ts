@@ -72,7 +72,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "chat-browser-" });
     try {
       const added = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "user", "add", "root", "--data", dir],
+        args: ["run", "-A", MAIN, "user", "add", "root", "--data", dir, "--create"],
         env: KDF,
         stdin: "piped",
         stdout: "piped",

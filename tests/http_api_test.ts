@@ -36,7 +36,13 @@ Deno.test("health: /healthz is alive, /readyz checks the store and says 503 when
   const unready = await http.api("GET", "/readyz", { key: null });
   assert.deepEqual(
     [unready.status, unready.json.status, unready.json.checks],
-    [503, "unavailable", { accepting: true, draining: false, store: false, storeKind: "sqlite" }],
+    [503, "unavailable", {
+      accepting: true,
+      draining: false,
+      store: false,
+      commits: true,
+      storeKind: "sqlite",
+    }],
   );
   assert.equal((await http.api("GET", "/healthz", { key: null })).status, 200);
 });

@@ -26,7 +26,7 @@ async function httpPort(server: ServerProcess): Promise<number> {
 Deno.test("chat apikey add prints the key once, stores only its hash; list and del; the server honours it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "chat-apikey-" });
   try {
-    const added = await runChat(["apikey", "add", "deploybot", "--data", dir]);
+    const added = await runChat(["apikey", "add", "deploybot", "--data", dir, "--create"]);
     assert.equal(added.code, 0, added.stderr);
     const key = added.stdout.trim();
     assert.match(key, KEY);
@@ -103,5 +103,25 @@ Deno.test("API keys in Redis: the same add, verify, list and delete as in SQLite
     assert.equal(await keys.remove("opsbot"), false);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("chat apikey on a directory without a database fails with one line and creates nothing", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "chat-apikey-" });
+  try {
+    const dir = `${parent}/chta-data`;
+    for (const args of [["add", "deploybot"], ["list"], ["del", "deploybot"]]) {
+      const run = await runChat(["apikey", ...args, "--data", dir]);
+      assert.deepEqual(
+        [run.code, run.stdout, run.stderr],
+        [1, "", `chat apikey: no database in ${dir} (is --data right? --create makes one)\n`],
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(parent)], []);
+    const usage = await runChat(["apikey", "list", "--create", "--redis", "redis://127.0.0.1:1"]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--create applies to a data directory, not to --redis/);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
   }
 });

@@ -172,6 +172,7 @@ Deno.test("/metrics: valid exposition text whose values follow real TCP and WebS
       "chat_rate_limited_total",
       "chat_auth_failures_total",
       "chat_store_commit_seconds",
+      "chat_store_errors_total",
       "chat_delivery_seconds",
       "chat_event_loop_lag_seconds",
     ]
@@ -190,6 +191,7 @@ Deno.test("/metrics: valid exposition text whose values follow real TCP and WebS
   assert.equal(value(families, "chat_auth_failures_total"), 1);
   assert.equal(value(families, "chat_delivery_seconds_count"), 1);
   assert.ok(value(families, "chat_store_commit_seconds_count")! >= 1);
+  assert.equal(value(families, "chat_store_errors_total"), 0);
   assert.equal(families.get("chat_delivery_seconds")!.type, "histogram");
 
   // Connections that end are no longer open.

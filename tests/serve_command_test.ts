@@ -57,7 +57,14 @@ Deno.test("SIGTERM with --drain-ms: /readyz answers 503 while clients still get 
   assert.equal(answer.status, 503);
   assert.deepEqual(
     { status: answer.body.status, ...answer.body.checks },
-    { status: "unavailable", accepting: true, draining: true, store: true, storeKind: "sqlite" },
+    {
+      status: "unavailable",
+      accepting: true,
+      draining: true,
+      store: true,
+      commits: true,
+      storeKind: "sqlite",
+    },
   );
   // Not ready, yet the listeners are open: a client arriving now is served, and so is alice.
   await using bob = await Peer.join(server.port, "bob");

@@ -41,8 +41,11 @@ class DataDir implements AsyncDisposable {
   private constructor(path: string) {
     this.path = path;
   }
+  /** A directory with an empty database, as a server's first start leaves it. */
   static async create(): Promise<DataDir> {
-    return new DataDir(join(await Deno.makeTempDir({ prefix: "chat-user-" }), "data"));
+    const path = join(await Deno.makeTempDir({ prefix: "chat-user-" }), "data");
+    await SqliteStore.open(path).close();
+    return new DataDir(path);
   }
   /** Runs `chat user ARGS --data DIR`. */
   run(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
@@ -304,6 +307,46 @@ Deno.test("bad usage exits 2 with one line", async () => {
   const badEnv = await data.run(["list"], { env: { CHAT_KDF_LN: "lots" } });
   assert.equal(badEnv.code, 2);
   assert.match(badEnv.stderr, /CHAT_KDF_LN must be a whole number from 1 to 24, got "lots"/);
+});
+
+Deno.test("without a database every subcommand fails with one line and creates nothing; --create makes one", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "chat-user-" });
+  try {
+    // A mistyped --data, and an existing directory that holds no database.
+    for (const dir of [join(parent, "chta-data"), parent]) {
+      for (
+        const [args, stdin] of [
+          [["list"]],
+          [["add", "alice"], `${PASSWORD}\n`],
+          [["passwd", "alice"], `${PASSWORD}\n`],
+          [["del", "alice"]],
+          [["admin", "alice"]],
+          [["import", "-"], `alice:${PASSWORD}\n`],
+        ] as const
+      ) {
+        const run = await chatUser([...args, "--data", dir], stdin === undefined ? {} : { stdin });
+        assert.equal(run.code, 1, `${args.join(" ")}: ${run.stderr}`);
+        assert.equal(
+          run.stderr,
+          `chat user: no database in ${dir} (is --data right? --create makes one)\n`,
+        );
+        assert.equal(run.stdout, "");
+      }
+    }
+    assert.deepEqual([...Deno.readDirSync(parent)], [], "nothing was created");
+    const dir = join(parent, "data");
+    const add = await chatUser(["add", "alice", "--data", dir, "--create"], {
+      stdin: `${PASSWORD}\n`,
+    });
+    assertOk(add);
+    assert.equal(Deno.statSync(join(dir, "chat.db")).mode! & 0o777, 0o600);
+    assert.equal(Deno.statSync(dir).mode! & 0o077, 0, "the directory is its owner's only");
+    const list = await chatUser(["list", "--data", dir]);
+    assertOk(list);
+    assert.match(list.stdout, /^alice +no /m);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
 });
 
 // The terminal path needs a pseudo-terminal: util-linux `script` provides one.

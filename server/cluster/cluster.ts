@@ -9,6 +9,7 @@
  * @module
  */
 import type { ChatEvent } from "../../shared/protocol.ts";
+import type { CommitObserver } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
 import type {
   DmRecord,
@@ -68,6 +69,8 @@ export interface BusNode {
   deliverDm(record: DmRecord, users: readonly string[]): void;
   /** Commits a store write through the broker's group commit. */
   commit(write: StoreWrite): Promise<void>;
+  /** Told how each commit the bus makes itself went (the store's health). */
+  readonly commits: CommitObserver;
   /** Tells this instance's sessions something (storage lost or back). */
   notice(body: string): void;
   /** What this instance has online, for re-asserting it. */

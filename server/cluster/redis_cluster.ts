@@ -120,6 +120,10 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     this.#sends = new GroupCommit((batch) => this.#send(batch), {
       maxBatch: options.maxBatch ?? 500,
       maxPending: options.maxPending ?? this.#redis.maxPending,
+      observer: {
+        committed: () => this.#node?.commits.committed(),
+        failed: (error) => this.#node?.commits.failed(error),
+      },
     });
   }
 

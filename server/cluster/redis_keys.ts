@@ -54,6 +54,11 @@ export class RedisKeys {
     return `${this.prefix}grantrooms`;
   }
 
+  /** String: written by readiness checks while commits fail; expires after a minute. */
+  get probe(): string {
+    return `${this.prefix}probe`;
+  }
+
   /** String: last direct-message id. */
   get dmSeq(): string {
     return `${this.prefix}dmseq`;

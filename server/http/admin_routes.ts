@@ -154,7 +154,7 @@ export function addAdminRoutes(router: Router, deps: AdminDependencies): void {
       throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
     }
     const { session } = entry;
-    logger.info("{admin} disconnected {nick} ({session}) from the dashboard", {
+    logger.info("{admin} disconnected {nick} (session {session}) from the dashboard", {
       admin: name,
       nick: session.nick || "(not logged in)",
       session: session.id,

@@ -222,7 +222,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
         }
         const { session } = entry;
-        logger.info("API key {key} disconnected {nick} ({session})", {
+        logger.info("API key {key} disconnected {nick} (session {session})", {
           key: key.name,
           nick: session.nick || "(not logged in)",
           session: session.id,

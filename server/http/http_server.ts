@@ -212,16 +212,23 @@ export class HttpServer {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
     });
-    const store = await Promise.race([this.#host.store.ping().catch(() => false), timeout]);
+    const [store, commits] = await Promise.race([
+      Promise.all([
+        this.#host.store.ping().catch(() => false),
+        this.#host.broker.storeHealth.writable(),
+      ]),
+      timeout.then((): [boolean, boolean] => [false, !this.#host.broker.storeHealth.failing]),
+    ]);
     clearTimeout(timer);
     const draining = this.#host.draining;
-    const ready = accepting && !draining && store;
+    const ready = accepting && !draining && store && commits;
     return Response.json({
       status: ready ? "ready" : "unavailable",
       checks: {
         accepting,
         draining,
         store,
+        commits,
         storeKind: this.#host.options.redis === null ? "sqlite" : "redis",
       },
     }, { status: ready ? 200 : 503, headers: { "cache-control": "no-store" } });

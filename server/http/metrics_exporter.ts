@@ -165,8 +165,14 @@ export class MetricsExporter {
     mirroredCounter(
       registry,
       "chat_messages_in_total",
-      "Room messages, direct messages and broadcasts accepted",
+      "Room messages and direct messages stored",
       () => metrics.messagesIn,
+    );
+    mirroredCounter(
+      registry,
+      "chat_store_errors_total",
+      "Commits to the store that failed (one commit may carry many writes)",
+      () => metrics.storeErrors,
     );
     mirroredCounter(
       registry,

@@ -91,7 +91,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           "200": { description: "Ready", content: json(ref("Ready")) },
           "503": {
-            description: "Draining, shutting down or store unreachable",
+            description: "Draining, shutting down, store unreachable, or its commits failing",
             content: json(ref("Ready")),
           },
         },
@@ -466,9 +466,12 @@ export const OPENAPI_DOCUMENT = {
       }),
       Ready: object({
         status: { type: "string", enum: ["ready", "unavailable"] },
-        checks: object({ accepting: BOOLEAN, draining: BOOLEAN, store: BOOLEAN }, {
-          storeKind: { type: "string", enum: ["sqlite", "redis"] },
-        }),
+        checks: object(
+          { accepting: BOOLEAN, draining: BOOLEAN, store: BOOLEAN, commits: BOOLEAN },
+          {
+            storeKind: { type: "string", enum: ["sqlite", "redis"] },
+          },
+        ),
       }),
       Key: object({ name: STRING, admin: BOOLEAN, createdAt: INTEGER }),
       RoomList: object({

@@ -403,6 +403,11 @@ export class RedisStore implements Store {
     }
   }
 
+  async checkWrite(): Promise<void> {
+    // SET is refused like any write when Redis is out of memory or read-only.
+    await this.redis.command(["SET", this.keys.probe, String(Date.now()), "PX", "60000"]);
+  }
+
   async close(): Promise<void> {
     await this.redis.close();
   }

@@ -5,7 +5,9 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
+import { createPrivateFile } from "../../shared/private_file.ts";
 import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { WalSyncer } from "./wal_syncer.ts";
 import type {
@@ -27,6 +29,9 @@ import type {
 /** The database file's name inside the data directory. */
 export const DATABASE_FILE = "chat.db";
 
+// How long a write waits for another connection's (chat user's) write lock.
+const BUSY_TIMEOUT_MS = 5000;
+
 /** How hard commits are made durable. */
 export type SyncMode = "normal" | "full";
 
@@ -37,6 +42,16 @@ export interface SqliteStoreOptions {
    * commits may be lost on power failure. `full`: fsync on every commit.
    */
   sync?: SyncMode;
+  /**
+   * Hold the directory's {@linkcode DataDirLock} while open, so a second
+   * server on it fails to start (default false: `chat user` edits a live server's store).
+   */
+  exclusive?: boolean;
+  /**
+   * Create the directory and the database when missing (default true). When
+   * false, a directory without a database throws `Deno.errors.NotFound`.
+   */
+  create?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -104,6 +119,7 @@ export class SqliteStore implements Store {
   #statements = new Map<string, StatementSync>();
   // Keeps the WAL synced in the background so checkpoints stay short.
   #walSyncer: WalSyncer | undefined;
+  #lock: DataDirLock | undefined;
 
   private constructor(path: string, db: DatabaseSync, walSyncer?: WalSyncer) {
     this.path = path;
@@ -111,10 +127,32 @@ export class SqliteStore implements Store {
     this.#walSyncer = walSyncer;
   }
 
-  /** Opens (creating if needed) the store in directory `dir` and migrates it. */
+  /**
+   * Opens the store in directory `dir` (creating both unless `create` is
+   * false) and migrates it. New files are readable by their owner only.
+   */
   static open(dir: string, options: SqliteStoreOptions = {}): SqliteStore {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return SqliteStore.#openPath(join(dir, DATABASE_FILE), options);
+    const path = join(dir, DATABASE_FILE);
+    if (options.create === false) {
+      if (!isFile(path)) {
+        throw new Deno.errors.NotFound(`No database in ${dir}: ${path} does not exist`);
+      }
+    } else {
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
+    // Before the database opens: a second server must not even migrate it.
+    const lock = options.exclusive === true ? DataDirLock.acquire(dir) : undefined;
+    try {
+      // An empty file is an empty database; SQLite gives the -wal and -shm
+      // files the database file's mode.
+      createPrivateFile(path);
+      const store = SqliteStore.#openPath(path, options);
+      store.#lock = lock;
+      return store;
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
   }
 
   /** A store that lives in memory only (tests, and `--data` none). */
@@ -127,14 +165,20 @@ export class SqliteStore implements Store {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA foreign_keys = ON");
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // With `full` every commit syncs; in memory there is no file.
     const walSyncer = path !== ":memory:" && options.sync !== "full"
       ? new WalSyncer(`${path}-wal`)
       : undefined;
     const store = new SqliteStore(path, db, walSyncer);
-    store.#migrate();
-    store.#indexLookalikes();
+    try {
+      store.#migrate();
+      store.#indexLookalikes();
+    } catch (error) {
+      void walSyncer?.close();
+      db.close();
+      throw error;
+    }
     return store;
   }
 
@@ -192,7 +236,9 @@ export class SqliteStore implements Store {
       this.#walSyncer?.committed();
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // After an I/O error or a full disk SQLite may have rolled back
+      // already; a second ROLLBACK would throw and hide the cause.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -519,8 +565,34 @@ export class SqliteStore implements Store {
     }
   }
 
+  checkWrite(): Promise<void> {
+    // Writes the header page: a real page write, the same value. Without
+    // waiting for another writer's lock: this runs on the event loop.
+    try {
+      this.#db.exec("PRAGMA busy_timeout = 0");
+      try {
+        this.#transaction(() => this.#db.exec(`PRAGMA user_version = ${this.schemaVersion}`));
+      } finally {
+        this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   async close(): Promise<void> {
     await this.#walSyncer?.close();
     if (this.#db.isOpen) this.#db.close();
+    this.#lock?.release();
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }

@@ -183,5 +183,11 @@ export interface Store {
 
   /** Whether the store answers (for readiness checks). */
   ping(): Promise<boolean>;
+  /**
+   * Makes a write that changes nothing; rejects when the store refuses
+   * writes (full disk, I/O error, Redis down or out of memory). Readiness
+   * checks call it while commits fail, to see them succeed again.
+   */
+  checkWrite(): Promise<void>;
   close(): Promise<void>;
 }

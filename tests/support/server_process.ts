@@ -114,16 +114,21 @@ export class ServerProcess implements AsyncDisposable {
   }
 }
 
-/** Runs `chat ARGS` to completion and returns its exit code and output. */
+/**
+ * Runs `chat ARGS` to completion and returns its exit code and output;
+ * `env` adds variables, and `signal` kills it (SIGTERM) when aborted.
+ */
 export async function runChat(
   args: string[],
-  options: { stdin?: string } = {},
+  options: { stdin?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   }).spawn();
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
