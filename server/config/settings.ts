@@ -304,7 +304,7 @@ export const SETTINGS: SettingsSchema = {
     group: "limits",
     flag: "shutdown-grace-ms",
     arg: "MS",
-    help: "time to flush output on shutdown",
+    help: "time a closing connection has to answer requests in flight and flush",
     type: ms(0),
     default: D.shutdownGraceMs,
   },
