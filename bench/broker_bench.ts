@@ -41,7 +41,7 @@ Deno.bench(`say to ${MEMBERS} members, one at a time (waits for its commit)`, {
   group: "fan-out",
   baseline: true,
 }, async () => {
-  await broker.say(sender, "bench", BODY);
+  await broker.say(sender, { room: "bench", body: BODY });
 });
 
 Deno.bench(
@@ -49,7 +49,7 @@ Deno.bench(
   { group: "fan-out" },
   async () => {
     const says: Promise<unknown>[] = [];
-    for (let i = 0; i < 100; i++) says.push(broker.say(sender, "bench", BODY));
+    for (let i = 0; i < 100; i++) says.push(broker.say(sender, { room: "bench", body: BODY }));
     await Promise.all(says);
   },
 );

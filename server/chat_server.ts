@@ -146,6 +146,7 @@ export class ChatServer implements AsyncDisposable {
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
+        msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);

@@ -276,9 +276,9 @@ export abstract class Session implements Member {
       case "leave":
         return broker.leave(this, request.room);
       case "say":
-        return broker.say(this, request.room, request.body, request.action);
+        return broker.say(this, request);
       case "dm":
-        return broker.dm(this, request.to, request.body, request.action);
+        return broker.dm(this, request);
       case "broadcast":
         return broker.broadcast(this, request.body);
       case "rooms":

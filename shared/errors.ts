@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   "muted",
   "invite_only",
   "bad_key",
+  "msg_id_conflict",
   "storage",
   "internal",
 ] as const;

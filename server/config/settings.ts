@@ -432,6 +432,22 @@ export const SETTINGS: SettingsSchema = {
     type: intType({ min: 0, max: 500 }),
     default: D.maxReplay,
   },
+  msgIdWindowMs: {
+    group: "storage",
+    flag: "msg-id-window",
+    arg: "DURATION",
+    help: "how long a say/dm clientMsgId guards against a repost (1h), 0 = ignore them",
+    type: durationType(),
+    default: D.msgIdWindowMs,
+  },
+  msgIdsPerUser: {
+    group: "storage",
+    flag: "msg-ids-per-user",
+    arg: "N",
+    help: "latest clientMsgIds remembered per sender, 0 = ignore them",
+    type: intType({ min: 0, max: 1_000_000 }),
+    default: D.msgIdsPerUser,
+  },
   retentionMaxMessages: {
     group: "storage",
     flag: "retention-max-messages",
