@@ -3,7 +3,8 @@
  * 500 in-memory members whose deliver() only counts, with the in-memory
  * SQLite store. `say` resolves once its message is committed (group
  * commit), so sending one message at a time also measures the wait for a
- * commit; sending 100 at once shows the fan-out itself.
+ * commit; sending 100 at once shows the fan-out itself, and with a
+ * clientMsgId each what its lookup adds.
  *
  * @module
  */
@@ -42,7 +43,7 @@ Deno.bench(`say to ${MEMBERS} members, one at a time (waits for its commit)`, {
   group: "fan-out",
   baseline: true,
 }, async () => {
-  await broker.say(sender, "bench", BODY);
+  await broker.say(sender, { room: "bench", body: BODY });
 });
 
 Deno.bench(
@@ -50,7 +51,21 @@ Deno.bench(
   { group: "fan-out" },
   async () => {
     const says: Promise<unknown>[] = [];
-    for (let i = 0; i < 100; i++) says.push(broker.say(sender, "bench", BODY));
+    for (let i = 0; i < 100; i++) says.push(broker.say(sender, { room: "bench", body: BODY }));
+    await Promise.all(says);
+  },
+);
+
+// What `chat join` sends: each say with its own clientMsgId, looked up before it is sent.
+let keyed = 0;
+Deno.bench(
+  `say to ${MEMBERS} members with a clientMsgId, 100 at once (per batch of 100)`,
+  { group: "fan-out" },
+  async () => {
+    const says: Promise<unknown>[] = [];
+    for (let i = 0; i < 100; i++) {
+      says.push(broker.say(sender, { room: "bench", body: BODY, clientMsgId: `k${keyed++}` }));
+    }
     await Promise.all(says);
   },
 );

@@ -142,6 +142,11 @@ const MAX_RATE_RETRIES = 5;
 
 interface Pending {
   body: RequestBody;
+  /**
+   * The `clientMsgId` a `say` or `dm` goes out with, the same on every
+   * attempt, so the server recognises a resend and posts it once.
+   */
+  clientMsgId?: string;
   resolve: (result: RequestResult) => void;
   reject: (error: Error) => void;
   /** Sent by the client itself (rejoins, quit): never replayed. */
@@ -379,8 +384,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * when the connection drops rejects with {@linkcode ConnectionClosedError},
    * unless it is safe to send twice (join, rooms, who, users, ping), in which
    * case it is sent again; a `leave` in flight resolves, since the room is
-   * not rejoined. `rate_limited` replies are retried after the delay the
-   * server asks for. A `quit` request closes the client.
+   * not rejoined. Every `say` and `dm` carries a `clientMsgId` (a random
+   * UUID unless the body has one) and is sent again too, under the same id,
+   * so the server posts it once however often it is sent; the ack of a
+   * resend may say `duplicate: true`. `rate_limited` replies are retried
+   * after the delay the server asks for. A `quit` request closes the client.
    *
    * @example
    * ```ts ignore
@@ -393,6 +401,9 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
     const replyEvent = options.replyEvent ?? false;
     const pending: Pending = { body, resolve, reject, internal: false, replyEvent, rateRetries: 0 };
+    if (body.type === "say" || body.type === "dm") {
+      pending.clientMsgId = body.clientMsgId ?? crypto.randomUUID();
+    }
     if (this.#closing || this.#state === "closed") {
       this.#reject(
         pending,
@@ -587,7 +598,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
         const room = body.room.replace(/^#/, "");
         this.#rooms.delete(nameKey(room));
         this.#resolve(pending, { room });
-      } else if (RETRY_SAFE.has(body.type) || (body.type === "topic" && body.topic === undefined)) {
+      } else if (
+        RETRY_SAFE.has(body.type) || (body.type === "topic" && body.topic === undefined) ||
+        // Sent again under the same clientMsgId: the server posts it at most once.
+        pending.clientMsgId !== undefined
+      ) {
         replay.push(pending);
       } else {
         this.#reject(
@@ -772,7 +787,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
       const pending = this.#outbox.shift()!;
       const id = this.#nextId++;
-      if (session.connection.send({ ...pending.body, id } as never)) {
+      const clientMsgId = pending.clientMsgId === undefined
+        ? {}
+        : { clientMsgId: pending.clientMsgId };
+      if (session.connection.send({ ...pending.body, id, ...clientMsgId } as never)) {
         this.#inflight.set(id, pending);
       } else if (session.connection.closed) {
         // Never sent: the drop handler moves it to wait for the next connection.

@@ -31,6 +31,7 @@ import type {
   Envelope,
   Presence,
   PresenceSnapshot,
+  SentMessage,
 } from "./cluster/cluster.ts";
 import { LocalBus } from "./cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
@@ -47,15 +48,18 @@ import {
 } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { StoreHealth } from "./store/store_health.ts";
-import type {
-  DmRecord,
-  GrantKind,
-  GrantRecord,
-  MessageRecord,
-  RoomRecord,
-  Store,
-  StoreWrite,
-  UnreadCount,
+import {
+  DEFAULT_MSG_ID_WINDOW_MS,
+  DEFAULT_MSG_IDS_PER_USER,
+  type DmRecord,
+  type GrantKind,
+  type GrantRecord,
+  type MessageRecord,
+  type MsgIdWindow,
+  type RoomRecord,
+  type Store,
+  type StoreWrite,
+  type UnreadCount,
 } from "./store/store.ts";
 
 export { type Member, Room } from "./room.ts";
@@ -102,6 +106,8 @@ export interface BrokerOptions {
   defaultMuteMs?: number;
   /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
   maxReplyBytes?: number;
+  /** How long and how many client message ids the default {@linkcode LocalBus} remembers. */
+  msgIdWindow?: MsgIdWindow;
   /** Where to count messages, deliveries and commit times. */
   metrics?: ServerMetrics;
   /** Carries ids, commits and events between instances; a {@linkcode LocalBus} by default. */
@@ -126,6 +132,15 @@ export interface JoinResult {
 }
 
 type Write = StoreWrite;
+
+/** A message to send, as `say` and `dm` carry it. */
+export interface OutgoingMessage {
+  body: string;
+  /** An action ("/me waves"). */
+  action?: boolean;
+  /** The sender's id for it: a retry under the same id is not sent twice. */
+  clientMsgId?: string;
+}
 
 function messageEvent(record: MessageRecord, room: string, history: boolean): RoomMessageEvent {
   const event: RoomMessageEvent = {
@@ -268,7 +283,12 @@ export class Broker {
     const lastDmId = await store.lastDmId();
     const broker = new Broker(store, {
       ...options,
-      bus: options.bus ?? new LocalBus({ lastDmId }),
+      bus: options.bus ?? new LocalBus({
+        lastDmId,
+        store,
+        msgIdWindow: options.msgIdWindow ??
+          { ms: DEFAULT_MSG_ID_WINDOW_MS, perUser: DEFAULT_MSG_IDS_PER_USER },
+      }),
     });
     broker.#dmSeen = lastDmId;
     broker.#reload(await store.loadRooms(), await store.loadGrants());
@@ -879,15 +899,18 @@ export class Broker {
   }
 
   /**
-   * Sends `body` to room `name`. Resolves with the message's id and time once
-   * it is committed, which is also when it is delivered, sender included.
+   * Sends `message.body` to room `message.room`. Resolves with the message's
+   * id and time once it is committed, which is also when it is delivered,
+   * sender included. A retry (a `clientMsgId` the sender already used in the
+   * room, within the window) resolves with the first message's id and time
+   * and `duplicate: true`, delivering nothing; with another body or action
+   * it fails with `msg_id_conflict`.
    */
   async say(
     member: Member,
-    name: string,
-    body: string,
-    action = false,
-  ): Promise<{ id: number; ts: number }> {
+    message: OutgoingMessage & { room: string },
+  ): Promise<{ id: number; ts: number; duplicate?: true }> {
+    const { room: name, body, action = false, clientMsgId } = message;
     const room = this.#memberRoom(member, name);
     const now = this.#now();
     const mute = this.#restriction(member, room, "mute", now);
@@ -901,18 +924,22 @@ export class Broker {
       );
     }
     const arrived = performance.now();
-    let record: MessageRecord;
+    let sent: SentMessage;
     try {
-      record = await this.#bus.sendMessage(room, {
+      sent = await this.#bus.sendMessage(room, {
         room: room.key,
         from: member.nick,
         body,
         ts: now,
         action,
+        ...(clientMsgId === undefined ? {} : { clientMsgId }),
       });
     } catch (error) {
       throw storageError(error);
     }
+    const { record } = sent;
+    if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
+    // Counted once stored: a refused or repeated message is not a message in.
     this.metrics.messagesIn++;
     this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
@@ -920,14 +947,15 @@ export class Broker {
 
   /**
    * Sends a direct message. Online recipients get it at once (every session);
-   * a registered user who is offline gets it at next login.
+   * a registered user who is offline gets it at next login. A retry under a
+   * `clientMsgId` the sender already used for this recipient is answered as
+   * by {@linkcode Broker.say}.
    */
   async dm(
     member: Member,
-    to: string,
-    body: string,
-    action = false,
-  ): Promise<{ id: number; ts: number; stored?: boolean }> {
+    message: OutgoingMessage & { to: string },
+  ): Promise<{ id: number; ts: number; stored?: boolean; duplicate?: true }> {
+    const { to, body, action = false, clientMsgId } = message;
     const key = nameKey(to);
     const sessions = this.#users.get(key);
     let recipientName: string;
@@ -951,17 +979,25 @@ export class Broker {
     }
     const online = this.#users.get(key);
     const fromKey = nameKey(member.nick);
-    let sent: { record: DmRecord; delivered: boolean };
+    let sent: { record: DmRecord; delivered: boolean; duplicate: boolean };
     try {
       sent = await this.#bus.sendDm(
-        { from: member.nick, to: recipientName, body, ts: this.#now(), action },
+        {
+          from: member.nick,
+          to: recipientName,
+          body,
+          ts: this.#now(),
+          action,
+          ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        },
         { from: fromKey, to: key, online: online !== undefined && online.size > 0 },
       );
     } catch (error) {
       throw storageError(error);
     }
-    this.metrics.messagesIn++;
     const { record, delivered } = sent;
+    if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
+    this.metrics.messagesIn++;
     this.#deliverDm(record, [key, fromKey]);
     return delivered
       ? { id: record.id, ts: record.ts }

@@ -164,6 +164,7 @@ export class ChatServer implements AsyncDisposable {
         maxRoomsPerAccount: resolved.maxRoomsPerAccount,
         guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
+        msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
@@ -296,8 +297,9 @@ export class ChatServer implements AsyncDisposable {
     for (const open of this.#listeners) open.close();
     await Promise.all(this.#acceptLoops);
     await this.#discovery?.close();
+    // Each stops reading, answers what it has in flight, then says bye.
     for (const session of this.#sessions.keys()) {
-      session.close("server_shutdown", "Server is shutting down");
+      void session.finish("server_shutdown", "Server is shutting down");
     }
     if (this.#openConnections > 0) {
       await new Promise<void>((resolve) => this.#allClosed = resolve);
@@ -476,20 +478,24 @@ export class ChatServer implements AsyncDisposable {
     const finish = () => {
       if (finished) return;
       finished = true;
-      // End of input: leave the broker and flush what is queued.
-      session.close("quit", "Connection closed", "connection closed");
+      // End of input (a half-close, a read error, or the transport closed):
+      // answer what was read, then close.
+      session.endOfInput();
       this.#sessions.delete(session);
       session.whenTransportClosed().then(done);
     };
+    // Reads go on after the session closed (until the transport is), so
+    // the session learns when the peer has closed its side.
     const next = () => {
-      if (session.closed) return finish();
       conn.read(buffer).then(step, fail);
     };
     const fail = () => step(null);
     const step = (count: number | null) => {
-      if (count === null || session.closed) return finish();
+      if (count === null) return finish();
       session.lastSeen = performance.now();
       metrics.bytesIn += count;
+      // Finishing or closed: what still comes is read and dropped.
+      if (session.finishing) return next();
       const busy = session.receive(buffer.subarray(0, count));
       // The session keeps nothing of the chunk, so the buffer may change now.
       if (count === buffer.length && buffer.length < MAX_READ_BUFFER) {

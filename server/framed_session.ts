@@ -23,6 +23,12 @@ import { isOrdered, type Outcome, Session, type SessionContext } from "./session
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
 
+/** Whether a decoded frame is a heartbeat answer (the one frame the rate limit spares). */
+function isPong(value: unknown): boolean {
+  return typeof value === "object" && value !== null &&
+    (value as Record<string, unknown>).type === "pong";
+}
+
 /** A framed-protocol session. */
 export class FramedSession extends Session {
   #decoder: FrameDecoder;
@@ -51,13 +57,18 @@ export class FramedSession extends Session {
       this.#fail(error);
       return undefined;
     }
-    return this.#process(values, 0);
+    return this.track(this.#process(values, 0));
+  }
+
+  protected repliesQueued(): Promise<void> {
+    return this.#replies.idle();
   }
 
   /** Handles frames in order; pauses at a request later ones depend on. */
   #process(values: unknown[], start: number): Promise<void> | undefined {
     for (let index = start; index < values.length; index++) {
-      if (this.closed) return undefined;
+      // Finishing: what was not started is neither run nor answered.
+      if (this.finishing) return undefined;
       const pending = this.#handle(values[index]);
       if (pending !== undefined) return pending.then(() => this.#process(values, index + 1));
     }
@@ -73,7 +84,8 @@ export class FramedSession extends Session {
       this.context.logger.error("Frame handling failed: {error}", { error });
     }
     this.send(encodeFrame(chatError.toWire()));
-    this.close(chatError.code, chatError.message);
+    // Requests read before the bad frame are still answered.
+    void this.finish(chatError.code, chatError.message);
   }
 
   protected encode(delivery: Delivery): Uint8Array {
@@ -100,6 +112,9 @@ export class FramedSession extends Session {
   #handle(value: unknown): Promise<void> | undefined {
     const id = requestIdOf(value);
     try {
+      if (isPong(value)) return undefined;
+      // Before validation: a frame refused as invalid costs a token like any other.
+      this.checkRate();
       // Refused alone, by its id: the stream is still in sync.
       if (value instanceof InvalidTextFrame) throw value.error;
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
@@ -108,12 +123,10 @@ export class FramedSession extends Session {
         if (this.registered || this.#helloPending) {
           throw new ChatError("bad_request", "Already said hello");
         }
-        this.checkRate();
         checkProtocolVersion(frame.protocol);
         return this.#hello(frame);
       }
       if (!this.registered) throw new ChatError("hello_required", "Send hello first");
-      this.checkRate();
       if (isOrdered(frame)) return this.#replies.idle().then(() => this.#run(frame));
       this.#run(frame);
       return undefined;

@@ -9,6 +9,7 @@ import { DISCOVERY_PORT } from "../shared/discovery.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../shared/frame.ts";
 import { DEFAULT_MAX_QUEUE_BYTES } from "../shared/outbound_queue.ts";
 import { DEFAULT_MAX_BODY_LENGTH } from "../shared/validation.ts";
+import { DEFAULT_MSG_ID_WINDOW_MS, DEFAULT_MSG_IDS_PER_USER } from "./store/store.ts";
 
 /** Settings of a {@linkcode ChatServer}; all limits are enforced. */
 export interface ServerOptions {
@@ -58,7 +59,10 @@ export interface ServerOptions {
   textPromptDelayMs: number;
   /** Time a plain-text connection (a person typing) has to log in, in ms. */
   textHandshakeTimeoutMs: number;
-  /** Time allowed on shutdown to flush queued output, in ms. */
+  /**
+   * Time a connection being closed (shutdown, end of input, flood) has to
+   * answer its requests in flight and flush its output, in ms.
+   */
   shutdownGraceMs: number;
   /**
    * Time between the start of a shutdown and the listeners closing, in ms,
@@ -101,6 +105,13 @@ export interface ServerOptions {
   historyOnJoin: number;
   /** Most missed messages replayed on a resuming join (the rest is paged). */
   maxReplay: number;
+  /**
+   * How long a `clientMsgId` of `say` or `dm` is remembered, so that a retry
+   * under it is not posted again, in ms (0: ids are ignored).
+   */
+  msgIdWindowMs: number;
+  /** How many of a sender's latest `clientMsgId`s are remembered (0: ids are ignored). */
+  msgIdsPerUser: number;
   /** Keep at most this many messages per room (0: no limit). */
   retentionMaxMessages: number;
   /** Delete messages older than this, in ms (0: no limit). */
@@ -182,6 +193,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   admins: [],
   historyOnJoin: 50,
   maxReplay: 500,
+  msgIdWindowMs: DEFAULT_MSG_ID_WINDOW_MS,
+  msgIdsPerUser: DEFAULT_MSG_IDS_PER_USER,
   retentionMaxMessages: 0,
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,

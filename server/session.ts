@@ -69,8 +69,17 @@ export abstract class Session implements Member {
   protected readonly queue: OutboundQueue;
   #registered = false;
   #closed = false;
+  // Set once the session stops taking requests and waits for those in flight.
+  #finishing: Promise<void> | undefined;
+  // When a finishing session must be closed and flushed by (performance clock).
+  #deadline: number | undefined;
+  // Input handling that later input waits for (a request later ones depend on).
+  #busy: Promise<void> | undefined;
   #transportClosed = false;
   #onTransportClosed: (() => void) | undefined;
+  // The peer's input ended; and what waits for that to close the transport.
+  #inputEnded = false;
+  #onInputEnded: (() => void) | undefined;
   #bucket: TokenBucket;
   // Made on the first refusal: most connections never need it.
   #strikes: TokenBucket | undefined;
@@ -112,6 +121,14 @@ export abstract class Session implements Member {
     return this.#closed;
   }
 
+  /**
+   * Whether the session has stopped taking requests: it is closed, or it
+   * closes once the requests in flight are answered ({@linkcode Session.finish}).
+   */
+  get finishing(): boolean {
+    return this.#closed || this.#finishing !== undefined;
+  }
+
   /** Whether the heartbeat applies (people on plain text may idle silently). */
   abstract get heartbeats(): boolean;
 
@@ -124,6 +141,32 @@ export abstract class Session implements Member {
    * on is still running); the chunk is not used after this returns.
    */
   abstract receive(chunk: Uint8Array): Promise<void> | undefined;
+
+  /** Resolves once every reply to the requests started so far is queued. */
+  protected abstract repliesQueued(): Promise<void>;
+
+  /**
+   * Records input handling that later input waits for, so finishing waits
+   * for it too; returns `pending`.
+   */
+  protected track(pending: Promise<void> | undefined): Promise<void> | undefined {
+    if (pending === undefined) return undefined;
+    const busy: Promise<void> = pending.finally(() => {
+      if (this.#busy === busy) this.#busy = undefined;
+    });
+    this.#busy = busy;
+    return pending;
+  }
+
+  /**
+   * The peer's input ended (TCP half-close, as `nc -N` does, or a read
+   * error): the requests read so far are answered, then the session closes.
+   */
+  endOfInput(): void {
+    this.#inputEnded = true;
+    this.#onInputEnded?.();
+    void this.finish("quit", "Connection closed", "connection closed");
+  }
 
   /** Encodes `delivery` in this session's wire format. */
   protected abstract encode(delivery: Delivery): Uint8Array;
@@ -227,7 +270,8 @@ export abstract class Session implements Member {
       ratePerSecond: 1,
     });
     if (this.#strikes.take(now) !== 0) {
-      this.close("flood", "Too many requests over the rate limit");
+      // Requests already started are answered before the bye.
+      void this.finish("flood", "Too many requests over the rate limit");
     }
     const { ratePerSecond, rateBurst } = this.context.options;
     throw new ChatError(
@@ -250,9 +294,9 @@ export abstract class Session implements Member {
       case "leave":
         return broker.leave(this, request.room);
       case "say":
-        return broker.say(this, request.room, request.body, request.action);
+        return broker.say(this, request);
       case "dm":
-        return broker.dm(this, request.to, request.body, request.action);
+        return broker.dm(this, request);
       case "broadcast":
         return broker.broadcast(this, request.body);
       case "rooms":
@@ -325,17 +369,64 @@ export abstract class Session implements Member {
   }
 
   /**
+   * Ends the session without losing a reply: no further request is started
+   * (input still arriving is ignored), the requests in flight finish and
+   * their replies are queued, then it closes as {@linkcode Session.close}
+   * does. Waiting and flushing together take at most the grace period
+   * (`shutdownGraceMs`); what is not written by then is lost.
+   */
+  finish(code: ErrorCode, message: string, leaveReason: string = message): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#finishing ??= this.#finish(code, message, leaveReason);
+  }
+
+  async #finish(code: ErrorCode, message: string, leaveReason: string): Promise<void> {
+    const graceMs = this.context.options.shutdownGraceMs;
+    this.#deadline = performance.now() + graceMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+    await Promise.race([this.#settled(), expired]);
+    clearTimeout(timer);
+    this.close(code, message, leaveReason);
+  }
+
+  /** Resolves once no input is being handled and every reply so far is queued. */
+  async #settled(): Promise<void> {
+    do {
+      while (this.#busy !== undefined) await this.#busy;
+      await this.repliesQueued();
+    } while (this.#busy !== undefined);
+  }
+
+  /**
    * Closes in order: leaves the broker (rooms see why), sends a last word,
    * then closes the transport once queued output is written or the grace
-   * period is over.
+   * period is over (what is left of it, after {@linkcode Session.finish}).
    */
   close(code: ErrorCode, message: string, leaveReason: string = message): void {
     if (this.#closed) return;
     this.#leaveBroker(leaveReason, code);
     this.sendBye(code, message);
     this.#closed = true;
-    const timer = setTimeout(() => this.#closeTransport(), this.context.options.shutdownGraceMs);
-    this.queue.drained().finally(() => {
+    const graceMs = this.#deadline === undefined
+      ? this.context.options.shutdownGraceMs
+      : Math.max(0, this.#deadline - performance.now());
+    const timer = setTimeout(() => this.#closeTransport(), graceMs);
+    this.queue.drained().finally(async () => {
+      // A socket closed with input unread is reset, and a reset can discard
+      // what the peer has not read yet (the last acks, the bye). So: send
+      // FIN, and close once the peer has closed its side too (the reader
+      // discards what still comes), or at the end of the grace period.
+      if (!this.#inputEnded && this.transport.closeWrite !== undefined) {
+        try {
+          await this.transport.closeWrite();
+          if (!this.#inputEnded) {
+            await new Promise<void>((resolve) => this.#onInputEnded = resolve);
+          }
+        } catch {
+          // The peer is gone already.
+        }
+      }
       clearTimeout(timer);
       this.#closeTransport();
     });

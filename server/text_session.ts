@@ -49,7 +49,22 @@ export class TextSession extends Session {
   }
 
   receive(chunk: Uint8Array): Promise<void> | undefined {
-    return this.#process(this.#splitLines(chunk), 0);
+    return this.track(this.#process(this.#splitLines(chunk), 0));
+  }
+
+  protected repliesQueued(): Promise<void> {
+    return this.#replies.idle();
+  }
+
+  /** A last line without its newline is a line too (`printf 'hi' | nc -N`). */
+  override endOfInput(): void {
+    if (!this.finishing && !this.#discarding && this.#pendingBytes > 0) {
+      const bytes = concatBytes(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.track(this.#process([this.#decoder.decode(bytes).replace(/\r$/, "")], 0));
+    }
+    super.endOfInput();
   }
 
   /**
@@ -104,7 +119,8 @@ export class TextSession extends Session {
 
   #process(lines: Array<string | ChatError>, start: number): Promise<void> | undefined {
     for (let index = start; index < lines.length; index++) {
-      if (this.closed) return undefined;
+      // Finishing: what was not started is neither run nor answered.
+      if (this.finishing) return undefined;
       const pending = this.#handleLine(lines[index]!);
       if (pending !== undefined) return pending.then(() => this.#process(lines, index + 1));
     }
@@ -147,6 +163,8 @@ export class TextSession extends Session {
     if (line.trim() === "" && this.#loginNick === undefined) return undefined;
     try {
       if (!this.registered) return this.#handleLogin(line);
+      // Before parsing: a line refused as invalid costs a token like any other.
+      this.checkRate();
       return this.#handleCommand(parseCommand(line, { currentRoom: this.#currentRoom }));
     } catch (error) {
       this.#error(error);
@@ -209,7 +227,6 @@ export class TextSession extends Session {
         return undefined;
       }
       case "request": {
-        this.checkRate();
         // The same validation as framed requests.
         const request = parseClientFrame(
           { ...command.request, id: ++this.#requestId },

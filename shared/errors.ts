@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   "invite_only",
   "bad_key",
   "too_many_rooms",
+  "msg_id_conflict",
   "storage",
   "internal",
 ] as const;

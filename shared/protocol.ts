@@ -53,8 +53,24 @@ export type Request =
     key?: string;
   }
   | { type: "leave"; id: number; room: string }
-  | { type: "say"; id: number; room: string; body: string; action?: boolean }
-  | { type: "dm"; id: number; to: string; body: string; action?: boolean }
+  | {
+    type: "say";
+    id: number;
+    room: string;
+    body: string;
+    action?: boolean;
+    /** The client's id for this message: a retry with the same one is not posted twice. */
+    clientMsgId?: string;
+  }
+  | {
+    type: "dm";
+    id: number;
+    to: string;
+    body: string;
+    action?: boolean;
+    /** The client's id for this message: a retry with the same one is not posted twice. */
+    clientMsgId?: string;
+  }
   | { type: "broadcast"; id: number; body: string }
   | { type: "rooms"; id: number }
   | { type: "who"; id: number; room: string }
@@ -308,6 +324,40 @@ function defined<T extends Record<string, unknown>>(
 /** Largest page of history one request may ask for. */
 export const MAX_HISTORY_PAGE = 500;
 
+/** Longest `clientMsgId` of a `say` or `dm`, in characters (each one byte: printable ASCII). */
+export const MAX_CLIENT_MSG_ID_LENGTH = 64;
+
+// Printable ASCII, no space: UUIDs, ULIDs, counters and hashes fit.
+const CLIENT_MSG_ID = /^[\x21-\x7e]+$/;
+
+/**
+ * Whether `value` may be a `clientMsgId`: 1 to
+ * {@linkcode MAX_CLIENT_MSG_ID_LENGTH} printable ASCII characters
+ * (`!` to `~`), so that it is also at most 64 bytes.
+ *
+ * @example
+ * ```ts
+ * import { isClientMsgId } from "./protocol.ts";
+ * console.log(isClientMsgId(crypto.randomUUID())); // true
+ * console.log(isClientMsgId("has space")); // false
+ * ```
+ */
+export function isClientMsgId(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_CLIENT_MSG_ID_LENGTH &&
+    CLIENT_MSG_ID.test(value);
+}
+
+function optionalClientMsgId(frame: Record<string, unknown>): string | undefined {
+  const value = frame.clientMsgId;
+  if (value === undefined || value === null) return undefined;
+  if (!isClientMsgId(value)) {
+    throw bad(
+      `Invalid ${frame.type} frame: "clientMsgId" must be 1 to ${MAX_CLIENT_MSG_ID_LENGTH} printable ASCII characters without spaces`,
+    );
+  }
+  return value;
+}
+
 /**
  * The request id of a decoded frame, if it has a valid one; used to name the
  * request in an error reply even when the rest of the frame is bad.
@@ -444,12 +494,20 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
         room: validateRoom(str(value, "room")),
         body,
         ...(action ? { action } : {}),
+        ...defined({ clientMsgId: optionalClientMsgId(value) }),
       };
     }
     case "dm": {
       const action = optionalBool(value, "action");
       const body = validateBody(value.body, bodyOptions);
-      return { type, id, to: validateNick(str(value, "to")), body, ...(action ? { action } : {}) };
+      return {
+        type,
+        id,
+        to: validateNick(str(value, "to")),
+        body,
+        ...(action ? { action } : {}),
+        ...defined({ clientMsgId: optionalClientMsgId(value) }),
+      };
     }
     case "broadcast":
       return { type, id, body: validateBody(value.body, bodyOptions) };

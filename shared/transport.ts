@@ -13,6 +13,8 @@ export interface Transport {
   write(data: Uint8Array): Promise<number>;
   /** Closes both directions; pending reads end. */
   close(): void;
+  /** Closes the writing direction only (TCP half-close), when the transport has one. */
+  closeWrite?(): Promise<void>;
 }
 
 /**

@@ -694,14 +694,14 @@ Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
   const { done } = collect(client);
-  const say = client.request({ type: "say", room: "general", body: "maybe delivered" });
+  const topic = client.request({ type: "topic", room: "general", topic: "maybe set" });
   const who = client.request({ type: "who", room: "general" });
   await peer.next((frame) => frame.type === "who");
   peer.close();
 
-  await assert.rejects(say, (error: unknown) => {
+  await assert.rejects(topic, (error: unknown) => {
     assert.ok(error instanceof ConnectionClosedError);
-    assert.match(error.message, /say #general/);
+    assert.match(error.message, /topic #general/);
     return true;
   });
   // Sent while reconnecting: waits for the new connection.
@@ -712,8 +712,46 @@ Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe
   await second.ack("users", { users: ["alice"] });
   assert.deepEqual(await who, { room: "general", members: ["alice"] });
   assert.deepEqual(await users, { users: ["alice"] });
-  // The say was not sent twice.
-  assert.equal(second.received.some((frame) => frame.type === "say"), false);
+  // The topic was not sent twice.
+  assert.equal(second.received.some((frame) => frame.type === "topic"), false);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient sends says and DMs with a clientMsgId and resends them under it after a drop", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { done } = collect(client);
+  const say = client.request({ type: "say", room: "general", body: "maybe delivered" });
+  const dm = client.request({ type: "dm", to: "bob", body: "psst" });
+  const own = client.request({ type: "say", room: "general", body: "mine", clientMsgId: "k-1" });
+  const sent = [
+    await peer.next((frame) => frame.type === "say"),
+    await peer.next((frame) => frame.type === "dm"),
+    await peer.next((frame) => frame.type === "say"),
+  ];
+  const ids = sent.map((frame) => frame.clientMsgId);
+  assert.match(ids[0], /^[0-9a-f-]{36}$/);
+  assert.match(ids[1], /^[0-9a-f-]{36}$/);
+  assert.notEqual(ids[0], ids[1]);
+  assert.equal(ids[2], "k-1");
+  peer.close();
+
+  const second = await server.nextPeer();
+  await second.welcome();
+  const resent = [
+    await second.next((frame) => frame.type === "say"),
+    await second.next((frame) => frame.type === "dm"),
+    await second.next((frame) => frame.type === "say"),
+  ];
+  assert.deepEqual(resent.map((frame) => frame.clientMsgId), ids);
+  assert.deepEqual(resent.map((frame) => frame.body), ["maybe delivered", "psst", "mine"]);
+  for (const frame of resent) {
+    second.send({ type: "ack", id: frame.id, result: { id: 7, ts: 1, duplicate: true } });
+  }
+  assert.deepEqual(await say, { id: 7, ts: 1, duplicate: true });
+  assert.deepEqual(await dm, { id: 7, ts: 1, duplicate: true });
+  assert.deepEqual(await own, { id: 7, ts: 1, duplicate: true });
   await client.close();
   await done;
 });
@@ -935,7 +973,7 @@ Deno.test("runPiped prints replies in order with events and exits 0", async () =
   assert.deepEqual(output.map((line) => JSON.parse(line).type), ["message", "who"]);
 });
 
-Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
+Deno.test("runPiped sends a say lost in a drop again under its clientMsgId and exits 0", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
   const lines = input();
@@ -949,7 +987,38 @@ Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
   });
   await peer.ack("join", { room: "general" });
   await lines.write("maybe lost");
-  await peer.next((frame) => frame.type === "say");
+  const first = await peer.next((frame) => frame.type === "say");
+  peer.close();
+  const second = await server.nextPeer();
+  await second.welcome();
+  await second.ack("join", { room: "general" });
+  const again = await second.next((frame) => frame.type === "say");
+  assert.equal(again.body, "maybe lost");
+  assert.equal(again.clientMsgId, first.clientMsgId);
+  second.send({ type: "ack", id: again.id, result: { id: 1, ts: 1, duplicate: true } });
+  await lines.end();
+  await second.ack("ping");
+  await second.next((frame) => frame.type === "quit");
+  second.close();
+  assert.equal(await running, 0);
+  assert.deepEqual(errors, []);
+});
+
+Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  await peer.ack("join", { room: "general" });
+  await lines.write("/topic maybe set");
+  await peer.next((frame) => frame.type === "topic");
   peer.close();
   const second = await server.nextPeer();
   await second.welcome();
@@ -964,7 +1033,7 @@ Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
   assert.equal(errors.length, 1);
   assert.match(
     errors[0]!,
-    /^chat: line 1: Connection lost before the server confirmed say #general/,
+    /^chat: line 1: Connection lost before the server confirmed topic #general/,
   );
   assert.ok(output.some((line) => line.includes("reconnecting in")));
   assert.ok(output.some((line) => line.includes("reconnected; rejoined #general")));

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { ChatError, ERROR_CODES, isErrorCode } from "../shared/errors.ts";
 import {
   checkProtocolVersion,
+  isClientMsgId,
+  MAX_CLIENT_MSG_ID_LENGTH,
   parseClientFrame,
   parseServerFrame,
   PROTOCOL_MAJOR,
@@ -209,6 +211,31 @@ Deno.test("parseClientFrame: dm", () => {
     codeOf(() => parseClientFrame({ type: "dm", id: 3, to: "bob", body: " " })),
     "invalid_body",
   );
+});
+
+Deno.test("parseClientFrame: say and dm keep a valid clientMsgId, refuse others", () => {
+  const id = crypto.randomUUID();
+  assert.deepEqual(
+    parseClientFrame({ type: "say", id: 1, room: "dev", body: "hi", clientMsgId: id }),
+    { type: "say", id: 1, room: "dev", body: "hi", clientMsgId: id },
+  );
+  assert.deepEqual(
+    parseClientFrame({ type: "dm", id: 2, to: "bob", body: "hi", clientMsgId: "k:1/~!" }),
+    { type: "dm", id: 2, to: "bob", body: "hi", clientMsgId: "k:1/~!" },
+  );
+  // Absent and null are the same: no id.
+  assert.equal(
+    "clientMsgId" in
+      parseClientFrame({ type: "say", id: 1, room: "d", body: "x", clientMsgId: null }),
+    false,
+  );
+  for (const bad of ["", " ", "a b", "ä", "x".repeat(MAX_CLIENT_MSG_ID_LENGTH + 1), 1, {}, true]) {
+    assert.equal(isClientMsgId(bad), false, JSON.stringify(bad));
+    const frame = { type: "say", id: 1, room: "dev", body: "hi", clientMsgId: bad };
+    assert.equal(codeOf(() => parseClientFrame(frame)), "bad_request");
+    assert.match(messageOf(() => parseClientFrame(frame)), /"clientMsgId" must be 1 to 64/);
+  }
+  assert.equal(isClientMsgId("~".repeat(MAX_CLIENT_MSG_ID_LENGTH)), true);
 });
 
 Deno.test("parseClientFrame: broadcast", () => {

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ChatError } from "../../shared/errors.ts";
 import type { ChatEvent } from "../../shared/protocol.ts";
 import type { CommitObserver } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
@@ -56,6 +57,33 @@ export type DmDraft = Omit<DmRecord, "id">;
 
 /** A room message as sent: the bus gives it its id. */
 export type MessageDraft = Omit<MessageRecord, "id">;
+
+/**
+ * A room message after sending: the message, and whether it is one its
+ * sender had already sent under the same client message id (a retry:
+ * nothing new was stored or delivered).
+ */
+export interface SentMessage {
+  record: MessageRecord;
+  duplicate: boolean;
+}
+
+/**
+ * What a retry under a client message id gets when its body or action is
+ * not those of the message first sent under it.
+ *
+ * @example
+ * ```ts
+ * import { msgIdConflict } from "./cluster.ts";
+ * console.log(msgIdConflict("m-1").code); // "msg_id_conflict"
+ * ```
+ */
+export function msgIdConflict(clientMsgId: string): ChatError {
+  return new ChatError(
+    "msg_id_conflict",
+    `clientMsgId ${clientMsgId} was already used for another message: use a new one for a new message`,
+  );
+}
 
 /** What a bus may call on the broker it serves. */
 export interface BusNode {
@@ -111,19 +139,23 @@ export interface Bus {
   /**
    * Gives `draft` the room's next id, commits it and delivers it (on every
    * instance, in id order). Resolves with the message once it has been
-   * delivered to this instance's members.
+   * delivered to this instance's members. A draft with a `clientMsgId` its
+   * sender already sent to the room (within the window) is not sent again:
+   * it resolves with that message as a duplicate, or rejects with
+   * `msg_id_conflict` when the body or action differ.
    */
-  sendMessage(room: Room, draft: MessageDraft): Promise<MessageRecord>;
+  sendMessage(room: Room, draft: MessageDraft): Promise<SentMessage>;
   /**
    * Gives `draft` the next DM id, commits it and delivers it on other
    * instances; this instance delivers its own sessions itself. `online`: the
    * recipient is online here. Resolves with whether the recipient was online
-   * anywhere (else the DM waits for its next login).
+   * anywhere (else the DM waits for its next login). A `clientMsgId` already
+   * used for this recipient is handled as by {@linkcode Bus.sendMessage}.
    */
   sendDm(
     draft: DmDraft,
     keys: { from: string; to: string; online: boolean },
-  ): Promise<{ record: DmRecord; delivered: boolean }>;
+  ): Promise<{ record: DmRecord; delivered: boolean; duplicate: boolean }>;
   /** Sends `envelope` to every instance, this one included; resolves once applied here. */
   publish(envelope: Envelope): Promise<void> | undefined;
   /** Starts receiving a room's events here (a member joins); resolves once in sync. */

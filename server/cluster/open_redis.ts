@@ -30,7 +30,13 @@ export interface SharedParts {
 export async function openRedis(
   options: Pick<
     ServerOptions,
-    "redis" | "redisPrefix" | "redisCommandTimeoutMs" | "redisMaxPending" | "redisPresenceTtlMs"
+    | "redis"
+    | "redisPrefix"
+    | "redisCommandTimeoutMs"
+    | "redisMaxPending"
+    | "redisPresenceTtlMs"
+    | "msgIdWindowMs"
+    | "msgIdsPerUser"
   >,
 ): Promise<SharedParts> {
   if (options.redis === null) throw new TypeError("openRedis needs a Redis URL");
@@ -38,7 +44,10 @@ export async function openRedis(
     commandTimeoutMs: options.redisCommandTimeoutMs,
     maxPending: options.redisMaxPending,
   });
-  const store = new RedisStore(connection, { keys: new RedisKeys(options.redisPrefix) });
+  const store = new RedisStore(connection, {
+    keys: new RedisKeys(options.redisPrefix),
+    msgIdWindow: { ms: options.msgIdWindowMs, perUser: options.msgIdsPerUser },
+  });
   const cluster = new RedisCluster(store, {
     presenceTtlMs: options.redisPresenceTtlMs,
     maxPending: options.redisMaxPending,

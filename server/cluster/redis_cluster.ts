@@ -15,15 +15,17 @@ import type { RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
 import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
-import type { DmRecord, MessageRecord, RoomRecord } from "../store/store.ts";
-import type {
-  Bus,
-  BusNode,
-  DmDraft,
-  Envelope,
-  MessageDraft,
-  OnlineUser,
-  Presence,
+import type { DmRecord, RoomRecord } from "../store/store.ts";
+import {
+  type Bus,
+  type BusNode,
+  type DmDraft,
+  type Envelope,
+  type MessageDraft,
+  msgIdConflict,
+  type OnlineUser,
+  type Presence,
+  type SentMessage,
 } from "./cluster.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 import type { RedisKeys } from "./redis_keys.ts";
@@ -63,7 +65,17 @@ interface SendItem {
   applied?: Promise<void>;
   id?: number;
   delivered?: boolean;
+  /** What SEND said: 0 sent, 1 a duplicate of an earlier message, 2 a conflict with it. */
+  status?: number;
+  /** The message's time: the earlier message's for a duplicate. */
+  ts?: number;
 }
+
+// What SEND says of each message: sent, or not because its client message
+// id was used before (for the same message, or another).
+const SENT = 0;
+const DUPLICATE = 1;
+const CONFLICT = 2;
 
 interface DmPayload {
   o: string;
@@ -152,10 +164,15 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
 
   // --- Bus ---
 
-  async sendMessage(room: Room, draft: MessageDraft): Promise<MessageRecord> {
+  async sendMessage(room: Room, draft: MessageDraft): Promise<SentMessage> {
     const item: SendItem = { kind: "message", room, message: draft };
     await this.#sends.add(item);
     const id = item.id!;
+    if (item.status === CONFLICT) throw msgIdConflict(draft.clientMsgId ?? "");
+    // A retry: the first send delivered it already.
+    if (item.status === DUPLICATE) {
+      return { record: { ...draft, id, ts: item.ts! }, duplicate: true };
+    }
     // Delivered here once this instance's feed reaches it (after anything before it).
     if (room.committedId < id && item.applied !== undefined) await item.applied;
     // The channel lost it (or is slow): history has it. The ack waits for
@@ -170,16 +187,22 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       ]);
       clearTimeout(timer);
     }
-    return { ...draft, id };
+    return { record: { ...draft, id }, duplicate: false };
   }
 
   async sendDm(
     draft: DmDraft,
     keys: { from: string; to: string; online: boolean },
-  ): Promise<{ record: DmRecord; delivered: boolean }> {
+  ): Promise<{ record: DmRecord; delivered: boolean; duplicate: boolean }> {
     const item: SendItem = { kind: "dm", dm: { draft, from: keys.from, to: keys.to } };
     await this.#sends.add(item);
-    return { record: { id: item.id!, ...draft }, delivered: item.delivered ?? false };
+    if (item.status === CONFLICT) throw msgIdConflict(draft.clientMsgId ?? "");
+    const duplicate = item.status === DUPLICATE;
+    return {
+      record: { id: item.id!, ...draft, ts: item.ts ?? draft.ts },
+      delivered: !duplicate && (item.delivered ?? false),
+      duplicate,
+    };
   }
 
   async publish(envelope: Envelope): Promise<void> {
@@ -491,6 +514,9 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       if (group === undefined) groups.set(key, group = { token: this.#token(), items: [] });
       group.items.push(item);
     }
+    const window = this.#store.msgIdWindow;
+    // A window of 0 remembers nothing: ids are then left out.
+    const keyed = window.ms > 0 && window.perUser > 0;
     const payload = {
       r: [...groups].map(([room, { token, items }]) => [
         room,
@@ -500,6 +526,8 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           message!.body,
           String(message!.ts),
           message!.action ? "1" : "",
+          nameKey(message!.from),
+          keyed ? message!.clientMsgId ?? "" : "",
         ]),
       ]),
       d: dms.map(({ dm }) => {
@@ -513,8 +541,10 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           body: draft.body,
           ts: String(draft.ts),
           action: draft.action,
+          clientMsgId: keyed ? draft.clientMsgId ?? "" : "",
         };
       }),
+      w: { ms: window.ms, n: window.perUser },
     };
     // Waiters first: the payload may come back before the script's reply.
     for (const { token, items } of groups.values()) {
@@ -533,12 +563,19 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       throw error;
     }
     let at = 0;
-    for (const { items } of groups.values()) {
-      const first = out[at++]!;
-      items.forEach((item, index) => item.id = first + index);
+    for (const { token, items } of groups.values()) {
+      for (const item of items) {
+        item.id = out[at++]!;
+        item.status = out[at++]!;
+        item.ts = out[at++]!;
+      }
+      // Only retries: nothing was published, so nothing will be applied.
+      if (items.every((item) => item.status !== SENT)) this.#tokens.get(token)?.();
     }
     for (const item of dms) {
       item.id = out[at++]!;
+      item.status = out[at++]!;
+      item.ts = out[at++]!;
       item.delivered = out[at++] === 1;
     }
   }

@@ -94,6 +94,20 @@ export class RedisKeys {
     return `${this.prefix}dmread:${user}`;
   }
 
+  /**
+   * Hash: `r:<room>:<clientMsgId>` or `d:<peer>:<clientMsgId>` → `<message
+   * id> <ts>`, the client message ids `user` sent lately, and `#` → how many
+   * it sent so far (expires with the window).
+   */
+  msgIds(user: string): string {
+    return `${this.prefix}msgid:${user}`;
+  }
+
+  /** Sorted set: the same members as {@linkcode RedisKeys.msgIds}, in the order they came. */
+  msgIdTimes(user: string): string {
+    return `${this.prefix}msgidt:${user}`;
+  }
+
   /** Hash: account key → account (JSON). */
   get accounts(): string {
     return `${this.prefix}accounts`;

@@ -117,6 +117,50 @@ end
 local function store_message(room, id, from, body, ts, action)
   redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
 end
+-- Client message ids of a sender: msgid:<sender> maps 'r:<room>:<id>' or
+-- 'd:<peer>:<id>' to 'message-id ts' (and '#' to the sender's count so far),
+-- msgidt:<sender> orders the same members by that count: the order they came
+-- in. w: {ms = window, n = most per sender}.
+local function msg_id_entry(v)
+  local sep = string.find(v, ' ', 1, true)
+  return tonumber(string.sub(v, 1, sep - 1)), tonumber(string.sub(v, sep + 1))
+end
+-- The message id a sender's earlier message under member has, if remembered at ts.
+local function recall_msg_id(sender, member, ts, w)
+  local v = redis.call('HGET', p .. 'msgid:' .. sender, member)
+  if not v then return nil end
+  local id, at = msg_id_entry(v)
+  if at < ts - w.ms then return nil end
+  return id
+end
+-- Remembers member as message id sent at ts, forgetting the oldest while
+-- there are more than w.n or they are older than the window; both keys
+-- expire with the window.
+local function remember_msg_id(sender, member, id, ts, w)
+  local z, h = p .. 'msgidt:' .. sender, p .. 'msgid:' .. sender
+  redis.call('ZADD', z, redis.call('HINCRBY', h, '#', 1), member)
+  redis.call('HSET', h, member, id .. ' ' .. ts)
+  local count = redis.call('ZCARD', z)
+  while count > 0 do
+    local oldest = redis.call('ZRANGE', z, 0, 0)[1]
+    local v = redis.call('HGET', h, oldest)
+    local at = v and select(2, msg_id_entry(v))
+    if count <= w.n and at and at >= ts - w.ms then break end
+    redis.call('ZREM', z, oldest)
+    redis.call('HDEL', h, oldest)
+    count = count - 1
+  end
+  redis.call('PEXPIRE', z, w.ms)
+  redis.call('PEXPIRE', h, w.ms)
+end
+-- A room message's [body, ts, action] by id, or nil once it is gone.
+local function message_fields(room, id)
+  local e = redis.call('XRANGE', p .. 'log:' .. room, id .. '-0', id .. '-0')[1]
+  if not e then return nil end
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  return {f.b, tonumber(f.t), f.a}
+end
 -- d: {from, to, fromKey, toKey, pair, body, ts, action}; returns the DM as JSON.
 local function store_dm(id, d, delivered)
   local record = cjson.encode({id = id, from = d.from, to = d.to, body = d.body,
@@ -136,37 +180,73 @@ function script(body: string): RedisScript {
 
 /**
  * Sends a batch of room messages and DMs. ARGV: prefix, origin instance,
- * JSON `{r: [[room, token, [[from, body, ts, action]...]]...], d: [dm...]}`.
- * Each room's messages get the next ids, go to its stream and are published
- * on its channel as one payload; each DM gets the next DM id, is stored, and
- * published on the shared channel. Returns, per room, the first id; per DM,
- * its id and whether its recipient was online.
+ * JSON `{r: [[room, token, [[from, body, ts, action, sender, clientMsgId]...]]...],
+ * d: [dm...], w: {ms, n}}`; clientMsgId is '' for none, and a DM carries
+ * one too. A message whose sender already sent one under its client message
+ * id within the window `w` (see remember_msg_id) is not stored again: it is
+ * a duplicate when body and action match, a conflict when not. Each room's
+ * new messages get the next ids, go to its stream and are published on its
+ * channel as one payload (none when all were retries); each new DM gets the
+ * next DM id, is stored, and published on the shared channel. Returns, per
+ * message, its id, status (0 new, 1 duplicate, 2 conflict) and ts (the
+ * first message's for a retry); per DM the same, then whether its recipient
+ * was online.
  */
 export const SEND = script(`
 local origin = ARGV[2]
 local batch = cjson.decode(ARGV[3])
+local w = batch.w
 local out = {}
+local function emit(id, status, ts)
+  out[#out + 1] = id
+  out[#out + 1] = status
+  out[#out + 1] = ts
+end
 for _, group in ipairs(batch.r) do
   local room, token, messages = group[1], group[2], group[3]
-  local first = nil
   local published = {}
-  for i, m in ipairs(messages) do
-    local id = redis.call('HINCRBY', p .. 'seq', room, 1)
-    if first == nil then first = id end
-    store_message(room, id, m[1], m[2], m[3], m[4])
-    published[i] = {id, m[1], m[2], m[3], m[4]}
+  for _, m in ipairs(messages) do
+    local sender, key, ts = m[5], m[6], tonumber(m[3])
+    local member = 'r:' .. room .. ':' .. key
+    local earlier = key ~= '' and recall_msg_id(sender, member, ts, w)
+    local fields = earlier and message_fields(room, earlier)
+    if fields and fields[1] == m[2] and fields[3] == m[4] then
+      emit(earlier, 1, fields[2])
+    elseif fields then
+      emit(earlier, 2, fields[2])
+    else
+      local id = redis.call('HINCRBY', p .. 'seq', room, 1)
+      store_message(room, id, m[1], m[2], m[3], m[4])
+      if key ~= '' then remember_msg_id(sender, member, id, ts, w) end
+      published[#published + 1] = {id, m[1], m[2], m[3], m[4]}
+      emit(id, 0, ts)
+    end
   end
-  redis.call('PUBLISH', p .. 'ch:room:' .. room, cjson.encode({o = origin, k = token, m = published}))
-  out[#out + 1] = first
+  -- Nothing new (every one a retry): nothing to publish.
+  if #published > 0 then
+    redis.call('PUBLISH', p .. 'ch:room:' .. room,
+      cjson.encode({o = origin, k = token, m = published}))
+  end
 end
 for _, d in ipairs(batch.d) do
-  local id = redis.call('INCR', p .. 'dmseq')
-  local online = redis.call('EXISTS', p .. 'user:' .. d.toKey)
-  local record = store_dm(id, d, online == 1)
-  redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. origin .. '","dm":' .. record ..
-    ',"u":' .. cjson.encode({d.toKey, d.fromKey}) .. '}')
-  out[#out + 1] = id
-  out[#out + 1] = online
+  local ts = tonumber(d.ts)
+  local member = 'd:' .. d.toKey .. ':' .. d.clientMsgId
+  local earlier = d.clientMsgId ~= '' and recall_msg_id(d.fromKey, member, ts, w)
+  local json = earlier and redis.call('HGET', p .. 'dm', earlier)
+  if json then
+    local e = cjson.decode(json)
+    emit(earlier, (e.body == d.body and e.action == d.action) and 1 or 2, e.ts)
+    out[#out + 1] = 0
+  else
+    local id = redis.call('INCR', p .. 'dmseq')
+    local online = redis.call('EXISTS', p .. 'user:' .. d.toKey)
+    local record = store_dm(id, d, online == 1)
+    if d.clientMsgId ~= '' then remember_msg_id(d.fromKey, member, id, ts, w) end
+    redis.call('PUBLISH', p .. 'ch:all', '{"o":"' .. origin .. '","dm":' .. record ..
+      ',"u":' .. cjson.encode({d.toKey, d.fromKey}) .. '}')
+    emit(id, 0, ts)
+    out[#out + 1] = online
+  end
 end
 return out
 `);
@@ -520,18 +600,26 @@ return {sum(p .. 'conns'), sum(p .. 'connip:' .. ARGV[3])}
 
 /**
  * Applies a batch of store writes atomically (see Store.write). ARGV:
- * prefix, JSON array of writes as RedisStore encodes them.
+ * prefix, JSON array of writes as RedisStore encodes them, JSON `{ms, n}`:
+ * the window of client message ids (see SEND).
  */
 export const APPLY = script(`
 local writes = cjson.decode(ARGV[2])
+local win = cjson.decode(ARGV[3])
 for _, w in ipairs(writes) do
   local k = w.kind
   if k == 'message' then
     local r = w.record
     store_message(r.room, r.id, r.from, r.body, r.ts, r.action)
     raise(p .. 'seq', r.room, r.id)
+    if w.sender then
+      remember_msg_id(w.sender, 'r:' .. r.room .. ':' .. w.clientMsgId, r.id, tonumber(r.ts), win)
+    end
   elseif k == 'dm' then
     store_dm(w.id, w, w.delivered)
+    if w.clientMsgId ~= '' then
+      remember_msg_id(w.fromKey, 'd:' .. w.toKey .. ':' .. w.clientMsgId, w.id, tonumber(w.ts), win)
+    end
     local dm = tonumber(redis.call('GET', p .. 'dmseq') or '0')
     if w.id > dm then redis.call('SET', p .. 'dmseq', w.id) end
   elseif k == 'room' then

@@ -306,7 +306,7 @@ export const SETTINGS: SettingsSchema = {
     group: "limits",
     flag: "shutdown-grace-ms",
     arg: "MS",
-    help: "time to flush output on shutdown",
+    help: "time a closing connection has to answer requests in flight and flush",
     type: ms(0),
     default: D.shutdownGraceMs,
   },
@@ -468,6 +468,22 @@ export const SETTINGS: SettingsSchema = {
     // One history page at most: a larger replay would not fit the reply.
     type: intType({ min: 0, max: 500 }),
     default: D.maxReplay,
+  },
+  msgIdWindowMs: {
+    group: "storage",
+    flag: "msg-id-window",
+    arg: "DURATION",
+    help: "how long a say/dm clientMsgId guards against a repost (1h), 0 = ignore them",
+    type: durationType(),
+    default: D.msgIdWindowMs,
+  },
+  msgIdsPerUser: {
+    group: "storage",
+    flag: "msg-ids-per-user",
+    arg: "N",
+    help: "latest clientMsgIds remembered per sender, 0 = ignore them",
+    type: intType({ min: 0, max: 1_000_000 }),
+    default: D.msgIdsPerUser,
   },
   retentionMaxMessages: {
     group: "storage",

@@ -57,7 +57,7 @@ export class BotMember implements Member {
  * import { ApiBots } from "./api_bots.ts";
  * const bots = new ApiBots(server.broker, server.accounts);
  * const bot = await bots.inRoom(keyRecord, "general");
- * await server.broker.say(bot, "general", "deployed");
+ * await server.broker.say(bot, { room: "general", body: "deployed" });
  * ```
  */
 export class ApiBots {

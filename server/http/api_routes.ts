@@ -163,7 +163,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           room: params.room,
         }, maxBodyLength);
         const bot = await bots.inRoom(key, say.room);
-        const sent = await broker.say(bot, say.room, say.body, say.action ?? false);
+        const sent = await broker.say(bot, say);
         return Response.json({ room: say.room, from: bot.nick, ...sent }, { status: 201 });
       }),
     )
@@ -176,7 +176,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           to: params.nick,
         }, maxBodyLength);
         const bot = await bots.online(key);
-        const sent = await broker.dm(bot, dm.to, dm.body, dm.action ?? false);
+        const sent = await broker.dm(bot, dm);
         return Response.json({ to: dm.to, from: bot.nick, ...sent }, { status: 201 });
       }),
     )

@@ -36,7 +36,7 @@ export function feedWebSocket(socket: WebSocket, session: Session, options: Feed
   let pendingBytes = 0;
   let busy = false;
   const pump = () => {
-    while (!busy && pending.length > 0 && !session.closed) {
+    while (!busy && pending.length > 0 && !session.finishing) {
       const frame = pending.shift()!;
       pendingBytes -= frame.length;
       const wait = session.receive(frame);
@@ -51,17 +51,18 @@ export function feedWebSocket(socket: WebSocket, session: Session, options: Feed
     }
   };
   socket.addEventListener("message", (event) => {
-    if (session.closed) return;
+    // Finishing: nothing more is handled.
+    if (session.finishing) return;
     session.lastSeen = performance.now();
     if (typeof event.data === "string") {
       options.metrics.bytesIn += event.data.length;
-      session.close("bad_frame", "Text messages are not frames: send each frame as binary");
+      void session.finish("bad_frame", "Text messages are not frames: send each frame as binary");
       return;
     }
     const frame = new Uint8Array(event.data as ArrayBuffer);
     options.metrics.bytesIn += frame.length;
     if (frame.length - FRAME_HEADER_BYTES > options.maxFrameBytes) {
-      session.close(
+      void session.finish(
         "frame_too_large",
         `Frame of ${
           frame.length - FRAME_HEADER_BYTES
@@ -73,7 +74,7 @@ export function feedWebSocket(socket: WebSocket, session: Session, options: Feed
       ? -1
       : new DataView(frame.buffer, frame.byteOffset).getUint32(0);
     if (declared !== frame.length - FRAME_HEADER_BYTES) {
-      session.close(
+      void session.finish(
         "bad_frame",
         "Each WebSocket message must be exactly one frame: a 4-byte length and that many bytes",
       );
@@ -81,7 +82,7 @@ export function feedWebSocket(socket: WebSocket, session: Session, options: Feed
     }
     pendingBytes += frame.length;
     if (pendingBytes > options.maxPendingBytes) {
-      session.close("flood", "Too much input waiting to be handled");
+      void session.finish("flood", "Too much input waiting to be handled");
       return;
     }
     pending.push(frame);

@@ -11,19 +11,23 @@ import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/valid
 import type { RedisConnection } from "../cluster/redis_connection.ts";
 import { RedisKeys } from "../cluster/redis_keys.ts";
 import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
-import type {
-  AccountRecord,
-  ApiKeyRecord,
-  AuditRecord,
-  DmRecord,
-  GrantRecord,
-  HistoryQuery,
-  MessageRecord,
-  RetentionPolicy,
-  RoomRecord,
-  Store,
-  StoreWrite,
-  UnreadCount,
+import {
+  type AccountRecord,
+  type ApiKeyRecord,
+  type AuditRecord,
+  type ClientMsgQuery,
+  DEFAULT_MSG_ID_WINDOW_MS,
+  DEFAULT_MSG_IDS_PER_USER,
+  type DmRecord,
+  type GrantRecord,
+  type HistoryQuery,
+  type MessageRecord,
+  type MsgIdWindow,
+  type RetentionPolicy,
+  type RoomRecord,
+  type Store,
+  type StoreWrite,
+  type UnreadCount,
 } from "./store.ts";
 
 type StreamEntry = [id: string, fields: string[]];
@@ -77,6 +81,9 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
       return {
         kind: "message",
         record: { ...r, ts: String(r.ts), action: r.action ? "1" : "" },
+        ...(r.clientMsgId === undefined
+          ? {}
+          : { sender: nameKey(r.from), clientMsgId: r.clientMsgId }),
       };
     }
     case "dm": {
@@ -95,6 +102,7 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
         ts: String(r.ts),
         action: r.action,
         delivered: write.delivered,
+        clientMsgId: r.clientMsgId ?? "",
       };
     }
     case "room":
@@ -141,15 +149,61 @@ export class RedisStore implements Store {
   readonly redis: RedisConnection;
   readonly keys: RedisKeys;
   #looksIndexed: Promise<void> | undefined;
+  /** How long and how many client message ids are kept (their memory in Redis). */
+  readonly msgIdWindow: MsgIdWindow;
 
-  constructor(redis: RedisConnection, options: { keys?: RedisKeys } = {}) {
+  constructor(
+    redis: RedisConnection,
+    options: { keys?: RedisKeys; msgIdWindow?: MsgIdWindow } = {},
+  ) {
     this.redis = redis;
     this.keys = options.keys ?? new RedisKeys();
+    this.msgIdWindow = options.msgIdWindow ??
+      { ms: DEFAULT_MSG_ID_WINDOW_MS, perUser: DEFAULT_MSG_IDS_PER_USER };
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
     if (batch.length === 0) return;
-    await this.redis.eval(APPLY, [this.keys.prefix, JSON.stringify(batch.map(encodeWrite))]);
+    const { ms, perUser } = this.msgIdWindow;
+    await this.redis.eval(APPLY, [
+      this.keys.prefix,
+      JSON.stringify(batch.map(encodeWrite)),
+      JSON.stringify({ ms, n: perUser }),
+    ]);
+  }
+
+  async messageByClientMsgId(
+    room: string,
+    query: ClientMsgQuery,
+  ): Promise<MessageRecord | undefined> {
+    const id = await this.#recall(query, `r:${room}:${query.clientMsgId}`);
+    if (id === undefined) return undefined;
+    const entries = await this.redis.command<StreamEntry[]>(
+      ["XRANGE", this.keys.log(room), `${id}-0`, `${id}-0`],
+    );
+    const entry = entries[0];
+    return entry === undefined
+      ? undefined
+      : { ...toMessage(room, entry), clientMsgId: query.clientMsgId };
+  }
+
+  async dmByClientMsgId(to: string, query: ClientMsgQuery): Promise<DmRecord | undefined> {
+    const id = await this.#recall(query, `d:${to}:${query.clientMsgId}`);
+    if (id === undefined) return undefined;
+    const [record] = await this.#dms([String(id)]);
+    return record === undefined ? undefined : { ...record, clientMsgId: query.clientMsgId };
+  }
+
+  /** The message id `member` of the sender's client message ids names, if remembered. */
+  async #recall(query: ClientMsgQuery, member: string): Promise<number | undefined> {
+    const [entry, newer] = await Promise.all([
+      this.redis.command<string | null>(["HGET", this.keys.msgIds(query.sender), member]),
+      this.redis.command<number | null>(["ZREVRANK", this.keys.msgIdTimes(query.sender), member]),
+    ]);
+    if (entry === null || newer === null || newer >= query.perUser) return undefined;
+    // "message-id ts", as the scripts keep it.
+    const [id, ts] = entry.split(" ").map(Number);
+    return ts! < query.since ? undefined : id;
   }
 
   async loadRooms(): Promise<RoomRecord[]> {

@@ -97,4 +97,16 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4: client message ids of say and dm, to recognise a retry: looked up by
+  // sender and id, and counted per sender by time (the latest are remembered).
+  `
+  ALTER TABLE messages ADD COLUMN sender_key TEXT;
+  ALTER TABLE messages ADD COLUMN client_msg_id TEXT;
+  CREATE INDEX messages_client_msg_id ON messages (sender_key, client_msg_id)
+    WHERE client_msg_id IS NOT NULL;
+  CREATE INDEX messages_sender_ts ON messages (sender_key, ts) WHERE client_msg_id IS NOT NULL;
+  ALTER TABLE dms ADD COLUMN client_msg_id TEXT;
+  CREATE INDEX dms_client_msg_id ON dms (from_key, client_msg_id) WHERE client_msg_id IS NOT NULL;
+  CREATE INDEX dms_sender_ts ON dms (from_key, ts) WHERE client_msg_id IS NOT NULL;
+  `,
 ];

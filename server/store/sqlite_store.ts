@@ -14,6 +14,7 @@ import type {
   AccountRecord,
   ApiKeyRecord,
   AuditRecord,
+  ClientMsgQuery,
   DmRecord,
   GrantKind,
   GrantRecord,
@@ -354,17 +355,30 @@ export class SqliteStore implements Store {
   }
 
   #insertMessage(message: MessageRecord): void {
+    const clientMsgId = message.clientMsgId ?? null;
     this.#statement(
-      "INSERT INTO messages (room_key, id, from_name, body, ts, action) VALUES (?, ?, ?, ?, ?, ?)",
-    ).run(message.room, message.id, message.from, message.body, message.ts, message.action ? 1 : 0);
+      `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      message.room,
+      message.id,
+      message.from,
+      message.body,
+      message.ts,
+      message.action ? 1 : 0,
+      // Only messages with an id are indexed by sender.
+      clientMsgId === null ? null : nameKey(message.from),
+      clientMsgId,
+    );
   }
 
   #insertDm(dm: DmRecord, delivered: boolean): void {
     const from = nameKey(dm.from);
     const to = nameKey(dm.to);
     this.#statement(
-      `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered,
+         client_msg_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       dm.id,
       pairKey(from, to),
@@ -376,7 +390,59 @@ export class SqliteStore implements Store {
       dm.ts,
       dm.action ? 1 : 0,
       delivered ? 1 : 0,
+      dm.clientMsgId ?? null,
     );
+  }
+
+  messageByClientMsgId(room: string, query: ClientMsgQuery): Promise<MessageRecord | undefined> {
+    const row = this.#statement(
+      `SELECT * FROM messages WHERE sender_key = ? AND client_msg_id = ? AND room_key = ? AND ts >= ?
+       ORDER BY ts DESC, id DESC LIMIT 1`,
+    ).get(query.sender, query.clientMsgId, room, query.since) as Row | undefined;
+    if (row === undefined) return Promise.resolve(undefined);
+    const message = toMessage(row);
+    // The sender's order: by time; within one ms room messages (by room and
+    // id) before DMs (by id). So every DM of this ms or later is newer.
+    const newer = this.#newerMessages(query, message.ts, { room, id: message.id }) +
+      this.#newerDms(query, message.ts - 1, Number.MAX_SAFE_INTEGER);
+    if (newer >= query.perUser) return Promise.resolve(undefined);
+    return Promise.resolve({ ...message, clientMsgId: query.clientMsgId });
+  }
+
+  dmByClientMsgId(to: string, query: ClientMsgQuery): Promise<DmRecord | undefined> {
+    const row = this.#statement(
+      `SELECT * FROM dms WHERE from_key = ? AND client_msg_id = ? AND to_key = ? AND ts >= ?
+       ORDER BY id DESC LIMIT 1`,
+    ).get(query.sender, query.clientMsgId, to, query.since) as Row | undefined;
+    if (row === undefined) return Promise.resolve(undefined);
+    const dm = toDm(row);
+    // Room messages of a later ms only (every room key sorts after "").
+    const newer = this.#newerMessages(query, dm.ts + 1, { room: "", id: 0 }) +
+      this.#newerDms(query, dm.ts, dm.id);
+    if (newer >= query.perUser) return Promise.resolve(undefined);
+    return Promise.resolve({ ...dm, clientMsgId: query.clientMsgId });
+  }
+
+  // How many of the sender's room messages with a client message id come
+  // after (ts, room, id); at most perUser are read, however many there are.
+  #newerMessages(query: ClientMsgQuery, ts: number, after: { room: string; id: number }): number {
+    const row = this.#statement(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM messages
+         WHERE sender_key = ?1 AND client_msg_id IS NOT NULL
+           AND (ts > ?2 OR (ts = ?2 AND (room_key > ?3 OR (room_key = ?3 AND id > ?4))))
+         LIMIT ?5)`,
+    ).get(query.sender, ts, after.room, after.id, query.perUser) as Row;
+    return Number(row.n);
+  }
+
+  // The same for the sender's DMs after (ts, id); DM ids grow with time.
+  #newerDms(query: ClientMsgQuery, ts: number, id: number): number {
+    const row = this.#statement(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM dms
+         WHERE from_key = ?1 AND client_msg_id IS NOT NULL AND (ts > ?2 OR (ts = ?2 AND id > ?3))
+         LIMIT ?4)`,
+    ).get(query.sender, ts, id, query.perUser) as Row;
+    return Number(row.n);
   }
 
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]> {

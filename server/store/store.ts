@@ -14,6 +14,8 @@ export interface MessageRecord {
   body: string;
   ts: number;
   action: boolean;
+  /** The sender's id for the message (`say.clientMsgId`), kept to recognise a retry. */
+  clientMsgId?: string;
 }
 
 /** A direct message, as stored. Ids are monotonic across the server. */
@@ -24,6 +26,37 @@ export interface DmRecord {
   body: string;
   ts: number;
   action: boolean;
+  /** The sender's id for the message (`dm.clientMsgId`), kept to recognise a retry. */
+  clientMsgId?: string;
+}
+
+/** How long a client message id is remembered by default, in ms. */
+export const DEFAULT_MSG_ID_WINDOW_MS = 60 * 60_000;
+/** How many of a sender's latest client message ids are remembered by default. */
+export const DEFAULT_MSG_IDS_PER_USER = 1000;
+
+/** How long, and how many per sender, client message ids are remembered. */
+export interface MsgIdWindow {
+  /** How long, in ms (0: ids are ignored). */
+  ms: number;
+  /** How many of a sender's latest, rooms and DMs together (0: ids are ignored). */
+  perUser: number;
+}
+
+/**
+ * Which earlier message a retry names: the sender's message with this
+ * client message id, if the server still remembers it. It does while the
+ * message is younger than the window and among the sender's latest
+ * `perUser` messages that carried an id (rooms and DMs together).
+ */
+export interface ClientMsgQuery {
+  /** The sender's name key (the account's, or the guest nickname's). */
+  sender: string;
+  clientMsgId: string;
+  /** Only messages sent at or after this time (ms since epoch). */
+  since: number;
+  /** How many of the sender's latest messages with an id are remembered. */
+  perUser: number;
 }
 
 /** A room's persistent settings. `key` is the room's identity (see nameKey). */
@@ -150,8 +183,13 @@ export interface Store {
   /** Deletes at most `batchSize` messages beyond the policy; resolves to how many went. */
   prune(policy: RetentionPolicy, batchSize: number): Promise<number>;
 
+  /** The message in `room` that `query` names, if remembered (see {@linkcode ClientMsgQuery}). */
+  messageByClientMsgId(room: string, query: ClientMsgQuery): Promise<MessageRecord | undefined>;
+
   // Direct messages.
   lastDmId(): Promise<number>;
+  /** The DM to `to` (name key) that `query` names, if remembered. */
+  dmByClientMsgId(to: string, query: ClientMsgQuery): Promise<DmRecord | undefined>;
   dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]>;
   /** DMs to `user` not yet delivered, oldest first. */
   pendingDms(user: string): Promise<DmRecord[]>;

@@ -76,6 +76,8 @@ export class Peer implements AsyncDisposable {
       }
     } finally {
       this.#ended = true;
+      // As a client does once the server has closed its side (it waits for that).
+      this.close();
       this.#wake();
     }
   }
@@ -171,6 +173,12 @@ export class TextPeer implements AsyncDisposable {
         }
       } catch {
         // Closed.
+      }
+      // As a client does once the server has closed its side (it waits for that).
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
       }
     })();
   }
