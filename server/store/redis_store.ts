@@ -18,6 +18,8 @@ import type {
   DmRecord,
   GrantRecord,
   HistoryQuery,
+  LoginAddressLimits,
+  LoginAddressRecord,
   MessageRecord,
   RetentionPolicy,
   RoomRecord,
@@ -288,13 +290,61 @@ export class RedisStore implements Store {
   }
 
   async deleteAccount(key: string): Promise<boolean> {
-    return await this.redis.command<number>(["HDEL", this.keys.accounts, key]) > 0;
+    const [deleted] = await Promise.all([
+      this.redis.command<number>(["HDEL", this.keys.accounts, key]),
+      this.redis.command(["DEL", this.keys.loginAddresses(key)]),
+      this.redis.command(["HDEL", this.keys.loginUnlocks, key]),
+    ]);
+    return deleted > 0;
   }
 
   async listAccounts(): Promise<AccountRecord[]> {
     const values = await this.redis.command<string[]>(["HVALS", this.keys.accounts]);
     return values.map((json) => JSON.parse(json) as AccountRecord)
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async putLoginAddress(
+    account: string,
+    address: LoginAddressRecord,
+    limits: LoginAddressLimits,
+  ): Promise<void> {
+    const key = this.keys.loginAddresses(account);
+    // One connection keeps the order: add, forget the old, keep the newest.
+    await Promise.all([
+      this.redis.command(["ZADD", key, "GT", address.lastLoginAt, address.ip]),
+      this.redis.command(["ZREMRANGEBYSCORE", key, "-inf", `(${limits.notBefore}`]),
+      this.redis.command(["ZREMRANGEBYRANK", key, 0, -(limits.keep + 1)]),
+    ]);
+  }
+
+  async lastLoginFrom(account: string, ip: string): Promise<number | undefined> {
+    const score = await this.redis.command<string | null>(
+      ["ZSCORE", this.keys.loginAddresses(account), ip],
+    );
+    return score === null ? undefined : Number(score);
+  }
+
+  async loginAddresses(account: string): Promise<LoginAddressRecord[]> {
+    const flat = await this.redis.command<string[]>(
+      ["ZRANGE", this.keys.loginAddresses(account), 0, -1, "REV", "WITHSCORES"],
+    );
+    const records: LoginAddressRecord[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      records.push({ ip: flat[i]!, lastLoginAt: Number(flat[i + 1]) });
+    }
+    return records;
+  }
+
+  async putLoginUnlock(account: string, at: number): Promise<void> {
+    await this.redis.command(["HSET", this.keys.loginUnlocks, account, at]);
+  }
+
+  async loginUnlock(account: string): Promise<number | undefined> {
+    const value = await this.redis.command<string | null>(
+      ["HGET", this.keys.loginUnlocks, account],
+    );
+    return value === null ? undefined : Number(value);
   }
 
   async putApiKey(key: ApiKeyRecord): Promise<void> {
