@@ -8,7 +8,7 @@
  * @module
  */
 import { nameKey } from "../../shared/validation.ts";
-import type { RedisConnection } from "../cluster/redis_connection.ts";
+import { RedisConnection } from "../cluster/redis_connection.ts";
 import { RedisKeys } from "../cluster/redis_keys.ts";
 import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
 import type {
@@ -146,6 +146,15 @@ export class RedisStore implements Store {
   constructor(redis: RedisConnection, options: { keys?: RedisKeys } = {}) {
     this.redis = redis;
     this.keys = options.keys ?? new RedisKeys();
+  }
+
+  /**
+   * Connects to the Redis at `url` for a one-off command (`chat user`,
+   * `chat apikey`): patient timeouts, few commands at once.
+   */
+  static async open(url: string, options: { prefix?: string } = {}): Promise<RedisStore> {
+    const connection = await RedisConnection.open(url, { commandTimeoutMs: 5000, maxPending: 100 });
+    return new RedisStore(connection, { keys: new RedisKeys(options.prefix) });
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
