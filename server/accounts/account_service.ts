@@ -241,6 +241,8 @@ export class AccountService {
   async authenticate(name: string, password: string, ip: string): Promise<AccountRecord> {
     const key = keyOf(name);
     const address = ipKey(ip);
+    // The cheapest refusal first: a flood from one address costs no store read.
+    this.hashLimiter.checkLane(address);
     let shared = await this.#sharedCounts(key, address);
     let known = false;
     if (key !== undefined && this.#accountOverLimit(key, shared)) {

@@ -124,16 +124,7 @@ export class HashLimiter {
    */
   async run<T>(task: () => Promise<T>, options: HashTaskOptions = {}): Promise<T> {
     const lane = options.lane;
-    const pending = lane === undefined ? 0 : this.pendingIn(lane);
-    if (lane !== undefined && pending >= this.maxPendingPerLane) {
-      // Roughly one turn of every lane per slot for each of this lane's tasks.
-      const turns = Math.max(1, this.#lanes.size) * pending;
-      throw new ChatError(
-        "rate_limited",
-        `Too many password checks from your address at once (limit ${this.maxPendingPerLane}); try again shortly`,
-        { retryAfterMs: this.#estimateMs(turns) },
-      );
-    }
+    if (lane !== undefined) this.checkLane(lane);
     if (this.#active >= this.maxConcurrent) {
       if (this.#queued >= this.maxQueued) {
         throw new ChatError("rate_limited", "Server busy checking passwords; try again shortly", {
@@ -160,6 +151,23 @@ export class HashLimiter {
       if (next === undefined) this.#active--;
       else next();
     }
+  }
+
+  /**
+   * Throws the `rate_limited` that {@linkcode run} would when `lane` already
+   * has `maxPendingPerLane` tasks: callers refuse with it before doing the
+   * work that leads to a hash (a store read).
+   */
+  checkLane(lane: string): void {
+    const pending = this.pendingIn(lane);
+    if (pending < this.maxPendingPerLane) return;
+    // Roughly one turn of every lane per slot for each of this lane's tasks.
+    const turns = Math.max(1, this.#lanes.size) * pending;
+    throw new ChatError(
+      "rate_limited",
+      `Too many password checks from your address at once (limit ${this.maxPendingPerLane}); try again shortly`,
+      { retryAfterMs: this.#estimateMs(turns) },
+    );
   }
 
   /** Time for `tasks` tasks to run on the slots, roughly; at least 100 ms. */
