@@ -112,6 +112,45 @@ Deno.test("lanes take turns: one lane's backlog cannot starve a lane that arrive
   assert.equal(limiter.queued, 0);
 });
 
+Deno.test("one lane holds all slots but one, so another lane starts at once", async () => {
+  const log: string[] = [];
+  const limiter = new HashLimiter({ maxConcurrent: 3, maxPendingPerLane: 10 });
+  const attacker = ["a1", "a2", "a3", "a4"].map((name) => manualTask(log, name));
+  const results = attacker.map((t) => limiter.run(t.task, { lane: "192.0.2.66" }));
+  await settle();
+  // Two of three slots; the third stays free although the lane has more waiting.
+  assert.deepEqual(log, ["start a1", "start a2"]);
+  assert.equal(limiter.active, 2);
+  assert.equal(limiter.queued, 2);
+  const bystander = manualTask(log, "b1");
+  results.push(limiter.run(bystander.task, { lane: "198.51.100.7" }));
+  await settle();
+  assert.deepEqual(log, ["start a1", "start a2", "start b1"]);
+  // A finished task of the lane hands its slot to the lane's next.
+  attacker[0]!.finish();
+  await settle();
+  assert.deepEqual(log.slice(3), ["start a3"]);
+  bystander.finish();
+  await settle();
+  // The bystander's slot is not the lane's to take: it stays free.
+  assert.deepEqual(log.slice(4), []);
+  assert.equal(limiter.active, 2);
+  for (const t of attacker.slice(1)) {
+    t.finish();
+    await settle();
+  }
+  await Promise.all(results);
+  assert.deepEqual(log.slice(4), ["start a4"]);
+  assert.equal(limiter.peakActive, 3);
+  // Local work (no lane) may use every slot.
+  const local = ["l1", "l2", "l3"].map((name) => manualTask(log, name));
+  const running = local.map((t) => limiter.run(t.task));
+  await settle();
+  assert.equal(limiter.active, 3);
+  for (const t of local) t.finish();
+  await Promise.all(running);
+});
+
 Deno.test("beyond maxPendingPerLane, a lane is refused at once while other lanes still queue", async () => {
   const log: string[] = [];
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 64, maxPendingPerLane: 2 });

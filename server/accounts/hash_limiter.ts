@@ -5,10 +5,11 @@
  * bounded queue and beyond that is refused as `rate_limited`.
  *
  * The queue is fair across addresses: each address (a lane) has its own
- * line, the lanes take turns (round robin), and one address may have only a
- * few checks pending. So eighty connections guessing passwords from one
- * address delay a login from another address by about one hash, not by the
- * eighty in front of it.
+ * line, the lanes take turns (round robin), one address may have only a few
+ * checks pending, and one address holds at most all slots but one (with one
+ * slot, that one). So eighty connections guessing passwords from one
+ * address do not delay a login from another address by the eighty in front
+ * of it: it starts at once, beside one of theirs.
  *
  * @module
  */
@@ -16,7 +17,10 @@ import { ChatError } from "../../shared/errors.ts";
 
 /** Options for {@linkcode HashLimiter}. */
 export interface HashLimiterOptions {
-  /** Tasks run at once (default 2, one per core of a small box). */
+  /**
+   * Tasks run at once (default 2, one per core of a small box); one named
+   * lane runs at most `maxConcurrent - 1` of them (at least 1).
+   */
   maxConcurrent?: number;
   /** Tasks that may wait, all lanes together; more are refused (default 64). */
   maxQueued?: number;
@@ -46,8 +50,11 @@ const INITIAL_ESTIMATE_MS = 400;
 
 /**
  * Runs async tasks at most `maxConcurrent` at a time. Waiting tasks are
- * grouped by lane; a freed slot goes to the next lane in turn, first come
- * first served within it.
+ * grouped by lane; a freed slot goes to the next lane in turn that holds
+ * fewer than `maxConcurrent - 1` slots, first come first served within it.
+ * The last slot is kept from a lane that holds the others even when nobody
+ * else waits: a newcomer from elsewhere then starts at once instead of
+ * waiting for a hash to end.
  *
  * @example
  * ```ts
@@ -72,6 +79,10 @@ export class HashLimiter {
   #lanes = new Map<string | undefined, Array<() => void>>();
   /** Tasks running or waiting per named lane; absent when none. */
   #pending = new Map<string, number>();
+  /** Tasks running per named lane; absent when none. */
+  #running = new Map<string, number>();
+  /** Slots one named lane may hold at once: all but one, so another address never waits for a slot. */
+  readonly #maxRunningPerLane: number;
   #averageMs = INITIAL_ESTIMATE_MS;
 
   constructor(options: HashLimiterOptions = {}) {
@@ -84,6 +95,7 @@ export class HashLimiter {
     if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) {
       throw new RangeError(`maxQueued must be a whole number >= 0, got ${this.maxQueued}`);
     }
+    this.#maxRunningPerLane = Math.max(1, this.maxConcurrent - 1);
     if (!Number.isInteger(this.maxPendingPerLane) || this.maxPendingPerLane < 1) {
       throw new RangeError(
         `maxPendingPerLane must be a whole number >= 1, got ${this.maxPendingPerLane}`,
@@ -125,7 +137,7 @@ export class HashLimiter {
   async run<T>(task: () => Promise<T>, options: HashTaskOptions = {}): Promise<T> {
     const lane = options.lane;
     if (lane !== undefined) this.checkLane(lane);
-    if (this.#active >= this.maxConcurrent) {
+    if (this.#active >= this.maxConcurrent || !this.#mayRun(lane)) {
       if (this.#queued >= this.maxQueued) {
         throw new ChatError("rate_limited", "Server busy checking passwords; try again shortly", {
           retryAfterMs: this.#estimateMs(this.#queued + 1),
@@ -138,6 +150,7 @@ export class HashLimiter {
     } else {
       this.#count(lane, 1);
       this.#active++;
+      this.#countRunning(lane, 1);
     }
     this.#peakActive = Math.max(this.#peakActive, this.#active);
     const started = performance.now();
@@ -147,6 +160,7 @@ export class HashLimiter {
       this.#completed++;
       this.#averageMs = 0.8 * this.#averageMs + 0.2 * (performance.now() - started);
       this.#count(lane, -1);
+      this.#countRunning(lane, -1);
       const next = this.#dequeue();
       if (next === undefined) this.#active--;
       else next();
@@ -189,13 +203,26 @@ export class HashLimiter {
     this.#queued++;
   }
 
-  /** The next waiting task of the lane whose turn it is; that lane then goes last. */
+  #mayRun(lane: string | undefined): boolean {
+    return lane === undefined || (this.#running.get(lane) ?? 0) < this.#maxRunningPerLane;
+  }
+
+  #countRunning(lane: string | undefined, delta: number): void {
+    if (lane === undefined) return;
+    const count = (this.#running.get(lane) ?? 0) + delta;
+    if (count === 0) this.#running.delete(lane);
+    else this.#running.set(lane, count);
+  }
+
+  /** The next waiting task of the first lane in turn that may run one more; that lane then goes last. */
   #dequeue(): (() => void) | undefined {
     for (const [lane, waiting] of this.#lanes) {
+      if (!this.#mayRun(lane)) continue;
       const next = waiting.shift()!;
       this.#lanes.delete(lane);
       if (waiting.length > 0) this.#lanes.set(lane, waiting);
       this.#queued--;
+      this.#countRunning(lane, 1);
       return next;
     }
     return undefined;

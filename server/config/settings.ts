@@ -556,8 +556,9 @@ export const SETTINGS: SettingsSchema = {
     arg: "N",
     help: "password checks pending (running or waiting) per address",
     details: "IPv6 addresses count per /64. Beyond this a login from that address is refused " +
-      "at once with rate_limited and retryAfterMs; addresses take turns for the hash slots, so " +
-      "one address's backlog cannot delay another's login by more than about one hash.",
+      "at once with rate_limited and retryAfterMs. Addresses take turns for the hash slots, and " +
+      "one address holds at most all but one of them, so its backlog does not delay another's " +
+      "login.",
     type: intType({ min: 1, max: 1000 }),
     default: D.maxPasswordChecksPerIp,
   },
