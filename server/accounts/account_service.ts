@@ -146,7 +146,7 @@ export class AccountService {
   #maxFailuresPerAccount: number;
   #maxFailuresPerIp: number;
   #maxFailuresPerKnownAddress: number;
-  #knownAddresses: number;
+  #maxKnownAddresses: number;
   #knownAddressMaxAgeMs: number;
 
   constructor(store: Store, options: AccountServiceOptions = {}) {
@@ -160,12 +160,12 @@ export class AccountService {
     this.#maxFailuresPerIp = options.maxFailuresPerIpPerHour ?? DEFAULT_MAX_FAILURES_PER_IP;
     this.#maxFailuresPerKnownAddress = options.maxFailuresPerKnownAddressPerHour ??
       DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS;
-    this.#knownAddresses = options.knownLoginAddresses ?? DEFAULT_KNOWN_LOGIN_ADDRESSES;
+    this.#maxKnownAddresses = options.knownLoginAddresses ?? DEFAULT_KNOWN_LOGIN_ADDRESSES;
     this.#knownAddressMaxAgeMs = options.knownLoginAddressMaxAgeMs ??
       DEFAULT_KNOWN_LOGIN_ADDRESS_MAX_AGE_MS;
-    if (!Number.isSafeInteger(this.#knownAddresses) || this.#knownAddresses < 1) {
+    if (!Number.isSafeInteger(this.#maxKnownAddresses) || this.#maxKnownAddresses < 1) {
       throw new RangeError(
-        `knownLoginAddresses must be a whole number >= 1, got ${this.#knownAddresses}`,
+        `knownLoginAddresses must be a whole number >= 1, got ${this.#maxKnownAddresses}`,
       );
     }
     if (!Number.isSafeInteger(this.#knownAddressMaxAgeMs) || this.#knownAddressMaxAgeMs < 0) {
@@ -336,7 +336,7 @@ export class AccountService {
   async #rememberAddress(record: AccountRecord, address: string): Promise<void> {
     try {
       await this.#store.putLoginAddress(record.key, { ip: address, lastLoginAt: this.#now() }, {
-        keep: this.#knownAddresses,
+        keep: this.#maxKnownAddresses,
         notBefore: this.#knownNotBefore(),
       });
     } catch (error) {
