@@ -19,7 +19,7 @@ Usage:
   chat join [HOST[:PORT] | tls://HOST[:PORT] | unix:PATH] [--name NICK] [--room ROOM] [--json]
                                                connect to a server (no address: the one found
                                                on the local network, else 127.0.0.1:7007)
-  chat user add|passwd|del|list|import|admin ...
+  chat user add|passwd|del|list|import|admin|unlock ...
                                                manage registered accounts (see 'chat user --help')
   chat apikey add|list|del ...                 manage HTTP API keys (see 'chat apikey --help')
   chat config init [FILE] | check [--config FILE]

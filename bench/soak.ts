@@ -8,9 +8,12 @@
  */
 import { intFlag, parseFlags, USAGE_EXIT_CODE, UsageError } from "../shared/cli.ts";
 import type { SoakReport, SoakScenario } from "./soak_scenario.ts";
+import { LOGINS_SCENARIO } from "./soak_logins.ts";
 
 /** Every scenario, in the order a full run takes them. */
-export const SOAK_SCENARIOS: readonly SoakScenario[] = [];
+export const SOAK_SCENARIOS: readonly SoakScenario[] = [
+  LOGINS_SCENARIO,
+];
 
 const HELP = `Usage: deno task soak [-- OPTIONS]
 

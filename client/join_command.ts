@@ -49,8 +49,8 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** Logins tried on a terminal, asking for the password again, before giving up. */
-const MAX_PASSWORD_ATTEMPTS = 3;
+/** Times a password is asked for on the terminal before a wrong one is final. */
+const MAX_PASSWORD_PROMPTS = 3;
 
 /** The help text of `chat join`. */
 export const JOIN_HELP = `chat join: connect to a chat server
@@ -112,7 +112,7 @@ else from $${PASSWORD_ENV}, else asked for on the terminal (without echo)
 when the server says it is needed or --login is given. Standard input is
 never read for it: in piped mode it carries the commands. The password is
 never printed or logged. A wrong password exits 1 (on a terminal it is
-asked for again, up to ${MAX_PASSWORD_ATTEMPTS} logins in all). /register PASSWORD
+asked for again, up to ${MAX_PASSWORD_PROMPTS} times in all). /register PASSWORD
 registers the current nickname (the rest of the line is the password; in
 the line mode on a terminal, /register alone asks for it without echo).
 
@@ -357,15 +357,18 @@ export async function runJoin(args: string[]): Promise<number> {
     console.error(`chat: ${sanitizeForTerminal(error.message)}`);
     return 1;
   }
+  // Counted whether --login asked first or the server's auth_required did.
+  let prompts = 0;
   if (values.login && password === undefined) {
     password = await promptPassword(`Password for ${sanitizeForTerminal(nick)}: `);
     if (password === undefined) return 1;
     passwordSource = "the terminal";
+    prompts++;
   }
 
   let client: ChatClient;
   // On a terminal, a missing or mistyped password is asked for (again); elsewhere it is fatal.
-  for (let attempt = 1;; attempt++) {
+  for (;;) {
     try {
       client = await ChatClient.connect({
         ...(address.transport === "unix"
@@ -378,7 +381,7 @@ export async function runJoin(args: string[]): Promise<number> {
       break;
     } catch (error) {
       const code = error instanceof ChatError ? error.code : undefined;
-      const askAgain = canAsk && attempt < MAX_PASSWORD_ATTEMPTS &&
+      const askAgain = canAsk && prompts < MAX_PASSWORD_PROMPTS &&
         ((code === "auth_required" && password === undefined) ||
           (code === "auth_failed" && passwordSource === "the terminal"));
       if (!askAgain) {
@@ -389,6 +392,7 @@ export async function runJoin(args: string[]): Promise<number> {
       password = await promptPassword(`Password for ${sanitizeForTerminal(nick)}: `);
       if (password === undefined) return 1;
       passwordSource = "the terminal";
+      prompts++;
     }
   }
   if (interactive && !values.plain) {

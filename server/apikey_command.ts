@@ -8,8 +8,7 @@
 import { parseFlags, UsageError } from "../shared/cli.ts";
 import { ChatError } from "../shared/errors.ts";
 import { sanitizeForTerminal } from "../shared/validation.ts";
-import { RedisConnection } from "./cluster/redis_connection.ts";
-import { DEFAULT_REDIS_PREFIX, RedisKeys } from "./cluster/redis_keys.ts";
+import { DEFAULT_REDIS_PREFIX } from "./cluster/redis_keys.ts";
 import { ApiKeyService } from "./http/api_key_service.ts";
 import { RedisStore } from "./store/redis_store.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
@@ -65,12 +64,8 @@ async function openStore(values: {
   "redis-prefix"?: string | undefined;
 }): Promise<Store> {
   if (values.redis !== undefined) {
-    const connection = await RedisConnection.open(values.redis, {
-      commandTimeoutMs: 5000,
-      maxPending: 100,
-    });
-    return new RedisStore(connection, {
-      keys: new RedisKeys(values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX),
+    return await RedisStore.open(values.redis, {
+      prefix: values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX,
     });
   }
   return SqliteStore.open(values.data ?? DEFAULT_DATA_DIR, { create: values.create === true });

@@ -173,6 +173,11 @@ export class ChatServer implements AsyncDisposable {
         maxConcurrentHashes: resolved.maxConcurrentHashes,
         maxFailuresPerAccountPerHour: resolved.maxLoginFailuresPerAccount,
         maxFailuresPerIpPerHour: resolved.maxLoginFailuresPerIp,
+        maxQueuedHashes: resolved.maxQueuedHashes,
+        maxPasswordChecksPerIp: resolved.maxPasswordChecksPerIp,
+        maxFailuresPerKnownAddressPerHour: resolved.maxLoginFailuresPerKnownAddress,
+        knownLoginAddresses: resolved.knownLoginAddresses,
+        knownLoginAddressMaxAgeMs: resolved.knownLoginAddressMaxAgeMs,
         ...(shared === null
           ? {}
           : { sharedFailures: new RedisLoginFailures(shared.store.redis, shared.store.keys) }),

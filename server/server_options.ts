@@ -134,6 +134,16 @@ export interface ServerOptions {
   maxLoginFailuresPerAccount: number;
   /** Failed logins per address per hour before it is throttled. */
   maxLoginFailuresPerIp: number;
+  /** Password hashes waiting for a slot, all addresses together; more are refused. */
+  maxQueuedHashes: number;
+  /** Password checks pending (running or waiting) per address; more are refused at once. */
+  maxPasswordChecksPerIp: number;
+  /** Failed logins per hour for an account from an address it logged in from before, past its limit. */
+  maxLoginFailuresPerKnownAddress: number;
+  /** Addresses remembered per account (successful logins), whose tries outlast a lock. */
+  knownLoginAddresses: number;
+  /** How long an address stays known after its last login, in ms (0: no limit). */
+  knownLoginAddressMaxAgeMs: number;
   /**
    * `HOST:PORT` of the HTTP listener (health, metrics, REST API, WebSocket,
    * web client and dashboard); null: no HTTP.
@@ -207,6 +217,11 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxConcurrentHashes: 2,
   maxLoginFailuresPerAccount: 100,
   maxLoginFailuresPerIp: 300,
+  maxQueuedHashes: 64,
+  maxPasswordChecksPerIp: 4,
+  maxLoginFailuresPerKnownAddress: 20,
+  knownLoginAddresses: 10,
+  knownLoginAddressMaxAgeMs: 30 * 24 * 60 * 60 * 1000,
   http: null,
   httpCorsOrigins: [],
   httpMaxBodyBytes: 64 * 1024,

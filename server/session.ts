@@ -359,7 +359,7 @@ export abstract class Session implements Member {
     if (this.account !== undefined) {
       throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
     }
-    const account = await this.context.accounts.register(this.nick, password);
+    const account = await this.context.accounts.register(this.nick, password, { ip: this.ip });
     const guestKey = rightsKey(this);
     this.account = account.key;
     this.admin = account.admin || this.context.options.admins.includes(account.key);

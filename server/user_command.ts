@@ -1,18 +1,22 @@
 /**
- * `chat user`: manages registered accounts in a server's data directory
- * (add, passwd, del, list, import, admin). Safe to run while the server is
- * up: both use the same SQLite file and the server reads accounts at each
- * login.
+ * `chat user`: manages registered accounts in a server's data directory,
+ * or in its Redis with `--redis` (add, passwd, del, list, import, admin,
+ * unlock). Safe to run while the server is up: both use the same store and
+ * the server reads accounts, and unlocks, at each login.
  *
  * @module
  */
 import { parseFlags, UsageError } from "../shared/cli.ts";
 import { ChatError } from "../shared/errors.ts";
 import { sanitizeForTerminal, validateNick } from "../shared/validation.ts";
-import { AccountService } from "./accounts/account_service.ts";
+import { AccountService, type AccountServiceOptions } from "./accounts/account_service.ts";
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from "./accounts/password_hash.ts";
 import { validatePassword } from "./accounts/password_policy.ts";
+import { DEFAULT_REDIS_PREFIX } from "./cluster/redis_keys.ts";
+import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
+import { RedisStore } from "./store/redis_store.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
+import type { Store } from "./store/store.ts";
 
 /** The data directory used without `--data`. */
 export const DEFAULT_DATA_DIR = "./chat-data";
@@ -23,6 +27,8 @@ export const KDF_LN_ENV = "CHAT_KDF_LN";
 const FLAGS = {
   data: { type: "string" },
   create: { type: "boolean" },
+  redis: { type: "string" },
+  "redis-prefix": { type: "string" },
   revoke: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -39,13 +45,17 @@ Usage:
                                             (FILE '-' reads standard input)
   chat user admin NAME [--revoke] [--data DIR]
                                             make NAME a server admin (--revoke undoes it)
+  chat user unlock NAME [--data DIR]        lift NAME's login lock: its failed logins
+                                            so far stop counting
 
 Options:
-  --data DIR     the server's data directory (default ${DEFAULT_DATA_DIR})
-  --create       make the directory and its database if missing (without it a
-                 directory with no database is an error, so a mistyped --data
-                 does not register accounts nobody's server reads)
-  -h, --help     print this help
+  --data DIR          the server's data directory (default ${DEFAULT_DATA_DIR})
+  --create            make the directory and its database if missing (without it
+                      a directory with no database is an error, so a mistyped
+                      --data does not register accounts nobody's server reads)
+  --redis URL         the server's Redis instead (chat serve --redis)
+  --redis-prefix P    its key prefix (default ${DEFAULT_REDIS_PREFIX})
+  -h, --help          print this help
 
 Safe while 'chat serve' runs on the same directory: changes apply at the
 server's next login.
@@ -57,6 +67,13 @@ scripts can pipe it. Passwords are never printed or logged.
 Import files hold one username:password per line (the first colon splits,
 so passwords may contain colons); blank lines and # comments are ignored.
 Bad lines and names already registered are reported and skipped.
+
+Login locks: after --max-login-failures-per-account failed logins in an
+hour, an account is refused from every address it never logged in from
+(the addresses it did keep their own tries, so others cannot lock its owner
+out). 'unlock' lifts the lock: a running server honours it at the account's
+next login attempt, without a restart (it reads the unlock from the store;
+with --redis the cluster's shared failure counts are cleared as well).
 
 Environment:
   ${KDF_LN_ENV}    log2 of the scrypt cost N for new hashes (default ${DEFAULT_SCRYPT_PARAMS.ln},
@@ -71,6 +88,8 @@ Examples:
   chat user admin mallory --revoke
   chat user import old-server-users.txt
   chat user list
+  chat user unlock alice --data /var/lib/chat
+  chat user unlock alice --redis redis://10.0.0.5:6379
 `;
 
 /** A failure reported as one line on stderr with exit code 1. */
@@ -267,6 +286,13 @@ async function execute(
     case "import":
       await importFile(accounts, oneArgument("import", "FILE", positionals));
       return;
+    case "unlock": {
+      const record = await accounts.unlock(oneArgument("unlock", "NAME", positionals));
+      console.log(
+        `Unlocked ${show(record.name)}: its failed logins so far no longer count.`,
+      );
+      return;
+    }
     case "admin": {
       const record = await accounts.setAdmin(oneArgument("admin", "NAME", positionals), !revoke);
       console.log(
@@ -279,7 +305,7 @@ async function execute(
   }
 }
 
-const SUBCOMMANDS = ["add", "passwd", "del", "list", "import", "admin"];
+const SUBCOMMANDS = ["add", "passwd", "del", "list", "import", "admin", "unlock"];
 
 /**
  * Why the store of data directory `dir` did not open, as one line for
@@ -327,17 +353,42 @@ export async function runUser(args: string[]): Promise<number> {
     throw new UsageError("--revoke only applies to 'chat user admin'");
   }
   if (values.data === "") throw new UsageError("--data needs a directory");
+  if (values.data !== undefined && values.redis !== undefined) {
+    throw new UsageError("--data and --redis exclude each other");
+  }
+  if (values["redis-prefix"] !== undefined && values.redis === undefined) {
+    throw new UsageError("--redis-prefix only applies with --redis");
+  }
+  if (values.create && values.redis !== undefined) {
+    throw new UsageError("--create applies to a data directory, not to --redis");
+  }
   const kdf = kdfFromEnv();
   const dir = values.data ?? DEFAULT_DATA_DIR;
-  let store: SqliteStore;
+  let store: Store;
+  const options: AccountServiceOptions = kdf === undefined ? {} : { kdf };
   try {
-    store = SqliteStore.open(dir, { create: values.create === true });
+    if (values.redis === undefined) {
+      store = SqliteStore.open(dir, { create: values.create === true });
+    } else {
+      const redisStore = await RedisStore.open(values.redis, {
+        prefix: values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX,
+      });
+      // The cluster's failure counts too: unlock clears them.
+      options.sharedFailures = new RedisLoginFailures(redisStore.redis, redisStore.keys);
+      store = redisStore;
+    }
   } catch (error) {
-    console.error(`chat user: ${openFailure(dir, error)}`);
+    console.error(
+      `chat user: ${
+        values.redis === undefined
+          ? openFailure(dir, error)
+          : `cannot open Redis: ${error instanceof Error ? error.message : error}`
+      }`,
+    );
     return 1;
   }
   try {
-    const accounts = new AccountService(store, kdf === undefined ? {} : { kdf });
+    const accounts = new AccountService(store, options);
     await execute(accounts, subcommand, rest, values.revoke === true);
     return 0;
   } catch (error) {

@@ -114,7 +114,7 @@ Deno.test("memory is bounded: tracked keys are capped, expired ones swept first"
   let now = 0;
   const throttle = new LoginThrottle({ maxTrackedKeys: 100, now: () => now });
   for (let i = 0; i < 1000; i++) throttle.recordFailure(`user${i}`, `10.0.${i >> 8}.${i & 255}`);
-  assert.deepEqual(throttle.trackedKeys, { accounts: 100, ips: 100 });
+  assert.deepEqual(throttle.trackedKeys, { accounts: 100, ips: 100, pairs: 100 });
   // The most recent are kept.
   assert.equal(throttle.accountFailures("user999"), 1);
   assert.equal(throttle.accountFailures("user0"), 0);
@@ -123,10 +123,91 @@ Deno.test("memory is bounded: tracked keys are capped, expired ones swept first"
   throttle.recordFailure("late", "10.9.9.9");
   assert.ok(throttle.trackedKeys.accounts <= 100);
   throttle.recordFailure("later", "10.9.9.9");
-  assert.deepEqual(throttle.trackedKeys, { accounts: 2, ips: 1 });
+  assert.deepEqual(throttle.trackedKeys, { accounts: 2, ips: 1, pairs: 2 });
+});
+
+Deno.test("past the account's limit, a known address keeps its own budget for the account", () => {
+  const now = 10 * HOUR;
+  const throttle = new LoginThrottle({
+    maxFailuresPerAccount: 3,
+    maxFailuresPerKnownAddress: 2,
+    now: () => now,
+  });
+  for (let i = 0; i < 3; i++) throttle.recordFailure("alice", `203.0.113.${i}`);
+  assert.equal(throttle.accountLocked("alice"), true);
+  refusal(() => throttle.check("alice", "198.51.100.9"));
+  // The owner's address: not refused, and its own failures count apart.
+  throttle.check("alice", "198.51.100.9", { knownAddress: true });
+  throttle.recordFailure("alice", "198.51.100.9");
+  throttle.check("alice", "198.51.100.9", { knownAddress: true });
+  throttle.recordFailure("alice", "198.51.100.9");
+  assert.equal(throttle.knownAddressFailures("alice", "198.51.100.9"), 2);
+  const error = refusal(() => throttle.check("alice", "198.51.100.9", { knownAddress: true }));
+  assert.match(error.message, /^Too many failed logins for this account from your address;/);
+  assert.ok(error.retryAfterMs! > 59 * MINUTE);
+  // Another known address of alice's is not affected; IPv6 counts per /64.
+  throttle.check("alice", "2001:db8:1:2::5", { knownAddress: true });
+  throttle.recordFailure("alice", "2001:db8:1:2::5");
+  throttle.recordFailure("alice", "2001:db8:1:2:ffff::9");
+  refusal(() => throttle.check("alice", "2001:db8:1:2::7", { knownAddress: true }));
+  // Below the account's limit the known-address count does not matter.
+  throttle.check("bob", "198.51.100.9");
+  assert.equal(throttle.accountLocked("bob"), false);
+});
+
+Deno.test("recordFailure tells when a failure starts a lock: once, at the limit", () => {
+  const throttle = new LoginThrottle({
+    maxFailuresPerAccount: 3,
+    maxFailuresPerIp: 4,
+    maxFailuresPerKnownAddress: 2,
+  });
+  const starts = Array.from({ length: 6 }, () => throttle.recordFailure("alice", "192.0.2.1"));
+  assert.deepEqual(starts.map((start) => start.account), [false, false, true, false, false, false]);
+  assert.deepEqual(starts.map((start) => start.ip), [false, false, false, true, false, false]);
+  assert.deepEqual(
+    starts.map((start) => start.knownAddress),
+    [false, true, false, false, false, false],
+  );
+  assert.deepEqual(throttle.recordFailure(undefined, "192.0.2.2"), {
+    account: false,
+    ip: false,
+    knownAddress: false,
+  });
+});
+
+Deno.test("unlockAccount forgets the account's failures until then, from every address, once", () => {
+  let now = 10 * HOUR;
+  const throttle = new LoginThrottle({
+    maxFailuresPerAccount: 3,
+    maxFailuresPerKnownAddress: 1,
+    now: () => now,
+  });
+  for (let i = 0; i < 3; i++) throttle.recordFailure("alice", `203.0.113.${i}`);
+  throttle.recordFailure("alice", "198.51.100.9");
+  throttle.recordFailure("bob", "203.0.113.1");
+  refusal(() => throttle.check("alice", "198.51.100.9", { knownAddress: true }));
+  now += 5 * MINUTE;
+  const unlockedAt = now;
+  assert.equal(throttle.unlockAccount("alice", unlockedAt), true);
+  assert.equal(throttle.accountFailures("alice"), 0);
+  assert.equal(throttle.knownAddressFailures("alice", "198.51.100.9"), 0);
+  throttle.check("alice", "203.0.113.7");
+  // Other accounts and the addresses' own counts stay.
+  assert.equal(throttle.accountFailures("bob"), 1);
+  assert.equal(throttle.ipFailures("203.0.113.1"), 2);
+  // Failures after the unlock count again, and applying the same unlock again keeps them.
+  now += 2 * MINUTE;
+  for (let i = 0; i < 3; i++) throttle.recordFailure("alice", `203.0.113.${i}`);
+  assert.equal(throttle.unlockAccount("alice", unlockedAt), false);
+  assert.equal(throttle.accountFailures("alice"), 3);
+  refusal(() => throttle.check("alice", "203.0.113.7"));
+  // A later unlock applies.
+  assert.equal(throttle.unlockAccount("alice", now), true);
+  throttle.check("alice", "203.0.113.7");
 });
 
 Deno.test("bad limits are refused", () => {
+  assert.throws(() => new LoginThrottle({ maxFailuresPerKnownAddress: 0 }), RangeError);
   assert.throws(() => new LoginThrottle({ maxFailuresPerAccount: 0 }), RangeError);
   assert.throws(() => new LoginThrottle({ maxFailuresPerIp: 1.5 }), RangeError);
   assert.throws(() => new LoginThrottle({ windowMs: 0 }), RangeError);

@@ -3,6 +3,7 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import { AccountService, type AccountServiceOptions } from "../server/accounts/account_service.ts";
 import { parsePasswordHash, verifyPassword } from "../server/accounts/password_hash.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
+import { LogCapture } from "./support/log_capture.ts";
 
 const FAST = { ln: 10, r: 8, p: 1 };
 const PASSWORD = "correct horse battery staple";
@@ -12,7 +13,7 @@ const MINUTE = 60_000;
 /** A real SQLite store in a temporary directory, removed on dispose. */
 class Fixture implements AsyncDisposable {
   readonly dir: string;
-  readonly store: SqliteStore;
+  store: SqliteStore;
   clock = Date.UTC(2026, 0, 1);
 
   private constructor(dir: string) {
@@ -26,6 +27,12 @@ class Fixture implements AsyncDisposable {
 
   service(options: AccountServiceOptions = {}): AccountService {
     return new AccountService(this.store, { kdf: FAST, now: () => this.clock, ...options });
+  }
+
+  /** Closes the database and opens it again, as a server restart does. */
+  async reopen(): Promise<void> {
+    await this.store.close();
+    this.store = SqliteStore.open(this.dir);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -190,9 +197,10 @@ Deno.test("the throttle window slides with the clock", async () => {
   assert.ok(locked.retryAfterMs! > 10 * MINUTE && locked.retryAfterMs! <= 11 * MINUTE);
   fixture.clock = start + 50 * MINUTE + locked.retryAfterMs!;
   await accounts.authenticate("alice", PASSWORD, IP);
-  // Still two failures in the window: one more locks it again.
+  // Still two failures in the window: one more locks it again (for addresses alice
+  // never logged in from: IP now is one she did).
   await chatError(accounts.authenticate("alice", "wrong password", IP), "auth_failed");
-  await chatError(accounts.authenticate("alice", PASSWORD, IP), "rate_limited");
+  await chatError(accounts.authenticate("alice", PASSWORD, "192.0.2.11"), "rate_limited");
   fixture.clock = start + 3 * 60 * MINUTE;
   await accounts.authenticate("alice", PASSWORD, IP);
 });
@@ -444,4 +452,180 @@ Deno.test("SQLite: a store from before lookalike keys gets them at open, found b
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const OWNER = "198.51.100.20";
+
+/** Fails `alice` `times` times, each from a fresh address, so only the per-account limit counts. */
+async function lockFromAfar(accounts: AccountService, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await chatError(accounts.authenticate("alice", `guess ${i}`, `10.1.0.${i}`), "auth_failed");
+  }
+}
+
+Deno.test("past the account's limit, addresses that logged in before keep their own tries", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({
+    maxFailuresPerAccountPerHour: 3,
+    maxFailuresPerKnownAddressPerHour: 2,
+  });
+  await accounts.register("alice", PASSWORD);
+  await accounts.authenticate("alice", PASSWORD, OWNER);
+  await accounts.authenticate("alice", PASSWORD, "198.51.100.21");
+  await lockFromAfar(accounts, 3);
+  // An address alice never used is refused even with the right password, before hashing.
+  const hashes = accounts.hashLimiter.completed;
+  const locked = await chatError(accounts.authenticate("alice", PASSWORD, IP), "rate_limited");
+  assert.match(locked.message, /^Too many failed logins for this account;/);
+  assert.equal(accounts.hashLimiter.completed, hashes);
+  // Her own address gets in.
+  assert.equal((await accounts.authenticate("alice", PASSWORD, OWNER)).key, "alice");
+  // It has a budget of its own: two mistakes, then it waits too.
+  await chatError(accounts.authenticate("alice", "typo one", OWNER), "auth_failed");
+  await chatError(accounts.authenticate("alice", "typo two", OWNER), "auth_failed");
+  const own = await chatError(accounts.authenticate("alice", PASSWORD, OWNER), "rate_limited");
+  assert.match(own.message, /^Too many failed logins for this account from your address;/);
+  // Her other address still has its own.
+  await accounts.authenticate("alice", PASSWORD, "198.51.100.21");
+});
+
+Deno.test("known addresses survive a restart and are bounded in number and age; IPv6 per /64", async () => {
+  await using fixture = await Fixture.create();
+  const DAY = 24 * 60 * MINUTE;
+  const options = {
+    maxFailuresPerAccountPerHour: 3,
+    knownLoginAddresses: 2,
+    knownLoginAddressMaxAgeMs: 7 * DAY,
+  };
+  let accounts = fixture.service(options);
+  await accounts.register("alice", PASSWORD);
+  for (const address of ["203.0.113.1", "203.0.113.2", "2001:db8:1:2::5"]) {
+    await accounts.authenticate("alice", PASSWORD, address);
+    fixture.clock += MINUTE;
+  }
+  // The two most recent are kept.
+  assert.deepEqual(await accounts.knownAddresses("alice"), ["2001:db8:1:2::/64", "203.0.113.2"]);
+
+  await fixture.reopen();
+  accounts = fixture.service(options);
+  assert.deepEqual(await accounts.knownAddresses("alice"), ["2001:db8:1:2::/64", "203.0.113.2"]);
+  await lockFromAfar(accounts, 3);
+  await chatError(accounts.authenticate("alice", PASSWORD, "203.0.113.1"), "rate_limited");
+  await accounts.authenticate("alice", PASSWORD, "2001:db8:1:2:ffff::99");
+  await accounts.authenticate("alice", PASSWORD, "203.0.113.2");
+
+  // A week after its last login an address is forgotten.
+  fixture.clock += 7 * DAY - 10 * MINUTE;
+  await accounts.authenticate("alice", PASSWORD, "2001:db8:1:2::5");
+  fixture.clock += 20 * MINUTE;
+  await lockFromAfar(accounts, 3);
+  await chatError(accounts.authenticate("alice", PASSWORD, "203.0.113.2"), "rate_limited");
+  await accounts.authenticate("alice", PASSWORD, "2001:db8:1:2::5");
+  assert.deepEqual(await accounts.knownAddresses("alice"), ["2001:db8:1:2::/64"]);
+  // Deleting the account forgets them: a new alice starts with none.
+  await accounts.remove("alice");
+  await accounts.register("alice", PASSWORD);
+  assert.deepEqual(await accounts.knownAddresses("alice"), []);
+});
+
+Deno.test("an account registered from a session knows the address it registered from", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3 });
+  await accounts.register("alice", PASSWORD, { ip: OWNER });
+  assert.deepEqual(await accounts.knownAddresses("alice"), [OWNER]);
+  await lockFromAfar(accounts, 3);
+  await accounts.authenticate("alice", PASSWORD, OWNER);
+});
+
+Deno.test("unlock, from another service on the same store as chat user is, lifts the lock at the next try", async () => {
+  await using fixture = await Fixture.create();
+  const server = fixture.service({ maxFailuresPerAccountPerHour: 3 });
+  await server.register("alice", PASSWORD);
+  await lockFromAfar(server, 3);
+  await chatError(server.authenticate("alice", PASSWORD, IP), "rate_limited");
+  fixture.clock += MINUTE;
+  // `chat user unlock` is another process: here another service on the same database.
+  const command = fixture.service();
+  assert.equal((await command.unlock("ALICE")).key, "alice");
+  fixture.clock += MINUTE;
+  await server.authenticate("alice", PASSWORD, IP);
+  // Later failures count again from zero.
+  await lockFromAfar(server, 2);
+  await server.authenticate("alice", PASSWORD, IP);
+  await lockFromAfar(server, 1);
+  await chatError(server.authenticate("alice", PASSWORD, "192.0.2.11"), "rate_limited");
+  await chatError(command.unlock("bob"), "no_such_user");
+});
+
+Deno.test("failed logins and the start of each lock are logged as warnings, never the password", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3, maxFailuresPerIpPerHour: 5 });
+  await accounts.register("alice", PASSWORD);
+  await using logs = await LogCapture.start();
+  for (let i = 0; i < 3; i++) {
+    await chatError(
+      accounts.authenticate("alice", `secret guess ${i}`, "203.0.113.9"),
+      "auth_failed",
+    );
+  }
+  // Refused tries of a locked account are not logged again.
+  for (let i = 0; i < 5; i++) {
+    await chatError(accounts.authenticate("alice", PASSWORD, "203.0.113.9"), "rate_limited");
+  }
+  await chatError(accounts.authenticate("mallory", "secret guess m", "203.0.113.9"), "auth_failed");
+  await chatError(
+    accounts.authenticate("no such nick!", "secret guess n", "203.0.113.9"),
+    "auth_failed",
+  );
+  await chatError(accounts.authenticate("bob", PASSWORD, "203.0.113.9"), "rate_limited");
+  const warnings = logs.records.filter((record) => record.level === "warning");
+  assert.ok(warnings.every((record) => record.category.join(".") === "chat.accounts"));
+  assert.deepEqual(logs.lines.filter((line) => line.startsWith("warning")), [
+    "warning Failed login for alice from 203.0.113.9",
+    "warning Failed login for alice from 203.0.113.9",
+    "warning Failed login for alice from 203.0.113.9",
+    "warning Account alice locked: 3 failed logins within an hour, the last from 203.0.113.9; " +
+    "only addresses it logged in from before may still try ('chat user unlock' lifts it)",
+    "warning Failed login for unknown account mallory from 203.0.113.9",
+    "warning Failed login with an invalid name from 203.0.113.9",
+    "warning Address 203.0.113.9 locked: 5 failed logins within an hour, for any account",
+  ]);
+  assert.deepEqual(warnings[0]!.properties, { account: "alice", ip: "203.0.113.9" });
+  const everything = JSON.stringify(logs.records);
+  assert.ok(!everything.includes("secret guess"), everything);
+  assert.ok(!everything.includes(PASSWORD), everything);
+});
+
+Deno.test("at most maxPasswordChecksPerIp checks pending per address; the rest are refused at once", async () => {
+  await using fixture = await Fixture.create();
+  const accounts = fixture.service({ maxConcurrentHashes: 1, maxPasswordChecksPerIp: 2 });
+  await accounts.register("alice", PASSWORD);
+  await accounts.register("bob", PASSWORD);
+  const attacker = Array.from(
+    { length: 6 },
+    (_, i) => accounts.authenticate("alice", `guess ${i}`, "2001:db8:66::1"),
+  );
+  // Another host in the attacker's /64 shares its lane.
+  attacker.push(accounts.authenticate("alice", "guess 6", "2001:db8:66::2"));
+  const bystander = accounts.authenticate("bob", PASSWORD, IP);
+  const results = await Promise.allSettled(attacker);
+  const codes = results.map((result) =>
+    result.status === "rejected" ? (result.reason as ChatError).code : "ok"
+  );
+  assert.deepEqual(codes, [
+    "auth_failed",
+    "auth_failed",
+    "rate_limited",
+    "rate_limited",
+    "rate_limited",
+    "rate_limited",
+    "rate_limited",
+  ]);
+  const refused = (results[2] as PromiseRejectedResult).reason as ChatError;
+  assert.match(refused.message, /^Too many password checks from your address at once \(limit 2\)/);
+  assert.ok(refused.retryAfterMs! > 0);
+  assert.equal((await bystander).key, "bob");
+  // Refusals cost no hash and count as no failure.
+  assert.equal(accounts.throttle.accountFailures("alice"), 2);
+  assert.equal(accounts.hashLimiter.pendingIn("2001:db8:66::/64"), 0);
 });

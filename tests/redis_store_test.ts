@@ -215,3 +215,74 @@ Deno.test("RedisStore finds accounts by lookalike key like SQLite, and indexes o
     await sqlite.close();
   }
 });
+
+Deno.test("login addresses and unlocks: both stores keep the newest addresses, forget old ones, and drop them with the account", async () => {
+  await using redis = await RedisServer.start();
+  const redisStore = new RedisStore(await RedisConnection.open(redis.url), {
+    keys: new RedisKeys("t:"),
+  });
+  const sqlite = SqliteStore.memory();
+  try {
+    const account = {
+      key: "erin",
+      name: "Erin",
+      passwordHash: "$scrypt$x",
+      admin: false,
+      createdAt: T0,
+    };
+    const answers: unknown[] = [];
+    for (const store of [redisStore, sqlite] as Store[]) {
+      await store.putAccount(account);
+      const limits = { keep: 3, notBefore: T0 };
+      for (const [ip, at] of [["192.0.2.1", 10], ["192.0.2.2", 20], ["192.0.2.1", 30]] as const) {
+        await store.putLoginAddress("erin", { ip, lastLoginAt: T0 + at }, limits);
+      }
+      // An older time never moves an address back.
+      await store.putLoginAddress("erin", { ip: "192.0.2.2", lastLoginAt: T0 + 5 }, limits);
+      const first = await store.loginAddresses("erin");
+      // Over the count, the least recently used goes; older than notBefore too.
+      await store.putLoginAddress("erin", { ip: "2001:db8::/64", lastLoginAt: T0 + 40 }, limits);
+      await store.putLoginAddress("erin", { ip: "192.0.2.3", lastLoginAt: T0 + 50 }, limits);
+      const trimmed = await store.loginAddresses("erin");
+      await store.putLoginAddress("erin", { ip: "192.0.2.4", lastLoginAt: T0 + 60 }, {
+        keep: 3,
+        notBefore: T0 + 45,
+      });
+      const aged = await store.loginAddresses("erin");
+      const last = [
+        await store.lastLoginFrom("erin", "192.0.2.3"),
+        await store.lastLoginFrom("erin", "192.0.2.1"),
+      ];
+      const unlockBefore = await store.loginUnlock("erin");
+      await store.putLoginUnlock("erin", T0 + 70);
+      const unlock = await store.loginUnlock("erin");
+      await store.deleteAccount("erin");
+      answers.push({
+        first,
+        trimmed,
+        aged,
+        last,
+        unlockBefore,
+        unlock,
+        afterDelete: [await store.loginAddresses("erin"), await store.loginUnlock("erin")],
+      });
+    }
+    assert.deepEqual(answers[0], answers[1]);
+    assert.deepEqual(answers[1], {
+      first: [{ ip: "192.0.2.1", lastLoginAt: T0 + 30 }, { ip: "192.0.2.2", lastLoginAt: T0 + 20 }],
+      trimmed: [
+        { ip: "192.0.2.3", lastLoginAt: T0 + 50 },
+        { ip: "2001:db8::/64", lastLoginAt: T0 + 40 },
+        { ip: "192.0.2.1", lastLoginAt: T0 + 30 },
+      ],
+      aged: [{ ip: "192.0.2.4", lastLoginAt: T0 + 60 }, { ip: "192.0.2.3", lastLoginAt: T0 + 50 }],
+      last: [T0 + 50, undefined],
+      unlockBefore: undefined,
+      unlock: T0 + 70,
+      afterDelete: [[], undefined],
+    });
+  } finally {
+    await redisStore.close();
+    await sqlite.close();
+  }
+});

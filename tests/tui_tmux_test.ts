@@ -476,3 +476,55 @@ Deno.test({
   await terminal.keys("C-c");
   await terminal.waitFor(/EXIT=0/, "the client's exit");
 });
+
+/** How many times `text` shows on the screen. */
+function occurrences(rows: string[], text: string): number {
+  return rows.join("\n").split(text).length - 1;
+}
+
+/** Answers the terminal's password prompts with `answers`, one per prompt, in order. */
+async function answerPasswordPrompts(terminal: Terminal, answers: string[]): Promise<void> {
+  for (const [index, answer] of answers.entries()) {
+    await terminal.waitFor(
+      (rows) => occurrences(rows, "Password for alice:") === index + 1,
+      `password prompt ${index + 1}`,
+    );
+    await terminal.type(answer);
+    await terminal.keys("Enter");
+  }
+}
+
+Deno.test({
+  name: "tui in tmux: a registered nickname's password is asked for three times, as the help says",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory", "--kdf-cost", "10"]);
+  const address = `127.0.0.1:${server.port}`;
+  const owner = await ChatClient.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    nick: "alice",
+  });
+  await owner.request({ type: "register", password: "horse staple" });
+  await owner.close();
+
+  // Asked because the server says the nickname needs it: the third answer still counts.
+  {
+    await using terminal = await Terminal.start([address, ...ALICE, "--plain"]);
+    await answerPasswordPrompts(terminal, ["wrong one", "wrong two", "horse staple"]);
+    const rows = await terminal.waitFor(/general/, "joined #general on the third password");
+    assert.equal(occurrences(rows, "Wrong nickname or password"), 2);
+    assert.doesNotMatch(rows.join("\n"), /wrong one|wrong two|horse staple/);
+    await terminal.keys("C-d");
+    await terminal.waitFor(/EXIT=0/, "the client's exit");
+  }
+  // Asked first because of --login: three wrong answers, then exit 1 without a fourth prompt.
+  {
+    await using terminal = await Terminal.start([address, ...ALICE, "--plain", "--login"]);
+    await answerPasswordPrompts(terminal, ["wrong one", "wrong two", "wrong three"]);
+    const rows = await terminal.waitFor(/EXIT=1/, "the client's exit after three wrong passwords");
+    assert.equal(occurrences(rows, "Password for alice:"), 3);
+    assert.match(rows.join("\n"), /refused alice: Wrong nickname or password \(auth_failed\)/);
+    assert.doesNotMatch(rows.join("\n"), /wrong one|wrong two|wrong three/);
+  }
+});

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { AccountService } from "../server/accounts/account_service.ts";
 import { parsePasswordHash } from "../server/accounts/password_hash.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
+import { Peer } from "./support/peer.ts";
+import { ServerProcess } from "./support/server_process.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PASSWORD = "correct horse battery staple";
@@ -87,6 +89,9 @@ Deno.test("chat user --help documents every subcommand, the env knob and example
       "chat user list",
       "chat user import FILE",
       "chat user admin NAME [--revoke]",
+      "chat user unlock NAME",
+      "honours it at the account's",
+      "--redis URL",
       "--data DIR",
       "(default ./chat-data)",
       "CHAT_KDF_LN",
@@ -99,7 +104,7 @@ Deno.test("chat user --help documents every subcommand, the env knob and example
   }).output();
   assert.match(
     new TextDecoder().decode(top.stdout),
-    /chat user add\|passwd\|del\|list\|import\|admin/,
+    /chat user add\|passwd\|del\|list\|import\|admin\|unlock/,
   );
 });
 
@@ -283,7 +288,10 @@ Deno.test("bad usage exits 2 with one line", async () => {
   await using data = await DataDir.create();
   for (
     const [args, expected] of [
-      [[], /'chat user' needs one of add, passwd, del, list, import, admin/],
+      [[], /'chat user' needs one of add, passwd, del, list, import, admin, unlock/],
+      [["unlock"], /'chat user unlock' takes one NAME/],
+      [["list", "--redis", "redis://x", "--data", "d"], /--data and --redis exclude each other/],
+      [["list", "--redis-prefix", "p:"], /--redis-prefix only applies with --redis/],
       [["frobnicate"], /unknown 'chat user' command "frobnicate"/],
       [["add"], /'chat user add' takes one NAME, got 0 arguments/],
       [["add", "a", "b"], /'chat user add' takes one NAME, got 2 arguments/],
@@ -347,6 +355,50 @@ Deno.test("without a database every subcommand fails with one line and creates n
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
+});
+
+/** A hello from `localAddress` as `nick` with `password`: "welcome" or the error code. */
+async function loginFrom(port: number, localAddress: string, password: string): Promise<string> {
+  await using peer = await Peer.connectFrom(port, localAddress);
+  const reply = await peer.hello("alice", { password });
+  return reply.type === "welcome" ? "welcome" : reply.code;
+}
+
+Deno.test("unlock lifts the lock a running server holds, at the next try, without a restart", async () => {
+  await using data = await DataDir.create();
+  assertOk(await data.run(["add", "alice"], { stdin: `${PASSWORD}\n` }));
+  await using server = await ServerProcess.start([
+    "--data",
+    data.path,
+    "--no-discovery",
+    "--kdf-cost",
+    "10",
+    "--max-login-failures-per-account",
+    "3",
+  ]);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await loginFrom(server.port, "127.0.0.2", `guess ${i}`), "auth_failed");
+  }
+  assert.equal(await loginFrom(server.port, "127.0.0.3", PASSWORD), "rate_limited");
+  assert.equal(await loginFrom(server.port, "127.0.0.3", PASSWORD), "rate_limited");
+
+  const unlock = await data.run(["unlock", "ALICE"]);
+  assertOk(unlock);
+  assert.equal(unlock.stdout, "Unlocked alice: its failed logins so far no longer count.\n");
+  assert.equal(await loginFrom(server.port, "127.0.0.3", PASSWORD), "welcome");
+  // Failures count from zero again.
+  assert.equal(await loginFrom(server.port, "127.0.0.2", "guess 4"), "auth_failed");
+  assert.equal(await loginFrom(server.port, "127.0.0.4", PASSWORD), "welcome");
+
+  const log = server.output;
+  assert.equal(log.match(/Failed login for "?alice"? from "?127\.0\.0\.2/g)?.length, 4, log);
+  assert.equal(log.match(/Account "?alice"? locked/g)?.length, 1, log);
+  assert.match(log, /login lock of "?alice"? was lifted/);
+  assert.ok(!log.includes("guess") && !log.includes(PASSWORD), log);
+
+  const unknown = await data.run(["unlock", "bob"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /chat user: No account named bob/);
 });
 
 // The terminal path needs a pseudo-terminal: util-linux `script` provides one.

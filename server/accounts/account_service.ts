@@ -2,7 +2,8 @@
  * Registered accounts: registration, login with throttling and hash
  * upgrades, administration and bulk import. The store is the only state
  * (nothing is cached), so changes made by `chat user` on the same data
- * directory take effect at the next login.
+ * directory take effect at the next login — an unlock too: it is a time
+ * in the store, read when a locked account is tried.
  *
  * @module
  */
@@ -14,10 +15,12 @@ import { HashLimiter } from "./hash_limiter.ts";
 import {
   DEFAULT_MAX_FAILURES_PER_ACCOUNT,
   DEFAULT_MAX_FAILURES_PER_IP,
+  DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS,
   ipKey,
+  type LockStart,
   LoginThrottle,
 } from "./login_throttle.ts";
-import type { SharedLoginFailures } from "./shared_login_failures.ts";
+import type { FailureCounts, SharedLoginFailures } from "./shared_login_failures.ts";
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -37,10 +40,26 @@ export interface AccountServiceOptions {
   maxConcurrentHashes?: number;
   /** Hashes waiting for a slot before logins are refused as `rate_limited` (default 64). */
   maxQueuedHashes?: number;
+  /**
+   * Password checks pending (running or waiting) per address (IPv6: per
+   * /64); more are refused as `rate_limited` at once (default 4). Addresses
+   * take turns for the hash slots, so one cannot starve another.
+   */
+  maxPasswordChecksPerIp?: number;
   /** Failed logins per account per hour before it is throttled (default 100). */
   maxFailuresPerAccountPerHour?: number;
   /** Failed logins per address (IPv6: per /64) per hour before it is throttled (default 300). */
   maxFailuresPerIpPerHour?: number;
+  /**
+   * Failed logins per hour for an account from one of its known addresses
+   * (where it logged in before), which keep their tries past the account's
+   * limit (default 20).
+   */
+  maxFailuresPerKnownAddressPerHour?: number;
+  /** Addresses remembered per account, the most recently used (default 10). */
+  knownLoginAddresses?: number;
+  /** How long an address is remembered after its last login, in ms (default 30 days; 0: no limit). */
+  knownLoginAddressMaxAgeMs?: number;
   /** Shortest password accepted for new passwords (default 8). */
   minPasswordLength?: number;
   /** The clock, in ms (default `Date.now`). */
@@ -51,6 +70,17 @@ export interface AccountServiceOptions {
    * local limits still apply).
    */
   sharedFailures?: SharedLoginFailures;
+}
+
+/** Default {@linkcode AccountServiceOptions.knownLoginAddresses}. */
+export const DEFAULT_KNOWN_LOGIN_ADDRESSES = 10;
+/** Default {@linkcode AccountServiceOptions.knownLoginAddressMaxAgeMs}. */
+export const DEFAULT_KNOWN_LOGIN_ADDRESS_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Options for {@linkcode AccountService.register}. */
+export interface RegisterOptions {
+  /** The address registering (a session's peer): its hash waits in that address's lane, and the address is known from then on. */
+  ip?: string;
 }
 
 /** What {@linkcode AccountService.importLines} did. */
@@ -91,8 +121,11 @@ function keyOf(name: string): string | undefined {
 
 /**
  * Accounts on top of a {@linkcode Store}. Every hash goes through one
- * {@linkcode HashLimiter}, and failed logins are throttled per account and
- * per address before any hashing.
+ * {@linkcode HashLimiter}, fair across addresses, and failed logins are
+ * throttled per account and per address before any hashing. An account
+ * over its limit is still open to the addresses it logged in from before
+ * (remembered in the store), each with a budget of its own. Failed logins
+ * and the start of each lock are logged as warnings, never the password.
  *
  * @example
  * ```ts ignore
@@ -119,6 +152,9 @@ export class AccountService {
   #shared: SharedLoginFailures | undefined;
   #maxFailuresPerAccount: number;
   #maxFailuresPerIp: number;
+  #maxFailuresPerKnownAddress: number;
+  #maxKnownAddresses: number;
+  #knownAddressMaxAgeMs: number;
 
   constructor(store: Store, options: AccountServiceOptions = {}) {
     this.#store = store;
@@ -129,11 +165,29 @@ export class AccountService {
     this.#maxFailuresPerAccount = options.maxFailuresPerAccountPerHour ??
       DEFAULT_MAX_FAILURES_PER_ACCOUNT;
     this.#maxFailuresPerIp = options.maxFailuresPerIpPerHour ?? DEFAULT_MAX_FAILURES_PER_IP;
+    this.#maxFailuresPerKnownAddress = options.maxFailuresPerKnownAddressPerHour ??
+      DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS;
+    this.#maxKnownAddresses = options.knownLoginAddresses ?? DEFAULT_KNOWN_LOGIN_ADDRESSES;
+    this.#knownAddressMaxAgeMs = options.knownLoginAddressMaxAgeMs ??
+      DEFAULT_KNOWN_LOGIN_ADDRESS_MAX_AGE_MS;
+    if (!Number.isSafeInteger(this.#maxKnownAddresses) || this.#maxKnownAddresses < 1) {
+      throw new RangeError(
+        `knownLoginAddresses must be a whole number >= 1, got ${this.#maxKnownAddresses}`,
+      );
+    }
+    if (!Number.isSafeInteger(this.#knownAddressMaxAgeMs) || this.#knownAddressMaxAgeMs < 0) {
+      throw new RangeError(
+        `knownLoginAddressMaxAgeMs must be a whole number >= 0, got ${this.#knownAddressMaxAgeMs}`,
+      );
+    }
     this.hashLimiter = new HashLimiter({
       ...(options.maxConcurrentHashes === undefined
         ? {}
         : { maxConcurrent: options.maxConcurrentHashes }),
       ...(options.maxQueuedHashes === undefined ? {} : { maxQueued: options.maxQueuedHashes }),
+      ...(options.maxPasswordChecksPerIp === undefined
+        ? {}
+        : { maxPendingPerLane: options.maxPasswordChecksPerIp }),
     });
     this.throttle = new LoginThrottle({
       ...(options.maxFailuresPerAccountPerHour === undefined
@@ -142,15 +196,21 @@ export class AccountService {
       ...(options.maxFailuresPerIpPerHour === undefined
         ? {}
         : { maxFailuresPerIp: options.maxFailuresPerIpPerHour }),
+      maxFailuresPerKnownAddress: this.#maxFailuresPerKnownAddress,
       now: this.#now,
     });
   }
 
   /**
    * Creates an account. Throws `ChatError` `invalid_name`,
-   * `invalid_password` or `name_taken`.
+   * `invalid_password` or `name_taken` (or `rate_limited` when the hash
+   * slots are busy).
    */
-  async register(name: string, password: string): Promise<AccountRecord> {
+  async register(
+    name: string,
+    password: string,
+    options: RegisterOptions = {},
+  ): Promise<AccountRecord> {
     const nick = validateNick(name);
     validatePassword(password, { minLength: this.#minPasswordLength });
     const key = nameKey(nick);
@@ -159,7 +219,8 @@ export class AccountService {
     try {
       if (await this.#store.getAccount(key)) throw nameTaken(nick);
       await this.refuseLookalike(nick);
-      const passwordHash = await this.#hash(password);
+      const address = options.ip === undefined ? undefined : ipKey(options.ip);
+      const passwordHash = await this.#hash(password, address);
       const record: AccountRecord = {
         key,
         name: nick,
@@ -168,6 +229,7 @@ export class AccountService {
         createdAt: this.#now(),
       };
       await this.#store.putAccount(record);
+      if (address !== undefined) await this.#rememberAddress(record, address);
       return record;
     } finally {
       this.#registering.delete(key);
@@ -178,50 +240,200 @@ export class AccountService {
    * Checks a login from address `ip` and returns the account. A wrong name
    * and a wrong password fail alike (`auth_failed`), in about the same
    * time; too many recent failures for the account or the address fail
-   * with `rate_limited` before any hashing, even with the right password.
-   * A hash weaker than the configured parameters is upgraded on success.
+   * with `rate_limited` before any hashing, even with the right password —
+   * except that past the account's limit an address the account logged in
+   * from before keeps a budget of its own. A hash weaker than the
+   * configured parameters is upgraded on success, and the address is
+   * remembered as known.
    */
   async authenticate(name: string, password: string, ip: string): Promise<AccountRecord> {
     const key = keyOf(name);
-    this.throttle.check(key, ip);
-    await this.#checkShared(key, ip);
+    const address = ipKey(ip);
+    // The cheapest refusal first: a flood from one address costs no store read.
+    this.hashLimiter.checkLane(address);
+    let shared = await this.#sharedCounts(key, address);
+    let known = false;
+    if (key !== undefined && this.#accountOverLimit(key, shared)) {
+      // Only a locked account costs these reads, so an unlock made by
+      // `chat user` in another process is seen at the next try.
+      if (await this.#applyUnlock(key)) shared = await this.#sharedCounts(key, address);
+      if (this.#accountOverLimit(key, shared)) known = await this.#isKnownAddress(key, address);
+    }
+    this.throttle.check(key, ip, { knownAddress: known });
+    this.#checkShared(key, shared, known);
     const record = key === undefined ? undefined : await this.#store.getAccount(key);
-    const ok = await this.#verify(password, record);
+    const ok = await this.#verify(password, record, address);
     if (!ok || record === undefined) {
-      this.throttle.recordFailure(key, ip);
-      this.#shared?.record(key, ipKey(ip)).catch(() => {
-        // The local count still holds; the cluster's misses one failure.
-      });
+      this.#recordFailure(key, record, ip, known);
       throw authFailed();
     }
-    return await this.#upgrade(record, password);
+    await this.#rememberAddress(record, address);
+    return await this.#upgrade(record, password, address);
+  }
+
+  /**
+   * Lifts the login lock of `name`: failed logins counted so far stop
+   * counting, here, in every server on the same store (at its next try of
+   * the account), and in the cluster's shared counts. Throws
+   * `ChatError("no_such_user")`.
+   */
+  async unlock(name: string): Promise<AccountRecord> {
+    const record = await this.#require(name);
+    const at = this.#now();
+    await this.#store.putLoginUnlock(record.key, at);
+    this.throttle.unlockAccount(record.key, at);
+    await this.#shared?.clearAccount(record.key);
+    return record;
+  }
+
+  /** The addresses `name` logged in from that still count as known, most recent first. */
+  async knownAddresses(name: string): Promise<string[]> {
+    const record = await this.#require(name);
+    const notBefore = this.#knownNotBefore();
+    return (await this.#store.loginAddresses(record.key))
+      .filter((address) => address.lastLoginAt >= notBefore)
+      .map((address) => address.ip);
+  }
+
+  /** The cluster's counts, or undefined without a cluster or when it does not answer. */
+  async #sharedCounts(
+    key: string | undefined,
+    address: string,
+  ): Promise<FailureCounts | undefined> {
+    if (this.#shared === undefined) return undefined;
+    try {
+      return await this.#shared.count(key, address);
+    } catch {
+      return undefined; // The local limits still apply.
+    }
+  }
+
+  #accountOverLimit(key: string, shared: FailureCounts | undefined): boolean {
+    return this.throttle.accountLocked(key) ||
+      (shared !== undefined && shared.account >= this.#maxFailuresPerAccount);
+  }
+
+  /** Applies an unlock recorded in the store since the last; whether there was one. */
+  async #applyUnlock(key: string): Promise<boolean> {
+    let at: number | undefined;
+    try {
+      at = await this.#store.loginUnlock(key);
+    } catch {
+      return false; // Storage trouble: the lock stands.
+    }
+    if (at === undefined || !this.throttle.unlockAccount(key, at)) return false;
+    logger.info("The login lock of {account} was lifted (chat user unlock)", { account: key });
+    return true;
+  }
+
+  /** The earliest last login that still makes an address known. */
+  #knownNotBefore(): number {
+    return this.#knownAddressMaxAgeMs === 0 ? 0 : this.#now() - this.#knownAddressMaxAgeMs;
+  }
+
+  async #isKnownAddress(key: string, address: string): Promise<boolean> {
+    try {
+      const last = await this.#store.lastLoginFrom(key, address);
+      return last !== undefined && last >= this.#knownNotBefore();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Remembers where `record` logged in from; a storage failure only costs the memory. */
+  async #rememberAddress(record: AccountRecord, address: string): Promise<void> {
+    try {
+      await this.#store.putLoginAddress(record.key, { ip: address, lastLoginAt: this.#now() }, {
+        keep: this.#maxKnownAddresses,
+        notBefore: this.#knownNotBefore(),
+      });
+    } catch (error) {
+      logger.warn("Could not remember the login address of {account}: {error}", {
+        account: record.key,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Refuses, like the local throttle, when the cluster has seen too many failures. */
-  async #checkShared(key: string | undefined, ip: string): Promise<void> {
-    if (this.#shared === undefined) return;
-    let counts;
-    try {
-      counts = await this.#shared.count(key, ipKey(ip));
-    } catch {
-      return;
-    }
+  #checkShared(key: string | undefined, counts: FailureCounts | undefined, known: boolean): void {
+    if (counts === undefined) return;
     if (key !== undefined && counts.account >= this.#maxFailuresPerAccount) {
-      throw new ChatError(
-        "rate_limited",
-        "Too many failed logins for this account; try again later",
-        {
-          retryAfterMs: 60_000,
-        },
-      );
+      if (!known) {
+        throw new ChatError(
+          "rate_limited",
+          "Too many failed logins for this account; try again later",
+          { retryAfterMs: 60_000 },
+        );
+      }
+      if (counts.accountFromIp >= this.#maxFailuresPerKnownAddress) {
+        throw new ChatError(
+          "rate_limited",
+          "Too many failed logins for this account from your address; try again later",
+          { retryAfterMs: 60_000 },
+        );
+      }
     }
     if (counts.ip >= this.#maxFailuresPerIp) {
       throw new ChatError(
         "rate_limited",
         "Too many failed logins from your address; try again later",
-        {
-          retryAfterMs: 60_000,
-        },
+        { retryAfterMs: 60_000 },
+      );
+    }
+  }
+
+  /** Counts a failed login here and in the cluster, and logs it (and any lock it starts). */
+  #recordFailure(
+    key: string | undefined,
+    record: AccountRecord | undefined,
+    ip: string,
+    known: boolean,
+  ): void {
+    const local = this.throttle.recordFailure(key, ip);
+    if (key === undefined) {
+      logger.warn("Failed login with an invalid name from {ip}", { ip });
+    } else {
+      logger.warn(`Failed login for ${record ? "" : "unknown account "}{account} from {ip}`, {
+        account: key,
+        ip,
+      });
+    }
+    if (this.#shared === undefined) {
+      this.#logLocks(key, ip, local, known);
+      return;
+    }
+    // With a cluster its counts say when a lock starts, so it is logged once.
+    this.#shared.record(key, ipKey(ip)).then(
+      (counts) =>
+        this.#logLocks(key, ip, {
+          account: counts.account === this.#maxFailuresPerAccount,
+          ip: counts.ip === this.#maxFailuresPerIp,
+          knownAddress: counts.accountFromIp === this.#maxFailuresPerKnownAddress,
+        }, known),
+      // The local count still holds; the cluster's misses one failure.
+      () => this.#logLocks(key, ip, local, known),
+    );
+  }
+
+  #logLocks(key: string | undefined, ip: string, started: LockStart, known: boolean): void {
+    if (key !== undefined && started.account) {
+      logger.warn(
+        "Account {account} locked: {limit} failed logins within an hour, the last from {ip}; " +
+          "only addresses it logged in from before may still try ('chat user unlock' lifts it)",
+        { account: key, ip, limit: this.#maxFailuresPerAccount },
+      );
+    }
+    if (key !== undefined && known && started.knownAddress) {
+      logger.warn(
+        "Account {account} locked for its known address {ip} too: {limit} failed logins from it within an hour",
+        { account: key, ip, limit: this.#maxFailuresPerKnownAddress },
+      );
+    }
+    if (started.ip) {
+      logger.warn(
+        "Address {ip} locked: {limit} failed logins within an hour, for any account",
+        { ip, limit: this.#maxFailuresPerIp },
       );
     }
   }
@@ -385,12 +597,20 @@ export class AccountService {
     return record;
   }
 
-  #hash(password: string): Promise<string> {
-    return this.hashLimiter.run(() => hashPassword(password, this.#kdf));
+  /** Hashes `password` in `lane` (an address key; none for local work). */
+  #hash(password: string, lane?: string): Promise<string> {
+    return this.hashLimiter.run(
+      () => hashPassword(password, this.#kdf),
+      lane === undefined ? {} : { lane },
+    );
   }
 
   /** Whether `password` matches; hashes against a dummy when there is no record. */
-  async #verify(password: string, record: AccountRecord | undefined): Promise<boolean> {
+  async #verify(
+    password: string,
+    record: AccountRecord | undefined,
+    lane: string,
+  ): Promise<boolean> {
     // Longer than any password we accept: refuse without the cost of hashing it.
     if (typeof password !== "string" || password.length > MAX_PASSWORD_LENGTH * 4) return false;
     return await this.hashLimiter.run(async () => {
@@ -406,7 +626,7 @@ export class AccountService {
         });
         return false;
       }
-    });
+    }, { lane });
   }
 
   #dummy(): Promise<string> {
@@ -418,10 +638,10 @@ export class AccountService {
   }
 
   /** Rehashes with the current parameters if the stored hash is weaker; best effort. */
-  async #upgrade(record: AccountRecord, password: string): Promise<AccountRecord> {
+  async #upgrade(record: AccountRecord, password: string, lane: string): Promise<AccountRecord> {
     if (!needsRehash(record.passwordHash, this.#kdf)) return record;
     try {
-      const passwordHash = await this.#hash(password);
+      const passwordHash = await this.#hash(password, lane);
       const latest = await this.#store.getAccount(record.key);
       // Changed or deleted meanwhile: the newer state wins.
       if (latest === undefined || latest.passwordHash !== record.passwordHash) return record;

@@ -3,6 +3,11 @@
  * sliding hour, so online password guessing is slow whichever way it is
  * spread. Checked before any hash is computed.
  *
+ * An account over its limit is locked only for addresses it never logged
+ * in from: an address it did (a "known address", told by the caller) keeps
+ * its own, smaller budget for that account, so an attacker cannot lock the
+ * owner out.
+ *
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
@@ -13,9 +18,11 @@ export interface LoginThrottleOptions {
   maxFailuresPerAccount?: number;
   /** Failures allowed per address (IPv6: per /64) in a window (default 300). */
   maxFailuresPerIp?: number;
+  /** Failures allowed per account from one of its known addresses in a window (default 20). */
+  maxFailuresPerKnownAddress?: number;
   /** The sliding window (default one hour). */
   windowMs?: number;
-  /** Accounts, and separately addresses, tracked at most (default 10 000 each). */
+  /** Accounts, addresses, and account-address pairs tracked at most (default 10 000 each). */
   maxTrackedKeys?: number;
   /** The clock, in ms (default `Date.now`). */
   now?: () => number;
@@ -25,6 +32,8 @@ export interface LoginThrottleOptions {
 export const DEFAULT_MAX_FAILURES_PER_ACCOUNT = 100;
 /** Default {@linkcode LoginThrottleOptions.maxFailuresPerIp}. */
 export const DEFAULT_MAX_FAILURES_PER_IP = 300;
+/** Default {@linkcode LoginThrottleOptions.maxFailuresPerKnownAddress}. */
+export const DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS = 20;
 /** Default {@linkcode LoginThrottleOptions.windowMs}. */
 export const DEFAULT_THROTTLE_WINDOW_MS = 60 * 60 * 1000;
 /** Default {@linkcode LoginThrottleOptions.maxTrackedKeys}. */
@@ -51,6 +60,17 @@ class FailureCount {
       this.buckets.splice(0, drop);
       this.counts.splice(0, drop);
     }
+  }
+
+  /** Drops the buckets up to and including `bucket`. */
+  forget(bucket: number): void {
+    let drop = 0;
+    while (drop < this.buckets.length && this.buckets[drop]! <= bucket) {
+      this.total -= this.counts[drop]!;
+      drop++;
+    }
+    this.buckets.splice(0, drop);
+    this.counts.splice(0, drop);
   }
 
   add(current: number): void {
@@ -108,7 +128,8 @@ class FailureTable {
     return Math.max(1, Math.ceil(expiresAt - now));
   }
 
-  add(key: string, now: number): void {
+  /** Counts one failure; returns the count in the window after it. */
+  add(key: string, now: number): number {
     const current = this.#bucket(now);
     let count = this.#counts.get(key);
     if (count === undefined) count = new FailureCount();
@@ -117,6 +138,20 @@ class FailureTable {
     count.add(current);
     this.#counts.set(key, count);
     if (this.#counts.size > this.#maxKeys) this.#shrink(current);
+    return count.total;
+  }
+
+  /** Forgets the failures of `key` counted at or before `at` (the whole bucket `at` falls in). */
+  forget(key: string, at: number): void {
+    const count = this.#counts.get(key);
+    if (count === undefined) return;
+    count.forget(this.#bucket(at));
+    if (count.total === 0) this.#counts.delete(key);
+  }
+
+  /** Every key tracked now (a snapshot: the caller may forget while iterating). */
+  keys(): string[] {
+    return [...this.#counts.keys()];
   }
 
   #shrink(current: number): void {
@@ -171,57 +206,110 @@ export function ipKey(ip: string): string {
   return groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":") + "::/64";
 }
 
+/** Which limits a failure brought its count up to: a lock starting now. */
+export interface LockStart {
+  /** The account reached its limit (addresses it never logged in from are refused). */
+  account: boolean;
+  /** The address reached its limit (refused for every account). */
+  ip: boolean;
+  /** The account reached its limit for this address as a known address. */
+  knownAddress: boolean;
+}
+
+/** Options for {@linkcode LoginThrottle.check}. */
+export interface ThrottleCheckOptions {
+  /** The account logged in from this address before: its own budget applies past the account's. */
+  knownAddress?: boolean;
+}
+
+/** The key of an account and an address together. */
+function pairKey(account: string, ip: string): string {
+  return `${account}\n${ipKey(ip)}`;
+}
+
 /**
- * Counts failed logins per account key and per address over a sliding
- * window and refuses further attempts once either is over its limit.
+ * Counts failed logins per account key, per address, and per account from
+ * each address over a sliding window, and refuses further attempts once a
+ * limit is reached.
  *
  * @example
  * ```ts
  * import { LoginThrottle } from "./login_throttle.ts";
  * const throttle = new LoginThrottle({ maxFailuresPerAccount: 1 });
  * throttle.check("alice", "192.0.2.7"); // fine
- * throttle.recordFailure("alice", "192.0.2.7");
+ * console.log(throttle.recordFailure("alice", "192.0.2.7").account); // true: locked now
  * try {
  *   throttle.check("alice", "192.0.2.8");
  * } catch (error) {
  *   console.log((error as Error).message); // Too many failed logins for this account; ...
  * }
+ * throttle.check("alice", "192.0.2.9", { knownAddress: true }); // fine: the owner's address
  * ```
  */
 export class LoginThrottle {
   #accounts: FailureTable;
   #ips: FailureTable;
+  #pairs: FailureTable;
   #now: () => number;
+  /** The last unlock applied per account (only accounts ever unlocked). */
+  #unlocks = new Map<string, number>();
 
   constructor(options: LoginThrottleOptions = {}) {
     const windowMs = options.windowMs ?? DEFAULT_THROTTLE_WINDOW_MS;
     const maxKeys = options.maxTrackedKeys ?? DEFAULT_MAX_TRACKED_KEYS;
     const perAccount = options.maxFailuresPerAccount ?? DEFAULT_MAX_FAILURES_PER_ACCOUNT;
     const perIp = options.maxFailuresPerIp ?? DEFAULT_MAX_FAILURES_PER_IP;
-    for (const [name, value] of Object.entries({ windowMs, maxKeys, perAccount, perIp })) {
+    const perKnownAddress = options.maxFailuresPerKnownAddress ??
+      DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS;
+    for (
+      const [name, value] of Object.entries({
+        windowMs,
+        maxKeys,
+        perAccount,
+        perIp,
+        perKnownAddress,
+      })
+    ) {
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new RangeError(`LoginThrottle: ${name} must be a whole number >= 1, got ${value}`);
       }
     }
     this.#accounts = new FailureTable(perAccount, maxKeys, windowMs / BUCKETS);
     this.#ips = new FailureTable(perIp, maxKeys, windowMs / BUCKETS);
+    this.#pairs = new FailureTable(perKnownAddress, maxKeys, windowMs / BUCKETS);
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Whether `account` is over its limit now (for addresses it never logged in from). */
+  accountLocked(account: string): boolean {
+    return this.#accounts.retryAfterMs(account, this.#now()) > 0;
   }
 
   /**
    * Throws `ChatError("rate_limited")` with `retryAfterMs` when the account
    * (a name key, or undefined for a name that cannot exist) or the address
-   * has too many recent failures.
+   * has too many recent failures. Past the account's limit, a known address
+   * is held to its own count for the account instead.
    */
-  check(account: string | undefined, ip: string): void {
+  check(account: string | undefined, ip: string, options: ThrottleCheckOptions = {}): void {
     const now = this.#now();
     if (account !== undefined) {
       const wait = this.#accounts.retryAfterMs(account, now);
-      if (wait > 0) {
+      if (wait > 0 && !options.knownAddress) {
         throw new ChatError(
           "rate_limited",
           `Too many failed logins for this account; try again in ${Math.ceil(wait / 1000)} s`,
           { retryAfterMs: wait },
+        );
+      }
+      const knownWait = wait > 0 ? this.#pairs.retryAfterMs(pairKey(account, ip), now) : 0;
+      if (knownWait > 0) {
+        throw new ChatError(
+          "rate_limited",
+          `Too many failed logins for this account from your address; try again in ${
+            Math.ceil(knownWait / 1000)
+          } s`,
+          { retryAfterMs: knownWait },
         );
       }
     }
@@ -235,11 +323,36 @@ export class LoginThrottle {
     }
   }
 
-  /** Counts one failed login against the account (if any) and the address. */
-  recordFailure(account: string | undefined, ip: string): void {
+  /**
+   * Counts one failed login against the account (if any), the address, and
+   * the two together; says which limits it brought the count up to.
+   */
+  recordFailure(account: string | undefined, ip: string): LockStart {
     const now = this.#now();
-    if (account !== undefined) this.#accounts.add(account, now);
-    this.#ips.add(ipKey(ip), now);
+    const started: LockStart = { account: false, ip: false, knownAddress: false };
+    if (account !== undefined) {
+      started.account = this.#accounts.add(account, now) === this.#accounts.limit;
+      started.knownAddress = this.#pairs.add(pairKey(account, ip), now) === this.#pairs.limit;
+    }
+    started.ip = this.#ips.add(ipKey(ip), now) === this.#ips.limit;
+    return started;
+  }
+
+  /**
+   * Applies an unlock of `account` made at `at` (`chat user unlock`): its
+   * failures counted until then, from every address, stop counting. An
+   * unlock already applied is a no-op, so it can be applied at every check.
+   * Returns whether it was new.
+   */
+  unlockAccount(account: string, at: number): boolean {
+    if ((this.#unlocks.get(account) ?? -Infinity) >= at) return false;
+    this.#unlocks.set(account, at);
+    this.#accounts.forget(account, at);
+    const prefix = `${account}\n`;
+    for (const key of this.#pairs.keys()) {
+      if (key.startsWith(prefix)) this.#pairs.forget(key, at);
+    }
+    return true;
   }
 
   /** Failures counted now against an account key. */
@@ -252,8 +365,13 @@ export class LoginThrottle {
     return this.#ips.count(ipKey(ip), this.#now());
   }
 
-  /** Keys tracked now: accounts and addresses. */
-  get trackedKeys(): { accounts: number; ips: number } {
-    return { accounts: this.#accounts.size, ips: this.#ips.size };
+  /** Failures counted now against an account from one address. */
+  knownAddressFailures(account: string, ip: string): number {
+    return this.#pairs.count(pairKey(account, ip), this.#now());
+  }
+
+  /** Keys tracked now: accounts, addresses, and account-address pairs. */
+  get trackedKeys(): { accounts: number; ips: number; pairs: number } {
+    return { accounts: this.#accounts.size, ips: this.#ips.size, pairs: this.#pairs.size };
   }
 }

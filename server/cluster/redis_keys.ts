@@ -123,6 +123,16 @@ export class RedisKeys {
     return `${this.prefix}accountlooks:version`;
   }
 
+  /** Sorted set: address key → when `account` last logged in from it (ms). */
+  loginAddresses(account: string): string {
+    return `${this.prefix}loginaddr:${account}`;
+  }
+
+  /** Hash: account key → when `chat user unlock` last lifted its lock (ms). */
+  get loginUnlocks(): string {
+    return `${this.prefix}loginunlock`;
+  }
+
   /** Hash: API key id → key (JSON: name, hash of the key, admin flag; never the key). */
   get apiKeys(): string {
     return `${this.prefix}apikeys`;

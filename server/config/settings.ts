@@ -566,6 +566,55 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.maxLoginFailuresPerIp,
   },
+  maxLoginFailuresPerKnownAddress: {
+    group: "accounts",
+    flag: "max-login-failures-per-known-address",
+    arg: "N",
+    help: "failed logins per hour for an account from an address it logged in from before",
+    details: "Past --max-login-failures-per-account an account is refused from new addresses " +
+      "only: the addresses it logged in from before keep this many tries each, so an attacker " +
+      "cannot lock its owner out.",
+    type: count(1),
+    default: D.maxLoginFailuresPerKnownAddress,
+  },
+  knownLoginAddresses: {
+    group: "accounts",
+    flag: "known-login-addresses",
+    arg: "N",
+    help: "addresses remembered per account (its latest successful logins)",
+    details: "IPv6 addresses count per /64. Kept in the store, so a restart keeps them.",
+    type: intType({ min: 1, max: 1000 }),
+    default: D.knownLoginAddresses,
+  },
+  knownLoginAddressMaxAgeMs: {
+    group: "accounts",
+    flag: "known-login-address-max-age",
+    arg: "DURATION",
+    help: "how long an address stays known after its last login (30d, 12h), 0 = no limit",
+    type: durationType(),
+    default: D.knownLoginAddressMaxAgeMs,
+  },
+  maxQueuedHashes: {
+    group: "accounts",
+    flag: "max-queued-hashes",
+    arg: "N",
+    help: "password hashes waiting for a slot, all addresses together",
+    details: "Beyond this a login is refused at once with rate_limited and retryAfterMs.",
+    type: intType({ min: 0, max: 100_000 }),
+    default: D.maxQueuedHashes,
+  },
+  maxPasswordChecksPerIp: {
+    group: "accounts",
+    flag: "max-password-checks-per-ip",
+    arg: "N",
+    help: "password checks pending (running or waiting) per address",
+    details: "IPv6 addresses count per /64. Beyond this a login from that address is refused " +
+      "at once with rate_limited and retryAfterMs. Addresses take turns for the hash slots, and " +
+      "one address holds at most all but one of them, so its backlog does not delay another's " +
+      "login.",
+    type: intType({ min: 1, max: 1000 }),
+    default: D.maxPasswordChecksPerIp,
+  },
   logLevel: {
     group: "logging",
     flag: "log-level",

@@ -8,7 +8,7 @@
  * @module
  */
 import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
-import type { RedisConnection } from "../cluster/redis_connection.ts";
+import { RedisConnection } from "../cluster/redis_connection.ts";
 import { RedisKeys } from "../cluster/redis_keys.ts";
 import { APPLY, LOAD_GRANTS, UNREAD } from "../cluster/redis_scripts.ts";
 import {
@@ -21,6 +21,8 @@ import {
   type DmRecord,
   type GrantRecord,
   type HistoryQuery,
+  type LoginAddressLimits,
+  type LoginAddressRecord,
   type MessageRecord,
   type MsgIdWindow,
   type RetentionPolicy,
@@ -160,6 +162,15 @@ export class RedisStore implements Store {
     this.keys = options.keys ?? new RedisKeys();
     this.msgIdWindow = options.msgIdWindow ??
       { ms: DEFAULT_MSG_ID_WINDOW_MS, perUser: DEFAULT_MSG_IDS_PER_USER };
+  }
+
+  /**
+   * Connects to the Redis at `url` for a one-off command (`chat user`,
+   * `chat apikey`): patient timeouts, few commands at once.
+   */
+  static async open(url: string, options: { prefix?: string } = {}): Promise<RedisStore> {
+    const connection = await RedisConnection.open(url, { commandTimeoutMs: 5000, maxPending: 100 });
+    return new RedisStore(connection, { keys: new RedisKeys(options.prefix) });
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {
@@ -351,7 +362,12 @@ export class RedisStore implements Store {
 
   async deleteAccount(key: string): Promise<boolean> {
     const account = await this.getAccount(key);
-    const deleted = await this.redis.command<number>(["HDEL", this.keys.accounts, key]) > 0;
+    const [removed] = await Promise.all([
+      this.redis.command<number>(["HDEL", this.keys.accounts, key]),
+      this.redis.command(["DEL", this.keys.loginAddresses(key)]),
+      this.redis.command(["HDEL", this.keys.loginUnlocks, key]),
+    ]);
+    const deleted = removed > 0;
     if (account !== undefined) {
       const look = lookalikeKey(account.name);
       const holder = await this.redis.command<string | null>(
@@ -406,6 +422,49 @@ export class RedisStore implements Store {
     const values = await this.redis.command<string[]>(["HVALS", this.keys.accounts]);
     return values.map((json) => JSON.parse(json) as AccountRecord)
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async putLoginAddress(
+    account: string,
+    address: LoginAddressRecord,
+    limits: LoginAddressLimits,
+  ): Promise<void> {
+    const key = this.keys.loginAddresses(account);
+    // One connection keeps the order: add, forget the old, keep the newest.
+    await Promise.all([
+      this.redis.command(["ZADD", key, "GT", address.lastLoginAt, address.ip]),
+      this.redis.command(["ZREMRANGEBYSCORE", key, "-inf", `(${limits.notBefore}`]),
+      this.redis.command(["ZREMRANGEBYRANK", key, 0, -(limits.keep + 1)]),
+    ]);
+  }
+
+  async lastLoginFrom(account: string, ip: string): Promise<number | undefined> {
+    const score = await this.redis.command<string | null>(
+      ["ZSCORE", this.keys.loginAddresses(account), ip],
+    );
+    return score === null ? undefined : Number(score);
+  }
+
+  async loginAddresses(account: string): Promise<LoginAddressRecord[]> {
+    const flat = await this.redis.command<string[]>(
+      ["ZRANGE", this.keys.loginAddresses(account), 0, -1, "REV", "WITHSCORES"],
+    );
+    const records: LoginAddressRecord[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      records.push({ ip: flat[i]!, lastLoginAt: Number(flat[i + 1]) });
+    }
+    return records;
+  }
+
+  async putLoginUnlock(account: string, at: number): Promise<void> {
+    await this.redis.command(["HSET", this.keys.loginUnlocks, account, at]);
+  }
+
+  async loginUnlock(account: string): Promise<number | undefined> {
+    const value = await this.redis.command<string | null>(
+      ["HGET", this.keys.loginUnlocks, account],
+    );
+    return value === null ? undefined : Number(value);
   }
 
   async putApiKey(key: ApiKeyRecord): Promise<void> {

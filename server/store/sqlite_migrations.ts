@@ -109,4 +109,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX dms_client_msg_id ON dms (from_key, client_msg_id) WHERE client_msg_id IS NOT NULL;
   CREATE INDEX dms_sender_ts ON dms (from_key, ts) WHERE client_msg_id IS NOT NULL;
   `,
+  // 5: where each account logged in from (those addresses keep their tries
+  // when the account is locked), and when `chat user unlock` lifted a lock.
+  `
+  CREATE TABLE login_addresses (
+    account_key TEXT NOT NULL REFERENCES accounts (name_key) ON DELETE CASCADE,
+    ip_key TEXT NOT NULL,
+    last_login_at INTEGER NOT NULL,
+    PRIMARY KEY (account_key, ip_key)
+  ) WITHOUT ROWID;
+  CREATE TABLE login_unlocks (
+    account_key TEXT PRIMARY KEY REFERENCES accounts (name_key) ON DELETE CASCADE,
+    unlocked_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -19,6 +19,8 @@ import type {
   GrantKind,
   GrantRecord,
   HistoryQuery,
+  LoginAddressLimits,
+  LoginAddressRecord,
   MessageRecord,
   RetentionPolicy,
   RoomRecord,
@@ -582,6 +584,57 @@ export class SqliteStore implements Store {
   listAccounts(): Promise<AccountRecord[]> {
     const rows = this.#statement("SELECT * FROM accounts ORDER BY name_key").all() as Row[];
     return Promise.resolve(rows.map(toAccount));
+  }
+
+  putLoginAddress(
+    account: string,
+    address: LoginAddressRecord,
+    limits: LoginAddressLimits,
+  ): Promise<void> {
+    this.#transaction(() => {
+      this.#statement(
+        `INSERT INTO login_addresses (account_key, ip_key, last_login_at) VALUES (?, ?, ?)
+         ON CONFLICT (account_key, ip_key) DO UPDATE
+           SET last_login_at = max(last_login_at, excluded.last_login_at)`,
+      ).run(account, address.ip, address.lastLoginAt);
+      this.#statement(
+        `DELETE FROM login_addresses WHERE account_key = ? AND (last_login_at < ? OR ip_key NOT IN
+           (SELECT ip_key FROM login_addresses WHERE account_key = ?
+            ORDER BY last_login_at DESC, ip_key LIMIT ?))`,
+      ).run(account, limits.notBefore, account, limits.keep);
+    });
+    return Promise.resolve();
+  }
+
+  lastLoginFrom(account: string, ip: string): Promise<number | undefined> {
+    const row = this.#statement(
+      "SELECT last_login_at FROM login_addresses WHERE account_key = ? AND ip_key = ?",
+    ).get(account, ip) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : Number(row.last_login_at));
+  }
+
+  loginAddresses(account: string): Promise<LoginAddressRecord[]> {
+    const rows = this.#statement(
+      `SELECT ip_key, last_login_at FROM login_addresses WHERE account_key = ?
+       ORDER BY last_login_at DESC, ip_key`,
+    ).all(account) as Row[];
+    return Promise.resolve(
+      rows.map((row) => ({ ip: String(row.ip_key), lastLoginAt: Number(row.last_login_at) })),
+    );
+  }
+
+  putLoginUnlock(account: string, at: number): Promise<void> {
+    this.#statement(
+      `INSERT INTO login_unlocks (account_key, unlocked_at) VALUES (?, ?)
+       ON CONFLICT (account_key) DO UPDATE SET unlocked_at = max(unlocked_at, excluded.unlocked_at)`,
+    ).run(account, at);
+    return Promise.resolve();
+  }
+
+  loginUnlock(account: string): Promise<number | undefined> {
+    const row = this.#statement("SELECT unlocked_at FROM login_unlocks WHERE account_key = ?")
+      .get(account) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : Number(row.unlocked_at));
   }
 
   putApiKey(key: ApiKeyRecord): Promise<void> {

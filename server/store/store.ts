@@ -100,6 +100,22 @@ export interface AccountRecord {
   createdAt: number;
 }
 
+/** An address an account logged in from (for the login throttle: its tries outlast a lock). */
+export interface LoginAddressRecord {
+  /** The address key: IPv4 as is, IPv6 by its /64 (see ipKey in login_throttle.ts). */
+  ip: string;
+  /** When the account last logged in from it (ms since epoch). */
+  lastLoginAt: number;
+}
+
+/** How many login addresses an account keeps, and for how long. */
+export interface LoginAddressLimits {
+  /** Most addresses kept per account: the most recently used win. */
+  keep: number;
+  /** Addresses last used before this (ms since epoch) are forgotten. */
+  notBefore: number;
+}
+
 /** An API key of the REST API, as stored: never the key itself, only its hash. */
 export interface ApiKeyRecord {
   /** Public id, the part of the key before its secret. */
@@ -206,6 +222,22 @@ export interface Store {
    * `except`: found through an index, never by reading every account.
    */
   findAccountLike(lookalike: string, except: string): Promise<AccountRecord | undefined>;
+
+  // Login state of accounts (deleted with the account).
+  /** Remembers a successful login of `account` from `address`, then trims its addresses to `limits`. */
+  putLoginAddress(
+    account: string,
+    address: LoginAddressRecord,
+    limits: LoginAddressLimits,
+  ): Promise<void>;
+  /** When `account` last logged in from address key `ip`; undefined if never (or forgotten). */
+  lastLoginFrom(account: string, ip: string): Promise<number | undefined>;
+  /** The addresses `account` logged in from, most recent first. */
+  loginAddresses(account: string): Promise<LoginAddressRecord[]>;
+  /** Records that `account` was unlocked at `at` (`chat user unlock`): earlier failed logins stop counting. */
+  putLoginUnlock(account: string, at: number): Promise<void>;
+  /** When `account` was last unlocked, or undefined. */
+  loginUnlock(account: string): Promise<number | undefined>;
 
   // API keys.
   /** Adds a key; throws if its id or name (by name key) is taken. */

@@ -6,6 +6,7 @@
  */
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { PROTOCOL_VERSION } from "../../shared/protocol.ts";
+import { connectFrom } from "../../bench/source_address_conn.ts";
 
 /** A decoded server frame, loosely typed for assertions. */
 // deno-lint-ignore no-explicit-any
@@ -33,14 +34,14 @@ export class Peer implements AsyncDisposable {
     return new Peer(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
-  /** Connects over TCP (or uses `conn`) and completes hello as `nick`. */
-  static async join(
-    port: number | Deno.Conn,
-    nick: string,
-    options: { password?: string } = {},
-  ): Promise<Peer> {
-    const peer = typeof port === "number" ? await Peer.connect(port) : new Peer(port);
-    peer.send({
+  /** Connects to 127.0.0.1:`port` from `localAddress` (another loopback address: 127.0.0.2...). */
+  static async connectFrom(port: number, localAddress: string): Promise<Peer> {
+    return new Peer(await connectFrom(localAddress, { port }));
+  }
+
+  /** Sends hello as `nick`; resolves to the welcome or the error frame. */
+  async hello(nick: string, options: { password?: string } = {}): Promise<Frame> {
+    this.send({
       type: "hello",
       protocol: PROTOCOL_VERSION,
       client: "test",
@@ -48,7 +49,17 @@ export class Peer implements AsyncDisposable {
       nick,
       ...options,
     });
-    const reply = await peer.next((f) => f.type === "welcome" || f.type === "error");
+    return await this.next((f) => f.type === "welcome" || f.type === "error");
+  }
+
+  /** Connects over TCP (or uses `conn`) and completes hello as `nick`. */
+  static async join(
+    port: number | Deno.Conn,
+    nick: string,
+    options: { password?: string } = {},
+  ): Promise<Peer> {
+    const peer = typeof port === "number" ? await Peer.connect(port) : new Peer(port);
+    const reply = await peer.hello(nick, options);
     if (reply.type !== "welcome") {
       await peer[Symbol.asyncDispose]();
       throw new Error(`hello refused: ${reply.code} ${reply.message}`);
