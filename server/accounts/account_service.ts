@@ -11,12 +11,12 @@ import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { lookalikeKey, nameKey, validateNick } from "../../shared/validation.ts";
 import type { AccountRecord, Store } from "../store/store.ts";
+import { ipKey } from "../ip_key.ts";
 import { HashLimiter } from "./hash_limiter.ts";
 import {
   DEFAULT_MAX_FAILURES_PER_ACCOUNT,
   DEFAULT_MAX_FAILURES_PER_IP,
   DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS,
-  ipKey,
   type LockStart,
   LoginThrottle,
 } from "./login_throttle.ts";

@@ -11,6 +11,8 @@
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
+import { ipKey } from "../ip_key.ts";
+import { WindowedCounts } from "../windowed_counts.ts";
 
 /** Options for {@linkcode LoginThrottle}. */
 export interface LoginThrottleOptions {
@@ -38,173 +40,6 @@ export const DEFAULT_MAX_FAILURES_PER_KNOWN_ADDRESS = 20;
 export const DEFAULT_THROTTLE_WINDOW_MS = 60 * 60 * 1000;
 /** Default {@linkcode LoginThrottleOptions.maxTrackedKeys}. */
 export const DEFAULT_MAX_TRACKED_KEYS = 10_000;
-
-// The window is counted in this many buckets, so memory per key is bounded
-// whatever the failure count; a failure counts for between one and
-// (1 + 1/BUCKETS) windows, erring on the strict side.
-const BUCKETS = 60;
-
-/** Failures of one key, counted per bucket, oldest first. */
-class FailureCount {
-  buckets: number[] = [];
-  counts: number[] = [];
-  total = 0;
-
-  prune(current: number): void {
-    let drop = 0;
-    while (drop < this.buckets.length && this.buckets[drop]! < current - BUCKETS) {
-      this.total -= this.counts[drop]!;
-      drop++;
-    }
-    if (drop > 0) {
-      this.buckets.splice(0, drop);
-      this.counts.splice(0, drop);
-    }
-  }
-
-  /** Drops the buckets up to and including `bucket`. */
-  forget(bucket: number): void {
-    let drop = 0;
-    while (drop < this.buckets.length && this.buckets[drop]! <= bucket) {
-      this.total -= this.counts[drop]!;
-      drop++;
-    }
-    this.buckets.splice(0, drop);
-    this.counts.splice(0, drop);
-  }
-
-  add(current: number): void {
-    const last = this.buckets.length - 1;
-    if (this.buckets[last] === current) this.counts[last]!++;
-    else {
-      this.buckets.push(current);
-      this.counts.push(1);
-    }
-    this.total++;
-  }
-
-  /** The first bucket whose expiry brings the total below `limit`. */
-  bucketFreeingBelow(limit: number): number {
-    let remaining = this.total;
-    for (let i = 0; i < this.buckets.length; i++) {
-      remaining -= this.counts[i]!;
-      if (remaining < limit) return this.buckets[i]!;
-    }
-    return this.buckets[this.buckets.length - 1] ?? 0;
-  }
-}
-
-/** Failure counts for one kind of key, least recently failed first. */
-class FailureTable {
-  readonly limit: number;
-  #maxKeys: number;
-  #bucketMs: number;
-  #counts = new Map<string, FailureCount>();
-  #lastSweep = -Infinity;
-
-  constructor(limit: number, maxKeys: number, bucketMs: number) {
-    this.limit = limit;
-    this.#maxKeys = maxKeys;
-    this.#bucketMs = bucketMs;
-  }
-
-  get size(): number {
-    return this.#counts.size;
-  }
-
-  count(key: string, now: number): number {
-    const count = this.#counts.get(key);
-    if (count === undefined) return 0;
-    count.prune(this.#bucket(now));
-    if (count.total === 0) this.#counts.delete(key);
-    return count.total;
-  }
-
-  /** Ms until `key` is under its limit again, or 0 when it is already. */
-  retryAfterMs(key: string, now: number): number {
-    const count = this.#counts.get(key);
-    if (count === undefined || this.count(key, now) < this.limit) return 0;
-    const expiresAt = (count.bucketFreeingBelow(this.limit) + BUCKETS + 1) * this.#bucketMs;
-    return Math.max(1, Math.ceil(expiresAt - now));
-  }
-
-  /** Counts one failure; returns the count in the window after it. */
-  add(key: string, now: number): number {
-    const current = this.#bucket(now);
-    let count = this.#counts.get(key);
-    if (count === undefined) count = new FailureCount();
-    else this.#counts.delete(key); // re-inserted below: most recent last
-    count.prune(current);
-    count.add(current);
-    this.#counts.set(key, count);
-    if (this.#counts.size > this.#maxKeys) this.#shrink(current);
-    return count.total;
-  }
-
-  /** Forgets the failures of `key` counted at or before `at` (the whole bucket `at` falls in). */
-  forget(key: string, at: number): void {
-    const count = this.#counts.get(key);
-    if (count === undefined) return;
-    count.forget(this.#bucket(at));
-    if (count.total === 0) this.#counts.delete(key);
-  }
-
-  /** Every key tracked now (a snapshot: the caller may forget while iterating). */
-  keys(): string[] {
-    return [...this.#counts.keys()];
-  }
-
-  #shrink(current: number): void {
-    // Sweeping is O(keys), so at most once a bucket; then drop the least
-    // recently failed keys, which are the least interesting to an attacker.
-    if (current > this.#lastSweep) {
-      this.#lastSweep = current;
-      for (const [key, count] of this.#counts) {
-        count.prune(current);
-        if (count.total === 0) this.#counts.delete(key);
-      }
-    }
-    for (const key of this.#counts.keys()) {
-      if (this.#counts.size <= this.#maxKeys) break;
-      this.#counts.delete(key);
-    }
-  }
-
-  #bucket(now: number): number {
-    return Math.floor(now / this.#bucketMs);
-  }
-}
-
-/**
- * The key an address is throttled under: IPv4 as is (also when mapped into
- * IPv6), IPv6 by its /64 prefix, since one host usually owns a whole /64.
- *
- * @example
- * ```ts
- * import { ipKey } from "./login_throttle.ts";
- * console.log(ipKey("::ffff:192.0.2.7")); // "192.0.2.7"
- * console.log(ipKey("2001:db8:1:2:aaaa::1")); // "2001:db8:1:2::/64"
- * ```
- */
-export function ipKey(ip: string): string {
-  let address = ip.trim().toLowerCase().replace(/^\[|\]$/g, "");
-  address = address.split("%")[0]!; // zone id
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!address.includes(":")) return address;
-  const halves = address.split("::");
-  if (halves.length > 2) return address;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const tail = halves[1] ? halves[1].split(":") : [];
-  const zeros = halves.length === 2
-    ? Array(Math.max(0, 8 - head.length - tail.length)).fill("0")
-    : [];
-  const groups = [...head, ...zeros, ...tail];
-  if (groups.length !== 8 || !groups.every((group) => /^[0-9a-f]{1,4}$/.test(group))) {
-    return address;
-  }
-  return groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":") + "::/64";
-}
 
 /** Which limits a failure brought its count up to: a lock starting now. */
 export interface LockStart {
@@ -247,9 +82,9 @@ function pairKey(account: string, ip: string): string {
  * ```
  */
 export class LoginThrottle {
-  #accounts: FailureTable;
-  #ips: FailureTable;
-  #pairs: FailureTable;
+  #accounts: WindowedCounts;
+  #ips: WindowedCounts;
+  #pairs: WindowedCounts;
   #now: () => number;
   /** The last unlock applied per account (only accounts ever unlocked). */
   #unlocks = new Map<string, number>();
@@ -274,9 +109,9 @@ export class LoginThrottle {
         throw new RangeError(`LoginThrottle: ${name} must be a whole number >= 1, got ${value}`);
       }
     }
-    this.#accounts = new FailureTable(perAccount, maxKeys, windowMs / BUCKETS);
-    this.#ips = new FailureTable(perIp, maxKeys, windowMs / BUCKETS);
-    this.#pairs = new FailureTable(perKnownAddress, maxKeys, windowMs / BUCKETS);
+    this.#accounts = new WindowedCounts({ limit: perAccount, maxKeys, windowMs });
+    this.#ips = new WindowedCounts({ limit: perIp, maxKeys, windowMs });
+    this.#pairs = new WindowedCounts({ limit: perKnownAddress, maxKeys, windowMs });
     this.#now = options.now ?? Date.now;
   }
 

@@ -102,7 +102,7 @@ export interface AccountRecord {
 
 /** An address an account logged in from (for the login throttle: its tries outlast a lock). */
 export interface LoginAddressRecord {
-  /** The address key: IPv4 as is, IPv6 by its /64 (see ipKey in login_throttle.ts). */
+  /** The address key: IPv4 as is, IPv6 by its /64 (see ip_key.ts). */
   ip: string;
   /** When the account last logged in from it (ms since epoch). */
   lastLoginAt: number;
