@@ -48,6 +48,7 @@ import {
 } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { StoreHealth } from "./store/store_health.ts";
+import type { AddressQuota } from "./address_quota.ts";
 import {
   DEFAULT_MSG_ID_WINDOW_MS,
   DEFAULT_MSG_IDS_PER_USER,
@@ -102,6 +103,8 @@ export interface BrokerOptions {
   maxRoomsPerAccount?: number;
   /** How long a room no account owns is kept once empty, in ms. */
   guestRoomTtlMs?: number;
+  /** Rooms a client address may create per hour; none: no limit. */
+  roomCreations?: AddressQuota;
   /** Default mute duration, in ms. */
   defaultMuteMs?: number;
   /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
@@ -251,6 +254,7 @@ export class Broker {
   #maxRoomsPerUser: number;
   #maxRoomsPerAccount: number;
   #guestRoomTtlMs: number;
+  #roomCreations: AddressQuota | undefined;
   #defaultMuteMs: number;
   #maxReplyBytes: number;
   #writes: GroupCommit<Write>;
@@ -265,6 +269,7 @@ export class Broker {
     this.#maxRoomsPerUser = options.maxRoomsPerUser ?? 20;
     this.#maxRoomsPerAccount = options.maxRoomsPerAccount ?? 15;
     this.#guestRoomTtlMs = options.guestRoomTtlMs ?? 60 * 60_000;
+    this.#roomCreations = options.roomCreations;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
     // While recipients wait for a flush tick anyway, commit just before it:
@@ -578,6 +583,12 @@ export class Broker {
       this.#checkRoomLimit(name);
       this.#checkOwnership(member, name);
       this.#checkRoomCount(member, name);
+      const taking = this.#takeCreation(member, name);
+      if (taking !== undefined) {
+        await taking;
+        // Someone may have made the room meanwhile.
+        if (this.#rooms.has(key)) return await this.#joinHere(member, name, options);
+      }
       room = this.#addRoom({
         key,
         name,
@@ -642,6 +653,7 @@ export class Broker {
       this.#refuseRoomLookalike(name, key);
       this.#checkOwnership(member, name);
       this.#checkRoomCount(member, name);
+      await this.#takeCreation(member, name);
       const { record, created } = await presence.createRoom({
         key,
         name,
@@ -757,6 +769,18 @@ export class Broker {
     let owned = 0;
     for (const room of this.#rooms.values()) if (room.owner === account) owned++;
     return owned;
+  }
+
+  /** Takes one from the member's address's hourly allowance of new rooms (API bots have none). */
+  #takeCreation(member: Member, name: string): void | Promise<void> {
+    if (member.ip === undefined || this.#roomCreations === undefined) return undefined;
+    const wording = { refused: `Cannot create #${name}`, counted: "rooms created" };
+    const taking = this.#roomCreations.take(member.ip, wording);
+    return taking instanceof Promise
+      ? taking.catch((error) => {
+        throw storageError(error);
+      })
+      : taking;
   }
 
   /** Whether `member` may own one more room (guests may: their rooms lapse). */

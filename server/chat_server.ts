@@ -31,6 +31,8 @@ import { formatTextError } from "./text_format.ts";
 import { TextSession } from "./text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
+import { type AddressQuota, LocalAddressQuota } from "./address_quota.ts";
+import { RedisAddressQuota } from "./cluster/redis_address_quota.ts";
 import type { Store } from "./store/store.ts";
 
 // Idle connections read into small buffers; busy ones grow theirs, so an
@@ -155,8 +157,14 @@ export class ChatServer implements AsyncDisposable {
       (resolved.dataDir === null
         ? SqliteStore.memory()
         : SqliteStore.open(resolved.dataDir, { sync: resolved.sync, exclusive: true }));
+    // Hourly allowances per address: the cluster's with Redis.
+    const quota = (name: string, limit: number): AddressQuota =>
+      shared === null
+        ? new LocalAddressQuota({ limit })
+        : new RedisAddressQuota(shared.store.redis, shared.store.keys, { name, limit });
     try {
       const broker = await Broker.open(store, {
+        roomCreations: quota("rooms", resolved.maxRoomCreationsPerIp),
         historyOnJoin: resolved.historyOnJoin,
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
@@ -169,6 +177,7 @@ export class ChatServer implements AsyncDisposable {
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);
       const accounts = new AccountService(store, {
+        registrations: quota("registrations", resolved.maxRegistrationsPerIp),
         kdf: { ln: resolved.kdfLogN, r: 8, p: 1 },
         maxConcurrentHashes: resolved.maxConcurrentHashes,
         maxFailuresPerAccountPerHour: resolved.maxLoginFailuresPerAccount,

@@ -18,6 +18,8 @@ export interface Member {
   account: string | undefined;
   /** Whether this session may act as a server admin. */
   admin: boolean;
+  /** The client's address, for per-address allowances; none for API bots. */
+  readonly ip?: string;
   /**
    * A random id of this guest's identity: rights a guest is given are
    * recorded under it, so they end with the guest and never pass to the

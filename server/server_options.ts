@@ -126,6 +126,10 @@ export interface ServerOptions {
   maxRoomsPerAccount: number;
   /** How long a room no account owns is kept once empty (with its history), in ms; 0: not at all. */
   guestRoomTtlMs: number;
+  /** Rooms one client address (IPv6: a /64) may create per hour. */
+  maxRoomCreationsPerIp: number;
+  /** Accounts one client address (IPv6: a /64) may register per hour (`chat user` is not counted). */
+  maxRegistrationsPerIp: number;
   /** scrypt cost (log2 N) for new password hashes; weaker ones are upgraded at login. */
   kdfLogN: number;
   /** Password hashes computed at once; more wait, so logins cannot starve chat traffic. */
@@ -213,6 +217,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxRoomsPerUser: 20,
   maxRoomsPerAccount: 15,
   guestRoomTtlMs: 60 * 60_000,
+  maxRoomCreationsPerIp: 20,
+  maxRegistrationsPerIp: 10,
   kdfLogN: 17,
   maxConcurrentHashes: 2,
   maxLoginFailuresPerAccount: 100,

@@ -110,3 +110,16 @@ Deno.test("redis rooms: an empty room whose guest owner left goes to whoever joi
   await carol.request({ type: "join", room: "den" });
   assert.equal((await carol.request({ type: "topic", room: "den", topic: "carol's" })).type, "ack");
 });
+
+Deno.test("redis rooms: the per-address allowance of new rooms is the cluster's", async () => {
+  await using redis = await RedisServer.start();
+  await using a = await instance(redis, { maxRoomCreationsPerIp: 1 });
+  await using b = await instance(redis, { maxRoomCreationsPerIp: 1 });
+  await using alice = await Peer.join(a.addr.port, "alice");
+  await using bob = await Peer.join(b.addr.port, "bob");
+  assert.equal((await alice.request({ type: "join", room: "one" })).type, "ack");
+  const refused = await bob.request({ type: "join", room: "two" });
+  assert.equal(refused.code, "rate_limited");
+  assert.match(refused.message, /1 rooms created from your address/);
+  assert.equal((await bob.request({ type: "join", room: "one" })).type, "ack");
+});

@@ -260,3 +260,43 @@ Deno.test("rooms: a mute follows a guest across a nickname change", async () => 
   assert.equal((await owner.request({ type: "unmute", room: "club", nick: "bobby" })).type, "ack");
   assert.equal((await bob.request({ type: "say", room: "club", body: "free!" })).type, "ack");
 });
+
+/** Completes hello as `nick` from the loopback address `from`. */
+async function joinFrom(port: number, from: string, nick: string): Promise<Peer> {
+  const peer = await Peer.connectFrom(port, from);
+  const reply = await peer.hello(nick);
+  assert.equal(reply.type, "welcome", JSON.stringify(reply));
+  return peer;
+}
+
+Deno.test("rooms: one address may create --max-room-creations-per-ip rooms an hour, whoever asks", async () => {
+  await using server = await listen({ maxRoomCreationsPerIp: 2 });
+  const port = server.addr.port;
+  await using first = await joinFrom(port, "127.0.0.2", "first");
+  await using second = await joinFrom(port, "127.0.0.2", "second");
+  assert.equal((await first.request({ type: "join", room: "one" })).type, "ack");
+  assert.equal((await second.request({ type: "join", room: "two" })).type, "ack");
+  const refused = await second.request({ type: "join", room: "three" });
+  assert.equal(refused.code, "rate_limited");
+  assert.match(refused.message, /2 rooms created from your address in the last hour/);
+  assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 61 * 60_000);
+  // Rooms that exist are joined as before; another address has its own allowance.
+  assert.equal((await second.request({ type: "join", room: "one" })).type, "ack");
+  await using other = await joinFrom(port, "127.0.0.3", "other");
+  assert.equal((await other.request({ type: "join", room: "three" })).type, "ack");
+});
+
+Deno.test("rooms: one address may register --max-registrations-per-ip accounts an hour", async () => {
+  await using server = await listen({ maxRegistrationsPerIp: 1 });
+  const port = server.addr.port;
+  await using first = await joinFrom(port, "127.0.0.2", "first");
+  await using second = await joinFrom(port, "127.0.0.2", "second");
+  assert.equal((await first.request({ type: "register", password: "correct horse" })).type, "ack");
+  const refused = await second.request({ type: "register", password: "correct horse" });
+  assert.equal(refused.code, "rate_limited");
+  assert.match(refused.message, /1 accounts registered from your address/);
+  await using other = await joinFrom(port, "127.0.0.3", "other");
+  assert.equal((await other.request({ type: "register", password: "correct horse" })).type, "ack");
+  // chat user (no address) is the operator's, not counted.
+  await server.accounts.register("operator", "correct horse");
+});

@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { lookalikeKey, nameKey, validateNick } from "../../shared/validation.ts";
 import type { AccountRecord, Store } from "../store/store.ts";
+import type { AddressQuota } from "../address_quota.ts";
 import { ipKey } from "../ip_key.ts";
 import { HashLimiter } from "./hash_limiter.ts";
 import {
@@ -70,6 +71,8 @@ export interface AccountServiceOptions {
    * local limits still apply).
    */
   sharedFailures?: SharedLoginFailures;
+  /** Accounts a client address may register per hour (registrations from sessions only). */
+  registrations?: AddressQuota;
 }
 
 /** Default {@linkcode AccountServiceOptions.knownLoginAddresses}. */
@@ -150,6 +153,7 @@ export class AccountService {
   /** Keys being registered now, so two concurrent registrations cannot both win. */
   #registering = new Set<string>();
   #shared: SharedLoginFailures | undefined;
+  #registrations: AddressQuota | undefined;
   #maxFailuresPerAccount: number;
   #maxFailuresPerIp: number;
   #maxFailuresPerKnownAddress: number;
@@ -162,6 +166,7 @@ export class AccountService {
     this.#minPasswordLength = options.minPasswordLength ?? 8;
     this.#now = options.now ?? Date.now;
     this.#shared = options.sharedFailures;
+    this.#registrations = options.registrations;
     this.#maxFailuresPerAccount = options.maxFailuresPerAccountPerHour ??
       DEFAULT_MAX_FAILURES_PER_ACCOUNT;
     this.#maxFailuresPerIp = options.maxFailuresPerIpPerHour ?? DEFAULT_MAX_FAILURES_PER_IP;
@@ -219,6 +224,13 @@ export class AccountService {
     try {
       if (await this.#store.getAccount(key)) throw nameTaken(nick);
       await this.refuseLookalike(nick);
+      // Last of the checks: a refused name costs nothing of the allowance.
+      if (options.ip !== undefined) {
+        await this.#registrations?.take(options.ip, {
+          refused: `Cannot register ${nick}`,
+          counted: "accounts registered",
+        });
+      }
       const address = options.ip === undefined ? undefined : ipKey(options.ip);
       const passwordHash = await this.#hash(password, address);
       const record: AccountRecord = {

@@ -133,6 +133,11 @@ export class RedisKeys {
     return `${this.prefix}loginunlock`;
   }
 
+  /** Prefix of the hourly counters of quota `name`: `PREFIX<address>:<hour>` (expire after 2 h). */
+  quota(name: string): string {
+    return `${this.prefix}quota:${name}:`;
+  }
+
   /** Hash: API key id → key (JSON: name, hash of the key, admin flag; never the key). */
   get apiKeys(): string {
     return `${this.prefix}apikeys`;

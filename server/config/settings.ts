@@ -383,6 +383,28 @@ export const SETTINGS: SettingsSchema = {
     type: durationType(),
     default: D.guestRoomTtlMs,
   },
+  maxRoomCreationsPerIp: {
+    group: "limits",
+    flag: "max-room-creations-per-ip",
+    arg: "N",
+    help: "rooms one client address may create per hour",
+    details: "Counted per address (IPv6: per /64) over a sliding hour, across instances with " +
+      "--redis; one more is refused with rate_limited and the time to wait. API keys' bots are " +
+      "not counted.",
+    type: count(1),
+    default: D.maxRoomCreationsPerIp,
+  },
+  maxRegistrationsPerIp: {
+    group: "accounts",
+    flag: "max-registrations-per-ip",
+    arg: "N",
+    help: "accounts one client address may register per hour",
+    details: "Counts /register from sessions per address (IPv6: per /64) over a sliding hour, " +
+      "across instances with --redis; one more is refused with rate_limited. Accounts made " +
+      "with chat user are not counted.",
+    type: count(1),
+    default: D.maxRegistrationsPerIp,
+  },
   dataDir: {
     group: "storage",
     flag: "data",
