@@ -9,10 +9,12 @@
 import { intFlag, parseFlags, USAGE_EXIT_CODE, UsageError } from "../shared/cli.ts";
 import type { SoakReport, SoakScenario } from "./soak_scenario.ts";
 import { LOGINS_SCENARIO } from "./soak_logins.ts";
+import { ROOMS_SCENARIO } from "./soak_rooms.ts";
 
 /** Every scenario, in the order a full run takes them. */
 export const SOAK_SCENARIOS: readonly SoakScenario[] = [
   LOGINS_SCENARIO,
+  ROOMS_SCENARIO,
 ];
 
 const HELP = `Usage: deno task soak [-- OPTIONS]
@@ -22,6 +24,8 @@ Runs attacks within the server's default limits against a real chat serve.
 Options:
   --scenario NAME   run only this scenario (repeatable); default: all
   --seconds N       how long each attack runs (default 30)
+  --entry FILE      run this main.ts as the server instead of this checkout's
+                    (an older checkout, for figures from before a fix)
   --json            print the reports as one JSON array
   --list            list the scenarios
   -h, --help        this help
@@ -33,6 +37,7 @@ async function main(args: string[]): Promise<number> {
     {
       scenario: { type: "string", multiple: true },
       seconds: { type: "string" },
+      entry: { type: "string" },
       json: { type: "boolean" },
       list: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -61,7 +66,8 @@ async function main(args: string[]): Promise<number> {
   const reports: SoakReport[] = [];
   for (const scenario of chosen) {
     if (!values.json) console.log(`soak: ${scenario.name}: ${scenario.description}`);
-    const report = await scenario.run({ seconds });
+    const entry = values.entry as string | undefined;
+    const report = await scenario.run({ seconds, ...(entry === undefined ? {} : { entry }) });
     reports.push(report);
     if (!values.json) {
       console.log(`  ${report.passed ? "passed" : "FAILED"} (${report.bound})`);

@@ -11,13 +11,11 @@
  *
  * @module
  */
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
-import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { DEFAULT_SERVER_OPTIONS } from "../server/server_options.ts";
 import { nowMs, sleep } from "./clock.ts";
 import { ServerProcess } from "./server_process.ts";
+import { type Frame, SoakClient } from "./soak_client.ts";
 import type { SoakOptions, SoakReport, SoakScenario } from "./soak_scenario.ts";
-import { connectFrom } from "./source_address_conn.ts";
 import { summarizeLatency } from "./stats.ts";
 
 /** Where each party connects from: all loopback, so the server sees four addresses. */
@@ -47,82 +45,6 @@ const LOCKED_PHASE_MS = 15_000;
 /** The longest the attack runs waiting for the lock, in ms. */
 const MAX_ATTACK_MS = 10 * 60_000;
 
-// deno-lint-ignore no-explicit-any
-type Frame = Record<string, any>;
-
-/** A framed connection that says hello, and again after each refusal. */
-class HelloConnection {
-  #conn: Deno.Conn;
-  #decoder = new FrameDecoder({ maxFrameBytes: DEFAULT_SERVER_OPTIONS.maxFrameBytes });
-  #waiter: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | undefined;
-  #closed = false;
-
-  private constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-    this.#read();
-  }
-
-  static async open(port: number, localAddress: string): Promise<HelloConnection> {
-    return new HelloConnection(await connectFrom(localAddress, { port }));
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /**
-   * Sends hello as `nick` (with `password` unless it is empty); resolves to
-   * the welcome or error frame, rejects if the connection ends.
-   */
-  async hello(nick: string, password: string): Promise<Frame> {
-    if (this.#closed) throw new Error("connection closed");
-    const reply = new Promise<Frame>((resolve, reject) => this.#waiter = { resolve, reject });
-    // Rejected by a close while the write is pending: awaited below either way.
-    reply.catch(() => {});
-    await this.#conn.write(encodeFrame({
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      client: "soak",
-      clientVersion: "0",
-      nick,
-      ...(password === "" ? {} : { password }),
-    }));
-    return await reply;
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Closed by the server.
-    }
-    this.#waiter?.reject(new Error("connection closed"));
-    this.#waiter = undefined;
-  }
-
-  async #read(): Promise<void> {
-    const buffer = new Uint8Array(16 * 1024);
-    try {
-      for (;;) {
-        const count = await this.#conn.read(buffer);
-        if (count === null) break;
-        for (const value of this.#decoder.push(buffer.subarray(0, count))) {
-          const frame = value as Frame;
-          if (frame.type !== "welcome" && frame.type !== "error") continue;
-          const waiter = this.#waiter;
-          this.#waiter = undefined;
-          waiter?.resolve(frame);
-        }
-      }
-    } catch {
-      // Reset by the server: the same as closed.
-    }
-    this.close();
-  }
-}
-
 /** The machine's 1-minute load average (the soak shares the machine with the server and others). */
 async function loadAverage(): Promise<number> {
   try {
@@ -138,7 +60,7 @@ async function loginOnce(
   localAddress: string,
   account: { nick: string; password: string },
 ): Promise<{ ms: number; reply: Frame }> {
-  const connection = await HelloConnection.open(port, localAddress);
+  const connection = await SoakClient.open(port, localAddress);
   try {
     const started = nowMs();
     const reply = await connection.hello(account.nick, account.password);
@@ -154,31 +76,17 @@ async function register(
   localAddress: string,
   account: { nick: string; password: string },
 ): Promise<void> {
-  const conn = await connectFrom(localAddress, { port });
-  const decoder = new FrameDecoder({ maxFrameBytes: DEFAULT_SERVER_OPTIONS.maxFrameBytes });
+  const client = await SoakClient.open(port, localAddress);
   try {
-    await conn.write(encodeFrame({
-      type: "hello",
-      protocol: PROTOCOL_VERSION,
-      client: "soak",
-      clientVersion: "0",
-      nick: account.nick,
-    }));
-    await conn.write(encodeFrame({ type: "register", id: 1, password: account.password }));
-    const buffer = new Uint8Array(16 * 1024);
-    for (;;) {
-      const count = await conn.read(buffer);
-      if (count === null) throw new Error(`Cannot register ${account.nick}: connection closed`);
-      for (const value of decoder.push(buffer.subarray(0, count))) {
-        const frame = value as Frame;
-        if (frame.type === "ack" && frame.id === 1) return;
-        if (frame.type === "error") {
-          throw new Error(`Cannot register ${account.nick}: ${frame.code} ${frame.message}`);
-        }
-      }
+    const welcome = await client.hello(account.nick);
+    const reply = welcome.type === "welcome"
+      ? await client.request({ type: "register", password: account.password })
+      : welcome;
+    if (reply.type !== "ack") {
+      throw new Error(`Cannot register ${account.nick}: ${reply.code} ${reply.message}`);
     }
   } finally {
-    conn.close();
+    client.close();
   }
 }
 
@@ -206,11 +114,11 @@ async function attack(
 ): Promise<void> {
   // The rate limit refills ratePerSecond tokens a second: one hello per interval stays under it.
   const intervalMs = 1000 / DEFAULT_SERVER_OPTIONS.ratePerSecond;
-  let connection: HelloConnection | undefined;
+  let connection: SoakClient | undefined;
   while (!stop.stopped) {
     const sent = nowMs();
     try {
-      connection ??= await HelloConnection.open(port, ATTACKER_ADDRESS);
+      connection ??= await SoakClient.open(port, ATTACKER_ADDRESS);
       const reply = await connection.hello(VICTIM.nick, "a wrong guess");
       counts.hellos++;
       const message = String(reply.message ?? "");
@@ -315,6 +223,7 @@ async function run(options: SoakOptions): Promise<SoakReport> {
   const server = await ServerProcess.start({
     raisedLimits: false,
     extraFlags: ["--no-discovery"],
+    ...(options.entry === undefined ? {} : { entry: options.entry }),
   });
   try {
     const port = server.port;

@@ -11,6 +11,8 @@
 export interface SoakOptions {
   /** How long the attack runs, in seconds. */
   seconds: number;
+  /** The server's main.ts to run instead of this checkout's (another version, to compare). */
+  entry?: string;
 }
 
 /** What one scenario measured. */
