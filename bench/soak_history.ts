@@ -12,11 +12,12 @@ import { MAX_HISTORY_PAGE } from "../shared/protocol.ts";
 import { BenchClient } from "./bench_client.ts";
 import { nowMs, sleep } from "./clock.ts";
 import { type HeapUsage, InspectorSession } from "./inspector_session.ts";
-import { makeBody } from "./message_body.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 import type { ScannerOptions } from "./sampler.ts";
 import { ServerProcess } from "./server_process.ts";
 import type { SoakOptions, SoakReport, SoakScenario } from "./soak_scenario.ts";
-import { summarizeLatency } from "./stats.ts";
+import type { BystanderOpen, BystanderStopped } from "./soak_bystander_worker.ts";
+import { WorkerHandle } from "./worker_handle.ts";
 
 /** What the attack is made of; the defaults are the attack of issue 12. */
 export interface HistorySoakOptions extends SoakOptions {
@@ -142,7 +143,6 @@ export async function runHistorySoak(options: HistorySoakOptions): Promise<SoakR
   const perSecond = options.requestsPerSecond ?? 9;
   const messages = options.messages ?? 600;
   const bodyLength = options.bodyLength ?? 4000;
-  const bystanderPerSecond = options.bystanderPerSecond ?? 5;
   await using server = await ServerProcess.start({
     raisedLimits: false,
     denoFlags: ["--inspect=127.0.0.1:0"],
@@ -151,77 +151,90 @@ export async function runHistorySoak(options: HistorySoakOptions): Promise<SoakR
   if (server.inspectorUrl !== undefined) {
     inspector = await InspectorSession.connect(server.inspectorUrl).catch(() => undefined);
   }
+  const bystander = new WorkerHandle(new URL("./soak_bystander_worker.ts", import.meta.url));
   const clients: BenchClient[] = [];
-  const timers: ReturnType<typeof setInterval>[] = [];
+  let attacking = true;
+  let attacks: Promise<void>[] = [];
   try {
     await fillRoom(server.port, messages, bodyLength);
-    const latencies: number[] = [];
-    // Every message the bystander receives is its own, echoed: its latency is the round trip.
-    const [talker] = await openClients(server.port, 1, {
-      prefix: "bystander",
+    const open: BystanderOpen = {
+      type: "open",
+      port: server.port,
+      nick: "bystander",
       room: BYSTANDER_ROOM,
-      scanner: { sampleEvery: 1, onSample: (ms) => latencies.push(ms) },
-    });
-    clients.push(talker!);
-    const attack = await openClients(server.port, attackers, {
-      prefix: "attacker",
-      room: ROOM,
-    });
-    clients.push(...attack);
-
+      perSecond: options.bystanderPerSecond ?? 5,
+    };
+    await bystander.ask({ ...open });
     const stop = Promise.withResolvers<void>();
     const memory = watchMemory(server, inspector, stop.promise);
+    const cpuBefore = { server: await server.cpuSeconds(), load: await cpuSeconds(Deno.pid) };
     const history = encodeFrame({ type: "history", id: 1, room: ROOM, limit: MAX_HISTORY_PAGE });
-    let requests = 0;
+    const tally = { requests: 0, acks: 0, errors: 0, dropped: 0 };
     const intervalMs = 1000 / perSecond;
-    for (const [index, client] of attack.entries()) {
+    // An attacker the server drops (a slow consumer) connects again, as a real one would.
+    const attack = async (index: number) => {
       // Spread over the interval so the server sees a steady stream.
-      const start = setTimeout(() => {
-        timers.push(setInterval(() => {
-          if (client.closed) return;
-          requests++;
+      await sleep((index * intervalMs) / attackers);
+      for (let generation = 0; attacking && !server.exited; generation++) {
+        let client: BenchClient;
+        try {
+          [client] = await openClients(server.port, 1, {
+            prefix: `attacker${index}-${generation}-`,
+            room: ROOM,
+          }) as [BenchClient];
+        } catch {
+          await sleep(100);
+          continue;
+        }
+        clients.push(client);
+        const timer = setInterval(() => {
+          if (!attacking || client.closed) return;
+          tally.requests++;
           client.write(history).catch(() => {});
-        }, intervalMs));
-      }, (index * intervalMs) / attack.length);
-      timers.push(start);
-    }
-    let said = 0;
-    let sayId = 100;
-    timers.push(setInterval(() => {
-      if (talker!.closed) return;
-      said++;
-      const body = makeBody(nowMs(), 64);
-      talker!.write(encodeFrame({ type: "say", id: sayId++, room: BYSTANDER_ROOM, body }))
-        .catch(() => {});
-    }, 1000 / bystanderPerSecond));
+        }, intervalMs);
+        await client.ended;
+        clearInterval(timer);
+        // The join's ack is not a history reply.
+        tally.acks += client.scanner.replies - 1 - client.scanner.errors;
+        tally.errors += client.scanner.errors;
+        if (attacking) tally.dropped++;
+      }
+    };
+    attacks = Array.from({ length: attackers }, (_, index) => attack(index));
     const started = nowMs();
     while (nowMs() - started < options.seconds * 1000 && !server.exited) await sleep(250);
     const ranSeconds = (nowMs() - started) / 1000;
-    for (const timer of timers) clearInterval(timer);
-    // What was sent in the last moments may still come back.
-    if (!server.exited) await sleep(1000);
-    stop.resolve();
-    const { rssPeakKiB, heapPeakBytes } = await memory;
     const up = !server.exited;
-    const replies = attack.reduce((sum, client) => sum + client.scanner.replies - 1, 0);
-    const errors = attack.reduce((sum, client) => sum + client.scanner.errors, 0);
-    const dropped = attack.filter((client) => client.closed).length;
-    const latency = summarizeLatency(Float64Array.from(latencies));
-    const echoed = talker!.scanner.messages;
+    const cpu = {
+      server: up ? await server.cpuSeconds() - cpuBefore.server : NaN,
+      load: await cpuSeconds(Deno.pid) - cpuBefore.load,
+    };
+    attacking = false;
+    // What was sent in the last moments may still come back.
+    if (up) await sleep(1000);
+    stop.resolve();
+    const seen = await bystander.ask({ type: "stop" }) as unknown as BystanderStopped;
+    for (const client of clients) client.close();
+    await Promise.all(attacks);
+    const { rssPeakKiB, heapPeakBytes } = await memory;
+    const { latency } = seen;
     const rssPeakMiB = Math.round(rssPeakKiB / 1024);
-    const passed = up && rssPeakMiB <= RSS_BOUND_MIB && echoed >= said * 0.95 &&
-      latency.p99 <= BYSTANDER_P99_BOUND_MS;
+    const passed = up && rssPeakMiB <= RSS_BOUND_MIB && !seen.dropped &&
+      seen.echoed >= seen.said * 0.95 && latency.p99 <= BYSTANDER_P99_BOUND_MS;
+    const percent = (seconds: number) => Math.round((seconds / ranSeconds) * 100);
     const figures: SoakReport["figures"] = {
       serverUp: up,
       ranSeconds: Math.round(ranSeconds),
       rssPeakMiB,
       heapPeakMiB: heapPeakBytes === undefined ? "unread" : Math.round(heapPeakBytes / 2 ** 20),
-      historyRequests: requests,
-      historyAcks: replies - errors,
-      historyErrors: errors,
-      attackersDropped: dropped,
-      bystanderSaid: said,
-      bystanderEchoed: echoed,
+      serverCpuPercent: percent(cpu.server),
+      loadGeneratorCpuPercent: percent(cpu.load),
+      historyRequests: tally.requests,
+      historyAcks: tally.acks,
+      historyErrors: tally.errors,
+      attackersDropped: tally.dropped,
+      bystanderSaid: seen.said,
+      bystanderEchoed: seen.echoed,
       bystanderP50Ms: Number(latency.p50.toFixed(1)),
       bystanderP99Ms: Number(latency.p99.toFixed(1)),
       bystanderMaxMs: Number(latency.max.toFixed(1)),
@@ -234,8 +247,10 @@ export async function runHistorySoak(options: HistorySoakOptions): Promise<SoakR
         `echoed with p99 <= ${BYSTANDER_P99_BOUND_MS} ms`,
     };
   } finally {
-    for (const timer of timers) clearInterval(timer);
+    attacking = false;
     for (const client of clients) client.close();
+    await Promise.all(attacks);
+    bystander.terminate();
     inspector?.close();
   }
 }

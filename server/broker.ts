@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { utf8ByteLength } from "../shared/bytes.ts";
 import { ChatError } from "../shared/errors.ts";
 import {
   type ChatEvent,
@@ -34,6 +35,7 @@ import type {
 import { LocalBus } from "./cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
+import { HistoryLimiter, type HistoryLimiterOptions } from "./history_limiter.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import type {
@@ -71,6 +73,8 @@ export interface BrokerOptions {
   defaultMuteMs?: number;
   /** Largest reply the broker builds (history pages are cut to fit), in bytes. */
   maxReplyBytes?: number;
+  /** How many history reads may run and wait, per session and in all. */
+  historyReads?: HistoryLimiterOptions;
   /** Where to count messages, deliveries and commit times. */
   metrics?: ServerMetrics;
   /** Carries ids, commits and events between instances; a {@linkcode LocalBus} by default. */
@@ -128,16 +132,7 @@ function dmEvent(record: DmRecord, history: boolean): DirectMessageEvent {
 function eventBytes(event: ChatEvent): number {
   let bytes = 96;
   for (const value of Object.values(event)) {
-    if (typeof value === "string") bytes += utf8Length(value);
-  }
-  return bytes;
-}
-
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
+    if (typeof value === "string") bytes += utf8ByteLength(value);
   }
   return bytes;
 }
@@ -196,6 +191,9 @@ export class Broker {
   #maxRooms: number;
   #defaultMuteMs: number;
   #maxReplyBytes: number;
+  #historyReads: HistoryLimiter;
+  // The part of a join reply its first page of members may take.
+  #memberListBytes: number;
   #writes: GroupCommit<Write>;
 
   private constructor(store: Store, options: BrokerOptions) {
@@ -207,6 +205,8 @@ export class Broker {
     this.#maxRooms = options.maxRooms ?? 10_000;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
+    this.#historyReads = new HistoryLimiter(options.historyReads);
+    this.#memberListBytes = Math.floor(this.#maxReplyBytes / 4);
     // While recipients wait for a flush tick anyway, commit just before it:
     // one transaction per tick instead of one per event-loop turn.
     this.#writes = new GroupCommit((batch) => this.#commit(batch), { schedule: beforeNextFlush });
@@ -350,7 +350,10 @@ export class Broker {
     } else if (!room.members.has(member)) {
       this.#checkEntry(member, room, options.key, now);
     }
-    const { history, more, gap } = await this.#catchUp(room, options.since, () => room.committedId);
+    const { history, more, gap } = await this.#catchUp(member, room, {
+      since: options.since,
+      ceiling: () => room.committedId,
+    });
     // Synchronous from the last history read to here: nothing committed in between is missed.
     if (room.addMember(member)) {
       this.#fanOut(room.members, {
@@ -408,7 +411,10 @@ export class Broker {
     const joined = room;
     if (joined.members.has(member)) {
       const upTo = joined.committedId;
-      const caught = await this.#catchUp(joined, options.since, () => upTo);
+      const caught = await this.#catchUp(member, joined, {
+        since: options.since,
+        ceiling: () => upTo,
+      });
       const members = await presence.members(joined.key).catch((error) => {
         throw storageError(error);
       });
@@ -441,7 +447,10 @@ export class Broker {
         nick: member.nick,
         ts: this.#now(),
       });
-      const caught = await this.#catchUp(joined, options.since, () => upTo);
+      const caught = await this.#catchUp(member, joined, {
+        since: options.since,
+        ceiling: () => upTo,
+      });
       return this.#joinResult(joined, members, upTo, caught);
     } catch (error) {
       if (member.rooms.has(joined)) this.#removeFromRoom(member, joined, "join failed");
@@ -498,57 +507,87 @@ export class Broker {
   /**
    * Reads history up to `ceiling` (re-read when it moves: the room's
    * committed id, or a fixed id when live delivery has already begun), so
-   * joining leaves no gap.
+   * joining leaves no gap. One history read of `member`'s, bounded in bytes
+   * by what the join reply leaves for it.
    */
   async #catchUp(
+    member: Member,
     room: Room,
-    since: number | undefined,
-    ceiling: () => number,
+    options: { since: number | undefined; ceiling: () => number },
   ): Promise<
     { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } }
   > {
-    const history: RoomMessageEvent[] = [];
-    let gap: { after: number; oldest: number } | undefined;
-    if (since === undefined) {
-      if (this.#historyOnJoin > 0 && ceiling() > 0) {
-        // The latest messages up to the committed id, re-read if a commit
-        // landed meanwhile; what still lands after the last read follows.
-        let upTo = ceiling();
-        let page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
-        for (let retry = 0; retry < 3 && ceiling() !== upTo; retry++) {
-          upTo = ceiling();
-          page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
+    const { since, ceiling } = options;
+    // The topic and the first page of members share the reply with history.
+    const maxBytes = this.#maxReplyBytes - utf8ByteLength(room.topic) - this.#memberListBytes;
+    return await this.#historyReads.run(member, async () => {
+      const history: RoomMessageEvent[] = [];
+      let gap: { after: number; oldest: number } | undefined;
+      if (since === undefined) {
+        if (this.#historyOnJoin > 0 && ceiling() > 0) {
+          // The latest messages up to the committed id, re-read if a commit
+          // landed meanwhile; what still lands after the last read follows.
+          let upTo = ceiling();
+          const latest = () =>
+            this.store.history(room.key, { upTo, limit: this.#historyOnJoin, maxBytes });
+          let page = await latest();
+          for (let retry = 0; retry < 3 && ceiling() !== upTo; retry++) {
+            upTo = ceiling();
+            page = await latest();
+          }
+          // Newest first when cutting to fit one frame: older pages are a `history` away.
+          history.push(
+            ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), {
+              oldestFirst: false,
+              maxBytes,
+            }),
+          );
+          const more = await this.#readOn(room, {
+            after: upTo,
+            into: history,
+            limit: this.#maxReplay,
+            ceiling,
+            maxBytes,
+          });
+          return { history, more };
         }
-        // Newest first when cutting to fit one frame: older pages are a `history` away.
-        history.push(
-          ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), false),
-        );
-        const more = await this.#readOn(room, upTo, history, this.#maxReplay, ceiling);
-        return { history, more };
+        return { history, more: false };
       }
-      return { history, more: false };
-    }
-    if (since < ceiling()) {
-      const oldest = await this.store.oldestId(room.key);
-      if (oldest === undefined || oldest > since + 1) {
-        gap = { after: since, oldest: oldest ?? ceiling() + 1 };
+      if (since < ceiling()) {
+        const oldest = await this.store.oldestId(room.key);
+        if (oldest === undefined || oldest > since + 1) {
+          gap = { after: since, oldest: oldest ?? ceiling() + 1 };
+        }
       }
-    }
-    const more = await this.#readOn(room, since, history, this.#maxReplay, ceiling);
-    return gap ? { history, more, gap } : { history, more };
+      const more = await this.#readOn(room, {
+        after: since,
+        into: history,
+        limit: this.#maxReplay,
+        ceiling,
+        maxBytes,
+      });
+      return gap ? { history, more, gap } : { history, more };
+    });
   }
 
-  /** Appends history after `after` up to `ceiling`; true if `limit` cut it short. */
+  /**
+   * Appends history after `after` up to `ceiling`; true if `limit` or
+   * `maxBytes` (counting what `into` already holds) cut it short.
+   */
   async #readOn(
     room: Room,
-    after: number,
-    into: RoomMessageEvent[],
-    limit: number,
-    ceiling: () => number,
+    options: {
+      after: number;
+      into: RoomMessageEvent[];
+      limit: number;
+      ceiling: () => number;
+      maxBytes: number;
+    },
   ): Promise<boolean> {
-    let last = after;
+    const { into, ceiling, maxBytes } = options;
+    let last = options.after;
     let bytes = into.reduce((sum, event) => sum + eventBytes(event), 0);
-    const most = Math.min(limit, MAX_HISTORY_PAGE);
+    const most = Math.min(options.limit, MAX_HISTORY_PAGE);
     while (last < ceiling()) {
       const left = most - into.length;
       if (left <= 0) return true;
@@ -556,13 +595,14 @@ export class Broker {
         after: last,
         upTo: ceiling(),
         limit: left,
+        maxBytes: maxBytes - bytes,
       });
       if (page.length === 0) break;
       for (const record of page) {
         const event = messageEvent(record, room.name, true);
         bytes += eventBytes(event);
         // The reply must fit in one frame: the client pages for the rest.
-        if (bytes > this.#maxReplyBytes) return true;
+        if (bytes > maxBytes) return true;
         into.push(event);
         last = record.id;
       }
@@ -678,19 +718,61 @@ export class Broker {
     for (const session of audience) session.deliver(delivery);
   }
 
-  /** Delivers DMs stored while the account was offline; returns unread counts per peer. */
-  async deliverPending(member: Member): Promise<UnreadCount[]> {
-    if (member.account === undefined) return [];
-    const pending = await this.store.pendingDms(member.account);
-    for (const record of pending) member.deliver(new Delivery(dmEvent(record, true)));
-    const last = pending[pending.length - 1];
-    if (last !== undefined) {
-      await this.#persist({ kind: "delivered", user: member.account, upTo: last.id });
+  /**
+   * Delivers DMs stored while the account was offline, page by page (each
+   * bounded like a history page, and marked delivered once queued); between
+   * pages it waits for `ready`, which resolves once the member can take
+   * more (false: it is gone). Returns unread counts per peer.
+   */
+  async deliverPending(
+    member: Member,
+    options: { ready?: () => Promise<boolean> } = {},
+  ): Promise<UnreadCount[]> {
+    const account = member.account;
+    if (account === undefined) return [];
+    let after = 0;
+    while (true) {
+      const page = await this.#readPatiently(
+        member,
+        () =>
+          this.store.pendingDms(account, {
+            after,
+            limit: MAX_HISTORY_PAGE,
+            maxBytes: this.#maxReplyBytes,
+          }),
+        options.ready,
+      );
+      const last = page?.[page.length - 1];
+      if (page === undefined || last === undefined) break;
+      for (const record of page) member.deliver(new Delivery(dmEvent(record, true)));
+      await this.#persist({ kind: "delivered", user: account, upTo: last.id });
+      after = last.id;
+      if (options.ready !== undefined && !(await options.ready())) return [];
     }
-    return await this.store.unreadCounts(member.account);
+    return await this.store.unreadCounts(account);
   }
 
-  /** A page of room history (for members of the room). */
+  /**
+   * Runs a history read of `member`'s, waiting out `server_busy` refusals
+   * (as long as `ready` says the member is still there) instead of failing.
+   */
+  async #readPatiently<T>(
+    member: Member,
+    read: () => Promise<T>,
+    ready: (() => Promise<boolean>) | undefined,
+  ): Promise<T | undefined> {
+    while (true) {
+      try {
+        return await this.#historyReads.run(member, read);
+      } catch (error) {
+        if (!(error instanceof ChatError) || error.code !== "server_busy") throw error;
+        await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs ?? 100));
+        if (ready !== undefined && !(await ready())) return undefined;
+      }
+    }
+  }
+
+  /** A page of room history (for members of the room), one history read of `member`'s. */
   async history(
     member: Member,
     name: string,
@@ -698,40 +780,52 @@ export class Broker {
   ): Promise<{ room: string; messages: RoomMessageEvent[]; more?: boolean }> {
     const room = this.#memberRoom(member, name);
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    // One more than asked: whether it exists says if there is more in that direction.
-    const page = await this.store.history(room.key, {
-      ...query,
-      upTo: room.committedId,
-      limit: limit + 1,
-    });
     const forward = query.after !== undefined;
+    // One more than asked: whether it exists says if there is more in that
+    // direction. The store stops at the reply's byte budget, so a page of
+    // long messages costs one frame's worth of reading, not `limit` messages.
+    const page = await this.#historyReads.run(member, () =>
+      this.store.history(room.key, {
+        ...query,
+        upTo: room.committedId,
+        limit: limit + 1,
+        maxBytes: this.#maxReplyBytes,
+      }));
     const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
     const messages = this.#fit(
       asked.map((record) => messageEvent(record, room.name, true)),
-      forward,
+      { oldestFirst: forward },
     );
     return messages.length < page.length
       ? { room: room.name, messages, more: true }
       : { room: room.name, messages };
   }
 
-  /** A page of the account's direct messages with `peer`. */
+  /** A page of the account's direct messages with `peer`, one history read of `member`'s. */
   async dmHistory(
     member: Member,
     peer: string,
     query: { before?: number; after?: number; limit?: number },
   ): Promise<{ with: string; messages: DirectMessageEvent[]; more?: boolean }> {
-    if (member.account === undefined) {
+    const account = member.account;
+    if (account === undefined) {
       throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");
     }
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    const page = await this.store.dmHistory(member.account, nameKey(peer), {
-      ...query,
-      limit: limit + 1,
-    });
     const forward = query.after !== undefined;
+    const page = await this.#historyReads.run(
+      member,
+      () =>
+        this.store.dmHistory(account, nameKey(peer), {
+          ...query,
+          limit: limit + 1,
+          maxBytes: this.#maxReplyBytes,
+        }),
+    );
     const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
-    const messages = this.#fit(asked.map((record) => dmEvent(record, true)), forward);
+    const messages = this.#fit(asked.map((record) => dmEvent(record, true)), {
+      oldestFirst: forward,
+    });
     return messages.length < page.length
       ? { with: peer, messages, more: true }
       : { with: peer, messages };
@@ -1070,17 +1164,24 @@ export class Broker {
     return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
   }
 
-  /** The longest run of `events` that fits in one reply: the oldest when paging forward, else the newest. */
-  #fit<T extends ChatEvent>(events: T[], oldestFirst: boolean): T[] {
+  /**
+   * The longest run of `events` that fits in `maxBytes` (one reply by
+   * default): the oldest when paging forward, else the newest.
+   */
+  #fit<T extends ChatEvent>(
+    events: T[],
+    options: { oldestFirst: boolean; maxBytes?: number },
+  ): T[] {
+    const maxBytes = options.maxBytes ?? this.#maxReplyBytes;
     let bytes = 0;
-    const order = oldestFirst ? events : [...events].reverse();
+    const order = options.oldestFirst ? events : [...events].reverse();
     let count = 0;
     for (const event of order) {
       bytes += eventBytes(event);
-      if (bytes > this.#maxReplyBytes) break;
+      if (bytes > maxBytes) break;
       count++;
     }
-    return oldestFirst ? events.slice(0, count) : events.slice(events.length - count);
+    return options.oldestFirst ? events.slice(0, count) : events.slice(events.length - count);
   }
 
   /** Server admins named in configuration (name keys), besides accounts flagged admin. */

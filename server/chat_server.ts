@@ -146,6 +146,11 @@ export class ChatServer implements AsyncDisposable {
         maxReplay: resolved.maxReplay,
         maxRooms: resolved.maxRooms,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
+        historyReads: {
+          running: resolved.maxHistoryReads,
+          waiting: resolved.maxHistoryWaiting,
+          perHolderWaiting: resolved.maxHistoryWaitingPerConnection,
+        },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);

@@ -18,7 +18,7 @@ import type { Transport } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, Session, type SessionContext } from "./session.ts";
+import { isOrdered, type Outcome, readsHistory, Session, type SessionContext } from "./session.ts";
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
@@ -137,6 +137,12 @@ export class FramedSession extends Session {
 
   /** Executes a request and queues its reply in order; resolves when the reply is out. */
   #run(frame: Request): Promise<void> | undefined {
+    if (readsHistory(frame)) {
+      return this.runHistoryInTurn(this.#replies, frame, {
+        reply: (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+        fail: (error) => this.#replyError(error, frame.id),
+      });
+    }
     let outcome: Outcome;
     try {
       outcome = this.execute(frame);
@@ -175,6 +181,7 @@ export class FramedSession extends Session {
       this.send(encodeFrame(welcome));
       if (unread !== undefined) {
         const counts = await this.deliverPending();
+        if (this.closed) return;
         if (counts.length > 0) {
           const total = counts.reduce((sum, entry) => sum + entry.count, 0);
           const who = counts.map((entry) => `${entry.peer} (${entry.count})`).join(", ");

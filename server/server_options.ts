@@ -95,6 +95,15 @@ export interface ServerOptions {
   historyOnJoin: number;
   /** Most missed messages replayed on a resuming join (the rest is paged). */
   maxReplay: number;
+  /** History reads (pages, join catch-ups, stored DMs) the server runs at once. */
+  maxHistoryReads: number;
+  /** History reads waiting for the server; more are refused with `server_busy`. */
+  maxHistoryWaiting: number;
+  /**
+   * History requests one connection (or API key) may have waiting behind the
+   * one it runs (they run one at a time, in order); more are `rate_limited`.
+   */
+  maxHistoryWaitingPerConnection: number;
   /** Keep at most this many messages per room (0: no limit). */
   retentionMaxMessages: number;
   /** Delete messages older than this, in ms (0: no limit). */
@@ -163,6 +172,9 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   admins: [],
   historyOnJoin: 50,
   maxReplay: 500,
+  maxHistoryReads: 4,
+  maxHistoryWaiting: 256,
+  maxHistoryWaitingPerConnection: 4,
   retentionMaxMessages: 0,
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,

@@ -12,7 +12,7 @@ import { nameKey, validateNick } from "../shared/validation.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, Session } from "./session.ts";
+import { isOrdered, type Outcome, readsHistory, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 import { concatBytes } from "../shared/bytes.ts";
 
@@ -206,6 +206,12 @@ export class TextSession extends Session {
 
   /** Executes a request and queues its reply in order; resolves when the reply is out. */
   #run(request: Request): Promise<void> | undefined {
+    if (readsHistory(request)) {
+      return this.runHistoryInTurn(this.#replies, request, {
+        reply: (result) => this.#afterRequest(request, result),
+        fail: (error) => this.#error(error),
+      });
+    }
     let outcome: Outcome;
     try {
       outcome = this.execute(request);

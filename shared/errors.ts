@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   "invite_only",
   "bad_key",
   "storage",
+  "server_busy",
   "internal",
 ] as const;
 

@@ -201,8 +201,14 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     }
     const feed = new RoomFeed(room, {
       node: this.#started(),
+      // Pages of at most about a MiB: a room of long messages is caught up in several.
       history: (key, after, upTo) =>
-        this.#store.history(key, { after, upTo, limit: Math.min(500, upTo - after) }),
+        this.#store.history(key, {
+          after,
+          upTo,
+          limit: Math.min(500, upTo - after),
+          maxBytes: 1024 * 1024,
+        }),
       applied: (token) => this.#tokens.get(token)?.(),
       lost: (lost, error) =>
         this.#logger.error("Room {room}: could not read missed messages: {error}", {

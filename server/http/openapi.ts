@@ -34,7 +34,10 @@ const ROOM = {
 const API_ERRORS = {
   "400": error("Invalid request (`bad_request`, `invalid_body`, `invalid_room`, `invalid_name`)"),
   "401": error("No API key (`unauthorized`) or an unknown one (`auth_failed`)"),
-  "429": error("Over the key's rate limit (`rate_limited`); see Retry-After"),
+  "429": error(
+    "Over the key's rate limit, or too many of its history reads waiting (`rate_limited`); " +
+      "see Retry-After",
+  ),
 };
 
 const messageBody = (example: unknown) => ({
@@ -175,8 +178,9 @@ export const OPENAPI_DOCUMENT = {
         operationId: "roomHistory",
         summary: "A page of a room's history, newest last",
         description: "Without before/after: the latest messages. `before`: older ones. " +
-          "`after`: newer ones, oldest first. `more` says there is more in that direction. " +
-          "The key's bot joins the room to read it.",
+          "`after`: newer ones, oldest first. A page holds at most one frame's worth of " +
+          "bytes (--max-frame-bytes); `more` says there is more in that direction. " +
+          "The key's bot joins the room to read it; its history requests are read one at a time.",
         security: [{ apiKey: [] }],
         parameters: [
           ROOM,
@@ -206,6 +210,7 @@ export const OPENAPI_DOCUMENT = {
           "403": error("The bot may not enter the room (`banned`, `invite_only`, `bad_key`)"),
           "404": error("No such room (`no_such_room`)"),
           "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+          "503": error("Too much history queued (`server_busy`); see Retry-After"),
         },
       },
     },
