@@ -722,14 +722,15 @@ export class Broker {
    * Delivers DMs stored while the account was offline, page by page (each
    * bounded like a history page, and marked delivered once queued); between
    * pages it waits for `ready`, which resolves once the member can take
-   * more (false: it is gone). Returns unread counts per peer.
+   * more (false: it is gone). Returns unread counts per peer, the first by
+   * name that fit in a third of a reply (`more` when some were left out).
    */
   async deliverPending(
     member: Member,
     options: { ready?: () => Promise<boolean> } = {},
-  ): Promise<UnreadCount[]> {
+  ): Promise<{ unread: UnreadCount[]; more: boolean }> {
     const account = member.account;
-    if (account === undefined) return [];
+    if (account === undefined) return { unread: [], more: false };
     let after = 0;
     while (true) {
       const page = await this.#readPatiently(
@@ -747,9 +748,20 @@ export class Broker {
       for (const record of page) member.deliver(new Delivery(dmEvent(record, true)));
       await this.#persist({ kind: "delivered", user: account, upTo: last.id });
       after = last.id;
-      if (options.ready !== undefined && !(await options.ready())) return [];
+      if (options.ready !== undefined && !(await options.ready())) {
+        return { unread: [], more: false };
+      }
     }
-    return await this.store.unreadCounts(account);
+    const counts = await this.store.unreadCounts(account);
+    // The notice lists them twice (in its body too): a third of a reply each.
+    let bytes = 0;
+    let fit = 0;
+    for (const { peer } of counts.slice(0, MAX_LIST)) {
+      bytes += utf8ByteLength(peer) + 16;
+      if (bytes > this.#maxReplyBytes / 3) break;
+      fit++;
+    }
+    return { unread: counts.slice(0, fit), more: fit < counts.length };
   }
 
   /**

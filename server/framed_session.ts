@@ -180,7 +180,7 @@ export class FramedSession extends Session {
       if (this.account !== undefined) welcome.account = { admin: this.admin };
       this.send(encodeFrame(welcome));
       if (unread !== undefined) {
-        const counts = await this.deliverPending();
+        const { unread: counts, more } = await this.deliverPending();
         if (this.closed) return;
         if (counts.length > 0) {
           const total = counts.reduce((sum, entry) => sum + entry.count, 0);
@@ -188,7 +188,7 @@ export class FramedSession extends Session {
           this.send(
             encodeFrame({
               type: "notice",
-              body: `${total} unread direct message(s): ${who}`,
+              body: `${total} unread direct message(s): ${who}${more ? ", and from others" : ""}`,
               ts: Date.now(),
               unread: counts,
             }),

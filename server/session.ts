@@ -204,9 +204,9 @@ export abstract class Session implements Member {
   /**
    * Delivers DMs stored while offline, a page at a time: the next page waits
    * until this one is written, so the queue bound holds however many wait.
-   * Resolves to unread counts.
+   * Resolves to unread counts (the first senders by name; `more` when some are left out).
    */
-  protected deliverPending(): Promise<UnreadCount[]> {
+  protected deliverPending(): Promise<{ unread: UnreadCount[]; more: boolean }> {
     return this.context.broker.deliverPending(this, {
       ready: async () => {
         await this.queue.drained();

@@ -159,10 +159,11 @@ export class TextSession extends Session {
         `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
       );
       if (this.account !== undefined) {
-        const counts = await this.deliverPending();
-        for (const { peer, count } of counts) {
+        const { unread, more } = await this.deliverPending();
+        for (const { peer, count } of unread) {
           this.#line(`--- ${count} unread direct message(s) from ${peer}`);
         }
+        if (more) this.#line("--- and unread direct messages from others");
       }
     } catch (error) {
       this.#error(error);

@@ -45,8 +45,14 @@ function countingStore(dir: string) {
   return { store, reads };
 }
 
-/** Writes `count` long messages to room `dev` (with a long topic) and `dms` long DMs to bob. */
-async function fill(dir: string, options: { count: number; dms?: number }): Promise<void> {
+/**
+ * Writes `count` long messages to room `dev` (with a long topic) and `dms`
+ * long DMs to bob, from `senders` different users (alice when 1).
+ */
+async function fill(
+  dir: string,
+  options: { count: number; dms?: number; senders?: number },
+): Promise<void> {
   const store = SqliteStore.open(dir);
   const writes: StoreWrite[] = [{
     kind: "room",
@@ -67,10 +73,13 @@ async function fill(dir: string, options: { count: number; dms?: number }): Prom
       record: { room: "dev", id, from: "alice", body: LONG, ts: T0 + id, action: false },
     });
   }
+  const senders = options.senders ?? 1;
   for (let id = 1; id <= (options.dms ?? 0); id++) {
+    const from = senders === 1 ? "alice" : `sender${String(id % senders).padStart(5, "0")}`;
+    const body = senders === 1 ? `${id} ${LONG}` : `${id}`;
     writes.push({
       kind: "dm",
-      record: { id, from: "alice", to: "bob", body: `${id} ${LONG}`, ts: T0 + id, action: false },
+      record: { id, from, to: "bob", body, ts: T0 + id, action: false },
       delivered: false,
     });
   }
@@ -172,6 +181,22 @@ Deno.test("300 stored DMs of 16 KB reach a login page by page, none lost, the qu
     await using again = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
     await again.request({ type: "ping" });
     assert.equal(again.all((f) => f.type === "dm").length, 0);
+  });
+});
+
+Deno.test("the unread notice after login fits one frame however many wrote: the first senders by name", async () => {
+  await withDataDir(async (dir) => {
+    await fill(dir, { count: 0, dms: 3000, senders: 1500 });
+    const { store } = countingStore(dir);
+    await using server = await listen({ store });
+    await server.accounts.register("bob", "bobs password");
+    await using bob = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
+    const notice = await bob.next((f) => f.type === "notice", 30_000);
+    assert.equal(bob.all((f) => f.type === "dm").length, 3000);
+    assert.ok(payloadBytes(notice) <= FRAME, `${payloadBytes(notice)} bytes`);
+    assert.ok(notice.unread.length > 0 && notice.unread.length <= 1000);
+    assert.deepEqual(notice.unread[0], { peer: "sender00000", count: 2 });
+    assert.match(notice.body, /and from others$/);
   });
 });
 
