@@ -18,6 +18,7 @@ import {
   type ChatEvent,
   type DirectMessageEvent,
   MAX_HISTORY_PAGE,
+  MAX_LIST_PAGE,
   type ModerationType,
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
@@ -29,6 +30,7 @@ import type {
   BusNode,
   Effect,
   Envelope,
+  NamePage,
   Presence,
   PresenceSnapshot,
 } from "./cluster/cluster.ts";
@@ -38,6 +40,7 @@ import { GroupCommit, StoreBusyError } from "./group_commit.ts";
 import { HistoryLimiter, type HistoryLimiterOptions } from "./history_limiter.ts";
 import { type Member, Rank, RANK_NAMES, Room, userKey } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { SortedNameMap } from "./sorted_name_map.ts";
 import type {
   DmRecord,
   GrantKind,
@@ -51,14 +54,52 @@ import type {
 
 export { type Member, Room } from "./room.ts";
 
-/** Longest list in one reply (rooms, members, users): frames carry at most 1024 array entries. */
-export const MAX_LIST = 1000;
-
 /** Summary of a room for `rooms`. */
 export interface RoomSummary {
   name: string;
   members: number;
   topic: string;
+}
+
+/** Which page of a list: names after `after` (by name key), at most `limit` of them. */
+export interface ListQuery {
+  after?: string;
+  limit?: number;
+}
+
+/** A page of a list: `more` when it does not reach the end. */
+export type ListPage<K extends string, T> =
+  & { [key in K]: T[] }
+  & { total: number; more?: true };
+
+/**
+ * The longest run of `items` (one more than `limit` was read, to tell if
+ * there is more) that is at most `limit` long and within `maxBytes` by
+ * `size`; `more` when some were left out.
+ */
+function fitList<T>(
+  items: readonly T[],
+  options: { limit: number; maxBytes: number; size: (item: T) => number },
+): { items: T[]; more: boolean } {
+  let bytes = 0;
+  let count = 0;
+  for (const item of items) {
+    if (count === options.limit) break;
+    bytes += options.size(item);
+    if (bytes > options.maxBytes) break;
+    count++;
+  }
+  return { items: items.slice(0, count), more: count < items.length };
+}
+
+/** An upper bound of a name's encoded size in a reply's list. */
+function nameBytes(name: string): number {
+  return utf8ByteLength(name) + 3;
+}
+
+/** An upper bound of a room summary's encoded size in a `rooms` reply. */
+function summaryBytes(summary: RoomSummary): number {
+  return utf8ByteLength(summary.name) + utf8ByteLength(summary.topic) + 40;
 }
 
 /** Settings of the broker. */
@@ -94,6 +135,8 @@ export interface JoinResult {
   history: RoomMessageEvent[];
   /** More missed messages than were replayed: page with `history` after the last one. */
   more?: boolean;
+  /** More members than `members` holds: page on with `who` after the last one. */
+  membersMore?: boolean;
   /** Messages after `since` that are no longer stored: ids `after`+1 to `oldest`-1 are lost. */
   gap?: { after: number; oldest: number };
 }
@@ -137,6 +180,11 @@ function eventBytes(event: ChatEvent): number {
   return bytes;
 }
 
+/** The name key a list's cursor stands for; undefined from the start. */
+function cursorKey(after: string | undefined): string | undefined {
+  return after === undefined ? undefined : nameKey(after.replace(/^#/, ""));
+}
+
 function storageError(error: unknown): ChatError {
   if (error instanceof ChatError) return error;
   if (error instanceof StoreBusyError) {
@@ -177,8 +225,9 @@ const REFUSAL: Record<string, string> = {
 export class Broker {
   readonly store: Store;
   readonly metrics: ServerMetrics;
-  #users = new Map<string, Set<Member>>();
-  #rooms = new Map<string, Room>();
+  // By name key, in order: lists page through them with a cursor.
+  #users = new SortedNameMap<Set<Member>>();
+  #rooms = new SortedNameMap<Room>();
   #bus: Bus;
   #presence: Presence | null;
   // Rooms with a join waiting for its watch: a deletion must not drop them.
@@ -364,16 +413,31 @@ export class Broker {
       });
     }
     member.rooms.add(room);
+    const members = this.#memberList({
+      names: room.memberPage({ limit: MAX_LIST_PAGE + 1 }),
+      total: room.userCount,
+    });
     const result: JoinResult = {
       room: room.name,
       topic: room.topic,
-      members: room.memberNames().slice(0, MAX_LIST),
+      members: members.items,
       lastId: room.committedId,
       history,
     };
     if (more) result.more = true;
     if (gap) result.gap = gap;
+    if (members.more) result.membersMore = true;
     return result;
+  }
+
+  /** The first page of a room's members that fits the part of a join reply kept for it. */
+  #memberList(page: NamePage): { items: string[]; more: boolean } {
+    const fit = fitList(page.names, {
+      limit: MAX_LIST_PAGE,
+      maxBytes: this.#memberListBytes,
+      size: nameBytes,
+    });
+    return { items: fit.items, more: fit.more || fit.items.length < page.total };
   }
 
   /**
@@ -415,9 +479,11 @@ export class Broker {
         since: options.since,
         ceiling: () => upTo,
       });
-      const members = await presence.members(joined.key).catch((error) => {
-        throw storageError(error);
-      });
+      const members = await presence.members(joined.key, { limit: MAX_LIST_PAGE + 1 }).catch(
+        (error) => {
+          throw storageError(error);
+        },
+      );
       return this.#joinResult(joined, members, upTo, caught);
     }
     const watching = this.#bus.watch(joined);
@@ -460,19 +526,21 @@ export class Broker {
 
   #joinResult(
     room: Room,
-    members: string[],
+    page: NamePage,
     lastId: number,
     caught: { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } },
   ): JoinResult {
+    const members = this.#memberList(page);
     const result: JoinResult = {
       room: room.name,
       topic: room.topic,
-      members: [...new Set(members)].sort().slice(0, MAX_LIST),
+      members: members.items,
       lastId,
       history: caught.history,
     };
     if (caught.more) result.more = true;
     if (caught.gap) result.gap = caught.gap;
+    if (members.more) result.membersMore = true;
     return result;
   }
 
@@ -756,7 +824,7 @@ export class Broker {
     // The notice lists them twice (in its body too): a third of a reply each.
     let bytes = 0;
     let fit = 0;
-    for (const { peer } of counts.slice(0, MAX_LIST)) {
+    for (const { peer } of counts.slice(0, MAX_LIST_PAGE)) {
       bytes += utf8ByteLength(peer) + 16;
       if (bytes > this.#maxReplyBytes / 3) break;
       fit++;
@@ -883,64 +951,80 @@ export class Broker {
     this.#fanOut(this.#allSessions(), { type: "notice", body, ts: this.#now() });
   }
 
-  /** Rooms with their member counts: the busiest {@linkcode MAX_LIST} by name, and how many exist. */
-  rooms():
-    | { rooms: RoomSummary[]; total: number }
-    | Promise<{ rooms: RoomSummary[]; total: number }> {
-    if (this.#presence !== null) {
-      return this.#presence.roomSizes().then(
-        (sizes) => this.#roomList((room) => sizes.get(room.key) ?? 0),
-        (error) => {
-          throw storageError(error);
-        },
-      );
-    }
-    return this.#roomList((room) => room.memberNames().length);
+  /**
+   * A page of the rooms, in name-key order after `query.after`, with their
+   * members online and topics: at most `query.limit` (up to
+   * {@linkcode MAX_LIST_PAGE}) and one reply's worth of bytes. `total`
+   * counts every room; `more` says there are rooms after the last one.
+   */
+  async rooms(query: ListQuery = {}): Promise<ListPage<"rooms", RoomSummary>> {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const total = this.#rooms.size;
+    const rooms = this.#rooms.page({ after: cursorKey(query.after), limit: limit + 1 })
+      .map(([, room]) => room);
+    const sizes = this.#presence === null
+      ? rooms.map((room) => room.userCount)
+      : await this.#presence.roomSizes(rooms.map((room) => room.key)).catch((error) => {
+        throw storageError(error);
+      });
+    const summaries = rooms.map((room, index) => ({
+      name: room.name,
+      members: sizes[index] ?? 0,
+      topic: room.topic,
+    }));
+    const { items, more } = fitList(summaries, {
+      limit,
+      maxBytes: this.#maxReplyBytes,
+      size: summaryBytes,
+    });
+    return more ? { rooms: items, total, more: true } : { rooms: items, total };
   }
 
-  #roomList(size: (room: Room) => number): { rooms: RoomSummary[]; total: number } {
-    const rooms = [...this.#rooms.values()]
-      .map((room) => ({ name: room.name, members: size(room), topic: room.topic }))
-      .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
-      .slice(0, MAX_LIST)
-      .sort((a, b) => a.name.localeCompare(b.name));
-    return { rooms, total: this.#rooms.size };
-  }
-
-  /** The members of room `name` (the first {@linkcode MAX_LIST} by name) and how many there are. */
-  who(
+  /**
+   * A page of the members online of room `name` (nicknames, each once, in
+   * name-key order after `query.after`), bounded as {@linkcode rooms} is.
+   */
+  async who(
     name: string,
-  ):
-    | { room: string; members: string[]; total: number }
-    | Promise<{ room: string; members: string[]; total: number }> {
+    query: ListQuery = {},
+  ): Promise<{ room: string } & ListPage<"members", string>> {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
-    const list = (members: string[]) => ({
-      room: room.name,
-      members: members.slice(0, MAX_LIST),
-      total: members.length,
-    });
-    if (this.#presence === null) return list(room.memberNames());
-    return this.#presence.members(room.key).then(
-      (members) => list([...new Set(members)].sort()),
-      (error) => {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const after = cursorKey(query.after);
+    const page = this.#presence === null
+      ? { names: room.memberPage({ after, limit: limit + 1 }), total: room.userCount }
+      : await this.#presence.members(room.key, { after, limit: limit + 1 }).catch((error) => {
         throw storageError(error);
-      },
-    );
+      });
+    const { items, more } = this.#fitNames(page.names, limit);
+    return more
+      ? { room: room.name, members: items, total: page.total, more: true }
+      : { room: room.name, members: items, total: page.total };
   }
 
-  /** Everyone online (the first {@linkcode MAX_LIST} by name) and how many are. */
-  users(): { users: string[]; total: number } | Promise<{ users: string[]; total: number }> {
-    const list = (users: string[]) => ({ users: users.slice(0, MAX_LIST), total: users.length });
-    if (this.#presence === null) {
-      return list([...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort());
-    }
-    return this.#presence.users().then(
-      (users) => list(users.sort()),
-      (error) => {
+  /** A page of everyone online (nicknames, each once), bounded as {@linkcode rooms} is. */
+  async users(query: ListQuery = {}): Promise<ListPage<"users", string>> {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const after = cursorKey(query.after);
+    const page = this.#presence === null
+      ? {
+        names: this.#users.page({ after, limit: limit + 1 }).map(([, sessions]) =>
+          [...sessions][0]!.nick
+        ),
+        total: this.#users.size,
+      }
+      : await this.#presence.users({ after, limit: limit + 1 }).catch((error) => {
         throw storageError(error);
-      },
-    );
+      });
+    const { items, more } = this.#fitNames(page.names, limit);
+    return more
+      ? { users: items, total: page.total, more: true }
+      : { users: items, total: page.total };
+  }
+
+  #fitNames(names: readonly string[], limit: number): { items: string[]; more: boolean } {
+    return fitList(names, { limit, maxBytes: this.#maxReplyBytes, size: nameBytes });
   }
 
   /** Shows, or (operators, when `topic` is given) sets, a room's topic. */

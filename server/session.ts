@@ -295,11 +295,11 @@ export abstract class Session implements Member {
       case "broadcast":
         return broker.broadcast(this, request.body);
       case "rooms":
-        return broker.rooms();
+        return broker.rooms(pick(request, ["after", "limit"]));
       case "who":
-        return broker.who(request.room);
+        return broker.who(request.room, pick(request, ["after", "limit"]));
       case "users":
-        return broker.users();
+        return broker.users(pick(request, ["after", "limit"]));
       case "topic":
         return broker.topic(this, request.room, request.topic);
       case "nick":

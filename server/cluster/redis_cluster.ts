@@ -9,7 +9,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
-import type { ChatEvent } from "../../shared/protocol.ts";
+import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
@@ -22,7 +22,9 @@ import type {
   DmDraft,
   Envelope,
   MessageDraft,
+  NamePage,
   OnlineUser,
+  PageQuery,
   Presence,
 } from "./cluster.ts";
 import type { RedisConnection } from "./redis_connection.ts";
@@ -36,6 +38,7 @@ import {
   EXIT,
   HEARTBEAT,
   OTHER_CONNECTIONS,
+  PAGE_NAMES,
   RELEASE,
   RENAME,
   RESYNC,
@@ -316,21 +319,25 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     return { record: toRoomRecord(JSON.parse(json), 0), created: status === 1 };
   }
 
-  async enter(room: Room, member: Member, event: ChatEvent): Promise<string[]> {
+  async enter(room: Room, member: Member, event: ChatEvent): Promise<NamePage> {
     const token = this.#token();
     const applied = this.#await(token);
     const payload = JSON.stringify({ o: this.id, k: token, to: { room: room.key }, event });
     try {
-      const [first, members] = await this.#presenceCall<[number, string[]]>(ENTER, [
-        room.key,
-        nameKey(member.nick),
-        member.nick,
-        payload,
-        roomJson(room.toRecord()),
-      ]);
+      const [first, total, ...names] = await this.#presenceCall<[number, number, ...string[]]>(
+        ENTER,
+        [
+          room.key,
+          nameKey(member.nick),
+          member.nick,
+          payload,
+          roomJson(room.toRecord()),
+          MAX_LIST_PAGE,
+        ],
+      );
       // The room's own join event is queued here before the reply.
       if (first === 1) await applied;
-      return members;
+      return { names, total };
     } finally {
       this.#tokens.get(token)?.();
     }
@@ -341,23 +348,35 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     this.#presenceCall(EXIT, [room.key, nameKey(member.nick), payload]).catch(() => {});
   }
 
-  async members(room: string): Promise<string[]> {
-    return await this.#redis.command<string[]>(["HVALS", this.#keys.members(room)]);
+  async members(room: string, page: PageQuery): Promise<NamePage> {
+    return await this.#page(`members:${room}`, page);
   }
 
   async inRoom(room: string, user: string): Promise<boolean> {
     return await this.#redis.command<number>(["HEXISTS", this.#keys.members(room), user]) === 1;
   }
 
-  async users(): Promise<string[]> {
-    return await this.#redis.command<string[]>(["HVALS", this.#keys.online]);
+  async users(page: PageQuery): Promise<NamePage> {
+    return await this.#page("online", page);
   }
 
-  async roomSizes(): Promise<Map<string, number>> {
-    const flat = await this.#redis.command<string[]>(["HGETALL", this.#keys.roomSizes]);
-    const sizes = new Map<string, number>();
-    for (let i = 0; i + 1 < flat.length; i += 2) sizes.set(flat[i]!, Number(flat[i + 1]));
-    return sizes;
+  /** A page of a hash the scripts keep listed (see PAGE_NAMES): one bounded reply. */
+  async #page(hash: string, page: PageQuery): Promise<NamePage> {
+    const [total, ...names] = await this.#redis.eval<[number, ...string[]]>(PAGE_NAMES, [
+      this.#keys.prefix,
+      hash,
+      page.after ?? "",
+      Math.min(page.limit, MAX_LIST_PAGE + 1),
+    ]);
+    return { names, total };
+  }
+
+  async roomSizes(rooms: readonly string[]): Promise<number[]> {
+    if (rooms.length === 0) return [];
+    const sizes = await this.#redis.command<(string | null)[]>(
+      ["HMGET", this.#keys.roomSizes, ...rooms],
+    );
+    return sizes.map((size) => Number(size ?? 0));
   }
 
   // --- RemoteConnections ---

@@ -40,6 +40,23 @@ const API_ERRORS = {
   ),
 };
 
+/** `after` and `limit` of the list routes. */
+const LIST_PAGE = [
+  {
+    name: "after",
+    in: "query",
+    description: "Start after this name (by name key); the last name of the page before",
+    schema: { type: "string" },
+  },
+  {
+    name: "limit",
+    in: "query",
+    description: "At most this many (default and most: 1000)",
+    schema: { type: "integer", minimum: 1, maximum: 1000 },
+    example: 100,
+  },
+];
+
 const messageBody = (example: unknown) => ({
   required: true,
   content: {
@@ -131,11 +148,14 @@ export const OPENAPI_DOCUMENT = {
       get: {
         tags: ["api"],
         operationId: "listRooms",
-        summary: "Rooms with their member counts",
+        summary: "A page of the rooms, by name, with their member counts and topics",
+        description: "At most `limit` rooms and one frame's worth of bytes (--max-frame-bytes); " +
+          "`more` says there are rooms after the last one: ask again with `after` set to its name.",
         security: [{ apiKey: [] }],
+        parameters: LIST_PAGE,
         responses: {
           "200": {
-            description: "Rooms (at most 1000) and how many exist",
+            description: "A page of rooms and how many exist",
             content: json(ref("RoomList")),
           },
           ...API_ERRORS,
@@ -146,11 +166,13 @@ export const OPENAPI_DOCUMENT = {
       get: {
         tags: ["api"],
         operationId: "listUsers",
-        summary: "Users online",
+        summary: "A page of the users online, by name",
+        description: "Paged as listRooms is.",
         security: [{ apiKey: [] }],
+        parameters: LIST_PAGE,
         responses: {
           "200": {
-            description: "Nicknames (at most 1000) and how many",
+            description: "A page of nicknames and how many are online",
             content: json(ref("UserList")),
           },
           ...API_ERRORS,
@@ -469,8 +491,8 @@ export const OPENAPI_DOCUMENT = {
       RoomList: object({
         rooms: arrayOf(object({ name: STRING, members: INTEGER, topic: STRING })),
         total: INTEGER,
-      }),
-      UserList: object({ users: arrayOf(STRING), total: INTEGER }),
+      }, { more: BOOLEAN }),
+      UserList: object({ users: arrayOf(STRING), total: INTEGER }, { more: BOOLEAN }),
       Message: object({
         type: { type: "string", enum: ["message"] },
         room: STRING,
