@@ -4,7 +4,7 @@
  * @module
  */
 import { ChatError, type ErrorCode } from "../shared/errors.ts";
-import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../shared/frame.ts";
 import {
   checkProtocolVersion,
   type HelloFrame,
@@ -22,6 +22,12 @@ import { isOrdered, type Outcome, readsHistory, Session, type SessionContext } f
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
+// What goes out instead of a frame over the cap (a bug: replies are cut to fit).
+const OVERSIZE_ERROR = new ChatError(
+  "internal",
+  "Internal error: a reply was too large to send; the server logged it",
+);
+const OVERSIZE = encodeFrame(OVERSIZE_ERROR.toWire());
 
 /** A framed-protocol session. */
 export class FramedSession extends Session {
@@ -78,6 +84,32 @@ export class FramedSession extends Session {
 
   protected encode(delivery: Delivery): Uint8Array {
     return delivery.frame;
+  }
+
+  /**
+   * Queues a frame. One longer than the frame cap this server announced is
+   * a bug somewhere (every reply is cut to fit): it is logged and an
+   * `internal` error goes out instead, so a strict client never gets it.
+   */
+  protected override send(bytes: Uint8Array): void {
+    super.send(this.#fits(bytes) ? bytes : OVERSIZE);
+  }
+
+  /** Sends the ack of request `id`, or an `internal` error with that id when it would not fit. */
+  #ack(id: number, result: Record<string, unknown>): void {
+    const bytes = encodeFrame({ type: "ack", id, result });
+    super.send(this.#fits(bytes) ? bytes : encodeFrame(OVERSIZE_ERROR.toWire(id)));
+  }
+
+  #fits(bytes: Uint8Array): boolean {
+    const payload = bytes.length - FRAME_HEADER_BYTES;
+    const cap = this.context.options.maxFrameBytes;
+    if (payload <= cap) return true;
+    this.context.logger.error(
+      "Refused to send {nick} ({session}) a frame of {payload} bytes, over the {cap}-byte cap",
+      { nick: this.nick || "(not logged in)", session: this.id, payload, cap },
+    );
+    return false;
   }
 
   protected sendBye(code: ErrorCode, message: string): void {
@@ -139,7 +171,7 @@ export class FramedSession extends Session {
   #run(frame: Request): Promise<void> | undefined {
     if (readsHistory(frame)) {
       return this.runHistoryInTurn(this.#replies, frame, {
-        reply: (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+        reply: (result) => this.#ack(frame.id, result),
         fail: (error) => this.#replyError(error, frame.id),
       });
     }
@@ -151,7 +183,7 @@ export class FramedSession extends Session {
     }
     return this.#replies.add(
       outcome,
-      (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+      (result) => this.#ack(frame.id, result),
       (error) => this.#replyError(error, frame.id),
     );
   }
