@@ -34,9 +34,12 @@ export class FramedSession extends Session {
   #decoder: FrameDecoder;
   #helloPending = false;
   #replies = new OrderedReplies();
+  // Header included: every frame sent is checked against it.
+  readonly #longestFrame: number;
 
   constructor(transport: Transport, context: SessionContext, ip: string) {
     super(transport, context, ip);
+    this.#longestFrame = context.options.maxFrameBytes + FRAME_HEADER_BYTES;
     this.#decoder = new FrameDecoder({ maxFrameBytes: context.options.maxFrameBytes });
   }
 
@@ -102,9 +105,9 @@ export class FramedSession extends Session {
   }
 
   #fits(bytes: Uint8Array): boolean {
+    if (bytes.length <= this.#longestFrame) return true;
     const payload = bytes.length - FRAME_HEADER_BYTES;
     const cap = this.context.options.maxFrameBytes;
-    if (payload <= cap) return true;
     this.context.logger.error(
       "Refused to send {nick} ({session}) a frame of {payload} bytes, over the {cap}-byte cap",
       { nick: this.nick || "(not logged in)", session: this.id, payload, cap },
