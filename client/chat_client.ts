@@ -361,7 +361,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * when the connection drops rejects with {@linkcode ConnectionClosedError},
    * unless it is safe to send twice (join, rooms, who, users, ping), in which
    * case it is sent again; a `leave` in flight resolves, since the room is
-   * not rejoined. `rate_limited` replies are retried after the delay the
+   * not rejoined. `rate_limited` (and `server_busy`) replies are retried after the delay the
    * server asks for. A `quit` request closes the client.
    *
    * @example
@@ -797,7 +797,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
           return;
         }
         this.#inflight.delete(frame.id!);
-        if (frame.code === "rate_limited" && pending.rateRetries < MAX_RATE_RETRIES) {
+        if (
+          (frame.code === "rate_limited" || frame.code === "server_busy") &&
+          pending.rateRetries < MAX_RATE_RETRIES
+        ) {
           // Refused before it was processed, so sending it again is safe.
           pending.rateRetries++;
           this.#pacer.pause(frame.retryAfterMs ?? 1000, Date.now());
