@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { JoinProcess } from "./support/join_process.ts";
+import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -204,8 +205,7 @@ Deno.test({
       "4096",
     ]);
     const base = `http://127.0.0.1:${await httpPort(server)}`;
-    const { Peer } = await import("./support/peer.ts");
-    const peers = [];
+    const peers: Peer[] = [];
     try {
       for (let i = 0; i < 40; i++) {
         const peer = await Peer.join(
