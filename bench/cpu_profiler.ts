@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InspectorSession } from "./inspector_session.ts";
 
 /** A V8 CPU profile, as `Profiler.stop` returns it. */
 export interface CpuProfile {
@@ -31,72 +32,36 @@ export interface HotSpot {
   totalPercent: number;
 }
 
-/** A CDP session with one inspector target. */
+/** A CPU profiling session with one inspector target. */
 export class CpuProfiler {
-  readonly #socket: WebSocket;
-  readonly #pending = new Map<
-    number,
-    (message: { result?: unknown; error?: { message: string } }) => void
-  >();
-  #nextId = 1;
+  readonly #session: InspectorSession;
 
-  private constructor(socket: WebSocket) {
-    this.#socket = socket;
-    socket.onmessage = (event) => {
-      const message = JSON.parse(String(event.data));
-      if (typeof message.id === "number") {
-        this.#pending.get(message.id)?.(message);
-        this.#pending.delete(message.id);
-      }
-    };
+  private constructor(session: InspectorSession) {
+    this.#session = session;
   }
 
   /** Connects to the inspector WebSocket `url` (`ws://127.0.0.1:…/…`). */
   static async connect(url: string): Promise<CpuProfiler> {
-    if (!/^ws:\/\/127\.0\.0\.1:\d+\//.test(url)) {
-      throw new Error(`Not a loopback inspector URL: ${url}`);
-    }
-    const socket = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new Error(`Cannot connect to the inspector at ${url}`));
-    });
-    const profiler = new CpuProfiler(socket);
-    await profiler.#call("Profiler.enable");
-    return profiler;
-  }
-
-  #call(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`Inspector: no answer to ${method}`));
-      }, 60_000);
-      this.#pending.set(id, (message) => {
-        clearTimeout(timer);
-        if (message.error) reject(new Error(`Inspector: ${method}: ${message.error.message}`));
-        else resolve(message.result);
-      });
-      this.#socket.send(JSON.stringify({ id, method, params }));
-    });
+    const session = await InspectorSession.connect(url);
+    await session.call("Profiler.enable");
+    return new CpuProfiler(session);
   }
 
   /** Starts sampling every `intervalMicros` µs. */
   async start(intervalMicros = 250): Promise<void> {
-    await this.#call("Profiler.setSamplingInterval", { interval: intervalMicros });
-    await this.#call("Profiler.start");
+    await this.#session.call("Profiler.setSamplingInterval", { interval: intervalMicros });
+    await this.#session.call("Profiler.start");
   }
 
   /** Stops sampling and returns the profile. */
   async stop(): Promise<CpuProfile> {
-    const result = await this.#call("Profiler.stop") as { profile: CpuProfile };
+    const result = await this.#session.call("Profiler.stop") as { profile: CpuProfile };
     return result.profile;
   }
 
   /** Closes the session. */
   close(): void {
-    this.#socket.close();
+    this.#session.close();
   }
 }
 

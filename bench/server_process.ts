@@ -99,6 +99,7 @@ export class ServerProcess implements AsyncDisposable {
   readonly #output: string[];
   readonly #dataDir: string | undefined;
   #stopped = false;
+  #exited = false;
   /** The V8 inspector's WebSocket URL, when started with `--inspect`. */
   inspectorUrl: string | undefined;
 
@@ -116,6 +117,7 @@ export class ServerProcess implements AsyncDisposable {
     this.flags = flags;
     this.#output = output;
     this.#status = child.status;
+    this.#status.then(() => this.#exited = true, () => this.#exited = true);
   }
 
   /** Starts a server and resolves once it prints `listening on HOST:PORT`. */
@@ -188,6 +190,11 @@ export class ServerProcess implements AsyncDisposable {
   /** The server's last lines of output. */
   get output(): string {
     return this.#output.join("\n");
+  }
+
+  /** Whether the process has exited (crashed, or stopped). */
+  get exited(): boolean {
+    return this.#exited;
   }
 
   /** CPU seconds (user + system, all threads) the server has used so far. */

@@ -7,12 +7,14 @@
  * @module
  */
 import { intFlag, parseFlags, USAGE_EXIT_CODE, UsageError } from "../shared/cli.ts";
+import { HISTORY_SOAK } from "./soak_history.ts";
 import type { SoakReport, SoakScenario } from "./soak_scenario.ts";
 import { LOGINS_SCENARIO } from "./soak_logins.ts";
 import { ROOMS_SCENARIO } from "./soak_rooms.ts";
 
 /** Every scenario, in the order a full run takes them. */
 export const SOAK_SCENARIOS: readonly SoakScenario[] = [
+  HISTORY_SOAK,
   LOGINS_SCENARIO,
   ROOMS_SCENARIO,
 ];
@@ -31,7 +33,9 @@ Options:
   -h, --help        this help
 `;
 
-async function main(args: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  // `deno task soak -- --scenario history` passes the "--" through.
+  const args = argv[0] === "--" ? argv.slice(1) : argv;
   const { values } = parseFlags(
     args,
     {

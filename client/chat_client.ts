@@ -387,8 +387,9 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * not rejoined. Every `say` and `dm` carries a `clientMsgId` (a random
    * UUID unless the body has one) and is sent again too, under the same id,
    * so the server posts it once however often it is sent; the ack of a
-   * resend may say `duplicate: true`. `rate_limited` replies are retried
-   * after the delay the server asks for. A `quit` request closes the client.
+   * resend may say `duplicate: true`. `rate_limited` (and `server_busy`)
+   * replies are retried after the delay the server asks for. A `quit`
+   * request closes the client.
    *
    * @example
    * ```ts ignore
@@ -854,7 +855,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
           return;
         }
         this.#inflight.delete(frame.id!);
-        if (frame.code === "rate_limited" && pending.rateRetries < MAX_RATE_RETRIES) {
+        if (
+          (frame.code === "rate_limited" || frame.code === "server_busy") &&
+          pending.rateRetries < MAX_RATE_RETRIES
+        ) {
           // Refused before it was processed, so sending it again is safe.
           pending.rateRetries++;
           this.#pacer.pause(frame.retryAfterMs ?? 1000, Date.now());

@@ -542,6 +542,20 @@ function nextPage(
   }
 }
 
+/** How many a list reply says there are in all (`total`), else how many it holds. */
+function countOf(result: RequestResult, shown: number): number {
+  return typeof result?.total === "number" ? result.total : shown;
+}
+
+/** The command that shows the next page of a list reply with `more`, after its last name. */
+function morePage(
+  result: RequestResult,
+  last: unknown,
+  command: (last: string) => string,
+): string | undefined {
+  return result?.more === true && typeof last === "string" ? command(text(last)) : undefined;
+}
+
 /** What a `dm` ack with `stored: true` means to the sender. */
 function storedText(request: { to: string }): string {
   return `${text(request.to)} is offline; they will get it at their next login`;
@@ -570,31 +584,42 @@ export function formatResult(
   const names = (value: unknown) => list(value).map((name) => nick(text(name), options)).join(", ");
   switch (request.type) {
     case "rooms": {
-      const rooms = list(result?.rooms);
-      if (rooms.length === 0) return ["no rooms"];
+      const rooms = list(result?.rooms).map((entry) =>
+        (typeof entry === "object" && entry !== null ? entry : { name: entry }) as Record<
+          string,
+          unknown
+        >
+      );
+      if (rooms.length === 0) return [request.after === undefined ? "no rooms" : "no more rooms"];
+      const next = morePage(result, rooms.at(-1)?.name, (last) => `/rooms after ${last}`);
       return [
-        `rooms (${rooms.length}):`,
-        ...rooms.map((entry) => {
-          const info =
-            (typeof entry === "object" && entry !== null ? entry : { name: entry }) as Record<
-              string,
-              unknown
-            >;
+        `rooms (${countOf(result, rooms.length)}${next === undefined ? "" : ", this page"}):`,
+        ...rooms.map((info) => {
           const topic = typeof info.topic === "string" && info.topic !== ""
             ? `: ${text(info.topic)}`
             : "";
           const count = typeof info.members === "number" ? ` (${info.members})` : "";
           return `  #${text(info.name)}${count}${topic}`;
         }),
+        ...(next === undefined ? [] : [`more rooms: ${next}`]),
       ];
     }
     case "who": {
       const members = list(result?.members);
-      return [`#${text(result?.room ?? request.room)} (${members.length}): ${names(members)}`];
+      const room = text(result?.room ?? request.room);
+      const next = morePage(result, members.at(-1), (last) => `/who ${room} after ${last}`);
+      return [
+        `#${room} (${countOf(result, members.length)}): ${names(members)}`,
+        ...(next === undefined ? [] : [`more members: ${next}`]),
+      ];
     }
     case "users": {
       const users = list(result?.users);
-      return [`users online (${users.length}): ${names(users)}`];
+      const next = morePage(result, users.at(-1), (last) => `/users after ${last}`);
+      return [
+        `users online (${countOf(result, users.length)}): ${names(users)}`,
+        ...(next === undefined ? [] : [`more users: ${next}`]),
+      ];
     }
     case "topic": {
       if (request.topic !== undefined) return [];

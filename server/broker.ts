@@ -13,11 +13,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { utf8ByteLength } from "../shared/bytes.ts";
 import { ChatError } from "../shared/errors.ts";
 import {
   type ChatEvent,
   type DirectMessageEvent,
   MAX_HISTORY_PAGE,
+  MAX_LIST_PAGE,
   type ModerationType,
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
@@ -29,6 +31,7 @@ import type {
   BusNode,
   Effect,
   Envelope,
+  NamePage,
   Presence,
   PresenceSnapshot,
   SentMessage,
@@ -36,6 +39,7 @@ import type {
 import { LocalBus } from "./cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
 import { GroupCommit, StoreBusyError } from "./group_commit.ts";
+import { HistoryLimiter, type HistoryLimiterOptions } from "./history_limiter.ts";
 import {
   guestKeyOf,
   isGuestKey,
@@ -47,6 +51,7 @@ import {
   userKey,
 } from "./room.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { SortedNameMap } from "./sorted_name_map.ts";
 import { StoreHealth } from "./store/store_health.ts";
 import type { AddressQuota } from "./address_quota.ts";
 import {
@@ -67,9 +72,6 @@ export { type Member, Room } from "./room.ts";
 
 const logger = getLogger(["chat", "broker"]);
 
-/** Longest list in one reply (rooms, members, users): frames carry at most 1024 array entries. */
-export const MAX_LIST = 1000;
-
 /** Whom a moderation request acts on, and the keys that decide it. */
 interface ModerationTarget {
   /** The key restrictions go under: the account, or the nickname. */
@@ -87,6 +89,47 @@ export interface RoomSummary {
   name: string;
   members: number;
   topic: string;
+}
+
+/** Which page of a list: names after `after` (by name key), at most `limit` of them. */
+export interface ListQuery {
+  after?: string;
+  limit?: number;
+}
+
+/** A page of a list: `more` when it does not reach the end. */
+export type ListPage<K extends string, T> =
+  & { [key in K]: T[] }
+  & { total: number; more?: true };
+
+/**
+ * The longest run of `items` (one more than `limit` was read, to tell if
+ * there is more) that is at most `limit` long and within `maxBytes` by
+ * `size`; `more` when some were left out.
+ */
+function fitList<T>(
+  items: readonly T[],
+  options: { limit: number; maxBytes: number; size: (item: T) => number },
+): { items: T[]; more: boolean } {
+  let bytes = 0;
+  let count = 0;
+  for (const item of items) {
+    if (count === options.limit) break;
+    bytes += options.size(item);
+    if (bytes > options.maxBytes) break;
+    count++;
+  }
+  return { items: items.slice(0, count), more: count < items.length };
+}
+
+/** An upper bound of a name's encoded size in a reply's list. */
+function nameBytes(name: string): number {
+  return utf8ByteLength(name) + 3;
+}
+
+/** An upper bound of a room summary's encoded size in a `rooms` reply. */
+function summaryBytes(summary: RoomSummary): number {
+  return utf8ByteLength(summary.name) + utf8ByteLength(summary.topic) + 40;
 }
 
 /** Settings of the broker. */
@@ -111,6 +154,8 @@ export interface BrokerOptions {
   maxReplyBytes?: number;
   /** How long and how many client message ids the default {@linkcode LocalBus} remembers. */
   msgIdWindow?: MsgIdWindow;
+  /** How many history reads may run and wait, per session and in all. */
+  historyReads?: HistoryLimiterOptions;
   /** Where to count messages, deliveries and commit times. */
   metrics?: ServerMetrics;
   /** Carries ids, commits and events between instances; a {@linkcode LocalBus} by default. */
@@ -130,6 +175,8 @@ export interface JoinResult {
   history: RoomMessageEvent[];
   /** More missed messages than were replayed: page with `history` after the last one. */
   more?: boolean;
+  /** More members than `members` holds: page on with `who` after the last one. */
+  membersMore?: boolean;
   /** Messages after `since` that are no longer stored: ids `after`+1 to `oldest`-1 are lost. */
   gap?: { after: number; oldest: number };
 }
@@ -177,18 +224,14 @@ function dmEvent(record: DmRecord, history: boolean): DirectMessageEvent {
 function eventBytes(event: ChatEvent): number {
   let bytes = 96;
   for (const value of Object.values(event)) {
-    if (typeof value === "string") bytes += utf8Length(value);
+    if (typeof value === "string") bytes += utf8ByteLength(value);
   }
   return bytes;
 }
 
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) bytes += code >= 0x800 && (code < 0xd800 || code > 0xdfff) ? 2 : 1;
-  }
-  return bytes;
+/** The name key a list's cursor stands for; undefined from the start. */
+function cursorKey(after: string | undefined): string | undefined {
+  return after === undefined ? undefined : nameKey(after.replace(/^#/, ""));
 }
 
 function storageError(error: unknown): ChatError {
@@ -233,12 +276,13 @@ export class Broker {
   readonly metrics: ServerMetrics;
   /** Whether commits succeed (readiness, the store-errors counter, the warning). */
   readonly storeHealth: StoreHealth;
-  #users = new Map<string, Set<Member>>();
+  // By name key, in order: lists page through them with a cursor.
+  #users = new SortedNameMap<Set<Member>>();
   // lookalikeKey → name key of the user online under a name that looks like that: no two may.
   #looks = new Map<string, string>();
   // lookalikeKey → key of a room whose name looks like that; checked against #rooms on use.
   #roomLooks = new Map<string, string>();
-  #rooms = new Map<string, Room>();
+  #rooms = new SortedNameMap<Room>();
   #bus: Bus;
   #presence: Presence | null;
   // Rooms with a join under way (here, or waiting for its watch): a deletion must not drop them.
@@ -257,6 +301,9 @@ export class Broker {
   #roomCreations: AddressQuota | undefined;
   #defaultMuteMs: number;
   #maxReplyBytes: number;
+  #historyReads: HistoryLimiter;
+  // The part of a join reply its first page of members may take.
+  #memberListBytes: number;
   #writes: GroupCommit<Write>;
 
   private constructor(store: Store, options: BrokerOptions) {
@@ -272,6 +319,8 @@ export class Broker {
     this.#roomCreations = options.roomCreations;
     this.#defaultMuteMs = options.defaultMuteMs ?? 10 * 60_000;
     this.#maxReplyBytes = options.maxReplyBytes ?? 60 * 1024;
+    this.#historyReads = new HistoryLimiter(options.historyReads);
+    this.#memberListBytes = Math.floor(this.#maxReplyBytes / 4);
     // While recipients wait for a flush tick anyway, commit just before it:
     // one transaction per tick instead of one per event-loop turn.
     this.storeHealth = new StoreHealth({ probe: () => store.checkWrite(), metrics: this.metrics });
@@ -611,7 +660,10 @@ export class Broker {
         this.#heldRights(member);
       }
     }
-    const { history, more, gap } = await this.#catchUp(room, options.since, () => room.committedId);
+    const { history, more, gap } = await this.#catchUp(member, room, {
+      since: options.since,
+      ceiling: () => room.committedId,
+    });
     // Synchronous from the last history read to here: nothing committed in between is missed.
     room.emptySince = undefined;
     if (room.addMember(member)) {
@@ -623,16 +675,31 @@ export class Broker {
       });
     }
     member.rooms.add(room);
+    const members = this.#memberList({
+      names: room.memberPage({ limit: MAX_LIST_PAGE + 1 }),
+      total: room.userCount,
+    });
     const result: JoinResult = {
       room: room.name,
       topic: room.topic,
-      members: room.memberNames().slice(0, MAX_LIST),
+      members: members.items,
       lastId: room.committedId,
       history,
     };
     if (more) result.more = true;
     if (gap) result.gap = gap;
+    if (members.more) result.membersMore = true;
     return result;
+  }
+
+  /** The first page of a room's members that fits the part of a join reply kept for it. */
+  #memberList(page: NamePage): { items: string[]; more: boolean } {
+    const fit = fitList(page.names, {
+      limit: MAX_LIST_PAGE,
+      maxBytes: this.#memberListBytes,
+      size: nameBytes,
+    });
+    return { items: fit.items, more: fit.more || fit.items.length < page.total };
   }
 
   /**
@@ -676,10 +743,15 @@ export class Broker {
     const joined = room;
     if (joined.members.has(member)) {
       const upTo = joined.committedId;
-      const caught = await this.#catchUp(joined, options.since, () => upTo);
-      const members = await presence.members(joined.key).catch((error) => {
-        throw storageError(error);
+      const caught = await this.#catchUp(member, joined, {
+        since: options.since,
+        ceiling: () => upTo,
       });
+      const members = await presence.members(joined.key, { limit: MAX_LIST_PAGE + 1 }).catch(
+        (error) => {
+          throw storageError(error);
+        },
+      );
       return this.#joinResult(joined, members, upTo, caught);
     }
     // An empty room nobody owns goes to whoever comes first (Redis decides who).
@@ -705,15 +777,18 @@ export class Broker {
     member.rooms.add(joined);
     const upTo = joined.committedId;
     try {
-      const { members, claimed } = await presence.enter(joined, member, {
+      const entered = await presence.enter(joined, member, {
         type: "join",
         room: joined.name,
         nick: member.nick,
         ts: this.#now(),
       }, claimAs === "" ? {} : { claimAs });
-      if (claimed) this.#heldRights(member);
-      const caught = await this.#catchUp(joined, options.since, () => upTo);
-      return this.#joinResult(joined, members, upTo, caught);
+      if (entered.claimed) this.#heldRights(member);
+      const caught = await this.#catchUp(member, joined, {
+        since: options.since,
+        ceiling: () => upTo,
+      });
+      return this.#joinResult(joined, entered, upTo, caught);
     } catch (error) {
       if (member.rooms.has(joined)) this.#removeFromRoom(member, joined, "join failed");
       throw storageError(error);
@@ -722,19 +797,21 @@ export class Broker {
 
   #joinResult(
     room: Room,
-    members: string[],
+    page: NamePage,
     lastId: number,
     caught: { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } },
   ): JoinResult {
+    const members = this.#memberList(page);
     const result: JoinResult = {
       room: room.name,
       topic: room.topic,
-      members: [...new Set(members)].sort().slice(0, MAX_LIST),
+      members: members.items,
       lastId,
       history: caught.history,
     };
     if (caught.more) result.more = true;
     if (caught.gap) result.gap = caught.gap;
+    if (members.more) result.membersMore = true;
     return result;
   }
 
@@ -843,57 +920,87 @@ export class Broker {
   /**
    * Reads history up to `ceiling` (re-read when it moves: the room's
    * committed id, or a fixed id when live delivery has already begun), so
-   * joining leaves no gap.
+   * joining leaves no gap. One history read of `member`'s, bounded in bytes
+   * by what the join reply leaves for it.
    */
   async #catchUp(
+    member: Member,
     room: Room,
-    since: number | undefined,
-    ceiling: () => number,
+    options: { since: number | undefined; ceiling: () => number },
   ): Promise<
     { history: RoomMessageEvent[]; more: boolean; gap?: { after: number; oldest: number } }
   > {
-    const history: RoomMessageEvent[] = [];
-    let gap: { after: number; oldest: number } | undefined;
-    if (since === undefined) {
-      if (this.#historyOnJoin > 0 && ceiling() > 0) {
-        // The latest messages up to the committed id, re-read if a commit
-        // landed meanwhile; what still lands after the last read follows.
-        let upTo = ceiling();
-        let page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
-        for (let retry = 0; retry < 3 && ceiling() !== upTo; retry++) {
-          upTo = ceiling();
-          page = await this.store.history(room.key, { upTo, limit: this.#historyOnJoin });
+    const { since, ceiling } = options;
+    // The topic and the first page of members share the reply with history.
+    const maxBytes = this.#maxReplyBytes - utf8ByteLength(room.topic) - this.#memberListBytes;
+    return await this.#historyReads.run(member, async () => {
+      const history: RoomMessageEvent[] = [];
+      let gap: { after: number; oldest: number } | undefined;
+      if (since === undefined) {
+        if (this.#historyOnJoin > 0 && ceiling() > 0) {
+          // The latest messages up to the committed id, re-read if a commit
+          // landed meanwhile; what still lands after the last read follows.
+          let upTo = ceiling();
+          const latest = () =>
+            this.store.history(room.key, { upTo, limit: this.#historyOnJoin, maxBytes });
+          let page = await latest();
+          for (let retry = 0; retry < 3 && ceiling() !== upTo; retry++) {
+            upTo = ceiling();
+            page = await latest();
+          }
+          // Newest first when cutting to fit one frame: older pages are a `history` away.
+          history.push(
+            ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), {
+              oldestFirst: false,
+              maxBytes,
+            }),
+          );
+          const more = await this.#readOn(room, {
+            after: upTo,
+            into: history,
+            limit: this.#maxReplay,
+            ceiling,
+            maxBytes,
+          });
+          return { history, more };
         }
-        // Newest first when cutting to fit one frame: older pages are a `history` away.
-        history.push(
-          ...this.#fit(page.map((record) => messageEvent(record, room.name, true)), false),
-        );
-        const more = await this.#readOn(room, upTo, history, this.#maxReplay, ceiling);
-        return { history, more };
+        return { history, more: false };
       }
-      return { history, more: false };
-    }
-    if (since < ceiling()) {
-      const oldest = await this.store.oldestId(room.key);
-      if (oldest === undefined || oldest > since + 1) {
-        gap = { after: since, oldest: oldest ?? ceiling() + 1 };
+      if (since < ceiling()) {
+        const oldest = await this.store.oldestId(room.key);
+        if (oldest === undefined || oldest > since + 1) {
+          gap = { after: since, oldest: oldest ?? ceiling() + 1 };
+        }
       }
-    }
-    const more = await this.#readOn(room, since, history, this.#maxReplay, ceiling);
-    return gap ? { history, more, gap } : { history, more };
+      const more = await this.#readOn(room, {
+        after: since,
+        into: history,
+        limit: this.#maxReplay,
+        ceiling,
+        maxBytes,
+      });
+      return gap ? { history, more, gap } : { history, more };
+    });
   }
 
-  /** Appends history after `after` up to `ceiling`; true if `limit` cut it short. */
+  /**
+   * Appends history after `after` up to `ceiling`; true if `limit` or
+   * `maxBytes` (counting what `into` already holds) cut it short.
+   */
   async #readOn(
     room: Room,
-    after: number,
-    into: RoomMessageEvent[],
-    limit: number,
-    ceiling: () => number,
+    options: {
+      after: number;
+      into: RoomMessageEvent[];
+      limit: number;
+      ceiling: () => number;
+      maxBytes: number;
+    },
   ): Promise<boolean> {
-    let last = after;
+    const { into, ceiling, maxBytes } = options;
+    let last = options.after;
     let bytes = into.reduce((sum, event) => sum + eventBytes(event), 0);
-    const most = Math.min(limit, MAX_HISTORY_PAGE);
+    const most = Math.min(options.limit, MAX_HISTORY_PAGE);
     while (last < ceiling()) {
       const left = most - into.length;
       if (left <= 0) return true;
@@ -901,13 +1008,14 @@ export class Broker {
         after: last,
         upTo: ceiling(),
         limit: left,
+        maxBytes: maxBytes - bytes,
       });
       if (page.length === 0) break;
       for (const record of page) {
         const event = messageEvent(record, room.name, true);
         bytes += eventBytes(event);
         // The reply must fit in one frame: the client pages for the rest.
-        if (bytes > this.#maxReplyBytes) return true;
+        if (bytes > maxBytes) return true;
         into.push(event);
         last = record.id;
       }
@@ -1039,19 +1147,73 @@ export class Broker {
     for (const session of audience) session.deliver(delivery);
   }
 
-  /** Delivers DMs stored while the account was offline; returns unread counts per peer. */
-  async deliverPending(member: Member): Promise<UnreadCount[]> {
-    if (member.account === undefined) return [];
-    const pending = await this.store.pendingDms(member.account);
-    for (const record of pending) member.deliver(new Delivery(dmEvent(record, true)));
-    const last = pending[pending.length - 1];
-    if (last !== undefined) {
-      await this.#persist({ kind: "delivered", user: member.account, upTo: last.id });
+  /**
+   * Delivers DMs stored while the account was offline, page by page (each
+   * bounded like a history page, and marked delivered once queued); between
+   * pages it waits for `ready`, which resolves once the member can take
+   * more (false: it is gone). Returns unread counts per peer, the first by
+   * name that fit in a third of a reply (`more` when some were left out).
+   */
+  async deliverPending(
+    member: Member,
+    options: { ready?: () => Promise<boolean> } = {},
+  ): Promise<{ unread: UnreadCount[]; more: boolean }> {
+    const account = member.account;
+    if (account === undefined) return { unread: [], more: false };
+    let after = 0;
+    while (true) {
+      const page = await this.#readPatiently(
+        member,
+        () =>
+          this.store.pendingDms(account, {
+            after,
+            limit: MAX_HISTORY_PAGE,
+            maxBytes: this.#maxReplyBytes,
+          }),
+        options.ready,
+      );
+      const last = page?.[page.length - 1];
+      if (page === undefined || last === undefined) break;
+      for (const record of page) member.deliver(new Delivery(dmEvent(record, true)));
+      await this.#persist({ kind: "delivered", user: account, upTo: last.id });
+      after = last.id;
+      if (options.ready !== undefined && !(await options.ready())) {
+        return { unread: [], more: false };
+      }
     }
-    return await this.store.unreadCounts(member.account);
+    const counts = await this.store.unreadCounts(account);
+    // The notice lists them twice (in its body too): a third of a reply each.
+    let bytes = 0;
+    let fit = 0;
+    for (const { peer } of counts.slice(0, MAX_LIST_PAGE)) {
+      bytes += utf8ByteLength(peer) + 16;
+      if (bytes > this.#maxReplyBytes / 3) break;
+      fit++;
+    }
+    return { unread: counts.slice(0, fit), more: fit < counts.length };
   }
 
-  /** A page of room history (for members of the room). */
+  /**
+   * Runs a history read of `member`'s, waiting out `server_busy` refusals
+   * (as long as `ready` says the member is still there) instead of failing.
+   */
+  async #readPatiently<T>(
+    member: Member,
+    read: () => Promise<T>,
+    ready: (() => Promise<boolean>) | undefined,
+  ): Promise<T | undefined> {
+    while (true) {
+      try {
+        return await this.#historyReads.run(member, read);
+      } catch (error) {
+        if (!(error instanceof ChatError) || error.code !== "server_busy") throw error;
+        await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs ?? 100));
+        if (ready !== undefined && !(await ready())) return undefined;
+      }
+    }
+  }
+
+  /** A page of room history (for members of the room), one history read of `member`'s. */
   async history(
     member: Member,
     name: string,
@@ -1059,40 +1221,52 @@ export class Broker {
   ): Promise<{ room: string; messages: RoomMessageEvent[]; more?: boolean }> {
     const room = this.#memberRoom(member, name);
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    // One more than asked: whether it exists says if there is more in that direction.
-    const page = await this.store.history(room.key, {
-      ...query,
-      upTo: room.committedId,
-      limit: limit + 1,
-    });
     const forward = query.after !== undefined;
+    // One more than asked: whether it exists says if there is more in that
+    // direction. The store stops at the reply's byte budget, so a page of
+    // long messages costs one frame's worth of reading, not `limit` messages.
+    const page = await this.#historyReads.run(member, () =>
+      this.store.history(room.key, {
+        ...query,
+        upTo: room.committedId,
+        limit: limit + 1,
+        maxBytes: this.#maxReplyBytes,
+      }));
     const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
     const messages = this.#fit(
       asked.map((record) => messageEvent(record, room.name, true)),
-      forward,
+      { oldestFirst: forward },
     );
     return messages.length < page.length
       ? { room: room.name, messages, more: true }
       : { room: room.name, messages };
   }
 
-  /** A page of the account's direct messages with `peer`. */
+  /** A page of the account's direct messages with `peer`, one history read of `member`'s. */
   async dmHistory(
     member: Member,
     peer: string,
     query: { before?: number; after?: number; limit?: number },
   ): Promise<{ with: string; messages: DirectMessageEvent[]; more?: boolean }> {
-    if (member.account === undefined) {
+    const account = member.account;
+    if (account === undefined) {
       throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");
     }
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
-    const page = await this.store.dmHistory(member.account, nameKey(peer), {
-      ...query,
-      limit: limit + 1,
-    });
     const forward = query.after !== undefined;
+    const page = await this.#historyReads.run(
+      member,
+      () =>
+        this.store.dmHistory(account, nameKey(peer), {
+          ...query,
+          limit: limit + 1,
+          maxBytes: this.#maxReplyBytes,
+        }),
+    );
     const asked = page.length > limit ? (forward ? page.slice(0, limit) : page.slice(1)) : page;
-    const messages = this.#fit(asked.map((record) => dmEvent(record, true)), forward);
+    const messages = this.#fit(asked.map((record) => dmEvent(record, true)), {
+      oldestFirst: forward,
+    });
     return messages.length < page.length
       ? { with: peer, messages, more: true }
       : { with: peer, messages };
@@ -1138,64 +1312,80 @@ export class Broker {
     this.#fanOut(this.#allSessions(), { type: "notice", body, ts: this.#now() });
   }
 
-  /** Rooms with their member counts: the busiest {@linkcode MAX_LIST} by name, and how many exist. */
-  rooms():
-    | { rooms: RoomSummary[]; total: number }
-    | Promise<{ rooms: RoomSummary[]; total: number }> {
-    if (this.#presence !== null) {
-      return this.#presence.roomSizes().then(
-        (sizes) => this.#roomList((room) => sizes.get(room.key) ?? 0),
-        (error) => {
-          throw storageError(error);
-        },
-      );
-    }
-    return this.#roomList((room) => room.memberNames().length);
+  /**
+   * A page of the rooms, in name-key order after `query.after`, with their
+   * members online and topics: at most `query.limit` (up to
+   * {@linkcode MAX_LIST_PAGE}) and one reply's worth of bytes. `total`
+   * counts every room; `more` says there are rooms after the last one.
+   */
+  async rooms(query: ListQuery = {}): Promise<ListPage<"rooms", RoomSummary>> {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const total = this.#rooms.size;
+    const rooms = this.#rooms.page({ after: cursorKey(query.after), limit: limit + 1 })
+      .map(([, room]) => room);
+    const sizes = this.#presence === null
+      ? rooms.map((room) => room.userCount)
+      : await this.#presence.roomSizes(rooms.map((room) => room.key)).catch((error) => {
+        throw storageError(error);
+      });
+    const summaries = rooms.map((room, index) => ({
+      name: room.name,
+      members: sizes[index] ?? 0,
+      topic: room.topic,
+    }));
+    const { items, more } = fitList(summaries, {
+      limit,
+      maxBytes: this.#maxReplyBytes,
+      size: summaryBytes,
+    });
+    return more ? { rooms: items, total, more: true } : { rooms: items, total };
   }
 
-  #roomList(size: (room: Room) => number): { rooms: RoomSummary[]; total: number } {
-    const rooms = [...this.#rooms.values()]
-      .map((room) => ({ name: room.name, members: size(room), topic: room.topic }))
-      .sort((a, b) => b.members - a.members || a.name.localeCompare(b.name))
-      .slice(0, MAX_LIST)
-      .sort((a, b) => a.name.localeCompare(b.name));
-    return { rooms, total: this.#rooms.size };
-  }
-
-  /** The members of room `name` (the first {@linkcode MAX_LIST} by name) and how many there are. */
-  who(
+  /**
+   * A page of the members online of room `name` (nicknames, each once, in
+   * name-key order after `query.after`), bounded as {@linkcode rooms} is.
+   */
+  async who(
     name: string,
-  ):
-    | { room: string; members: string[]; total: number }
-    | Promise<{ room: string; members: string[]; total: number }> {
+    query: ListQuery = {},
+  ): Promise<{ room: string } & ListPage<"members", string>> {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
-    const list = (members: string[]) => ({
-      room: room.name,
-      members: members.slice(0, MAX_LIST),
-      total: members.length,
-    });
-    if (this.#presence === null) return list(room.memberNames());
-    return this.#presence.members(room.key).then(
-      (members) => list([...new Set(members)].sort()),
-      (error) => {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const after = cursorKey(query.after);
+    const page = this.#presence === null
+      ? { names: room.memberPage({ after, limit: limit + 1 }), total: room.userCount }
+      : await this.#presence.members(room.key, { after, limit: limit + 1 }).catch((error) => {
         throw storageError(error);
-      },
-    );
+      });
+    const { items, more } = this.#fitNames(page.names, limit);
+    return more
+      ? { room: room.name, members: items, total: page.total, more: true }
+      : { room: room.name, members: items, total: page.total };
   }
 
-  /** Everyone online (the first {@linkcode MAX_LIST} by name) and how many are. */
-  users(): { users: string[]; total: number } | Promise<{ users: string[]; total: number }> {
-    const list = (users: string[]) => ({ users: users.slice(0, MAX_LIST), total: users.length });
-    if (this.#presence === null) {
-      return list([...this.#users.values()].map((sessions) => [...sessions][0]!.nick).sort());
-    }
-    return this.#presence.users().then(
-      (users) => list(users.sort()),
-      (error) => {
+  /** A page of everyone online (nicknames, each once), bounded as {@linkcode rooms} is. */
+  async users(query: ListQuery = {}): Promise<ListPage<"users", string>> {
+    const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
+    const after = cursorKey(query.after);
+    const page = this.#presence === null
+      ? {
+        names: this.#users.page({ after, limit: limit + 1 }).map(([, sessions]) =>
+          [...sessions][0]!.nick
+        ),
+        total: this.#users.size,
+      }
+      : await this.#presence.users({ after, limit: limit + 1 }).catch((error) => {
         throw storageError(error);
-      },
-    );
+      });
+    const { items, more } = this.#fitNames(page.names, limit);
+    return more
+      ? { users: items, total: page.total, more: true }
+      : { users: items, total: page.total };
+  }
+
+  #fitNames(names: readonly string[], limit: number): { items: string[]; more: boolean } {
+    return fitList(names, { limit, maxBytes: this.#maxReplyBytes, size: nameBytes });
   }
 
   /** Shows, or (operators, when `topic` is given) sets, a room's topic. */
@@ -1461,17 +1651,24 @@ export class Broker {
     return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
   }
 
-  /** The longest run of `events` that fits in one reply: the oldest when paging forward, else the newest. */
-  #fit<T extends ChatEvent>(events: T[], oldestFirst: boolean): T[] {
+  /**
+   * The longest run of `events` that fits in `maxBytes` (one reply by
+   * default): the oldest when paging forward, else the newest.
+   */
+  #fit<T extends ChatEvent>(
+    events: T[],
+    options: { oldestFirst: boolean; maxBytes?: number },
+  ): T[] {
+    const maxBytes = options.maxBytes ?? this.#maxReplyBytes;
     let bytes = 0;
-    const order = oldestFirst ? events : [...events].reverse();
+    const order = options.oldestFirst ? events : [...events].reverse();
     let count = 0;
     for (const event of order) {
       bytes += eventBytes(event);
-      if (bytes > this.#maxReplyBytes) break;
+      if (bytes > maxBytes) break;
       count++;
     }
-    return oldestFirst ? events.slice(0, count) : events.slice(events.length - count);
+    return options.oldestFirst ? events.slice(0, count) : events.slice(events.length - count);
   }
 
   /** Server admins named in configuration (name keys), besides accounts flagged admin. */

@@ -173,6 +173,11 @@ export class ChatServer implements AsyncDisposable {
         guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
         msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },
+        historyReads: {
+          running: resolved.maxHistoryReads,
+          waiting: resolved.maxHistoryWaiting,
+          perHolderWaiting: resolved.maxHistoryWaitingPerConnection,
+        },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       for (const admin of resolved.admins) broker.adminKeys.add(admin);

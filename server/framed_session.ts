@@ -4,7 +4,12 @@
  * @module
  */
 import { ChatError, type ErrorCode } from "../shared/errors.ts";
-import { encodeFrame, FrameDecoder, InvalidTextFrame } from "../shared/frame.ts";
+import {
+  encodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameDecoder,
+  InvalidTextFrame,
+} from "../shared/frame.ts";
 import {
   checkProtocolVersion,
   type HelloFrame,
@@ -18,10 +23,16 @@ import type { Transport } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, Session, type SessionContext } from "./session.ts";
+import { isOrdered, type Outcome, readsHistory, Session, type SessionContext } from "./session.ts";
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
+// What goes out instead of a frame over the cap (a bug: replies are cut to fit).
+const OVERSIZE_ERROR = new ChatError(
+  "internal",
+  "Internal error: a reply was too large to send; the server logged it",
+);
+const OVERSIZE = encodeFrame(OVERSIZE_ERROR.toWire());
 
 /** Whether a decoded frame is a heartbeat answer (the one frame the rate limit spares). */
 function isPong(value: unknown): boolean {
@@ -34,9 +45,12 @@ export class FramedSession extends Session {
   #decoder: FrameDecoder;
   #helloPending = false;
   #replies = new OrderedReplies();
+  // Header included: every frame sent is checked against it.
+  readonly #longestFrame: number;
 
   constructor(transport: Transport, context: SessionContext, ip: string) {
     super(transport, context, ip);
+    this.#longestFrame = context.options.maxFrameBytes + FRAME_HEADER_BYTES;
     this.#decoder = new FrameDecoder({ maxFrameBytes: context.options.maxFrameBytes });
   }
 
@@ -90,6 +104,32 @@ export class FramedSession extends Session {
 
   protected encode(delivery: Delivery): Uint8Array {
     return delivery.frame;
+  }
+
+  /**
+   * Queues a frame. One longer than the frame cap this server announced is
+   * a bug somewhere (every reply is cut to fit): it is logged and an
+   * `internal` error goes out instead, so a strict client never gets it.
+   */
+  protected override send(bytes: Uint8Array): void {
+    super.send(this.#fits(bytes) ? bytes : OVERSIZE);
+  }
+
+  /** Sends the ack of request `id`, or an `internal` error with that id when it would not fit. */
+  #ack(id: number, result: Record<string, unknown>): void {
+    const bytes = encodeFrame({ type: "ack", id, result });
+    super.send(this.#fits(bytes) ? bytes : encodeFrame(OVERSIZE_ERROR.toWire(id)));
+  }
+
+  #fits(bytes: Uint8Array): boolean {
+    if (bytes.length <= this.#longestFrame) return true;
+    const payload = bytes.length - FRAME_HEADER_BYTES;
+    const cap = this.context.options.maxFrameBytes;
+    this.context.logger.error(
+      "Refused to send {nick} ({session}) a frame of {payload} bytes, over the {cap}-byte cap",
+      { nick: this.nick || "(not logged in)", session: this.id, payload, cap },
+    );
+    return false;
   }
 
   protected sendBye(code: ErrorCode, message: string): void {
@@ -152,6 +192,12 @@ export class FramedSession extends Session {
 
   /** Executes a request and queues its reply in order; resolves when the reply is out. */
   #run(frame: Request): Promise<void> | undefined {
+    if (readsHistory(frame)) {
+      return this.runHistoryInTurn(this.#replies, frame, {
+        reply: (result) => this.#ack(frame.id, result),
+        fail: (error) => this.#replyError(error, frame.id),
+      });
+    }
     let outcome: Outcome;
     try {
       outcome = this.execute(frame);
@@ -160,7 +206,7 @@ export class FramedSession extends Session {
     }
     return this.#replies.add(
       outcome,
-      (result) => this.send(encodeFrame({ type: "ack", id: frame.id, result })),
+      (result) => this.#ack(frame.id, result),
       (error) => this.#replyError(error, frame.id),
     );
   }
@@ -194,14 +240,15 @@ export class FramedSession extends Session {
       if (this.resumeTokenText !== undefined) welcome.resume = this.resumeTokenText;
       this.send(encodeFrame(welcome));
       if (unread !== undefined) {
-        const counts = await this.deliverPending();
+        const { unread: counts, more } = await this.deliverPending();
+        if (this.closed) return;
         if (counts.length > 0) {
           const total = counts.reduce((sum, entry) => sum + entry.count, 0);
           const who = counts.map((entry) => `${entry.peer} (${entry.count})`).join(", ");
           this.send(
             encodeFrame({
               type: "notice",
-              body: `${total} unread direct message(s): ${who}`,
+              body: `${total} unread direct message(s): ${who}${more ? ", and from others" : ""}`,
               ts: Date.now(),
               unread: counts,
             }),

@@ -17,8 +17,9 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
  * const sent: string[] = [];
  * replies.add(Promise.resolve("first"), (v) => sent.push(v), () => {});
  * replies.add("second", (v) => sent.push(v), () => {});
+ * replies.addInTurn(() => "third, started after the others went out", (v) => sent.push(v), () => {});
  * await replies.idle();
- * console.log(sent); // ["first", "second"]
+ * console.log(sent.length); // 3
  * ```
  */
 export class OrderedReplies {
@@ -52,6 +53,29 @@ export class OrderedReplies {
     });
     this.#tail = tail;
     return done;
+  }
+
+  /**
+   * Like {@linkcode add}, but `start` is called only once every earlier
+   * reply has gone out, so its result goes out as soon as it is ready and
+   * never waits in memory behind slower replies (history pages are large).
+   */
+  addInTurn<T>(
+    start: () => T | Promise<T>,
+    reply: (value: T) => void,
+    fail: (error: unknown) => void,
+  ): Promise<void> | undefined {
+    const previous = this.#tail;
+    if (previous === undefined) {
+      let outcome: T | Promise<T>;
+      try {
+        outcome = start();
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      return this.add(outcome, reply, fail);
+    }
+    return this.add(previous.then(start), reply, fail);
   }
 
   /** Resolves when every reply so far has gone out. */

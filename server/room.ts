@@ -6,6 +6,7 @@
  */
 import { nameKey } from "../shared/validation.ts";
 import type { Delivery } from "./delivery.ts";
+import { SortedNameMap } from "./sorted_name_map.ts";
 import type { GrantKind, GrantRecord, RoomRecord } from "./store/store.ts";
 
 /** A connected session as the broker sees it. */
@@ -107,8 +108,9 @@ export class Room {
   /** Id of the last message committed and delivered: history up to here is complete. */
   committedId: number;
   readonly members: Set<Member> = new Set();
-  // Sessions per user: a user with two sessions in the room joins once and leaves once.
-  readonly #sessions = new Map<string, number>();
+  // Sessions per user (by name key, in order): a user with two sessions in
+  // the room joins once and leaves once, and is listed once.
+  readonly #users = new SortedNameMap<{ nick: string; sessions: number }>();
   readonly #grants = new Map<string, Map<GrantKind, GrantRecord>>();
 
   constructor(record: RoomRecord) {
@@ -150,39 +152,58 @@ export class Room {
     if (this.members.has(member)) return false;
     this.members.add(member);
     const key = nameKey(member.nick);
-    const count = this.#sessions.get(key) ?? 0;
-    this.#sessions.set(key, count + 1);
-    return count === 0;
+    const user = this.#users.get(key);
+    if (user !== undefined) {
+      user.sessions++;
+      return false;
+    }
+    this.#users.set(key, { nick: member.nick, sessions: 1 });
+    return true;
   }
 
   /** Removes a session; true when it was the user's last session in the room. */
   removeMember(member: Member): boolean {
     if (!this.members.delete(member)) return false;
     const key = nameKey(member.nick);
-    const count = (this.#sessions.get(key) ?? 1) - 1;
-    if (count <= 0) this.#sessions.delete(key);
-    else this.#sessions.set(key, count);
-    return count <= 0;
+    const user = this.#users.get(key);
+    if (user !== undefined && --user.sessions > 0) return false;
+    this.#users.delete(key);
+    return true;
   }
 
   /** Moves a session's count to its new nickname. */
   renameMember(oldNick: string, newNick: string): void {
     const oldKey = nameKey(oldNick);
-    const count = this.#sessions.get(oldKey) ?? 0;
-    if (count <= 1) this.#sessions.delete(oldKey);
-    else this.#sessions.set(oldKey, count - 1);
+    const old = this.#users.get(oldKey);
+    if (old === undefined || old.sessions <= 1) this.#users.delete(oldKey);
+    else old.sessions--;
     const newKey = nameKey(newNick);
-    this.#sessions.set(newKey, (this.#sessions.get(newKey) ?? 0) + 1);
+    const user = this.#users.get(newKey);
+    if (user === undefined) this.#users.set(newKey, { nick: newNick, sessions: 1 });
+    else {
+      user.nick = newNick;
+      user.sessions++;
+    }
   }
 
   /** Whether some session of the user with this name key is here. */
   hasUser(key: string): boolean {
-    return this.#sessions.has(key);
+    return this.#users.has(key);
   }
 
-  /** The members' nicknames, each once, sorted. */
+  /** Users online in the room (each once, however many sessions). */
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /** The members' nicknames, each once, sorted by name key. */
   memberNames(): string[] {
-    return [...new Set([...this.members].map((member) => member.nick))].sort();
+    return this.memberPage({ limit: this.#users.size });
+  }
+
+  /** At most `limit` members' nicknames in name-key order, after the name key `after`. */
+  memberPage(options: { after?: string | undefined; limit: number }): string[] {
+    return this.#users.page(options).map(([, user]) => user.nick);
   }
 
   /** A grant in force at `now`, if any. */

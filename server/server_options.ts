@@ -112,6 +112,15 @@ export interface ServerOptions {
   msgIdWindowMs: number;
   /** How many of a sender's latest `clientMsgId`s are remembered (0: ids are ignored). */
   msgIdsPerUser: number;
+  /** History reads (pages, join catch-ups, stored DMs) the server runs at once. */
+  maxHistoryReads: number;
+  /** History reads waiting for the server; more are refused with `server_busy`. */
+  maxHistoryWaiting: number;
+  /**
+   * History requests one connection (or API key) may have waiting behind the
+   * one it runs (they run one at a time, in order); more are `rate_limited`.
+   */
+  maxHistoryWaitingPerConnection: number;
   /** Keep at most this many messages per room (0: no limit). */
   retentionMaxMessages: number;
   /** Delete messages older than this, in ms (0: no limit). */
@@ -209,6 +218,9 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxReplay: 500,
   msgIdWindowMs: DEFAULT_MSG_ID_WINDOW_MS,
   msgIdsPerUser: DEFAULT_MSG_IDS_PER_USER,
+  maxHistoryReads: 4,
+  maxHistoryWaiting: 256,
+  maxHistoryWaitingPerConnection: 4,
   retentionMaxMessages: 0,
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,

@@ -8,6 +8,7 @@
 import type { Logger } from "@logtape/logtape";
 import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
+import type { OrderedReplies } from "./ordered_replies.ts";
 import type { Request } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
 import { nameKey } from "../shared/validation.ts";
@@ -40,6 +41,14 @@ const ORDERED: ReadonlySet<string> = new Set(["join", "leave", "register", "nick
 /** Whether `request` is a barrier: after all earlier requests, before all later ones. */
 export function isOrdered(request: Request): boolean {
   return ORDERED.has(request.type);
+}
+
+/**
+ * Whether `request` reads pages of stored messages: it starts only once the
+ * replies before it are out, so its large result never waits in memory.
+ */
+export function readsHistory(request: Request): boolean {
+  return request.type === "history" || request.type === "dm_history";
 }
 
 /** The base of framed and plain-text sessions. */
@@ -81,6 +90,8 @@ export abstract class Session implements Member {
   #inputEnded = false;
   #onInputEnded: (() => void) | undefined;
   #bucket: TokenBucket;
+  // History requests read or waiting their turn, not yet answered.
+  #historyRequests = 0;
   // Made on the first refusal: most connections never need it.
   #strikes: TokenBucket | undefined;
 
@@ -251,9 +262,18 @@ export abstract class Session implements Member {
     return this.account === undefined ? undefined : [];
   }
 
-  /** Delivers DMs stored while offline; resolves to unread counts. */
-  protected deliverPending(): Promise<UnreadCount[]> {
-    return this.context.broker.deliverPending(this);
+  /**
+   * Delivers DMs stored while offline, a page at a time: the next page waits
+   * until this one is written, so the queue bound holds however many wait.
+   * Resolves to unread counts (the first senders by name; `more` when some are left out).
+   */
+  protected deliverPending(): Promise<{ unread: UnreadCount[]; more: boolean }> {
+    return this.context.broker.deliverPending(this, {
+      ready: async () => {
+        await this.queue.drained();
+        return !this.closed;
+      },
+    });
   }
 
   /**
@@ -281,6 +301,43 @@ export abstract class Session implements Member {
     );
   }
 
+  /**
+   * Runs a request that reads history in its turn: once every reply before
+   * it is out and the output queue has room for a page, so its large result
+   * never waits in memory and never pushes a slow reader over its queue
+   * bound. A connection's history requests thus run one at a time; more than
+   * `maxHistoryWaitingPerConnection` waiting behind it are `rate_limited`.
+   */
+  protected runHistoryInTurn(
+    replies: OrderedReplies,
+    request: Request,
+    done: { reply: (result: Record<string, unknown>) => void; fail: (error: unknown) => void },
+  ): Promise<void> | undefined {
+    const waiting = this.context.options.maxHistoryWaitingPerConnection;
+    if (this.#historyRequests > waiting) {
+      this.context.metrics.rateLimited++;
+      throw new ChatError(
+        "rate_limited",
+        `Too many history requests at once: one is read at a time, ${waiting} may wait`,
+        { retryAfterMs: 100 },
+      );
+    }
+    this.#historyRequests++;
+    return replies.addInTurn(async () => {
+      const { maxFrameBytes, maxQueueBytes } = this.context.options;
+      if (this.queue.queuedBytes + maxFrameBytes > maxQueueBytes) {
+        await this.queue.drained();
+      }
+      return await this.execute(request);
+    }, (result) => {
+      this.#historyRequests--;
+      done.reply(result);
+    }, (error) => {
+      this.#historyRequests--;
+      done.fail(error);
+    });
+  }
+
   /** Runs one request against the broker; the result may wait for a commit. */
   protected execute(request: Request): Outcome {
     const broker = this.context.broker;
@@ -300,11 +357,11 @@ export abstract class Session implements Member {
       case "broadcast":
         return broker.broadcast(this, request.body);
       case "rooms":
-        return broker.rooms();
+        return broker.rooms(pick(request, ["after", "limit"]));
       case "who":
-        return broker.who(request.room);
+        return broker.who(request.room, pick(request, ["after", "limit"]));
       case "users":
-        return broker.users();
+        return broker.users(pick(request, ["after", "limit"]));
       case "topic":
         return broker.topic(this, request.room, request.topic);
       case "nick":

@@ -62,6 +62,25 @@ export function formatTextEvent(event: ChatEvent): string {
   }
 }
 
+/** The last entry of a list field, if it is one. */
+function lastOf(list: unknown): unknown {
+  return Array.isArray(list) ? list.at(-1) : undefined;
+}
+
+/** How many a list reply says there are in all, else `shown`. */
+function totalOf(result: Record<string, unknown>, shown: number): number {
+  return typeof result.total === "number" ? result.total : shown;
+}
+
+/** The line telling how to get the next page of a list cut short, after its last name. */
+function morePage(
+  result: Record<string, unknown>,
+  last: unknown,
+  line: (last: string) => string,
+): string[] {
+  return result.more === true && typeof last === "string" ? [line(clean(last))] : [];
+}
+
 /** The line reporting an error to a plain-text client. */
 export function formatTextError(error: ErrorFrame): string {
   const retry = error.retryAfterMs === undefined
@@ -89,11 +108,15 @@ export function formatTextResult(request: Request, result: Record<string, unknow
           }`,
         ]
         : [];
+      const others = result.membersMore
+        ? [`--- More members: /who ${room} after ${clean(String(lastOf(result.members)))}`]
+        : [];
       return [
         ...lost,
         ...history,
         ...more,
         `--- Now talking in #${room}. Members: ${members}`,
+        ...others,
         ...topic,
       ];
     }
@@ -112,22 +135,44 @@ export function formatTextResult(request: Request, result: Record<string, unknow
       return [`--- You left #${clean(String(result.room))}`];
     case "rooms": {
       const rooms = result.rooms as Array<{ name: string; members: number; topic: string }>;
-      if (rooms.length === 0) return ["--- No rooms yet: /join ROOM creates one"];
+      if (rooms.length === 0) {
+        return [
+          request.after === undefined
+            ? "--- No rooms yet: /join ROOM creates one"
+            : "--- No more rooms",
+        ];
+      }
       return [
-        `--- ${rooms.length} room(s):`,
+        `--- ${totalOf(result, rooms.length)} room(s)${result.more ? ", the first by name" : ""}:`,
         ...rooms.map((room) =>
           `    #${clean(room.name)} (${room.members})${room.topic ? ` ${clean(room.topic)}` : ""}`
         ),
+        ...morePage(result, rooms.at(-1)?.name, (last) => `--- More rooms: /rooms after ${last}`),
       ];
     }
-    case "who":
+    case "who": {
+      const room = clean(String(result.room));
+      const members = result.members as string[];
       return [
-        `--- In #${clean(String(result.room))}: ${
-          (result.members as string[]).map(clean).join(" ")
-        }`,
+        `--- In #${room}: ${members.map(clean).join(" ")}`,
+        ...morePage(
+          result,
+          members.at(-1),
+          (last) => `--- ${totalOf(result, 0)} in all; more: /who ${room} after ${last}`,
+        ),
       ];
-    case "users":
-      return [`--- Online: ${(result.users as string[]).map(clean).join(" ")}`];
+    }
+    case "users": {
+      const users = result.users as string[];
+      return [
+        `--- Online: ${users.map(clean).join(" ")}`,
+        ...morePage(
+          result,
+          users.at(-1),
+          (last) => `--- ${totalOf(result, 0)} in all; more: /users after ${last}`,
+        ),
+      ];
+    }
     case "topic":
       return request.topic === undefined
         ? [

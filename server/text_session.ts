@@ -12,7 +12,7 @@ import { nameKey, validateNick } from "../shared/validation.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, Session } from "./session.ts";
+import { isOrdered, type Outcome, readsHistory, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 import { concatBytes } from "../shared/bytes.ts";
 import { invalidUtf8Error, invalidUtf8Offset } from "../shared/utf8.ts";
@@ -195,10 +195,11 @@ export class TextSession extends Session {
         `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
       );
       if (this.account !== undefined) {
-        const counts = await this.deliverPending();
-        for (const { peer, count } of counts) {
+        const { unread, more } = await this.deliverPending();
+        for (const { peer, count } of unread) {
           this.#line(`--- ${count} unread direct message(s) from ${peer}`);
         }
+        if (more) this.#line("--- and unread direct messages from others");
       }
     } catch (error) {
       this.#error(error);
@@ -241,6 +242,12 @@ export class TextSession extends Session {
 
   /** Executes a request and queues its reply in order; resolves when the reply is out. */
   #run(request: Request): Promise<void> | undefined {
+    if (readsHistory(request)) {
+      return this.runHistoryInTurn(this.#replies, request, {
+        reply: (result) => this.#afterRequest(request, result),
+        fail: (error) => this.#error(error),
+      });
+    }
     let outcome: Outcome;
     try {
       outcome = this.execute(request);

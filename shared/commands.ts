@@ -27,9 +27,9 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/leave [ROOM]", "leave ROOM (default: the current room)"],
   ["/msg NICK TEXT", "send a direct message"],
   ["/me ACTION", "send an action to the current room"],
-  ["/rooms", "list rooms with member counts"],
-  ["/who [ROOM]", "list the members of ROOM"],
-  ["/users", "list users online"],
+  ["/rooms", "list rooms with member counts, a page at a time (/rooms after NAME: the next)"],
+  ["/who [ROOM]", "list the members of ROOM, a page at a time (/who ROOM after NAME)"],
+  ["/users", "list users online, a page at a time (/users after NAME: the next)"],
   ["/topic [TEXT]", "show or set the current room's topic"],
   ["/nick NICK", "change nickname"],
   ["/broadcast TEXT", "send a notice to everyone online"],
@@ -54,6 +54,15 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
 
 function usage(text: string): ChatError {
   return new ChatError("bad_request", `Usage: ${text}`);
+}
+
+/** The cursor of a list command: nothing, or `after NAME`. */
+function afterName(args: string, usageText: string): { after?: string } {
+  const [word, rest] = firstWord(args);
+  if (!word) return {};
+  const [name, extra] = firstWord(rest);
+  if (word.toLowerCase() !== "after" || !name || extra.trim()) throw usage(usageText);
+  return { after: name };
 }
 
 function needRoom(context: CommandContext): string {
@@ -222,15 +231,26 @@ export function parseCommand(line: string, context: CommandContext): Command {
       if (!args) throw usage("/broadcast TEXT");
       return { kind: "request", request: { type: "broadcast", body: args } };
     case "rooms":
-    case "list":
-      return { kind: "request", request: { type: "rooms" } };
+    case "list": {
+      const after = afterName(args, "/rooms [after NAME]");
+      return { kind: "request", request: { type: "rooms", ...after } };
+    }
     case "who":
     case "names": {
-      const [room] = firstWord(args);
-      return { kind: "request", request: { type: "who", room: room || needRoom(context) } };
+      const [first, rest] = firstWord(args);
+      // `/who after NAME` pages the current room; `/who ROOM [after NAME]` another.
+      const [second] = firstWord(rest);
+      const room = first && !(first.toLowerCase() === "after" && second) ? first : "";
+      const after = afterName(room ? rest : args, "/who [ROOM] [after NAME]");
+      return {
+        kind: "request",
+        request: { type: "who", room: room || needRoom(context), ...after },
+      };
     }
-    case "users":
-      return { kind: "request", request: { type: "users" } };
+    case "users": {
+      const after = afterName(args, "/users [after NAME]");
+      return { kind: "request", request: { type: "users", ...after } };
+    }
     case "topic": {
       const room = needRoom(context);
       return {

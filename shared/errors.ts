@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   "too_many_rooms",
   "msg_id_conflict",
   "storage",
+  "server_busy",
   "internal",
 ] as const;
 

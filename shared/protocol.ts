@@ -72,9 +72,15 @@ export type Request =
     clientMsgId?: string;
   }
   | { type: "broadcast"; id: number; body: string }
-  | { type: "rooms"; id: number }
-  | { type: "who"; id: number; room: string }
-  | { type: "users"; id: number }
+  | {
+    type: "rooms";
+    id: number;
+    /** A room name: the page starts after it (by name key). */
+    after?: string;
+    limit?: number;
+  }
+  | { type: "who"; id: number; room: string; after?: string; limit?: number }
+  | { type: "users"; id: number; after?: string; limit?: number }
   | { type: "topic"; id: number; room: string; topic?: string }
   | { type: "nick"; id: number; nick: string }
   | { type: "ping"; id: number }
@@ -359,6 +365,17 @@ function optionalClientMsgId(frame: Record<string, unknown>): string | undefined
 }
 
 /**
+ * Most names (rooms, users, members) in one reply: frames carry at most
+ * 1,024 array entries. Replies are also cut to fit the frame cap.
+ */
+export const MAX_LIST_PAGE = 1000;
+
+/** The cursor fields of a list request: `after` a name, at most `limit` names. */
+function listPage(frame: Record<string, unknown>): { after?: string; limit?: number } {
+  return defined({ after: optionalStr(frame, "after"), limit: optionalInt(frame, "limit", 1) });
+}
+
+/**
  * The request id of a decoded frame, if it has a valid one; used to name the
  * request in an error reply even when the rest of the frame is bad.
  *
@@ -426,8 +443,9 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
         ...defined({ since: optionalInt(value, "since"), key: optionalStr(value, "key") }),
       };
     case "leave":
-    case "who":
       return { type, id, room: validateRoom(str(value, "room")) };
+    case "who":
+      return { type, id, room: validateRoom(str(value, "room")), ...listPage(value) };
     case "history":
       return {
         type,
@@ -513,6 +531,7 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
       return { type, id, body: validateBody(value.body, bodyOptions) };
     case "rooms":
     case "users":
+      return { type, id, ...listPage(value) };
     case "ping":
       return { type, id };
     case "topic": {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { JoinProcess } from "./support/join_process.ts";
+import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -185,6 +186,45 @@ Deno.test({
       assert.equal(leaks.includes(PASSWORD), false, "the admin password is not logged");
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a crowded room: the web client follows the member pages and says when a list has more",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // A 4 KiB frame cap: 40 nicknames of 128 bytes take several pages.
+    await using server = await ServerProcess.start([
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--no-discovery",
+      "--max-frame-bytes",
+      "4096",
+    ]);
+    const base = `http://127.0.0.1:${await httpPort(server)}`;
+    const peers: Peer[] = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const peer = await Peer.join(
+          server.port,
+          `m${String(i).padStart(2, "0")}${"\u{20000}".repeat(29)}`,
+        );
+        peers.push(peer);
+        await peer.request({ type: "join", room: "general" });
+      }
+      await using browser = await launch();
+      const page = await browser.newPage();
+      await joinInBrowser(page, base, "alice");
+      await page.locator("#member-list li", { hasText: /^m39/ }).waitFor();
+      assert.equal(await page.locator("#member-list li").count(), 41);
+      await say(page, "/users");
+      await page.locator("#log li", { hasText: /Online \(41\): .*; more: \/users after m\d\d/ })
+        .waitFor();
+    } finally {
+      for (const peer of peers) await peer[Symbol.asyncDispose]();
     }
   },
 });

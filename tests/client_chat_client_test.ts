@@ -854,25 +854,21 @@ Deno.test("ChatClient with reconnect off closes on a drop", async () => {
   await done;
 });
 
-Deno.test("ChatClient retries a rate-limited request after the delay asked for", async () => {
-  await using server = FakeServer.start();
-  const { client, peer } = await connect(server);
-  const users = client.request({ type: "users" });
-  const first = await peer.next((frame) => frame.type === "users");
-  const refusedAt = Date.now();
-  peer.send({
-    type: "error",
-    id: first.id,
-    code: "rate_limited",
-    message: "Slow down",
-    retryAfterMs: 60,
-  });
-  const retry = await peer.next((frame) => frame.type === "users");
-  assert.ok(Date.now() - refusedAt >= 50, "retried too early");
-  assert.notEqual(retry.id, first.id);
-  peer.send({ type: "ack", id: retry.id, result: { users: [] } });
-  assert.deepEqual(await users, { users: [] });
-  await client.close();
+Deno.test("ChatClient retries a rate-limited or server_busy request after the delay asked for", async () => {
+  for (const code of ["rate_limited", "server_busy"]) {
+    await using server = FakeServer.start();
+    const { client, peer } = await connect(server);
+    const users = client.request({ type: "users" });
+    const first = await peer.next((frame) => frame.type === "users");
+    const refusedAt = Date.now();
+    peer.send({ type: "error", id: first.id, code, message: "Slow down", retryAfterMs: 60 });
+    const retry = await peer.next((frame) => frame.type === "users");
+    assert.ok(Date.now() - refusedAt >= 50, "retried too early");
+    assert.notEqual(retry.id, first.id);
+    peer.send({ type: "ack", id: retry.id, result: { users: [] } });
+    assert.deepEqual(await users, { users: [] });
+    await client.close();
+  }
 });
 
 Deno.test("ChatClient paces requests to the announced rate", async () => {

@@ -356,6 +356,37 @@ Deno.test("formatResult lists rooms, members, users and topics", () => {
   );
 });
 
+Deno.test("formatResult counts a list's total and says how to get the next page", () => {
+  assert.deepEqual(
+    formatResult({ type: "rooms" }, {
+      rooms: [{ name: "art", members: 1, topic: "" }, { name: "dev", members: 4, topic: "" }],
+      total: 1200,
+      more: true,
+    }),
+    ["rooms (1200, this page):", "  #art (1)", "  #dev (4)", "more rooms: /rooms after dev"],
+  );
+  assert.deepEqual(formatResult({ type: "rooms", after: "zed" }, { rooms: [], total: 3 }), [
+    "no more rooms",
+  ]);
+  assert.deepEqual(
+    formatResult({ type: "who", room: "dev" }, {
+      room: "dev",
+      members: ["alice", "bob"],
+      total: 40,
+      more: true,
+    }),
+    ["#dev (40): alice, bob", "more members: /who dev after bob"],
+  );
+  assert.deepEqual(
+    formatResult({ type: "users", after: "bob" }, { users: ["carol"], total: 3 }),
+    ["users online (3): carol"],
+  );
+  assert.deepEqual(
+    formatResult({ type: "users" }, { users: ["alice"], total: 3, more: true }),
+    ["users online (3): alice", "more users: /users after alice"],
+  );
+});
+
 Deno.test("formatResult sanitizes names and topics from the wire", () => {
   const lines = [
     ...formatResult({ type: "rooms" }, {

@@ -121,6 +121,31 @@ Deno.test("posting to a room goes through the broker as the key's bot: ids, deli
   assert.deepEqual(users.json, { users: ["alice", "deploybot"], total: 2 });
 });
 
+Deno.test("the list routes page with after and limit; history pages are cut at one frame's worth", async () => {
+  await using http = await startHttp();
+  await using alice = await Peer.join(http.server.addr.port, "alice");
+  for (const room of ["ops", "Art", "dev"]) await alice.request({ type: "join", room });
+  const first = await http.api("GET", "/api/v1/rooms?limit=2");
+  assert.deepEqual(first.json, {
+    rooms: [{ name: "Art", members: 1, topic: "" }, { name: "dev", members: 1, topic: "" }],
+    total: 3,
+    more: true,
+  });
+  const next = await http.api("GET", "/api/v1/rooms?after=dev&limit=2");
+  assert.deepEqual(next.json, { rooms: [{ name: "ops", members: 1, topic: "" }], total: 3 });
+  const users = await http.api("GET", "/api/v1/users?after=ALICE");
+  assert.deepEqual(users.json, { users: [], total: 1 });
+  assertError((await http.api("GET", "/api/v1/users?limit=0")).json, "bad_request");
+  assertError((await http.api("GET", "/api/v1/rooms?limit=x")).json, "bad_request");
+  // Long messages: a page of 500 asked for holds about one frame of them.
+  const body = "\u{1F600}".repeat(4000);
+  for (let i = 0; i < 12; i++) await alice.request({ type: "say", room: "dev", body });
+  const page = await http.api("GET", "/api/v1/rooms/dev/messages?limit=500");
+  assert.equal(page.status, 200);
+  assert.ok(page.json.messages.length < 5, `${page.json.messages.length} messages`);
+  assert.equal(page.json.more, true);
+});
+
 Deno.test("bot posts are validated like chat frames and errors keep one JSON shape with the right status", async () => {
   await using http = await startHttp({ maxBodyLength: 10, httpMaxBodyBytes: 1024 });
   await using alice = await Peer.join(http.server.addr.port, "alice");

@@ -4,6 +4,7 @@
  * dies, when Redis restarts and when Redis freezes.
  */
 import assert from "node:assert/strict";
+import { encodeFrame } from "../shared/frame.ts";
 import { type Frame, Peer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { ServerProcess } from "./support/server_process.ts";
@@ -150,6 +151,68 @@ Deno.test("users on three instances share rooms, messages in one id order, DMs, 
   await alice.request({ type: "quit" });
 });
 
+Deno.test("lists page across instances by name key, each reply within a small frame cap", async () => {
+  await using redis = await RedisServer.start();
+  const small = ["--max-frame-bytes", "4096"];
+  await using a = await startInstance(redis, small);
+  await using b = await startInstance(redis, small);
+  const peers: Peer[] = [];
+  try {
+    // 30 nicknames of 128 bytes (4-byte letters), half on each instance.
+    const nicks = Array.from(
+      { length: 30 },
+      (_, i) => `${i % 2 ? "N" : "n"}${String(i).padStart(2, "0")}${"\u{20731}".repeat(29)}`,
+    );
+    for (const [index, nick] of nicks.entries()) {
+      const peer = await Peer.join(index % 2 ? b.port : a.port, nick);
+      peers.push(peer);
+      assert.equal((await peer.request({ type: "join", room: "crowd" })).type, "ack");
+    }
+    await using late = await Peer.join(a.port, "late");
+    const everyone = [...nicks.map((nick) => nick.toLowerCase()), "late"].sort();
+    const shown = (names: string[]) => names.map((name) => name.toLowerCase());
+    const joined = await late.request({ type: "join", room: "crowd" });
+    assert.ok(encodeFrame(joined).length - 4 <= 4096);
+    assert.equal(joined.result.membersMore, true);
+    let expectedTotal = 31;
+    const pages = async (request: Record<string, unknown>, list: string) => {
+      const names: string[] = [];
+      for (let after: string | undefined, more = true; more;) {
+        const reply = await late.request({ ...request, ...(after ? { after } : {}) });
+        assert.ok(encodeFrame(reply).length - 4 <= 4096, JSON.stringify(reply).slice(0, 200));
+        names.push(...reply.result[list]);
+        assert.equal(reply.result.total, expectedTotal);
+        more = reply.result.more === true;
+        after = names.at(-1);
+      }
+      return names;
+    };
+    assert.deepEqual(shown(await pages({ type: "who", room: "crowd" }, "members")), everyone);
+    assert.deepEqual(shown(await pages({ type: "users" }, "users")), everyone);
+    const few = await late.request({ type: "who", room: "crowd", after: nicks[0], limit: 2 });
+    const at = everyone.indexOf(shown([nicks[0]!])[0]!);
+    assert.deepEqual(shown(few.result.members), everyone.slice(at + 1, at + 3));
+    // Who leaves or renames is paged as the change says, on every instance.
+    await peers[1]!.request({ type: "leave", room: "crowd" });
+    await late.next((f) => f.type === "leave" && f.nick === nicks[1]);
+    const renamed = await peers[2]!.request({ type: "nick", nick: "zed" });
+    assert.equal(renamed.type, "ack");
+    await late.next((f) => f.type === "nick" && f.to === "zed");
+    const gone = shown([nicks[1]!, nicks[2]!]);
+    expectedTotal = 30;
+    const after = shown(await pages({ type: "who", room: "crowd", limit: 7 }, "members"));
+    assert.deepEqual(after, [...everyone.filter((name) => !gone.includes(name)), "zed"].sort());
+    // Rooms carry their sizes from Redis, paged the same way.
+    const rooms = await late.request({ type: "rooms", limit: 1 });
+    assert.deepEqual(rooms.result, {
+      rooms: [{ name: "crowd", members: 30, topic: "" }],
+      total: 1,
+    });
+  } finally {
+    for (const peer of peers) await peer[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("accounts and offline DMs work across instances", async () => {
   await using redis = await RedisServer.start();
   await using a = await startInstance(redis);
@@ -204,6 +267,11 @@ Deno.test("an instance killed: its users go offline within the TTL, its clients 
     assert.equal(left.reason, "server lost");
     assert.ok(Date.now() - killedAt < TTL_MS * 2, "offline within the TTL and a heartbeat");
     assert.deepEqual((await alice.request({ type: "users" })).result.users, ["alice"]);
+    assert.deepEqual((await alice.request({ type: "who", room: "dev" })).result, {
+      room: "dev",
+      members: ["alice"],
+      total: 1,
+    });
 
     // Bob's client reconnects to the other instance and resumes with since.
     await using bob2 = await Peer.join(a.port, "bob");

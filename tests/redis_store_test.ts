@@ -116,6 +116,12 @@ async function answers(store: Store) {
     { upTo: 9, limit: 4 },
     { after: 100, limit: 4 },
     { before: 1, limit: 4 },
+    // Byte budgets: each record costs 64 bytes plus its sender and body.
+    { limit: 50, maxBytes: 300 },
+    { after: 2, limit: 50, maxBytes: 200 },
+    { before: 15, limit: 50, maxBytes: 150 },
+    { limit: 50, maxBytes: 1 },
+    { after: 0, upTo: 12, limit: 50, maxBytes: 10_000 },
   ];
   for (const [i, query] of queries.entries()) {
     out[`history dev ${i}`] = await store.history("dev", query);
@@ -125,7 +131,10 @@ async function answers(store: Store) {
   out.oldestDev = await store.oldestId("dev");
   out.oldestNone = await store.oldestId("nowhere");
   out.lastDm = await store.lastDmId();
-  out.pending = await store.pendingDms("bob");
+  out.pending = await store.pendingDms("bob", { limit: 50 });
+  out.pendingPage = await store.pendingDms("bob", { limit: 2 });
+  out.pendingAfter = await store.pendingDms("bob", { after: 8, limit: 50 });
+  out.pendingBytes = await store.pendingDms("bob", { limit: 50, maxBytes: 100 });
   out.unread = await store.unreadCounts("bob");
   out.unreadAlice = await store.unreadCounts("alice");
   out.audit = await store.auditLog(10);
@@ -148,6 +157,18 @@ Deno.test("RedisStore answers like the SQLite store, accounts included, and prun
     assert.deepEqual(await answers(redisStore), expected);
     assert.equal((expected["history dev 1"] as unknown[]).length, 20);
     assert.equal((expected.pending as unknown[]).length, 3);
+    assert.equal((expected.pendingBytes as unknown[]).length, 2);
+    // 300 bytes: three records of about 84 fit, the fourth goes over and is the last read.
+    assert.deepEqual(
+      (expected["history dev 8"] as { id: number }[]).map((record) => record.id),
+      [17, 18, 19, 20],
+    );
+    assert.deepEqual(
+      (expected["history dev 9"] as { id: number }[]).map((record) => record.id),
+      [3, 4, 5],
+    );
+    assert.equal((expected["history dev 11"] as unknown[]).length, 1);
+    assert.equal((expected["history dev 12"] as unknown[]).length, 12);
     assert.deepEqual(expected.unread, [{ peer: "Carol", count: 4 }, { peer: "alice", count: 2 }]);
 
     const account = {

@@ -131,6 +131,22 @@ Deno.test("/who and /names default to the current room", () => {
   }
 });
 
+Deno.test("/rooms, /users and /who take a cursor: after NAME", () => {
+  assert.deepEqual(request("/rooms after dev", noRoom), { type: "rooms", after: "dev" });
+  assert.deepEqual(request("/users AFTER bob", noRoom), { type: "users", after: "bob" });
+  assert.deepEqual(request("/who dev after bob", noRoom), {
+    type: "who",
+    room: "dev",
+    after: "bob",
+  });
+  // Without a room: the current one; a room named "after" still works alone.
+  assert.deepEqual(request("/who after bob"), { type: "who", room: "general", after: "bob" });
+  assert.deepEqual(request("/who after"), { type: "who", room: "after" });
+  rejects("/rooms dev", noRoom, "bad_request", "Usage: /rooms [after NAME]");
+  rejects("/users after", noRoom, "bad_request", "Usage: /users [after NAME]");
+  rejects("/who dev after bob carol", noRoom, "bad_request", "Usage: /who [ROOM] [after NAME]");
+});
+
 Deno.test("/topic shows or sets the current room's topic", () => {
   assert.deepEqual(request("/topic"), { type: "topic", room: "general" });
   assert.deepEqual(request("/topic Release  day "), {

@@ -5,55 +5,7 @@ import {
   OutboundQueue,
 } from "../shared/outbound_queue.ts";
 import type { Transport } from "../shared/transport.ts";
-
-interface PendingWrite {
-  data: Uint8Array;
-  resolve: (written: number) => void;
-  reject: (error: unknown) => void;
-}
-
-/**
- * An in-memory transport whose writes stay pending until the test settles
- * them, so the test decides when the peer "reads".
- */
-class ManualTransport implements Transport {
-  /** Every write call, in order, with a copy of the bytes offered. */
-  readonly calls: Uint8Array[] = [];
-  /** Bytes the transport accepted, in order. */
-  readonly written: number[] = [];
-  readonly #pending: PendingWrite[] = [];
-
-  read(_buffer: Uint8Array): Promise<number | null> {
-    return Promise.resolve(null);
-  }
-
-  write(data: Uint8Array): Promise<number> {
-    this.calls.push(data.slice());
-    return new Promise((resolve, reject) => this.#pending.push({ data, resolve, reject }));
-  }
-
-  close(): void {}
-
-  get pendingWrites(): number {
-    return this.#pending.length;
-  }
-
-  /** Accepts the oldest pending write, all of it or its first `count` bytes. */
-  accept(count?: number): void {
-    const write = this.#pending.shift();
-    assert.ok(write, "no write is pending");
-    const n = count ?? write.data.length;
-    this.written.push(...write.data.subarray(0, n));
-    write.resolve(n);
-  }
-
-  /** Fails the oldest pending write. */
-  fail(error: unknown): void {
-    const write = this.#pending.shift();
-    assert.ok(write, "no write is pending");
-    write.reject(error);
-  }
-}
+import { ManualTransport } from "./support/manual_transport.ts";
 
 /** Lets pending promise callbacks run. */
 async function settle(): Promise<void> {

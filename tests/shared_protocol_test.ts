@@ -251,10 +251,32 @@ Deno.test("parseClientFrame: broadcast", () => {
   );
 });
 
-Deno.test("parseClientFrame: rooms, users and ping carry only an id", () => {
+Deno.test("parseClientFrame: rooms and users carry an id and a cursor, ping only an id", () => {
   for (const type of ["rooms", "users", "ping"]) {
     assert.deepEqual(parseClientFrame({ type, id: 9, room: "r", body: "b" }), { type, id: 9 });
   }
+  for (const type of ["rooms", "users"]) {
+    assert.deepEqual(parseClientFrame({ type, id: 9, after: "#Dev", limit: 20 }), {
+      type,
+      id: 9,
+      after: "#Dev",
+      limit: 20,
+    });
+    assert.deepEqual(parseClientFrame({ type, id: 9, after: null, limit: null }), { type, id: 9 });
+    assert.equal(codeOf(() => parseClientFrame({ type, id: 9, after: 3 })), "bad_request");
+    assert.equal(codeOf(() => parseClientFrame({ type, id: 9, limit: 0 })), "bad_request");
+    assert.equal(
+      codeOf(() => parseClientFrame({ type, id: 9, after: "x".repeat(257) })),
+      "bad_request",
+    );
+  }
+  assert.deepEqual(parseClientFrame({ type: "who", id: 2, room: "#r", after: "bob", limit: 5 }), {
+    type: "who",
+    id: 2,
+    room: "r",
+    after: "bob",
+    limit: 5,
+  });
 });
 
 Deno.test("parseClientFrame: topic queries without a topic and sets with one", () => {

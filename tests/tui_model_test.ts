@@ -685,3 +685,45 @@ Deno.test("tui model: /register alone asks for the password twice and never show
   assert.equal(model.secretPrompt, undefined);
   assert.match(screen(model), /│ not registered/);
 });
+
+Deno.test("tui model: a crowded room's members come page by page, asked for quietly", () => {
+  const model = makeModel();
+  const effects = join(model, "crowd", { members: ["alice", "bob"], membersMore: true });
+  const [first] = sends(effects);
+  assert.deepEqual(first, { type: "who", room: "crowd", after: "bob" });
+  const second = sends(model.applyEvent(reply(first!, {
+    room: "crowd",
+    members: ["carol", "dave"],
+    total: 5,
+    more: true,
+  })));
+  assert.deepEqual(second, [{ type: "who", room: "crowd", after: "dave" }]);
+  assert.deepEqual(
+    sends(model.applyEvent(reply(second[0]!, { room: "crowd", members: ["erin"], total: 5 }))),
+    [],
+  );
+  assert.deepEqual(model.active.members, ["alice", "bob", "carol", "dave", "erin"]);
+  // Quiet: the pages show in the member count, not as lines.
+  assert.doesNotMatch(screen(model), /#crowd \(5\)/);
+  assert.match(screen(model), /5 people/);
+});
+
+Deno.test("tui model: a /rooms page says how to get the next one; later pages feed Tab", () => {
+  const model = makeModel({ columns: 120 });
+  join(model, "general");
+  model.applyEvent(reply({ type: "rooms" }, {
+    rooms: [{ name: "art", members: 1, topic: "" }, { name: "dev", members: 2, topic: "" }],
+    total: 9,
+    more: true,
+  }));
+  assert.match(screen(model), /rooms \(9, this page\):/);
+  assert.match(screen(model), /more rooms: \/rooms after dev/);
+  // A later page adds to the rooms Tab completes.
+  model.applyEvent(reply({ type: "rooms", after: "dev" }, {
+    rooms: [{ name: "ops", members: 1, topic: "" }],
+    total: 9,
+  }));
+  type(model, "/join a");
+  keys(model, namedKey("tab"));
+  assert.equal(model.input.text, "/join art ", "the first page's rooms stay");
+});

@@ -233,6 +233,13 @@ export class Conversation {
     this.#members = sortNames(new Set(names));
   }
 
+  /** Adds members (a later page of the list); those present stay once. */
+  addMembers(names: Iterable<string>): void {
+    const known = new Set(this.#members.map(nameKey));
+    const added = [...names].filter((name) => !known.has(nameKey(name)));
+    if (added.length > 0) this.#members = sortNames([...this.#members, ...added]);
+  }
+
   /** Adds a member (no-op when present). */
   addMember(nick: string): void {
     if (!this.hasMember(nick)) this.#members = sortNames([...this.#members, nick]);

@@ -1005,6 +1005,8 @@ export class TuiModel {
     const { request, result } = event;
     const quiet = this.#quiet.has(request);
     const now = this.#now();
+    // Requests for the next page of a list this reply is part of.
+    let follow: TuiEffect[] = [];
     if (event.error !== undefined) {
       if (request.type === "history") {
         const conversation = this.#find("room", request.room);
@@ -1043,11 +1045,13 @@ export class TuiModel {
       }
       case "who": {
         const room = typeof result?.room === "string" ? result.room : request.room;
-        const conversation = this.#find("room", room.replace(/^#/, ""));
         const members = Array.isArray(result?.members)
           ? result.members.filter((name): name is string => typeof name === "string")
           : undefined;
-        if (conversation !== undefined && members !== undefined) conversation.setMembers(members);
+        follow = this.#members(room, members, {
+          more: result?.more === true,
+          firstPage: request.after === undefined,
+        });
         break;
       }
       case "history": {
@@ -1094,9 +1098,13 @@ export class TuiModel {
         return [];
       case "rooms":
         if (Array.isArray(result?.rooms)) {
-          this.#knownRooms = result.rooms.map((room) =>
+          const names = result.rooms.map((room) =>
             typeof room === "object" && room !== null ? String(room.name) : String(room)
           );
+          // A later page (after NAME) adds to the names completion knows.
+          this.#knownRooms = request.after === undefined
+            ? names
+            : [...new Set([...this.#knownRooms, ...names])];
         }
         break;
       case "dm":
@@ -1113,11 +1121,31 @@ export class TuiModel {
       case "broadcast":
         return [];
     }
-    if (quiet) return [];
+    if (quiet) return follow;
     const lines = formatResult(request, result, { color: 0 });
     const text = lines.length > 0 ? lines.join("\n") : `ok: /${request.type}`;
     this.active.notice(text, now);
-    return [];
+    return follow;
+  }
+
+  /**
+   * Takes a page of a room's members (from `join` or `who`): the first page
+   * replaces the list, later ones add to it; while the server says there are
+   * more, the next page is asked for, quietly.
+   */
+  #members(
+    room: string,
+    members: string[] | undefined,
+    page: { more: boolean; firstPage: boolean },
+  ): TuiEffect[] {
+    const name = room.replace(/^#/, "");
+    const conversation = this.#find("room", name);
+    if (conversation === undefined || members === undefined) return [];
+    if (page.firstPage) conversation.setMembers(members);
+    else conversation.addMembers(members);
+    const last = members.at(-1);
+    if (!page.more || last === undefined) return [];
+    return [this.#send({ type: "who", room: name, after: last }, true)];
   }
 
   #joined(
@@ -1131,11 +1159,13 @@ export class TuiModel {
     conversation.name = name;
     conversation.joined = true;
     if (conversation.history === "unsupported") conversation.history = "idle";
-    if (Array.isArray(result?.members)) {
-      conversation.setMembers(
-        result.members.filter((member): member is string => typeof member === "string"),
-      );
-    }
+    const members = Array.isArray(result?.members)
+      ? result.members.filter((member): member is string => typeof member === "string")
+      : undefined;
+    const follow = this.#members(name, members, {
+      more: result?.membersMore === true,
+      firstPage: true,
+    });
     if (typeof result?.topic === "string") conversation.topic = result.topic;
     const gap = result?.gap as { after?: unknown; oldest?: unknown } | undefined;
     if (typeof gap?.after === "number" && typeof gap.oldest === "number") {
@@ -1155,6 +1185,6 @@ export class TuiModel {
     }
     if (conversation.topic !== "") conversation.notice(`topic: ${conversation.topic}`, now);
     if (!quiet) this.#activate(conversation);
-    return [];
+    return follow;
   }
 }

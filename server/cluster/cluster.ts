@@ -178,6 +178,18 @@ export interface OnlineUser {
   guestId: string;
 }
 
+/** Which page of names: at most `limit`, after the name key `after` (from the first without). */
+export interface PageQuery {
+  after?: string | undefined;
+  limit: number;
+}
+
+/** A page of names in name-key order, and how many names there are in all. */
+export interface NamePage {
+  names: string[];
+  total: number;
+}
+
 /** Who is online across instances, and their names. */
 export interface Presence {
   /**
@@ -209,24 +221,25 @@ export interface Presence {
    * Counts a member into a room (already a local member); the room sees
    * `event` when it is the user's first session there. With `claimAs`, an
    * empty room nobody owns becomes owned by that rights key (`claimed`).
-   * Resolves with the room's members once the event was delivered here.
+   * Resolves with the first page of the room's members (at most
+   * `MAX_LIST_PAGE`) once the event was delivered here.
    */
   enter(
     room: Room,
     member: Member,
     event: ChatEvent,
     options?: { claimAs?: string },
-  ): Promise<{ members: string[]; claimed: boolean }>;
+  ): Promise<NamePage & { claimed: boolean }>;
   /** Counts a member out; the room sees `event` when it was the user's last session. */
   exit(room: Room, member: Member, event: ChatEvent): void;
-  /** The nicknames of a room's members online. */
-  members(room: string): Promise<string[]>;
+  /** A page of the nicknames of a room's members online. */
+  members(room: string, page: PageQuery): Promise<NamePage>;
   /** Whether the user with this name key is in the room (on any instance). */
   inRoom(room: string, user: string): Promise<boolean>;
-  /** The nicknames of everyone online. */
-  users(): Promise<string[]>;
-  /** Room key → members online, for rooms that have any. */
-  roomSizes(): Promise<Map<string, number>>;
+  /** A page of the nicknames of everyone online. */
+  users(page: PageQuery): Promise<NamePage>;
+  /** The members online of each of these rooms (by key), in order. */
+  roomSizes(rooms: readonly string[]): Promise<number[]>;
   /**
    * Deletes the rooms no account owns that have been empty everywhere for
    * `ttlMs`, with their history and grants, telling every instance; resolves

@@ -9,7 +9,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
-import type { ChatEvent } from "../../shared/protocol.ts";
+import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
@@ -23,7 +23,9 @@ import {
   type Envelope,
   type MessageDraft,
   msgIdConflict,
+  type NamePage,
   type OnlineUser,
+  type PageQuery,
   type Presence,
   type SentMessage,
 } from "./cluster.ts";
@@ -39,6 +41,7 @@ import {
   EXPIRE_ROOMS,
   HEARTBEAT,
   OTHER_CONNECTIONS,
+  PAGE_NAMES,
   RELEASE,
   RENAME,
   RESYNC,
@@ -229,8 +232,14 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     }
     const feed = new RoomFeed(room, {
       node: this.#started(),
+      // Pages of at most about a MiB: a room of long messages is caught up in several.
       history: (key, after, upTo) =>
-        this.#store.history(key, { after, upTo, limit: Math.min(500, upTo - after) }),
+        this.#store.history(key, {
+          after,
+          upTo,
+          limit: Math.min(500, upTo - after),
+          maxBytes: 1024 * 1024,
+        }),
       applied: (token) => this.#tokens.get(token)?.(),
       lost: (lost, error) =>
         this.#logger.error("Room {room}: could not read missed messages: {error}", {
@@ -371,12 +380,14 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     member: Member,
     event: ChatEvent,
     options: { claimAs?: string } = {},
-  ): Promise<{ members: string[]; claimed: boolean }> {
+  ): Promise<NamePage & { claimed: boolean }> {
     const token = this.#token();
     const applied = this.#await(token);
     const payload = JSON.stringify({ o: this.id, k: token, to: { room: room.key }, event });
     try {
-      const [first, members, claimed] = await this.#presenceCall<[number, string[], string]>(
+      const [first, claimed, total, ...names] = await this.#presenceCall<
+        [number, string, number, ...string[]]
+      >(
         ENTER,
         [
           room.key,
@@ -385,12 +396,13 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           payload,
           roomJson(room.toRecord()),
           options.claimAs ?? "",
+          MAX_LIST_PAGE,
         ],
       );
       // The room's own join event is queued here before the reply.
       if (first === 1) await applied;
       if (claimed !== "" && options.claimAs !== undefined) room.owner = options.claimAs;
-      return { members, claimed: claimed !== "" };
+      return { names, total, claimed: claimed !== "" };
     } finally {
       this.#tokens.get(token)?.();
     }
@@ -401,16 +413,16 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     this.#presenceCall(EXIT, [room.key, nameKey(member.nick), payload]).catch(() => {});
   }
 
-  async members(room: string): Promise<string[]> {
-    return await this.#redis.command<string[]>(["HVALS", this.#keys.members(room)]);
+  async members(room: string, page: PageQuery): Promise<NamePage> {
+    return await this.#page(`members:${room}`, page);
   }
 
   async inRoom(room: string, user: string): Promise<boolean> {
     return await this.#redis.command<number>(["HEXISTS", this.#keys.members(room), user]) === 1;
   }
 
-  async users(): Promise<string[]> {
-    return await this.#redis.command<string[]>(["HVALS", this.#keys.online]);
+  async users(page: PageQuery): Promise<NamePage> {
+    return await this.#page("online", page);
   }
 
   async expireRooms(ttlMs: number): Promise<number> {
@@ -429,11 +441,23 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     return total;
   }
 
-  async roomSizes(): Promise<Map<string, number>> {
-    const flat = await this.#redis.command<string[]>(["HGETALL", this.#keys.roomSizes]);
-    const sizes = new Map<string, number>();
-    for (let i = 0; i + 1 < flat.length; i += 2) sizes.set(flat[i]!, Number(flat[i + 1]));
-    return sizes;
+  /** A page of a hash the scripts keep listed (see PAGE_NAMES): one bounded reply. */
+  async #page(hash: string, page: PageQuery): Promise<NamePage> {
+    const [total, ...names] = await this.#redis.eval<[number, ...string[]]>(PAGE_NAMES, [
+      this.#keys.prefix,
+      hash,
+      page.after ?? "",
+      Math.min(page.limit, MAX_LIST_PAGE + 1),
+    ]);
+    return { names, total };
+  }
+
+  async roomSizes(rooms: readonly string[]): Promise<number[]> {
+    if (rooms.length === 0) return [];
+    const sizes = await this.#redis.command<(string | null)[]>(
+      ["HMGET", this.#keys.roomSizes, ...rooms],
+    );
+    return sizes.map((size) => Number(size ?? 0));
   }
 
   // --- RemoteConnections ---

@@ -195,9 +195,19 @@ export class RedisKeys {
     return `${this.prefix}online`;
   }
 
+  /** Sorted set of the keys of {@linkcode online}, all of score 0: pages in name-key order. */
+  get onlineKeys(): string {
+    return `${this.prefix}online:keys`;
+  }
+
   /** Hash: user key → nickname, of a room's members online. */
   members(room: string): string {
     return `${this.prefix}members:${room}`;
+  }
+
+  /** Sorted set of the keys of {@linkcode members}, all of score 0: pages in name-key order. */
+  memberKeys(room: string): string {
+    return `${this.prefix}members:${room}:keys`;
   }
 
   /** Hash: user key → sessions in the room, across instances. */

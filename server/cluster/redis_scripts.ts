@@ -25,6 +25,29 @@ local function room_name(room)
   end
   return room
 end
+-- Hashes of names listed in pages keep a sorted set of their keys beside
+-- them (all of score 0, so in byte order) to page through by name key.
+local function listed_set(hash, key, value)
+  redis.call('HSET', p .. hash, key, value)
+  redis.call('ZADD', p .. hash .. ':keys', 0, key)
+end
+local function listed_del(hash, key)
+  redis.call('HDEL', p .. hash, key)
+  redis.call('ZREM', p .. hash .. ':keys', key)
+end
+-- {total, names...}: at most limit names of hash, after key after ('' from the start).
+local function listed_page(hash, after, limit)
+  local start = '-'
+  if after ~= '' then start = '(' .. after end
+  local out = {redis.call('HLEN', p .. hash)}
+  if limit <= 0 then return out end
+  local keys = redis.call('ZRANGEBYLEX', p .. hash .. ':keys', start, '+', 'LIMIT', 0, limit)
+  if #keys == 0 then return out end
+  for _, name in ipairs(redis.call('HMGET', p .. hash, unpack(keys))) do
+    if name then out[#out + 1] = name end
+  end
+  return out
+end
 local function set_size(room)
   local size = redis.call('HLEN', p .. 'members:' .. room)
   if size == 0 then redis.call('HDEL', p .. 'roomsizes', room)
@@ -52,13 +75,13 @@ local function member_sub(room, user, count)
   if n > 0 then return false end
   redis.call('HDEL', p .. 'msess:' .. room, user)
   local nick = redis.call('HGET', p .. 'members:' .. room, user)
-  redis.call('HDEL', p .. 'members:' .. room, user)
+  listed_del('members:' .. room, user)
   return nick or user
 end
 -- Adds count sessions of user to room; true when the user was not in it before.
 local function member_add(room, user, nick, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, count)
-  redis.call('HSET', p .. 'members:' .. room, user, nick)
+  listed_set('members:' .. room, user, nick)
   set_size(room)
   redis.call('ZREM', p .. 'emptyrooms', room)
   return n == count
@@ -67,7 +90,7 @@ local function user_sub(user, count)
   local u = p .. 'user:' .. user
   if redis.call('HINCRBY', u, 'n', -count) <= 0 then
     redis.call('DEL', u)
-    redis.call('HDEL', p .. 'online', user)
+    listed_del('online', user)
   end
 end
 local function room_event(room, kind, nick, reason, origin)
@@ -271,10 +294,12 @@ return {1, ARGV[4]}
 /**
  * Counts a session into a room. ARGV: prefix, instance, room, user key,
  * nick, join payload, room record JSON (recreates a room deleted meanwhile),
- * and the rights key that becomes the owner of the room if it is empty and
- * nobody owns it ('' for none). Publishes the join payload when the user
- * was not in the room on any instance. Returns [first (1/0), member nicks,
- * the room's settings JSON when this join made the session its owner, else ''].
+ * the rights key that becomes the owner of the room if it is empty and
+ * nobody owns it ('' for none), and the most members to return. Publishes
+ * the join payload when the user was not in the room on any instance.
+ * Returns [first (1/0), the room's settings JSON when this join made the
+ * session its owner (else ''), members in all, the first member nicks by
+ * name key...].
  */
 export const ENTER = script(`
 local inst, room, user, nick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -296,7 +321,10 @@ end
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':rooms', room .. ':' .. user, 1)
 local first = member_add(room, user, nick, 1)
 if first then redis.call('PUBLISH', p .. 'ch:room:' .. room, ARGV[6]) end
-return {first and 1 or 0, redis.call('HVALS', p .. 'members:' .. room), claimed}
+local page = listed_page('members:' .. room, '', tonumber(ARGV[9]))
+table.insert(page, 1, claimed)
+table.insert(page, 1, first and 1 or 0)
+return page
 `);
 
 /**
@@ -366,7 +394,7 @@ redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8], 'rt', ARGV[9])
 if ARGV[6] == '1' then redis.call('HSET', u, 'adm', '1') end
 redis.call('HINCRBY', u, 'n', 1)
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':users', user, 1)
-redis.call('HSET', p .. 'online', user, nick)
+listed_set('online', user, nick)
 return 'ok'
 `);
 
@@ -410,7 +438,7 @@ if c >= 0 then user_sub(old, 1) end
 redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid, 'rt', rt)
 redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
 redis.call('HINCRBY', iu, new, 1)
-redis.call('HSET', p .. 'online', new, nick)
+listed_set('online', new, nick)
 local ik = p .. 'inst:' .. inst .. ':rooms'
 for _, room in ipairs(rooms) do
   local r = redis.call('HINCRBY', ik, room .. ':' .. old, -1)
@@ -489,7 +517,7 @@ for _, u in ipairs(snap.u) do
   if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
   redis.call('HINCRBY', key, 'n', u[5])
   redis.call('HINCRBY', iu, u[1], u[5])
-  redis.call('HSET', p .. 'online', u[1], u[2])
+  listed_set('online', u[1], u[2])
 end
 local ik = p .. 'inst:' .. inst .. ':rooms'
 local before = {}
@@ -516,14 +544,14 @@ for _, f in ipairs(fields) do
   if after <= 0 then
     redis.call('HDEL', ms, user)
     local nick = redis.call('HGET', p .. 'members:' .. room, user)
-    redis.call('HDEL', p .. 'members:' .. room, user)
+    listed_del('members:' .. room, user)
     if total > 0 and nick then
       redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'leave', nick, 'server lost', inst))
     end
     note_if_empty(room)
   else
     redis.call('HSET', ms, user, after)
-    if w then redis.call('HSET', p .. 'members:' .. room, user, w[3]) end
+    if w then listed_set('members:' .. room, user, w[3]) end
     set_size(room)
     if total <= 0 and w then
       redis.call('PUBLISH', p .. 'ch:room:' .. room, room_event(room, 'join', w[3], nil, inst))
@@ -673,4 +701,13 @@ for i = 1, #peers, 2 do
   end
 end
 return out
+`);
+
+/**
+ * A page of a listed hash (`online`, or `members:ROOM`) in name-key order.
+ * ARGV: prefix, hash name (without the prefix), after (a key, '' from the
+ * start), most names. Returns [names in all, names...].
+ */
+export const PAGE_NAMES = script(`
+return listed_page(ARGV[2], ARGV[3], tonumber(ARGV[4]))
 `);

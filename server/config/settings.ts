@@ -260,6 +260,34 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.floodStrikes,
   },
+  maxHistoryReads: {
+    group: "limits",
+    flag: "max-history-reads",
+    arg: "N",
+    help: "history reads (pages, join catch-ups, stored DMs) the server runs at once",
+    details: "Each read is cut to one frame's worth of bytes in the store, so this bounds the " +
+      "memory history takes: about N times --max-frame-bytes. See docs/operations.md.",
+    type: count(1),
+    default: D.maxHistoryReads,
+  },
+  maxHistoryWaiting: {
+    group: "limits",
+    flag: "max-history-waiting",
+    arg: "N",
+    help: "history reads waiting for the server; more are refused with server_busy",
+    type: count(0),
+    default: D.maxHistoryWaiting,
+  },
+  maxHistoryWaitingPerConnection: {
+    group: "limits",
+    flag: "max-history-waiting-per-connection",
+    arg: "N",
+    help: "history requests one connection or API key may have waiting; more are rate_limited",
+    details: "A connection's history requests run one at a time, in order, each once the " +
+      "replies before it are out and its output queue has room for a page.",
+    type: count(0),
+    default: D.maxHistoryWaitingPerConnection,
+  },
   maxConnections: {
     group: "limits",
     flag: "max-connections",

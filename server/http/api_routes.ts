@@ -10,6 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { parseClientFrame, type Request as ChatRequest } from "../../shared/protocol.ts";
+import type { ListQuery } from "../broker.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
 import { TokenBucket } from "../token_bucket.ts";
@@ -51,6 +52,20 @@ function intParam(url: URL, name: string): number | undefined {
     throw new ChatError("bad_request", `Query parameter ${name} must be a whole number >= 0`);
   }
   return Number(text);
+}
+
+/** The cursor of a list route: `?after=NAME&limit=N`, as the chat request takes them. */
+function listParams(url: URL): Record<string, unknown> {
+  const after = url.searchParams.get("after");
+  return { ...(after === null ? {} : { after }), limit: intParam(url, "limit") };
+}
+
+/** The broker's list query from a parsed list request. */
+function listQuery(request: { after?: string; limit?: number }): ListQuery {
+  const query: ListQuery = {};
+  if (request.after !== undefined) query.after = request.after;
+  if (request.limit !== undefined) query.limit = request.limit;
+  return query;
 }
 
 /** Copies the string and boolean fields of a JSON body that a chat request takes. */
@@ -130,8 +145,22 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         })
       ),
     )
-    .add("GET", "/api/v1/rooms", authorized(async () => Response.json(await broker.rooms())))
-    .add("GET", "/api/v1/users", authorized(async () => Response.json(await broker.users())))
+    .add(
+      "GET",
+      "/api/v1/rooms",
+      authorized(async (_request, { url }) => {
+        const page = parse("rooms", listParams(url), maxBodyLength);
+        return Response.json(await broker.rooms(listQuery(page)));
+      }),
+    )
+    .add(
+      "GET",
+      "/api/v1/users",
+      authorized(async (_request, { url }) => {
+        const page = parse("users", listParams(url), maxBodyLength);
+        return Response.json(await broker.users(listQuery(page)));
+      }),
+    )
     .add(
       "GET",
       "/api/v1/rooms/{room}/messages",

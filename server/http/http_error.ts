@@ -70,6 +70,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   flood: 429,
   internal: 500,
   storage: 503,
+  server_busy: 503,
   too_many_connections: 503,
   server_shutdown: 503,
 };

@@ -34,8 +34,28 @@ const ROOM = {
 const API_ERRORS = {
   "400": error("Invalid request (`bad_request`, `invalid_body`, `invalid_room`, `invalid_name`)"),
   "401": error("No API key (`unauthorized`) or an unknown one (`auth_failed`)"),
-  "429": error("Over the key's rate limit (`rate_limited`); see Retry-After"),
+  "429": error(
+    "Over the key's rate limit, or too many of its history reads waiting (`rate_limited`); " +
+      "see Retry-After",
+  ),
 };
+
+/** `after` and `limit` of the list routes. */
+const LIST_PAGE = [
+  {
+    name: "after",
+    in: "query",
+    description: "Start after this name (by name key); the last name of the page before",
+    schema: { type: "string" },
+  },
+  {
+    name: "limit",
+    in: "query",
+    description: "At most this many (default and most: 1000)",
+    schema: { type: "integer", minimum: 1, maximum: 1000 },
+    example: 100,
+  },
+];
 
 const messageBody = (example: unknown) => ({
   required: true,
@@ -131,11 +151,14 @@ export const OPENAPI_DOCUMENT = {
       get: {
         tags: ["api"],
         operationId: "listRooms",
-        summary: "Rooms with their member counts",
+        summary: "A page of the rooms, by name, with their member counts and topics",
+        description: "At most `limit` rooms and one frame's worth of bytes (--max-frame-bytes); " +
+          "`more` says there are rooms after the last one: ask again with `after` set to its name.",
         security: [{ apiKey: [] }],
+        parameters: LIST_PAGE,
         responses: {
           "200": {
-            description: "Rooms (at most 1000) and how many exist",
+            description: "A page of rooms and how many exist",
             content: json(ref("RoomList")),
           },
           ...API_ERRORS,
@@ -146,11 +169,13 @@ export const OPENAPI_DOCUMENT = {
       get: {
         tags: ["api"],
         operationId: "listUsers",
-        summary: "Users online",
+        summary: "A page of the users online, by name",
+        description: "Paged as listRooms is.",
         security: [{ apiKey: [] }],
+        parameters: LIST_PAGE,
         responses: {
           "200": {
-            description: "Nicknames (at most 1000) and how many",
+            description: "A page of nicknames and how many are online",
             content: json(ref("UserList")),
           },
           ...API_ERRORS,
@@ -178,8 +203,9 @@ export const OPENAPI_DOCUMENT = {
         operationId: "roomHistory",
         summary: "A page of a room's history, newest last",
         description: "Without before/after: the latest messages. `before`: older ones. " +
-          "`after`: newer ones, oldest first. `more` says there is more in that direction. " +
-          "The key's bot joins the room to read it.",
+          "`after`: newer ones, oldest first. A page holds at most one frame's worth of " +
+          "bytes (--max-frame-bytes); `more` says there is more in that direction. " +
+          "The key's bot joins the room to read it; its history requests are read one at a time.",
         security: [{ apiKey: [] }],
         parameters: [
           ROOM,
@@ -209,6 +235,7 @@ export const OPENAPI_DOCUMENT = {
           "403": error("The bot may not enter the room (`banned`, `invite_only`, `bad_key`)"),
           "404": error("No such room (`no_such_room`)"),
           "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+          "503": error("Too much history queued (`server_busy`); see Retry-After"),
         },
       },
     },
@@ -477,8 +504,8 @@ export const OPENAPI_DOCUMENT = {
       RoomList: object({
         rooms: arrayOf(object({ name: STRING, members: INTEGER, topic: STRING })),
         total: INTEGER,
-      }),
-      UserList: object({ users: arrayOf(STRING), total: INTEGER }),
+      }, { more: BOOLEAN }),
+      UserList: object({ users: arrayOf(STRING), total: INTEGER }, { more: BOOLEAN }),
       Message: object({
         type: { type: "string", enum: ["message"] },
         room: STRING,

@@ -25,12 +25,14 @@ import {
   type LoginAddressRecord,
   type MessageRecord,
   type MsgIdWindow,
+  type PendingQuery,
   type RetentionPolicy,
   type RoomRecord,
   type Store,
   type StoreWrite,
   type UnreadCount,
 } from "./store.ts";
+import { recordBytes } from "./store.ts";
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -62,6 +64,46 @@ function toDm(json: string): DmRecord {
     ts: Number(raw.ts),
     action: raw.action === true,
   };
+}
+
+/** Records read in the first batch of a bounded read: their sizes tell how many the next may take. */
+const FIRST_BATCH = 8;
+/** Most records one batch of a bounded read asks for. */
+const MAX_BATCH = 100;
+
+/**
+ * Reads up to `query.limit` records in batches through `batch(after, count)`
+ * (`after`: the id of the last record read, undefined at first), stopping
+ * once their bytes exceed `query.maxBytes`: the record that goes over is the
+ * last one returned, as {@linkcode HistoryQuery.maxBytes} says. Batches are
+ * sized by the records read so far, so little is read beyond the budget.
+ */
+async function readBounded<T extends { id: number; from: string; body: string }>(
+  query: { limit: number; maxBytes?: number | undefined },
+  batch: (after: number | undefined, count: number) => Promise<T[]>,
+): Promise<T[]> {
+  const records: T[] = [];
+  let bytes = 0;
+  let after: number | undefined;
+  while (records.length < query.limit) {
+    const left = query.limit - records.length;
+    let count = left;
+    if (query.maxBytes !== undefined) {
+      const average = records.length === 0 ? 0 : bytes / records.length;
+      const fits = average === 0 ? FIRST_BATCH : Math.ceil((query.maxBytes - bytes) / average) + 1;
+      count = Math.min(left, MAX_BATCH, Math.max(1, fits));
+    }
+    const read = await batch(after, count);
+    for (const record of read) {
+      records.push(record);
+      if (query.maxBytes === undefined) continue;
+      bytes += recordBytes(record);
+      if (bytes > query.maxBytes) return records;
+    }
+    if (read.length < count) break;
+    after = read[read.length - 1]!.id;
+  }
+  return records;
 }
 
 /** The room's settings as stored: the sequence (lastId) lives apart. */
@@ -247,21 +289,31 @@ export class RedisStore implements Store {
     if (query.after !== undefined) {
       const end = query.upTo === undefined ? "+" : `${query.upTo}-0`;
       if (query.upTo !== undefined && query.upTo <= query.after) return [];
-      const entries = await this.redis.command<StreamEntry[]>(
-        ["XRANGE", key, `${query.after + 1}-0`, end, "COUNT", query.limit],
-      );
-      return entries.map((entry) => toMessage(room, entry));
+      return await readBounded(query, async (from, count) => {
+        const start = from === undefined ? `${query.after! + 1}-0` : `(${from}-0`;
+        const entries = await this.redis.command<StreamEntry[]>(
+          ["XRANGE", key, start, end, "COUNT", count],
+        );
+        return entries.map((entry) => toMessage(room, entry));
+      });
     }
     const below = Math.min(
       query.before ?? Number.MAX_SAFE_INTEGER,
       (query.upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1,
     );
     if (below <= 1) return [];
-    const start = below >= Number.MAX_SAFE_INTEGER ? "+" : `${below - 1}-0`;
-    const entries = await this.redis.command<StreamEntry[]>(
-      ["XREVRANGE", key, start, "-", "COUNT", query.limit],
-    );
-    return entries.reverse().map((entry) => toMessage(room, entry));
+    const newest = await readBounded(query, async (from, count) => {
+      const start = from !== undefined
+        ? `(${from}-0`
+        : below >= Number.MAX_SAFE_INTEGER
+        ? "+"
+        : `${below - 1}-0`;
+      const entries = await this.redis.command<StreamEntry[]>(
+        ["XREVRANGE", key, start, "-", "COUNT", count],
+      );
+      return entries.map((entry) => toMessage(room, entry));
+    });
+    return newest.reverse();
   }
 
   async oldestId(room: string): Promise<number | undefined> {
@@ -308,25 +360,39 @@ export class RedisStore implements Store {
 
   async dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]> {
     const key = this.keys.dmPair(user, peer);
-    const ids = query.after !== undefined
-      ? await this.redis.command<string[]>(
-        ["ZRANGEBYSCORE", key, `(${query.after}`, "+inf", "LIMIT", 0, query.limit],
-      )
-      : (await this.redis.command<string[]>([
-        "ZREVRANGEBYSCORE",
-        key,
-        query.before === undefined ? "+inf" : `(${query.before}`,
-        "-inf",
-        "LIMIT",
-        0,
-        query.limit,
-      ])).reverse();
-    return await this.#dms(ids);
+    if (query.after !== undefined) {
+      return await readBounded(query, async (from, count) =>
+        await this.#dms(
+          await this.redis.command<string[]>(
+            ["ZRANGEBYSCORE", key, `(${from ?? query.after}`, "+inf", "LIMIT", 0, count],
+          ),
+        ));
+    }
+    const newest = await readBounded(query, async (from, count) => {
+      const below = from ?? query.before;
+      return await this.#dms(
+        await this.redis.command<string[]>([
+          "ZREVRANGEBYSCORE",
+          key,
+          below === undefined ? "+inf" : `(${below}`,
+          "-inf",
+          "LIMIT",
+          0,
+          count,
+        ]),
+      );
+    });
+    return newest.reverse();
   }
 
-  async pendingDms(user: string): Promise<DmRecord[]> {
-    const ids = await this.redis.command<string[]>(["ZRANGE", this.keys.dmPending(user), 0, -1]);
-    return await this.#dms(ids);
+  async pendingDms(user: string, query: PendingQuery): Promise<DmRecord[]> {
+    const key = this.keys.dmPending(user);
+    return await readBounded(query, async (from, count) =>
+      await this.#dms(
+        await this.redis.command<string[]>(
+          ["ZRANGEBYSCORE", key, `(${from ?? query.after ?? 0}`, "+inf", "LIMIT", 0, count],
+        ),
+      ));
   }
 
   async #dms(ids: string[]): Promise<DmRecord[]> {

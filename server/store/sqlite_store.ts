@@ -22,12 +22,14 @@ import type {
   LoginAddressLimits,
   LoginAddressRecord,
   MessageRecord,
+  PendingQuery,
   RetentionPolicy,
   RoomRecord,
   Store,
   StoreWrite,
   UnreadCount,
 } from "./store.ts";
+import { recordBytes } from "./store.ts";
 
 /** The database file's name inside the data directory. */
 export const DATABASE_FILE = "chat.db";
@@ -448,21 +450,50 @@ export class SqliteStore implements Store {
   }
 
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]> {
-    let rows: Row[];
     if (query.after !== undefined) {
-      rows = this.#statement(
-        "SELECT * FROM messages WHERE room_key = ? AND id > ? AND id <= ? ORDER BY id ASC LIMIT ?",
-      ).all(room, query.after, query.upTo ?? Number.MAX_SAFE_INTEGER, query.limit) as Row[];
-    } else {
-      const below = Math.min(
-        query.before ?? Number.MAX_SAFE_INTEGER,
-        (query.upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1,
-      );
-      rows = (this.#statement(
-        "SELECT * FROM messages WHERE room_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
-      ).all(room, below, query.limit) as Row[]).reverse();
+      return Promise.resolve(this.#page(
+        this.#statement(
+          "SELECT * FROM messages WHERE room_key = ? AND id > ? AND id <= ? ORDER BY id ASC LIMIT ?",
+        ),
+        [room, query.after, query.upTo ?? Number.MAX_SAFE_INTEGER, query.limit],
+        { maxBytes: query.maxBytes, convert: toMessage },
+      ));
     }
-    return Promise.resolve(rows.map(toMessage));
+    const below = Math.min(
+      query.before ?? Number.MAX_SAFE_INTEGER,
+      (query.upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1,
+    );
+    return Promise.resolve(
+      this.#page(
+        this.#statement(
+          "SELECT * FROM messages WHERE room_key = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        ),
+        [room, below, query.limit],
+        { maxBytes: query.maxBytes, convert: toMessage },
+      ).reverse(),
+    );
+  }
+
+  /**
+   * Steps `statement` row by row until `maxBytes` is spent (the row that
+   * spends it is the last one kept): rows after it are never read.
+   */
+  #page<T extends { from: string; body: string }>(
+    statement: StatementSync,
+    params: readonly (string | number)[],
+    options: { maxBytes: number | undefined; convert: (row: Row) => T },
+  ): T[] {
+    const records: T[] = [];
+    let bytes = 0;
+    for (const row of statement.iterate(...params)) {
+      const record = options.convert(row as Row);
+      records.push(record);
+      if (options.maxBytes === undefined) continue;
+      bytes += recordBytes(record);
+      // Leaving the loop resets the statement: SQLite steps no further.
+      if (bytes > options.maxBytes) break;
+    }
+    return records;
   }
 
   oldestId(room: string): Promise<number | undefined> {
@@ -511,26 +542,31 @@ export class SqliteStore implements Store {
 
   dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]> {
     const pair = pairKey(user, peer);
-    let rows: Row[];
+    const bound = { maxBytes: query.maxBytes, convert: toDm };
     if (query.after !== undefined) {
-      rows = this.#statement(
-        "SELECT * FROM dms WHERE pair_key = ? AND id > ? ORDER BY id ASC LIMIT ?",
-      )
-        .all(pair, query.after, query.limit) as Row[];
-    } else {
-      rows =
-        (this.#statement("SELECT * FROM dms WHERE pair_key = ? AND id < ? ORDER BY id DESC LIMIT ?")
-          .all(pair, query.before ?? Number.MAX_SAFE_INTEGER, query.limit) as Row[]).reverse();
+      return Promise.resolve(this.#page(
+        this.#statement("SELECT * FROM dms WHERE pair_key = ? AND id > ? ORDER BY id ASC LIMIT ?"),
+        [pair, query.after, query.limit],
+        bound,
+      ));
     }
-    return Promise.resolve(rows.map(toDm));
+    return Promise.resolve(
+      this.#page(
+        this.#statement("SELECT * FROM dms WHERE pair_key = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+        [pair, query.before ?? Number.MAX_SAFE_INTEGER, query.limit],
+        bound,
+      ).reverse(),
+    );
   }
 
-  pendingDms(user: string): Promise<DmRecord[]> {
-    const rows = this.#statement(
-      "SELECT * FROM dms WHERE to_key = ? AND delivered = 0 ORDER BY id ASC",
-    )
-      .all(user) as Row[];
-    return Promise.resolve(rows.map(toDm));
+  pendingDms(user: string, query: PendingQuery): Promise<DmRecord[]> {
+    return Promise.resolve(this.#page(
+      this.#statement(
+        "SELECT * FROM dms WHERE to_key = ? AND delivered = 0 AND id > ? ORDER BY id ASC LIMIT ?",
+      ),
+      [user, query.after ?? 0, query.limit],
+      { maxBytes: query.maxBytes, convert: toDm },
+    ));
   }
 
   unreadCounts(user: string): Promise<UnreadCount[]> {

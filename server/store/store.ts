@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { utf8ByteLength } from "../../shared/bytes.ts";
 
 /** A message in a room, as stored. Ids are monotonic per room. */
 export interface MessageRecord {
@@ -148,6 +149,39 @@ export interface HistoryQuery {
   /** Only ids at or below this (used on join: what was committed before joining). */
   upTo?: number;
   limit: number;
+  /**
+   * Stop reading once the records read add up to more than this many bytes
+   * (as {@linkcode recordBytes} counts them). The record that goes over is
+   * the last one returned, so the caller can tell the page was cut short,
+   * and nothing after it is read. Without it only `limit` bounds the page.
+   */
+  maxBytes?: number;
+}
+
+/** Which stored DMs to read for delivery: oldest first, after an id. */
+export interface PendingQuery {
+  /** Only ids strictly above this. */
+  after?: number;
+  limit: number;
+  /** As in {@linkcode HistoryQuery.maxBytes}. */
+  maxBytes?: number;
+}
+
+/** What a stored record costs besides its sender and body: ids, time, field names. */
+export const RECORD_OVERHEAD_BYTES = 64;
+
+/**
+ * The bytes a stored message or DM counts for against a read's byte budget:
+ * its sender and body in UTF-8, plus {@linkcode RECORD_OVERHEAD_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import { recordBytes } from "./store.ts";
+ * console.log(recordBytes({ from: "alice", body: "hi" })); // 71
+ * ```
+ */
+export function recordBytes(record: { from: string; body: string }): number {
+  return utf8ByteLength(record.from) + utf8ByteLength(record.body) + RECORD_OVERHEAD_BYTES;
 }
 
 /** Unread direct messages from one peer. */
@@ -193,6 +227,7 @@ export interface Store {
   loadGrants(): Promise<GrantRecord[]>;
 
   // Room history.
+  /** A page of a room's messages, oldest first, bounded by `limit` and `maxBytes`. */
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The oldest id still stored for a room, or undefined when none is. */
   oldestId(room: string): Promise<number | undefined>;
@@ -206,9 +241,10 @@ export interface Store {
   lastDmId(): Promise<number>;
   /** The DM to `to` (name key) that `query` names, if remembered. */
   dmByClientMsgId(to: string, query: ClientMsgQuery): Promise<DmRecord | undefined>;
+  /** A page of the DMs between two users, oldest first, bounded as {@linkcode history} is. */
   dmHistory(user: string, peer: string, query: HistoryQuery): Promise<DmRecord[]>;
-  /** DMs to `user` not yet delivered, oldest first. */
-  pendingDms(user: string): Promise<DmRecord[]>;
+  /** A page of the DMs to `user` not yet delivered, oldest first, bounded by `limit` and `maxBytes`. */
+  pendingDms(user: string, query: PendingQuery): Promise<DmRecord[]>;
   unreadCounts(user: string): Promise<UnreadCount[]>;
 
   // Accounts.

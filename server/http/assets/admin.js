@@ -38,6 +38,12 @@ function spark(values) {
   return values.slice(-30).map((n) => BARS[Math.min(7, Math.floor((n / max) * 7.99))]).join("");
 }
 
+/** Says how many of a list's entries the page shows, when it is not all of them. */
+function shownOf(note, shown, total, what) {
+  note.hidden = shown >= total;
+  note.textContent = "The first " + shown + " " + what + " of " + total + ", by name.";
+}
+
 function render(data) {
   $("admin-who").textContent = "logged in as " + data.admin;
   $("server-info").textContent = "chat " + data.server.version + ", up " +
@@ -62,6 +68,8 @@ function render(data) {
     rooms.append(row);
   }
 
+  shownOf($("rooms-more"), data.rooms.rooms.length, data.rooms.total, "rooms");
+
   const users = $("users-list");
   users.replaceChildren();
   for (const nick of data.users.users) {
@@ -69,6 +77,7 @@ function render(data) {
     item.textContent = nick;
     users.append(item);
   }
+  shownOf($("users-more"), data.users.users.length, data.users.total, "users");
 
   const sessions = $("sessions-table").tBodies[0];
   sessions.replaceChildren();

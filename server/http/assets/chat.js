@@ -125,10 +125,31 @@ async function join(name, roomKeyword) {
     });
   }
   system("You joined #" + result.room, roomKey);
+  // A crowded room's members come in pages: follow them for the member list.
+  let more = result.membersMore === true;
+  let last = result.members.at(-1);
+  while (more && last !== undefined) {
+    const page = await request({ type: "who", room: result.room, after: last });
+    for (const nick of page.members) room.members.add(nick);
+    more = page.more === true;
+    last = page.members.at(-1);
+    if (state.current === roomKey) renderMembers();
+  }
 }
 
 const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /nick NICK, " +
-  "/topic TEXT, /who, /users, /rooms, /quit";
+  "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], /quit";
+
+/** `after NAME` at the end of a list command's words, as a request's cursor. */
+function cursor(words) {
+  const at = words.length - 2;
+  return at >= 0 && words[at].toLowerCase() === "after" ? { after: words[at + 1] } : {};
+}
+
+/** What to type for the next page of a list reply with `more`. */
+function nextPage(result, last, command) {
+  return result.more && last !== undefined ? "; more: " + command + " after " + last : "";
+}
 
 async function command(text) {
   const room = state.rooms.get(state.current);
@@ -173,17 +194,27 @@ async function command(text) {
       await request({ type: "topic", room: room.name, ...(arg ? { topic: arg } : {}) });
       return;
     case "who": {
-      const result = await request({ type: "who", room: arg || room?.name });
-      return system("In #" + result.room + ": " + result.members.join(", "));
+      const page = cursor(rest);
+      const named = rest.length === 1 || rest.length === 3 ? rest[0] : "";
+      const result = await request({ type: "who", room: named || room?.name, ...page });
+      return system(
+        "In #" + result.room + " (" + result.total + "): " + result.members.join(", ") +
+          nextPage(result, result.members.at(-1), "/who " + result.room),
+      );
     }
     case "users": {
-      const result = await request({ type: "users" });
-      return system("Online (" + result.total + "): " + result.users.join(", "));
+      const result = await request({ type: "users", ...cursor(rest) });
+      return system(
+        "Online (" + result.total + "): " + result.users.join(", ") +
+          nextPage(result, result.users.at(-1), "/users"),
+      );
     }
     case "rooms": {
-      const result = await request({ type: "rooms" });
+      const result = await request({ type: "rooms", ...cursor(rest) });
       return system(
-        "Rooms: " + result.rooms.map((r) => "#" + r.name + " (" + r.members + ")").join(", "),
+        "Rooms (" + result.total + "): " +
+          result.rooms.map((r) => "#" + r.name + " (" + r.members + ")").join(", ") +
+          nextPage(result, result.rooms.at(-1)?.name, "/rooms"),
       );
     }
     case "quit":
