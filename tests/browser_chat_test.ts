@@ -210,7 +210,7 @@ Deno.test({
       for (let i = 0; i < 40; i++) {
         const peer = await Peer.join(
           server.port,
-          `m${String(i).padStart(2, "0")}${"\u{20000}".repeat(29)}`,
+          `m${String(i).padStart(2, "0")}${"\u{20731}".repeat(29)}`,
         );
         peers.push(peer);
         await peer.request({ type: "join", room: "general" });

@@ -423,7 +423,7 @@ export const SETTINGS: SettingsSchema = {
     default: D.maxRoomCreationsPerIp,
   },
   maxRegistrationsPerIp: {
-    group: "accounts",
+    group: "limits",
     flag: "max-registrations-per-ip",
     arg: "N",
     help: "accounts one client address may register per hour",
