@@ -19,6 +19,7 @@ import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
+import { readFirstBytes } from "./first_bytes.ts";
 import type { ChatHost, SessionEntry } from "./http/chat_host.ts";
 import { parseHttpAddress } from "./http/http_address.ts";
 import { HttpServer } from "./http/http_server.ts";
@@ -27,7 +28,7 @@ import { WebSocketTransport } from "./http/websocket_transport.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
 import type { Session, SessionContext } from "./session.ts";
 import { formatTextError } from "./text_format.ts";
-import { TextSession } from "./text_session.ts";
+import { textGreeting, TextSession } from "./text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import type { Store } from "./store/store.ts";
@@ -335,6 +336,8 @@ export class ChatServer implements AsyncDisposable {
   }
 
   async #start(conn: Deno.Conn, kind: ListenerKind, end: () => void): Promise<void> {
+    // Every deadline of the handshake counts from here.
+    const acceptedAt = performance.now();
     const remote = conn.remoteAddr;
     const ip = remote.transport === "tcp" || remote.transport === "udp"
       ? remote.hostname
@@ -363,47 +366,46 @@ export class ChatServer implements AsyncDisposable {
       end();
     };
     try {
-      // The TLS handshake must not eat into the silence that marks a
-      // plain-text peer, so it completes before the first read is timed.
+      // The TLS handshake completes before the greeting can go out.
       if (kind === "tls" && !(await this.#handshake(conn as Deno.TlsConn))) return done();
       const buffer = new Uint8Array(MIN_READ_BUFFER);
-      // The first bytes decide the mode: frames start with 0x00 (a length under
-      // 16 MiB). A peer silent for a moment is a person waiting for a prompt.
-      const first = conn.read(buffer).catch(() => null);
-      const firstResult = await this.#firstBytes(first);
-      let session: Session;
-      if (firstResult === "silent") {
-        session = new TextSession(conn, this.#context, ip);
-      } else if (firstResult === null) {
+      // The first byte decides the mode, never a timer: frames start with 0x00
+      // (a length under 16 MiB). A peer silent for a moment may be a person
+      // waiting for a prompt: it is greeted in plain text, which framed
+      // clients skip, and what it sends next still decides.
+      const first = await readFirstBytes(conn, buffer, {
+        promptDelayMs: this.options.textPromptDelayMs,
+        greeting: textGreeting(),
+        deadline: acceptedAt + this.options.handshakeTimeoutMs,
+        signal: this.#abort.signal,
+      });
+      if (first.kind === "ended") {
         conn.close();
         return done();
-      } else {
-        session = buffer[0] === 0
-          ? new FramedSession(conn, this.#context, ip)
-          : new TextSession(conn, this.#context, ip);
       }
+      const framed = first.kind === "bytes" && buffer[0] === 0;
+      const session: Session = framed
+        ? new FramedSession(conn, this.#context, ip)
+        : new TextSession(conn, this.#context, ip);
+      if (first.greeted && session instanceof TextSession) session.skipGreeting();
+      session.acceptedAt = acceptedAt;
       this.#sessions.set(session, kind);
       if (this.#abort.signal.aborted) {
         session.close("server_shutdown", "Server is shutting down");
+      } else if (first.kind === "silent") {
+        // Told in plain text: the peer was greeted so, and said nothing else.
+        session.close(
+          "handshake_timeout",
+          `Nothing received within ${this.options.handshakeTimeoutMs} ms`,
+        );
       } else {
         session.start();
       }
-      this.#pump(conn, session, buffer, firstResult === "silent" ? first : firstResult, done);
+      this.#pump(conn, session, buffer, first.kind === "bytes" ? first.count : first.read, done);
     } catch (error) {
       done();
       throw error;
     }
-  }
-
-  /** The first read's byte count, or "silent" when nothing came within the text prompt delay. */
-  #firstBytes(first: Promise<number | null>): Promise<number | null | "silent"> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve("silent"), this.options.textPromptDelayMs);
-      first.then((count) => {
-        clearTimeout(timer);
-        resolve(count);
-      });
-    });
   }
 
   /**

@@ -50,13 +50,20 @@ export interface ServerOptions {
   maxConnections: number;
   /** Most connections from one IP address. */
   maxConnectionsPerIp: number;
-  /** Time a new connection has to complete `hello`, in ms. */
+  /**
+   * Time a new connection has to complete `hello`, in ms from when it was
+   * accepted; a connection that sends nothing in this time is closed
+   * whatever its mode.
+   */
   handshakeTimeoutMs: number;
   /** Silence after which a framed peer is pinged, in ms; dropped after 3 intervals. */
   heartbeatMs: number;
-  /** Silence after which a new connection is treated as plain text and prompted, in ms. */
+  /**
+   * Silence after which a new connection is sent the plain-text greeting
+   * and prompt, in ms; its first byte still decides its mode.
+   */
   textPromptDelayMs: number;
-  /** Time a plain-text connection (a person typing) has to log in, in ms. */
+  /** Time a plain-text connection (a person typing) has to log in, in ms from when it was accepted. */
   textHandshakeTimeoutMs: number;
   /** Time allowed on shutdown to flush queued output, in ms. */
   shutdownGraceMs: number;

@@ -53,8 +53,11 @@ export abstract class Session implements Member {
   readonly ip: string;
   /** When the last bytes arrived (ms, performance clock). */
   lastSeen: number = performance.now();
-  /** When the connection was accepted (ms, performance clock). */
-  readonly acceptedAt: number = performance.now();
+  /**
+   * When the connection was accepted (ms, performance clock); the server
+   * sets it when the session is made later, once the first bytes arrived.
+   */
+  acceptedAt: number = performance.now();
 
   protected readonly context: SessionContext;
   protected readonly transport: Transport;

@@ -42,7 +42,7 @@ Deno.test("chat serve --help lists every limit flag with its default", async () 
       "--rate-per-second",
       "--max-connections N           connections in total (default 10000)",
       "--max-connections-per-ip",
-      "--handshake-timeout-ms MS     time to send hello (default 10000)",
+      "--handshake-timeout-ms MS     time from connect to a complete hello (default 10000)",
       "--heartbeat-ms",
       "--max-line-bytes",
       "--log-format",
