@@ -15,7 +15,11 @@ import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
 import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
 import { Broker } from "./broker.ts";
-import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.ts";
+import {
+  ConnectionLimiter,
+  type ConnectionSlot,
+  type RemoteConnections,
+} from "./connection_limiter.ts";
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
@@ -44,6 +48,8 @@ const UNIX_PEER = "unix";
 /** Counters the server keeps about itself. */
 export interface ServerStats {
   connections: number;
+  /** Connections that have not logged in yet. */
+  handshakes: number;
   users: number;
   rooms: number;
   acceptErrors: number;
@@ -70,6 +76,8 @@ export class ChatServer implements AsyncDisposable {
   readonly #limiter: ConnectionLimiter;
   // Each session with the transport it came over (tcp, tls, unix, ws).
   readonly #sessions = new Map<Session, string>();
+  // Each session's place in the connection caps, until it logs in.
+  readonly #slots = new WeakMap<Session, ConnectionSlot>();
   #http: HttpServer | null = null;
   #openConnections = 0;
   #allClosed: (() => void) | undefined;
@@ -110,6 +118,7 @@ export class ChatServer implements AsyncDisposable {
       accounts: this.accounts,
       options,
       logger: this.#logger,
+      onLogin: (session) => this.#slots.get(session)?.loggedIn(),
     };
     this.#acceptLoops = listeners.map((open) => this.#accept(open));
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
@@ -221,6 +230,7 @@ export class ChatServer implements AsyncDisposable {
   get stats(): ServerStats {
     return {
       connections: this.#limiter.total,
+      handshakes: this.#limiter.handshakes,
       users: this.broker.userCount,
       rooms: this.broker.roomCount,
       acceptErrors: this.#acceptErrors,
@@ -350,10 +360,10 @@ export class ChatServer implements AsyncDisposable {
         // The peer may already be gone.
       }
     }
+    let slot: ConnectionSlot;
     try {
       // Without Redis the check stays synchronous.
-      if (this.#limiter.clustered) await this.#limiter.admit(ip);
-      else this.#limiter.acquire(ip);
+      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
     } catch (error) {
       await this.#refuse(conn, ip, error as ChatError);
       end();
@@ -361,7 +371,7 @@ export class ChatServer implements AsyncDisposable {
     }
     this.broker.metrics.connectionOpened(kind);
     const done = () => {
-      this.#limiter.release(ip);
+      slot.release();
       this.broker.metrics.connectionClosed(kind);
       end();
     };
@@ -389,6 +399,7 @@ export class ChatServer implements AsyncDisposable {
         : new TextSession(conn, this.#context, ip);
       if (first.greeted && session instanceof TextSession) session.skipGreeting();
       session.acceptedAt = acceptedAt;
+      this.#slots.set(session, slot);
       this.#sessions.set(session, kind);
       if (this.#abort.signal.aborted) {
         session.close("server_shutdown", "Server is shutting down");
@@ -479,9 +490,9 @@ export class ChatServer implements AsyncDisposable {
    */
   async #acceptWebSocket(socket: WebSocket, ip: string): Promise<void> {
     const transport = new WebSocketTransport(socket);
+    let slot: ConnectionSlot;
     try {
-      if (this.#limiter.clustered) await this.#limiter.admit(ip);
-      else this.#limiter.acquire(ip);
+      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
     } catch (error) {
       const refusal = error as ChatError;
       this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: refusal.message });
@@ -493,13 +504,14 @@ export class ChatServer implements AsyncDisposable {
     const metrics = this.broker.metrics;
     metrics.connectionOpened("ws");
     const session = new FramedSession(transport, this.#context, ip);
+    this.#slots.set(session, slot);
     this.#sessions.set(session, "ws");
     let ended = false;
     const end = () => {
       if (ended) return;
       ended = true;
       this.#sessions.delete(session);
-      this.#limiter.release(ip);
+      slot.release();
       metrics.connectionClosed("ws");
       if (--this.#openConnections === 0) this.#allClosed?.();
     };

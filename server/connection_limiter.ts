@@ -1,5 +1,6 @@
 /**
- * Caps on open connections, in total and per IP address. With a
+ * Caps on open connections: in total, per IP address, and per IP address
+ * among those that have not logged in yet (handshakes). With a
  * {@linkcode RemoteConnections} (several instances over Redis) the caps are
  * the cluster's: other instances' connections count too.
  *
@@ -8,12 +9,45 @@
 import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../shared/errors.ts";
 
+/** A change in one address's counts: connections opened or closed, handshakes begun or done. */
+export interface ConnectionChange {
+  connections: -1 | 0 | 1;
+  handshakes: -1 | 0 | 1;
+}
+
 /** Other instances' open connections, as a cluster publishes them. */
 export interface RemoteConnections {
-  /** Open connections on the other live instances: in total, and from `ip`. */
-  others(ip: string): Promise<{ total: number; ip: number }>;
-  /** Publishes that this instance now has `delta` more (or fewer) connections from `ip`. */
-  count(ip: string, delta: 1 | -1): void;
+  /**
+   * Open connections on the other live instances: in total, from `ip`, and
+   * from `ip` that have not logged in yet.
+   */
+  others(ip: string): Promise<{ total: number; ip: number; handshakes: number }>;
+  /** Publishes a change in this instance's counts from `ip`. */
+  count(ip: string, change: ConnectionChange): void;
+}
+
+/** Options for {@linkcode ConnectionLimiter}. */
+export interface ConnectionLimiterOptions {
+  /** Most connections in total. */
+  maxConnections: number;
+  /** Most connections from one address. */
+  maxConnectionsPerIp: number;
+  /** Most connections from one address that have not logged in yet. */
+  maxHandshakesPerIp: number;
+  /** Other instances' counts, when the caps are a cluster's. */
+  remote?: RemoteConnections | undefined;
+}
+
+/**
+ * One admitted connection's place in the counts. It counts as a handshake
+ * until {@linkcode ConnectionSlot.loggedIn}, and as a connection until
+ * {@linkcode ConnectionSlot.release}; both are safe to call more than once.
+ */
+export interface ConnectionSlot {
+  /** The connection has logged in: it no longer counts against the handshake cap. */
+  loggedIn(): void;
+  /** The connection is closed: it no longer counts at all. */
+  release(): void;
 }
 
 /**
@@ -22,28 +56,32 @@ export interface RemoteConnections {
  * @example
  * ```ts
  * import { ConnectionLimiter } from "./connection_limiter.ts";
- * const limiter = new ConnectionLimiter({ maxConnections: 10, maxConnectionsPerIp: 1 });
- * limiter.acquire("127.0.0.1");
+ * const limiter = new ConnectionLimiter({
+ *   maxConnections: 10,
+ *   maxConnectionsPerIp: 2,
+ *   maxHandshakesPerIp: 1,
+ * });
+ * const slot = limiter.acquire("127.0.0.1");
  * try { limiter.acquire("127.0.0.1"); } catch (error) { console.log(error); } // too_many_connections
- * limiter.release("127.0.0.1");
+ * slot.loggedIn();
+ * limiter.acquire("127.0.0.1").release(); // admitted: the first no longer logs in
+ * slot.release();
  * ```
  */
 export class ConnectionLimiter {
   #maxConnections: number;
   #maxPerIp: number;
+  #maxHandshakesPerIp: number;
   #total = 0;
+  #handshakes = 0;
   #perIp = new Map<string, number>();
+  #handshakesPerIp = new Map<string, number>();
   #remote: RemoteConnections | undefined;
 
-  constructor(
-    options: {
-      maxConnections: number;
-      maxConnectionsPerIp: number;
-      remote?: RemoteConnections | undefined;
-    },
-  ) {
+  constructor(options: ConnectionLimiterOptions) {
     this.#maxConnections = options.maxConnections;
     this.#maxPerIp = options.maxConnectionsPerIp;
+    this.#maxHandshakesPerIp = options.maxHandshakesPerIp;
     this.#remote = options.remote;
   }
 
@@ -52,29 +90,36 @@ export class ConnectionLimiter {
     return this.#total;
   }
 
+  /** Connections counted here that have not logged in yet (this instance only). */
+  get handshakes(): number {
+    return this.#handshakes;
+  }
+
   /** Whether {@linkcode admit} asks other instances (else {@linkcode acquire} does the same). */
   get clustered(): boolean {
     return this.#remote !== undefined;
   }
 
-  /** Counts a connection from `ip` against this instance's counts only, or throws `too_many_connections`. */
-  acquire(ip: string): void {
-    this.#check(ip, 0, 0);
-    this.#count(ip);
-    this.#remote?.count(ip, 1);
+  /**
+   * Counts a connection from `ip`, not logged in yet, against this
+   * instance's counts only, or throws `too_many_connections`.
+   */
+  acquire(ip: string): ConnectionSlot {
+    this.#check(ip, { total: 0, ip: 0, handshakes: 0 });
+    return this.#open(ip);
   }
 
   /**
-   * Counts a connection from `ip` against the cluster's caps (this
-   * instance's connections plus the other instances'), or throws
+   * Counts a connection from `ip`, not logged in yet, against the cluster's
+   * caps (this instance's connections plus the other instances'), or throws
    * `too_many_connections`. When the other instances' counts cannot be had
    * within the Redis command timeout, only this instance's are checked: a
    * lost Redis must not lock everyone out.
    */
-  async admit(ip: string): Promise<void> {
+  async admit(ip: string): Promise<ConnectionSlot> {
     const remote = this.#remote;
     if (remote === undefined) return this.acquire(ip);
-    let others = { total: 0, ip: 0 };
+    let others = { total: 0, ip: 0, handshakes: 0 };
     try {
       others = await remote.others(ip);
     } catch (error) {
@@ -85,39 +130,68 @@ export class ConnectionLimiter {
     }
     // Checked after the wait against the local counts as they are now, so
     // connections admitted here meanwhile are not counted twice or missed.
-    this.#check(ip, others.total, others.ip);
-    this.#count(ip);
-    remote.count(ip, 1);
+    this.#check(ip, others);
+    return this.#open(ip);
   }
 
-  /** Forgets a connection from `ip` counted by {@linkcode acquire} or {@linkcode admit}. */
-  release(ip: string): void {
-    const count = this.#perIp.get(ip) ?? 0;
-    if (count <= 1) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, count - 1);
-    this.#total--;
-    this.#remote?.count(ip, -1);
-  }
-
-  #check(ip: string, otherTotal: number, otherIp: number): void {
-    const total = this.#total + otherTotal;
+  #check(ip: string, others: { total: number; ip: number; handshakes: number }): void {
+    const total = this.#total + others.total;
     if (total >= this.#maxConnections) {
       throw new ChatError(
         "too_many_connections",
         `Server full: ${total} connections reached limit ${this.#maxConnections}`,
       );
     }
-    const count = (this.#perIp.get(ip) ?? 0) + otherIp;
+    const count = (this.#perIp.get(ip) ?? 0) + others.ip;
     if (count >= this.#maxPerIp) {
       throw new ChatError(
         "too_many_connections",
         `Too many connections from ${ip}: limit ${this.#maxPerIp} per address`,
       );
     }
+    const handshakes = (this.#handshakesPerIp.get(ip) ?? 0) + others.handshakes;
+    if (handshakes >= this.#maxHandshakesPerIp) {
+      throw new ChatError(
+        "too_many_connections",
+        `Too many connections logging in from ${ip}: limit ${this.#maxHandshakesPerIp} per address`,
+      );
+    }
   }
 
-  #count(ip: string): void {
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+  #open(ip: string): ConnectionSlot {
+    add(this.#perIp, ip, 1);
+    add(this.#handshakesPerIp, ip, 1);
     this.#total++;
+    this.#handshakes++;
+    this.#remote?.count(ip, { connections: 1, handshakes: 1 });
+    let handshaking = true;
+    let open = true;
+    return {
+      loggedIn: () => {
+        if (!open || !handshaking) return;
+        handshaking = false;
+        add(this.#handshakesPerIp, ip, -1);
+        this.#handshakes--;
+        this.#remote?.count(ip, { connections: 0, handshakes: -1 });
+      },
+      release: () => {
+        if (!open) return;
+        open = false;
+        add(this.#perIp, ip, -1);
+        if (handshaking) {
+          add(this.#handshakesPerIp, ip, -1);
+          this.#handshakes--;
+        }
+        this.#total--;
+        this.#remote?.count(ip, { connections: -1, handshakes: handshaking ? -1 : 0 });
+      },
+    };
   }
+}
+
+/** Adds `delta` to the count of `key`, forgetting counts that reach 0. */
+function add(counts: Map<string, number>, key: string, delta: number): void {
+  const count = (counts.get(key) ?? 0) + delta;
+  if (count <= 0) counts.delete(key);
+  else counts.set(key, count);
 }

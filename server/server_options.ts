@@ -50,6 +50,8 @@ export interface ServerOptions {
   maxConnections: number;
   /** Most connections from one IP address. */
   maxConnectionsPerIp: number;
+  /** Most connections from one IP address that have not logged in yet (silent, or still logging in). */
+  maxHandshakesPerIp: number;
   /**
    * Time a new connection has to complete `hello`, in ms from when it was
    * accepted; a connection that sends nothing in this time is closed
@@ -151,6 +153,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   floodStrikes: 50,
   maxConnections: 10_000,
   maxConnectionsPerIp: 100,
+  maxHandshakesPerIp: 10,
   handshakeTimeoutMs: 10_000,
   heartbeatMs: 30_000,
   textPromptDelayMs: 500,

@@ -27,6 +27,8 @@ export interface SessionContext {
   readonly accounts: AccountService;
   readonly options: ServerOptions;
   readonly logger: Logger;
+  /** Called once a session has logged in (it no longer counts as a handshake). */
+  readonly onLogin?: (session: Session) => void;
 }
 
 /** A request's result: at once, or once what it changed is committed. */
@@ -184,6 +186,7 @@ export abstract class Session implements Member {
       return undefined;
     }
     this.#registered = true;
+    this.context.onLogin?.(this);
     this.context.logger.info("{nick} connected from {ip} ({session}){account}", {
       nick: name,
       ip: this.ip,

@@ -4,7 +4,7 @@
  * counting a dead instance's once it is reaped.
  */
 import assert from "node:assert/strict";
-import { type Frame, Peer } from "./support/peer.ts";
+import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { ServerProcess } from "./support/server_process.ts";
 
@@ -120,4 +120,26 @@ Deno.test("Redis frozen: connections are admitted against this instance's counts
     redis.resume();
   }
   assert.ok(a1);
+});
+
+Deno.test("the cap on connections not logged in counts every instance's", async () => {
+  await using redis = await RedisServer.start();
+  const caps = ["--max-handshakes-per-ip", "2", "--text-prompt-delay-ms", "100"];
+  await using a = await startInstance(redis, caps);
+  await using b = await startInstance(redis, caps);
+  await using onA = await TextPeer.connect(a.port);
+  await using onB = await TextPeer.connect(b.port);
+  // Greeted: each instance has counted (and published) its peer.
+  await onA.waitFor("Nickname: ");
+  await onB.waitFor("Nickname: ");
+  const bye = await refused(b.port, "b2");
+  assert.equal(bye.code, "too_many_connections");
+  assert.match(bye.message, /logging in from 127\.0\.0\.1: limit 2 per address/);
+  assert.equal((await refused(a.port, "a2")).code, "too_many_connections");
+
+  // Logged in on a: it still counts as a connection, no longer as a handshake.
+  onA.write("alice\n");
+  await onA.waitFor("Welcome, alice!");
+  await using b2 = await joinSoon(b.port, "b2");
+  assert.ok(b2);
 });

@@ -43,6 +43,7 @@ Deno.test("chat serve --help lists every limit flag with its default", async () 
       "--max-connections N           connections in total (default 10000)",
       "--max-connections-per-ip",
       "--handshake-timeout-ms MS     time from connect to a complete hello (default 10000)",
+      "--max-handshakes-per-ip N     connections per IP address not logged in yet (default 10)",
       "--heartbeat-ms",
       "--max-line-bytes",
       "--log-format",

@@ -1,7 +1,8 @@
 /**
  * A connection's first moments over real TCP: its first byte decides its
  * mode (never a timer), a silent peer is greeted and then closed at the
- * handshake timeout.
+ * handshake timeout, and connections that have not logged in are capped
+ * per address.
  */
 import assert from "node:assert/strict";
 import { FrameConnection } from "../client/frame_connection.ts";
@@ -11,7 +12,7 @@ import { textGreeting } from "../server/text_session.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import { MAX_GREETING_BYTES } from "../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION, type ServerFrame } from "../shared/protocol.ts";
-import { Peer, TextPeer } from "./support/peer.ts";
+import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 
 const GREETING = new TextDecoder().decode(textGreeting());
 
@@ -61,7 +62,10 @@ Deno.test("the greeting holds no 0x00 byte and fits the greeting limit", () => {
 
 Deno.test("join storm on a busy server: every framed client gets welcome", async () => {
   const clients = 200;
-  await using server = await listen({ maxConnectionsPerIp: clients });
+  await using server = await listen({
+    maxConnectionsPerIp: clients,
+    maxHandshakesPerIp: clients,
+  });
   const conns: Deno.Conn[] = [];
   for (let i = 0; i < clients; i++) {
     conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port }));
@@ -84,6 +88,7 @@ Deno.test("join storm on a busy server: every framed client gets welcome", async
     // The race the storm is about did happen: the greeting went out first.
     const greeted = peers.filter((peer) => peer.greeting.discarded > 0).length;
     assert.ok(greeted > 0, "no client was greeted: the storm did not reach the prompt delay");
+    assert.equal(server.stats.handshakes, 0);
   } finally {
     for (const peer of peers) await peer[Symbol.asyncDispose]();
   }
@@ -200,4 +205,49 @@ Deno.test("a silent peer does not hold up shutdown", async () => {
   await within(5000, server.shutdown(), "shutdown");
   await peer.closed;
   assert.equal(peer.text, GREETING + "*** Closing: server_shutdown: Server is shutting down\r\n");
+});
+
+/** Connects and says hello as `nick`; resolves to the reply (welcome, or bye when refused). */
+async function helloReply(port: number, nick: string): Promise<Frame> {
+  await using peer = await Peer.connect(port);
+  peer.sendRaw(hello(nick));
+  return await peer.next((f) => f.type === "welcome" || f.type === "bye");
+}
+
+Deno.test("connections not logged in are capped per address; logged-in ones are not", async () => {
+  await using server = await listen({ maxHandshakesPerIp: 2, maxConnectionsPerIp: 10 });
+  const port = server.addr.port;
+  // Logged in: they do not count against the handshake cap.
+  const members: Peer[] = [];
+  for (let i = 0; i < 4; i++) members.push(await Peer.join(port, `member${i}`));
+  try {
+    await using silent = await TextPeer.connect(port);
+    await using typing = await TextPeer.connect(port);
+    await typing.waitFor("Nickname: ");
+    typing.write("t"); // Bytes, but no login yet.
+    await waitUntil(() => server.stats.handshakes === 2);
+    const refused = await helloReply(port, "third");
+    assert.equal(refused.type, "bye");
+    assert.equal(refused.code, "too_many_connections");
+    assert.equal(
+      refused.message,
+      "Too many connections logging in from 127.0.0.1: limit 2 per address",
+    );
+    // Logged in: its slot among the handshakes is free.
+    typing.write("ype\n");
+    await typing.waitFor("Welcome, type!");
+    assert.equal((await helloReply(port, "fourth")).type, "welcome");
+    // A peer that leaves before logging in frees its slot too.
+    await waitUntil(() => server.stats.handshakes === 1);
+    await using another = await TextPeer.connect(port);
+    await waitUntil(() => server.stats.handshakes === 2);
+    assert.equal((await helloReply(port, "fifth")).code, "too_many_connections");
+    silent.close();
+    await silent.closed;
+    await waitUntil(() => server.stats.handshakes === 1);
+    assert.equal((await helloReply(port, "sixth")).type, "welcome");
+    assert.ok(another);
+  } finally {
+    for (const member of members) await member[Symbol.asyncDispose]();
+  }
 });

@@ -276,6 +276,15 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.maxConnectionsPerIp,
   },
+  maxHandshakesPerIp: {
+    group: "limits",
+    flag: "max-handshakes-per-ip",
+    arg: "N",
+    help: "connections per IP address not logged in yet",
+    details: "Cluster-wide with `--redis`.",
+    type: count(1),
+    default: D.maxHandshakesPerIp,
+  },
   handshakeTimeoutMs: {
     group: "limits",
     flag: "handshake-timeout-ms",
