@@ -72,32 +72,28 @@ export class ConnectionLimiter {
   #maxConnections: number;
   #maxPerIp: number;
   #maxHandshakesPerIp: number;
-  #total = 0;
-  #handshakes = 0;
-  #perIp = new Map<string, number>();
-  #handshakesPerIp = new Map<string, number>();
-  #remote: RemoteConnections | undefined;
+  #counts: Counts;
 
   constructor(options: ConnectionLimiterOptions) {
     this.#maxConnections = options.maxConnections;
     this.#maxPerIp = options.maxConnectionsPerIp;
     this.#maxHandshakesPerIp = options.maxHandshakesPerIp;
-    this.#remote = options.remote;
+    this.#counts = new Counts(options.remote);
   }
 
   /** Open connections counted here (this instance only). */
   get total(): number {
-    return this.#total;
+    return this.#counts.total;
   }
 
   /** Connections counted here that have not logged in yet (this instance only). */
   get handshakes(): number {
-    return this.#handshakes;
+    return this.#counts.handshakes;
   }
 
   /** Whether {@linkcode admit} asks other instances (else {@linkcode acquire} does the same). */
   get clustered(): boolean {
-    return this.#remote !== undefined;
+    return this.#counts.remote !== undefined;
   }
 
   /**
@@ -106,7 +102,7 @@ export class ConnectionLimiter {
    */
   acquire(ip: string): ConnectionSlot {
     this.#check(ip, { total: 0, ip: 0, handshakes: 0 });
-    return this.#open(ip);
+    return new Slot(this.#counts, ip);
   }
 
   /**
@@ -117,7 +113,7 @@ export class ConnectionLimiter {
    * lost Redis must not lock everyone out.
    */
   async admit(ip: string): Promise<ConnectionSlot> {
-    const remote = this.#remote;
+    const remote = this.#counts.remote;
     if (remote === undefined) return this.acquire(ip);
     let others = { total: 0, ip: 0, handshakes: 0 };
     try {
@@ -131,25 +127,26 @@ export class ConnectionLimiter {
     // Checked after the wait against the local counts as they are now, so
     // connections admitted here meanwhile are not counted twice or missed.
     this.#check(ip, others);
-    return this.#open(ip);
+    return new Slot(this.#counts, ip);
   }
 
   #check(ip: string, others: { total: number; ip: number; handshakes: number }): void {
-    const total = this.#total + others.total;
+    const counts = this.#counts;
+    const total = counts.total + others.total;
     if (total >= this.#maxConnections) {
       throw new ChatError(
         "too_many_connections",
         `Server full: ${total} connections reached limit ${this.#maxConnections}`,
       );
     }
-    const count = (this.#perIp.get(ip) ?? 0) + others.ip;
+    const count = (counts.perIp.get(ip) ?? 0) + others.ip;
     if (count >= this.#maxPerIp) {
       throw new ChatError(
         "too_many_connections",
         `Too many connections from ${ip}: limit ${this.#maxPerIp} per address`,
       );
     }
-    const handshakes = (this.#handshakesPerIp.get(ip) ?? 0) + others.handshakes;
+    const handshakes = (counts.handshakesPerIp.get(ip) ?? 0) + others.handshakes;
     if (handshakes >= this.#maxHandshakesPerIp) {
       throw new ChatError(
         "too_many_connections",
@@ -157,40 +154,63 @@ export class ConnectionLimiter {
       );
     }
   }
+}
 
-  #open(ip: string): ConnectionSlot {
-    add(this.#perIp, ip, 1);
-    add(this.#handshakesPerIp, ip, 1);
-    this.#total++;
-    this.#handshakes++;
-    this.#remote?.count(ip, { connections: 1, handshakes: 1 });
-    let handshaking = true;
-    let open = true;
-    return {
-      loggedIn: () => {
-        if (!open || !handshaking) return;
-        handshaking = false;
-        add(this.#handshakesPerIp, ip, -1);
-        this.#handshakes--;
-        this.#remote?.count(ip, { connections: 0, handshakes: -1 });
-      },
-      release: () => {
-        if (!open) return;
-        open = false;
-        add(this.#perIp, ip, -1);
-        if (handshaking) {
-          add(this.#handshakesPerIp, ip, -1);
-          this.#handshakes--;
-        }
-        this.#total--;
-        this.#remote?.count(ip, { connections: -1, handshakes: handshaking ? -1 : 0 });
-      },
-    };
+/** This instance's counts; every change is published to the cluster, if any. */
+class Counts {
+  readonly remote: RemoteConnections | undefined;
+  readonly perIp = new Map<string, number>();
+  readonly handshakesPerIp = new Map<string, number>();
+  total = 0;
+  handshakes = 0;
+
+  constructor(remote: RemoteConnections | undefined) {
+    this.remote = remote;
+  }
+
+  change(ip: string, change: ConnectionChange): void {
+    add(this.perIp, ip, change.connections);
+    add(this.handshakesPerIp, ip, change.handshakes);
+    this.total += change.connections;
+    this.handshakes += change.handshakes;
+    this.remote?.count(ip, change);
+  }
+}
+
+const OPENED: ConnectionChange = Object.freeze({ connections: 1, handshakes: 1 });
+const LOGGED_IN: ConnectionChange = Object.freeze({ connections: 0, handshakes: -1 });
+const CLOSED_HANDSHAKING: ConnectionChange = Object.freeze({ connections: -1, handshakes: -1 });
+const CLOSED: ConnectionChange = Object.freeze({ connections: -1, handshakes: 0 });
+
+// One per open connection, so it is small: no closures.
+class Slot implements ConnectionSlot {
+  #counts: Counts;
+  #ip: string;
+  #state: "handshaking" | "logged in" | "released" = "handshaking";
+
+  constructor(counts: Counts, ip: string) {
+    this.#counts = counts;
+    this.#ip = ip;
+    counts.change(ip, OPENED);
+  }
+
+  loggedIn(): void {
+    if (this.#state !== "handshaking") return;
+    this.#state = "logged in";
+    this.#counts.change(this.#ip, LOGGED_IN);
+  }
+
+  release(): void {
+    if (this.#state === "released") return;
+    const change = this.#state === "handshaking" ? CLOSED_HANDSHAKING : CLOSED;
+    this.#state = "released";
+    this.#counts.change(this.#ip, change);
   }
 }
 
 /** Adds `delta` to the count of `key`, forgetting counts that reach 0. */
 function add(counts: Map<string, number>, key: string, delta: number): void {
+  if (delta === 0) return;
   const count = (counts.get(key) ?? 0) + delta;
   if (count <= 0) counts.delete(key);
   else counts.set(key, count);
