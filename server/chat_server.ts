@@ -74,6 +74,8 @@ export class ChatServer implements AsyncDisposable {
   readonly #discovery: DiscoveryResponder | null;
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
+  // Shared by every connection: a copy each would cost memory in a connect burst.
+  readonly #greeting = textGreeting();
   // Each session with the transport it came over (tcp, tls, unix, ws).
   readonly #sessions = new Map<Session, string>();
   // Each session's place in the connection caps, until it logs in.
@@ -385,7 +387,7 @@ export class ChatServer implements AsyncDisposable {
       // clients skip, and what it sends next still decides.
       const first = await readFirstBytes(conn, buffer, {
         promptDelayMs: this.options.textPromptDelayMs,
-        greeting: textGreeting(),
+        greeting: this.#greeting,
         deadline: acceptedAt + this.options.handshakeTimeoutMs,
         signal: this.#abort.signal,
       });

@@ -32,7 +32,7 @@ export type FirstBytes =
 export interface FirstBytesOptions {
   /** Sent once the peer has been silent this long, in ms. */
   promptDelayMs: number;
-  /** What to send a silent peer: plain text without a 0x00 byte. */
+  /** What to send a silent peer: plain text without a 0x00 byte (only read, so it may be shared). */
   greeting: Uint8Array;
   /** When to give up waiting, in ms on the `performance.now()` clock. */
   deadline: number;
@@ -71,8 +71,7 @@ export function readFirstBytes(
     const settle = (outcome: FirstBytes) => {
       if (settled) return;
       settled = true;
-      clearTimeout(promptTimer);
-      clearTimeout(deadlineTimer);
+      clearTimeout(timer);
       options.signal.removeEventListener("abort", onAbort);
       if (greeting === undefined) return resolve(outcome);
       greeting.then((written) => resolve(written ? outcome : { kind: "ended" }));
@@ -80,13 +79,14 @@ export function readFirstBytes(
     const silent = (reason: "timeout" | "aborted") =>
       settle({ kind: "silent", reason, greeted: greeting !== undefined, read });
     const onAbort = () => silent("aborted");
-    const promptTimer = setTimeout(() => {
-      greeting = writeAll(conn, options.greeting).then(() => true, () => false);
-    }, options.promptDelayMs);
-    const deadlineTimer = setTimeout(
-      () => silent("timeout"),
-      Math.max(0, options.deadline - performance.now()),
-    );
+    const left = () => Math.max(0, options.deadline - performance.now());
+    // One timer at a time: most peers speak before the prompt delay.
+    let timer = left() <= options.promptDelayMs
+      ? setTimeout(() => silent("timeout"), left())
+      : setTimeout(() => {
+        greeting = writeAll(conn, options.greeting).then(() => true, () => false);
+        timer = setTimeout(() => silent("timeout"), left());
+      }, options.promptDelayMs);
     if (options.signal.aborted) return onAbort();
     options.signal.addEventListener("abort", onAbort, { once: true });
     read.then((count) =>
