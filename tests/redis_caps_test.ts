@@ -143,3 +143,31 @@ Deno.test("the cap on connections not logged in counts every instance's", async 
   await using b2 = await joinSoon(b.port, "b2");
   assert.ok(b2);
 });
+
+Deno.test("Redis loses its data: handshakes not logged in are published again", async () => {
+  await using redis = await RedisServer.start();
+  const caps = ["--max-handshakes-per-ip", "2", "--text-prompt-delay-ms", "100"];
+  await using a = await startInstance(redis, caps);
+  await using b = await startInstance(redis, caps);
+  await using onA = await TextPeer.connect(a.port);
+  await onA.waitFor("Nickname: ");
+  const flush = await new Deno.Command("redis-cli", {
+    args: ["-p", String(redis.port), "FLUSHALL"],
+    stdout: "null",
+  }).output();
+  assert.ok(flush.success);
+  await using onB = await TextPeer.connect(b.port);
+  await onB.waitFor("Nickname: ");
+  // Once a has re-asserted its state (within a heartbeat), b counts a's peer again.
+  const deadline = Date.now() + TTL_MS * 2;
+  let reply: Frame;
+  let attempt = 0;
+  do {
+    await using peer = await Peer.connect(b.port);
+    const nick = `b${++attempt}`;
+    peer.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick });
+    reply = await peer.next((f) => f.type === "bye" || f.type === "welcome");
+  } while (reply.type === "welcome" && Date.now() < deadline);
+  assert.equal(reply.type, "bye");
+  assert.match(reply.message, /logging in from 127\.0\.0\.1: limit 2 per address/);
+});
