@@ -22,8 +22,9 @@ const NEWLINE = 0x0a;
 /**
  * The banner and the nickname prompt. A peer silent for the prompt delay is
  * sent them before its mode is known, so they must never hold a 0x00 byte
- * nor exceed `MAX_GREETING_BYTES` (shared/greeting_filter.ts): framed clients skip what comes
- * before their first frame (docs/protocol.md, section 2).
+ * nor exceed `MAX_GREETING_BYTES` (shared/greeting_filter.ts): framed
+ * clients skip what comes before their first frame (docs/protocol.md,
+ * section 2).
  *
  * @example
  * ```ts
