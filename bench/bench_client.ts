@@ -6,6 +6,7 @@
  * @module
  */
 import { encodeFrame } from "../shared/frame.ts";
+import { GreetingFilter } from "../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { writeAll } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
@@ -60,12 +61,15 @@ export class BenchClient {
   #waiter: (() => void) | undefined;
   #readBufferBytes: number;
   #pingsAnswered = 0;
+  // A busy server may greet in plain text before it reads the hello.
+  #greeting: GreetingFilter | undefined;
 
   private constructor(conn: Deno.TcpConn, options: BenchClientOptions) {
     this.conn = conn;
     this.mode = options.mode;
     this.nick = options.nick;
     this.scanner = options.mode === "framed" ? new FrameScanner(options) : new LineScanner(options);
+    if (options.mode === "framed") this.#greeting = new GreetingFilter();
     this.#onChunk = options.onChunk;
     this.#readBufferBytes = options.readBufferBytes ?? 64 * 1024;
     this.ended = this.#read();
@@ -150,7 +154,8 @@ export class BenchClient {
         this.reads++;
         this.bytes += count;
         this.lastReadAt = nowMs();
-        scanner.push(buffer.subarray(0, count), this.lastReadAt);
+        const chunk = buffer.subarray(0, count);
+        scanner.push(this.#greeting?.push(chunk) ?? chunk, this.lastReadAt);
         if (scanner instanceof FrameScanner && scanner.pings > this.#pingsAnswered) {
           this.#pingsAnswered = scanner.pings;
           this.write(PONG).catch(() => {});

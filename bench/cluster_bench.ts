@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { GreetingFilter } from "../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { RedisServer } from "../tests/support/redis_server.ts";
 import { ServerProcess } from "./server_process.ts";
@@ -24,6 +25,8 @@ type Frame = Record<string, any>;
 class Client {
   readonly conn: Deno.TcpConn;
   #decoder = new FrameDecoder({ maxFrameBytes: 16 * 1024 * 1024 - 1 });
+  // A busy server may greet in plain text before it reads the hello.
+  #greeting = new GreetingFilter();
   #waiters = new Map<number, (frame: Frame) => void>();
   #nextId = 1;
   onMessage: (frame: Frame) => void = () => {};
@@ -76,7 +79,7 @@ class Client {
       while (true) {
         const count = await this.conn.read(buffer);
         if (count === null) return;
-        for (const value of this.#decoder.push(buffer.subarray(0, count))) {
+        for (const value of this.#decoder.push(this.#greeting.push(buffer.subarray(0, count)))) {
           const frame = value as Frame;
           if (frame.type === "message") this.onMessage(frame);
           else if (frame.type === "welcome" || (frame.type === "error" && frame.id === undefined)) {

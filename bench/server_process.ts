@@ -21,6 +21,8 @@ export const RAISED_SERVER_FLAGS: readonly string[] = [
   "100000",
   "--max-connections",
   "100000",
+  "--max-handshakes-per-ip",
+  "100000",
 ];
 
 /**

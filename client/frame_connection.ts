@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { encodeFrame, FrameDecoder, InvalidTextFrame } from "../shared/frame.ts";
+import { GreetingFilter } from "../shared/greeting_filter.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import { type ClientFrame, parseServerFrame, type ServerFrame } from "../shared/protocol.ts";
 import type { Transport } from "../shared/transport.ts";
@@ -60,6 +61,8 @@ export interface ConnectionEnd {
 export class FrameConnection {
   #transport: Transport;
   #decoder: FrameDecoder;
+  // A server that saw nothing from us for a moment greets in plain text first.
+  #greeting = new GreetingFilter();
   #queue: OutboundQueue;
   #closed = false;
   #lastReceivedAt = Date.now();
@@ -186,7 +189,8 @@ export class FrameConnection {
         const count = await this.#transport.read(buffer);
         if (count === null) return { reason: "server closed the connection" };
         this.#lastReceivedAt = Date.now();
-        for (const value of this.#decoder.push(buffer.subarray(0, count))) {
+        const frames = this.#greeting.push(buffer.subarray(0, count));
+        for (const value of this.#decoder.push(frames)) {
           if (this.#closed) break;
           let frame: ServerFrame | undefined;
           try {

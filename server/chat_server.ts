@@ -15,11 +15,16 @@ import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
 import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
 import { Broker } from "./broker.ts";
-import { ConnectionLimiter, type RemoteConnections } from "./connection_limiter.ts";
+import {
+  ConnectionLimiter,
+  type ConnectionSlot,
+  type RemoteConnections,
+} from "./connection_limiter.ts";
 import { DiscoveryResponder } from "./discovery_responder.ts";
 import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
 import { FramedSession } from "./framed_session.ts";
 import { fitConnections, readOpenFiles } from "./open_file_limit.ts";
+import { readFirstBytes } from "./first_bytes.ts";
 import type { ChatHost, SessionEntry } from "./http/chat_host.ts";
 import { parseHttpAddress } from "./http/http_address.ts";
 import { HttpServer } from "./http/http_server.ts";
@@ -28,7 +33,7 @@ import { WebSocketTransport } from "./http/websocket_transport.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
 import type { Session, SessionContext } from "./session.ts";
 import { formatTextError } from "./text_format.ts";
-import { TextSession } from "./text_session.ts";
+import { textGreeting, TextSession } from "./text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import { type AddressQuota, LocalAddressQuota } from "./address_quota.ts";
@@ -50,6 +55,8 @@ const MAX_REFUSALS_IN_FLIGHT = 16;
 /** Counters the server keeps about itself. */
 export interface ServerStats {
   connections: number;
+  /** Connections that have not logged in yet. */
+  handshakes: number;
   users: number;
   rooms: number;
   acceptErrors: number;
@@ -74,8 +81,12 @@ export class ChatServer implements AsyncDisposable {
   readonly #discovery: DiscoveryResponder | null;
   readonly #logger: Logger;
   readonly #limiter: ConnectionLimiter;
+  // Shared by every connection: a copy each would cost memory in a connect burst.
+  readonly #greeting = textGreeting();
   // Each session with the transport it came over (tcp, tls, unix, ws).
   readonly #sessions = new Map<Session, string>();
+  // Each session's place in the connection caps, until it logs in.
+  readonly #slots = new WeakMap<Session, ConnectionSlot>();
   #http: HttpServer | null = null;
   #openConnections = 0;
   #allClosed: (() => void) | undefined;
@@ -126,6 +137,7 @@ export class ChatServer implements AsyncDisposable {
       accounts: this.accounts,
       options,
       logger: this.#logger,
+      onLogin: (session) => this.#slots.get(session)?.loggedIn(),
     };
     this.#acceptLoops = listeners.map((open) => this.#accept(open));
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
@@ -267,6 +279,7 @@ export class ChatServer implements AsyncDisposable {
   get stats(): ServerStats {
     return {
       connections: this.#limiter.total,
+      handshakes: this.#limiter.handshakes,
       users: this.broker.userCount,
       rooms: this.broker.roomCount,
       acceptErrors: this.#acceptErrors,
@@ -407,6 +420,8 @@ export class ChatServer implements AsyncDisposable {
   }
 
   async #start(conn: Deno.Conn, kind: ListenerKind, end: () => void): Promise<void> {
+    // Every deadline of the handshake counts from here.
+    const acceptedAt = performance.now();
     const remote = conn.remoteAddr;
     const ip = remote.transport === "tcp" || remote.transport === "udp"
       ? remote.hostname
@@ -419,10 +434,10 @@ export class ChatServer implements AsyncDisposable {
         // The peer may already be gone.
       }
     }
+    let slot: ConnectionSlot;
     try {
       // Without Redis the check stays synchronous.
-      if (this.#limiter.clustered) await this.#limiter.admit(ip);
-      else this.#limiter.acquire(ip);
+      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
     } catch (error) {
       await this.#refuse(conn, ip, error as ChatError);
       end();
@@ -430,52 +445,52 @@ export class ChatServer implements AsyncDisposable {
     }
     this.broker.metrics.connectionOpened(kind);
     const done = () => {
-      this.#limiter.release(ip);
+      slot.release();
       this.broker.metrics.connectionClosed(kind);
       end();
     };
     try {
-      // The TLS handshake must not eat into the silence that marks a
-      // plain-text peer, so it completes before the first read is timed.
+      // The TLS handshake completes before the greeting can go out.
       if (kind === "tls" && !(await this.#handshake(conn as Deno.TlsConn))) return done();
       const buffer = new Uint8Array(MIN_READ_BUFFER);
-      // The first bytes decide the mode: frames start with 0x00 (a length under
-      // 16 MiB). A peer silent for a moment is a person waiting for a prompt.
-      const first = conn.read(buffer).catch(() => null);
-      const firstResult = await this.#firstBytes(first);
-      let session: Session;
-      if (firstResult === "silent") {
-        session = new TextSession(conn, this.#context, ip);
-      } else if (firstResult === null) {
+      // The first byte decides the mode, never a timer: frames start with 0x00
+      // (a length under 16 MiB). A peer silent for a moment may be a person
+      // waiting for a prompt: it is greeted in plain text, which framed
+      // clients skip, and what it sends next still decides.
+      const first = await readFirstBytes(conn, buffer, {
+        promptDelayMs: this.options.textPromptDelayMs,
+        greeting: this.#greeting,
+        deadline: acceptedAt + this.options.handshakeTimeoutMs,
+        signal: this.#abort.signal,
+      });
+      if (first.kind === "ended") {
         conn.close();
         return done();
-      } else {
-        session = buffer[0] === 0
-          ? new FramedSession(conn, this.#context, ip)
-          : new TextSession(conn, this.#context, ip);
       }
+      const framed = first.kind === "bytes" && buffer[0] === 0;
+      const session: Session = framed
+        ? new FramedSession(conn, this.#context, ip)
+        : new TextSession(conn, this.#context, ip);
+      if (first.greeted && session instanceof TextSession) session.skipGreeting();
+      session.acceptedAt = acceptedAt;
+      this.#slots.set(session, slot);
       this.#sessions.set(session, kind);
       if (this.#abort.signal.aborted) {
         session.close("server_shutdown", "Server is shutting down");
+      } else if (first.kind === "silent") {
+        // Told in plain text: the peer was greeted so, and said nothing else.
+        session.close(
+          "handshake_timeout",
+          `Nothing received within ${this.options.handshakeTimeoutMs} ms`,
+        );
       } else {
         session.start();
       }
-      this.#pump(conn, session, buffer, firstResult === "silent" ? first : firstResult, done);
+      this.#pump(conn, session, buffer, first.kind === "bytes" ? first.count : first.read, done);
     } catch (error) {
       done();
       throw error;
     }
-  }
-
-  /** The first read's byte count, or "silent" when nothing came within the text prompt delay. */
-  #firstBytes(first: Promise<number | null>): Promise<number | null | "silent"> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve("silent"), this.options.textPromptDelayMs);
-      first.then((count) => {
-        clearTimeout(timer);
-        resolve(count);
-      });
-    });
   }
 
   /**
@@ -557,9 +572,9 @@ export class ChatServer implements AsyncDisposable {
    */
   async #acceptWebSocket(socket: WebSocket, ip: string): Promise<void> {
     const transport = new WebSocketTransport(socket);
+    let slot: ConnectionSlot;
     try {
-      if (this.#limiter.clustered) await this.#limiter.admit(ip);
-      else this.#limiter.acquire(ip);
+      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
     } catch (error) {
       const refusal = error as ChatError;
       this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: refusal.message });
@@ -571,13 +586,14 @@ export class ChatServer implements AsyncDisposable {
     const metrics = this.broker.metrics;
     metrics.connectionOpened("ws");
     const session = new FramedSession(transport, this.#context, ip);
+    this.#slots.set(session, slot);
     this.#sessions.set(session, "ws");
     let ended = false;
     const end = () => {
       if (ended) return;
       ended = true;
       this.#sessions.delete(session);
-      this.#limiter.release(ip);
+      slot.release();
       metrics.connectionClosed("ws");
       if (--this.#openConnections === 0) this.#allClosed?.();
     };

@@ -51,13 +51,22 @@ export interface ServerOptions {
   maxConnections: number;
   /** Most connections from one IP address. */
   maxConnectionsPerIp: number;
-  /** Time a new connection has to complete `hello`, in ms. */
+  /** Most connections from one IP address that have not logged in yet (silent, or still logging in). */
+  maxHandshakesPerIp: number;
+  /**
+   * Time a new connection has to complete `hello`, in ms from when it was
+   * accepted; a connection that sends nothing in this time is closed
+   * whatever its mode.
+   */
   handshakeTimeoutMs: number;
   /** Silence after which a framed peer is pinged, in ms; dropped after 3 intervals. */
   heartbeatMs: number;
-  /** Silence after which a new connection is treated as plain text and prompted, in ms. */
+  /**
+   * Silence after which a new connection is sent the plain-text greeting
+   * and prompt, in ms; its first byte still decides its mode.
+   */
   textPromptDelayMs: number;
-  /** Time a plain-text connection (a person typing) has to log in, in ms. */
+  /** Time a plain-text connection (a person typing) has to log in, in ms from when it was accepted. */
   textHandshakeTimeoutMs: number;
   /**
    * Time a connection being closed (shutdown, end of input, flood) has to
@@ -196,6 +205,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   floodStrikes: 50,
   maxConnections: 10_000,
   maxConnectionsPerIp: 100,
+  maxHandshakesPerIp: 10,
   handshakeTimeoutMs: 10_000,
   heartbeatMs: 30_000,
   textPromptDelayMs: 500,

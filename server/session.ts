@@ -29,6 +29,8 @@ export interface SessionContext {
   readonly accounts: AccountService;
   readonly options: ServerOptions;
   readonly logger: Logger;
+  /** Called once a session has logged in (it no longer counts as a handshake). */
+  readonly onLogin?: (session: Session) => void;
 }
 
 /** A request's result: at once, or once what it changed is committed. */
@@ -70,8 +72,11 @@ export abstract class Session implements Member {
   readonly ip: string;
   /** When the last bytes arrived (ms, performance clock). */
   lastSeen: number = performance.now();
-  /** When the connection was accepted (ms, performance clock). */
-  readonly acceptedAt: number = performance.now();
+  /**
+   * When the connection was accepted (ms, performance clock); the server
+   * sets it when the session is made later, once the first bytes arrived.
+   */
+  acceptedAt: number = performance.now();
 
   protected readonly context: SessionContext;
   protected readonly transport: Transport;
@@ -253,6 +258,7 @@ export abstract class Session implements Member {
       return undefined;
     }
     this.#registered = true;
+    this.context.onLogin?.(this);
     this.context.logger.info(
       this.account === undefined
         ? "{nick} connected from {ip} as a guest (session {session})"

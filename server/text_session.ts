@@ -20,6 +20,25 @@ import { invalidUtf8Error, invalidUtf8Offset } from "../shared/utf8.ts";
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
 
+/**
+ * The banner and the nickname prompt. A peer silent for the prompt delay is
+ * sent them before its mode is known, so they must never hold a 0x00 byte
+ * nor exceed `MAX_GREETING_BYTES` (shared/greeting_filter.ts): framed
+ * clients skip what comes before their first frame (docs/protocol.md,
+ * section 2).
+ *
+ * @example
+ * ```ts
+ * import { textGreeting } from "./text_session.ts";
+ * console.log(new TextDecoder().decode(textGreeting()).endsWith("Nickname: ")); // true
+ * ```
+ */
+export function textGreeting(): Uint8Array {
+  return encoder.encode(
+    `chat ${VERSION}, plain-text mode. Commands start with /; /help lists them.\r\nNickname: `,
+  );
+}
+
 /** A line-by-line session for people on `nc` or telnet. */
 export class TextSession extends Session {
   #pending: Uint8Array[] = [];
@@ -44,8 +63,12 @@ export class TextSession extends Session {
   override start(): void {
     if (this.#prompted) return;
     this.#prompted = true;
-    this.#line(`chat ${VERSION}, plain-text mode. Commands start with /; /help lists them.`);
-    this.send(encoder.encode("Nickname: "));
+    this.send(textGreeting());
+  }
+
+  /** Records that the greeting went out before the mode was known, so start() does not repeat it. */
+  skipGreeting(): void {
+    this.#prompted = true;
   }
 
   receive(chunk: Uint8Array): Promise<void> | undefined {

@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { encodeFrame } from "../shared/frame.ts";
-import { startHttp, WsPeer, wsUrl } from "./support/http_fixture.ts";
-import { Peer } from "./support/peer.ts";
+import { PROTOCOL_VERSION } from "../shared/protocol.ts";
+import { type HttpFixture, startHttp, WsPeer, wsUrl } from "./support/http_fixture.ts";
+import { Peer, TextPeer } from "./support/peer.ts";
 
 Deno.test("a WebSocket session talks with TCP sessions in one room, one message per frame", async () => {
   await using http = await startHttp();
@@ -105,3 +106,33 @@ Deno.test("shutdown says bye to WebSocket sessions before the HTTP listener stop
   await web.closed;
   await assert.rejects(fetch(`${http.base}/healthz`));
 });
+
+Deno.test("WebSocket sessions not logged in count against the handshake cap with TCP", async () => {
+  await using http = await startHttp({ maxHandshakesPerIp: 2 });
+  await using silentWeb = await WsPeer.open(wsUrl(http));
+  await using silentTcp = await TextPeer.connect(http.server.addr.port);
+  await waitForHandshakes(http, 2);
+  await using third = await WsPeer.open(wsUrl(http));
+  const bye = await third.next((f) => f.type === "bye");
+  assert.equal(bye.code, "too_many_connections");
+  assert.match(bye.message, /logging in from 127\.0\.0\.1: limit 2 per address/);
+  // The silent WebSocket logs in: its place among the handshakes is free.
+  silentWeb.send({
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    client: "test",
+    clientVersion: "0",
+    nick: "late",
+  });
+  assert.equal((await silentWeb.next((f) => f.type === "welcome")).nick, "late");
+  await waitForHandshakes(http, 1);
+  await using fourth = await WsPeer.join(wsUrl(http), "fourth");
+  assert.ok(silentTcp && fourth);
+});
+
+async function waitForHandshakes(http: HttpFixture, count: number): Promise<void> {
+  for (let i = 0; i < 300 && http.server.stats.handshakes !== count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(http.server.stats.handshakes, count);
+}

@@ -4,7 +4,7 @@
  * counting a dead instance's once it is reaped.
  */
 import assert from "node:assert/strict";
-import { type Frame, Peer } from "./support/peer.ts";
+import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { ServerProcess } from "./support/server_process.ts";
 
@@ -120,4 +120,54 @@ Deno.test("Redis frozen: connections are admitted against this instance's counts
     redis.resume();
   }
   assert.ok(a1);
+});
+
+Deno.test("the cap on connections not logged in counts every instance's", async () => {
+  await using redis = await RedisServer.start();
+  const caps = ["--max-handshakes-per-ip", "2", "--text-prompt-delay-ms", "100"];
+  await using a = await startInstance(redis, caps);
+  await using b = await startInstance(redis, caps);
+  await using onA = await TextPeer.connect(a.port);
+  await using onB = await TextPeer.connect(b.port);
+  // Greeted: each instance has counted (and published) its peer.
+  await onA.waitFor("Nickname: ");
+  await onB.waitFor("Nickname: ");
+  const bye = await refused(b.port, "b2");
+  assert.equal(bye.code, "too_many_connections");
+  assert.match(bye.message, /logging in from 127\.0\.0\.1: limit 2 per address/);
+  assert.equal((await refused(a.port, "a2")).code, "too_many_connections");
+
+  // Logged in on a: it still counts as a connection, no longer as a handshake.
+  onA.write("alice\n");
+  await onA.waitFor("Welcome, alice!");
+  await using b2 = await joinSoon(b.port, "b2");
+  assert.ok(b2);
+});
+
+Deno.test("Redis loses its data: handshakes not logged in are published again", async () => {
+  await using redis = await RedisServer.start();
+  const caps = ["--max-handshakes-per-ip", "2", "--text-prompt-delay-ms", "100"];
+  await using a = await startInstance(redis, caps);
+  await using b = await startInstance(redis, caps);
+  await using onA = await TextPeer.connect(a.port);
+  await onA.waitFor("Nickname: ");
+  const flush = await new Deno.Command("redis-cli", {
+    args: ["-p", String(redis.port), "FLUSHALL"],
+    stdout: "null",
+  }).output();
+  assert.ok(flush.success);
+  await using onB = await TextPeer.connect(b.port);
+  await onB.waitFor("Nickname: ");
+  // Once a has re-asserted its state (within a heartbeat), b counts a's peer again.
+  const deadline = Date.now() + TTL_MS * 2;
+  let reply: Frame;
+  let attempt = 0;
+  do {
+    await using peer = await Peer.connect(b.port);
+    const nick = `b${++attempt}`;
+    peer.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick });
+    reply = await peer.next((f) => f.type === "bye" || f.type === "welcome");
+  } while (reply.type === "welcome" && Date.now() < deadline);
+  assert.equal(reply.type, "bye");
+  assert.match(reply.message, /logging in from 127\.0\.0\.1: limit 2 per address/);
 });

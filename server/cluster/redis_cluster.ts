@@ -11,7 +11,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
-import type { RemoteConnections } from "../connection_limiter.ts";
+import type { ConnectionChange, RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
 import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
@@ -122,9 +122,10 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   #resync = true;
   #inFlight = 0;
   #closed = false;
-  // Open connections here as published, so a resync can re-publish them.
+  // Open connections here as published, so a resync can re-publish them:
+  // per address, [open, of them not logged in].
   #connections = 0;
-  #connectionsFrom = new Map<string, number>();
+  #connectionsFrom = new Map<string, [number, number]>();
 
   constructor(store: RedisStore, options: RedisClusterOptions = {}) {
     this.#store = store;
@@ -462,25 +463,31 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
 
   // --- RemoteConnections ---
 
-  async others(ip: string): Promise<{ total: number; ip: number }> {
-    const [total, fromIp] = await this.#redis.eval<[number, number]>(OTHER_CONNECTIONS, [
-      this.#keys.prefix,
-      this.id,
-      ip,
-    ]);
-    return { total, ip: fromIp };
+  async others(ip: string): Promise<{ total: number; ip: number; handshakes: number }> {
+    const [total, fromIp, handshakes] = await this.#redis.eval<[number, number, number]>(
+      OTHER_CONNECTIONS,
+      [this.#keys.prefix, this.id, ip],
+    );
+    return { total, ip: fromIp, handshakes };
   }
 
-  count(ip: string, delta: 1 | -1): void {
-    this.#connections += delta;
-    const count = (this.#connectionsFrom.get(ip) ?? 0) + delta;
-    if (count <= 0) this.#connectionsFrom.delete(ip);
-    else this.#connectionsFrom.set(ip, count);
+  count(ip: string, change: ConnectionChange): void {
+    this.#connections += change.connections;
+    const [open, handshakes] = this.#connectionsFrom.get(ip) ?? [0, 0];
+    const now: [number, number] = [open + change.connections, handshakes + change.handshakes];
+    if (now[0] <= 0) this.#connectionsFrom.delete(ip);
+    else this.#connectionsFrom.set(ip, now);
     if (this.#closed) return;
     // Not awaited: sent in order on the one connection, so counts never go
     // ahead of themselves; one lost means Redis's view is wrong until resync.
-    this.#redis.eval(COUNT_CONNECTION, [this.#keys.prefix, this.id, ip, delta, this.#ttlMs])
-      .catch(() => this.#resync = true);
+    this.#redis.eval(COUNT_CONNECTION, [
+      this.#keys.prefix,
+      this.id,
+      ip,
+      change.connections,
+      this.#ttlMs,
+      change.handshakes,
+    ]).catch(() => this.#resync = true);
   }
 
   // --- Internals ---
@@ -657,7 +664,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           s: snapshot.seqs,
           d: snapshot.lastDmId,
           c: this.#connections,
-          i: [...this.#connectionsFrom],
+          i: [...this.#connectionsFrom].map(([ip, [open, handshakes]]) => [ip, open, handshakes]),
         }),
         2 * this.#ttlMs,
       ]);

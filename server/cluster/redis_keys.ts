@@ -185,6 +185,11 @@ export class RedisKeys {
     return `${this.prefix}connip:${ip}`;
   }
 
+  /** Hash: instance id → its connections from `ip` not logged in yet (expires unless refreshed). */
+  handshakesFrom(ip: string): string {
+    return `${this.prefix}hsip:${ip}`;
+  }
+
   /** Hash of an online user: nick, acct (account key or ""), adm, n (sessions). */
   user(key: string): string {
     return `${this.prefix}user:${key}`;

@@ -102,6 +102,7 @@ local function clear_connections(inst)
   local ii = p .. 'inst:' .. inst .. ':ips'
   for _, ip in ipairs(redis.call('SMEMBERS', ii)) do
     redis.call('HDEL', p .. 'connip:' .. ip, inst)
+    redis.call('HDEL', p .. 'hsip:' .. ip, inst)
   end
   redis.call('DEL', ii)
   redis.call('HDEL', p .. 'conns', inst)
@@ -475,6 +476,7 @@ redis.call('ZADD', p .. 'instances', now + ttl, inst)
 -- Counts from addresses whose connections stay open must not expire.
 for _, ip in ipairs(redis.call('SMEMBERS', p .. 'inst:' .. inst .. ':ips')) do
   redis.call('PEXPIRE', p .. 'connip:' .. ip, 2 * ttl)
+  redis.call('PEXPIRE', p .. 'hsip:' .. ip, 2 * ttl)
 end
 local dead = redis.call('ZRANGEBYSCORE', p .. 'instances', '-inf', now, 'LIMIT', 0, 8)
 for _, d in ipairs(dead) do
@@ -498,8 +500,8 @@ return 1
  * Its published connection counts are replaced too.
  * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash]...],
  * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
- * c: open connections, i: [[ip, open connections]...]}`, expiry of the
- * per-address counts in ms.
+ * c: open connections, i: [[ip, open connections, of them not logged in]...]}`,
+ * expiry of the per-address counts in ms.
  */
 export const RESYNC = script(`
 local inst = ARGV[2]
@@ -571,32 +573,49 @@ for _, c in ipairs(snap.i) do
   local key = p .. 'connip:' .. c[1]
   redis.call('HSET', key, inst, c[2])
   redis.call('PEXPIRE', key, ARGV[4])
+  if c[3] ~= nil and c[3] > 0 then
+    local hs = p .. 'hsip:' .. c[1]
+    redis.call('HSET', hs, inst, c[3])
+    redis.call('PEXPIRE', hs, ARGV[4])
+  end
   redis.call('SADD', ii, c[1])
 end
 return 1
 `);
 
 /**
- * Publishes a change in an instance's open connections from one address.
- * ARGV: prefix, instance, ip, delta (1 or -1), presence ttl ms. The
- * address's counts expire after two TTLs unless the heartbeat refreshes
- * them, so nothing lingers if every instance is gone.
+ * Publishes a change in an instance's open connections from one address,
+ * and in how many of them have not logged in yet. ARGV: prefix, instance,
+ * ip, connections delta (-1, 0 or 1), presence ttl ms, handshakes delta
+ * (-1, 0 or 1). The address's counts expire after two TTLs unless the
+ * heartbeat refreshes them, so nothing lingers if every instance is gone.
  */
 export const COUNT_CONNECTION = script(`
 local inst, ip, delta, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local hsdelta = tonumber(ARGV[6] or '0')
 -- Only exactly 0 is removed: a decrement that overtook its increment (a
 -- NOSCRIPT retry) leaves -1 behind, and the sums still come out right.
-if redis.call('HINCRBY', p .. 'conns', inst, delta) == 0 then
-  redis.call('HDEL', p .. 'conns', inst)
+if delta ~= 0 then
+  if redis.call('HINCRBY', p .. 'conns', inst, delta) == 0 then
+    redis.call('HDEL', p .. 'conns', inst)
+  end
+  local key = p .. 'connip:' .. ip
+  local ii = p .. 'inst:' .. inst .. ':ips'
+  if redis.call('HINCRBY', key, inst, delta) == 0 then
+    redis.call('HDEL', key, inst)
+    redis.call('SREM', ii, ip)
+  else
+    redis.call('SADD', ii, ip)
+    redis.call('PEXPIRE', key, 2 * ttl)
+  end
 end
-local key = p .. 'connip:' .. ip
-local ii = p .. 'inst:' .. inst .. ':ips'
-if redis.call('HINCRBY', key, inst, delta) == 0 then
-  redis.call('HDEL', key, inst)
-  redis.call('SREM', ii, ip)
-else
-  redis.call('SADD', ii, ip)
-  redis.call('PEXPIRE', key, 2 * ttl)
+if hsdelta ~= 0 then
+  local hs = p .. 'hsip:' .. ip
+  if redis.call('HINCRBY', hs, inst, hsdelta) == 0 then
+    redis.call('HDEL', hs, inst)
+  else
+    redis.call('PEXPIRE', hs, 2 * ttl)
+  end
 end
 return 1
 `);
@@ -604,7 +623,7 @@ return 1
 /**
  * Open connections on every live instance but one. ARGV: prefix, instance
  * left out, ip. Counts of instances no longer present (reaped, or never
- * cleaned up) are skipped. Returns [total, from ip].
+ * cleaned up) are skipped. Returns [total, from ip, from ip not logged in].
  */
 export const OTHER_CONNECTIONS = script(`
 local inst = ARGV[2]
@@ -623,7 +642,7 @@ local function sum(key)
   end
   return n
 end
-return {sum(p .. 'conns'), sum(p .. 'connip:' .. ARGV[3])}
+return {sum(p .. 'conns'), sum(p .. 'connip:' .. ARGV[3]), sum(p .. 'hsip:' .. ARGV[3])}
 `);
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
+import { GreetingFilter } from "../../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION } from "../../shared/protocol.ts";
 import { connectFrom } from "../../bench/source_address_conn.ts";
 
@@ -16,6 +17,8 @@ export type Frame = Record<string, any>;
 export class Peer implements AsyncDisposable {
   readonly conn: Deno.Conn;
   readonly frames: Frame[] = [];
+  /** Skips the plain-text greeting, as a framed client must; counts what it skipped. */
+  readonly greeting = new GreetingFilter();
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
   #waiters: Array<() => void> = [];
@@ -74,7 +77,7 @@ export class Peer implements AsyncDisposable {
       while (true) {
         const count = await this.conn.read(buffer);
         if (count === null) break;
-        for (const value of decoder.push(buffer.subarray(0, count))) {
+        for (const value of decoder.push(this.greeting.push(buffer.subarray(0, count)))) {
           this.frames.push(value as Frame);
           this.#wake();
         }
