@@ -19,6 +19,9 @@ Deno.test("80 wrong-password hellos from one address: 4 are checked, 76 refused 
     "14",
     "--max-concurrent-hashes",
     "1",
+    // Not the cap on connections logging in: this is about the checks they ask for.
+    "--max-handshakes-per-ip",
+    String(FLOOD + 10),
   ]);
   for (const nick of ["victim", "bystander"]) {
     await using peer = await Peer.join(server.port, nick);
