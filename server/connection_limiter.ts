@@ -1,6 +1,7 @@
 /**
- * Caps on open connections: in total, per IP address, and per IP address
- * among those that have not logged in yet (handshakes). With a
+ * Caps on open connections: in total, per IP address (IPv6: per /64, as
+ * one host usually has a whole /64), and per IP address among those that
+ * have not logged in yet (handshakes). With a
  * {@linkcode RemoteConnections} (several instances over Redis) the caps are
  * the cluster's: other instances' connections count too.
  *
@@ -8,6 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../shared/errors.ts";
+import { ipKey } from "./ip_key.ts";
 
 /** A change in one address's counts: connections opened or closed, handshakes begun or done. */
 export interface ConnectionChange {
@@ -105,8 +107,9 @@ export class ConnectionLimiter {
    * instance's counts only, or throws `too_many_connections`.
    */
   acquire(ip: string): ConnectionSlot {
-    this.#check(ip, { total: 0, ip: 0, handshakes: 0 });
-    return new Slot(this.#counts, ip);
+    const key = ipKey(ip);
+    this.#check(key, { total: 0, ip: 0, handshakes: 0 });
+    return new Slot(this.#counts, key);
   }
 
   /**
@@ -119,9 +122,10 @@ export class ConnectionLimiter {
   async admit(ip: string): Promise<ConnectionSlot> {
     const remote = this.#counts.remote;
     if (remote === undefined) return this.acquire(ip);
+    const key = ipKey(ip);
     let others = { total: 0, ip: 0, handshakes: 0 };
     try {
-      others = await remote.others(ip);
+      others = await remote.others(key);
     } catch (error) {
       getLogger(["chat", "server"]).debug(
         "Connection caps checked on this instance only: {error}",
@@ -130,8 +134,8 @@ export class ConnectionLimiter {
     }
     // Checked after the wait against the local counts as they are now, so
     // connections admitted here meanwhile are not counted twice or missed.
-    this.#check(ip, others);
-    return new Slot(this.#counts, ip);
+    this.#check(key, others);
+    return new Slot(this.#counts, key);
   }
 
   #check(ip: string, others: { total: number; ip: number; handshakes: number }): void {

@@ -83,3 +83,20 @@ Deno.test("ConnectionLimiter publishes each change to the cluster and counts the
     ["10.0.0.1", { connections: -1, handshakes: 0 }],
   ]);
 });
+
+Deno.test("ConnectionLimiter counts an IPv6 /64 as one address, as the login limits do", () => {
+  const limiter = new ConnectionLimiter({
+    maxConnections: 100,
+    maxConnectionsPerIp: 10,
+    maxHandshakesPerIp: 2,
+  });
+  limiter.acquire("2001:db8:1:2::1");
+  limiter.acquire("2001:db8:1:2:ffff:ffff:ffff:ffff");
+  assert.throws(
+    () => limiter.acquire("2001:db8:1:2::abcd"),
+    refusal(/^Too many connections logging in from 2001:db8:1:2::\/64: limit 2 per address$/),
+  );
+  // The next /64, and an IPv4-mapped address, are others.
+  limiter.acquire("2001:db8:1:3::1").release();
+  limiter.acquire("::ffff:192.0.2.7").release();
+});
