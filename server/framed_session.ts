@@ -34,7 +34,7 @@ const OVERSIZE_ERROR = new ChatError(
 );
 const OVERSIZE = encodeFrame(OVERSIZE_ERROR.toWire());
 
-/** Whether a decoded frame is a heartbeat answer (the one frame the rate limit spares). */
+/** Whether a decoded frame is a heartbeat answer (the one frame that is never answered). */
 function isPong(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     (value as Record<string, unknown>).type === "pong";
@@ -152,7 +152,12 @@ export class FramedSession extends Session {
   #handle(value: unknown): Promise<void> | undefined {
     const id = requestIdOf(value);
     try {
-      if (isPong(value)) return undefined;
+      if (isPong(value)) {
+        // A token like any frame (a flood of pongs is work too), but never an answer:
+        // over the rate it only counts towards the flood limit.
+        this.checkRate({ answer: false });
+        return undefined;
+      }
       // Before validation: a frame refused as invalid costs a token like any other.
       this.checkRate();
       // Refused alone, by its id: the stream is still in sync.

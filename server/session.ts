@@ -284,9 +284,10 @@ export abstract class Session implements Member {
 
   /**
    * Takes a rate-limit token; throws `rate_limited` with the retry delay,
-   * and drops the connection once it has ignored too many of those.
+   * and drops the connection once it has ignored too many of those. With
+   * `answer: false` (a frame that gets no reply) it does not throw.
    */
-  protected checkRate(): void {
+  protected checkRate(options: { answer?: boolean } = {}): void {
     const now = performance.now();
     const wait = this.#bucket.take(now);
     if (wait === 0) return;
@@ -299,6 +300,7 @@ export abstract class Session implements Member {
       // Requests already started are answered before the bye.
       void this.finish("flood", "Too many requests over the rate limit");
     }
+    if (options.answer === false) return;
     const { ratePerSecond, rateBurst } = this.context.options;
     throw new ChatError(
       "rate_limited",

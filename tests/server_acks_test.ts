@@ -197,6 +197,16 @@ Deno.test("invalid frames count against the rate limit and end in bye flood", as
   assert.equal(mallory.frames.at(-1)?.code, "flood");
 });
 
+Deno.test("pongs count against the rate limit too: a flood of them ends in bye flood", async () => {
+  await using server = await listen({ rateBurst: 5, ratePerSecond: 1, floodStrikes: 10 });
+  await using mallory = await Peer.join(server.addr.port, "mallory");
+  mallory.sendRaw(concatBytes([...Array(100).keys()].map(() => encodeFrame({ type: "pong" }))));
+  const bye = await mallory.next((f) => f.type === "bye");
+  assert.equal(bye.code, "flood");
+  // Never answered, even when over the rate.
+  assert.deepEqual(mallory.all((f) => f.type === "error"), []);
+});
+
 Deno.test("invalid lines in plain text count against the rate limit and end in a flood close", async () => {
   await using server = await listen({ rateBurst: 5, ratePerSecond: 1, floodStrikes: 10 });
   await using text = await TextPeer.connect(server.addr.port);
