@@ -36,6 +36,8 @@ import { formatTextError } from "./text_format.ts";
 import { textGreeting, TextSession } from "./text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
+import { ipKey } from "./ip_key.ts";
+import { LogSampler } from "./log_sampler.ts";
 import { type AddressQuota, LocalAddressQuota } from "./address_quota.ts";
 import { RedisAddressQuota } from "./cluster/redis_address_quota.ts";
 import type { Store } from "./store/store.ts";
@@ -97,6 +99,8 @@ export class ChatServer implements AsyncDisposable {
   #lastHeartbeat = performance.now();
   #acceptErrors = 0;
   #refusals = 0;
+  // A flood of refused connections is one log line a minute per address.
+  readonly #refusalLog = new LogSampler();
   #finished: Promise<void> | undefined;
   #draining = false;
   #endDrain: (() => void) | undefined;
@@ -577,7 +581,7 @@ export class ChatServer implements AsyncDisposable {
       slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
     } catch (error) {
       const refusal = error as ChatError;
-      this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: refusal.message });
+      this.#logRefusal(ip, refusal);
       transport.write(encodeFrame({ type: "bye", code: refusal.code, message: refusal.message }))
         .then(() => socket.close(1013, "Try again later"), () => {});
       return;
@@ -651,8 +655,22 @@ export class ChatServer implements AsyncDisposable {
    * past {@linkcode MAX_REFUSALS_IN_FLIGHT} refusals waiting for a peer's
    * first byte, closes at once.
    */
+  /** Logs a refusal at a cap: once a minute per address, with how many went unlogged. */
+  #logRefusal(ip: string, error: ChatError): void {
+    const suppressed = this.#refusalLog.sample(ipKey(ip));
+    if (suppressed === undefined) return;
+    if (suppressed === 0) {
+      this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: error.message });
+    } else {
+      this.#logger.warn(
+        "Refused connection from {ip}: {reason} ({suppressed} more refused since the last such line)",
+        { ip, reason: error.message, suppressed },
+      );
+    }
+  }
+
   async #refuse(conn: Deno.Conn, ip: string, error: ChatError): Promise<void> {
-    this.#logger.warn("Refused connection from {ip}: {reason}", { ip, reason: error.message });
+    this.#logRefusal(ip, error);
     if (this.#refusals >= MAX_REFUSALS_IN_FLIGHT) {
       try {
         conn.close();

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { ChatServer } from "../server/chat_server.ts";
+import { LogSampler } from "../server/log_sampler.ts";
+import { LogCapture } from "./support/log_capture.ts";
+import { Peer } from "./support/peer.ts";
+
+Deno.test("LogSampler: a key is logged once per interval, then with how many were not", () => {
+  let now = 0;
+  const sampler = new LogSampler({ intervalMs: 1000, maxKeys: 2, now: () => now });
+  assert.equal(sampler.sample("a"), 0);
+  assert.equal(sampler.sample("a"), undefined);
+  assert.equal(sampler.sample("a"), undefined);
+  assert.equal(sampler.sample("b"), 0);
+  now = 1000;
+  assert.equal(sampler.sample("a"), 2);
+  assert.equal(sampler.sample("a"), undefined);
+  // Memory is bounded: the oldest key is forgotten, and logged again at once.
+  assert.equal(sampler.sample("c"), 0);
+  assert.equal(sampler.sample("b"), 0);
+});
+
+Deno.test("a flood of refused connections from one address is one log line", async () => {
+  await using logs = await LogCapture.start("warning");
+  await using server = await ChatServer.listen({
+    host: "127.0.0.1",
+    port: 0,
+    maxConnectionsPerIp: 1,
+  });
+  await using alice = await Peer.join(server.addr.port, "alice");
+  for (let i = 0; i < 20; i++) {
+    await using refused = await Peer.connect(server.addr.port);
+    refused.send({ type: "ping", id: 1 });
+    assert.equal((await refused.next((f) => f.type === "bye")).code, "too_many_connections");
+  }
+  const lines = logs.lines.filter((line) => line.includes("Refused connection"));
+  assert.deepEqual(lines, [
+    "warning Refused connection from 127.0.0.1: Too many connections from 127.0.0.1: limit 1 per address",
+  ]);
+  assert.equal((await alice.request({ type: "ping" })).type, "ack");
+});
