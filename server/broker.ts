@@ -1988,6 +1988,7 @@ export class Broker {
         sessions.size,
         first.account === undefined ? first.guestId : "",
         first.resumeHash ?? "",
+        lookalikeKey(first.nick),
       ]);
     }
     for (const room of this.#rooms.values()) {

@@ -3,6 +3,7 @@ import { ChatServer } from "../server/chat_server.ts";
 import { ApiKeyService } from "../server/http/api_key_service.ts";
 import { Peer, TextPeer } from "./support/peer.ts";
 import { startHttp } from "./support/http_fixture.ts";
+import { RedisServer } from "./support/redis_server.ts";
 
 const FAST_KDF = { kdfLogN: 10 };
 
@@ -111,4 +112,29 @@ Deno.test("API key names, the names of bots, may not look alike; a bot may not l
   });
   assert.deepEqual([posted.status, posted.json.error?.code], [409, "name_taken"]);
   assert.match(posted.json.error.message, /looks like the registered name paypal/);
+});
+
+Deno.test("over Redis, a nickname that looks like one online on another instance is refused", async () => {
+  await using redis = await RedisServer.start();
+  const options = { host: "127.0.0.1", port: 0, redis: redis.url, redisPresenceTtlMs: 3000 };
+  await using a = await ChatServer.listen(options);
+  await using b = await ChatServer.listen(options);
+  await using coco = await Peer.join(a.addr.port, "coco");
+  // All Cyrillic: one script, and the look of "coco".
+  const cyrillic = "\u0441\u043e\u0441\u043e";
+  await assert.rejects(
+    Peer.join(b.addr.port, cyrillic),
+    new RegExp(`name_taken Nickname ${cyrillic} looks like coco, who is online`),
+  );
+  await using bob = await Peer.join(b.addr.port, "bob");
+  const renamed = await bob.request({ type: "nick", nick: "c0c0" });
+  assert.equal(renamed.code, "name_taken");
+  assert.match(renamed.message, /looks like coco, who is online/);
+  // Once coco is gone, the look is free on every instance.
+  await coco[Symbol.asyncDispose]();
+  const deadline = Date.now() + 5000;
+  while ((await bob.request({ type: "nick", nick: "c0c0" })).type !== "ack") {
+    assert.ok(Date.now() < deadline, "the look stayed taken");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 });

@@ -109,7 +109,7 @@ export interface BusNode {
 
 /** This instance's sessions, users and rooms, counted. */
 export interface PresenceSnapshot {
-  /** Users online here: key, nick, account key or "", admin, sessions, guest id or "", resume hash. */
+  /** Users online here: key, nick, account key or "", admin, sessions, guest id or "", resume hash, lookalike key. */
   users: Array<
     [
       key: string,
@@ -119,6 +119,7 @@ export interface PresenceSnapshot {
       sessions: number,
       guestId: string,
       resumeHash: string,
+      look: string,
     ]
   >;
   /** Room memberships here: room key, user key, nick, sessions. */

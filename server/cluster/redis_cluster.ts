@@ -10,7 +10,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
-import { nameKey } from "../../shared/validation.ts";
+import { lookalikeKey, nameKey } from "../../shared/validation.ts";
 import type { ConnectionChange, RemoteConnections } from "../connection_limiter.ts";
 import { GroupCommit } from "../group_commit.ts";
 import type { Member, Room } from "../room.ts";
@@ -304,6 +304,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
         member.account === undefined ? member.guestId : "",
         member.resumeHash ?? "",
         options.resume ?? "",
+        lookalikeKey(nick),
       ]);
     let result = await attempt();
     if (result.startsWith("resume:") && options.resume !== undefined) {
@@ -320,6 +321,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     if (result === "taken" || result.startsWith("resume:")) {
       throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
     }
+    if (result.startsWith("looks:")) throw looksLike(nick, result);
     if (result === "elsewhere") {
       throw new ChatError(
         "name_taken",
@@ -339,8 +341,10 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       nameKey(nick),
       nick,
       JSON.stringify(rooms),
+      lookalikeKey(nick),
     ]);
     if (result === "taken") throw new ChatError("name_taken", `Nickname ${nick} is already in use`);
+    if (result.startsWith("looks:")) throw looksLike(nick, result);
   }
 
   async user(key: string): Promise<OnlineUser | undefined> {
@@ -685,6 +689,15 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       chunk.forEach((feed, index) => feed.check(Number(ids[index] ?? 0)));
     }
   }
+}
+
+/** The refusal of a nickname that looks like one online on another instance ("looks:NICK"). */
+function looksLike(nick: string, result: string): ChatError {
+  const other = result.slice("looks:".length);
+  return new ChatError(
+    "name_taken",
+    `Nickname ${nick} looks like ${other}, who is online; choose another`,
+  );
 }
 
 function roomJson(record: RoomRecord): string {

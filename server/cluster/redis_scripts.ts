@@ -89,9 +89,28 @@ end
 local function user_sub(user, count)
   local u = p .. 'user:' .. user
   if redis.call('HINCRBY', u, 'n', -count) <= 0 then
+    local look = redis.call('HGET', u, 'look')
+    if look and redis.call('HGET', p .. 'looks', look) == user then
+      redis.call('HDEL', p .. 'looks', look)
+    end
     redis.call('DEL', u)
     listed_del('online', user)
   end
+end
+-- The nick of the user online (not user, nor also) whose name looks like look (UTS #39), if any.
+local function look_holder(look, user, also)
+  if look == '' then return nil end
+  local holder = redis.call('HGET', p .. 'looks', look)
+  if not holder or holder == user or holder == also then return nil end
+  local nick = redis.call('HGET', p .. 'user:' .. holder, 'nick')
+  if not nick then
+    redis.call('HDEL', p .. 'looks', look)
+    return nil
+  end
+  return nick
+end
+local function look_set(look, user)
+  if look ~= '' then redis.call('HSET', p .. 'looks', look, user) end
 end
 local function room_event(room, kind, nick, reason, origin)
   local event = {type = kind, room = room_name(room), nick = nick, ts = now_ms(), reason = reason}
@@ -374,11 +393,12 @@ return 1
 /**
  * Claims a nickname cluster-wide. ARGV: prefix, instance, user key, nick,
  * account key ('' for a guest), admin (1/0), multiple sessions (1/0),
- * guest id ('' for an account), the session's resume token hash, and the
- * resume token hash of the session to take over ('' for none).
- * Returns 'ok', 'taken' (someone else has it), 'elsewhere' (the account
- * is online and only one session is allowed), or 'resume:GUESTID' when the
- * holder has the resume token given (end it, then claim again).
+ * guest id ('' for an account), the session's resume token hash, the
+ * resume token hash of the session to take over ('' for none), and the
+ * name's lookalike key. Returns 'ok', 'taken' (someone else has it),
+ * 'elsewhere' (the account is online and only one session is allowed),
+ * 'resume:GUESTID' when the holder has the resume token given (end it,
+ * then claim again), or 'looks:NICK' when NICK, online, looks alike.
  */
 export const CLAIM = script(`
 local inst, user, nick, acct = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -391,7 +411,10 @@ if redis.call('EXISTS', u) == 1 then
   if acct == '' or holder ~= acct then return 'taken' end
   if ARGV[7] ~= '1' then return 'elsewhere' end
 end
-redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8], 'rt', ARGV[9])
+local other = look_holder(ARGV[11], user, '')
+if other then return 'looks:' .. other end
+redis.call('HSET', u, 'nick', nick, 'acct', acct, 'gid', ARGV[8], 'rt', ARGV[9], 'look', ARGV[11])
+look_set(ARGV[11], user)
 if ARGV[6] == '1' then redis.call('HSET', u, 'adm', '1') end
 redis.call('HINCRBY', u, 'n', 1)
 redis.call('HINCRBY', p .. 'inst:' .. inst .. ':users', user, 1)
@@ -412,7 +435,8 @@ return 1
 
 /**
  * Renames a guest's session. ARGV: prefix, instance, old key, new key, new
- * nick, JSON array of the rooms the session is in. Returns 'ok' or 'taken'.
+ * nick, JSON array of the rooms the session is in, the new nick's lookalike
+ * key. Returns 'ok', 'taken', or 'looks:NICK' when NICK, online, looks alike.
  */
 export const RENAME = script(`
 local inst, old, new, nick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -430,13 +454,16 @@ if old == new then
   return 'ok'
 end
 if redis.call('EXISTS', p .. 'user:' .. new) == 1 then return 'taken' end
+local other = look_holder(ARGV[7], new, old)
+if other then return 'looks:' .. other end
 local gid = redis.call('HGET', p .. 'user:' .. old, 'gid') or ''
 local rt = redis.call('HGET', p .. 'user:' .. old, 'rt') or ''
 local iu = p .. 'inst:' .. inst .. ':users'
 local c = redis.call('HINCRBY', iu, old, -1)
 if c <= 0 then redis.call('HDEL', iu, old) end
 if c >= 0 then user_sub(old, 1) end
-redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid, 'rt', rt)
+redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid, 'rt', rt, 'look', ARGV[7])
+look_set(ARGV[7], new)
 redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
 redis.call('HINCRBY', iu, new, 1)
 listed_set('online', new, nick)
@@ -498,7 +525,7 @@ return 1
  * raises sequences to at least what the instance has delivered, so ids never
  * go back. Joins and leaves are announced only where the change is visible.
  * Its published connection counts are replaced too.
- * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash]...],
+ * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash, look]...],
  * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
  * c: open connections, i: [[ip, open connections, of them not logged in]...]}`,
  * expiry of the per-address counts in ms.
@@ -515,7 +542,9 @@ end
 redis.call('DEL', iu)
 for _, u in ipairs(snap.u) do
   local key = p .. 'user:' .. u[1]
-  redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '', 'rt', u[7] or '')
+  redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '', 'rt', u[7] or '',
+    'look', u[8] or '')
+  look_set(u[8] or '', u[1])
   if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
   redis.call('HINCRBY', key, 'n', u[5])
   redis.call('HINCRBY', iu, u[1], u[5])
