@@ -13,6 +13,7 @@
  */
 import { DEFAULT_SERVER_OPTIONS } from "../server/server_options.ts";
 import { nowMs, sleep } from "./clock.ts";
+import { PeakRss } from "./peak_rss.ts";
 import { ServerProcess } from "./server_process.ts";
 import { type Frame, SoakClient } from "./soak_client.ts";
 import type { SoakOptions, SoakReport, SoakScenario } from "./soak_scenario.ts";
@@ -240,14 +241,8 @@ async function run(options: SoakOptions): Promise<SoakReport> {
     quiet.stopped = true;
     const baseline = await baselineDone;
 
-    let rssPeakKiB = await server.rssKiB();
+    const rss = await PeakRss.start(server);
     const stop = { stopped: false };
-    const sampler = (async () => {
-      while (!stop.stopped) {
-        rssPeakKiB = Math.max(rssPeakKiB, await server.rssKiB().catch(() => 0));
-        await sleep(250);
-      }
-    })();
     const connections = DEFAULT_SERVER_OPTIONS.maxConnectionsPerIp;
     const counts: AttackCounts = {
       hellos: 0,
@@ -276,7 +271,8 @@ async function run(options: SoakOptions): Promise<SoakReport> {
     }
     const attackMs = nowMs() - started;
     stop.stopped = true;
-    const [seen] = await Promise.all([legitimate, ...attackers, sampler]);
+    const [seen] = await Promise.all([legitimate, ...attackers]);
+    const rssPeakKiB = await rss.stop();
     const serverCpuPercent = 100 * (await server.cpuSeconds() - cpuBefore) / (attackMs / 1000);
     const loadAfter = await loadAverage();
     // Alive: it still answers a guest's hello, which costs no hash.

@@ -13,6 +13,7 @@
  */
 import { DEFAULT_SERVER_OPTIONS } from "../server/server_options.ts";
 import { nowMs, sleep } from "./clock.ts";
+import { PeakRss } from "./peak_rss.ts";
 import { ServerProcess } from "./server_process.ts";
 import { SoakClient } from "./soak_client.ts";
 import type { SoakOptions, SoakReport, SoakScenario } from "./soak_scenario.ts";
@@ -107,14 +108,8 @@ async function run(options: SoakOptions): Promise<SoakReport> {
   });
   try {
     const port = server.port;
-    let rssPeakKiB = await server.rssKiB();
+    const rss = await PeakRss.start(server);
     const stop = { stopped: false };
-    const sampler = (async () => {
-      while (!stop.stopped) {
-        rssPeakKiB = Math.max(rssPeakKiB, await server.rssKiB().catch(() => 0));
-        await sleep(250);
-      }
-    })();
     const counts: AttackCounts = { created: 0, refused: {}, dropped: 0 };
     const connections = DEFAULT_SERVER_OPTIONS.maxConnectionsPerIp;
     const started = nowMs();
@@ -127,7 +122,8 @@ async function run(options: SoakOptions): Promise<SoakReport> {
     const seen = bystander(port, stop);
     await sleep(Math.max(0, options.seconds * 1000 - (nowMs() - started)));
     stop.stopped = true;
-    const [bystanderSeen] = await Promise.all([seen, ...attackers, sampler]);
+    const [bystanderSeen] = await Promise.all([seen, ...attackers]);
+    const rssPeakKiB = await rss.stop();
     const attackSeconds = (nowMs() - started) / 1000;
     // Alive: a guest from a third address still gets in and creates a room.
     const guest = await SoakClient.open(port, "127.0.0.3").catch(() => undefined);

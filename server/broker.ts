@@ -428,7 +428,7 @@ export class Broker {
     const key = nameKey(nick);
     if (options.resume !== undefined) {
       const ghost = [...this.#users.get(key) ?? []].find((other) =>
-        other.resumeHash === options.resume && other.account === member.account
+        other.account === member.account && other.resumeHash?.() === options.resume
       );
       if (ghost?.displace !== undefined) {
         member.guestId = ghost.guestId;
@@ -1896,7 +1896,7 @@ export class Broker {
           break;
         case "displace":
           for (const session of this.#users.get(effect.user) ?? []) {
-            if (session.resumeHash === effect.resume) session.displace?.();
+            if (session.resumeHash?.() === effect.resume) session.displace?.();
           }
           break;
       }
@@ -1987,7 +1987,7 @@ export class Broker {
         admin,
         sessions.size,
         first.account === undefined ? first.guestId : "",
-        first.resumeHash ?? "",
+        first.resumeHash?.() ?? "",
         lookalikeKey(first.nick),
       ]);
     }

@@ -242,7 +242,7 @@ export class FramedSession extends Session {
         },
       };
       if (this.account !== undefined) welcome.account = { admin: this.admin };
-      if (this.resumeTokenText !== undefined) welcome.resume = this.resumeTokenText;
+      welcome.resume = this.resumeToken;
       this.send(encodeFrame(welcome));
       if (unread !== undefined) {
         const { unread: counts, more } = await this.deliverPending();

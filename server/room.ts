@@ -29,7 +29,7 @@ export interface Member {
    */
   guestId: string;
   /** The hash of the session's resume token, if it has one (see resume_token.ts). */
-  readonly resumeHash?: string | undefined;
+  resumeHash?(): string;
   /** Ends the session because a new connection took it over with its resume token. */
   displace?(): void;
   /** Queues `delivery` for this session; must not block or throw. */

@@ -15,11 +15,11 @@ import { nameKey } from "../shared/validation.ts";
 import type { AccountService } from "./accounts/account_service.ts";
 import type { Broker } from "./broker.ts";
 import type { Delivery } from "./delivery.ts";
-import { type Member, newGuestId, rightsKey, type Room } from "./room.ts";
+import { type Member, rightsKey, type Room } from "./room.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 import type { ServerOptions } from "./server_options.ts";
 import type { UnreadCount } from "./store/store.ts";
-import { newResumeToken, resumeHashOf } from "./resume_token.ts";
+import { resumeHashOf } from "./resume_token.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 /** What every session needs from its server. */
@@ -58,11 +58,10 @@ export abstract class Session implements Member {
   nick = "";
   account: string | undefined = undefined;
   admin = false;
-  guestId: string = newGuestId();
-  /** The hash of this session's resume token (set at login). */
-  resumeHash: string | undefined = undefined;
-  /** The resume token announced in `welcome` (set at login). */
-  protected resumeTokenText: string | undefined = undefined;
+  // Unset: the session's own id (no string of its own per idle connection).
+  #guestId: string | undefined;
+  // Made at welcome; a guest that takes this session over must give it.
+  #resumeToken: string | undefined;
   // Set when a new connection takes this session over: the guest's rights stay.
   #displaced = false;
   #rooms: Set<Room> | undefined;
@@ -244,10 +243,6 @@ export abstract class Session implements Member {
       await accounts.refuseLookalike(nick);
     }
     if (this.#closed) return undefined;
-    // A new token each time: the one given has done its job.
-    const fresh = newResumeToken();
-    this.resumeHash = fresh.hash;
-    this.resumeTokenText = fresh.token;
     // Over several instances the claim is a round trip to Redis.
     await broker.register(this, name, {
       multipleSessions: options.sessions === "multiple",
@@ -510,6 +505,25 @@ export abstract class Session implements Member {
     this.#closeTransport();
     // Deferred: abort may run inside a fan-out that is iterating the room.
     queueMicrotask(() => this.#leaveBroker(reason, code));
+  }
+
+  /** The guest identity's id: this session's, unless it took over a resumed guest's. */
+  get guestId(): string {
+    return this.#guestId ?? this.id;
+  }
+
+  set guestId(id: string) {
+    this.#guestId = id;
+  }
+
+  /** The resume token announced in `welcome`: each session (each welcome) has its own. */
+  get resumeToken(): string {
+    return this.#resumeToken ??= crypto.randomUUID();
+  }
+
+  /** The hash of {@linkcode Session.resumeToken}, what takeovers are matched by. */
+  resumeHash(): string {
+    return resumeHashOf(this.resumeToken);
   }
 
   /** Ends this session: a new connection took it over with its resume token. */

@@ -3,28 +3,12 @@ import { ChatServer } from "../server/chat_server.ts";
 import type { ServerOptions } from "../server/server_options.ts";
 import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { ServerProcess } from "./support/server_process.ts";
+import { listenRelaxed, withDataDir } from "./support/test_server.ts";
 
 const FAST_KDF = { kdfLogN: 10 } as const;
 
 function listen(dataDir: string, options: Partial<ServerOptions> = {}): Promise<ChatServer> {
-  return ChatServer.listen({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir,
-    rateBurst: 1000,
-    ratePerSecond: 1000,
-    ...FAST_KDF,
-    ...options,
-  });
-}
-
-async function withDataDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
-  try {
-    await test(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return listenRelaxed({ dataDir, ...options });
 }
 
 Deno.test("a restart keeps accounts, rooms, topics, history with original ids and times, and bans", async () => {

@@ -5,22 +5,14 @@
  * first to join it.
  */
 import assert from "node:assert/strict";
-import { ChatServer } from "../server/chat_server.ts";
+import type { ChatServer } from "../server/chat_server.ts";
 import type { ServerOptions } from "../server/server_options.ts";
 import { Peer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
+import { listenRelaxed } from "./support/test_server.ts";
 
 function instance(redis: RedisServer, options: Partial<ServerOptions> = {}): Promise<ChatServer> {
-  return ChatServer.listen({
-    host: "127.0.0.1",
-    port: 0,
-    redis: redis.url,
-    redisPresenceTtlMs: 3000,
-    rateBurst: 1000,
-    ratePerSecond: 1000,
-    kdfLogN: 10,
-    ...options,
-  });
+  return listenRelaxed({ redis: redis.url, redisPresenceTtlMs: 3000, ...options });
 }
 
 /** Waits until `check` holds, polling; fails after `ms`. */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { ChatServer } from "../server/chat_server.ts";
+import type { ChatServer } from "../server/chat_server.ts";
 import { FramedSession } from "../server/framed_session.ts";
 import type { ServerOptions } from "../server/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
@@ -14,6 +14,7 @@ import type { HistoryQuery, PendingQuery, StoreWrite } from "../server/store/sto
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { type Frame, Peer } from "./support/peer.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
+import { listenRelaxed, withDataDir } from "./support/test_server.ts";
 
 const T0 = 1_700_000_000_000;
 // The longest body the defaults allow, in 4-byte characters: 16,000 bytes.
@@ -87,24 +88,8 @@ async function fill(
   await store.close();
 }
 
-async function withDataDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
-  try {
-    await test(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function listen(options: Partial<ServerOptions> & { store: SqliteStore }): Promise<ChatServer> {
-  return ChatServer.listen({
-    host: "127.0.0.1",
-    port: 0,
-    rateBurst: 1000,
-    ratePerSecond: 1000,
-    kdfLogN: 10,
-    ...options,
-  });
+  return listenRelaxed(options);
 }
 
 /** The payload size of `frame` on the wire. */

@@ -4,30 +4,9 @@
  * account may own, and guests' rights that end with the guest.
  */
 import assert from "node:assert/strict";
-import { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import { Peer } from "./support/peer.ts";
-
-function listen(options: Partial<ServerOptions> = {}): Promise<ChatServer> {
-  return ChatServer.listen({
-    host: "127.0.0.1",
-    port: 0,
-    rateBurst: 1000,
-    ratePerSecond: 1000,
-    kdfLogN: 10,
-    ...options,
-  });
-}
-
-async function withDataDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
-  try {
-    await test(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { listenRelaxed as listen, withDataDir } from "./support/test_server.ts";
 
 async function roomNames(peer: Peer): Promise<string[]> {
   const reply = await peer.request({ type: "rooms" });

@@ -302,7 +302,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
         member.admin ? 1 : 0,
         options.multipleSessions ? 1 : 0,
         member.account === undefined ? member.guestId : "",
-        member.resumeHash ?? "",
+        member.resumeHash?.() ?? "",
         options.resume ?? "",
         lookalikeKey(nick),
       ]);
