@@ -23,7 +23,7 @@ export interface RssSource {
  * ```
  */
 export class PeakRss {
-  #peakKiB: number;
+  #peakKiB = 0;
   #stopped = false;
   #sampling: Promise<void>;
 
