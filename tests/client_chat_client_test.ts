@@ -942,6 +942,27 @@ function input(): {
   };
 }
 
+/** Runs piped mode on `client` in room general, over input the test writes; what it printed. */
+function piped(
+  client: ChatClient,
+): {
+  lines: ReturnType<typeof input>;
+  output: string[];
+  errors: string[];
+  running: Promise<number>;
+} {
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  return { lines, output, errors, running };
+}
+
 Deno.test("runPiped prints replies in order with events and exits 0", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
@@ -972,15 +993,7 @@ Deno.test("runPiped prints replies in order with events and exits 0", async () =
 Deno.test("runPiped sends a say lost in a drop again under its clientMsgId and exits 0", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
-  const lines = input();
-  const output: string[] = [];
-  const errors: string[] = [];
-  const running = runPiped(client, {
-    input: lines.stream,
-    room: "general",
-    output: (line) => output.push(line),
-    errors: (line) => errors.push(line),
-  });
+  const { lines, errors, running } = piped(client);
   await peer.ack("join", { room: "general" });
   await lines.write("maybe lost");
   const first = await peer.next((frame) => frame.type === "say");
@@ -1003,15 +1016,7 @@ Deno.test("runPiped sends a say lost in a drop again under its clientMsgId and e
 Deno.test("runPiped reports a request lost in a drop and exits 1", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
-  const lines = input();
-  const output: string[] = [];
-  const errors: string[] = [];
-  const running = runPiped(client, {
-    input: lines.stream,
-    room: "general",
-    output: (line) => output.push(line),
-    errors: (line) => errors.push(line),
-  });
+  const { lines, output, errors, running } = piped(client);
   await peer.ack("join", { room: "general" });
   await lines.write("/topic maybe set");
   await peer.next((frame) => frame.type === "topic");
