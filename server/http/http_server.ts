@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
+import { protocolJsonSchema } from "../../shared/protocol.ts";
 import { VERSION } from "../../shared/version.ts";
 import { addAdminRoutes } from "./admin_routes.ts";
 import { AdminSessions } from "./admin_sessions.ts";
@@ -25,6 +26,9 @@ import { OPENAPI_DOCUMENT } from "./openapi.ts";
 import { type RouteEntry, Router } from "./router.ts";
 import { TrustedProxies } from "./trusted_proxies.ts";
 import { addWebRoutes } from "./web_routes.ts";
+
+/** docs/protocol.schema.json, as this build's definitions make it (a test keeps the file equal). */
+const PROTOCOL_SCHEMA_TEXT = JSON.stringify(protocolJsonSchema());
 
 // A readiness probe must answer even when the store hangs.
 const READY_TIMEOUT_MS = 2000;
@@ -185,7 +189,11 @@ export class HttpServer {
         new Response(await this.exporter.text(), {
           headers: { "content-type": this.exporter.contentType, "cache-control": "no-store" },
         }))
-      .add("GET", "/api/openapi.json", () => Response.json(OPENAPI_DOCUMENT));
+      .add("GET", "/api/openapi.json", () => Response.json(OPENAPI_DOCUMENT))
+      .add("GET", "/api/protocol.schema.json", () =>
+        new Response(PROTOCOL_SCHEMA_TEXT, {
+          headers: { "content-type": "application/schema+json" },
+        }));
     addApiRoutes(this.router, {
       host,
       keys: new ApiKeyService(host.store),
