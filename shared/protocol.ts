@@ -341,11 +341,12 @@ export type RequestOf<K extends RequestType> = Infer<typeof REQUEST_SCHEMAS[K]>;
 /** Requests a client may send after `hello`; each carries a client-chosen `id`. */
 export type Request = { [K in RequestType]: RequestOf<K> }[RequestType];
 
-/** A request of type `K` without its id, as built from a slash command. */
-export type RequestBodyOf<K extends RequestType> = Omit<RequestOf<K>, "id">;
+/** A request of type `K` (each of them, for a union) without its id, as built from a slash command. */
+export type RequestBodyOf<K extends RequestType> = K extends RequestType ? Omit<RequestOf<K>, "id">
+  : never;
 
 /** A request without its id, as built from a slash command. */
-export type RequestBody = { [K in RequestType]: RequestBodyOf<K> }[RequestType];
+export type RequestBody = RequestBodyOf<RequestType>;
 
 /** First frame from a client. */
 export type HelloFrame = Infer<typeof HELLO>;
@@ -685,6 +686,28 @@ export type RequestResults = { [K in RequestType]: Infer<typeof RESULT_SCHEMAS[K
 
 /** The result of a request of type `K`. */
 export type ResultOf<K extends RequestType> = RequestResults[K];
+
+/** A request (without its id) and the result of its ack, for each request type `K`. */
+export type Reply<K extends RequestType = RequestType> = K extends RequestType
+  ? { request: RequestBodyOf<K>; result: RequestResults[K] }
+  : never;
+
+/**
+ * Whether `reply` answers a request of type `type`; narrows its request and
+ * result together.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReplyTo, type Reply } from "./protocol.ts";
+ * const reply = { request: { type: "users" }, result: { users: ["bob"], total: 1 } } as Reply;
+ * assert.equal(isReplyTo(reply, "users") ? reply.result.users[0] : undefined, "bob");
+ * assert.equal(isReplyTo(reply, "who"), false);
+ * ```
+ */
+export function isReplyTo<K extends RequestType>(reply: Reply, type: K): reply is Reply<K> {
+  return reply.request.type === type;
+}
 
 // ---------------------------------------------------------------- parsing
 

@@ -387,6 +387,9 @@ export const OPENAPI_DOCUMENT = {
     "/": { get: webFile("webClient", "The browser chat client", "text/html") },
     "/admin": { get: webFile("dashboard", "The admin dashboard", "text/html") },
     "/assets/chat.js": { get: webFile("chatScript", "The web client's script", "text/javascript") },
+    "/assets/chat_wire.js": {
+      get: webFile("chatWireScript", "The web client's requests and replies", "text/javascript"),
+    },
     "/assets/admin.js": {
       get: webFile("adminScript", "The dashboard's script", "text/javascript"),
     },
