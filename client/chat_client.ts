@@ -403,7 +403,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * @example
    * ```ts ignore
    * const result = await client.request({ type: "who", room: "general" });
-   * console.log(result.members, result.total); // ["alice", "bob"] 2
+   * assert.deepEqual([result.members, result.total], [["alice", "bob"], 2]);
    * ```
    */
   request<B extends RequestBody>(

@@ -103,9 +103,10 @@ function hashNick(nick: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nickColor } from "./format.ts";
- * console.log(nickColor("alice", 256) === nickColor("ALICE", 256)); // true
- * console.log(nickColor("alice", 0)); // ""
+ * assert.equal(nickColor("alice", 256) === nickColor("ALICE", 256), true);
+ * assert.equal(nickColor("alice", 0), "");
  * ```
  */
 export function nickColor(nick: string, depth: ColorDepth): string {
@@ -120,8 +121,9 @@ export function nickColor(nick: string, depth: ColorDepth): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paint } from "./format.ts";
- * console.log(JSON.stringify(paint("hi", "1"))); // "\u001b[1mhi\u001b[0m"
+ * assert.equal(paint("hi", "1"), "\u001b[1mhi\u001b[0m");
  * ```
  */
 export function paint(text: string, sgr: string): string {
@@ -133,8 +135,9 @@ export function paint(text: string, sgr: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatTime } from "./format.ts";
- * console.log(formatTime(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true })); // "12:34:56"
+ * assert.equal(formatTime(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true }), "12:34:56");
  * ```
  */
 export function formatTime(ts: number, options: { utc?: boolean } = {}): string {
@@ -150,8 +153,9 @@ export function formatTime(ts: number, options: { utc?: boolean } = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDate } from "./format.ts";
- * console.log(formatDate(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true })); // "2024-01-01"
+ * assert.equal(formatDate(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true }), "2024-01-01");
  * ```
  */
 export function formatDate(ts: number, options: { utc?: boolean } = {}): string {
@@ -167,8 +171,9 @@ export function formatDate(ts: number, options: { utc?: boolean } = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./format.ts";
- * console.log(formatDuration(598_000)); // "9m 58s"
+ * assert.equal(formatDuration(598_000), "9m 58s");
  * ```
  */
 export function formatDuration(ms: number): string {
@@ -192,10 +197,10 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChatError } from "../shared/errors.ts";
  * import { describeError } from "./format.ts";
- * console.log(describeError(new ChatError("name_taken", "Nickname bob is already in use")));
- * // "Nickname bob is already in use (name_taken)"
+ * assert.equal(describeError(new ChatError("name_taken", "Nickname bob is already in use")), "Nickname bob is already in use (name_taken)");
  * ```
  */
 export function describeError(error: unknown): string {
@@ -222,9 +227,10 @@ export const CA_SERVER_CERTIFICATE = "the server's TLS certificate is a CA certi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isCaServerCertificate } from "./format.ts";
  * const error = new Error("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
- * console.log(isCaServerCertificate(error)); // true
+ * assert.equal(isCaServerCertificate(error), true);
  * ```
  */
 export function isCaServerCertificate(error: unknown): boolean {
@@ -338,11 +344,11 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEvent } from "./format.ts";
  * const ts = Date.UTC(2024, 0, 1, 12, 34, 56);
  * const event = { type: "message", room: "general", from: "alice", body: "hi", id: 1, ts } as const;
- * console.log(formatEvent(event, { utc: true }));
- * // "[12:34:56] #general <alice> hi"
+ * assert.equal(formatEvent(event, { utc: true }), "[12:34:56] #general <alice> hi");
  * ```
  */
 export function formatEvent(event: ClientEvent, options: FormatOptions = {}): string {
@@ -379,9 +385,9 @@ export interface JsonRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventToJson } from "./format.ts";
- * console.log(eventToJson({ type: "join", room: "general", nick: "bob", ts: 1 }));
- * // { type: "join", room: "general", from: "bob", body: null, id: null, ts: 1, nick: "bob" }
+ * assert.deepEqual(eventToJson({ type: "join", room: "general", nick: "bob", ts: 1 }), { type: "join", room: "general", from: "bob", body: null, id: null, ts: 1, nick: "bob" });
  * ```
  */
 export function eventToJson(event: ClientEvent): JsonRecord {
@@ -431,8 +437,10 @@ const JSON_UNSAFE =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonLine } from "./format.ts";
- * console.log(jsonLine({ body: "a\u202eb" })); // {"body":"a\u202eb"} with the escape spelled out
+ * // The escape is spelled out: six characters, not the bidi override itself.
+ * assert.equal(jsonLine({ body: "a\u202eb" }), '{"body":"a\\u202eb"}');
  * ```
  */
 export function jsonLine(record: unknown): string {

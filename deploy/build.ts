@@ -44,8 +44,9 @@ const BUILD_INFO = new URL("shared/build_info.ts", ROOT);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { outputName } from "./build.ts";
- * console.log(outputName("x86_64-pc-windows-msvc", "0.1.0")); // "chat-0.1.0-x86_64-pc-windows-msvc.exe"
+ * assert.equal(outputName("x86_64-pc-windows-msvc", "0.1.0"), "chat-0.1.0-x86_64-pc-windows-msvc.exe");
  * ```
  */
 export function outputName(target: string, version: string): string {
@@ -57,8 +58,16 @@ export function outputName(target: string, version: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileArgs } from "./build.ts";
- * console.log(compileArgs("aarch64-apple-darwin", { outDir: "dist", version: "0.1.0" }).join(" "));
+ * const args = compileArgs("aarch64-apple-darwin", { outDir: "dist", version: "0.1.0" });
+ * assert.deepEqual(args.slice(-5), [
+ *   "--target",
+ *   "aarch64-apple-darwin",
+ *   "--output",
+ *   "dist/chat-0.1.0-aarch64-apple-darwin",
+ *   "main.ts",
+ * ]);
  * ```
  */
 export function compileArgs(
@@ -86,8 +95,9 @@ export function compileArgs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderBuildInfo } from "./build.ts";
- * console.log(renderBuildInfo("0123456789ab").includes('"0123456789ab"')); // true
+ * assert.equal(renderBuildInfo("0123456789ab").includes('"0123456789ab"'), true);
  * ```
  */
 export function renderBuildInfo(commit: string): string {

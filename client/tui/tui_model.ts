@@ -118,12 +118,13 @@ export function mentions(body: string, nick: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TuiModel } from "./tui_model.ts";
  * const model = new TuiModel({ nick: "alice", server: "127.0.0.1:7007", columns: 80, rows: 24 });
  * const effects = model.start("general");
- * console.log(effects); // [{ type: "send", request: { type: "join", room: "general" } }]
+ * assert.deepEqual(effects, [{ type: "send", request: { type: "join", room: "general" } }]);
  * model.handleKey({ kind: "text", text: "hi" });
- * console.log(model.input.text); // "hi"
+ * assert.equal(model.input.text, "hi");
  * ```
  */
 export class TuiModel {

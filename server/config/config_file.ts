@@ -46,8 +46,9 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig } from "./config_file.ts";
- * console.log(parseConfig("port = 9000", { path: "chat.toml" })); // { port: 9000 }
+ * assert.deepEqual(parseConfig("port = 9000", { path: "chat.toml" }), { port: 9000 });
  * ```
  */
 export function parseConfig(text: string, options: { path: string }): Record<string, unknown> {
@@ -69,8 +70,9 @@ export function parseConfig(text: string, options: { path: string }): Record<str
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderDefaultConfig } from "./config_file.ts";
- * console.log(renderDefaultConfig().includes("#max_queue_bytes = ")); // true
+ * assert.equal(renderDefaultConfig().includes("#max_queue_bytes = "), true);
  * ```
  */
 export function renderDefaultConfig(): string {

@@ -111,12 +111,13 @@ export function readEnvironment(): Record<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSettings } from "./load_settings.ts";
  * const { settings, sources } = resolveSettings({
  *   env: { CHAT_PORT: "9000" },
  *   flags: { "max-queue-bytes": "2048" },
  * });
- * console.log(settings.port, sources.port); // 9000 { kind: "env", name: "CHAT_PORT" }
+ * assert.deepEqual([settings.port, sources.port], [9000, { kind: "env", name: "CHAT_PORT" }]);
  * ```
  */
 export function resolveSettings(inputs: SettingInputs): ResolvedSettings {
@@ -157,8 +158,9 @@ export function resolveSettings(inputs: SettingInputs): ResolvedSettings {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { settingFlags } from "./load_settings.ts";
- * console.log(settingFlags()["no-tcp"]); // { type: "boolean" }
+ * assert.deepEqual(settingFlags()["no-tcp"], { type: "boolean" });
  * ```
  */
 export function settingFlags(): Record<
@@ -189,9 +191,10 @@ export function settingFlags(): Record<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSettings, toServerOptions } from "./load_settings.ts";
  * const options = await toServerOptions(resolveSettings({ flags: { memory: true } }));
- * console.log(options.dataDir); // null
+ * assert.equal(options.dataDir, null);
  * ```
  */
 export async function toServerOptions(resolved: ResolvedSettings): Promise<ServerOptions> {
@@ -223,8 +226,9 @@ export async function toServerOptions(resolved: ResolvedSettings): Promise<Serve
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeSource } from "./load_settings.ts";
- * console.log(describeSource({ kind: "env", name: "CHAT_PORT" })); // "env CHAT_PORT"
+ * assert.equal(describeSource({ kind: "env", name: "CHAT_PORT" }), "env CHAT_PORT");
  * ```
  */
 export function describeSource(source: SettingSource): string {

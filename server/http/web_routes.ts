@@ -58,11 +58,12 @@ export const WEB_ASSETS: ReadonlyMap<string, Asset> = new Map([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Router } from "./router.ts";
  * import { addWebRoutes } from "./web_routes.ts";
  * const router = new Router();
  * addWebRoutes(router);
- * console.log(router.routes.some((route) => route.path === "/admin")); // true
+ * assert.equal(router.routes.some((route) => route.path === "/admin"), true);
  * ```
  */
 export function addWebRoutes(router: Router): void {
