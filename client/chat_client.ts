@@ -226,8 +226,9 @@ function messageOf(error: unknown): string {
  * await using client = await ChatClient.connect({ hostname: "127.0.0.1", port: 7007, nick: "alice" });
  * await client.request({ type: "join", room: "general" });
  * await client.request({ type: "say", room: "general", body: "hello" });
+ * const lines: string[] = [];
  * for await (const event of client) {
- *   if (event.type === "message") console.log(`<${event.from}> ${event.body}`);
+ *   if (event.type === "message") lines.push(`<${event.from}> ${event.body}`);
  * }
  * ```
  */
@@ -300,9 +301,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    *
    * @example
    * ```ts ignore
+   * import assert from "node:assert/strict";
    * import { ChatClient } from "./chat_client.ts";
    * const client = await ChatClient.connect({ nick: "alice", reconnect: { maxDelayMs: 5000 } });
-   * console.log(client.nick, client.welcome.server);
+   * assert.equal(client.nick, "alice"); // as the server normalized it
    * await client.close();
    * ```
    */
@@ -461,7 +463,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * @example
    * ```ts ignore
    * await client.close("see you tomorrow");
-   * console.log(client.state); // "closed"
+   * assert.equal(client.state, "closed");
    * ```
    */
   async close(reason?: string): Promise<void> {

@@ -58,9 +58,9 @@ function randomNonce(): number {
  * @example
  * ```ts ignore
  * import { discoverServers } from "./server_discovery.ts";
- * for (const server of await discoverServers()) {
- *   console.log(server.name, server.hostname, server.tcp, server.tls);
- * }
+ * const servers = await discoverServers();
+ * // Each with its name, its address and its TCP and TLS ports (null when absent).
+ * const menu = servers.map((server) => `${server.name} ${server.hostname}:${server.tcp ?? server.tls}`);
  * ```
  */
 export async function discoverServers(options: DiscoverOptions = {}): Promise<DiscoveredServer[]> {

@@ -119,9 +119,16 @@ export const BUILD_COMMIT: string = ${JSON.stringify(commit)};
  * A `sha256sum`-style line for a file: the hex digest, two spaces, the name.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { checksumLine } from "./build.ts";
- * console.log(await checksumLine("dist/chat-0.1.0-x86_64-unknown-linux-gnu"));
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat-0.1.0-x86_64-unknown-linux-gnu`, "hi");
+ * assert.equal(
+ *   await checksumLine(`${dir}/chat-0.1.0-x86_64-unknown-linux-gnu`),
+ *   "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4  chat-0.1.0-x86_64-unknown-linux-gnu",
+ * );
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function checksumLine(path: string): Promise<string> {

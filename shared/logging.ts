@@ -56,7 +56,7 @@ const SENSITIVE = /pass(word|wd)?|token|secret|body/i;
  * call {@linkcode shutdownLogging} before exit to flush a log file.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { setupLogging, shutdownLogging } from "./logging.ts";
  * await setupLogging({ level: "info", format: "text" });
  * await shutdownLogging();
@@ -157,7 +157,7 @@ export function reopenLogFile(): boolean {
  * Flushes and closes the sinks (a log file's buffer is written out).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { shutdownLogging } from "./logging.ts";
  * await shutdownLogging();
  * ```

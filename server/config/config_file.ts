@@ -25,10 +25,14 @@ export const DEFAULT_CONFIG_FILE = "chat.toml";
  * {@linkcode ConfigError} with the path (and line and column).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readConfigFile } from "./config_file.ts";
- * const table = await readConfigFile("chat.toml");
- * console.log(table.port);
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat.toml`, "port = 7100\n");
+ * const table = await readConfigFile(`${dir}/chat.toml`);
+ * assert.equal(table.port, 7100);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {

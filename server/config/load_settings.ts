@@ -53,10 +53,16 @@ export interface SettingInputs {
  * `--config` flag or else `CHAT_CONFIG` (if any), then `env`, then `flags`.
  *
  * @example
- * ```ts ignore
- * import { loadSettings, readEnvironment } from "./load_settings.ts";
- * const { settings } = await loadSettings({ flags: { config: "chat.toml" }, env: readEnvironment() });
- * console.log(settings.port);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadSettings } from "./load_settings.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat.toml`, "port = 7100\nmax_rooms = 5\n");
+ * const env = { CHAT_PORT: "7200" };
+ * const { settings } = await loadSettings({ flags: { config: `${dir}/chat.toml` }, env });
+ * // The environment wins over the file.
+ * assert.deepEqual([settings.port, settings.maxRooms], [7200, 5]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadSettings(
@@ -83,9 +89,12 @@ export async function loadSettings(
  * variable a setting reads that is allowed one by one.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readEnvironment } from "./load_settings.ts";
- * console.log(readEnvironment().CHAT_PORT);
+ * Deno.env.set("CHAT_PORT", "7300");
+ * assert.equal(readEnvironment().CHAT_PORT, "7300");
+ * Deno.env.delete("CHAT_PORT");
  * ```
  */
 export function readEnvironment(): Record<string, string> {

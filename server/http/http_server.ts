@@ -46,9 +46,10 @@ export interface HttpServerOptions {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { HttpServer } from "./http_server.ts";
  * const http = HttpServer.open(host, { hostname: "127.0.0.1", port: 0 });
- * console.log(http.addr.port);
+ * assert.ok(http.addr.port > 0); // a free one
  * await http.shutdown();
  * ```
  */
