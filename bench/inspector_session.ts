@@ -19,9 +19,10 @@ export interface HeapUsage {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { InspectorSession } from "./inspector_session.ts";
  * const session = await InspectorSession.connect("ws://127.0.0.1:9229/…");
- * console.log((await session.heapUsage()).usedSize);
+ * assert.ok((await session.heapUsage()).usedSize > 0);
  * session.close();
  * ```
  */

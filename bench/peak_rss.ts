@@ -19,7 +19,7 @@ export interface RssSource {
  * import { PeakRss } from "./peak_rss.ts";
  * const rss = await PeakRss.start(server);
  * // ... the attack ...
- * console.log(`${Math.round((await rss.stop()) / 1024)} MiB at most`);
+ * const peakKiB = await rss.stop(); // the largest resident set seen, in KiB
  * ```
  */
 export class PeakRss {

@@ -24,13 +24,14 @@ export interface ScannerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Sampler } from "./sampler.ts";
  * const latencies: number[] = [];
  * const sampler = new Sampler({ sampleEvery: 2, skipSamples: 2, onSample: (ms) => latencies.push(ms) });
  * for (let index = 0; index < 6; index++) {
  *   if (sampler.wants(index)) sampler.record(100, 100 - index);
  * }
- * console.log(latencies); // [2, 4]
+ * assert.deepEqual(latencies, [2, 4]);
  * ```
  */
 export class Sampler {

@@ -1,10 +1,11 @@
 /**
  * Micro-benchmarks of validation (shared/validation.ts, shared/protocol.ts):
- * nicknames, message bodies and parsing a whole client frame.
+ * nicknames, message bodies, parsing a whole client frame, and what a client
+ * checks of the frames it receives.
  *
  * @module
  */
-import { parseClientFrame } from "../shared/protocol.ts";
+import { parseAck, parseClientFrame, parseServerFrame } from "../shared/protocol.ts";
 import { validateBody, validateNick } from "../shared/validation.ts";
 
 const ASCII_64 = "The quick brown fox jumps over the lazy dog, then sits down. ok!";
@@ -47,4 +48,24 @@ Deno.bench("parseClientFrame: hello", { group: "frame" }, () => {
 
 Deno.bench("parseClientFrame: join", { group: "frame" }, () => {
   parseClientFrame({ type: "join", id: 8, room: "general" });
+});
+
+const HISTORY_ITEM = { type: "message", room: "general", from: "alice", body: ASCII_64, ts: 1 };
+const JOIN_RESULT = {
+  room: "general",
+  topic: "",
+  members: Array.from({ length: 50 }, (_, i) => `user${i}`),
+  lastId: 50,
+  history: Array.from({ length: 50 }, (_, i) => ({ ...HISTORY_ITEM, id: i + 1, history: true })),
+};
+
+Deno.bench("parseServerFrame: message (what a client checks per event)", {
+  group: "server frame",
+  baseline: true,
+}, () => {
+  parseServerFrame({ ...HISTORY_ITEM, id: 7 });
+});
+
+Deno.bench("parseAck: join with 50 members and 50 messages", { group: "server frame" }, () => {
+  parseAck({ type: "ack", id: 1, result: JOIN_RESULT }, { type: "join" });
 });

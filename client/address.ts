@@ -76,10 +76,15 @@ function parseHostPort(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAddress } from "./address.ts";
- * console.log(parseAddress("[::1]:7007")); // { transport: "tcp", hostname: "::1", port: 7007 }
- * console.log(parseAddress("tls://chat.example.org")); // { transport: "tls", ..., port: 7443 }
- * console.log(parseAddress("unix:/run/chat/chat.sock")); // { transport: "unix", path: "/run/chat/chat.sock" }
+ * assert.deepEqual(parseAddress("[::1]:7007"), { transport: "tcp", hostname: "::1", port: 7007 });
+ * assert.deepEqual(parseAddress("tls://chat.example.org"), {
+ *   transport: "tls",
+ *   hostname: "chat.example.org",
+ *   port: 7443,
+ * });
+ * assert.deepEqual(parseAddress("unix:/run/chat/chat.sock"), { transport: "unix", path: "/run/chat/chat.sock" });
  * ```
  */
 export function parseAddress(input: string | undefined): Address {
@@ -115,9 +120,10 @@ export function parseAddress(input: string | undefined): Address {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatAddress } from "./address.ts";
- * console.log(formatAddress({ transport: "tcp", hostname: "::1", port: 7007 })); // "[::1]:7007"
- * console.log(formatAddress({ transport: "unix", path: "/tmp/chat.sock" })); // "unix:/tmp/chat.sock"
+ * assert.equal(formatAddress({ transport: "tcp", hostname: "::1", port: 7007 }), "[::1]:7007");
+ * assert.equal(formatAddress({ transport: "unix", path: "/tmp/chat.sock" }), "unix:/tmp/chat.sock");
  * ```
  */
 export function formatAddress(address: Address): string {

@@ -26,8 +26,9 @@ export const DEFAULT_MAX_DELAY_MS = 30_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "./backoff.ts";
- * console.log(backoffDelay(3, { random: () => 0.5 })); // 500: half of 1000
+ * assert.equal(backoffDelay(3, { random: () => 0.5 }), 500); // half of 1000
  * ```
  */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {

@@ -10,10 +10,15 @@ import { ChatError, type ErrorCode } from "../shared/errors.ts";
 import {
   type AckFrame,
   type ByeFrame,
-  parseServerFrame,
+  isReplyTo,
+  parseAck,
   PROTOCOL_MAJOR,
   PROTOCOL_VERSION,
+  type Reply,
   type RequestBody,
+  type RequestBodyOf,
+  type RequestType,
+  type ResultOf,
   type ServerFrame,
   type ServerLimits,
   type WelcomeFrame,
@@ -49,8 +54,8 @@ function connectTarget(options: ChatClientOptions): ConnectTarget {
   };
 }
 
-/** What an `ack` carries: depends on the request. */
-export type RequestResult = AckFrame["result"];
+/** What the ack of any request carries: {@linkcode ResultOf} its type. */
+export type RequestResult = ResultOf<RequestType>;
 
 /** Reconnection settings; delays follow {@linkcode backoffDelay}. */
 export interface ReconnectOptions {
@@ -159,9 +164,9 @@ interface Pending {
 interface JoinedRoom {
   name: string;
   /** The request that joined it, sent again to rejoin. */
-  join: RequestBody;
+  join: RequestBodyOf<"join">;
   /** The last message id seen in the room: a rejoin asks for what came after. */
-  lastId?: number;
+  lastId: number;
 }
 
 /** A room the server just said we left, and why. */
@@ -221,8 +226,9 @@ function messageOf(error: unknown): string {
  * await using client = await ChatClient.connect({ hostname: "127.0.0.1", port: 7007, nick: "alice" });
  * await client.request({ type: "join", room: "general" });
  * await client.request({ type: "say", room: "general", body: "hello" });
+ * const lines: string[] = [];
  * for await (const event of client) {
- *   if (event.type === "message") console.log(`<${event.from}> ${event.body}`);
+ *   if (event.type === "message") lines.push(`<${event.from}> ${event.body}`);
  * }
  * ```
  */
@@ -295,9 +301,10 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    *
    * @example
    * ```ts ignore
+   * import assert from "node:assert/strict";
    * import { ChatClient } from "./chat_client.ts";
    * const client = await ChatClient.connect({ nick: "alice", reconnect: { maxDelayMs: 5000 } });
-   * console.log(client.nick, client.welcome.server);
+   * assert.equal(client.nick, "alice"); // as the server normalized it
    * await client.close();
    * ```
    */
@@ -391,17 +398,35 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * replies are retried after the delay the server asks for. A `quit`
    * request closes the client.
    *
+   * The result is checked against the request (docs/protocol.md, section
+   * 8) and typed by it; a result that is not what the request gets rejects
+   * with `bad_frame`.
+   *
    * @example
    * ```ts ignore
    * const result = await client.request({ type: "who", room: "general" });
-   * console.log(result?.members); // ["alice", "bob"]
+   * assert.deepEqual([result.members, result.total], [["alice", "bob"], 2]);
    * ```
    */
-  request(body: RequestBody, options: RequestOptions = {}): Promise<RequestResult> {
-    if (body.type === "quit") return this.close(body.reason).then(() => ({}));
-    const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
+  request<B extends RequestBody>(
+    body: B,
+    options: RequestOptions = {},
+  ): Promise<ResultOf<B["type"]>> {
+    if (body.type === "quit") {
+      const reason = (body as RequestBodyOf<"quit">).reason;
+      return this.close(reason).then(() => ({}) as ResultOf<B["type"]>);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ResultOf<B["type"]>>();
     const replyEvent = options.replyEvent ?? false;
-    const pending: Pending = { body, resolve, reject, internal: false, replyEvent, rateRetries: 0 };
+    const pending: Pending = {
+      body,
+      // The ack's result was checked against this body's type.
+      resolve: resolve as (result: RequestResult) => void,
+      reject,
+      internal: false,
+      replyEvent,
+      rateRetries: 0,
+    };
     if (body.type === "say" || body.type === "dm") {
       pending.clientMsgId = body.clientMsgId ?? crypto.randomUUID();
     }
@@ -438,7 +463,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * @example
    * ```ts ignore
    * await client.close("see you tomorrow");
-   * console.log(client.state); // "closed"
+   * assert.equal(client.state, "closed");
    * ```
    */
   async close(reason?: string): Promise<void> {
@@ -673,16 +698,17 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     const entries = [...this.#rooms.values()];
     const rooms = entries.map((entry) => entry.name);
     const joins = entries.map((entry) => {
-      const { promise, resolve, reject } = Promise.withResolvers<RequestResult>();
+      const { promise, resolve, reject } = Promise.withResolvers<ResultOf<"join">>();
       // The original join, so whatever it carried besides the room goes again, and
       // `since` so the server replays what we missed while away.
-      const since = entry.lastId === undefined ? {} : { since: entry.lastId };
+      const since = { since: entry.lastId };
       this.#outbox.push({
-        body: { ...entry.join, room: entry.name, ...since } as RequestBody,
+        body: { ...entry.join, room: entry.name, ...since },
         resolve: (result) => {
+          const joined = result as ResultOf<"join">;
           // Now, not after every rejoin: missed messages come before newer live ones.
-          if (entry.lastId !== undefined) this.#replay(entry.name, result);
-          resolve(result);
+          this.#replay(joined);
+          resolve(joined);
         },
         reject,
         internal: true,
@@ -703,7 +729,7 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     results.forEach((result, index) => {
       const room = rooms[index]!;
       if (result.status === "fulfilled") {
-        rejoined.push(typeof result.value?.room === "string" ? result.value.room : room);
+        rejoined.push(result.value.room);
       } else {
         this.#rooms.delete(nameKey(room));
         failed.push({ room, message: messageOf(result.reason) });
@@ -813,20 +839,17 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
 
   #resolve(pending: Pending, result: RequestResult): void {
     if (pending.replyEvent) {
-      const ts = Date.now();
-      const request = pending.body;
-      this.#events.push(
-        result === undefined
-          ? { type: "reply", request, ts }
-          : { type: "reply", request, result, ts },
-      );
+      // A pair checked together: the result is the one of this request's type.
+      const reply = { type: "reply", request: pending.body, result, ts: Date.now() };
+      this.#events.push(reply as ClientEvent);
     }
     pending.resolve(result);
   }
 
   #reject(pending: Pending, error: Error): void {
     if (pending.replyEvent) {
-      this.#events.push({ type: "reply", request: pending.body, error, ts: Date.now() });
+      const reply = { type: "reply", request: pending.body, error, ts: Date.now() };
+      this.#events.push(reply as ClientEvent);
     }
     pending.reject(error);
   }
@@ -925,30 +948,34 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
     const pending = this.#inflight.get(frame.id);
     if (pending === undefined) return;
     this.#inflight.delete(frame.id);
-    const body = pending.body;
-    const result = frame.result;
-    const named = (key: string, fallback: string): string => {
-      const value = result?.[key];
-      return typeof value === "string" ? value : fallback;
-    };
-    if (body.type === "join") {
-      const room = named("room", body.room.replace(/^#/, ""));
-      const lastId = result?.lastId;
-      this.#rooms.set(nameKey(room), {
-        name: room,
-        join: body,
-        ...(typeof lastId === "number" ? { lastId } : {}),
+    let reply: Reply;
+    try {
+      reply = { request: pending.body, result: parseAck(frame, pending.body).result } as Reply;
+    } catch (error) {
+      logger.warn("The server's reply to {request} is not what it should be: {error}", {
+        request: describe(pending.body),
+        error,
       });
-    } else if (body.type === "leave") {
-      this.#rooms.delete(nameKey(named("room", body.room.replace(/^#/, ""))));
-    } else if (body.type === "nick") {
-      this.#nick = named("nick", body.nick);
-    } else if (body.type === "register") {
+      this.#reject(pending, error as ChatError);
+      return;
+    }
+    if (isReplyTo(reply, "join")) {
+      const { request, result } = reply;
+      this.#rooms.set(nameKey(result.room), {
+        name: result.room,
+        join: request,
+        lastId: result.lastId,
+      });
+    } else if (isReplyTo(reply, "leave")) {
+      this.#rooms.delete(nameKey(reply.result.room));
+    } else if (isReplyTo(reply, "nick")) {
+      this.#nick = reply.result.nick;
+    } else if (isReplyTo(reply, "register")) {
       // The nickname now needs its password: a reconnect must log in with it.
-      this.#password = body.password;
+      this.#password = reply.request.password;
       this.#account = true;
     }
-    this.#resolve(pending, result);
+    this.#resolve(pending, reply.result);
   }
 
   /**
@@ -956,12 +983,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
    * notice of any the server no longer has; a notice says how to page
    * for the rest when there were more than it replays at once.
    */
-  #replay(room: string, result: RequestResult): void {
-    const name = typeof result?.room === "string" ? result.room : room;
+  #replay(result: ResultOf<"join">): void {
+    const name = result.room;
     const notice = (body: string) =>
       this.#events.push({ type: "notice", room: name, body, ts: Date.now() });
-    const gap = result?.gap as { after?: unknown; oldest?: unknown } | undefined;
-    if (typeof gap?.after === "number" && typeof gap.oldest === "number") {
+    const gap = result.gap;
+    if (gap !== undefined) {
       const [first, last] = [gap.after + 1, gap.oldest - 1];
       if (last >= first) {
         notice(
@@ -971,22 +998,13 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
         );
       }
     }
-    const history = result?.history;
-    if (!Array.isArray(history)) return;
     let lastId: number | undefined;
-    for (const item of history) {
-      let frame: ServerFrame | undefined;
-      try {
-        frame = parseServerFrame(item);
-      } catch {
-        continue;
-      }
-      if (frame?.type !== "message") continue;
-      this.#track(frame);
-      this.#events.push(frame);
-      lastId = frame.id;
+    for (const message of result.history) {
+      this.#track(message);
+      this.#events.push(message);
+      lastId = message.id;
     }
-    if (result?.more === true && lastId !== undefined) {
+    if (result.more === true && lastId !== undefined) {
       notice(
         `More was missed in #${name} than the server replays at once: /history after ${lastId}`,
       );

@@ -43,9 +43,9 @@ function usage(text: string): ChatError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseClientCommand } from "./client_commands.ts";
- * console.log(parseClientCommand("/dmhistory bob before 40", {}));
- * // { kind: "request", request: { type: "dm_history", with: "bob", before: 40 } }
+ * assert.deepEqual(parseClientCommand("/dmhistory bob before 40", {}), { kind: "request", request: { type: "dm_history", with: "bob", before: 40 } });
  * ```
  */
 export function parseClientCommand(

@@ -5,7 +5,14 @@
  * @module
  */
 import type { ErrorFrame } from "../shared/errors.ts";
-import type { AckFrame, ByeFrame, ChatEvent, RequestBody } from "../shared/protocol.ts";
+import type {
+  ByeFrame,
+  ChatEvent,
+  Reply,
+  RequestBodyOf,
+  RequestType,
+  ResultOf,
+} from "../shared/protocol.ts";
 
 /** The connection dropped; the client will try again after `delayMs`. */
 export interface ReconnectingEvent {
@@ -47,21 +54,43 @@ export interface ServerErrorEvent extends ErrorFrame {
   ts: number;
 }
 
-/**
- * How a request made with `{ replyEvent: true }` ended, delivered in order
- * with the other events (its promise settles too).
- */
-export interface ReplyEvent {
+/** How a request of type `K` made with `{ replyEvent: true }` ended. */
+export interface ReplyEventOf<K extends RequestType> {
   /** Always "reply". */
   type: "reply";
   /** The request, as passed to `request`. */
-  request: RequestBody;
-  /** The ack's result, when it succeeded and had one. */
-  result?: AckFrame["result"];
+  request: RequestBodyOf<K>;
+  /** The ack's result, when it succeeded (checked against the request's type). */
+  result?: ResultOf<K>;
   /** Why it failed. */
   error?: Error;
   /** When the reply arrived (or the request failed), in ms since the epoch. */
   ts: number;
+}
+
+/**
+ * How a request made with `{ replyEvent: true }` ended, delivered in order
+ * with the other events (its promise settles too); one type per request
+ * type, so `result` is the result of `request`.
+ */
+export type ReplyEvent = { [K in RequestType]: ReplyEventOf<K> }[RequestType];
+
+/**
+ * The request of a successful reply event with its result, to narrow
+ * together with `isReplyTo`; undefined when the request failed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReplyTo } from "../shared/protocol.ts";
+ * import { replyOf } from "./client_event.ts";
+ * const reply = replyOf({ type: "reply", request: { type: "ping" }, result: { ts: 5 }, ts: 6 });
+ * assert.equal(reply !== undefined && isReplyTo(reply, "ping") ? reply.result.ts : 0, 5);
+ * ```
+ */
+export function replyOf(event: ReplyEvent): Reply | undefined {
+  if (event.error !== undefined || event.result === undefined) return undefined;
+  return { request: event.request, result: event.result } as Reply;
 }
 
 /** Anything a {@linkcode ChatClient} yields. */

@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConnectionClosedError } from "./connection_closed_error.ts";
  * const error = new ConnectionClosedError("Connection lost before the server confirmed say #general");
- * console.log(error.name); // "ConnectionClosedError"
+ * assert.equal(error.name, "ConnectionClosedError");
  * ```
  */
 export class ConnectionClosedError extends Error {

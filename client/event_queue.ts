@@ -17,11 +17,12 @@ export interface EventQueueOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventQueue } from "./event_queue.ts";
  * const queue = new EventQueue<number>();
  * queue.push(1);
  * queue.end();
- * for await (const item of queue) console.log(item); // 1
+ * assert.deepEqual(await Array.fromAsync(queue), [1]);
  * ```
  */
 export class EventQueue<T> implements AsyncIterable<T> {

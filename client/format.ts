@@ -9,13 +9,15 @@
 import { ChatError } from "../shared/errors.ts";
 import {
   type DirectMessageEvent,
+  isReplyTo,
   parseServerFrame,
+  type Reply,
   type RequestBody,
+  type ResultOf,
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ClientEvent } from "./client_event.ts";
-import type { RequestResult } from "./chat_client.ts";
 
 /** Colour support of the output: none, the 16 basic colours, or 256. */
 export type ColorDepth = 0 | 16 | 256;
@@ -101,9 +103,10 @@ function hashNick(nick: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nickColor } from "./format.ts";
- * console.log(nickColor("alice", 256) === nickColor("ALICE", 256)); // true
- * console.log(nickColor("alice", 0)); // ""
+ * assert.equal(nickColor("alice", 256) === nickColor("ALICE", 256), true);
+ * assert.equal(nickColor("alice", 0), "");
  * ```
  */
 export function nickColor(nick: string, depth: ColorDepth): string {
@@ -118,8 +121,9 @@ export function nickColor(nick: string, depth: ColorDepth): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paint } from "./format.ts";
- * console.log(JSON.stringify(paint("hi", "1"))); // "\u001b[1mhi\u001b[0m"
+ * assert.equal(paint("hi", "1"), "\u001b[1mhi\u001b[0m");
  * ```
  */
 export function paint(text: string, sgr: string): string {
@@ -131,8 +135,9 @@ export function paint(text: string, sgr: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatTime } from "./format.ts";
- * console.log(formatTime(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true })); // "12:34:56"
+ * assert.equal(formatTime(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true }), "12:34:56");
  * ```
  */
 export function formatTime(ts: number, options: { utc?: boolean } = {}): string {
@@ -148,8 +153,9 @@ export function formatTime(ts: number, options: { utc?: boolean } = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDate } from "./format.ts";
- * console.log(formatDate(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true })); // "2024-01-01"
+ * assert.equal(formatDate(Date.UTC(2024, 0, 1, 12, 34, 56), { utc: true }), "2024-01-01");
  * ```
  */
 export function formatDate(ts: number, options: { utc?: boolean } = {}): string {
@@ -165,8 +171,9 @@ export function formatDate(ts: number, options: { utc?: boolean } = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./format.ts";
- * console.log(formatDuration(598_000)); // "9m 58s"
+ * assert.equal(formatDuration(598_000), "9m 58s");
  * ```
  */
 export function formatDuration(ms: number): string {
@@ -190,10 +197,10 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChatError } from "../shared/errors.ts";
  * import { describeError } from "./format.ts";
- * console.log(describeError(new ChatError("name_taken", "Nickname bob is already in use")));
- * // "Nickname bob is already in use (name_taken)"
+ * assert.equal(describeError(new ChatError("name_taken", "Nickname bob is already in use")), "Nickname bob is already in use (name_taken)");
  * ```
  */
 export function describeError(error: unknown): string {
@@ -220,9 +227,10 @@ export const CA_SERVER_CERTIFICATE = "the server's TLS certificate is a CA certi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isCaServerCertificate } from "./format.ts";
  * const error = new Error("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
- * console.log(isCaServerCertificate(error)); // true
+ * assert.equal(isCaServerCertificate(error), true);
  * ```
  */
 export function isCaServerCertificate(error: unknown): boolean {
@@ -336,11 +344,11 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEvent } from "./format.ts";
  * const ts = Date.UTC(2024, 0, 1, 12, 34, 56);
  * const event = { type: "message", room: "general", from: "alice", body: "hi", id: 1, ts } as const;
- * console.log(formatEvent(event, { utc: true }));
- * // "[12:34:56] #general <alice> hi"
+ * assert.equal(formatEvent(event, { utc: true }), "[12:34:56] #general <alice> hi");
  * ```
  */
 export function formatEvent(event: ClientEvent, options: FormatOptions = {}): string {
@@ -377,9 +385,9 @@ export interface JsonRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventToJson } from "./format.ts";
- * console.log(eventToJson({ type: "join", room: "general", nick: "bob", ts: 1 }));
- * // { type: "join", room: "general", from: "bob", body: null, id: null, ts: 1, nick: "bob" }
+ * assert.deepEqual(eventToJson({ type: "join", room: "general", nick: "bob", ts: 1 }), { type: "join", room: "general", from: "bob", body: null, id: null, ts: 1, nick: "bob" });
  * ```
  */
 export function eventToJson(event: ClientEvent): JsonRecord {
@@ -429,8 +437,10 @@ const JSON_UNSAFE =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonLine } from "./format.ts";
- * console.log(jsonLine({ body: "a\u202eb" })); // {"body":"a\u202eb"} with the escape spelled out
+ * // The escape is spelled out: six characters, not the bidi override itself.
+ * assert.equal(jsonLine({ body: "a\u202eb" }), '{"body":"a\\u202eb"}');
  * ```
  */
 export function jsonLine(record: unknown): string {
@@ -440,12 +450,8 @@ export function jsonLine(record: unknown): string {
   );
 }
 
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
-function text(value: unknown): string {
-  return sanitizeForTerminal(typeof value === "string" ? value : String(value ?? ""));
+function text(value: string): string {
+  return sanitizeForTerminal(value);
 }
 
 /** Default page size of `history` and `dm_history` on the server. */
@@ -458,14 +464,15 @@ const HISTORY_PAGE = 50;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historyMessages } from "./format.ts";
  * const item = { type: "message", room: "general", from: "bob", body: "hi", id: 1, ts: 0 };
- * console.log(historyMessages([item, { type: "message" }]).length); // 1
+ * assert.equal(historyMessages([item, { type: "message" }]).length, 1);
  * ```
  */
 export function historyMessages(value: unknown): Array<RoomMessageEvent | DirectMessageEvent> {
   const messages: Array<RoomMessageEvent | DirectMessageEvent> = [];
-  for (const item of list(value)) {
+  for (const item of Array.isArray(value) ? value : []) {
     let frame;
     try {
       frame = parseServerFrame(item);
@@ -479,15 +486,21 @@ export function historyMessages(value: unknown): Array<RoomMessageEvent | Direct
   return messages;
 }
 
+/** The messages a reply carries (a join's history, a history page), marked as history. */
+function messagesOf(reply: Reply): Array<RoomMessageEvent | DirectMessageEvent> {
+  const messages: Array<RoomMessageEvent | DirectMessageEvent> = isReplyTo(reply, "join")
+    ? reply.result.history
+    : isReplyTo(reply, "history") || isReplyTo(reply, "dm_history")
+    ? reply.result.messages
+    : [];
+  return messages.map((message) => ({ ...message, history: true }));
+}
+
 /** The ids a join result says are lost: `after`+1 to `oldest`-1. */
-function gapOf(result: RequestResult): { after: number; oldest: number } | undefined {
-  const gap = result?.gap as Record<string, unknown> | undefined;
-  if (typeof gap !== "object" || gap === null) return undefined;
-  const { after, oldest } = gap;
-  if (typeof after !== "number" || typeof oldest !== "number" || oldest <= after + 1) {
-    return undefined;
-  }
-  return { after, oldest };
+function gapOf(reply: Reply): { after: number; oldest: number } | undefined {
+  if (!isReplyTo(reply, "join")) return undefined;
+  const gap = reply.result.gap;
+  return gap === undefined || gap.oldest <= gap.after + 1 ? undefined : gap;
 }
 
 function gapText(room: string, gap: { after: number; oldest: number }): string {
@@ -499,66 +512,63 @@ function gapText(room: string, gap: { after: number; oldest: number }): string {
 
 /** Where the next page of a history reply starts, if there is one, and how to ask for it. */
 function nextPage(
-  request: RequestBody,
-  result: RequestResult,
+  reply: Reply,
   messages: Array<{ id: number }>,
 ): { before?: number; after?: number; body: string } | undefined {
   const first = messages[0]?.id;
   const last = messages.at(-1)?.id;
-  const more = result?.more === true;
-  switch (request.type) {
-    case "join": {
-      // Replay after `since` was cut short: the rest is paged forwards.
-      const after = last ?? request.since;
-      if (!more || after === undefined) return undefined;
-      return { after, body: `more missed messages in #${text(result?.room ?? request.room)}` };
-    }
-    case "history": {
-      const room = `#${text(result?.room ?? request.room)}`;
-      if (request.after !== undefined) {
-        return more && last !== undefined
-          ? { after: last, body: `newer messages in ${room}: /history after ${last}` }
-          : undefined;
-      }
-      // Room ids have no holes: anything above 1 means older ones were said.
-      return first !== undefined && (more || first > 1)
-        ? { before: first, body: `older messages in ${room}: /history before ${first}` }
-        : undefined;
-    }
-    case "dm_history": {
-      const peer = text(result?.with ?? request.with);
-      if (request.after !== undefined) {
-        return more && last !== undefined
-          ? { after: last, body: `newer messages with ${peer}: /dmhistory ${peer} after ${last}` }
-          : undefined;
-      }
-      // DM ids are shared by every conversation: a full page is the only hint.
-      return first !== undefined && (more || messages.length >= HISTORY_PAGE)
-        ? { before: first, body: `older messages with ${peer}: /dmhistory ${peer} before ${first}` }
-        : undefined;
-    }
-    default:
-      return undefined;
+  if (isReplyTo(reply, "join")) {
+    // Replay after `since` was cut short: the rest is paged forwards.
+    const after = last ?? reply.request.since;
+    if (reply.result.more !== true || after === undefined) return undefined;
+    return { after, body: `more missed messages in #${text(reply.result.room)}` };
   }
-}
-
-/** How many a list reply says there are in all (`total`), else how many it holds. */
-function countOf(result: RequestResult, shown: number): number {
-  return typeof result?.total === "number" ? result.total : shown;
+  if (isReplyTo(reply, "history")) {
+    const { request, result } = reply;
+    const room = `#${text(result.room)}`;
+    if (request.after !== undefined) {
+      return result.more === true && last !== undefined
+        ? { after: last, body: `newer messages in ${room}: /history after ${last}` }
+        : undefined;
+    }
+    // Room ids have no holes: anything above 1 means older ones were said.
+    return first !== undefined && (result.more === true || first > 1)
+      ? { before: first, body: `older messages in ${room}: /history before ${first}` }
+      : undefined;
+  }
+  if (isReplyTo(reply, "dm_history")) {
+    const { request, result } = reply;
+    const peer = text(result.with);
+    if (request.after !== undefined) {
+      return result.more === true && last !== undefined
+        ? { after: last, body: `newer messages with ${peer}: /dmhistory ${peer} after ${last}` }
+        : undefined;
+    }
+    // DM ids are shared by every conversation: a full page is the only hint.
+    return first !== undefined && (result.more === true || messages.length >= HISTORY_PAGE)
+      ? { before: first, body: `older messages with ${peer}: /dmhistory ${peer} before ${first}` }
+      : undefined;
+  }
+  return undefined;
 }
 
 /** The command that shows the next page of a list reply with `more`, after its last name. */
 function morePage(
-  result: RequestResult,
-  last: unknown,
+  result: { more?: true },
+  last: string | undefined,
   command: (last: string) => string,
 ): string | undefined {
-  return result?.more === true && typeof last === "string" ? command(text(last)) : undefined;
+  return result.more === true && last !== undefined ? command(text(last)) : undefined;
 }
 
 /** What a `dm` ack with `stored: true` means to the sender. */
 function storedText(request: { to: string }): string {
   return `${text(request.to)} is offline; they will get it at their next login`;
+}
+
+/** `request` with its result, typed together (the client checked the result against the request). */
+function replyOf(request: RequestBody, result: object | undefined): Reply | undefined {
+  return result === undefined ? undefined : { request, result } as Reply;
 }
 
 /**
@@ -571,103 +581,96 @@ function storedText(request: { to: string }): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatResult } from "./format.ts";
- * console.log(formatResult({ type: "users" }, { users: ["alice", "bob"] }));
- * // ["users online (2): alice, bob"]
+ * assert.deepEqual(formatResult({ type: "users" }, { users: ["alice", "bob"], total: 2 }), [
+ *   "users online (2): alice, bob",
+ * ]);
  * ```
  */
-export function formatResult(
-  request: RequestBody,
-  result: RequestResult,
+export function formatResult<B extends RequestBody>(
+  request: B,
+  result: ResultOf<B["type"]> | undefined,
   options: FormatOptions = {},
 ): string[] {
-  const names = (value: unknown) => list(value).map((name) => nick(text(name), options)).join(", ");
-  switch (request.type) {
-    case "rooms": {
-      const rooms = list(result?.rooms).map((entry) =>
-        (typeof entry === "object" && entry !== null ? entry : { name: entry }) as Record<
-          string,
-          unknown
-        >
-      );
-      if (rooms.length === 0) return [request.after === undefined ? "no rooms" : "no more rooms"];
-      const next = morePage(result, rooms.at(-1)?.name, (last) => `/rooms after ${last}`);
-      return [
-        `rooms (${countOf(result, rooms.length)}${next === undefined ? "" : ", this page"}):`,
-        ...rooms.map((info) => {
-          const topic = typeof info.topic === "string" && info.topic !== ""
-            ? `: ${text(info.topic)}`
-            : "";
-          const count = typeof info.members === "number" ? ` (${info.members})` : "";
-          return `  #${text(info.name)}${count}${topic}`;
-        }),
-        ...(next === undefined ? [] : [`more rooms: ${next}`]),
-      ];
-    }
-    case "who": {
-      const members = list(result?.members);
-      const room = text(result?.room ?? request.room);
-      const next = morePage(result, members.at(-1), (last) => `/who ${room} after ${last}`);
-      return [
-        `#${room} (${countOf(result, members.length)}): ${names(members)}`,
-        ...(next === undefined ? [] : [`more members: ${next}`]),
-      ];
-    }
-    case "users": {
-      const users = list(result?.users);
-      const next = morePage(result, users.at(-1), (last) => `/users after ${last}`);
-      return [
-        `users online (${countOf(result, users.length)}): ${names(users)}`,
-        ...(next === undefined ? [] : [`more users: ${next}`]),
-      ];
-    }
-    case "topic": {
-      if (request.topic !== undefined) return [];
-      const topic = typeof result?.topic === "string" ? result.topic : "";
-      const where = `#${text(result?.room ?? request.room)}`;
-      return [topic === "" ? `${where} has no topic` : `topic of ${where}: ${text(topic)}`];
-    }
-    case "join": {
-      const room = text(result?.room ?? request.room);
-      const gap = gapOf(result);
-      const messages = historyMessages(result?.history);
-      const next = nextPage(request, result, messages);
-      const topic = typeof result?.topic === "string" && result.topic !== ""
-        ? [`topic of #${room}: ${text(result.topic)}`]
-        : [];
-      return [
-        ...(gap === undefined ? [] : [gapText(room, gap)]),
-        ...messages.map((message) => formatEvent(message, options)),
-        ...(next === undefined ? [] : [`${next.body}: /history after ${next.after}`]),
-        ...topic,
-      ];
-    }
-    case "history":
-    case "dm_history": {
-      const messages = historyMessages(result?.messages);
-      if (messages.length === 0) {
-        const paging = request.before !== undefined || request.after !== undefined;
-        return [
-          request.type === "history"
-            ? `no ${paging ? "more " : ""}messages in #${text(result?.room ?? request.room)}`
-            : `no ${paging ? "more " : ""}direct messages with ${
-              text(result?.with ?? request.with)
-            }`,
-        ];
-      }
-      const next = nextPage(request, result, messages);
-      return [
-        ...messages.map((message) => formatEvent(message, options)),
-        ...(next === undefined ? [] : [next.body]),
-      ];
-    }
-    case "dm":
-      return result?.stored === true ? [storedText(request)] : [];
-    case "register":
-      return [`registered ${text(result?.nick ?? "")}: log in with this password from now on`];
-    default:
-      return [];
+  const reply = replyOf(request, result);
+  if (reply === undefined) return [];
+  const names = (value: string[]) => value.map((name) => nick(text(name), options)).join(", ");
+  if (isReplyTo(reply, "rooms")) {
+    const { request, result } = reply;
+    const rooms = result.rooms;
+    if (rooms.length === 0) return [request.after === undefined ? "no rooms" : "no more rooms"];
+    const next = morePage(result, rooms.at(-1)?.name, (last) => `/rooms after ${last}`);
+    return [
+      `rooms (${result.total}${next === undefined ? "" : ", this page"}):`,
+      ...rooms.map((info) => {
+        const topic = info.topic !== "" ? `: ${text(info.topic)}` : "";
+        return `  #${text(info.name)} (${info.members})${topic}`;
+      }),
+      ...(next === undefined ? [] : [`more rooms: ${next}`]),
+    ];
   }
+  if (isReplyTo(reply, "who")) {
+    const { members, total } = reply.result;
+    const room = text(reply.result.room);
+    const next = morePage(reply.result, members.at(-1), (last) => `/who ${room} after ${last}`);
+    return [
+      `#${room} (${total}): ${names(members)}`,
+      ...(next === undefined ? [] : [`more members: ${next}`]),
+    ];
+  }
+  if (isReplyTo(reply, "users")) {
+    const { users, total } = reply.result;
+    const next = morePage(reply.result, users.at(-1), (last) => `/users after ${last}`);
+    return [
+      `users online (${total}): ${names(users)}`,
+      ...(next === undefined ? [] : [`more users: ${next}`]),
+    ];
+  }
+  if (isReplyTo(reply, "topic")) {
+    if (reply.request.topic !== undefined) return [];
+    const { topic } = reply.result;
+    const where = `#${text(reply.result.room)}`;
+    return [topic === "" ? `${where} has no topic` : `topic of ${where}: ${text(topic)}`];
+  }
+  if (isReplyTo(reply, "join")) {
+    const room = text(reply.result.room);
+    const gap = gapOf(reply);
+    const messages = messagesOf(reply);
+    const next = nextPage(reply, messages);
+    const topic = reply.result.topic !== ""
+      ? [`topic of #${room}: ${text(reply.result.topic)}`]
+      : [];
+    return [
+      ...(gap === undefined ? [] : [gapText(room, gap)]),
+      ...messages.map((message) => formatEvent(message, options)),
+      ...(next === undefined ? [] : [`${next.body}: /history after ${next.after}`]),
+      ...topic,
+    ];
+  }
+  if (isReplyTo(reply, "history") || isReplyTo(reply, "dm_history")) {
+    const messages = messagesOf(reply);
+    if (messages.length === 0) {
+      const paging = reply.request.before !== undefined || reply.request.after !== undefined;
+      return [
+        isReplyTo(reply, "history")
+          ? `no ${paging ? "more " : ""}messages in #${text(reply.result.room)}`
+          : `no ${paging ? "more " : ""}direct messages with ${text(reply.result.with)}`,
+      ];
+    }
+    const next = nextPage(reply, messages);
+    return [
+      ...messages.map((message) => formatEvent(message, options)),
+      ...(next === undefined ? [] : [next.body]),
+    ];
+  }
+  if (isReplyTo(reply, "dm")) {
+    return reply.result.stored === true ? [storedText(reply.request)] : [];
+  }
+  if (isReplyTo(reply, "register")) {
+    return [`registered ${text(reply.result.nick)}: log in with this password from now on`];
+  }
+  return [];
 }
 
 /**
@@ -676,14 +679,23 @@ export function formatResult(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resultToJson } from "./format.ts";
- * console.log(resultToJson({ type: "users" }, { users: ["bob"] }, { now: 5 }));
- * // { type: "users", room: null, from: null, body: null, id: null, ts: 5, users: ["bob"] }
+ * assert.deepEqual(resultToJson({ type: "users" }, { users: ["bob"], total: 1 }, { now: 5 }), {
+ *   type: "users",
+ *   room: null,
+ *   from: null,
+ *   body: null,
+ *   id: null,
+ *   ts: 5,
+ *   users: ["bob"],
+ *   total: 1,
+ * });
  * ```
  */
-export function resultToJson(
-  request: RequestBody,
-  result: RequestResult,
+export function resultToJson<B extends RequestBody>(
+  request: B,
+  result: ResultOf<B["type"]> | undefined,
   options: { now?: number } = {},
 ): JsonRecord | undefined {
   const readsSomething = request.type === "rooms" || request.type === "who" ||
@@ -708,68 +720,64 @@ export function resultToJson(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resultRecords } from "./format.ts";
  * const records = resultRecords({ type: "dm", to: "bob", body: "hi" }, { id: 7, ts: 1, stored: true });
- * console.log(records[0]?.type, records[0]?.to); // "stored" "bob"
+ * assert.equal(records[0]?.type, "stored");
+ * assert.equal(records[0]?.to, "bob");
  * ```
  */
-export function resultRecords(
-  request: RequestBody,
-  result: RequestResult,
+export function resultRecords<B extends RequestBody>(
+  request: B,
+  result: ResultOf<B["type"]> | undefined,
   options: { now?: number } = {},
 ): JsonRecord[] {
+  const reply = replyOf(request, result);
+  if (reply === undefined) return [];
   const ts = options.now ?? Date.now();
   const head = { room: null, from: null, body: null, id: null, ts };
-  switch (request.type) {
-    case "join":
-    case "history":
-    case "dm_history": {
-      const messages = historyMessages(
-        request.type === "join" ? result?.history : result?.messages,
-      );
-      const room = request.type === "dm_history"
-        ? null
-        : String(result?.room ?? request.room.replace(/^#/, ""));
-      const gap = request.type === "join" ? gapOf(result) : undefined;
-      const next = nextPage(request, result, messages);
-      return [
-        ...(gap === undefined ? [] : [{
-          ...head,
-          type: "gap",
-          room,
-          body: gapText(text(room), gap),
-          after: gap.after,
-          oldest: gap.oldest,
-        }]),
-        ...messages.map(eventToJson),
-        ...(next === undefined || (request.type !== "join" && result?.more !== true) ? [] : [{
-          ...head,
-          type: "more",
-          room,
-          body: request.type === "join" ? `${next.body}: /history after ${next.after}` : next.body,
-          ...(request.type === "dm_history" ? { with: String(result?.with ?? request.with) } : {}),
-          ...(next.before === undefined ? {} : { before: next.before }),
-          ...(next.after === undefined ? {} : { after: next.after }),
-        }]),
-      ];
-    }
-    case "dm":
-      return result?.stored === true
-        ? [{
-          ...head,
-          type: "stored",
-          id: typeof result.id === "number" ? result.id : null,
-          body: storedText(request),
-          to: request.to,
-        }]
-        : [];
-    case "register": {
-      const nick = String(result?.nick ?? "");
-      return [{ ...head, type: "register", body: formatResult(request, result)[0]!, nick }];
-    }
-    default: {
-      const record = resultToJson(request, result, options);
-      return record === undefined ? [] : [record];
-    }
+  if (isReplyTo(reply, "join") || isReplyTo(reply, "history") || isReplyTo(reply, "dm_history")) {
+    const messages = messagesOf(reply);
+    const room = isReplyTo(reply, "dm_history") ? null : reply.result.room;
+    const gap = gapOf(reply);
+    const next = nextPage(reply, messages);
+    const joining = isReplyTo(reply, "join");
+    return [
+      ...(gap === undefined ? [] : [{
+        ...head,
+        type: "gap",
+        room,
+        body: gapText(text(room ?? ""), gap),
+        after: gap.after,
+        oldest: gap.oldest,
+      }]),
+      ...messages.map(eventToJson),
+      ...(next === undefined || (!joining && reply.result.more !== true) ? [] : [{
+        ...head,
+        type: "more",
+        room,
+        body: joining ? `${next.body}: /history after ${next.after}` : next.body,
+        ...(isReplyTo(reply, "dm_history") ? { with: reply.result.with } : {}),
+        ...(next.before === undefined ? {} : { before: next.before }),
+        ...(next.after === undefined ? {} : { after: next.after }),
+      }]),
+    ];
   }
+  if (isReplyTo(reply, "dm")) {
+    return reply.result.stored === true
+      ? [{
+        ...head,
+        type: "stored",
+        id: reply.result.id,
+        body: storedText(reply.request),
+        to: reply.request.to,
+      }]
+      : [];
+  }
+  if (isReplyTo(reply, "register")) {
+    const body = formatResult(reply.request, reply.result)[0]!;
+    return [{ ...head, type: "register", body, nick: reply.result.nick }];
+  }
+  const record = resultToJson(request, result, options);
+  return record === undefined ? [] : [record];
 }

@@ -51,11 +51,15 @@ export interface ConnectionEnd {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
+ * import type { ServerFrame } from "../shared/protocol.ts";
  * import { FrameConnection } from "./frame_connection.ts";
  * const connection = await FrameConnection.connect("127.0.0.1", 7007);
  * connection.send({ type: "hello", protocol: "1.0", client: "chat", clientVersion: "0.1.0", nick: "alice" });
- * const end = await connection.run((frame) => console.log(frame));
- * console.log(end.reason);
+ * const frames: ServerFrame[] = [];
+ * const end = await connection.run((frame) => frames.push(frame));
+ * assert.equal(frames[0]?.type, "welcome");
+ * assert.equal(end.reason, "connection closed");
  * ```
  */
 export class FrameConnection {

@@ -5,7 +5,7 @@
  * @module
  */
 import { COMMAND_HELP } from "../shared/commands.ts";
-import type { RequestBody } from "../shared/protocol.ts";
+import { isReplyTo, type RequestBody } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
 import {
@@ -13,14 +13,13 @@ import {
   parseClientCommand,
   REGISTER_PROMPT_HELP,
 } from "./client_commands.ts";
-import type { ClientEvent, ReplyEvent } from "./client_event.ts";
+import { type ClientEvent, type ReplyEvent, replyOf } from "./client_event.ts";
 import {
   type ColorDepth,
   describeError,
   formatEvent,
   formatResult,
   formatTime,
-  historyMessages,
   paint,
 } from "./format.ts";
 import { type Key, KeyDecoder } from "./key_decoder.ts";
@@ -49,9 +48,10 @@ const KEY_HELP: ReadonlyArray<readonly [string, string]> = [
  * `NO_COLOR` turns colour off, `COLORTERM` or a `*256color` `TERM` gives 256.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { detectColorDepth } from "./interactive_mode.ts";
- * console.log(detectColorDepth()); // 256 on most terminals
+ * assert.ok([0, 16, 256].includes(detectColorDepth())); // 256 on most terminals
  * ```
  */
 export function detectColorDepth(): ColorDepth {
@@ -157,17 +157,16 @@ export async function runInteractive(
       notice(paint(`error: ${describeError(event.error)}`, color ? "31" : ""));
       return;
     }
-    if (request.type === "join") {
-      chosen = typeof event.result?.room === "string"
-        ? event.result.room
-        : request.room.replace(/^#/, "");
+    const reply = replyOf(event);
+    if (reply !== undefined && isReplyTo(reply, "join")) {
+      chosen = reply.result.room;
     } else if (request.type === "nick") {
       notice(`you are now ${sanitizeForTerminal(client.nick)}`);
     }
     const format = { self: client.nick, color, multiline: true };
     for (const line of formatResult(request, event.result, format)) show(line);
-    if (request.type === "dm_history") {
-      for (const message of historyMessages(event.result?.messages)) marker.shown(message);
+    if (reply !== undefined && isReplyTo(reply, "dm_history")) {
+      for (const message of reply.result.messages) marker.shown(message);
     }
     redraw();
   };

@@ -70,10 +70,11 @@ const TILDE_KEYS: Record<string, Named> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KeyDecoder } from "./key_decoder.ts";
  * const decoder = new KeyDecoder();
  * const bytes = new TextEncoder().encode("hi\x1b[D\r");
- * console.log(decoder.push(bytes).map((key) => key.name)); // ["text", "left", "enter"]
+ * assert.deepEqual(decoder.push(bytes).map((key) => key.name), ["text", "left", "enter"]);
  * ```
  */
 export class KeyDecoder {

@@ -25,10 +25,11 @@ export interface LineEditorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineEditor } from "./line_editor.ts";
  * const editor = new LineEditor();
  * editor.handle({ name: "text", text: "hi" });
- * console.log(editor.handle({ name: "enter" })); // { kind: "submit", line: "hi" }
+ * assert.deepEqual(editor.handle({ name: "enter" }), { kind: "submit", line: "hi" });
  * ```
  */
 export class LineEditor {

@@ -12,9 +12,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineReader } from "./line_reader.ts";
  * const reader = new LineReader(new Blob(["a\r\nb"]).stream());
- * console.log(await reader.next(), await reader.next(), await reader.next()); // "a" "b" null
+ * assert.deepEqual([await reader.next(), await reader.next(), await reader.next()], ["a", "b", null]);
  * ```
  */
 export class LineReader {

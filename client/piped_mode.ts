@@ -7,17 +7,16 @@
  * @module
  */
 import { COMMAND_HELP } from "../shared/commands.ts";
-import type { RequestBody } from "../shared/protocol.ts";
+import { isReplyTo, type RequestBody } from "../shared/protocol.ts";
 import { nameKey } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { CLIENT_COMMAND_HELP, parseClientCommand } from "./client_commands.ts";
-import type { ClientEvent } from "./client_event.ts";
+import { type ClientEvent, replyOf } from "./client_event.ts";
 import {
   describeError,
   eventToJson,
   formatEvent,
   formatResult,
-  historyMessages,
   jsonLine,
   resultRecords,
 } from "./format.ts";
@@ -136,8 +135,9 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
           output(line);
         }
       }
-      if (request.type === "dm_history") {
-        for (const message of historyMessages(event.result?.messages)) marker.shown(message);
+      const reply = replyOf(event);
+      if (reply !== undefined && isReplyTo(reply, "dm_history")) {
+        for (const message of reply.result.messages) marker.shown(message);
       }
       return;
     }

@@ -26,7 +26,7 @@ export interface ReadMarkerOptions {
  * import { ReadMarker } from "./read_marker.ts";
  * const marker = new ReadMarker(client);
  * for await (const event of client) {
- *   console.log(event);
+ *   show(event); // however the client shows it
  *   marker.shown(event);
  * }
  * await marker.flush();

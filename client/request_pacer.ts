@@ -20,9 +20,10 @@ export interface RequestPacerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RequestPacer } from "./request_pacer.ts";
  * const pacer = new RequestPacer({ burst: 2, ratePerSecond: 1 });
- * console.log(pacer.take(0), pacer.take(0) , pacer.take(0) > 0); // 0 0 true
+ * assert.deepEqual([pacer.take(0), pacer.take(0), pacer.take(0) > 0], [0, 0, true]);
  * ```
  */
 export class RequestPacer {

@@ -58,9 +58,9 @@ function randomNonce(): number {
  * @example
  * ```ts ignore
  * import { discoverServers } from "./server_discovery.ts";
- * for (const server of await discoverServers()) {
- *   console.log(server.name, server.hostname, server.tcp, server.tls);
- * }
+ * const servers = await discoverServers();
+ * // Each with its name, its address and its TCP and TLS ports (null when absent).
+ * const menu = servers.map((server) => `${server.name} ${server.hostname}:${server.tcp ?? server.tls}`);
  * ```
  */
 export async function discoverServers(options: DiscoverOptions = {}): Promise<DiscoveredServer[]> {
@@ -131,6 +131,7 @@ export async function discoverServers(options: DiscoverOptions = {}): Promise<Di
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { discoveredAddress } from "./server_discovery.ts";
  * const server = {
  *   hostname: "192.168.1.5",
@@ -140,7 +141,7 @@ export async function discoverServers(options: DiscoverOptions = {}): Promise<Di
  *   tcp: null,
  *   tls: 7443,
  * };
- * console.log(discoveredAddress(server)); // { transport: "tls", hostname: "192.168.1.5", port: 7443 }
+ * assert.deepEqual(discoveredAddress(server), { transport: "tls", hostname: "192.168.1.5", port: 7443 });
  * ```
  */
 export function discoveredAddress(server: DiscoveredServer): NetAddress | undefined {

@@ -45,6 +45,7 @@ export type PickOutcome =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeServer } from "./server_picker.ts";
  * const server = {
  *   hostname: "192.168.1.5",
@@ -54,7 +55,7 @@ export type PickOutcome =
  *   tcp: 7007,
  *   tls: 7443,
  * };
- * console.log(describeServer(server)); // "box  192.168.1.5:7007  (chat 0.1.0; also tls://192.168.1.5:7443)"
+ * assert.equal(describeServer(server), "box  192.168.1.5:7007  (chat 0.1.0; also tls://192.168.1.5:7443)");
  * ```
  */
 export function describeServer(server: DiscoveredServer): string {

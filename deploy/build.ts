@@ -44,8 +44,9 @@ const BUILD_INFO = new URL("shared/build_info.ts", ROOT);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { outputName } from "./build.ts";
- * console.log(outputName("x86_64-pc-windows-msvc", "0.1.0")); // "chat-0.1.0-x86_64-pc-windows-msvc.exe"
+ * assert.equal(outputName("x86_64-pc-windows-msvc", "0.1.0"), "chat-0.1.0-x86_64-pc-windows-msvc.exe");
  * ```
  */
 export function outputName(target: string, version: string): string {
@@ -57,8 +58,16 @@ export function outputName(target: string, version: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileArgs } from "./build.ts";
- * console.log(compileArgs("aarch64-apple-darwin", { outDir: "dist", version: "0.1.0" }).join(" "));
+ * const args = compileArgs("aarch64-apple-darwin", { outDir: "dist", version: "0.1.0" });
+ * assert.deepEqual(args.slice(-5), [
+ *   "--target",
+ *   "aarch64-apple-darwin",
+ *   "--output",
+ *   "dist/chat-0.1.0-aarch64-apple-darwin",
+ *   "main.ts",
+ * ]);
  * ```
  */
 export function compileArgs(
@@ -86,8 +95,9 @@ export function compileArgs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderBuildInfo } from "./build.ts";
- * console.log(renderBuildInfo("0123456789ab").includes('"0123456789ab"')); // true
+ * assert.equal(renderBuildInfo("0123456789ab").includes('"0123456789ab"'), true);
  * ```
  */
 export function renderBuildInfo(commit: string): string {
@@ -109,9 +119,16 @@ export const BUILD_COMMIT: string = ${JSON.stringify(commit)};
  * A `sha256sum`-style line for a file: the hex digest, two spaces, the name.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { checksumLine } from "./build.ts";
- * console.log(await checksumLine("dist/chat-0.1.0-x86_64-unknown-linux-gnu"));
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat-0.1.0-x86_64-unknown-linux-gnu`, "hi");
+ * assert.equal(
+ *   await checksumLine(`${dir}/chat-0.1.0-x86_64-unknown-linux-gnu`),
+ *   "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4  chat-0.1.0-x86_64-unknown-linux-gnu",
+ * );
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function checksumLine(path: string): Promise<string> {

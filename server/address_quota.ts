@@ -56,15 +56,15 @@ export function quotaRefusal(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalAddressQuota } from "./address_quota.ts";
  * const quota = new LocalAddressQuota({ limit: 1 });
  * const wording = { refused: "Cannot create #dev", counted: "rooms created" };
  * quota.take("192.0.2.7", wording);
- * try {
- *   quota.take("192.0.2.7", wording);
- * } catch (error) {
- *   console.log((error as Error).message); // Cannot create #dev: 1 rooms created from your address ...
- * }
+ * assert.throws(() => quota.take("192.0.2.7", wording), {
+ *   code: "rate_limited",
+ *   message: /^Cannot create #dev: 1 rooms created from your address/,
+ * });
  * ```
  */
 export class LocalAddressQuota implements AddressQuota {

@@ -59,6 +59,7 @@ export interface ConnectionSlot {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConnectionLimiter } from "./connection_limiter.ts";
  * const limiter = new ConnectionLimiter({
  *   maxConnections: 10,
@@ -66,7 +67,7 @@ export interface ConnectionSlot {
  *   maxHandshakesPerIp: 1,
  * });
  * const slot = limiter.acquire("127.0.0.1");
- * try { limiter.acquire("127.0.0.1"); } catch (error) { console.log(error); } // too_many_connections
+ * assert.throws(() => limiter.acquire("127.0.0.1"), { code: "too_many_connections" });
  * slot.loggedIn();
  * limiter.acquire("127.0.0.1").release(); // admitted: the first no longer logs in
  * slot.release();

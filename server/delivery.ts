@@ -15,9 +15,10 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Delivery } from "./delivery.ts";
  * const delivery = new Delivery({ type: "notice", body: "hi", ts: 0 });
- * console.log(delivery.frame === delivery.frame); // true: encoded once
+ * assert.equal(delivery.frame === delivery.frame, true); // encoded once
  * ```
  */
 export class Delivery {

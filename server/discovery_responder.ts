@@ -33,13 +33,14 @@ export interface DiscoveryResponderOptions {
  * A UDP socket answering discovery probes with a fixed answer.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { DiscoveryResponder } from "./discovery_responder.ts";
  * const responder = DiscoveryResponder.open(
  *   { name: "box", version: "0.1.0", protocol: "1.0", tcp: 7007, tls: null },
- *   { hostname: "0.0.0.0", port: 7007 },
+ *   { hostname: "127.0.0.1", port: 0 }, // a server listens on 0.0.0.0:7007
  * );
- * console.log(responder.addr.port);
+ * assert.ok(responder.addr.port > 0);
  * await responder.close();
  * ```
  */

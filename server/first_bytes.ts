@@ -55,7 +55,7 @@ export interface FirstBytesOptions {
  *   deadline: performance.now() + 10_000,
  *   signal: AbortSignal.timeout(60_000),
  * });
- * if (first.kind === "bytes") console.log(buffer[0] === 0 ? "framed" : "text");
+ * const mode = first.kind === "bytes" && buffer[0] === 0 ? "framed" : "text";
  * ```
  */
 export function readFirstBytes(

@@ -47,11 +47,12 @@ export class StoreBusyError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GroupCommit } from "./group_commit.ts";
  * const log: number[][] = [];
  * const commits = new GroupCommit<number>(async (batch) => void log.push([...batch]));
  * await Promise.all([commits.add(1), commits.add(2)]);
- * console.log(log); // [[1, 2]]
+ * assert.deepEqual(log, [[1, 2]]);
  * ```
  */
 export class GroupCommit<T> {

@@ -45,11 +45,12 @@ export const HISTORY_LIMITER_DEFAULTS = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HistoryLimiter } from "./history_limiter.ts";
  * const limiter = new HistoryLimiter({ perHolder: 1, perHolderWaiting: 0 });
  * const session = {};
  * const first = limiter.run(session, () => new Promise((done) => setTimeout(done, 10)));
- * await limiter.run(session, async () => {}).catch((error) => console.log(error.code)); // rate_limited
+ * await assert.rejects(limiter.run(session, async () => {}), { code: "rate_limited" });
  * await first;
  * ```
  */

@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ipKey } from "./ip_key.ts";
- * console.log(ipKey("::ffff:192.0.2.7")); // "192.0.2.7"
- * console.log(ipKey("2001:db8:1:2:aaaa::1")); // "2001:db8:1:2::/64"
+ * assert.equal(ipKey("::ffff:192.0.2.7"), "192.0.2.7");
+ * assert.equal(ipKey("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
  * ```
  */
 export function ipKey(ip: string): string {

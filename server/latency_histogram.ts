@@ -26,10 +26,11 @@ export const DEFAULT_LATENCY_BUCKETS: readonly number[] = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LatencyHistogram } from "./latency_histogram.ts";
  * const histogram = new LatencyHistogram();
  * histogram.observeMs(3);
- * console.log(histogram.count, histogram.sumSeconds); // 1 0.003
+ * assert.deepEqual([histogram.count, histogram.sumSeconds], [1, 0.003]);
  * ```
  */
 export class LatencyHistogram {

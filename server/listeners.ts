@@ -45,12 +45,13 @@ export interface ListenerOptions {
  * already open if a later one fails. Throws a `TypeError` if none is asked for.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { openListeners } from "./listeners.ts";
  * const listeners = await openListeners({
  *   host: "127.0.0.1", tcp: true, port: 0, tls: null, tlsPort: 0, unixPath: null, unixMode: 0o660,
  * });
- * for (const { kind, addr } of listeners) console.log(kind, addr);
+ * assert.deepEqual(listeners.map((open) => open.kind), ["tcp"]);
  * for (const open of listeners) open.close();
  * ```
  */

@@ -28,13 +28,14 @@ interface Sampled {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogSampler } from "./log_sampler.ts";
  * let now = 0;
  * const sampler = new LogSampler({ intervalMs: 60_000, now: () => now });
- * console.log(sampler.sample("192.0.2.7")); // 0: log it (nothing suppressed before)
- * console.log(sampler.sample("192.0.2.7")); // undefined: counted, not logged
+ * assert.equal(sampler.sample("192.0.2.7"), 0); // log it (nothing suppressed before)
+ * assert.equal(sampler.sample("192.0.2.7"), undefined); // counted, not logged
  * now = 61_000;
- * console.log(sampler.sample("192.0.2.7")); // 1: log it, saying 1 more was suppressed
+ * assert.equal(sampler.sample("192.0.2.7"), 1); // log it, saying 1 more was suppressed
  * ```
  */
 export class LogSampler {

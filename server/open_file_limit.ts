@@ -31,8 +31,10 @@ export interface OpenFiles {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readOpenFiles } from "./open_file_limit.ts";
- * console.log(readOpenFiles()); // { limit: 65536, open: 31 } on Linux
+ * const files = readOpenFiles(); // { limit: 65536, open: 31 } on Linux, null elsewhere
+ * if (files !== null) assert.ok(files.open >= 1 && files.open <= files.limit);
  * ```
  */
 export function readOpenFiles(): OpenFiles | null {
@@ -55,10 +57,11 @@ export function readOpenFiles(): OpenFiles | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOpenFileLimit } from "./open_file_limit.ts";
  * const text = "Limit                     Soft Limit           Hard Limit           Units\n" +
  *   "Max open files            1024                 4096                 files\n";
- * console.log(parseOpenFileLimit(text)); // 1024
+ * assert.equal(parseOpenFileLimit(text), 1024);
  * ```
  */
 export function parseOpenFileLimit(text: string): number | null {
@@ -82,8 +85,9 @@ export interface ConnectionFit {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitConnections } from "./open_file_limit.ts";
- * console.log(fitConnections(10_000, { limit: 1024, open: 30 })); // { allowed: 962, kept: 62 }
+ * assert.deepEqual(fitConnections(10_000, { limit: 1024, open: 30 }), { allowed: 962, kept: 62 });
  * ```
  */
 export function fitConnections(wanted: number, files: OpenFiles): ConnectionFit {

@@ -12,6 +12,7 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OrderedReplies } from "./ordered_replies.ts";
  * const replies = new OrderedReplies();
  * const sent: string[] = [];
@@ -19,7 +20,7 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
  * replies.add("second", (v) => sent.push(v), () => {});
  * replies.addInTurn(() => "third, started after the others went out", (v) => sent.push(v), () => {});
  * await replies.idle();
- * console.log(sent.length); // 3
+ * assert.equal(sent.length, 3);
  * ```
  */
 export class OrderedReplies {

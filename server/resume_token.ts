@@ -14,9 +14,10 @@ import { createHash } from "node:crypto";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resumeHashOf } from "./resume_token.ts";
  * const token = crypto.randomUUID();
- * console.log(resumeHashOf(token).length, resumeHashOf(token) === resumeHashOf(token)); // 64 true
+ * assert.deepEqual([resumeHashOf(token).length, resumeHashOf(token) === resumeHashOf(token)], [64, true]);
  * ```
  */
 export function resumeHashOf(token: string): string {

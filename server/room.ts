@@ -53,9 +53,10 @@ const GUEST_PREFIX = "guest:";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isGuestKey, rightsKey } from "./room.ts";
  * const key = rightsKey({ account: undefined, guestId: "x1" } as never);
- * console.log(key, isGuestKey(key)); // "guest:x1" true
+ * assert.deepEqual([key, isGuestKey(key)], ["guest:x1", true]);
  * ```
  */
 export function rightsKey(member: Member): string {

@@ -11,10 +11,11 @@ import { LatencyHistogram } from "./latency_histogram.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ServerMetrics } from "./server_metrics.ts";
  * const metrics = new ServerMetrics();
  * metrics.messagesIn++;
- * console.log(metrics.messagesIn); // 1
+ * assert.equal(metrics.messagesIn, 1);
  * ```
  */
 export class ServerMetrics {

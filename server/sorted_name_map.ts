@@ -14,9 +14,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareCodePoints } from "./sorted_name_map.ts";
- * console.log(compareCodePoints("\u{1F600}", "\uFFFD") > 0); // true: U+1F600 is after U+FFFD
- * console.log("\u{1F600}" < "\uFFFD"); // true: its first code unit, U+D83D, is before U+FFFD
+ * assert.equal(compareCodePoints("\u{1F600}", "\uFFFD") > 0, true); // U+1F600 is after U+FFFD
+ * assert.equal("\u{1F600}" < "\uFFFD", true); // its first code unit, U+D83D, is before U+FFFD
  * ```
  */
 export function compareCodePoints(a: string, b: string): number {
@@ -41,10 +42,11 @@ export function compareCodePoints(a: string, b: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SortedNameMap } from "./sorted_name_map.ts";
  * const rooms = new SortedNameMap<number>();
  * for (const [key, size] of [["ops", 2], ["dev", 5], ["lobby", 9]] as const) rooms.set(key, size);
- * console.log(rooms.page({ after: "dev", limit: 5 })); // [["lobby", 9], ["ops", 2]]
+ * assert.deepEqual(rooms.page({ after: "dev", limit: 5 }), [["lobby", 9], ["ops", 2]]);
  * ```
  */
 export class SortedNameMap<V> extends Map<string, V> {

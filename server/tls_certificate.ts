@@ -41,7 +41,7 @@ export class TlsPairError extends RangeError {
  *   cert: await Deno.readTextFile("cert.pem"),
  *   key: await Deno.readTextFile("key.pem"),
  * });
- * console.log(facts.subject, facts.ca); // "CN=chat.example.org" false
+ * assert.deepEqual([facts.subject, facts.ca], ["CN=chat.example.org", false]);
  * ```
  */
 export function inspectTlsPair(pair: { cert: string; key: string }): TlsCertificateFacts {
@@ -77,8 +77,12 @@ export function inspectTlsPair(pair: { cert: string; key: string }): TlsCertific
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { caCertificateWarning } from "./tls_certificate.ts";
- * console.log(caCertificateWarning("CN=localhost"));
+ * assert.match(
+ *   caCertificateWarning("CN=localhost"),
+ *   /^The TLS certificate CN=localhost is a CA certificate \(basicConstraints CA:TRUE\)/,
+ * );
  * ```
  */
 export function caCertificateWarning(subject: string): string {

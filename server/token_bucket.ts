@@ -9,10 +9,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TokenBucket } from "./token_bucket.ts";
  * const bucket = new TokenBucket({ burst: 1, ratePerSecond: 1 });
- * console.log(bucket.take(0)); // 0: allowed
- * console.log(bucket.take(0)); // 1000: retry after 1000 ms
+ * assert.equal(bucket.take(0), 0); // allowed
+ * assert.equal(bucket.take(0), 1000); // retry after 1000 ms
  * ```
  */
 export class TokenBucket {

@@ -313,9 +313,12 @@ const SUBCOMMANDS = ["add", "passwd", "del", "list", "import", "admin", "unlock"
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openFailure } from "./user_command.ts";
- * console.log(openFailure("/srv/chta", new Deno.errors.NotFound("gone")));
- * // no database in /srv/chta (is --data right? --create makes one)
+ * assert.equal(
+ *   openFailure("/srv/chta", new Deno.errors.NotFound("gone")),
+ *   "no database in /srv/chta (is --data right? --create makes one)",
+ * );
  * ```
  */
 export function openFailure(dir: string, error: unknown): string {

@@ -76,12 +76,13 @@ export interface WindowedCountsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WindowedCounts } from "./windowed_counts.ts";
  * const counts = new WindowedCounts({ limit: 2, maxKeys: 100, windowMs: 60_000 });
  * counts.add("192.0.2.7", 0);
  * counts.add("192.0.2.7", 1000);
- * console.log(counts.count("192.0.2.7", 2000), counts.retryAfterMs("192.0.2.7", 2000) > 0); // 2 true
- * console.log(counts.count("192.0.2.7", 70_000)); // 0: both have left the window
+ * assert.deepEqual([counts.count("192.0.2.7", 2000), counts.retryAfterMs("192.0.2.7", 2000) > 0], [2, true]);
+ * assert.equal(counts.count("192.0.2.7", 70_000), 0); // both have left the window
  * ```
  */
 export class WindowedCounts {

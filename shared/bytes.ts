@@ -11,8 +11,9 @@ import { Buffer } from "node:buffer";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { concatBytes } from "./bytes.ts";
- * console.log(concatBytes([Uint8Array.of(1, 2), Uint8Array.of(3)])); // Uint8Array(3) [ 1, 2, 3 ]
+ * assert.deepEqual(concatBytes([Uint8Array.of(1, 2), Uint8Array.of(3)]), Uint8Array.of(1, 2, 3));
  * ```
  */
 export function concatBytes(
@@ -34,8 +35,9 @@ export function concatBytes(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { utf8ByteLength } from "./bytes.ts";
- * console.log(utf8ByteLength("héllo 😀")); // 11
+ * assert.equal(utf8ByteLength("héllo 😀"), 11);
  * ```
  */
 export function utf8ByteLength(text: string): number {

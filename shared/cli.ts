@@ -25,9 +25,10 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFlags } from "./cli.ts";
  * const { values } = parseFlags(["--port", "0"], { port: { type: "string" } });
- * console.log(values.port); // "0"
+ * assert.equal(values.port, "0");
  * ```
  */
 export function parseFlags<O extends Options>(
@@ -59,8 +60,9 @@ export function parseFlags<O extends Options>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { intFlag } from "./cli.ts";
- * console.log(intFlag("--port", "7007", { min: 0, max: 65535 })); // 7007
+ * assert.equal(intFlag("--port", "7007", { min: 0, max: 65535 }), 7007);
  * ```
  */
 export function intFlag(
@@ -84,8 +86,9 @@ export function intFlag(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { numberFlag } from "./cli.ts";
- * console.log(numberFlag("--rate", "2.5", { min: 0, max: 1e6 })); // 2.5
+ * assert.equal(numberFlag("--rate", "2.5", { min: 0, max: 1e6 }), 2.5);
  * ```
  */
 export function numberFlag(
@@ -109,8 +112,9 @@ export function numberFlag(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { choiceFlag } from "./cli.ts";
- * console.log(choiceFlag("--log-format", "json", ["text", "json"] as const)); // "json"
+ * assert.equal(choiceFlag("--log-format", "json", ["text", "json"] as const), "json");
  * ```
  */
 export function choiceFlag<T extends string>(

@@ -78,8 +78,9 @@ function needRoom(context: CommandContext): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "./commands.ts";
- * console.log(parseDuration("10m")); // 600000
+ * assert.equal(parseDuration("10m"), 600000);
  * ```
  */
 export function parseDuration(text: string): number {
@@ -107,9 +108,9 @@ function firstWord(text: string): [string, string] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCommand } from "./commands.ts";
- * console.log(parseCommand("/msg bob hi", {}));
- * // { kind: "request", request: { type: "dm", to: "bob", body: "hi" } }
+ * assert.deepEqual(parseCommand("/msg bob hi", {}), { kind: "request", request: { type: "dm", to: "bob", body: "hi" } });
  * ```
  */
 export function parseCommand(line: string, context: CommandContext): Command {

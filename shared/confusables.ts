@@ -34,9 +34,10 @@ function prototypeTable(): Map<number, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { skeleton } from "./confusables.ts";
- * console.log(skeleton("\u0430lice") === skeleton("alice")); // true: Cyrillic а
- * console.log(skeleton("paypa1")); // "paypal"
+ * assert.equal(skeleton("\u0430lice") === skeleton("alice"), true); // Cyrillic а
+ * assert.equal(skeleton("paypa1"), "paypal");
  * ```
  */
 export function skeleton(text: string): string {

@@ -52,9 +52,10 @@ export interface DiscoveryAnswer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeProbe, encodeProbe, MAX_ANSWER_BYTES } from "./discovery.ts";
  * const probe = encodeProbe(42);
- * console.log(probe.length === MAX_ANSWER_BYTES, decodeProbe(probe)?.nonce); // true 42
+ * assert.deepEqual([probe.length === MAX_ANSWER_BYTES, decodeProbe(probe)?.nonce], [true, 42]);
  * ```
  */
 export function encodeProbe(nonce: number): Uint8Array {
@@ -70,8 +71,9 @@ export function encodeProbe(nonce: number): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeProbe } from "./discovery.ts";
- * console.log(decodeProbe(new TextEncoder().encode("hello"))); // null
+ * assert.equal(decodeProbe(new TextEncoder().encode("hello")), null);
  * ```
  */
 export function decodeProbe(packet: Uint8Array): { nonce: number } | null {
@@ -87,12 +89,13 @@ export function decodeProbe(packet: Uint8Array): { nonce: number } | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeAnswer, encodeAnswer } from "./discovery.ts";
  * const packet = encodeAnswer(
  *   { name: "box", version: "0.1.0", protocol: "1.0", tcp: 7007, tls: null },
  *   { nonce: 42 },
  * );
- * console.log(decodeAnswer(packet)?.name); // "box"
+ * assert.equal(decodeAnswer(packet)?.name, "box");
  * ```
  */
 export function encodeAnswer(answer: DiscoveryAnswer, options: { nonce: number }): Uint8Array {
@@ -125,9 +128,10 @@ export function encodeAnswer(answer: DiscoveryAnswer, options: { nonce: number }
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeAnswer, encodeAnswer } from "./discovery.ts";
  * const answer = { name: "box", version: "0.1.0", protocol: "1.0", tcp: null, tls: 7443 };
- * console.log(decodeAnswer(encodeAnswer(answer, { nonce: 7 }))); // { nonce: 7, name: "box", ... }
+ * assert.deepEqual(decodeAnswer(encodeAnswer(answer, { nonce: 7 })), { nonce: 7, ...answer });
  * ```
  */
 export function decodeAnswer(packet: Uint8Array): (DiscoveryAnswer & { nonce: number }) | null {

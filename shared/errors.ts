@@ -61,9 +61,15 @@ export interface ChatErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChatError } from "./errors.ts";
  * const error = new ChatError("name_taken", "Nickname alice is already in use");
- * console.log(error.toWire(7)); // { type: "error", id: 7, code: "name_taken", ... }
+ * assert.deepEqual(error.toWire(7), {
+ *   type: "error",
+ *   id: 7,
+ *   code: "name_taken",
+ *   message: "Nickname alice is already in use",
+ * });
  * ```
  */
 export class ChatError extends Error {

@@ -31,9 +31,10 @@ const encoder = new Encoder({ ignoreUndefined: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame } from "./frame.ts";
  * const bytes = encodeFrame({ type: "ping" });
- * console.log(bytes.length > 4); // true
+ * assert.equal(bytes.length > 4, true);
  * ```
  */
 export function encodeFrame(value: unknown): Uint8Array {
@@ -104,11 +105,12 @@ function checkDepth(value: unknown, maxDepth: number): unknown {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameDecoder, InvalidTextFrame } from "./frame.ts";
  * // {"id": 7, "a": "\xC0\xAF"} (an overlong "/")
  * const payload = [0x82, 0xa2, 0x69, 0x64, 0x07, 0xa1, 0x61, 0xa2, 0xc0, 0xaf];
  * const [value] = new FrameDecoder().push(Uint8Array.of(0, 0, 0, payload.length, ...payload));
- * console.log(value instanceof InvalidTextFrame && value.id); // 7
+ * assert.equal(value instanceof InvalidTextFrame && value.id, 7);
  * ```
  */
 export class InvalidTextFrame {
@@ -133,11 +135,12 @@ const EMPTY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameDecoder } from "./frame.ts";
  * const decoder = new FrameDecoder();
  * const bytes = encodeFrame({ type: "ping" });
  * const values = [...decoder.push(bytes.subarray(0, 3)), ...decoder.push(bytes.subarray(3))];
- * console.log(values); // [{ type: "ping" }]
+ * assert.deepEqual(values, [{ type: "ping" }]);
  * ```
  */
 export class FrameDecoder {

@@ -19,12 +19,13 @@ export const MAX_GREETING_BYTES = 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { GreetingFilter } from "./greeting_filter.ts";
  * const filter = new GreetingFilter();
  * const greeting = new TextEncoder().encode("chat 1.0\r\nNickname: ");
- * console.log(filter.push(greeting).length); // 0
- * console.log(filter.push(Uint8Array.of(0, 0, 0, 1, 0x80))); // Uint8Array(5) [ 0, 0, 0, 1, 128 ]
- * console.log(filter.discarded); // 20
+ * assert.equal(filter.push(greeting).length, 0);
+ * assert.deepEqual(filter.push(Uint8Array.of(0, 0, 0, 1, 0x80)), Uint8Array.of(0, 0, 0, 1, 0x80));
+ * assert.equal(filter.discarded, 20);
  * ```
  */
 export class GreetingFilter {

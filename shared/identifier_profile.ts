@@ -31,8 +31,9 @@ function allowedRanges(): Uint32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isIdentifierAllowed } from "./identifier_profile.ts";
- * console.log(isIdentifierAllowed(0x61), isIdentifierAllowed(0x3164)); // true false
+ * assert.deepEqual([isIdentifierAllowed(0x61), isIdentifierAllowed(0x3164)], [true, false]);
  * ```
  */
 export function isIdentifierAllowed(codePoint: number): boolean {
@@ -118,9 +119,10 @@ function resolve(sets: Array<Set<string>>): Set<string> | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mixedScripts } from "./identifier_profile.ts";
- * console.log(mixedScripts("alice"), mixedScripts("東京tokyo")); // undefined undefined
- * console.log(mixedScripts("\u0430lice")); // ["Cyrillic", "Latin"]
+ * assert.deepEqual([mixedScripts("alice"), mixedScripts("東京tokyo")], [undefined, undefined]);
+ * assert.deepEqual(mixedScripts("\u0430lice"), ["Cyrillic", "Latin"]);
  * ```
  */
 export function mixedScripts(text: string): string[] | undefined {

@@ -39,6 +39,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogFile } from "./log_file.ts";
  * import { textFormatter } from "./logging.ts";
  * const dir = Deno.makeTempDirSync();
@@ -52,8 +53,8 @@ const encoder = new TextEncoder();
  *   message: ["Started"], properties: {},
  * });
  * await log[Symbol.asyncDispose]();
- * console.log(Deno.readTextFileSync(`${dir}/chat.log`).includes("Started")); // true
- * console.log(Deno.statSync(`${dir}/chat.log`).mode! & 0o777); // 384 (0o600)
+ * assert.equal(Deno.readTextFileSync(`${dir}/chat.log`).includes("Started"), true);
+ * assert.equal(Deno.statSync(`${dir}/chat.log`).mode! & 0o777, 384); // (0o600)
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

@@ -56,7 +56,7 @@ const SENSITIVE = /pass(word|wd)?|token|secret|body/i;
  * call {@linkcode shutdownLogging} before exit to flush a log file.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { setupLogging, shutdownLogging } from "./logging.ts";
  * await setupLogging({ level: "info", format: "text" });
  * await shutdownLogging();
@@ -102,12 +102,13 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { textFormatter } from "./logging.ts";
  * const line = textFormatter()({
  *   category: ["chat"], level: "info", timestamp: 0, rawMessage: "{nick} left",
  *   message: ["", "alice\nfake line", " left"], properties: { nick: "alice\nfake line" },
  * });
- * console.log(line.endsWith("[INFO] chat: alice\\nfake line left\n")); // true
+ * assert.equal(line.endsWith("[INFO] chat: alice\\nfake line left\n"), true);
  * ```
  */
 export function textFormatter(): TextFormatter {
@@ -121,12 +122,13 @@ export function textFormatter(): TextFormatter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonLinesFormatter } from "./logging.ts";
  * const line = jsonLinesFormatter()({
  *   category: ["chat"], level: "info", timestamp: 0, rawMessage: "{nick} left",
  *   message: ["", "alice", " left"], properties: { nick: "alice" },
  * });
- * console.log(JSON.parse(line).message); // alice left
+ * assert.equal(JSON.parse(line).message, "alice left");
  * ```
  */
 export function jsonLinesFormatter(): TextFormatter {
@@ -155,7 +157,7 @@ export function reopenLogFile(): boolean {
  * Flushes and closes the sinks (a log file's buffer is written out).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { shutdownLogging } from "./logging.ts";
  * await shutdownLogging();
  * ```
@@ -172,6 +174,7 @@ export async function shutdownLogging(): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redacting } from "./logging.ts";
  * const seen: unknown[] = [];
  * const sink = redacting((record) => seen.push(record.message));
@@ -179,7 +182,7 @@ export async function shutdownLogging(): Promise<void> {
  *   category: ["chat"], level: "info", timestamp: 0, rawMessage: "{nick} set {password}",
  *   message: ["", "alice", " set ", "hunter2", ""], properties: { nick: "alice", password: "hunter2" },
  * });
- * console.log(seen[0]); // ["", "alice", " set ", "[redacted]", ""]
+ * assert.deepEqual(seen[0], ["", "alice", " set ", "[redacted]", ""]);
  * ```
  */
 export function redacting(sink: Sink): Sink {

@@ -19,12 +19,13 @@ import { invalidUtf8Offset } from "./utf8.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encode } from "@msgpack/msgpack";
  * import { invalidStringOffset } from "./msgpack_strings.ts";
- * console.log(invalidStringOffset(encode({ type: "say", body: "hé" }))); // -1
+ * assert.equal(invalidStringOffset(encode({ type: "say", body: "hé" })), -1);
  * // {"body": "\xC0\xAF"}: a fixmap, fixstr "body", fixstr of two bytes, the overlong form.
  * const bad = Uint8Array.of(0x81, 0xa4, 0x62, 0x6f, 0x64, 0x79, 0xa2, 0xc0, 0xaf);
- * console.log(invalidStringOffset(bad)); // 7
+ * assert.equal(invalidStringOffset(bad), 7);
  * ```
  */
 export function invalidStringOffset(payload: Uint8Array): number {

@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPrivateFile } from "./private_file.ts";
  * const dir = Deno.makeTempDirSync();
- * console.log(createPrivateFile(`${dir}/chat.log`)); // true
- * console.log(createPrivateFile(`${dir}/chat.log`)); // false
- * console.log((Deno.statSync(`${dir}/chat.log`).mode! & 0o777).toString(8)); // 600
+ * assert.equal(createPrivateFile(`${dir}/chat.log`), true);
+ * assert.equal(createPrivateFile(`${dir}/chat.log`), false);
+ * assert.equal((Deno.statSync(`${dir}/chat.log`).mode! & 0o777).toString(8), "600");
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

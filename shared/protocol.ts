@@ -1,110 +1,70 @@
 /**
- * The wire protocol's frame types and the validation functions that define
- * them. See docs/protocol.md for the contract in prose.
+ * The wire protocol: one definition of every frame, in both directions,
+ * from which come its TypeScript types, its validation
+ * ({@linkcode parseClientFrame}, {@linkcode parseServerFrame},
+ * {@linkcode parseAck}) and its JSON Schema ({@linkcode protocolJsonSchema},
+ * published as docs/protocol.schema.json). docs/protocol.md is the
+ * contract in prose.
  *
  * @module
  */
-import { ChatError, type ErrorCode, type ErrorFrame, isErrorCode } from "./errors.ts";
-import { validateBody, validateNick, validateRoom, validateTopic } from "./validation.ts";
+import { ChatError, ERROR_CODES, type ErrorCode, type ErrorFrame } from "./errors.ts";
+import {
+  anyMap,
+  array,
+  boolean,
+  checkValue,
+  custom,
+  type Infer,
+  integer,
+  isRecord,
+  type JsonSchema,
+  literal,
+  nullable,
+  number,
+  object,
+  type ObjectSchema,
+  oneOfStrings,
+  optional,
+  type Schema,
+  type Shape,
+  string,
+  toJsonSchema,
+  union,
+} from "./schema.ts";
+import {
+  DEFAULT_MAX_BODY_LENGTH,
+  MAX_NICK_LENGTH,
+  MAX_ROOM_LENGTH,
+  MAX_TOPIC_LENGTH,
+  validateBody,
+  validateNick,
+  validateRoom,
+  validateTopic,
+} from "./validation.ts";
 
 /** The protocol version this build speaks, `MAJOR.MINOR`. */
 export const PROTOCOL_VERSION = "1.0";
 /** The major version: a peer with another major version is refused. */
 export const PROTOCOL_MAJOR = 1;
 
-/** Limits the server announces in `welcome`. */
-export interface ServerLimits {
-  maxFrameBytes: number;
-  maxBodyLength: number;
-  maxQueueBytes: number;
-  rateBurst: number;
-  ratePerSecond: number;
-  heartbeatMs: number;
-}
+/** Largest page of history one request may ask for. */
+export const MAX_HISTORY_PAGE = 500;
 
-// ---------------------------------------------------------------- client -> server
+/** Longest `clientMsgId` of a `say` or `dm`, in characters (each one byte: printable ASCII). */
+export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 
-/** First frame from a client. */
-export interface HelloFrame {
-  type: "hello";
-  protocol: string;
-  client: string;
-  clientVersion: string;
-  nick: string;
-  /** Needed for a registered nickname (and for every login under `--auth required`). */
-  password?: string;
-  /**
-   * The `resume` token of an earlier `welcome`: a session of this nickname
-   * that still holds that token (its connection died silently) is taken
-   * over at once instead of the nickname being `name_taken`.
-   */
-  resume?: string;
-}
+// Printable ASCII, no space: UUIDs, ULIDs, counters and hashes fit.
+const CLIENT_MSG_ID = /^[\x21-\x7e]{1,64}$/;
 
-/** Requests a client may send after `hello`; each carries a client-chosen `id`. */
-export type Request =
-  | {
-    type: "join";
-    id: number;
-    room: string;
-    /** The last message id seen in this room: the server replays what came after. */
-    since?: number;
-    /** The room's key, when it has one. */
-    key?: string;
-  }
-  | { type: "leave"; id: number; room: string }
-  | {
-    type: "say";
-    id: number;
-    room: string;
-    body: string;
-    action?: boolean;
-    /** The client's id for this message: a retry with the same one is not posted twice. */
-    clientMsgId?: string;
-  }
-  | {
-    type: "dm";
-    id: number;
-    to: string;
-    body: string;
-    action?: boolean;
-    /** The client's id for this message: a retry with the same one is not posted twice. */
-    clientMsgId?: string;
-  }
-  | { type: "broadcast"; id: number; body: string }
-  | {
-    type: "rooms";
-    id: number;
-    /** A room name: the page starts after it (by name key). */
-    after?: string;
-    limit?: number;
-  }
-  | { type: "who"; id: number; room: string; after?: string; limit?: number }
-  | { type: "users"; id: number; after?: string; limit?: number }
-  | { type: "topic"; id: number; room: string; topic?: string }
-  | { type: "nick"; id: number; nick: string }
-  | { type: "ping"; id: number }
-  | { type: "quit"; id: number; reason?: string }
-  | { type: "history"; id: number; room: string; before?: number; after?: number; limit?: number }
-  | {
-    type: "dm_history";
-    id: number;
-    with: string;
-    before?: number;
-    after?: number;
-    limit?: number;
-  }
-  | { type: "read"; id: number; with: string; upTo: number }
-  | { type: "register"; id: number; password: string }
-  | {
-    type: ModerationType;
-    id: number;
-    room: string;
-    nick: string;
-    reason?: string;
-    durationMs?: number;
-  }
-  | { type: "mode"; id: number; room: string; inviteOnly?: boolean; key?: string | null };
+/** The characters and length of a resume token (base64url, as the server makes them). */
+const RESUME_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+/**
+ * Most names (rooms, users, members) in one reply: frames carry at most
+ * 1,024 array entries. Replies are also cut to fit the frame cap.
+ */
+export const MAX_LIST_PAGE = 1000;
 
 /** Moderation requests: each names a room and a user. */
 export type ModerationType =
@@ -131,210 +91,625 @@ export const MODERATION_TYPES: readonly ModerationType[] = [
   "uninvite",
 ];
 
-/** A request without its id, as built from a slash command. */
-export type RequestBody = Request extends infer R ? R extends Request ? Omit<R, "id"> : never
+// ---------------------------------------------------------------- fields
+
+// Requests: a string field is capped before the rules of section 7 apply.
+const CAP = 256;
+
+/** An optional request field: the server takes `nil` for leaving it out. */
+function opt<T>(schema: Schema<T>) {
+  return optional(schema, { nilIsAbsent: true });
+}
+
+function requestNick(description: string): Schema<string> {
+  return string({ maxLength: CAP }).then(
+    validateNick,
+    `${description}. A nickname (section 7): normalized to NFKC, then 1 to ${MAX_NICK_LENGTH} ` +
+      "code points; at most 256 UTF-16 code units as sent",
+  );
+}
+
+function requestRoom(description: string): Schema<string> {
+  return string({ maxLength: CAP }).then(
+    validateRoom,
+    `${description}. A room name (section 7), a leading # dropped: normalized to NFKC, then 1 to ` +
+      `${MAX_ROOM_LENGTH} code points; at most 256 UTF-16 code units as sent`,
+  );
+}
+
+function body(description: string): Schema<string> {
+  return custom(
+    (value, options) =>
+      validateBody(
+        value,
+        options.maxBodyLength === undefined ? {} : { maxLength: options.maxBodyLength },
+      ),
+    {
+      type: "string",
+      minLength: 1,
+      description: `${description}: not only whitespace, at most welcome.limits.maxBodyLength ` +
+        `code points (${DEFAULT_MAX_BODY_LENGTH} by default), no control characters but newline ` +
+        "and tab (section 7)",
+    },
+  );
+}
+
+function topicText(description: string): Schema<string> {
+  return custom(validateTopic, {
+    type: "string",
+    maxLength: MAX_TOPIC_LENGTH,
+    description: `${description}: at most ${MAX_TOPIC_LENGTH} code points, no control ` +
+      "characters; trimmed (section 7)",
+  });
+}
+
+// `action: false` is the same as no action: it is dropped.
+function actionFlag(): Schema<boolean | undefined> {
+  return boolean().then(
+    (action) => action || undefined,
+    'An action ("/me waves"); false is the same as leaving it out',
+  );
+}
+
+function clientMsgId(): Schema<string> {
+  return string({
+    maxLength: MAX_CLIENT_MSG_ID_LENGTH,
+    pattern: CLIENT_MSG_ID,
+    problem: `must be 1 to ${MAX_CLIENT_MSG_ID_LENGTH} printable ASCII characters without spaces`,
+  }).describe(
+    "The client's id for this message: a retry with the same one is not posted twice (section 8)",
+  );
+}
+
+function count(description: string, min = 0): Schema<number> {
+  return integer({ min }).describe(description);
+}
+
+function cursor(): Schema<string> {
+  return string({ maxLength: CAP }).describe(
+    "A name: the page starts after it, by name key (section 8)",
+  );
+}
+
+function pageLimit(description = "Most entries in the reply"): Schema<number> {
+  return integer({ min: 1 }).describe(description);
+}
+
+// Replies: what the server sends, checked for shape.
+function text(description: string): Schema<string> {
+  return string().describe(description);
+}
+
+function timestamp(): Schema<number> {
+  return integer({ min: 0 }).describe("Server time, ms since the Unix epoch");
+}
+
+/** A flag that is only ever sent as `true`, and otherwise left out. */
+function only(description: string) {
+  return optional(literal(true).describe(description));
+}
+
+// ---------------------------------------------------------------- client -> server
+
+const ID = integer({ min: 0, problem: "must be a non-negative integer" }).describe(
+  "Chosen by the client (a counter); the reply carries the same",
+);
+
+function request<const K extends string, S extends Shape>(
+  type: K,
+  shape: S,
+  options: {
+    refine?: (value: Infer<ObjectSchema<{ type: Schema<K>; id: Schema<number> } & S>>) => void;
+  } = {},
+) {
+  return object({ type: literal(type), id: ID, ...shape }, options as never).named(
+    `request.${type}`,
+  );
+}
+
+function listRequest<const K extends string>(type: K) {
+  return request(type, { after: opt(cursor()), limit: opt(pageLimit()) });
+}
+
+function moderationRequest<const K extends ModerationType>(type: K) {
+  // The reason is checked first, as it always was.
+  return request(type, {
+    reason: opt(topicText("Why; shown to the room")),
+    room: requestRoom("The room"),
+    nick: requestNick("Whom it concerns"),
+    durationMs: opt(count("How long a ban or mute lasts, in ms", 1)),
+  });
+}
+
+const HELLO = object({
+  type: literal("hello"),
+  protocol: string({ maxLength: 16 }).describe(
+    "The version the client speaks, MAJOR.MINOR (section 6)",
+  ),
+  client: string({ maxLength: 64 }).describe("The client program's name"),
+  clientVersion: string({ maxLength: 64 }).describe("The client program's version"),
+  nick: requestNick("The nickname wanted, or the account's name"),
+  password: opt(
+    string({ maxLength: 1024 }).describe(
+      "The account's password (section 5); at most 1,024 UTF-16 code units",
+    ),
+  ),
+  resume: opt(
+    string({
+      maxLength: 64,
+      pattern: RESUME_TOKEN,
+      problem: "must be a token from a welcome",
+    }).describe("The resume token of an earlier welcome, to take that session over (section 4)"),
+  ),
+}).named("client.hello").describe("The first frame from a client (section 4)");
+
+const PONG = object({ type: literal("pong") }).named("client.pong").describe(
+  "The answer to the server's ping (section 15); no id, no reply",
+);
+
+const REQUEST_SCHEMAS = {
+  join: request("join", {
+    room: requestRoom("The room to join, created if need be"),
+    since: opt(count("The last message id seen in this room: the reply replays what came after")),
+    key: opt(string({ maxLength: CAP }).describe("The room's key, when it has one")),
+  }),
+  leave: request("leave", { room: requestRoom("The room to leave") }),
+  // Checked in the order they always were: action, body, then where it goes.
+  say: request("say", {
+    action: opt(actionFlag()),
+    body: body("The message"),
+    room: requestRoom("The room to say it in"),
+    clientMsgId: opt(clientMsgId()),
+  }),
+  dm: request("dm", {
+    action: opt(actionFlag()),
+    body: body("The message"),
+    to: requestNick("The recipient"),
+    clientMsgId: opt(clientMsgId()),
+  }),
+  broadcast: request("broadcast", { body: body("The notice for everyone online") }),
+  rooms: listRequest("rooms"),
+  who: request("who", {
+    room: requestRoom("The room"),
+    after: opt(cursor()),
+    limit: opt(pageLimit()),
+  }),
+  users: listRequest("users"),
+  topic: request("topic", {
+    room: requestRoom("The room"),
+    topic: opt(topicText('The new topic ("" clears it); without it, the topic is shown')),
+  }),
+  nick: request("nick", { nick: requestNick("The new nickname") }),
+  ping: request("ping", {}),
+  quit: request("quit", { reason: opt(topicText('Why, shown to the rooms (default "quit")')) }),
+  history: request("history", {
+    room: requestRoom("The room"),
+    before: opt(count("Messages with ids below this one")),
+    after: opt(count("Messages with ids above this one (before is then ignored)")),
+    limit: opt(pageLimit(`Most messages (50 by default, at most ${MAX_HISTORY_PAGE})`)),
+  }),
+  dm_history: request("dm_history", {
+    with: requestNick("The other user of the conversation"),
+    before: opt(count("Messages with ids below this one")),
+    after: opt(count("Messages with ids above this one (before is then ignored)")),
+    limit: opt(pageLimit(`Most messages (50 by default, at most ${MAX_HISTORY_PAGE})`)),
+  }),
+  read: request("read", {
+    upTo: count("The last direct message id read"),
+    with: requestNick("Whose direct messages were read"),
+  }),
+  register: request("register", {
+    password: string({ maxLength: 1024 }).describe(
+      "The new account's password: 8 to 1,024 code points, no control characters",
+    ),
+  }),
+  op: moderationRequest("op"),
+  deop: moderationRequest("deop"),
+  kick: moderationRequest("kick"),
+  ban: moderationRequest("ban"),
+  unban: moderationRequest("unban"),
+  mute: moderationRequest("mute"),
+  unmute: moderationRequest("unmute"),
+  invite: moderationRequest("invite"),
+  uninvite: moderationRequest("uninvite"),
+  mode: request("mode", {
+    inviteOnly: opt(boolean().describe("Whether joining needs an invitation")),
+    key: optional(
+      nullable(string({ maxLength: 64 })).describe(
+        "The key needed to join (at most 64 UTF-16 code units); nil removes it",
+      ),
+    ),
+    room: requestRoom("The room"),
+  }, {
+    refine: (frame) => {
+      if (frame.inviteOnly === undefined && frame.key === undefined) {
+        throw new ChatError("bad_request", 'Invalid mode frame: give "inviteOnly" and/or "key"');
+      }
+    },
+  }),
+};
+
+/** Every request type. */
+export type RequestType = keyof typeof REQUEST_SCHEMAS;
+
+/** Every request type, in the order of docs/protocol.md section 8. */
+export const REQUEST_TYPES = Object.keys(REQUEST_SCHEMAS) as RequestType[];
+
+/** The request of type `K`, as the server has it after validation. */
+export type RequestOf<K extends RequestType> = Infer<typeof REQUEST_SCHEMAS[K]>;
+
+/** Requests a client may send after `hello`; each carries a client-chosen `id`. */
+export type Request = { [K in RequestType]: RequestOf<K> }[RequestType];
+
+/** A request of type `K` (each of them, for a union) without its id, as built from a slash command. */
+export type RequestBodyOf<K extends RequestType> = K extends RequestType ? Omit<RequestOf<K>, "id">
   : never;
 
+/** A request without its id, as built from a slash command. */
+export type RequestBody = RequestBodyOf<RequestType>;
+
+/** First frame from a client. */
+export type HelloFrame = Infer<typeof HELLO>;
+
 /** The heartbeat answer; carries no id and gets no reply. */
-export interface PongFrame {
-  type: "pong";
-}
+export type PongFrame = Infer<typeof PONG>;
 
 /** Any frame a client may send. */
 export type ClientFrame = HelloFrame | Request | PongFrame;
 
 // ---------------------------------------------------------------- server -> client
 
-/** The server's answer to `hello`. */
-export interface WelcomeFrame {
-  type: "welcome";
-  protocol: string;
-  server: string;
-  session: string;
-  nick: string;
-  limits: ServerLimits;
-  /** Present when logged in to an account. */
-  account?: { admin: boolean };
-  /** A secret that a later `hello` of this nickname may give to take this session over. */
-  resume?: string;
-}
+const ROOM = () => text("A room name, its canonical spelling, without #");
 
-/** Success reply to request `id`; `result` depends on the request. */
-export interface AckFrame {
-  type: "ack";
-  id: number;
-  result?: Record<string, unknown>;
-}
+const LIMITS = object({
+  maxFrameBytes: count("Largest frame payload the server accepts, in bytes", 1),
+  maxBodyLength: count("Longest message body, in code points", 1),
+  maxQueueBytes: count("Bytes queued towards this client before it is dropped as slow", 1),
+  rateBurst: count("Requests that may be sent at once before the rate applies"),
+  ratePerSecond: number({ min: 0 }).describe("Requests per second sustained (may be fractional)"),
+  heartbeatMs: count("Heartbeat interval in ms (section 15); 0: no heartbeat"),
+}).named("part.limits").describe("The limits the server announces; clients stay within them");
+
+const WELCOME = object({
+  type: literal("welcome"),
+  protocol: text("The version the server speaks, MAJOR.MINOR"),
+  server: text('Server program and version, e.g. "chat/0.1.0"'),
+  session: text("Random id of this session (a UUID), for logs and bug reports"),
+  nick: text("The nickname granted, normalized; for an account, its registered spelling"),
+  limits: LIMITS,
+  account: optional(
+    object({ admin: boolean().describe("Whether the session is a server admin") }).describe(
+      "Present only when logged in to an account",
+    ),
+  ),
+  resume: optional(
+    string({ pattern: RESUME_TOKEN }).describe(
+      "A secret the next hello may give as resume to take this session over",
+    ),
+  ),
+}).named("server.welcome").describe("The server's answer to hello (section 4)");
+
+const ACK = object({
+  type: literal("ack"),
+  id: count("The request's id"),
+  result: optional(
+    anyMap().describe(
+      'What the request did (absent: {}); for request type T it matches $defs["result.T"]',
+    ),
+  ),
+}).named("server.ack").describe("Success reply to request id (section 8)");
+
+const ERROR_CODE = () =>
+  oneOfStrings(ERROR_CODES, { unknown: "internal" }).describe(
+    "A stable machine code (section 9); one a client does not know reads as internal",
+  );
+
+const ERROR = object({
+  type: literal("error"),
+  id: optional(count("The request's id; absent when the frame had no valid id")),
+  code: ERROR_CODE(),
+  message: text("One English sentence for people; not stable, do not parse it"),
+  retryAfterMs: optional(count("Ms until a retry can succeed (rate_limited, muted, ...)")),
+}).named("server.error").describe(
+  "A request refused, or a frame that could not be read (section 9)",
+);
+
+const MESSAGE_EVENT = object({
+  type: literal("message"),
+  room: ROOM(),
+  from: text("Sender's nickname"),
+  body: text("The body as sent"),
+  id: count("Message id, monotonic per room (section 11)", 1),
+  ts: timestamp(),
+  action: only('An action ("/me")'),
+  history: only("From history rather than delivered live"),
+}).named("event.message").describe("A message in a room (section 10)");
+
+const DM_EVENT = object({
+  type: literal("dm"),
+  from: text("Sender's nickname"),
+  to: text("Recipient's nickname: as online, or the account's registered name"),
+  body: text("The body as sent"),
+  id: count("Message id, increasing across the server (section 11)", 1),
+  ts: timestamp(),
+  action: only("An action"),
+  history: only("From history, including those stored while the recipient was offline"),
+}).named("event.dm").describe(
+  "A direct message, delivered to the recipient and echoed to the sender",
+);
+
+const JOIN_EVENT = object({
+  type: literal("join"),
+  room: ROOM(),
+  nick: text("Who joined"),
+  ts: timestamp(),
+}).named("event.join").describe("Someone joined a room");
+
+const LEAVE_EVENT = object({
+  type: literal("leave"),
+  room: ROOM(),
+  nick: text("Who left"),
+  ts: timestamp(),
+  reason: optional(
+    text("Absent for a leave request; why the connection ended, or who kicked or banned"),
+  ),
+}).named("event.leave").describe("Someone left a room, was removed from it or disconnected");
+
+const NICK_EVENT = object({
+  type: literal("nick"),
+  from: text("Old nickname"),
+  to: text("New nickname"),
+  ts: timestamp(),
+}).named("event.nick").describe("Someone changed nickname");
+
+const TOPIC_EVENT = object({
+  type: literal("topic"),
+  room: ROOM(),
+  topic: text('The new topic ("": cleared)'),
+  by: text("Who set it"),
+  ts: timestamp(),
+}).named("event.topic").describe("A room's topic was set");
+
+const UNREAD = object({
+  peer: text("The sender"),
+  count: count("Unread direct messages from them", 1),
+}).named("part.unread");
+
+const NOTICE_EVENT = object({
+  type: literal("notice"),
+  body: text("The text, for people"),
+  ts: timestamp(),
+  from: optional(text("The admin who broadcast it")),
+  room: optional(text("The room the notice concerns (moderation, modes, invitations)")),
+  unread: optional(
+    array(UNREAD).describe("Only in the notice after login: unread direct messages per sender"),
+  ),
+}).named("event.notice").describe("A broadcast, a moderation notice or a notice from the server");
+
+const PING = object({ type: literal("ping") }).named("server.ping").describe(
+  "Heartbeat probe (section 15); answer with pong",
+);
+
+const BYE = object({
+  type: literal("bye"),
+  code: ERROR_CODE(),
+  message: text("The same for people"),
+}).named("server.bye").describe("The server's last frame before it closes (section 16)");
+
+const EVENT = union([
+  MESSAGE_EVENT,
+  DM_EVENT,
+  JOIN_EVENT,
+  LEAVE_EVENT,
+  NICK_EVENT,
+  TOPIC_EVENT,
+  NOTICE_EVENT,
+]).named("ChatEvent").describe("Events, delivered without a request (section 10)");
+
+const SERVER_FRAME = union([
+  WELCOME,
+  ACK,
+  ERROR,
+  MESSAGE_EVENT,
+  DM_EVENT,
+  JOIN_EVENT,
+  LEAVE_EVENT,
+  NICK_EVENT,
+  TOPIC_EVENT,
+  NOTICE_EVENT,
+  PING,
+  BYE,
+]).named("ServerFrame").describe("Any frame a server sends");
+
+/** The server's answer to `hello`. */
+export type WelcomeFrame = Infer<typeof WELCOME>;
+
+/** Limits the server announces in `welcome`. */
+export type ServerLimits = Infer<typeof LIMITS>;
 
 /** A message in a room. `id` is monotonic per room; `ts` is server time in ms. */
-export interface RoomMessageEvent {
-  type: "message";
-  room: string;
-  from: string;
-  body: string;
-  id: number;
-  ts: number;
-  action?: boolean;
-  /** Set on messages replayed from history rather than delivered live. */
-  history?: boolean;
-}
+export type RoomMessageEvent = Infer<typeof MESSAGE_EVENT>;
 
 /** A direct message; delivered to the recipient and echoed to the sender. */
-export interface DirectMessageEvent {
-  type: "dm";
-  from: string;
-  to: string;
-  body: string;
-  id: number;
-  ts: number;
-  action?: boolean;
-  /** Set on messages from history, including those stored while the recipient was offline. */
-  history?: boolean;
-}
+export type DirectMessageEvent = Infer<typeof DM_EVENT>;
 
 /** Someone joined a room. */
-export interface JoinEvent {
-  type: "join";
-  room: string;
-  nick: string;
-  ts: number;
-}
+export type JoinEvent = Infer<typeof JOIN_EVENT>;
 
 /** Someone left a room (or disconnected). */
-export interface LeaveEvent {
-  type: "leave";
-  room: string;
-  nick: string;
-  ts: number;
-  reason?: string;
-}
+export type LeaveEvent = Infer<typeof LEAVE_EVENT>;
 
 /** Someone changed nickname; sent to everyone sharing a room with them. */
-export interface NickEvent {
-  type: "nick";
-  from: string;
-  to: string;
-  ts: number;
-}
+export type NickEvent = Infer<typeof NICK_EVENT>;
 
 /** A room's topic changed. */
-export interface TopicEvent {
-  type: "topic";
-  room: string;
-  topic: string;
-  by: string;
-  ts: number;
-}
+export type TopicEvent = Infer<typeof TOPIC_EVENT>;
 
 /** A system notice (from the server, or a broadcast `from` a user). */
-export interface NoticeEvent {
-  type: "notice";
-  body: string;
-  ts: number;
-  from?: string;
-  /** The room a notice concerns (moderation, mode changes), if any. */
-  room?: string;
-  /** Unread direct messages per peer, in the notice sent after login. */
-  unread?: Array<{ peer: string; count: number }>;
-}
+export type NoticeEvent = Infer<typeof NOTICE_EVENT>;
 
 /** Heartbeat probe; answer with `pong`. */
-export interface PingFrame {
-  type: "ping";
-}
+export type PingFrame = Infer<typeof PING>;
 
 /** The server is closing this connection, and why. */
-export interface ByeFrame {
-  type: "bye";
-  code: ErrorCode;
-  message: string;
-}
+export type ByeFrame = Infer<typeof BYE>;
 
 /** Events delivered without a request. */
-export type ChatEvent =
-  | RoomMessageEvent
-  | DirectMessageEvent
-  | JoinEvent
-  | LeaveEvent
-  | NickEvent
-  | TopicEvent
-  | NoticeEvent;
+export type ChatEvent = Infer<typeof EVENT>;
+
+/**
+ * Success reply to request `id`. `T` is the result of the request it
+ * answers ({@linkcode RequestResults}); checked against it by
+ * {@linkcode parseAck}.
+ */
+export interface AckFrame<T extends object = Record<string, unknown>> {
+  type: "ack";
+  id: number;
+  /** What the request did; absent is the same as `{}`. */
+  result?: T;
+}
 
 /** Any frame a server may send. */
-export type ServerFrame = WelcomeFrame | AckFrame | ErrorFrame | ChatEvent | PingFrame | ByeFrame;
+export type ServerFrame =
+  | WelcomeFrame
+  | AckFrame
+  | ErrorFrame
+  | ChatEvent
+  | PingFrame
+  | ByeFrame;
+
+// ---------------------------------------------------------------- results
+
+function result<S extends Shape>(type: RequestType | "moderation", shape: S) {
+  return object(shape).named(`result.${type}`);
+}
+
+/** `more: true`: the list goes on after the last entry. */
+const MORE_NAMES = () => only("There are more after the last one: ask again with after");
+const TOTAL = () => count("How many there are in all");
+
+const ROOM_SUMMARY = object({
+  name: ROOM(),
+  members: count("Members online"),
+  topic: text('Its topic ("" when none)'),
+}).named("part.room_summary");
+
+const GAP = object({
+  after: count("The since sent"),
+  oldest: count("The oldest id still stored, or lastId + 1 when none is"),
+}).named("part.gap").describe("Ids after + 1 to oldest - 1 are gone for good (section 12)");
+
+const MODERATION_RESULT = result("moderation", {
+  room: ROOM(),
+  nick: text("The nickname, as given"),
+});
+
+const RESULT_SCHEMAS = {
+  join: result("join", {
+    room: ROOM(),
+    topic: text('Its topic ("" when none)'),
+    members: array(text("A member online")).describe(
+      "The first page of its members online, the joiner included",
+    ),
+    lastId: count("Id of the last message committed when the join took effect"),
+    history: array(MESSAGE_EVENT).describe("Messages up to lastId, oldest first (section 12)"),
+    more: only("More missed messages than history holds: page with history after the last"),
+    gap: optional(GAP),
+    membersMore: only("More members than members holds: page with who after the last"),
+  }),
+  leave: result("leave", { room: ROOM() }),
+  say: result("say", {
+    id: count("The message's id", 1),
+    ts: timestamp(),
+    duplicate: only("A retry of a clientMsgId already posted: nothing new was sent"),
+  }),
+  dm: result("dm", {
+    id: count("The message's id", 1),
+    ts: timestamp(),
+    stored: only("The recipient is offline: stored for their next login"),
+    duplicate: only("A retry of a clientMsgId already posted: nothing new was sent"),
+  }),
+  broadcast: result("broadcast", { ts: timestamp() }),
+  rooms: result("rooms", {
+    rooms: array(ROOM_SUMMARY),
+    total: TOTAL(),
+    more: MORE_NAMES(),
+  }),
+  who: result("who", {
+    room: ROOM(),
+    members: array(text("A member online")),
+    total: TOTAL(),
+    more: MORE_NAMES(),
+  }),
+  users: result("users", {
+    users: array(text("A nickname online")),
+    total: TOTAL(),
+    more: MORE_NAMES(),
+  }),
+  topic: result("topic", { room: ROOM(), topic: text('The topic ("" when none)') }),
+  nick: result("nick", { nick: text("The nickname now") }),
+  ping: result("ping", { ts: timestamp() }),
+  quit: result("quit", {}),
+  history: result("history", {
+    room: ROOM(),
+    messages: array(MESSAGE_EVENT).describe("Oldest first, each with history: true"),
+    more: only("The page was cut to fit one frame (section 12)"),
+  }),
+  dm_history: result("dm_history", {
+    with: text("The other user, as asked"),
+    messages: array(DM_EVENT).describe("Oldest first, each with history: true"),
+    more: only("The page was cut to fit one frame (section 12)"),
+  }),
+  read: result("read", {
+    with: text("The other user, as asked"),
+    upTo: count("The id given"),
+  }),
+  register: result("register", { nick: text("The account's name") }),
+  op: MODERATION_RESULT,
+  deop: MODERATION_RESULT,
+  kick: MODERATION_RESULT,
+  ban: MODERATION_RESULT,
+  unban: MODERATION_RESULT,
+  mute: MODERATION_RESULT,
+  unmute: MODERATION_RESULT,
+  invite: MODERATION_RESULT,
+  uninvite: MODERATION_RESULT,
+  mode: result("mode", {
+    room: ROOM(),
+    inviteOnly: boolean().describe("Whether joining needs an invitation"),
+    hasKey: boolean().describe("Whether joining needs a key (never sent back)"),
+  }),
+} satisfies Record<RequestType, Schema<unknown>>;
+
+/** The `result` of the ack of each request type (docs/protocol.md, section 8). */
+export type RequestResults = { [K in RequestType]: Infer<typeof RESULT_SCHEMAS[K]> };
+
+/** The result of a request of type `K`. */
+export type ResultOf<K extends RequestType> = RequestResults[K];
+
+/** A request (without its id) and the result of its ack, for each request type `K`. */
+export type Reply<K extends RequestType = RequestType> = K extends RequestType
+  ? { request: RequestBodyOf<K>; result: RequestResults[K] }
+  : never;
+
+/**
+ * Whether `reply` answers a request of type `type`; narrows its request and
+ * result together.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReplyTo, type Reply } from "./protocol.ts";
+ * const reply = { request: { type: "users" }, result: { users: ["bob"], total: 1 } } as Reply;
+ * assert.equal(isReplyTo(reply, "users") ? reply.result.users[0] : undefined, "bob");
+ * assert.equal(isReplyTo(reply, "who"), false);
+ * ```
+ */
+export function isReplyTo<K extends RequestType>(reply: Reply, type: K): reply is Reply<K> {
+  return reply.request.type === type;
+}
 
 // ---------------------------------------------------------------- parsing
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Uint8Array);
-}
-
-function bad(message: string): ChatError {
-  return new ChatError("bad_request", message);
-}
-
-function str(frame: Record<string, unknown>, key: string, max = 256): string {
-  const value = frame[key];
-  if (typeof value !== "string") {
-    throw bad(`Invalid ${frame.type} frame: "${key}" must be a string`);
-  }
-  if (value.length > max) throw bad(`Invalid ${frame.type} frame: "${key}" longer than ${max}`);
-  return value;
-}
-
-function optionalBool(frame: Record<string, unknown>, key: string): boolean | undefined {
-  const value = frame[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "boolean") {
-    throw bad(`Invalid ${frame.type} frame: "${key}" must be a boolean`);
-  }
-  return value;
-}
-
-function optionalInt(frame: Record<string, unknown>, key: string, min = 0): number | undefined {
-  const value = frame[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw bad(`Invalid ${frame.type} frame: "${key}" must be an integer >= ${min}`);
-  }
-  return value;
-}
-
-function optionalStr(frame: Record<string, unknown>, key: string, max = 256): string | undefined {
-  const value = frame[key];
-  if (value === undefined || value === null) return undefined;
-  return str(frame, key, max);
-}
-
-/** The characters and length of a resume token (base64url, as the server makes them). */
-const RESUME_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
-
-function optionalResumeToken(frame: Record<string, unknown>): string | undefined {
-  const token = optionalStr(frame, "resume", 64);
-  if (token !== undefined && !RESUME_TOKEN.test(token)) {
-    throw bad('Invalid hello frame: "resume" must be a token from a welcome');
-  }
-  return token;
-}
-
-/** Copies the defined entries of `fields` (exactOptionalPropertyTypes forbids explicit undefined). */
-function defined<T extends Record<string, unknown>>(
-  fields: T,
-): { [K in keyof T]: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
-  return out as never;
-}
-
-/** Largest page of history one request may ask for. */
-export const MAX_HISTORY_PAGE = 500;
-
-/** Longest `clientMsgId` of a `say` or `dm`, in characters (each one byte: printable ASCII). */
-export const MAX_CLIENT_MSG_ID_LENGTH = 64;
-
-// Printable ASCII, no space: UUIDs, ULIDs, counters and hashes fit.
-const CLIENT_MSG_ID = /^[\x21-\x7e]+$/;
 
 /**
  * Whether `value` may be a `clientMsgId`: 1 to
@@ -343,36 +718,14 @@ const CLIENT_MSG_ID = /^[\x21-\x7e]+$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isClientMsgId } from "./protocol.ts";
- * console.log(isClientMsgId(crypto.randomUUID())); // true
- * console.log(isClientMsgId("has space")); // false
+ * assert.equal(isClientMsgId(crypto.randomUUID()), true);
+ * assert.equal(isClientMsgId("has space"), false);
  * ```
  */
 export function isClientMsgId(value: unknown): value is string {
-  return typeof value === "string" && value.length <= MAX_CLIENT_MSG_ID_LENGTH &&
-    CLIENT_MSG_ID.test(value);
-}
-
-function optionalClientMsgId(frame: Record<string, unknown>): string | undefined {
-  const value = frame.clientMsgId;
-  if (value === undefined || value === null) return undefined;
-  if (!isClientMsgId(value)) {
-    throw bad(
-      `Invalid ${frame.type} frame: "clientMsgId" must be 1 to ${MAX_CLIENT_MSG_ID_LENGTH} printable ASCII characters without spaces`,
-    );
-  }
-  return value;
-}
-
-/**
- * Most names (rooms, users, members) in one reply: frames carry at most
- * 1,024 array entries. Replies are also cut to fit the frame cap.
- */
-export const MAX_LIST_PAGE = 1000;
-
-/** The cursor fields of a list request: `after` a name, at most `limit` names. */
-function listPage(frame: Record<string, unknown>): { after?: string; limit?: number } {
-  return defined({ after: optionalStr(frame, "after"), limit: optionalInt(frame, "limit", 1) });
+  return typeof value === "string" && CLIENT_MSG_ID.test(value);
 }
 
 /**
@@ -381,8 +734,10 @@ function listPage(frame: Record<string, unknown>): { after?: string; limit?: num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestIdOf } from "./protocol.ts";
- * console.log(requestIdOf({ type: "join", id: 3 })); // 3
+ * assert.equal(requestIdOf({ type: "join", id: 3 }), 3);
+ * assert.equal(requestIdOf({ type: "join", id: -1 }), undefined);
  * ```
  */
 export function requestIdOf(value: unknown): number | undefined {
@@ -397,157 +752,51 @@ export interface ParseOptions {
   maxBodyLength?: number;
 }
 
+const REQUEST_BY_TYPE: ReadonlyMap<string, Schema<unknown>> = new Map(
+  Object.entries(REQUEST_SCHEMAS),
+);
+
 /**
  * Validates a decoded frame from a client and returns it typed and
- * normalized (names in NFKC, `#` dropped from rooms). Throws a
- * {@linkcode ChatError} whose code says what is wrong.
+ * normalized (names in NFKC, `#` dropped from rooms, unknown fields
+ * dropped). Throws a {@linkcode ChatError} whose code says what is wrong:
+ * `bad_frame` for what is not a frame, `unknown_command` for an unknown
+ * request type, a field's own code (`invalid_name`, `invalid_room`,
+ * `invalid_body`) for what breaks the rules of section 7, `bad_request`
+ * for anything else.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseClientFrame } from "./protocol.ts";
  * const frame = parseClientFrame({ type: "join", id: 1, room: "#General" });
- * console.log(frame); // { type: "join", id: 1, room: "General" }
+ * assert.deepEqual(frame, { type: "join", id: 1, room: "General" });
+ * assert.throws(() => parseClientFrame({ type: "join", id: 1, room: 5 }), {
+ *   code: "bad_request",
+ *   message: 'Invalid join frame: "room" must be a string',
+ * });
  * ```
  */
 export function parseClientFrame(value: unknown, options: ParseOptions = {}): ClientFrame {
   if (!isRecord(value)) throw new ChatError("bad_frame", "Invalid frame: not a map");
   const type = value.type;
-  if (type === "hello") {
-    return {
-      type,
-      protocol: str(value, "protocol", 16),
-      client: str(value, "client", 64),
-      clientVersion: str(value, "clientVersion", 64),
-      nick: validateNick(str(value, "nick", 256)),
-      ...defined({
-        password: optionalStr(value, "password", 1024),
-        resume: optionalResumeToken(value),
-      }),
-    };
-  }
+  if (type === "hello") return checkValue(HELLO, value, { subject: "hello frame" }, options);
   if (type === "pong") return { type };
   if (typeof type !== "string") {
     throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
   }
-  const id = requestIdOf(value);
-  if (id === undefined) throw bad(`Invalid ${type} frame: "id" must be a non-negative integer`);
-  const bodyOptions = options.maxBodyLength === undefined
-    ? {}
-    : { maxLength: options.maxBodyLength };
-  switch (type) {
-    case "join":
-      return {
-        type,
-        id,
-        room: validateRoom(str(value, "room")),
-        ...defined({ since: optionalInt(value, "since"), key: optionalStr(value, "key") }),
-      };
-    case "leave":
-      return { type, id, room: validateRoom(str(value, "room")) };
-    case "who":
-      return { type, id, room: validateRoom(str(value, "room")), ...listPage(value) };
-    case "history":
-      return {
-        type,
-        id,
-        room: validateRoom(str(value, "room")),
-        ...defined({
-          before: optionalInt(value, "before"),
-          after: optionalInt(value, "after"),
-          limit: optionalInt(value, "limit", 1),
-        }),
-      };
-    case "dm_history":
-      return {
-        type,
-        id,
-        with: validateNick(str(value, "with")),
-        ...defined({
-          before: optionalInt(value, "before"),
-          after: optionalInt(value, "after"),
-          limit: optionalInt(value, "limit", 1),
-        }),
-      };
-    case "read": {
-      const upTo = optionalInt(value, "upTo");
-      if (upTo === undefined) throw bad(`Invalid read frame: "upTo" must be an integer >= 0`);
-      return { type, id, with: validateNick(str(value, "with")), upTo };
-    }
-    case "register":
-      return { type, id, password: str(value, "password", 1024) };
-    case "op":
-    case "deop":
-    case "kick":
-    case "ban":
-    case "unban":
-    case "mute":
-    case "unmute":
-    case "invite":
-    case "uninvite": {
-      const reason = value.reason === undefined || value.reason === null
-        ? undefined
-        : validateTopic(value.reason);
-      return {
-        type,
-        id,
-        room: validateRoom(str(value, "room")),
-        nick: validateNick(str(value, "nick")),
-        ...defined({ reason, durationMs: optionalInt(value, "durationMs", 1) }),
-      };
-    }
-    case "mode": {
-      const inviteOnly = optionalBool(value, "inviteOnly");
-      const key = value.key === null ? null : optionalStr(value, "key", 64);
-      if (inviteOnly === undefined && key === undefined) {
-        throw bad('Invalid mode frame: give "inviteOnly" and/or "key"');
-      }
-      return { type, id, room: validateRoom(str(value, "room")), ...defined({ inviteOnly, key }) };
-    }
-    case "say": {
-      const action = optionalBool(value, "action");
-      const body = validateBody(value.body, bodyOptions);
-      return {
-        type,
-        id,
-        room: validateRoom(str(value, "room")),
-        body,
-        ...(action ? { action } : {}),
-        ...defined({ clientMsgId: optionalClientMsgId(value) }),
-      };
-    }
-    case "dm": {
-      const action = optionalBool(value, "action");
-      const body = validateBody(value.body, bodyOptions);
-      return {
-        type,
-        id,
-        to: validateNick(str(value, "to")),
-        body,
-        ...(action ? { action } : {}),
-        ...defined({ clientMsgId: optionalClientMsgId(value) }),
-      };
-    }
-    case "broadcast":
-      return { type, id, body: validateBody(value.body, bodyOptions) };
-    case "rooms":
-    case "users":
-      return { type, id, ...listPage(value) };
-    case "ping":
-      return { type, id };
-    case "topic": {
-      const room = validateRoom(str(value, "room"));
-      if (value.topic === undefined || value.topic === null) return { type, id, room };
-      return { type, id, room, topic: validateTopic(value.topic) };
-    }
-    case "nick":
-      return { type, id, nick: validateNick(str(value, "nick", 256)) };
-    case "quit": {
-      if (value.reason === undefined || value.reason === null) return { type, id };
-      return { type, id, reason: validateTopic(value.reason) };
-    }
-    default:
-      throw new ChatError("unknown_command", `Unknown request type "${type.slice(0, 32)}"`);
+  // The id first: an error names the request even when the rest is bad.
+  if (requestIdOf(value) === undefined) {
+    throw new ChatError(
+      "bad_request",
+      `Invalid ${type} frame: "id" must be a non-negative integer`,
+    );
   }
+  const schema = REQUEST_BY_TYPE.get(type);
+  if (schema === undefined) {
+    throw new ChatError("unknown_command", `Unknown request type "${type.slice(0, 32)}"`);
+  }
+  return checkValue(schema, value, { subject: `${type} frame` }, options) as Request;
 }
 
 /**
@@ -556,8 +805,10 @@ export function parseClientFrame(value: unknown, options: ParseOptions = {}): Cl
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkProtocolVersion } from "./protocol.ts";
- * checkProtocolVersion("1.3"); // ok: same major version
+ * checkProtocolVersion("1.3"); // same major version: fine
+ * assert.throws(() => checkProtocolVersion("2.0"), { code: "unsupported_version" });
  * ```
  */
 export function checkProtocolVersion(version: string): void {
@@ -576,36 +827,42 @@ export function checkProtocolVersion(version: string): void {
   }
 }
 
-const SERVER_FIELDS: Record<string, Record<string, "string" | "number" | "object" | "boolean">> = {
-  welcome: {
-    protocol: "string",
-    server: "string",
-    session: "string",
-    nick: "string",
-    limits: "object",
-  },
-  ack: { id: "number" },
-  error: { code: "string", message: "string" },
-  message: { room: "string", from: "string", body: "string", id: "number", ts: "number" },
-  dm: { from: "string", to: "string", body: "string", id: "number", ts: "number" },
-  join: { room: "string", nick: "string", ts: "number" },
-  leave: { room: "string", nick: "string", ts: "number" },
-  nick: { from: "string", to: "string", ts: "number" },
-  topic: { room: "string", topic: "string", by: "string", ts: "number" },
-  notice: { body: "string", ts: "number" },
-  ping: {},
-  bye: { code: "string", message: "string" },
-};
+const SERVER_BY_TYPE: ReadonlyMap<string, Schema<unknown>> = new Map(
+  [
+    WELCOME,
+    ACK,
+    ERROR,
+    MESSAGE_EVENT,
+    DM_EVENT,
+    JOIN_EVENT,
+    LEAVE_EVENT,
+    NICK_EVENT,
+    TOPIC_EVENT,
+    NOTICE_EVENT,
+    PING,
+    BYE,
+  ]
+    .map((schema) => [schema.shape.type.value, schema]),
+);
 
 /**
  * Validates a decoded frame from a server. Returns `undefined` for a frame
  * type this build does not know (a newer minor version may add some), and
  * throws `bad_frame` for a known type with missing or mistyped fields.
+ * Unknown fields are dropped and an unknown error code reads as
+ * `internal`. An ack's `result` is left for {@linkcode parseAck}, which
+ * knows the request.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseServerFrame } from "./protocol.ts";
- * console.log(parseServerFrame({ type: "ping" })); // { type: "ping" }
+ * assert.deepEqual(parseServerFrame({ type: "ping" }), { type: "ping" });
+ * assert.equal(parseServerFrame({ type: "reaction", emoji: "👍" }), undefined);
+ * assert.throws(() => parseServerFrame({ type: "join", room: "dev", nick: "bob" }), {
+ *   code: "bad_frame",
+ *   message: 'Invalid join frame: "ts" must be a number',
+ * });
  * ```
  */
 export function parseServerFrame(value: unknown): ServerFrame | undefined {
@@ -614,18 +871,100 @@ export function parseServerFrame(value: unknown): ServerFrame | undefined {
   if (typeof type !== "string") {
     throw new ChatError("bad_frame", 'Invalid frame: "type" must be a string');
   }
-  // Own keys only: "constructor" or "__proto__" is not a known frame type.
-  const fields = Object.hasOwn(SERVER_FIELDS, type) ? SERVER_FIELDS[type] : undefined;
-  if (fields === undefined) return undefined;
-  for (const [key, kind] of Object.entries(fields)) {
-    const actual = value[key];
-    if (typeof actual !== kind || actual === null) {
-      throw new ChatError("bad_frame", `Invalid ${type} frame: "${key}" must be a ${kind}`);
-    }
-  }
-  if (type === "error" && !isErrorCode(value.code)) {
-    // An unknown code from a newer server still reads as an error.
-    value.code = "internal";
-  }
-  return value as unknown as ServerFrame;
+  const schema = SERVER_BY_TYPE.get(type);
+  if (schema === undefined) return undefined;
+  return checkValue(schema, value, {
+    subject: `${type} frame`,
+    code: "bad_frame",
+    typeNames: true,
+  }) as ServerFrame;
 }
+
+/**
+ * Checks the result of `ack` against the request it answers and returns
+ * the ack with that result typed (an absent `result` is `{}`); throws
+ * `bad_frame` when the result is not what section 8 says.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseAck } from "./protocol.ts";
+ * const ack = parseAck({ type: "ack", id: 4, result: { ts: 1700000000000 } }, { type: "ping" });
+ * assert.equal(ack.result.ts, 1700000000000);
+ * assert.throws(() => parseAck({ type: "ack", id: 5, result: {} }, { type: "users" }), {
+ *   code: "bad_frame",
+ *   message: 'Invalid users result: "users" must be an array',
+ * });
+ * ```
+ */
+export function parseAck<K extends RequestType>(
+  ack: AckFrame,
+  request: { type: K },
+): AckFrame<RequestResults[K]> & { result: RequestResults[K] } {
+  const schema: Schema<unknown> = RESULT_SCHEMAS[request.type];
+  const result = checkValue(schema, ack.result ?? {}, {
+    subject: `${request.type} result`,
+    code: "bad_frame",
+    typeNames: true,
+  }) as RequestResults[K];
+  return { type: "ack", id: ack.id, result };
+}
+
+// ---------------------------------------------------------------- JSON Schema
+
+/**
+ * The JSON Schema (draft 2020-12) of every frame, request, result and
+ * event, made from the definitions above: what docs/protocol.schema.json
+ * holds (`deno task docs:schema`) and `--http` serves at
+ * `/api/protocol.schema.json`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { protocolJsonSchema } from "./protocol.ts";
+ * const schema = protocolJsonSchema();
+ * assert.equal(schema.$defs["request.join"]?.properties?.room?.type, "string");
+ * assert.deepEqual(schema.$defs["result.leave"]?.required, ["room"]);
+ * ```
+ */
+export function protocolJsonSchema(): JsonSchema & { $defs: Record<string, JsonSchema> } {
+  const defs: Record<string, JsonSchema> = {};
+  const client = toJsonSchema(
+    union([HELLO, PONG, ...Object.values(REQUEST_SCHEMAS)] as never).named("ClientFrame")
+      .describe("Any frame a client sends"),
+    { defs },
+  );
+  const server = toJsonSchema(SERVER_FRAME, { defs });
+  toJsonSchema(EVENT, { defs });
+  for (const schema of Object.values(RESULT_SCHEMAS)) toJsonSchema(schema, { defs });
+  // Each result under its request's type, so `result.T` is there for every T.
+  for (const [type, schema] of Object.entries(RESULT_SCHEMAS)) {
+    const name = `result.${type}`;
+    if (!Object.hasOwn(defs, name)) defs[name] = toJsonSchema(schema, { defs });
+  }
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: `chat wire protocol ${PROTOCOL_VERSION}`,
+    description:
+      "Every frame of docs/protocol.md, as decoded from MessagePack (maps are objects). " +
+      "Generated from shared/protocol.ts by `deno task docs:schema`: do not edit. " +
+      '$defs["client.*"], $defs["request.*"], $defs["server.*"] and $defs["event.*"] are the ' +
+      'frames; the ack of a request of type T carries a result matching $defs["result.T"]. ' +
+      "The frames have exactly the fields listed (additionalProperties is false); receivers ignore " +
+      "fields they do not know, as a newer minor version may add some.",
+    anyOf: [client, server],
+    $defs: sortedDefs(defs),
+  };
+}
+
+function sortedDefs(defs: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  return Object.fromEntries(Object.entries(defs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Compile-time: the hand-written ErrorFrame (errors.ts has no imports) matches its schema. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+const _errorFrameMatches: Equal<Infer<typeof ERROR>, ErrorFrame> = true;
+const _ackFrameMatches: Equal<Infer<typeof ACK>, AckFrame> = true;
+const _codesMatch: Equal<Infer<ReturnType<typeof ERROR_CODE>>, ErrorCode> = true;
+void [_errorFrameMatches, _ackFrameMatches, _codesMatch];

@@ -45,9 +45,10 @@ function dataLines(text: string): string[][] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfusables } from "./tr39_generate.ts";
  * const text = "0430 ;\t0061 ;\tMA\t# ( а → a ) CYRILLIC SMALL LETTER A → LATIN SMALL LETTER A\n";
- * console.log(parseConfusables(text)); // [[0x430, [0x61]]]
+ * assert.deepEqual(parseConfusables(text), [[0x430, [0x61]]]);
  * ```
  */
 export function parseConfusables(text: string): Array<[number, number[]]> {
@@ -67,9 +68,10 @@ export function parseConfusables(text: string): Array<[number, number[]]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAllowedRanges } from "./tr39_generate.ts";
  * const text = "0030..0039 ; Allowed # digits\n0041..005A ; Allowed\n005B ; Allowed\n";
- * console.log(parseAllowedRanges(text)); // [[0x30, 0x39], [0x41, 0x5b]]
+ * assert.deepEqual(parseAllowedRanges(text), [[0x30, 0x39], [0x41, 0x5b]]);
  * ```
  */
 export function parseAllowedRanges(text: string): Array<[number, number]> {

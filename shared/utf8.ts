@@ -16,10 +16,11 @@ import { ChatError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invalidUtf8Offset } from "./utf8.ts";
- * console.log(invalidUtf8Offset(new TextEncoder().encode("héllo"))); // -1
- * console.log(invalidUtf8Offset(Uint8Array.of(0x61, 0xc0, 0xaf))); // 1: an overlong "/"
- * console.log(invalidUtf8Offset(Uint8Array.of(0xed, 0xa0, 0x80))); // 0: the surrogate U+D800
+ * assert.equal(invalidUtf8Offset(new TextEncoder().encode("héllo")), -1);
+ * assert.equal(invalidUtf8Offset(Uint8Array.of(0x61, 0xc0, 0xaf)), 1); // an overlong "/"
+ * assert.equal(invalidUtf8Offset(Uint8Array.of(0xed, 0xa0, 0x80)), 0); // the surrogate U+D800
  * ```
  */
 export function invalidUtf8Offset(bytes: Uint8Array): number {
@@ -82,9 +83,10 @@ function isContinuation(byte: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invalidUtf8Error } from "./utf8.ts";
  * const error = invalidUtf8Error("Line", Uint8Array.of(0x61, 0xc0, 0xaf), 1);
- * console.log(error.message); // "Line is not valid UTF-8: byte 0xC0 at offset 1"
+ * assert.equal(error.message, "Line is not valid UTF-8: byte 0xC0 at offset 1");
  * ```
  */
 export function invalidUtf8Error(what: string, bytes: Uint8Array, offset: number): ChatError {
@@ -103,9 +105,10 @@ export function invalidUtf8Error(what: string, bytes: Uint8Array, offset: number
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loneSurrogate } from "./utf8.ts";
- * console.log(loneSurrogate("a\ud800b")); // "U+D800"
- * console.log(loneSurrogate("👩‍💻")); // undefined
+ * assert.equal(loneSurrogate("a\ud800b"), "U+D800");
+ * assert.equal(loneSurrogate("👩‍💻"), undefined);
  * ```
  */
 export function loneSurrogate(text: string): string | undefined {

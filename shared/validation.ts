@@ -95,8 +95,9 @@ function length(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateNick } from "./validation.ts";
- * console.log(validateNick("ａｌｉｃｅ")); // "alice"
+ * assert.equal(validateNick("ａｌｉｃｅ"), "alice");
  * ```
  */
 export function validateNick(input: unknown): string {
@@ -130,8 +131,9 @@ export function validateNick(input: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nameKey } from "./validation.ts";
- * console.log(nameKey("Alice") === nameKey("ＡＬＩＣＥ")); // true
+ * assert.equal(nameKey("Alice") === nameKey("ＡＬＩＣＥ"), true);
  * ```
  */
 export function nameKey(name: string): string {
@@ -148,9 +150,10 @@ export function nameKey(name: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lookalikeKey } from "./validation.ts";
- * console.log(lookalikeKey("\u0430lice") === lookalikeKey("alice")); // true
- * console.log(lookalikeKey("Ian") === lookalikeKey("lan")); // true
+ * assert.equal(lookalikeKey("\u0430lice") === lookalikeKey("alice"), true);
+ * assert.equal(lookalikeKey("Ian") === lookalikeKey("lan"), true);
  * ```
  */
 export function lookalikeKey(name: string): string {
@@ -169,8 +172,9 @@ export const LOOKALIKE_KEY_VERSION = `tr39-${TR39_UNICODE_VERSION}.1`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateRoom } from "./validation.ts";
- * console.log(validateRoom("#general")); // "general"
+ * assert.equal(validateRoom("#general"), "general");
  * ```
  */
 export function validateRoom(input: unknown): string {
@@ -210,8 +214,9 @@ export interface BodyOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateBody } from "./validation.ts";
- * console.log(validateBody("hello\tworld")); // "hello\tworld"
+ * assert.equal(validateBody("hello\tworld"), "hello\tworld");
  * ```
  */
 export function validateBody(input: unknown, options: BodyOptions = {}): string {
@@ -243,8 +248,9 @@ export function validateBody(input: unknown, options: BodyOptions = {}): string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateTopic } from "./validation.ts";
- * console.log(validateTopic("Release day")); // "Release day"
+ * assert.equal(validateTopic("Release day"), "Release day");
  * ```
  */
 export function validateTopic(input: unknown): string {
@@ -286,9 +292,10 @@ const HIDDEN_CHARACTERS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sanitizeForTerminal } from "./validation.ts";
- * console.log(sanitizeForTerminal("\x1b[2Jhi")); // "^[[2Jhi"
- * console.log(sanitizeForTerminal("soft\u00ADhyphen")); // "soft<U+00AD>hyphen"
+ * assert.equal(sanitizeForTerminal("\x1b[2Jhi"), "^[[2Jhi");
+ * assert.equal(sanitizeForTerminal("soft\u00ADhyphen"), "soft<U+00AD>hyphen");
  * ```
  */
 export function sanitizeForTerminal(

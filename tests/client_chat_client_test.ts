@@ -100,10 +100,13 @@ class FakePeer {
     return hello;
   }
 
-  /** Waits for a request of `type` and acks it with `result`. */
+  /**
+   * Waits for a request of `type` and acks it with the result a server
+   * would send (docs/protocol.md, section 8), `result` set on top.
+   */
   async ack(type: string, result: Frame = {}): Promise<Frame> {
     const request = await this.next((frame) => frame.type === type);
-    this.send({ type: "ack", id: request.id, result });
+    this.send({ type: "ack", id: request.id, result: { ...resultFor(request), ...result } });
     return request;
   }
 
@@ -115,6 +118,42 @@ class FakePeer {
     } catch {
       // Already closed.
     }
+  }
+}
+
+/** The least result a server sends for `request`: what section 8 says it holds. */
+function resultFor(request: Frame): Frame {
+  const room = typeof request.room === "string" ? request.room.replace(/^#/, "") : "";
+  switch (request.type) {
+    case "join":
+      return { room, topic: "", members: [], lastId: 0, history: [] };
+    case "leave":
+      return { room };
+    case "who":
+      return { room, members: [], total: 0 };
+    case "users":
+      return { users: [], total: 0 };
+    case "rooms":
+      return { rooms: [], total: 0 };
+    case "topic":
+      return { room, topic: request.topic ?? "" };
+    case "say":
+    case "dm":
+      return { id: 1, ts: 1 };
+    case "broadcast":
+    case "ping":
+      return { ts: 1 };
+    case "nick":
+    case "register":
+      return { nick: request.nick ?? "alice" };
+    case "read":
+      return { with: request.with, upTo: request.upTo };
+    case "history":
+      return { room, messages: [] };
+    case "dm_history":
+      return { with: request.with, messages: [] };
+    default:
+      return {};
   }
 }
 
@@ -294,7 +333,13 @@ Deno.test("ChatClient.request resolves on its ack and rejects on its error, with
   const { client, peer } = await connect(server);
   const joined = client.request({ type: "join", room: "#General" });
   const join = await peer.ack("join", { room: "General", topic: "", members: ["alice"] });
-  assert.deepEqual(await joined, { room: "General", topic: "", members: ["alice"] });
+  assert.deepEqual(await joined, {
+    room: "General",
+    topic: "",
+    members: ["alice"],
+    lastId: 0,
+    history: [],
+  });
   assert.deepEqual(client.rooms, ["General"]);
 
   const first = client.request({ type: "say", room: "nope", body: "hi" });
@@ -303,9 +348,9 @@ Deno.test("ChatClient.request resolves on its ack and rejects on its error, with
   const users = await peer.next((frame) => frame.type === "users");
   assert.ok(say.id > join.id && users.id > say.id);
   // Replies out of order still reach the right request.
-  peer.send({ type: "ack", id: users.id, result: { users: ["alice"] } });
+  peer.send({ type: "ack", id: users.id, result: { users: ["alice"], total: 1 } });
   peer.send({ type: "error", id: say.id, code: "not_in_room", message: "You are not in #nope" });
-  assert.deepEqual(await second, { users: ["alice"] });
+  assert.deepEqual(await second, { users: ["alice"], total: 1 });
   await assert.rejects(
     first,
     (error: unknown) => error instanceof ChatError && error.code === "not_in_room",
@@ -408,8 +453,8 @@ Deno.test("ChatClient reconnects after a drop, rejoins its rooms and says so", a
 
   // Requests work on the new connection.
   const users = client.request({ type: "users" });
-  await second.ack("users", { users: ["alice"] });
-  assert.deepEqual(await users, { users: ["alice"] });
+  await second.ack("users", { users: ["alice"], total: 1 });
+  assert.deepEqual(await users, { users: ["alice"], total: 1 });
   await client.close();
   await done;
 });
@@ -441,7 +486,7 @@ Deno.test("ChatClient rejoins with since and shows the messages it missed", asyn
   second.send({
     type: "ack",
     id: rejoin.id,
-    result: { room: "general", lastId: 8, history: missed },
+    result: { room: "general", topic: "", members: ["alice"], lastId: 8, history: missed },
   });
   second.send({ type: "message", room: "general", from: "bob", body: "live", id: 9, ts: 9 });
   await until(() => events.some((event) => event.type === "message" && event.body === "live"));
@@ -453,25 +498,25 @@ Deno.test("ChatClient rejoins with since and shows the messages it missed", asyn
   await done;
 });
 
-Deno.test("ChatClient rejoins without since when the server never said a last id", async () => {
+Deno.test("ChatClient refuses a result that is not what the request gets, with bad_frame", async () => {
   await using server = FakeServer.start();
   const { client, peer } = await connect(server);
   const joined = client.request({ type: "join", room: "general" });
-  await peer.ack("join", { room: "general" });
-  await joined;
-  const { events, done } = collect(client);
-  peer.close();
-  const second = await server.nextPeer();
-  await second.welcome();
-  const rejoin = await second.next((frame) => frame.type === "join");
-  assert.equal("since" in rejoin, false);
-  // Recent history sent on a plain join is not news: not shown again.
-  const old = { type: "message", room: "general", from: "bob", body: "old", id: 1, ts: 1 };
-  second.send({ type: "ack", id: rejoin.id, result: { room: "general", history: [old] } });
-  await until(() => events.some((event) => event.type === "reconnected"));
-  assert.equal(events.some((event) => event.type === "message"), false);
+  const join = await peer.next((frame) => frame.type === "join");
+  // No lastId, no history: not a join result (section 8).
+  peer.send({ type: "ack", id: join.id, result: { room: "general", topic: "", members: [] } });
+  await assert.rejects(joined, (error: unknown) => {
+    assert.ok(error instanceof ChatError);
+    assert.equal(error.code, "bad_frame");
+    assert.match(error.message, /Invalid join result: "lastId" must be a number/);
+    return true;
+  });
+  // Not joined, and the session goes on.
+  assert.deepEqual(client.rooms, []);
+  const users = client.request({ type: "users" });
+  await peer.ack("users", { users: ["alice"], total: 1 });
+  assert.deepEqual(await users, { users: ["alice"], total: 1 });
   await client.close();
-  await done;
 });
 
 Deno.test("ChatClient rejoins rooms a shutting-down server said it left, but not a room it was kicked from", async () => {
@@ -569,6 +614,8 @@ Deno.test("ChatClient says what a rejoin could not replay: lost ids, and more to
     id: rejoin.id,
     result: {
       room: "general",
+      topic: "",
+      members: ["alice"],
       lastId: 20,
       history: replayed,
       gap: { after: 2, oldest: 8 },
@@ -708,10 +755,10 @@ Deno.test("ChatClient fails unsafe requests in flight at a drop and replays safe
   const users = client.request({ type: "users" });
   const second = await server.nextPeer();
   await second.welcome();
-  await second.ack("who", { room: "general", members: ["alice"] });
-  await second.ack("users", { users: ["alice"] });
-  assert.deepEqual(await who, { room: "general", members: ["alice"] });
-  assert.deepEqual(await users, { users: ["alice"] });
+  await second.ack("who", { room: "general", members: ["alice"], total: 1 });
+  await second.ack("users", { users: ["alice"], total: 1 });
+  assert.deepEqual(await who, { room: "general", members: ["alice"], total: 1 });
+  assert.deepEqual(await users, { users: ["alice"], total: 1 });
   // The topic was not sent twice.
   assert.equal(second.received.some((frame) => frame.type === "topic"), false);
   await client.close();
@@ -865,8 +912,8 @@ Deno.test("ChatClient retries a rate-limited or server_busy request after the de
     const retry = await peer.next((frame) => frame.type === "users");
     assert.ok(Date.now() - refusedAt >= 50, "retried too early");
     assert.notEqual(retry.id, first.id);
-    peer.send({ type: "ack", id: retry.id, result: { users: [] } });
-    assert.deepEqual(await users, { users: [] });
+    peer.send({ type: "ack", id: retry.id, result: { users: [], total: 0 } });
+    assert.deepEqual(await users, { users: [], total: 0 });
     await client.close();
   }
 });
@@ -903,7 +950,11 @@ Deno.test("ChatClient reports replies as events when asked, in order with other 
   const who = client.request(request, { replyEvent: true });
   const frame = await peer.next((f) => f.type === "who");
   peer.send({ type: "message", room: "general", from: "bob", body: "before", id: 1, ts: 1 });
-  peer.send({ type: "ack", id: frame.id, result: { room: "general", members: ["alice", "bob"] } });
+  peer.send({
+    type: "ack",
+    id: frame.id,
+    result: { room: "general", members: ["alice", "bob"], total: 2 },
+  });
   peer.send({ type: "message", room: "general", from: "bob", body: "after", id: 2, ts: 2 });
   await who;
   await until(() => events.length === 3);
@@ -911,7 +962,7 @@ Deno.test("ChatClient reports replies as events when asked, in order with other 
   const reply = events[1];
   assert.ok(reply?.type === "reply");
   assert.equal(reply.request, request);
-  assert.deepEqual(reply.result, { room: "general", members: ["alice", "bob"] });
+  assert.deepEqual(reply.result, { room: "general", members: ["alice", "bob"], total: 2 });
   await client.close();
   await done;
 });
@@ -980,7 +1031,11 @@ Deno.test("runPiped prints replies in order with events and exits 0", async () =
   await lines.write("/who");
   const who = await peer.next((frame) => frame.type === "who");
   peer.send({ type: "message", room: "general", from: "carol", body: "first", id: 1, ts: 1 });
-  peer.send({ type: "ack", id: who.id, result: { room: "general", members: ["alice", "carol"] } });
+  peer.send({
+    type: "ack",
+    id: who.id,
+    result: { room: "general", members: ["alice", "carol"], total: 2 },
+  });
   await lines.end();
   await peer.ack("ping");
   await peer.next((frame) => frame.type === "quit");

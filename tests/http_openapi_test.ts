@@ -154,3 +154,12 @@ Deno.test("every request example in the OpenAPI document runs against a real ser
     /kicked by opsbot: spam/,
   );
 });
+
+Deno.test("GET /api/protocol.schema.json serves docs/protocol.schema.json", async () => {
+  await using http = await startHttp();
+  const response = await fetch(`${http.base}/api/protocol.schema.json`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/schema+json");
+  const file = await Deno.readTextFile(new URL("../docs/protocol.schema.json", import.meta.url));
+  assert.deepEqual(await response.json(), JSON.parse(file));
+});

@@ -8,6 +8,7 @@ import { ChatServer } from "../server/chat_server.ts";
 import { Delivery } from "../server/delivery.ts";
 import { FramedSession } from "../server/framed_session.ts";
 import { FrameDecoder } from "../shared/frame.ts";
+import { ConformanceCheck } from "./support/conformance.ts";
 import type { Frame } from "./support/peer.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
 
@@ -27,12 +28,17 @@ Deno.test("a frame over the announced cap is never sent: an internal error goes 
   session.deliver(new Delivery({ type: "notice", body: "fits", ts: T0 }));
   const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });
   const frames: Frame[] = [];
+  const conformance = new ConformanceCheck();
   while (frames.length < 2) {
     while (transport.pendingWrites === 0) await new Promise((resolve) => setImmediate(resolve));
     const bytes = transport.calls[transport.calls.length - transport.pendingWrites]!;
     transport.accept();
-    for (const value of decoder.push(bytes)) frames.push(value as Frame);
+    for (const value of decoder.push(bytes)) {
+      conformance.received(value);
+      frames.push(value as Frame);
+    }
   }
+  conformance.assertConforms();
   assert.deepEqual(frames.map((frame) => [frame.type, frame.code ?? frame.body]), [
     ["error", "internal"],
     ["notice", "fits"],

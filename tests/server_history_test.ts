@@ -12,6 +12,7 @@ import type { ServerOptions } from "../server/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { HistoryQuery, PendingQuery, StoreWrite } from "../server/store/store.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
+import { ConformanceCheck } from "./support/conformance.ts";
 import { type Frame, Peer } from "./support/peer.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
 import { listenRelaxed, withDataDir } from "./support/test_server.ts";
@@ -233,6 +234,8 @@ function slowPeer(server: ChatServer) {
   }, "192.0.2.1");
   const decoder = new FrameDecoder({ maxFrameBytes: FRAME });
   const received: Frame[] = [];
+  // What the session writes is held to docs/protocol.schema.json, as the TCP peers' is.
+  const conformance = new ConformanceCheck();
   let accepted = 0;
   return {
     session,
@@ -248,8 +251,12 @@ function slowPeer(server: ChatServer) {
         // Each write is taken whole: its bytes are the oldest call not yet read.
         const bytes = transport.calls[accepted++]!;
         transport.accept();
-        for (const value of decoder.push(bytes)) received.push(value as Frame);
+        for (const value of decoder.push(bytes)) {
+          conformance.received(value);
+          received.push(value as Frame);
+        }
       }
+      conformance.assertConforms();
     },
     /** The peer reads nothing for a while: turns of the event loop, no I/O involved. */
     async stall(): Promise<void> {

@@ -26,8 +26,14 @@ function makeModel(
   });
 }
 
+/** The reply event of `request` with `result` (the client checked them together). */
 function reply(request: RequestBody, result: Record<string, unknown>): ReplyEvent {
-  return { type: "reply", request, result, ts: T0 };
+  return { type: "reply", request, result, ts: T0 } as ReplyEvent;
+}
+
+/** The reply event of `request` that failed with `error`. */
+function failed(request: RequestBody, error: Error): ReplyEvent {
+  return { type: "reply", request, error, ts: T0 } as ReplyEvent;
 }
 
 function message(
@@ -48,7 +54,14 @@ function join(
 ): TuiEffect[] {
   model.applyEvent({ type: "join", room, nick: "alice", ts: T0 });
   return model.applyEvent(
-    reply({ type: "join", room }, { room, topic: "", members: ["alice", "bob"], ...result }),
+    reply({ type: "join", room }, {
+      room,
+      topic: "",
+      members: ["alice", "bob"],
+      lastId: 0,
+      history: [],
+      ...result,
+    }),
   );
 }
 
@@ -324,7 +337,7 @@ Deno.test("tui model: reconnecting shows in the status line and keeps the typed 
   // Members are asked for again, quietly: the reply updates the list and prints nothing.
   const [who] = sends(effects);
   assert.deepEqual(who, { type: "who", room: "general" });
-  model.applyEvent(reply(who!, { room: "general", members: ["alice", "zed"] }));
+  model.applyEvent(reply(who!, { room: "general", members: ["alice", "zed"], total: 2 }));
   assert.deepEqual(model.active.members, ["alice", "zed"]);
   assert.doesNotMatch(screen(model), /general \(2\)/);
   assert.match(screen(model), /connected/);
@@ -379,12 +392,7 @@ Deno.test("tui model: a server without history requests is not asked again", () 
   join(model, "general");
   const [request] = sends(keys(model, namedKey("pageup")));
   assert.equal(request?.type, "history");
-  model.applyEvent({
-    type: "reply",
-    request: request!,
-    error: new ChatError("unknown_command", "Unknown request type"),
-    ts: T0,
-  });
+  model.applyEvent(failed(request!, new ChatError("unknown_command", "Unknown request type")));
   assert.equal(model.active.history, "unsupported");
   assert.deepEqual(sends(keys(model, namedKey("pageup"))), []);
   assert.doesNotMatch(screen(model), /Unknown request/);
@@ -475,19 +483,14 @@ Deno.test("tui model: replies to reading commands show; errors show in the conve
   join(model, "general");
   type(model, "/users");
   const [users] = sends(keys(model, namedKey("enter")));
-  model.applyEvent(reply(users!, { users: ["alice", "bob"] }));
+  model.applyEvent(reply(users!, { users: ["alice", "bob"], total: 2 }));
   assert.match(screen(model), /users online \(2\): alice, bob/);
   type(model, "/nosuch");
   keys(model, namedKey("enter"));
   assert.match(screen(model), /!! │ Unknown command \/nosuch/);
   type(model, "/join secret");
   const [joinRequest] = sends(keys(model, namedKey("enter")));
-  model.applyEvent({
-    type: "reply",
-    request: joinRequest!,
-    error: new ChatError("bad_key", "#secret needs a key"),
-    ts: T0,
-  });
+  model.applyEvent(failed(joinRequest!, new ChatError("bad_key", "#secret needs a key")));
   assert.match(screen(model), /error: #secret needs a key \(bad_key\)/);
 });
 

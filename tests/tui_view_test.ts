@@ -29,7 +29,13 @@ function busyModel(columns: number, rows: number): TuiModel {
   model.applyEvent({
     type: "reply",
     request: { type: "join", room: "日本語" },
-    result: { room: "日本語", topic: "話題 😀", members: ["alice", "太郎", "👩‍💻dev"] },
+    result: {
+      room: "日本語",
+      topic: "話題 😀",
+      members: ["alice", "太郎", "👩‍💻dev"],
+      lastId: 0,
+      history: [],
+    },
     ts: T0,
   });
   const bodies = [

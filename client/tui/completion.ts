@@ -62,8 +62,9 @@ const NICK_COMMANDS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commandNames } from "./completion.ts";
- * console.log(commandNames(["/query"]).includes("/join")); // true
+ * assert.equal(commandNames(["/query"]).includes("/join"), true);
  * ```
  */
 export function commandNames(extra: readonly string[] = []): string[] {
@@ -100,10 +101,11 @@ function matching(options: readonly string[], prefix: string): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { startCompletion } from "./completion.ts";
  * const sources = { commands: ["/join"], nicks: ["bob", "bea"], rooms: ["dev"] };
- * console.log(startCompletion([..."b"], 1, sources)?.candidates); // ["bob: ", "bea: "]
- * console.log(startCompletion([..."/join d"], 7, sources)?.candidates); // ["dev "]
+ * assert.deepEqual(startCompletion([..."b"], 1, sources)?.candidates, ["bob: ", "bea: "]);
+ * assert.deepEqual(startCompletion([..."/join d"], 7, sources)?.candidates, ["dev "]);
  * ```
  */
 export function startCompletion(
@@ -143,9 +145,10 @@ export function startCompletion(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cycleCompletion } from "./completion.ts";
  * const next = cycleCompletion({ start: 0, candidates: ["a ", "b "], index: 1 }, 1);
- * console.log(next.index); // 0
+ * assert.equal(next.index, 0);
  * ```
  */
 export function cycleCompletion(completion: Completion, step: 1 | -1): Completion {

@@ -75,8 +75,9 @@ export interface ConversationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conversationKey } from "./conversation.ts";
- * console.log(conversationKey("room", "General")); // "room:general"
+ * assert.equal(conversationKey("room", "General"), "room:general");
  * ```
  */
 export function conversationKey(kind: ConversationKind, name: string): string {
@@ -92,11 +93,12 @@ function sortNames(names: Iterable<string>): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Conversation } from "./conversation.ts";
  * const room = new Conversation("room", "general");
  * room.membership("bob", true, 1);
  * room.membership("eve", true, 2);
- * console.log(room.entries.length); // 1: folded into one line
+ * assert.equal(room.entries.length, 1); // folded into one line
  * ```
  */
 export class Conversation {

@@ -20,14 +20,15 @@ const isSpace = (cluster: string | undefined) => cluster !== undefined && /^\s$/
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InputBuffer } from "./input_buffer.ts";
  * const input = new InputBuffer();
  * input.insert("hello");
  * input.newline();
  * input.insert("world");
- * console.log(input.submit()); // "hello\nworld"
+ * assert.equal(input.submit(), "hello\nworld");
  * input.historyBack();
- * console.log(input.text); // "hello\nworld"
+ * assert.equal(input.text, "hello\nworld");
  * ```
  */
 export class InputBuffer {

@@ -24,10 +24,11 @@ export interface InputRows {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inputRows } from "./input_view.ts";
  * import { lineText } from "./styled_line.ts";
  * const laid = inputRows({ clusters: [..."hi\nyo"], cursor: 5, prompt: "> ", width: 20 });
- * console.log(laid.rows.map(lineText), laid.cursorRow, laid.cursorColumn); // ["> hi", "↳ yo"] 1 4
+ * assert.deepEqual([laid.rows.map(lineText), laid.cursorRow, laid.cursorColumn], [["> hi", "↳ yo"], 1, 4]);
  * ```
  */
 export function inputRows(

@@ -16,9 +16,10 @@ export type NotificationProtocol = "osc777" | "osc9";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { notificationProtocol } from "./notification.ts";
- * console.log(notificationProtocol({ TERM_PROGRAM: "iTerm.app" })); // "osc9"
- * console.log(notificationProtocol({ TERM: "foot" })); // "osc777"
+ * assert.equal(notificationProtocol({ TERM_PROGRAM: "iTerm.app" }), "osc9");
+ * assert.equal(notificationProtocol({ TERM: "foot" }), "osc777");
  * ```
  */
 export function notificationProtocol(
@@ -47,9 +48,10 @@ function field(text: string, max: number, separator: boolean): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { notificationSequence } from "./notification.ts";
  * const sequence = notificationSequence({ title: "bob", body: "hi; alice" }, { protocol: "osc777" });
- * console.log(JSON.stringify(sequence)); // "\u001b]777;notify;bob;hi, alice\u0007"
+ * assert.equal(sequence, "\u001b]777;notify;bob;hi, alice\u0007");
  * ```
  */
 export function notificationSequence(

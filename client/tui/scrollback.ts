@@ -63,8 +63,9 @@ function parts(ts: number, utc: boolean) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dayLabel } from "./scrollback.ts";
- * console.log(dayLabel(Date.UTC(2024, 0, 1, 12), { utc: true })); // "Monday, 1 January 2024"
+ * assert.equal(dayLabel(Date.UTC(2024, 0, 1, 12), { utc: true }), "Monday, 1 January 2024");
  * ```
  */
 export function dayLabel(ts: number, options: { utc?: boolean } = {}): string {
@@ -147,11 +148,11 @@ function membershipMarker(entry: Extract<Entry, { kind: "membership" }>): string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { entryRows } from "./scrollback.ts";
  * import { lineText } from "./styled_line.ts";
  * const entry = { kind: "notice", ts: 0, text: "hello", tone: "info" } as const;
- * console.log(entryRows(entry, { width: 40, color: 0, utc: true }).map(lineText));
- * // ["00:00        -- │ hello"]
+ * assert.deepEqual(entryRows(entry, { width: 40, color: 0, utc: true }).map(lineText), ["00:00        -- │ hello"]);
  * ```
  */
 export function entryRows(entry: Entry, style: ScrollbackStyle): Span[][] {
@@ -245,13 +246,17 @@ function dayOf(ts: number, utc: boolean): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Conversation } from "./conversation.ts";
  * import { conversationRows } from "./scrollback.ts";
  * import { lineText } from "./styled_line.ts";
  * const room = new Conversation("room", "general");
  * room.notice("hi", Date.UTC(2024, 0, 1));
- * console.log(conversationRows(room, { width: 40, color: 0, utc: true }).map(lineText)[0]);
- * // "────── Monday, 1 January 2024 ──────" padded to 40 columns with rules
+ * // The day's rule, 40 columns wide.
+ * assert.equal(
+ *   conversationRows(room, { width: 40, color: 0, utc: true }).map(lineText)[0],
+ *   "──────── Monday, 1 January 2024 ────────",
+ * );
  * ```
  */
 export function conversationRows(conversation: Conversation, style: ScrollbackStyle): Span[][] {
@@ -302,10 +307,11 @@ export interface ScrollWindow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scrollWindow } from "./scrollback.ts";
  * const rows = [1, 2, 3, 4].map((n) => [{ text: String(n), sgr: "" }]);
  * const window = scrollWindow(rows, { height: 2, scroll: 1 });
- * console.log(window.rows.map((row) => row[0]!.text), window.maxScroll); // ["2", "3"] 2
+ * assert.deepEqual([window.rows.map((row) => row[0]!.text), window.maxScroll], [["2", "3"], 2]);
  * ```
  */
 export function scrollWindow(

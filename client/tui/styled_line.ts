@@ -26,8 +26,9 @@ export type Line = readonly Span[];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { span } from "./styled_line.ts";
- * console.log(span("\x1b[2Jhi", "1")); // { text: "^[[2Jhi", sgr: "1" }
+ * assert.deepEqual(span("\x1b[2Jhi", "1"), { text: "^[[2Jhi", sgr: "1" });
  * ```
  */
 export function span(text: string, sgr = ""): Span {
@@ -39,8 +40,9 @@ export function span(text: string, sgr = ""): Span {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineWidth, span } from "./styled_line.ts";
- * console.log(lineWidth([span("ab"), span("日")])); // 4
+ * assert.equal(lineWidth([span("ab"), span("日")]), 4);
  * ```
  */
 export function lineWidth(line: Line): number {
@@ -54,8 +56,9 @@ export function lineWidth(line: Line): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineText, span } from "./styled_line.ts";
- * console.log(lineText([span("a", "1"), span("b")])); // "ab"
+ * assert.equal(lineText([span("a", "1"), span("b")]), "ab");
  * ```
  */
 export function lineText(line: Line): string {
@@ -68,8 +71,9 @@ export function lineText(line: Line): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitLine, lineText, span } from "./styled_line.ts";
- * console.log(lineText(fitLine([span("日本語")], 5))); // "日本 "
+ * assert.equal(lineText(fitLine([span("日本語")], 5)), "日本 ");
  * ```
  */
 export function fitLine(line: Line, width: number, fill = ""): Span[] {
@@ -97,9 +101,10 @@ export function fitLine(line: Line, width: number, fill = ""): Span[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { alignRight } from "./styled_line.ts";
- * console.log(alignRight("bob", 5)); // "  bob"
- * console.log(alignRight("bartholomew", 5)); // "bart…"
+ * assert.equal(alignRight("bob", 5), "  bob");
+ * assert.equal(alignRight("bartholomew", 5), "bart…");
  * ```
  */
 export function alignRight(text: string, width: number): string {
@@ -115,8 +120,9 @@ export function alignRight(text: string, width: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { truncate } from "./styled_line.ts";
- * console.log(truncate("general-chat", 8)); // "general…"
+ * assert.equal(truncate("general-chat", 8), "general…");
  * ```
  */
 export function truncate(text: string, width: number): string {
@@ -140,9 +146,11 @@ export interface WrapOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineText, span, wrapLine } from "./styled_line.ts";
  * const rows = wrapLine([span("hello big world")], { width: 9, indent: 2 });
- * console.log(rows.map(lineText)); // ["hello big", "  world"]
+ * // A space a row breaks after stays on it and counts: "hello big " is 10 columns.
+ * assert.deepEqual(rows.map(lineText), ["hello ", "  big ", "  world"]);
  * ```
  */
 export function wrapLine(line: Line, options: WrapOptions): Span[][] {
@@ -197,8 +205,9 @@ export function wrapLine(line: Line, options: WrapOptions): Span[][] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderLine, span } from "./styled_line.ts";
- * console.log(JSON.stringify(renderLine([span("a", "1"), span("b")]))); // "\u001b[1ma\u001b[0mb"
+ * assert.equal(renderLine([span("a", "1"), span("b")]), "\u001b[1ma\u001b[0mb");
  * ```
  */
 export function renderLine(line: Line): string {

@@ -15,8 +15,9 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { graphemes } from "./text_width.ts";
- * console.log(graphemes("e\u0301👍🏽x")); // ["é", "👍🏽", "x"]
+ * assert.deepEqual(graphemes("e\u0301👍🏽x"), ["e\u0301", "👍🏽", "x"]);
  * ```
  */
 export function graphemes(text: string): string[] {
@@ -30,9 +31,10 @@ export function graphemes(text: string): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { textWidth } from "./text_width.ts";
- * console.log(textWidth("日本")); // 4
- * console.log(textWidth("a😀")); // 3
+ * assert.equal(textWidth("日本"), 4);
+ * assert.equal(textWidth("a😀"), 3);
  * ```
  */
 export function textWidth(text: string): number {
@@ -45,8 +47,9 @@ export function textWidth(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitWidth } from "./text_width.ts";
- * console.log(fitWidth("日本語", 5)); // { text: "日本", width: 4 }
+ * assert.deepEqual(fitWidth("日本語", 5), { text: "日本", width: 4 });
  * ```
  */
 export function fitWidth(text: string, width: number): { text: string; width: number } {

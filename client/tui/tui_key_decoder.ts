@@ -37,9 +37,9 @@ export interface KeyModifiers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { namedKey } from "./tui_key_decoder.ts";
- * console.log(namedKey("n", { ctrl: true }));
- * // { kind: "key", name: "n", ctrl: true, alt: false, shift: false }
+ * assert.deepEqual(namedKey("n", { ctrl: true }), { kind: "key", name: "n", ctrl: true, alt: false, shift: false });
  * ```
  */
 export function namedKey(name: string, modifiers: KeyModifiers = {}): TuiKey {
@@ -147,10 +147,11 @@ function withAlt(key: TuiKey): TuiKey {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TuiKeyDecoder } from "./tui_key_decoder.ts";
  * const decoder = new TuiKeyDecoder();
  * const keys = decoder.push(new TextEncoder().encode("hi\x1b[5~\x1b1"));
- * console.log(keys.map((key) => key.kind === "key" ? key.name : key.kind)); // ["text", "pageup", "1"]
+ * assert.deepEqual(keys.map((key) => key.kind === "key" ? key.name : key.kind), ["text", "pageup", "1"]);
  * ```
  */
 export class TuiKeyDecoder {

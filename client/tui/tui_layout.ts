@@ -34,10 +34,10 @@ export const MAX_INPUT_ROWS = 6;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { computeLayout } from "./tui_layout.ts";
  * const layout = computeLayout({ columns: 120, rows: 40, inputRows: 1 });
- * console.log(layout.leftWidth, layout.mainWidth, layout.rightWidth, layout.bodyHeight);
- * // 18 82 18 37
+ * assert.deepEqual([layout.leftWidth, layout.mainWidth, layout.rightWidth, layout.bodyHeight], [18, 82, 18, 37]);
  * ```
  */
 export function computeLayout(

@@ -9,15 +9,15 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
-import type { RequestBody, RoomMessageEvent } from "../../shared/protocol.ts";
+import { isReplyTo, type RequestBody, type ResultOf } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import {
   CLIENT_COMMAND_HELP,
   parseClientCommand,
   REGISTER_PROMPT_HELP,
 } from "../client_commands.ts";
-import type { ClientEvent, ReplyEvent } from "../client_event.ts";
-import { type ColorDepth, describeError, formatResult, historyMessages } from "../format.ts";
+import { type ClientEvent, type ReplyEvent, replyOf } from "../client_event.ts";
+import { type ColorDepth, describeError, formatResult } from "../format.ts";
 import { commandNames, type Completion, cycleCompletion, startCompletion } from "./completion.ts";
 import {
   Conversation,
@@ -113,25 +113,18 @@ export function mentions(body: string, nick: string): boolean {
   return new RegExp(`(?<!${WORD})${key}(?!${WORD})`, "u").test(nameKey(body));
 }
 
-function isMessageEvent(value: unknown): value is RoomMessageEvent {
-  if (typeof value !== "object" || value === null) return false;
-  const event = value as Record<string, unknown>;
-  return event.type === "message" && typeof event.room === "string" &&
-    typeof event.from === "string" && typeof event.body === "string" &&
-    typeof event.id === "number" && typeof event.ts === "number";
-}
-
 /**
  * The state of the full-screen client.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TuiModel } from "./tui_model.ts";
  * const model = new TuiModel({ nick: "alice", server: "127.0.0.1:7007", columns: 80, rows: 24 });
  * const effects = model.start("general");
- * console.log(effects); // [{ type: "send", request: { type: "join", room: "general" } }]
+ * assert.deepEqual(effects, [{ type: "send", request: { type: "join", room: "general" } }]);
  * model.handleKey({ kind: "text", text: "hi" });
- * console.log(model.input.text); // "hi"
+ * assert.equal(model.input.text, "hi");
  * ```
  */
 export class TuiModel {
@@ -1002,7 +995,7 @@ export class TuiModel {
   // ------------------------------------------------------------ replies
 
   #onReply(event: ReplyEvent): TuiEffect[] {
-    const { request, result } = event;
+    const { request } = event;
     const quiet = this.#quiet.has(request);
     const now = this.#now();
     // Requests for the next page of a list this reply is part of.
@@ -1034,48 +1027,39 @@ export class TuiModel {
       if (quiet || request.type === "ping") return [];
       return this.#error(`error: ${describeError(event.error)}`);
     }
-    switch (request.type) {
-      case "join":
-        return this.#joined(request.room, result, quiet);
-      case "leave": {
-        const room = typeof result?.room === "string" ? result.room : request.room;
-        const conversation = this.#find("room", room.replace(/^#/, ""));
-        if (conversation !== undefined) this.#close(conversation);
-        return [];
-      }
-      case "who": {
-        const room = typeof result?.room === "string" ? result.room : request.room;
-        const members = Array.isArray(result?.members)
-          ? result.members.filter((name): name is string => typeof name === "string")
-          : undefined;
-        follow = this.#members(room, members, {
-          more: result?.more === true,
-          firstPage: request.after === undefined,
-        });
-        break;
-      }
-      case "history": {
-        const conversation = this.#find("room", request.room.replace(/^#/, ""));
-        if (conversation === undefined) return [];
-        const messages = Array.isArray(result?.messages)
-          ? result.messages.filter(isMessageEvent)
-          : [];
-        conversation.mergeHistory(
-          messages.map((message) => this.#messageEntry({ ...message, history: true })),
-        );
-        const limit = request.limit ?? this.#historyPageSize;
-        const reachedStart = messages.length === 0 ||
-          (result?.more !== true && messages.length < limit) ||
-          messages.some((message) => message.id <= 1);
-        conversation.history = reachedStart ? "done" : "idle";
-        return [];
-      }
-      case "dm_history": {
-        const peer = typeof result?.with === "string" ? result.with : request.with;
-        const messages = historyMessages(result?.messages).filter((message) =>
-          message.type === "dm"
-        );
-        if (!quiet && messages.length === 0) break;
+    const reply = replyOf(event);
+    if (reply === undefined) return [];
+    if (isReplyTo(reply, "join")) return this.#joined(reply.result, quiet);
+    if (isReplyTo(reply, "leave")) {
+      const conversation = this.#find("room", reply.result.room);
+      if (conversation !== undefined) this.#close(conversation);
+      return [];
+    }
+    if (isReplyTo(reply, "who")) {
+      follow = this.#members(reply.result.room, reply.result.members, {
+        more: reply.result.more === true,
+        firstPage: reply.request.after === undefined,
+      });
+    } else if (isReplyTo(reply, "history")) {
+      const { request, result } = reply;
+      const conversation = this.#find("room", request.room.replace(/^#/, ""));
+      if (conversation === undefined) return [];
+      const messages = result.messages;
+      conversation.mergeHistory(
+        messages.map((message) => this.#messageEntry({ ...message, history: true })),
+      );
+      const limit = request.limit ?? this.#historyPageSize;
+      const reachedStart = messages.length === 0 ||
+        (result.more !== true && messages.length < limit) ||
+        messages.some((message) => message.id <= 1);
+      conversation.history = reachedStart ? "done" : "idle";
+      return [];
+    } else if (isReplyTo(reply, "dm_history")) {
+      const { request, result } = reply;
+      const peer = result.with;
+      const messages = result.messages;
+      // With nothing to show, /dmhistory opens no conversation: the lines below say so.
+      if (quiet || messages.length > 0) {
         // Our own requests were for a conversation that may have been closed since.
         const conversation = quiet
           ? this.#find("dm", peer)
@@ -1085,44 +1069,39 @@ export class TuiModel {
           messages.map((message) => this.#messageEntry({ ...message, history: true })),
         );
         // Paging back, a page the server did not cut (no `more`) reached the first message.
-        conversation.history = request.after === undefined && result?.more !== true
+        conversation.history = request.after === undefined && result.more !== true
           ? "done"
           : "idle";
         if (quiet) return conversation === this.active ? this.#seen(conversation) : [];
         // Asked for with /dmhistory: shown where it belongs.
         return this.#activate(conversation);
       }
-      case "nick":
-        // The nick event that came before the ack said it already.
-        if (typeof result?.nick === "string") this.#nick = result.nick;
-        return [];
-      case "rooms":
-        if (Array.isArray(result?.rooms)) {
-          const names = result.rooms.map((room) =>
-            typeof room === "object" && room !== null ? String(room.name) : String(room)
-          );
-          // A later page (after NAME) adds to the names completion knows.
-          this.#knownRooms = request.after === undefined
-            ? names
-            : [...new Set([...this.#knownRooms, ...names])];
-        }
-        break;
-      case "dm":
-        if (result?.stored === true) {
-          this.active.notice(
-            `${request.to} is offline; they will get it at their next login`,
-            now,
-            "status",
-          );
-        }
-        return [];
-      case "say":
-      case "ping":
-      case "broadcast":
-        return [];
+    } else if (isReplyTo(reply, "nick")) {
+      // The nick event that came before the ack said it already.
+      this.#nick = reply.result.nick;
+      return [];
+    } else if (isReplyTo(reply, "rooms")) {
+      const names = reply.result.rooms.map((room) => room.name);
+      // A later page (after NAME) adds to the names completion knows.
+      this.#knownRooms = reply.request.after === undefined
+        ? names
+        : [...new Set([...this.#knownRooms, ...names])];
+    } else if (isReplyTo(reply, "dm")) {
+      if (reply.result.stored === true) {
+        this.active.notice(
+          `${reply.request.to} is offline; they will get it at their next login`,
+          now,
+          "status",
+        );
+      }
+      return [];
+    } else if (
+      isReplyTo(reply, "say") || isReplyTo(reply, "ping") || isReplyTo(reply, "broadcast")
+    ) {
+      return [];
     }
     if (quiet) return follow;
-    const lines = formatResult(request, result, { color: 0 });
+    const lines = formatResult(reply.request, reply.result, { color: 0 });
     const text = lines.length > 0 ? lines.join("\n") : `ok: /${request.type}`;
     this.active.notice(text, now);
     return follow;
@@ -1135,12 +1114,12 @@ export class TuiModel {
    */
   #members(
     room: string,
-    members: string[] | undefined,
+    members: string[],
     page: { more: boolean; firstPage: boolean },
   ): TuiEffect[] {
     const name = room.replace(/^#/, "");
     const conversation = this.#find("room", name);
-    if (conversation === undefined || members === undefined) return [];
+    if (conversation === undefined) return [];
     if (page.firstPage) conversation.setMembers(members);
     else conversation.addMembers(members);
     const last = members.at(-1);
@@ -1148,39 +1127,32 @@ export class TuiModel {
     return [this.#send({ type: "who", room: name, after: last }, true)];
   }
 
-  #joined(
-    requested: string,
-    result: ReplyEvent["result"],
-    quiet: boolean,
-  ): TuiEffect[] {
+  #joined(result: ResultOf<"join">, quiet: boolean): TuiEffect[] {
     const now = this.#now();
-    const name = typeof result?.room === "string" ? result.room : requested.replace(/^#/, "");
+    const name = result.room;
     const conversation = this.#room(name);
     conversation.name = name;
     conversation.joined = true;
     if (conversation.history === "unsupported") conversation.history = "idle";
-    const members = Array.isArray(result?.members)
-      ? result.members.filter((member): member is string => typeof member === "string")
-      : undefined;
-    const follow = this.#members(name, members, {
-      more: result?.membersMore === true,
+    const follow = this.#members(name, result.members, {
+      more: result.membersMore === true,
       firstPage: true,
     });
-    if (typeof result?.topic === "string") conversation.topic = result.topic;
-    const gap = result?.gap as { after?: unknown; oldest?: unknown } | undefined;
-    if (typeof gap?.after === "number" && typeof gap.oldest === "number") {
+    conversation.topic = result.topic;
+    const gap = result.gap;
+    if (gap !== undefined) {
       conversation.notice(
         `messages ${gap.after + 1} to ${gap.oldest - 1} are too old to recover`,
         now,
         "status",
       );
     }
-    const history = Array.isArray(result?.history) ? result.history.filter(isMessageEvent) : [];
+    const history = result.history;
     conversation.mergeHistory(
       history.map((message) => this.#messageEntry({ ...message, history: true })),
     );
     if (history.some((message) => message.id <= 1)) conversation.history = "done";
-    if (result?.more === true) {
+    if (result.more === true) {
       conversation.notice("more missed messages than fit: scroll up for older ones", now);
     }
     if (conversation.topic !== "") conversation.notice(`topic: ${conversation.topic}`, now);

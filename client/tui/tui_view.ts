@@ -147,11 +147,12 @@ function statusRow(model: TuiModel, layout: TuiLayout, window: { scroll: number 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TuiModel } from "./tui_model.ts";
  * import { buildView, screenText } from "./tui_view.ts";
  * const model = new TuiModel({ nick: "alice", server: "localhost:7007", columns: 60, rows: 10 });
  * const view = buildView(model);
- * console.log(screenText(view).length); // 10
+ * assert.equal(screenText(view).length, 10);
  * ```
  */
 export function buildView(model: TuiModel): TuiView {
@@ -218,10 +219,11 @@ export function buildView(model: TuiModel): TuiView {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TuiModel } from "./tui_model.ts";
  * import { buildView, screenText } from "./tui_view.ts";
  * const model = new TuiModel({ nick: "alice", server: "localhost:7007", columns: 60, rows: 10 });
- * console.log(screenText(buildView(model)).at(-1)); // "[localhost:7007] " padded to 60 columns
+ * assert.equal(screenText(buildView(model)).at(-1), "[localhost:7007]".padEnd(60));
  * ```
  */
 export function screenText(view: TuiView): string[] {

@@ -131,13 +131,18 @@ function keyOf(name: string): string | undefined {
  * and the start of each lock are logged as warnings, never the password.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { AccountService } from "./account_service.ts";
  * import { SqliteStore } from "../store/sqlite_store.ts";
- * const accounts = new AccountService(SqliteStore.open("./chat-data"));
+ * const dir = await Deno.makeTempDir();
+ * const store = SqliteStore.open(`${dir}/chat-data`);
+ * const accounts = new AccountService(store);
  * await accounts.register("alice", "correct horse battery staple");
  * const account = await accounts.authenticate("Alice", "correct horse battery staple", "192.0.2.7");
- * console.log(account.name); // "alice"
+ * assert.equal(account.name, "alice");
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class AccountService {

@@ -58,13 +58,14 @@ const INITIAL_ESTIMATE_MS = 400;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HashLimiter } from "./hash_limiter.ts";
  * const limiter = new HashLimiter({ maxConcurrent: 1 });
  * const [a, b] = await Promise.all([
  *   limiter.run(async () => 1, { lane: "192.0.2.7" }),
  *   limiter.run(async () => 2, { lane: "198.51.100.1" }),
  * ]);
- * console.log(a + b, limiter.peakActive); // 3 1
+ * assert.deepEqual([a + b, limiter.peakActive], [3, 1]);
  * ```
  */
 export class HashLimiter {

@@ -69,15 +69,15 @@ function pairKey(account: string, ip: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LoginThrottle } from "./login_throttle.ts";
  * const throttle = new LoginThrottle({ maxFailuresPerAccount: 1 });
  * throttle.check("alice", "192.0.2.7"); // fine
- * console.log(throttle.recordFailure("alice", "192.0.2.7").account); // true: locked now
- * try {
- *   throttle.check("alice", "192.0.2.8");
- * } catch (error) {
- *   console.log((error as Error).message); // Too many failed logins for this account; ...
- * }
+ * assert.equal(throttle.recordFailure("alice", "192.0.2.7").account, true); // locked now
+ * assert.throws(() => throttle.check("alice", "192.0.2.8"), {
+ *   code: "rate_limited",
+ *   message: /^Too many failed logins for this account/,
+ * });
  * throttle.check("alice", "192.0.2.9", { knownAddress: true }); // fine: the owner's address
  * ```
  */

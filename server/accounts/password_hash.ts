@@ -102,9 +102,10 @@ function derive(password: string, salt: Uint8Array, params: ScryptParams): Promi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashPassword, parsePasswordHash } from "./password_hash.ts";
  * const encoded = await hashPassword("hunter22", { ln: 10, r: 8, p: 1 });
- * console.log(parsePasswordHash(encoded).params); // { ln: 10, r: 8, p: 1 }
+ * assert.deepEqual(parsePasswordHash(encoded).params, { ln: 10, r: 8, p: 1 });
  * ```
  */
 export function parsePasswordHash(encoded: string): ParsedPasswordHash {
@@ -126,9 +127,10 @@ export function parsePasswordHash(encoded: string): ParsedPasswordHash {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashPassword } from "./password_hash.ts";
  * const encoded = await hashPassword("hunter22", { ln: 10, r: 8, p: 1 });
- * console.log(encoded.startsWith("$scrypt$ln=10,r=8,p=1$")); // true
+ * assert.equal(encoded.startsWith("$scrypt$ln=10,r=8,p=1$"), true);
  * ```
  */
 export async function hashPassword(
@@ -147,10 +149,11 @@ export async function hashPassword(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashPassword, verifyPassword } from "./password_hash.ts";
  * const encoded = await hashPassword("hunter22", { ln: 10, r: 8, p: 1 });
- * console.log(await verifyPassword("hunter22", encoded)); // true
- * console.log(await verifyPassword("hunter23", encoded)); // false
+ * assert.equal(await verifyPassword("hunter22", encoded), true);
+ * assert.equal(await verifyPassword("hunter23", encoded), false);
  * ```
  */
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
@@ -168,10 +171,11 @@ export async function verifyPassword(password: string, encoded: string): Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashPassword, needsRehash } from "./password_hash.ts";
  * const encoded = await hashPassword("hunter22", { ln: 10, r: 8, p: 1 });
- * console.log(needsRehash(encoded, { ln: 12, r: 8, p: 1 })); // true
- * console.log(needsRehash(encoded, { ln: 10, r: 8, p: 1 })); // false
+ * assert.equal(needsRehash(encoded, { ln: 12, r: 8, p: 1 }), true);
+ * assert.equal(needsRehash(encoded, { ln: 10, r: 8, p: 1 }), false);
  * ```
  */
 export function needsRehash(

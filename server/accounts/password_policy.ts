@@ -21,13 +21,13 @@ const CONTROL = /[\u0000-\u001F\u007F-\u009F]/u;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validatePassword } from "./password_policy.ts";
  * validatePassword("correct horse battery staple"); // fine
- * try {
- *   validatePassword("short");
- * } catch (error) {
- *   console.log((error as Error).message); // Password too short: use at least 8 characters
- * }
+ * assert.throws(() => validatePassword("short"), {
+ *   code: "invalid_password",
+ *   message: "Password too short: use at least 8 characters",
+ * });
  * ```
  */
 export function validatePassword(

@@ -74,8 +74,9 @@ export interface SentMessage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { msgIdConflict } from "./cluster.ts";
- * console.log(msgIdConflict("m-1").code); // "msg_id_conflict"
+ * assert.equal(msgIdConflict("m-1").code, "msg_id_conflict");
  * ```
  */
 export function msgIdConflict(clientMsgId: string): ChatError {

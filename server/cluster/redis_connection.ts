@@ -59,9 +59,10 @@ const RECONNECT_MAX_MS = 1000;
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { RedisConnection } from "./redis_connection.ts";
  * const redis = await RedisConnection.open("redis://127.0.0.1:6379");
- * console.log(await redis.command(["PING"])); // PONG
+ * assert.equal(await redis.command(["PING"]), "PONG");
  * await redis.close();
  * ```
  */

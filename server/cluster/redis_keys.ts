@@ -15,9 +15,10 @@ export const DEFAULT_REDIS_PREFIX = "chat:";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RedisKeys } from "./redis_keys.ts";
  * const keys = new RedisKeys("chat:");
- * console.log(keys.log("dev")); // chat:log:dev
+ * assert.equal(keys.log("dev"), "chat:log:dev");
  * ```
  */
 export class RedisKeys {

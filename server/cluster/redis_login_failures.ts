@@ -17,10 +17,15 @@ const HOUR_MS = 3_600_000;
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { RedisLoginFailures } from "./redis_login_failures.ts";
  * const failures = new RedisLoginFailures(store.redis, store.keys);
  * await failures.record("alice", "192.0.2.1");
- * console.log(await failures.count("alice", "192.0.2.1")); // { account: 1, ip: 1, accountFromIp: 1 }
+ * assert.deepEqual(await failures.count("alice", "192.0.2.1"), {
+ *   account: 1,
+ *   ip: 1,
+ *   accountFromIp: 1,
+ * });
  * ```
  */
 export class RedisLoginFailures implements SharedLoginFailures {

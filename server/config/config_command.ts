@@ -117,10 +117,11 @@ async function check(args: string[]): Promise<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderEffectiveSettings } from "./config_command.ts";
  * import { resolveSettings } from "./load_settings.ts";
- * console.log(renderEffectiveSettings(resolveSettings({ env: { CHAT_PORT: "9000" } })));
- * // key  value  source ... port  9000  env CHAT_PORT ...
+ * const table = renderEffectiveSettings(resolveSettings({ env: { CHAT_PORT: "9000" } }));
+ * assert.match(table, /^port +9000 +env CHAT_PORT$/m);
  * ```
  */
 export function renderEffectiveSettings(resolved: ResolvedSettings): string {

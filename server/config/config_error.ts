@@ -12,9 +12,12 @@ import { UsageError } from "../../shared/cli.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { UsageError } from "../../shared/cli.ts";
  * import { ConfigError } from "./config_error.ts";
  * const error = new ConfigError("CHAT_PORT must be between 0 and 65535, got 99999");
- * console.log(error.message);
+ * assert.ok(error instanceof UsageError);
+ * assert.equal(error.message, "CHAT_PORT must be between 0 and 65535, got 99999");
  * ```
  */
 export class ConfigError extends UsageError {

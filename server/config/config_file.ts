@@ -25,10 +25,14 @@ export const DEFAULT_CONFIG_FILE = "chat.toml";
  * {@linkcode ConfigError} with the path (and line and column).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readConfigFile } from "./config_file.ts";
- * const table = await readConfigFile("chat.toml");
- * console.log(table.port);
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat.toml`, "port = 7100\n");
+ * const table = await readConfigFile(`${dir}/chat.toml`);
+ * assert.equal(table.port, 7100);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
@@ -46,8 +50,9 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig } from "./config_file.ts";
- * console.log(parseConfig("port = 9000", { path: "chat.toml" })); // { port: 9000 }
+ * assert.deepEqual(parseConfig("port = 9000", { path: "chat.toml" }), { port: 9000 });
  * ```
  */
 export function parseConfig(text: string, options: { path: string }): Record<string, unknown> {
@@ -69,8 +74,9 @@ export function parseConfig(text: string, options: { path: string }): Record<str
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderDefaultConfig } from "./config_file.ts";
- * console.log(renderDefaultConfig().includes("#max_queue_bytes = ")); // true
+ * assert.equal(renderDefaultConfig().includes("#max_queue_bytes = "), true);
  * ```
  */
 export function renderDefaultConfig(): string {

@@ -53,10 +53,16 @@ export interface SettingInputs {
  * `--config` flag or else `CHAT_CONFIG` (if any), then `env`, then `flags`.
  *
  * @example
- * ```ts ignore
- * import { loadSettings, readEnvironment } from "./load_settings.ts";
- * const { settings } = await loadSettings({ flags: { config: "chat.toml" }, env: readEnvironment() });
- * console.log(settings.port);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadSettings } from "./load_settings.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/chat.toml`, "port = 7100\nmax_rooms = 5\n");
+ * const env = { CHAT_PORT: "7200" };
+ * const { settings } = await loadSettings({ flags: { config: `${dir}/chat.toml` }, env });
+ * // The environment wins over the file.
+ * assert.deepEqual([settings.port, settings.maxRooms], [7200, 5]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadSettings(
@@ -83,9 +89,12 @@ export async function loadSettings(
  * variable a setting reads that is allowed one by one.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readEnvironment } from "./load_settings.ts";
- * console.log(readEnvironment().CHAT_PORT);
+ * Deno.env.set("CHAT_PORT", "7300");
+ * assert.equal(readEnvironment().CHAT_PORT, "7300");
+ * Deno.env.delete("CHAT_PORT");
  * ```
  */
 export function readEnvironment(): Record<string, string> {
@@ -111,12 +120,13 @@ export function readEnvironment(): Record<string, string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSettings } from "./load_settings.ts";
  * const { settings, sources } = resolveSettings({
  *   env: { CHAT_PORT: "9000" },
  *   flags: { "max-queue-bytes": "2048" },
  * });
- * console.log(settings.port, sources.port); // 9000 { kind: "env", name: "CHAT_PORT" }
+ * assert.deepEqual([settings.port, sources.port], [9000, { kind: "env", name: "CHAT_PORT" }]);
  * ```
  */
 export function resolveSettings(inputs: SettingInputs): ResolvedSettings {
@@ -157,8 +167,9 @@ export function resolveSettings(inputs: SettingInputs): ResolvedSettings {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { settingFlags } from "./load_settings.ts";
- * console.log(settingFlags()["no-tcp"]); // { type: "boolean" }
+ * assert.deepEqual(settingFlags()["no-tcp"], { type: "boolean" });
  * ```
  */
 export function settingFlags(): Record<
@@ -189,9 +200,10 @@ export function settingFlags(): Record<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSettings, toServerOptions } from "./load_settings.ts";
  * const options = await toServerOptions(resolveSettings({ flags: { memory: true } }));
- * console.log(options.dataDir); // null
+ * assert.equal(options.dataDir, null);
  * ```
  */
 export async function toServerOptions(resolved: ResolvedSettings): Promise<ServerOptions> {
@@ -223,8 +235,9 @@ export async function toServerOptions(resolved: ResolvedSettings): Promise<Serve
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeSource } from "./load_settings.ts";
- * console.log(describeSource({ kind: "env", name: "CHAT_PORT" })); // "env CHAT_PORT"
+ * assert.equal(describeSource({ kind: "env", name: "CHAT_PORT" }), "env CHAT_PORT");
  * ```
  */
 export function describeSource(source: SettingSource): string {

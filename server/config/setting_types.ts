@@ -30,8 +30,9 @@ export interface SettingType<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { intType } from "./setting_types.ts";
- * console.log(intType({ min: 0, max: 65535 }).parse("7007")); // 7007
+ * assert.equal(intType({ min: 0, max: 65535 }).parse("7007"), 7007);
  * ```
  */
 export function intType(range: { min: number; max: number }): SettingType<number> {
@@ -66,8 +67,9 @@ export function intType(range: { min: number; max: number }): SettingType<number
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { numberType } from "./setting_types.ts";
- * console.log(numberType({ min: 0.001, max: 1e9 }).parse("2.5")); // 2.5
+ * assert.equal(numberType({ min: 0.001, max: 1e9 }).parse("2.5"), 2.5);
  * ```
  */
 export function numberType(range: { min: number; max: number }): SettingType<number> {
@@ -102,8 +104,9 @@ export function numberType(range: { min: number; max: number }): SettingType<num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { choiceType } from "./setting_types.ts";
- * console.log(choiceType(["text", "json"] as const).parse("json")); // "json"
+ * assert.equal(choiceType(["text", "json"] as const).parse("json"), "json");
  * ```
  */
 export function choiceType<T extends string>(choices: readonly T[]): SettingType<T> {
@@ -133,8 +136,9 @@ const FALSE_WORDS = ["false", "0", "no", "off"];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { boolType } from "./setting_types.ts";
- * console.log(boolType().parse("off")); // false
+ * assert.equal(boolType().parse("off"), false);
  * ```
  */
 export function boolType(): SettingType<boolean> {
@@ -163,9 +167,10 @@ export function boolType(): SettingType<boolean> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { optionalTextType } from "./setting_types.ts";
  * const path = optionalTextType({ allowed: "a file path", none: "none" });
- * console.log(path.parse(""), path.parse("/etc/chat/cert.pem")); // null "/etc/chat/cert.pem"
+ * assert.deepEqual([path.parse(""), path.parse("/etc/chat/cert.pem")], [null, "/etc/chat/cert.pem"]);
  * ```
  */
 export function optionalTextType(options: {
@@ -200,8 +205,9 @@ export function optionalTextType(options: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { textType } from "./setting_types.ts";
- * console.log(textType({ allowed: "a directory" }).parse("./chat-data")); // "./chat-data"
+ * assert.equal(textType({ allowed: "a directory" }).parse("./chat-data"), "./chat-data");
  * ```
  */
 export function textType(options: { allowed: string }): SettingType<string> {
@@ -227,8 +233,9 @@ export function textType(options: { allowed: string }): SettingType<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { durationType } from "./setting_types.ts";
- * console.log(durationType().parse("12h")); // 43200000
+ * assert.equal(durationType().parse("12h"), 43200000);
  * ```
  */
 export function durationType(): SettingType<number> {
@@ -260,8 +267,9 @@ export function durationType(): SettingType<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileModeType } from "./setting_types.ts";
- * console.log(fileModeType().parse("0660") === 0o660); // true
+ * assert.equal(fileModeType().parse("0660") === 0o660, true);
  * ```
  */
 export function fileModeType(): SettingType<number> {
@@ -291,8 +299,9 @@ export function fileModeType(): SettingType<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nickListType } from "./setting_types.ts";
- * console.log(nickListType().parse("Alice, bob")); // ["alice", "bob"]
+ * assert.deepEqual(nickListType().parse("Alice, bob"), ["alice", "bob"]);
  * ```
  */
 export function nickListType(): SettingType<string[]> {
@@ -323,9 +332,9 @@ export function nickListType(): SettingType<string[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { originListType } from "./setting_types.ts";
- * console.log(originListType().parse("https://a.example, http://localhost:8080"));
- * // ["https://a.example", "http://localhost:8080"]
+ * assert.deepEqual(originListType().parse("https://a.example, http://localhost:8080"), ["https://a.example", "http://localhost:8080"]);
  * ```
  */
 export function originListType(): SettingType<string[]> {
@@ -368,8 +377,9 @@ export function originListType(): SettingType<string[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cidrListType } from "./setting_types.ts";
- * console.log(cidrListType().parse("10.0.0.0/8, ::1")); // ["10.0.0.0/8", "::1/128"]
+ * assert.deepEqual(cidrListType().parse("10.0.0.0/8, ::1"), ["10.0.0.0/8", "::1/128"]);
  * ```
  */
 export function cidrListType(): SettingType<string[]> {
@@ -398,10 +408,11 @@ export function cidrListType(): SettingType<string[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redisUrlType } from "./setting_types.ts";
  * const redis = redisUrlType();
- * console.log(redis.parse("redis://127.0.0.1:6379/2")); // "redis://127.0.0.1:6379/2"
- * console.log(redis.show("redis://chat:secret@db:6379")); // "redis://chat:***@db:6379"
+ * assert.equal(redis.parse("redis://127.0.0.1:6379/2"), "redis://127.0.0.1:6379/2");
+ * assert.equal(redis.show("redis://chat:secret@db:6379"), "redis://chat:***@db:6379");
  * ```
  */
 export function redisUrlType(): SettingType<string | null> {

@@ -776,8 +776,9 @@ export const SETTING_KEYS: readonly (keyof ServeSettings)[] = Object.keys(SETTIN
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { envName, SETTINGS } from "./settings.ts";
- * console.log(envName(SETTINGS.maxQueueBytes)); // "CHAT_MAX_QUEUE_BYTES"
+ * assert.equal(envName(SETTINGS.maxQueueBytes), "CHAT_MAX_QUEUE_BYTES");
  * ```
  */
 export function envName(setting: Setting<unknown>): string {
@@ -789,8 +790,9 @@ export function envName(setting: Setting<unknown>): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SETTINGS, tomlKey } from "./settings.ts";
- * console.log(tomlKey(SETTINGS.maxQueueBytes)); // "max_queue_bytes"
+ * assert.equal(tomlKey(SETTINGS.maxQueueBytes), "max_queue_bytes");
  * ```
  */
 export function tomlKey(setting: Setting<unknown>): string {
@@ -803,8 +805,9 @@ export function tomlKey(setting: Setting<unknown>): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shownFlag, SETTINGS } from "./settings.ts";
- * console.log(shownFlag(SETTINGS.tcp), shownFlag(SETTINGS.port)); // "--no-tcp" "--port"
+ * assert.deepEqual([shownFlag(SETTINGS.tcp), shownFlag(SETTINGS.port)], ["--no-tcp", "--port"]);
  * ```
  */
 export function shownFlag(setting: Setting<unknown>): string {
@@ -816,8 +819,9 @@ export function shownFlag(setting: Setting<unknown>): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSwitch, SETTINGS } from "./settings.ts";
- * console.log(isSwitch(SETTINGS.memory), isSwitch(SETTINGS.port)); // true false
+ * assert.deepEqual([isSwitch(SETTINGS.memory), isSwitch(SETTINGS.port)], [true, false]);
  * ```
  */
 export function isSwitch(setting: Setting<unknown>): boolean {
@@ -829,8 +833,9 @@ export function isSwitch(setting: Setting<unknown>): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { showDefault, SETTINGS } from "./settings.ts";
- * console.log(showDefault(SETTINGS.unixMode)); // "0660"
+ * assert.equal(showDefault(SETTINGS.unixMode), "0660");
  * ```
  */
 export function showDefault<T>(setting: Setting<T>): string {

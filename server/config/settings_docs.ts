@@ -22,8 +22,9 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderConfigurationDoc } from "./settings_docs.ts";
- * console.log(renderConfigurationDoc().includes("`CHAT_MAX_QUEUE_BYTES`")); // true
+ * assert.equal(renderConfigurationDoc().includes("`CHAT_MAX_QUEUE_BYTES`"), true);
  * ```
  */
 export function renderConfigurationDoc(): string {

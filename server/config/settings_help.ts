@@ -22,9 +22,9 @@ const WIDTH = 90;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { helpLine } from "./settings_help.ts";
- * console.log(helpLine("--port P", "TCP port"));
- * // "  --port P                      TCP port"
+ * assert.equal(helpLine("--port P", "TCP port"), "  --port P                      TCP port");
  * ```
  */
 export function helpLine(flag: string, description: string): string {
@@ -52,8 +52,9 @@ export function helpLine(flag: string, description: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderSettingsHelp } from "./settings_help.ts";
- * console.log(renderSettingsHelp().includes("--max-queue-bytes N")); // true
+ * assert.equal(renderSettingsHelp().includes("--max-queue-bytes N"), true);
  * ```
  */
 export function renderSettingsHelp(): string {

@@ -24,12 +24,13 @@ function digest(token: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdminSessions } from "./admin_sessions.ts";
  * const sessions = new AdminSessions();
  * const token = sessions.create("alice");
- * console.log(sessions.verify(token)); // "alice"
+ * assert.equal(sessions.verify(token), "alice");
  * sessions.revoke(token);
- * console.log(sessions.verify(token)); // undefined
+ * assert.equal(sessions.verify(token), undefined);
  * ```
  */
 export class AdminSessions {
@@ -84,8 +85,9 @@ export class AdminSessions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCookie } from "./admin_sessions.ts";
- * console.log(readCookie("a=1; chat_admin=ff", "chat_admin")); // "ff"
+ * assert.equal(readCookie("a=1; chat_admin=ff", "chat_admin"), "ff");
  * ```
  */
 export function readCookie(header: string | null, name: string): string | undefined {

@@ -37,12 +37,13 @@ function base64url(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ApiKeyService } from "./api_key_service.ts";
  * import { SqliteStore } from "../store/sqlite_store.ts";
  * const store = SqliteStore.memory();
  * const keys = new ApiKeyService(store);
  * const { key } = await keys.create("deploybot");
- * console.log((await keys.verify(key))?.name); // "deploybot"
+ * assert.equal((await keys.verify(key))?.name, "deploybot");
  * await store.close();
  * ```
  */

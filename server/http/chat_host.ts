@@ -57,7 +57,7 @@ export interface SessionInfo {
  * @example
  * ```ts ignore
  * import { describeSession } from "./chat_host.ts";
- * for (const entry of host.sessions()) console.log(describeSession(entry));
+ * const listing = [...host.sessions()].map(describeSession); // what /admin shows
  * ```
  */
 export function describeSession({ session, transport }: SessionEntry): SessionInfo {

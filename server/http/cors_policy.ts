@@ -15,10 +15,15 @@ const ALLOWED_HEADERS = "authorization, content-type";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CorsPolicy } from "./cors_policy.ts";
  * const cors = new CorsPolicy(["https://ops.example"]);
- * console.log(cors.headers("https://ops.example")); // { "access-control-allow-origin": ..., vary: "Origin" }
- * console.log(cors.headers("https://evil.example")); // {}
+ * assert.deepEqual(cors.headers("https://ops.example"), {
+ *   "access-control-allow-origin": "https://ops.example",
+ *   "access-control-expose-headers": "retry-after",
+ *   vary: "Origin",
+ * });
+ * assert.deepEqual(cors.headers("https://evil.example"), {});
  * ```
  */
 export class CorsPolicy {

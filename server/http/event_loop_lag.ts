@@ -10,10 +10,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventLoopLag } from "./event_loop_lag.ts";
  * using lag = new EventLoopLag({ intervalMs: 10 });
  * await new Promise((resolve) => setTimeout(resolve, 50));
- * console.log(lag.latestMs >= 0); // true
+ * assert.equal(lag.latestMs >= 0, true);
  * ```
  */
 export class EventLoopLag implements Disposable {

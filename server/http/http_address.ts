@@ -16,9 +16,10 @@ export interface HttpAddress {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseHttpAddress } from "./http_address.ts";
- * console.log(parseHttpAddress("127.0.0.1:8080")); // { hostname: "127.0.0.1", port: 8080 }
- * console.log(parseHttpAddress("[::1]:0")); // { hostname: "::1", port: 0 }
+ * assert.deepEqual(parseHttpAddress("127.0.0.1:8080"), { hostname: "127.0.0.1", port: 8080 });
+ * assert.deepEqual(parseHttpAddress("[::1]:0"), { hostname: "::1", port: 0 });
  * ```
  */
 export function parseHttpAddress(text: string): HttpAddress {

@@ -27,9 +27,10 @@ export type HttpErrorCode = typeof HTTP_ERROR_CODES[number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpError } from "./http_error.ts";
  * const error = new HttpError("not_found", 404, "No route GET /nope");
- * console.log(error.status, error.code); // 404 "not_found"
+ * assert.deepEqual([error.status, error.code], [404, "not_found"]);
  * ```
  */
 export class HttpError extends Error {
@@ -80,8 +81,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { statusOf } from "./http_error.ts";
- * console.log(statusOf("no_such_room"), statusOf("invalid_body")); // 404 400
+ * assert.deepEqual([statusOf("no_such_room"), statusOf("invalid_body")], [404, 400]);
  * ```
  */
 export function statusOf(code: ErrorCode): number {
@@ -94,10 +96,11 @@ export function statusOf(code: ErrorCode): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorResponse } from "./http_error.ts";
  * import { ChatError } from "../../shared/errors.ts";
  * const response = errorResponse(new ChatError("no_such_room", "No room #x"));
- * console.log(response.status); // 404
+ * assert.equal(response.status, 404);
  * ```
  */
 export function errorResponse(error: unknown): Response {

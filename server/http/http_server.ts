@@ -7,6 +7,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
+import { protocolJsonSchema } from "../../shared/protocol.ts";
 import { VERSION } from "../../shared/version.ts";
 import { addAdminRoutes } from "./admin_routes.ts";
 import { AdminSessions } from "./admin_sessions.ts";
@@ -26,6 +27,9 @@ import { type RouteEntry, Router } from "./router.ts";
 import { TrustedProxies } from "./trusted_proxies.ts";
 import { addWebRoutes } from "./web_routes.ts";
 
+/** docs/protocol.schema.json, as this build's definitions make it (a test keeps the file equal). */
+const PROTOCOL_SCHEMA_TEXT = JSON.stringify(protocolJsonSchema());
+
 // A readiness probe must answer even when the store hangs.
 const READY_TIMEOUT_MS = 2000;
 // Reopening a listener that failed (EMFILE) backs off up to this.
@@ -42,9 +46,10 @@ export interface HttpServerOptions {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { HttpServer } from "./http_server.ts";
  * const http = HttpServer.open(host, { hostname: "127.0.0.1", port: 0 });
- * console.log(http.addr.port);
+ * assert.ok(http.addr.port > 0); // a free one
  * await http.shutdown();
  * ```
  */
@@ -185,7 +190,11 @@ export class HttpServer {
         new Response(await this.exporter.text(), {
           headers: { "content-type": this.exporter.contentType, "cache-control": "no-store" },
         }))
-      .add("GET", "/api/openapi.json", () => Response.json(OPENAPI_DOCUMENT));
+      .add("GET", "/api/openapi.json", () => Response.json(OPENAPI_DOCUMENT))
+      .add("GET", "/api/protocol.schema.json", () =>
+        new Response(PROTOCOL_SCHEMA_TEXT, {
+          headers: { "content-type": "application/schema+json" },
+        }));
     addApiRoutes(this.router, {
       host,
       keys: new ApiKeyService(host.store),

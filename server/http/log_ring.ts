@@ -34,6 +34,7 @@ function render(record: LogRecord): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LogRing } from "./log_ring.ts";
  * const ring = new LogRing(2);
  * for (const word of ["a", "b", "c"]) {
@@ -42,7 +43,7 @@ function render(record: LogRecord): string {
  *     message: [word], properties: {},
  *   });
  * }
- * console.log(ring.lines().map((line) => line.message)); // ["b", "c"]
+ * assert.deepEqual(ring.lines().map((line) => line.message), ["b", "c"]);
  * ```
  */
 export class LogRing {

@@ -10,11 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MessageRate } from "./message_rate.ts";
  * let total = 0;
  * using rate = new MessageRate(() => total);
  * total = 5;
- * console.log(rate.perSecond().length); // 0 until the first second has passed
+ * assert.equal(rate.perSecond().length, 0); // until the first second has passed
  * ```
  */
 export class MessageRate implements Disposable {

@@ -108,6 +108,7 @@ function mirroredGauge(registry: Registry, name: string, help: string, read: () 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EventLoopLag } from "./event_loop_lag.ts";
  * import { MetricsExporter } from "./metrics_exporter.ts";
  * import { ServerMetrics } from "../server_metrics.ts";
@@ -118,7 +119,7 @@ function mirroredGauge(registry: Registry, name: string, help: string, read: () 
  *   stats: () => ({ users: 0, rooms: 0 }),
  *   queuedBytes: () => 0,
  * });
- * console.log((await exporter.text()).includes("chat_messages_in_total 0")); // true
+ * assert.equal((await exporter.text()).includes("chat_messages_in_total 0"), true);
  * ```
  */
 export class MetricsExporter {

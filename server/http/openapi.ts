@@ -138,6 +138,21 @@ export const OPENAPI_DOCUMENT = {
         responses: { "200": { description: "OpenAPI 3.1", content: json({ type: "object" }) } },
       },
     },
+    "/api/protocol.schema.json": {
+      get: {
+        tags: ["api"],
+        operationId: "protocolSchema",
+        summary: "JSON Schema of the chat protocol's frames (docs/protocol.schema.json)",
+        description: "Every frame, request, result and event of docs/protocol.md, in JSON Schema " +
+          "draft 2020-12, generated from the server's own definitions.",
+        responses: {
+          "200": {
+            description: "The JSON Schema",
+            content: { "application/schema+json": { schema: { type: "object" } } },
+          },
+        },
+      },
+    },
     "/api/v1/key": {
       get: {
         tags: ["api"],
@@ -372,6 +387,9 @@ export const OPENAPI_DOCUMENT = {
     "/": { get: webFile("webClient", "The browser chat client", "text/html") },
     "/admin": { get: webFile("dashboard", "The admin dashboard", "text/html") },
     "/assets/chat.js": { get: webFile("chatScript", "The web client's script", "text/javascript") },
+    "/assets/chat_wire.js": {
+      get: webFile("chatWireScript", "The web client's requests and replies", "text/javascript"),
+    },
     "/assets/admin.js": {
       get: webFile("adminScript", "The dashboard's script", "text/javascript"),
     },

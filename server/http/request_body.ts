@@ -23,9 +23,10 @@ function tooLarge(maxBytes: number): HttpError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readBody } from "./request_body.ts";
  * const request = new Request("http://x/", { method: "POST", body: "hello" });
- * console.log((await readBody(request, { maxBytes: 1024 })).length); // 5
+ * assert.equal((await readBody(request, { maxBytes: 1024 })).length, 5);
  * ```
  */
 export async function readBody(
@@ -61,13 +62,14 @@ export async function readBody(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readJsonObject } from "./request_body.ts";
  * const request = new Request("http://x/", {
  *   method: "POST",
  *   headers: { "content-type": "application/json" },
  *   body: '{"body":"hi"}',
  * });
- * console.log(await readJsonObject(request, { maxBytes: 1024 })); // { body: "hi" }
+ * assert.deepEqual(await readJsonObject(request, { maxBytes: 1024 }), { body: "hi" });
  * ```
  */
 export async function readJsonObject(

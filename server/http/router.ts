@@ -36,11 +36,12 @@ interface Route extends RouteEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Router } from "./router.ts";
  * const router = new Router().add("GET", "/rooms/{room}", (_request, { params }) =>
  *   Response.json(params));
  * const found = router.match("GET", "/rooms/general");
- * console.log(found.params); // { room: "general" }
+ * assert.deepEqual(found.params, { room: "general" });
  * ```
  */
 export class Router {

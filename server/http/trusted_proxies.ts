@@ -23,9 +23,9 @@ type Range = [Address, number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCidr } from "./trusted_proxies.ts";
- * console.log(parseCidr("10.0.0.0/8"), parseCidr("::1"), parseCidr("FD00:0::/8"));
- * // "10.0.0.0/8" "::1/128" "fd00::/8"
+ * assert.deepEqual([parseCidr("10.0.0.0/8"), parseCidr("::1"), parseCidr("FD00:0::/8")], ["10.0.0.0/8", "::1/128", "fd00::/8"]);
  * ```
  */
 export function parseCidr(text: string): string {
@@ -38,10 +38,11 @@ export function parseCidr(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TrustedProxies } from "./trusted_proxies.ts";
  * const proxies = new TrustedProxies(["10.0.0.0/8"]);
- * console.log(proxies.clientAddress("10.0.0.2", "198.51.100.9, 203.0.113.7")); // "203.0.113.7"
- * console.log(proxies.clientAddress("192.0.2.1", "203.0.113.7")); // "192.0.2.1"
+ * assert.equal(proxies.clientAddress("10.0.0.2", "198.51.100.9, 203.0.113.7"), "203.0.113.7");
+ * assert.equal(proxies.clientAddress("192.0.2.1", "203.0.113.7"), "192.0.2.1");
  * ```
  */
 export class TrustedProxies {

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import ADMIN_HTML from "./assets/admin.html" with { type: "text" };
 import ADMIN_JS from "./assets/admin.js" with { type: "text" };
 import CHAT_JS from "./assets/chat.js" with { type: "text" };
+import CHAT_WIRE_JS from "./assets/chat_wire.js" with { type: "text" };
 import INDEX_HTML from "./assets/index.html" with { type: "text" };
 import MSGPACK_JS from "./assets/msgpack.js" with { type: "text" };
 import STYLE_CSS from "./assets/style.css" with { type: "text" };
@@ -44,6 +45,7 @@ export const WEB_ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/", asset(INDEX_HTML, "text/html; charset=utf-8")],
   ["/admin", asset(ADMIN_HTML, "text/html; charset=utf-8")],
   ["/assets/chat.js", asset(CHAT_JS, "text/javascript; charset=utf-8")],
+  ["/assets/chat_wire.js", asset(CHAT_WIRE_JS, "text/javascript; charset=utf-8")],
   ["/assets/admin.js", asset(ADMIN_JS, "text/javascript; charset=utf-8")],
   ["/assets/msgpack.js", asset(MSGPACK_JS, "text/javascript; charset=utf-8")],
   ["/assets/visible.js", asset(VISIBLE_JS, "text/javascript; charset=utf-8")],
@@ -56,11 +58,12 @@ export const WEB_ASSETS: ReadonlyMap<string, Asset> = new Map([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Router } from "./router.ts";
  * import { addWebRoutes } from "./web_routes.ts";
  * const router = new Router();
  * addWebRoutes(router);
- * console.log(router.routes.some((route) => route.path === "/admin")); // true
+ * assert.equal(router.routes.some((route) => route.path === "/admin"), true);
  * ```
  */
 export function addWebRoutes(router: Router): void {

@@ -19,10 +19,11 @@ const DRAIN_POLL_MS = 5;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitFrames } from "./websocket_transport.ts";
  * import { encodeFrame } from "../../shared/frame.ts";
  * const two = new Uint8Array([...encodeFrame({ type: "ping" }), ...encodeFrame({ type: "ping" })]);
- * console.log(splitFrames(two).length); // 2
+ * assert.equal(splitFrames(two).length, 2);
  * ```
  */
 export function splitFrames(bytes: Uint8Array): Uint8Array[] {

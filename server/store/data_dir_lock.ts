@@ -37,13 +37,14 @@ export class DataDirInUseError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DataDirLock, DataDirInUseError } from "./data_dir_lock.ts";
  * const dir = Deno.makeTempDirSync();
  * const lock = DataDirLock.acquire(dir);
  * try {
  *   DataDirLock.acquire(dir);
  * } catch (error) {
- *   console.log(error instanceof DataDirInUseError); // true
+ *   assert.equal(error instanceof DataDirInUseError, true);
  * }
  * lock.release();
  * DataDirLock.acquire(dir).release(); // free again

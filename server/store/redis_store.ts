@@ -182,10 +182,11 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { RedisConnection } from "../cluster/redis_connection.ts";
  * import { RedisStore } from "./redis_store.ts";
  * const store = new RedisStore(await RedisConnection.open("redis://127.0.0.1:6379"));
- * console.log(await store.loadRooms());
+ * assert.deepEqual(await store.loadRooms(), []); // a Redis nothing was stored in yet
  * await store.close();
  * ```
  */

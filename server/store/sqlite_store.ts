@@ -111,11 +111,14 @@ function toApiKey(row: Row): ApiKeyRecord {
  * SQLite implementation of {@linkcode Store}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { SqliteStore } from "./sqlite_store.ts";
- * const store = SqliteStore.open("./chat-data");
- * console.log(await store.loadRooms());
+ * const dir = await Deno.makeTempDir();
+ * const store = SqliteStore.open(`${dir}/chat-data`);
+ * assert.deepEqual(await store.loadRooms(), []);
  * await store.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class SqliteStore implements Store {

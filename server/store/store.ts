@@ -176,8 +176,9 @@ export const RECORD_OVERHEAD_BYTES = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { recordBytes } from "./store.ts";
- * console.log(recordBytes({ from: "alice", body: "hi" })); // 71
+ * assert.equal(recordBytes({ from: "alice", body: "hi" }), 71);
  * ```
  */
 export function recordBytes(record: { from: string; body: string }): number {

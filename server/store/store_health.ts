@@ -40,14 +40,15 @@ function describe(error: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ServerMetrics } from "../server_metrics.ts";
  * import { StoreHealth } from "./store_health.ts";
  * const metrics = new ServerMetrics();
  * using health = new StoreHealth({ probe: () => Promise.resolve(), metrics });
  * health.failed(new Error("database or disk is full"));
- * console.log(health.failing, metrics.storeErrors); // true 1
- * console.log(await health.writable()); // true: the probe write succeeded
- * console.log(health.failing); // false
+ * assert.deepEqual([health.failing, metrics.storeErrors], [true, 1]);
+ * assert.equal(await health.writable(), true); // the probe write succeeded
+ * assert.equal(health.failing, false);
  * ```
  */
 export class StoreHealth implements CommitObserver, Disposable {

@@ -10,6 +10,7 @@ import { ApiKeyService } from "../../server/http/api_key_service.ts";
 import type { ServerOptions } from "../../server/server_options.ts";
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { PROTOCOL_VERSION } from "../../shared/protocol.ts";
+import { ConformanceCheck } from "./conformance.ts";
 import type { Frame } from "./peer.ts";
 
 /** A server with HTTP, and what tests need to call it. */
@@ -69,10 +70,15 @@ export async function startHttp(options: Partial<ServerOptions> = {}): Promise<H
   };
 }
 
-/** A framed-protocol peer over a real WebSocket to `/ws`. */
+/**
+ * A framed-protocol peer over a real WebSocket to `/ws`; like the TCP
+ * `Peer`, it checks every frame received against docs/protocol.schema.json.
+ */
 export class WsPeer implements AsyncDisposable {
   readonly socket: WebSocket;
   readonly frames: Frame[] = [];
+  /** The schema check of what the server sends. */
+  readonly conformance = new ConformanceCheck();
   /** Resolves with the close event's code once the socket has closed. */
   readonly closed: Promise<number>;
   #taken = new Set<Frame>();
@@ -90,6 +96,7 @@ export class WsPeer implements AsyncDisposable {
         new Uint8Array(event.data),
       )];
       if (values.length !== 1) throw new Error(`a message held ${values.length} frames`);
+      this.conformance.received(values[0]);
       this.frames.push(values[0] as Frame);
       this.#wake();
     });
@@ -141,6 +148,7 @@ export class WsPeer implements AsyncDisposable {
   }
 
   send(frame: Record<string, unknown>): void {
+    this.conformance.sent(frame);
     this.socket.send(encodeFrame(frame));
   }
 
@@ -155,6 +163,7 @@ export class WsPeer implements AsyncDisposable {
   async next(match: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     while (true) {
+      this.conformance.assertConforms();
       const found = this.frames.find((frame) => !this.#taken.has(frame) && match(frame));
       if (found !== undefined) {
         this.#taken.add(found);
@@ -177,6 +186,7 @@ export class WsPeer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.socket.readyState <= WebSocket.OPEN) this.socket.close();
     await this.closed;
+    this.conformance.assertConforms();
   }
 }
 

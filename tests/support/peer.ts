@@ -8,15 +8,22 @@ import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { GreetingFilter } from "../../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION } from "../../shared/protocol.ts";
 import { connectFrom } from "../../bench/source_address_conn.ts";
+import { ConformanceCheck } from "./conformance.ts";
 
 /** A decoded server frame, loosely typed for assertions. */
 // deno-lint-ignore no-explicit-any
 export type Frame = Record<string, any>;
 
-/** A framed peer with a background reader. */
+/**
+ * A framed peer with a background reader. Every frame received is checked
+ * against docs/protocol.schema.json: one that does not conform fails the
+ * next `next()`, `all()` or the disposal.
+ */
 export class Peer implements AsyncDisposable {
   readonly conn: Deno.Conn;
   readonly frames: Frame[] = [];
+  /** The schema check of what the server sends. */
+  readonly conformance = new ConformanceCheck();
   /** Skips the plain-text greeting, as a framed client must; counts what it skipped. */
   readonly greeting = new GreetingFilter();
   /** Resolves when the server closes the connection. */
@@ -78,6 +85,7 @@ export class Peer implements AsyncDisposable {
         const count = await this.conn.read(buffer);
         if (count === null) break;
         for (const value of decoder.push(this.greeting.push(buffer.subarray(0, count)))) {
+          this.conformance.received(value);
           this.frames.push(value as Frame);
           this.#wake();
         }
@@ -105,6 +113,7 @@ export class Peer implements AsyncDisposable {
   }
 
   send(frame: Record<string, unknown>): void {
+    this.conformance.sent(frame);
     this.sendRaw(encodeFrame(frame));
   }
 
@@ -127,6 +136,7 @@ export class Peer implements AsyncDisposable {
   async next(match: (frame: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     while (true) {
+      this.conformance.assertConforms();
       for (; this.#scanned < this.frames.length; this.#scanned++) {
         this.#untaken.push(this.frames[this.#scanned]!);
       }
@@ -151,6 +161,7 @@ export class Peer implements AsyncDisposable {
 
   /** Every frame received so far matching `match` (not consumed). */
   all(match: (frame: Frame) => boolean): Frame[] {
+    this.conformance.assertConforms();
     return this.frames.filter(match);
   }
 
@@ -165,6 +176,7 @@ export class Peer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.closed;
+    this.conformance.assertConforms();
   }
 }
 

@@ -1,42 +1,76 @@
 // The browser chat client: the framed protocol over /ws, one binary
 // WebSocket message per frame. Everything from the server is shown with
 // textContent, never parsed as HTML, and with hidden characters made
-// visible (visible.js).
+// visible (visible.js). Requests go through chat_wire.js, whose results are
+// typed by shared/protocol.ts; `deno task check` checks this file against
+// those types with the browser's library (browser_check.json), JSDoc only:
+// the page loads nothing but these scripts.
+import { Wire } from "./chat_wire.js";
 import { decodeFrame, encodeFrame } from "./msgpack.js";
 import { visible } from "./visible.js";
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import("../../../shared/protocol.ts").ServerFrame} ServerFrame */
+/** @typedef {import("../../../shared/protocol.ts").ChatEvent} ChatEvent */
+
+/**
+ * The page's element with this id (the page has every one this script names).
+ * @param {string} id
+ * @returns {HTMLInputElement}
+ */
+const $ = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
 const PROTOCOL = "1.0";
 
+/**
+ * @typedef {object} RoomView
+ * @property {string} name
+ * @property {string} topic
+ * @property {Set<string>} members
+ * @property {HTMLElement[]} lines
+ */
+
 const state = {
+  /** @type {WebSocket | null} */
   socket: null,
   nick: "",
-  nextId: 1,
-  pending: new Map(),
-  rooms: new Map(), // room key -> { name, topic, members: Set, lines: [] }
+  /** @type {Map<string, RoomView>} room key -> what is shown of it */
+  rooms: new Map(),
+  /** @type {string | null} */
   current: null,
   closed: false,
 };
 
+/** @param {string} name */
 const key = (name) => name.normalize("NFKC").toLowerCase();
 
+/** @param {object} frame */
 function send(frame) {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(encodeFrame(frame));
+  if (state.socket?.readyState === WebSocket.OPEN) {
+    state.socket.send(/** @type {Uint8Array<ArrayBuffer>} */ (encodeFrame(frame)));
+  }
 }
 
+const wire = new Wire(send);
+
+/**
+ * Sends a request; resolves with its ack's result, typed by its type.
+ * @template {import("./chat_wire.js").RequestBody} B
+ * @param {B} body
+ */
 function request(body) {
-  const id = state.nextId++;
-  return new Promise((resolve, reject) => {
-    state.pending.set(id, { resolve, reject });
-    send({ ...body, id });
-  });
+  return wire.request(body);
 }
 
+/** @param {number} ts */
 function time(ts) {
   const date = new Date(ts);
   return date.toTimeString().slice(0, 5);
 }
 
+/**
+ * Shows a line in room `roomKey` (or in whatever room is shown, for null).
+ * @param {string | null} roomKey
+ * @param {{ ts?: number, from?: string | undefined, body: string, kind: string }} line
+ */
 function line(roomKey, { ts, from, body, kind }) {
   const item = document.createElement("li");
   item.className = kind;
@@ -63,6 +97,10 @@ function line(roomKey, { ts, from, body, kind }) {
   }
 }
 
+/**
+ * @param {string} body
+ * @param {string | null} [roomKey]
+ */
 function system(body, roomKey = state.current) {
   line(roomKey, { body, kind: "system" });
 }
@@ -84,7 +122,7 @@ function renderRooms() {
 function renderMembers() {
   const list = $("member-list");
   list.replaceChildren();
-  const room = state.rooms.get(state.current);
+  const room = state.current === null ? undefined : state.rooms.get(state.current);
   if (!room) return;
   for (const nick of [...room.members].sort()) {
     const item = document.createElement("li");
@@ -93,9 +131,10 @@ function renderMembers() {
   }
 }
 
+/** @param {string | null} roomKey */
 function show(roomKey) {
   state.current = roomKey;
-  const room = state.rooms.get(roomKey);
+  const room = roomKey === null ? undefined : state.rooms.get(roomKey);
   $("log").replaceChildren(...(room?.lines ?? []));
   $("log").scrollTop = $("log").scrollHeight;
   $("topic").textContent = room?.topic ? "Topic: " + visible(room.topic) : "";
@@ -103,6 +142,10 @@ function show(roomKey) {
   renderMembers();
 }
 
+/**
+ * @param {string} name
+ * @param {string | undefined} roomKeyword
+ */
 async function join(name, roomKeyword) {
   const result = await request({
     type: "join",
@@ -116,7 +159,7 @@ async function join(name, roomKeyword) {
   room.members = new Set(result.members);
   state.rooms.set(roomKey, room);
   show(roomKey);
-  for (const message of result.history ?? []) {
+  for (const message of result.history) {
     line(roomKey, {
       ts: message.ts,
       from: message.from,
@@ -141,18 +184,29 @@ const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /n
   "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], /quit";
 
 /** `after NAME` at the end of a list command's words, as a request's cursor. */
+/**
+ * @param {string[]} words
+ * @returns {{ after?: string }}
+ */
 function cursor(words) {
   const at = words.length - 2;
-  return at >= 0 && words[at].toLowerCase() === "after" ? { after: words[at + 1] } : {};
+  const after = words[at + 1];
+  return at >= 0 && words[at]?.toLowerCase() === "after" && after !== undefined ? { after } : {};
 }
 
 /** What to type for the next page of a list reply with `more`. */
+/**
+ * @param {{ more?: true }} result
+ * @param {string | undefined} last
+ * @param {string} command
+ */
 function nextPage(result, last, command) {
   return result.more && last !== undefined ? "; more: " + command + " after " + last : "";
 }
 
+/** @param {string} text */
 async function command(text) {
-  const room = state.rooms.get(state.current);
+  const room = state.current === null ? undefined : state.rooms.get(state.current);
   if (!text.startsWith("/") || text.startsWith("//")) {
     if (!room) return system("Join a room first: /join ROOM");
     await request({
@@ -162,20 +216,21 @@ async function command(text) {
     });
     return;
   }
-  const [word, ...rest] = text.slice(1).split(" ");
+  const [word = "", ...rest] = text.slice(1).split(" ");
   const arg = rest.join(" ").trim();
   switch (word.toLowerCase()) {
     case "join":
       return await join(rest[0] ?? "", rest[1]);
     case "leave": {
       const name = arg || room?.name;
+      if (name === undefined) return;
       await request({ type: "leave", room: name });
       state.rooms.delete(key(name));
       show(state.rooms.keys().next().value ?? null);
       return;
     }
     case "msg": {
-      const [to, ...words] = rest;
+      const [to = "", ...words] = rest;
       await request({ type: "dm", to, body: words.join(" ") });
       return;
     }
@@ -196,7 +251,7 @@ async function command(text) {
     case "who": {
       const page = cursor(rest);
       const named = rest.length === 1 || rest.length === 3 ? rest[0] : "";
-      const result = await request({ type: "who", room: named || room?.name, ...page });
+      const result = await request({ type: "who", room: named || room?.name || "", ...page });
       return system(
         "In #" + result.room + " (" + result.total + "): " + result.members.join(", ") +
           nextPage(result, result.members.at(-1), "/who " + result.room),
@@ -227,6 +282,7 @@ async function command(text) {
   }
 }
 
+/** @param {ChatEvent} frame */
 function onEvent(frame) {
   switch (frame.type) {
     case "message": {
@@ -294,6 +350,7 @@ function onEvent(frame) {
   }
 }
 
+/** @param {ServerFrame} frame */
 function onFrame(frame) {
   switch (frame.type) {
     case "welcome":
@@ -302,21 +359,13 @@ function onFrame(frame) {
       $("login").hidden = true;
       $("chat").hidden = false;
       $("status").textContent = "connected";
-      join($("room").value.trim() || "general").catch((error) => system(error.message));
+      join($("room").value.trim() || "general", undefined).catch((error) => system(error.message));
       $("input").focus();
       return;
     case "ack":
-    case "error": {
-      const waiter = state.pending.get(frame.id);
-      if (!waiter) {
-        if (frame.type === "error") showError(frame.message);
-        return;
-      }
-      state.pending.delete(frame.id);
-      if (frame.type === "ack") waiter.resolve(frame.result ?? {});
-      else waiter.reject(new Error(frame.message));
+    case "error":
+      if (!wire.settle(frame) && frame.type === "error") showError(frame.message);
       return;
-    }
     case "ping":
       send({ type: "pong" });
       return;
@@ -330,11 +379,16 @@ function onFrame(frame) {
   }
 }
 
+/** @param {string} message */
 function showError(message) {
   if ($("chat").hidden) $("login-error").textContent = message;
   else system(message);
 }
 
+/**
+ * @param {string} nick
+ * @param {string} password
+ */
 function connect(nick, password) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(scheme + "//" + location.host + "/ws");
@@ -354,14 +408,13 @@ function connect(nick, password) {
   socket.addEventListener("message", (event) => {
     if (!(event.data instanceof ArrayBuffer)) return;
     try {
-      onFrame(decodeFrame(new Uint8Array(event.data)));
+      onFrame(/** @type {ServerFrame} */ (decodeFrame(new Uint8Array(event.data))));
     } catch (error) {
-      system("Bad frame from the server: " + error.message);
+      system("Bad frame from the server: " + /** @type {Error} */ (error).message);
     }
   });
   socket.addEventListener("close", () => {
-    for (const waiter of state.pending.values()) waiter.reject(new Error("Disconnected"));
-    state.pending.clear();
+    wire.failAll(new Error("Disconnected"));
     if ($("chat").hidden) {
       if (!$("login-error").textContent) $("login-error").textContent = "Could not connect";
     } else {

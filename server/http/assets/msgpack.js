@@ -1,3 +1,5 @@
+// @ts-nocheck -- not type-checked with the web client (browser_check.json): its JSDoc says what
+// it takes and gives, and tests/http_msgpack_codec_test.ts holds it to the server's codec.
 // A MessagePack encoder and decoder for the subset the chat protocol uses:
 // nil, booleans, integers, floats, strings, binary, arrays and maps with
 // string keys. Extension types are refused. Plain browser JavaScript, no

@@ -17,7 +17,7 @@ export function visible(text) {
   return String(text).replace(HIDDEN, (char) => {
     if (char === "\n" || char === "\t") return char;
     if (char === "\uFE0E" || char === "\uFE0F") return char; // presentation selectors
-    const code = char.codePointAt(0);
+    const code = char.codePointAt(0) ?? 0;
     if (code < 0x20) return "^" + String.fromCharCode(code + 0x40);
     if (code === 0x7f) return "^?";
     return "<U+" + code.toString(16).toUpperCase().padStart(4, "0") + ">";
