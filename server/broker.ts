@@ -311,7 +311,7 @@ export class Broker {
     this.metrics = options.metrics ?? new ServerMetrics();
     this.#now = options.now ?? Date.now;
     this.#historyOnJoin = options.historyOnJoin ?? 50;
-    this.#maxReplay = options.maxReplay ?? 1000;
+    this.#maxReplay = options.maxReplay ?? 500;
     this.#maxRooms = options.maxRooms ?? 10_000;
     this.#maxRoomsPerUser = options.maxRoomsPerUser ?? 20;
     this.#maxRoomsPerAccount = options.maxRoomsPerAccount ?? 15;

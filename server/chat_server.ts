@@ -144,7 +144,8 @@ export class ChatServer implements AsyncDisposable {
       onLogin: (session) => this.#slots.get(session)?.loggedIn(),
     };
     this.#acceptLoops = listeners.map((open) => this.#accept(open));
-    this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs));
+    // A quarter interval at most, so a silent client goes within 3.25 intervals.
+    this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs / 4));
     this.#ticker.unref();
     if (options.retentionMaxMessages > 0 || options.retentionMaxAgeMs > 0) {
       this.#retention = setInterval(
@@ -730,11 +731,12 @@ export class ChatServer implements AsyncDisposable {
         }
         continue;
       }
-      if (!heartbeatDue || !session.heartbeats) continue;
+      if (!session.heartbeats) continue;
       const idle = now - session.lastSeen;
+      // The drop is checked at every tick (3 intervals, not 3 to 4); pings go once an interval.
       if (idle >= 3 * options.heartbeatMs) {
         session.abort(`no reply to pings for ${Math.round(idle)} ms`, "ping_timeout");
-      } else if (idle >= options.heartbeatMs) {
+      } else if (heartbeatDue && idle >= options.heartbeatMs) {
         session.ping();
       }
     }

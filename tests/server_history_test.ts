@@ -98,6 +98,22 @@ function payloadBytes(frame: Frame): number {
   return encodeFrame(frame).length - 4;
 }
 
+Deno.test("history: more says there are more messages in that direction, beyond limit too", async () => {
+  await using server = await listenRelaxed();
+  await using alice = await Peer.join(server.addr.port, "alice");
+  await alice.request({ type: "join", room: "dev" });
+  for (let i = 1; i <= 5; i++) await alice.request({ type: "say", room: "dev", body: `m${i}` });
+  const ids = (page: Frame) => page.result.messages.map((m: { id: number }) => m.id);
+  const latest = await alice.request({ type: "history", room: "dev", limit: 2 });
+  assert.deepEqual([ids(latest), latest.result.more], [[4, 5], true]);
+  const oldest = await alice.request({ type: "history", room: "dev", before: 3, limit: 2 });
+  assert.deepEqual([ids(oldest), oldest.result.more], [[1, 2], undefined]);
+  const forward = await alice.request({ type: "history", room: "dev", after: 1, limit: 2 });
+  assert.deepEqual([ids(forward), forward.result.more], [[2, 3], true]);
+  const end = await alice.request({ type: "history", room: "dev", after: 3, limit: 2 });
+  assert.deepEqual([ids(end), end.result.more], [[4, 5], undefined]);
+});
+
 Deno.test("a history page of 16 KB messages is cut in the store at one frame, and paging back finds every message", async () => {
   await withDataDir(async (dir) => {
     await fill(dir, { count: 600 });

@@ -373,6 +373,30 @@ Deno.test("heartbeat: a peer that never answers pings is dropped within three in
   await bob.closed;
 });
 
+Deno.test("heartbeat: a silent peer is dropped after 3 intervals, not 3 to 4, whatever its phase", async () => {
+  await using server = await listen({ heartbeatMs: 1000 });
+  // Four silent peers, a quarter interval apart: checked only once an
+  // interval, some would last up to 4 intervals.
+  const peers: Peer[] = [];
+  const drops: Promise<number>[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      const peer = await Peer.join(server.addr.port, `silent${i}`);
+      peers.push(peer);
+      const spokeAt = Date.now();
+      drops.push(peer.closed.then(() => Date.now() - spokeAt));
+    }
+    const silences = await Promise.all(drops);
+    for (const silence of silences) {
+      assert.ok(silence >= 2900, `dropped after ${silence} ms of silence, before 3 intervals`);
+      assert.ok(silence < 3450, `dropped after ${silence} ms of silence: ${silences.join(", ")}`);
+    }
+  } finally {
+    for (const peer of peers) await peer[Symbol.asyncDispose]();
+  }
+});
+
 Deno.test("plain-text mode: prompt, nickname, slash commands, messages, sanitized output", async () => {
   await using server = await listen({ textPromptDelayMs: 50 });
   await using framed = await Peer.join(server.addr.port, "framed");

@@ -18,6 +18,7 @@ import {
   type RequestType,
 } from "../shared/protocol.ts";
 import { schemaProblem, serverFrameProblem } from "./support/conformance.ts";
+import { SETTINGS } from "../server/config/settings.ts";
 
 const DOC = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));
 
@@ -215,4 +216,21 @@ Deno.test("section 8: the result column names the fields of each result type", (
     }
   }
   assert.deepEqual([...seen].sort(), [...REQUEST_TYPES].sort());
+});
+
+Deno.test("docs/protocol.md: a default it gives for a server flag is the server's default", () => {
+  const byFlag = new Map(Object.values(SETTINGS).map((setting) => [setting.flag, setting.default]));
+  const flat = DOC.replace(/\s+/g, " ");
+  // "`--max-replay` of them (500 by default" and "(10 by default, `--max-handshakes-per-ip`".
+  const named = [
+    ...[...flat.matchAll(/`--([a-z-]+)`[^`]{0,40}?\(([\d,]+) by default/g)].map((
+      m,
+    ) => [m[1], m[2]]),
+    ...[...flat.matchAll(/\(([\d,]+) by default, `--([a-z-]+)`/g)].map((m) => [m[2], m[1]]),
+  ];
+  assert.ok(named.length >= 5, `found ${named.length} defaults`);
+  for (const [flag, value] of named) {
+    assert.ok(byFlag.has(flag!), `--${flag} is not a server flag`);
+    assert.equal(Number(value!.replaceAll(",", "")), byFlag.get(flag!), `--${flag}`);
+  }
 });

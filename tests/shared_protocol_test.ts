@@ -517,3 +517,39 @@ Deno.test("isErrorCode knows exactly the listed codes", () => {
   for (const code of ["", "BAD_FRAME", "nope", 1, null]) assert.equal(isErrorCode(code), false);
   assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length);
 });
+
+Deno.test("parseClientFrame: nil in any optional request field is the same as leaving it out", () => {
+  const frames: Record<string, unknown>[] = [
+    {
+      type: "hello",
+      protocol: "1.0",
+      client: "c",
+      clientVersion: "1",
+      nick: "a",
+      password: null,
+      resume: null,
+    },
+    { type: "join", id: 1, room: "r", since: null, key: null },
+    { type: "say", id: 1, room: "r", body: "x", action: null, clientMsgId: null },
+    { type: "dm", id: 1, to: "b", body: "x", action: null, clientMsgId: null },
+    { type: "rooms", id: 1, after: null, limit: null },
+    { type: "who", id: 1, room: "r", after: null, limit: null },
+    { type: "topic", id: 1, room: "r", topic: null },
+    { type: "quit", id: 1, reason: null },
+    { type: "history", id: 1, room: "r", before: null, after: null, limit: null },
+    { type: "dm_history", id: 1, with: "b", before: null, after: null, limit: null },
+    { type: "kick", id: 1, room: "r", nick: "b", reason: null, durationMs: null },
+    { type: "mode", id: 1, room: "r", inviteOnly: null, key: "k" },
+  ];
+  for (const frame of frames) {
+    const parsed = parseClientFrame(frame) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(frame)) {
+      if (value === null) assert.equal(key in parsed, false, `${frame.type}.${key}`);
+    }
+  }
+  // mode.key: nil is a value of its own, removing the key.
+  assert.equal(
+    (parseClientFrame({ type: "mode", id: 1, room: "r", key: null }) as { key: unknown }).key,
+    null,
+  );
+});
