@@ -390,7 +390,10 @@ Deno.test("heartbeat: a silent peer is dropped after 3 intervals, not 3 to 4, wh
     const silences = await Promise.all(drops);
     for (const silence of silences) {
       assert.ok(silence >= 2900, `dropped after ${silence} ms of silence, before 3 intervals`);
-      assert.ok(silence < 3450, `dropped after ${silence} ms of silence: ${silences.join(", ")}`);
+      // At most 3 intervals plus a quarter (the check's period), plus room for
+      // a loaded machine; checked once an interval, one of the four would
+      // last past 3.75 intervals.
+      assert.ok(silence < 3700, `dropped after ${silence} ms of silence: ${silences.join(", ")}`);
     }
   } finally {
     for (const peer of peers) await peer[Symbol.asyncDispose]();
