@@ -23,7 +23,7 @@ import {
   type ModerationType,
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
-import { beforeNextFlush } from "../shared/outbound_queue.ts";
+import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { lookalikeKey, nameKey } from "../shared/validation.ts";
 import type {
   Audience,
@@ -156,6 +156,11 @@ export interface BrokerOptions {
   msgIdWindow?: MsgIdWindow;
   /** How many history reads may run and wait, per session and in all. */
   historyReads?: HistoryLimiterOptions;
+  /**
+   * When sessions' output is written: commits are made just before the
+   * flush that will write their messages. A scheduler without coalescing by default.
+   */
+  flushScheduler?: FlushScheduler;
   /** Where to count messages, deliveries and commit times. */
   metrics?: ServerMetrics;
   /** Carries ids, commits and events between instances; a {@linkcode LocalBus} by default. */
@@ -324,8 +329,9 @@ export class Broker {
     // While recipients wait for a flush tick anyway, commit just before it:
     // one transaction per tick instead of one per event-loop turn.
     this.storeHealth = new StoreHealth({ probe: () => store.checkWrite(), metrics: this.metrics });
+    const flushes = options.flushScheduler ?? new FlushScheduler();
     this.#writes = new GroupCommit((batch) => this.#commit(batch), {
-      schedule: beforeNextFlush,
+      schedule: (commit) => flushes.beforeNextFlush(commit),
       observer: this.storeHealth,
     });
     this.#bus = options.bus ?? new LocalBus();

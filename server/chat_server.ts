@@ -8,6 +8,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { ChatError } from "../shared/errors.ts";
+import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import type { Transport } from "../shared/transport.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
@@ -115,6 +116,7 @@ export class ChatServer implements AsyncDisposable {
     options: ServerOptions,
     parts: {
       store: Store;
+      flushScheduler: FlushScheduler;
       broker: Broker;
       accounts: AccountService;
       discovery: DiscoveryResponder | null;
@@ -141,6 +143,7 @@ export class ChatServer implements AsyncDisposable {
       accounts: this.accounts,
       options,
       logger: this.#logger,
+      flushScheduler: parts.flushScheduler,
       onLogin: (session) => this.#slots.get(session)?.loggedIn(),
     };
     this.#acceptLoops = listeners.map((open) => this.#accept(open));
@@ -179,8 +182,14 @@ export class ChatServer implements AsyncDisposable {
       shared === null
         ? new LocalAddressQuota({ limit })
         : new RedisAddressQuota(shared.store.redis, shared.store.keys, { name, limit });
+    // One for every session's output and the broker's commits, which go just before a flush.
+    const flushScheduler = new FlushScheduler({
+      coalesceMs: resolved.writeCoalesceMs,
+      coalesceFromFrames: resolved.writeCoalesceFromFrames,
+    });
     try {
       const broker = await Broker.open(store, {
+        flushScheduler,
         roomCreations: quota("rooms", resolved.maxRoomCreationsPerIp),
         historyOnJoin: resolved.historyOnJoin,
         maxReplay: resolved.maxReplay,
@@ -225,6 +234,7 @@ export class ChatServer implements AsyncDisposable {
       }
       const server = new ChatServer(listeners, resolved, {
         store,
+        flushScheduler,
         broker,
         accounts,
         discovery,

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { ChatError, type ErrorCode } from "../shared/errors.ts";
+import type { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import type { OrderedReplies } from "./ordered_replies.ts";
 import type { Request } from "../shared/protocol.ts";
@@ -29,6 +30,8 @@ export interface SessionContext {
   readonly accounts: AccountService;
   readonly options: ServerOptions;
   readonly logger: Logger;
+  /** When sessions' queued output is written (one scheduler for the whole server). */
+  readonly flushScheduler: FlushScheduler;
   /** Called once a session has logged in (it no longer counts as a handshake). */
   readonly onLogin?: (session: Session) => void;
 }
@@ -106,9 +109,7 @@ export abstract class Session implements Member {
     this.queue = new OutboundQueue(transport, {
       maxBytes: context.options.maxQueueBytes,
       onError: () => this.abort("write failed"),
-      start: "end-of-turn",
-      coalesceMs: context.options.writeCoalesceMs,
-      coalesceFromFrames: context.options.writeCoalesceFromFrames,
+      scheduler: context.flushScheduler,
     });
     this.#bucket = new TokenBucket({
       burst: context.options.rateBurst,

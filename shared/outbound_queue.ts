@@ -4,15 +4,15 @@
  * so a fast producer costs one syscall per batch and a slow consumer costs
  * at most `maxBytes` of memory before it is cut off.
  *
- * Queues that write at the end of the turn are flushed by shared schedulers,
- * not by a promise chain each: one `setImmediate` per event-loop turn, and
- * one clock per coalescing window whose ticks keep a fixed phase, so busy
- * recipients are written together, once per window, in one burst.
+ * A queue given a {@linkcode FlushScheduler} writes when the scheduler says
+ * (at the end of the turn, or at the tick of its coalescing clock), not on a
+ * promise chain of its own; without one, it writes at the first push.
  *
  * @module
  */
 import { concatBytes } from "./bytes.ts";
-import type { Transport } from "./transport.ts";
+import type { FlushedBatch, FlushScheduler } from "./flush_scheduler.ts";
+import type { Writer } from "./transport.ts";
 
 /** Default bound on queued bytes per connection: 1 MiB. */
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
@@ -24,55 +24,13 @@ export interface OutboundQueueOptions {
   /** Called once when a write fails (the peer is gone). */
   onError?: (error: unknown) => void;
   /**
-   * When an idle queue starts writing: `now` (default) at the first push, or
-   * at the `end-of-turn`, once the event loop has handled this turn's input —
-   * a server fanning out many messages per turn then makes one write per
-   * recipient instead of one per message.
+   * Decides when an idle queue starts writing: at the end of the turn, once
+   * the event loop has handled this turn's input (a server fanning out many
+   * messages per turn then makes one write per recipient instead of one per
+   * message), or at the next tick of its coalescing clock. None (default):
+   * at the first push.
    */
-  start?: "now" | "end-of-turn";
-  /**
-   * With `end-of-turn`: a queue that wrote less than this many ms ago waits
-   * for the next tick of a shared clock with this period, so a busy
-   * recipient gets one larger write per period (a quiet one still gets its
-   * bytes at the end of the turn). 0 (default) never waits.
-   */
-  coalesceMs?: number;
-  /**
-   * With `coalesceMs`: coalesce only while the queues sharing the window
-   * were handed at least this many frames in the last window, all together,
-   * and stop again below three quarters of it. A lightly loaded server then
-   * writes at the end of each turn (lower latency) and a busy one saves
-   * writes, where they cost. 0 (default) always coalesces.
-   */
-  coalesceFromFrames?: number;
-}
-
-// A clock shared by every queue with the same coalescing window.
-interface FlushClock {
-  periodMs: number;
-  /** Frames per window from which queues coalesce (0: always). */
-  fromFrames: number;
-  /** Whether busy queues wait for ticks now (see coalesceFromFrames). */
-  coalescing: boolean;
-  /** Frames pushed to this clock's queues since `windowStart`. */
-  frames: number;
-  windowStart: number;
-  /** Queues to flush at the next tick. */
-  queues: OutboundQueue[];
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Run at the next tick before anything is written (see beforeNextTick). */
-  hooks: (() => void)[];
-  /** Between a tick's hooks and its writes: queues join without a new timer. */
-  collecting: boolean;
-  /** When the armed tick is due, and when the last one was (its phase). */
-  due: number;
-  last: number;
-}
-
-// What a flush wrote: the frames and the batch made of them.
-interface Flushed {
-  chunks: Uint8Array[];
-  batch: Uint8Array;
+  scheduler?: FlushScheduler;
 }
 
 function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
@@ -89,39 +47,40 @@ const WRITING = 2;
  * Queue of bytes for one transport, drained by a single writer.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { OutboundQueue } from "./outbound_queue.ts";
- * const queue = new OutboundQueue(conn, { maxBytes: 1 << 20 });
- * if (!queue.push(bytes)) conn.close(); // over the bound: slow consumer
+ * const written: Uint8Array[] = [];
+ * const writer = {
+ *   write: (data: Uint8Array) => {
+ *     written.push(data);
+ *     return Promise.resolve(data.length);
+ *   },
+ *   close: () => {},
+ * };
+ * const queue = new OutboundQueue(writer, { maxBytes: 4 });
+ * if (!queue.push(new Uint8Array(3))) throw new Error("fits");
+ * if (queue.push(new Uint8Array(2))) throw new Error("over the bound: a slow consumer");
  * await queue.drained();
+ * if (written.length !== 1) throw new Error("written at the first push");
  * ```
  */
 export class OutboundQueue {
-  // Queues flushed when this event-loop turn ends (one setImmediate for all).
-  static #turnQueues: OutboundQueue[] | undefined;
-  static #clocks = new Map<string, FlushClock>();
-
-  #transport: Transport;
+  #writer: Writer;
   #maxBytes: number;
   #onError: ((error: unknown) => void) | undefined;
   #chunks: Uint8Array[] = [];
   #queuedBytes = 0;
   #state = IDLE;
   #failed = false;
-  #endOfTurn: boolean;
-  #clock: FlushClock | undefined;
+  #scheduler: FlushScheduler | undefined;
   #lastWrite = -Infinity;
   #drainWaiters: (() => void)[] | undefined;
 
-  constructor(transport: Transport, options: OutboundQueueOptions = {}) {
-    this.#transport = transport;
+  constructor(writer: Writer, options: OutboundQueueOptions = {}) {
+    this.#writer = writer;
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.#onError = options.onError;
-    this.#endOfTurn = options.start === "end-of-turn";
-    const coalesceMs = this.#endOfTurn ? options.coalesceMs ?? 0 : 0;
-    if (coalesceMs > 0) {
-      this.#clock = OutboundQueue.#clockFor(coalesceMs, options.coalesceFromFrames ?? 0);
-    }
+    this.#scheduler = options.scheduler;
   }
 
   /** Bytes queued and not yet handed to the transport. */
@@ -134,6 +93,11 @@ export class OutboundQueue {
     return this.#failed;
   }
 
+  /** When the queue last wrote (its scheduler's clock); only kept when the scheduler coalesces. */
+  get lastWrite(): number {
+    return this.#lastWrite;
+  }
+
   /**
    * Queues `bytes` for writing. Returns false, queuing nothing, when that
    * would exceed the bound (or the transport failed): the caller decides
@@ -144,8 +108,15 @@ export class OutboundQueue {
     if (this.#queuedBytes + bytes.length > this.#maxBytes) return false;
     this.#chunks.push(bytes);
     this.#queuedBytes += bytes.length;
-    if (this.#clock !== undefined) this.#clock.frames++;
-    if (this.#state === IDLE) this.#schedule();
+    const scheduler = this.#scheduler;
+    if (scheduler !== undefined) scheduler.countFrame();
+    if (this.#state === IDLE) {
+      if (scheduler === undefined) this.flush(performance.now());
+      else {
+        this.#state = SCHEDULED;
+        scheduler.schedule(this);
+      }
+    }
     return true;
   }
 
@@ -155,36 +126,24 @@ export class OutboundQueue {
     return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
-  /** Arranges the next write of what is queued: now, at the end of the turn, or at the next tick. */
-  #schedule(): void {
-    if (!this.#endOfTurn) return void this.#flush(performance.now());
-    this.#state = SCHEDULED;
-    const clock = this.#clock;
-    if (clock !== undefined && clock.coalescing && OutboundQueue.#busy(clock, this.#lastWrite)) {
-      OutboundQueue.#atTick(clock, this);
-    } else {
-      OutboundQueue.#atEndOfTurn(this);
-    }
-  }
-
   /**
-   * Hands everything queued to the transport as one write. `shared` is the
-   * batch of the queue flushed just before, reused when this queue holds the
-   * very same frames (a room's members usually do): one copy per room, not
-   * per member.
+   * Hands everything queued to the transport as one write (its scheduler
+   * calls this). `previous` is the batch of the queue flushed just before,
+   * reused when this queue holds the very same frames (a room's members
+   * usually do): one copy per room, not per member.
    */
-  #flush(now: number, shared?: Flushed): Flushed | undefined {
+  flush(now: number, previous?: FlushedBatch): FlushedBatch | undefined {
     if (this.#failed) return undefined;
     this.#state = WRITING;
-    if (this.#clock !== undefined) this.#lastWrite = now;
+    if (this.#scheduler?.coalesces) this.#lastWrite = now;
     const chunks = this.#chunks;
     const size = this.#queuedBytes;
     this.#chunks = [];
     let batch: Uint8Array;
     if (chunks.length === 1) {
       batch = chunks[0]!;
-    } else if (shared !== undefined && sameFrames(shared.chunks, chunks)) {
-      batch = shared.batch;
+    } else if (previous !== undefined && sameFrames(previous.chunks, chunks)) {
+      batch = previous.batch;
     } else {
       batch = concatBytes(chunks, size);
     }
@@ -196,7 +155,7 @@ export class OutboundQueue {
   #write(data: Uint8Array, size: number): void {
     let written: Promise<number>;
     try {
-      written = this.#transport.write(data);
+      written = this.#writer.write(data);
     } catch (error) {
       return this.#fail(error);
     }
@@ -208,9 +167,14 @@ export class OutboundQueue {
         this.#state = IDLE;
         return this.#wakeDrainWaiters();
       }
-      // More came while writing: with a clock wait for its tick, else go on.
-      if (this.#clock !== undefined) this.#schedule();
-      else this.#flush(performance.now());
+      // More came while writing: with a coalescing clock wait for its tick, else go on.
+      const scheduler = this.#scheduler;
+      if (scheduler?.coalesces) {
+        this.#state = SCHEDULED;
+        scheduler.schedule(this);
+      } else {
+        this.flush(scheduler === undefined ? performance.now() : scheduler.now());
+      }
     }, (error) => this.#fail(error));
   }
 
@@ -230,142 +194,4 @@ export class OutboundQueue {
     this.#drainWaiters = undefined;
     for (const wake of waiters) wake();
   }
-
-  /** Whether a queue last written at `lastWrite` wrote less than a period ago. */
-  static #busy(clock: FlushClock, lastWrite: number): boolean {
-    // While a tick is armed, now lies within a period after the last one, so
-    // most queues (written at that tick) are told apart without reading the
-    // clock: one clock read per write adds up at tens of thousands per second.
-    if (clock.timer !== undefined) {
-      if (lastWrite >= clock.last) return true;
-      if (lastWrite < clock.last - clock.periodMs) return false;
-    }
-    return performance.now() - lastWrite < clock.periodMs;
-  }
-
-  static #atEndOfTurn(queue: OutboundQueue): void {
-    if (OutboundQueue.#turnQueues === undefined) {
-      OutboundQueue.#turnQueues = [];
-      setImmediate(OutboundQueue.#flushTurn);
-    }
-    OutboundQueue.#turnQueues.push(queue);
-  }
-
-  static #flushTurn(this: void): void {
-    const queues = OutboundQueue.#turnQueues ?? [];
-    OutboundQueue.#turnQueues = undefined;
-    OutboundQueue.#flushAll(queues, performance.now());
-  }
-
-  static #flushAll(queues: OutboundQueue[], now: number): void {
-    for (const clock of OutboundQueue.#clocks.values()) OutboundQueue.#measure(clock, now);
-    let shared: Flushed | undefined;
-    for (const queue of queues) shared = queue.#flush(now, shared) ?? shared;
-  }
-
-  /** Once per window: whether the frames handed out call for coalescing. */
-  static #measure(clock: FlushClock, now: number): void {
-    const elapsed = now - clock.windowStart;
-    if (elapsed < clock.periodMs) return;
-    const perWindow = clock.frames * clock.periodMs / elapsed;
-    if (perWindow >= clock.fromFrames) clock.coalescing = true;
-    else if (perWindow < clock.fromFrames * 0.75) clock.coalescing = false;
-    clock.frames = 0;
-    clock.windowStart = now;
-  }
-
-  static #clockFor(periodMs: number, fromFrames: number): FlushClock {
-    const key = `${periodMs}/${fromFrames}`;
-    let clock = OutboundQueue.#clocks.get(key);
-    if (clock === undefined) {
-      clock = {
-        periodMs,
-        fromFrames,
-        coalescing: fromFrames === 0,
-        frames: 0,
-        windowStart: 0,
-        queues: [],
-        timer: undefined,
-        hooks: [],
-        collecting: false,
-        due: 0,
-        last: 0,
-      };
-      OutboundQueue.#clocks.set(key, clock);
-    }
-    return clock;
-  }
-
-  /**
-   * Runs `callback` at the next tick of an armed clock, before that tick
-   * writes anything; what the callback and the promise reactions it causes
-   * push still goes out in that tick. Returns false, doing nothing, when no
-   * clock is armed. A server uses it to commit a batch of messages just
-   * before the recipients, who are waiting for the tick anyway, are written.
-   */
-  static beforeNextTick(callback: () => void): boolean {
-    let next: FlushClock | undefined;
-    for (const clock of OutboundQueue.#clocks.values()) {
-      if (clock.timer !== undefined && (next === undefined || clock.due < next.due)) next = clock;
-    }
-    if (next === undefined) return false;
-    next.hooks.push(callback);
-    return true;
-  }
-
-  static #atTick(clock: FlushClock, queue: OutboundQueue): void {
-    clock.queues.push(queue);
-    if (clock.timer !== undefined || clock.collecting) return;
-    // Keep the phase of the last tick, so recipients written together stay
-    // together; after a pause, count from this queue's last write. Either
-    // way the next tick is one period after `last`, which #busy relies on.
-    const now = performance.now();
-    if (clock.last + clock.periodMs <= now) clock.last = queue.#lastWrite;
-    const due = clock.last + clock.periodMs;
-    clock.due = due;
-    clock.timer = setTimeout(() => OutboundQueue.#tick(clock), due - now);
-  }
-
-  static #tick(clock: FlushClock): void {
-    clock.timer = undefined;
-    const now = performance.now();
-    // A late tick moves the phase only when it is late by more than half a
-    // period, so an overloaded loop gets no burst of back-to-back ticks.
-    clock.last = Math.max(clock.due, now - clock.periodMs / 2);
-    const hooks = clock.hooks;
-    if (hooks.length === 0) return OutboundQueue.#flushClock(clock, now);
-    // Hooks first; the writes wait until the reactions they cause have run.
-    clock.hooks = [];
-    clock.collecting = true;
-    for (const hook of hooks) {
-      try {
-        hook();
-      } catch (error) {
-        reportError(error);
-      }
-    }
-    setImmediate(() => OutboundQueue.#flushClock(clock, now));
-  }
-
-  static #flushClock(clock: FlushClock, now: number): void {
-    clock.collecting = false;
-    const queues = clock.queues;
-    clock.queues = [];
-    OutboundQueue.#flushAll(queues, now);
-  }
-}
-
-/**
- * Runs `callback` just before the next flush tick when one is armed (see
- * {@linkcode OutboundQueue.beforeNextTick}), else after this turn's I/O
- * callbacks.
- *
- * @example
- * ```ts
- * import { beforeNextFlush } from "./outbound_queue.ts";
- * await new Promise<void>((resolve) => beforeNextFlush(resolve));
- * ```
- */
-export function beforeNextFlush(callback: () => void): void {
-  if (!OutboundQueue.beforeNextTick(callback)) setImmediate(callback);
 }

@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import { ChatServer } from "../server/chat_server.ts";
 import { Delivery } from "../server/delivery.ts";
 import { FramedSession } from "../server/framed_session.ts";
+import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";
 import type { Frame } from "./support/peer.ts";
@@ -23,6 +24,7 @@ Deno.test("a frame over the announced cap is never sent: an internal error goes 
     accounts: server.accounts,
     options: server.options,
     logger: getLogger(["chat", "test"]),
+    flushScheduler: new FlushScheduler(),
   }, "192.0.2.1");
   session.deliver(new Delivery({ type: "notice", body: "x".repeat(70_000), ts: T0 }));
   session.deliver(new Delivery({ type: "notice", body: "fits", ts: T0 }));

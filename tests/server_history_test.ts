@@ -11,6 +11,7 @@ import { FramedSession } from "../server/framed_session.ts";
 import type { ServerOptions } from "../server/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { HistoryQuery, PendingQuery, StoreWrite } from "../server/store/store.ts";
+import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";
 import { type Frame, Peer } from "./support/peer.ts";
@@ -247,6 +248,7 @@ function slowPeer(server: ChatServer) {
     accounts: server.accounts,
     options: server.options,
     logger: getLogger(["chat", "test"]),
+    flushScheduler: new FlushScheduler(),
   }, "192.0.2.1");
   const decoder = new FrameDecoder({ maxFrameBytes: FRAME });
   const received: Frame[] = [];

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  beforeNextFlush,
-  DEFAULT_MAX_QUEUE_BYTES,
-  OutboundQueue,
-} from "../shared/outbound_queue.ts";
+import { FlushScheduler } from "../shared/flush_scheduler.ts";
+import { DEFAULT_MAX_QUEUE_BYTES, OutboundQueue } from "../shared/outbound_queue.ts";
 import type { Transport } from "../shared/transport.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
 
@@ -192,7 +189,7 @@ Deno.test("OutboundQueue keeps the byte order of many pushes across batches", as
 
 Deno.test("OutboundQueue with start end-of-turn joins everything pushed in one turn into one write", async () => {
   const transport = new ManualTransport();
-  const queue = new OutboundQueue(transport, { start: "end-of-turn" });
+  const queue = new OutboundQueue(transport, { scheduler: new FlushScheduler() });
   assert.equal(queue.push(bytes(1, 2)), true);
   assert.equal(queue.push(bytes(3)), true);
   // Nothing is written until the event-loop turn that queued it is over.
@@ -212,7 +209,9 @@ Deno.test("OutboundQueue with start end-of-turn joins everything pushed in one t
 
 Deno.test("OutboundQueue with coalesceMs waits out the window after a write, then joins what came", async () => {
   const transport = new ManualTransport();
-  const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 30 });
+  const queue = new OutboundQueue(transport, {
+    scheduler: new FlushScheduler({ coalesceMs: 30 }),
+  });
   await writeOnceAtEndOfTurn(queue, transport);
   const started = performance.now();
   queue.push(bytes(2));
@@ -228,17 +227,18 @@ Deno.test("OutboundQueue with coalesceMs waits out the window after a write, the
   await queue.drained();
 });
 
-Deno.test("OutboundQueue.beforeNextTick runs a hook before the tick's writes, and what it pushes goes out in that tick", async () => {
+Deno.test("FlushScheduler.beforeNextTick runs a hook before the tick's writes, and what it pushes goes out in that tick", async () => {
+  const scheduler = new FlushScheduler({ coalesceMs: 25 });
   // No clock armed: nothing to hook into.
-  assert.equal(OutboundQueue.beforeNextTick(() => {}), false);
+  assert.equal(scheduler.beforeNextTick(() => {}), false);
   const transport = new ManualTransport();
-  const queue = new OutboundQueue(transport, { start: "end-of-turn", coalesceMs: 25 });
+  const queue = new OutboundQueue(transport, { scheduler });
   await writeOnceAtEndOfTurn(queue, transport);
   // Written just now: the next push waits for the clock, which is now armed.
   queue.push(bytes(2));
   const order: string[] = [];
   assert.equal(
-    OutboundQueue.beforeNextTick(() => {
+    scheduler.beforeNextTick(() => {
       order.push(`hook saw ${transport.calls.length} writes`);
       // A reaction of the hook (as a commit's promise would be) still makes this tick.
       Promise.resolve().then(() => queue.push(bytes(3)));
@@ -254,7 +254,7 @@ Deno.test("OutboundQueue.beforeNextTick runs a hook before the tick's writes, an
 
 Deno.test("beforeNextFlush falls back to the end of the turn when no clock is armed", async () => {
   let ran = false;
-  beforeNextFlush(() => ran = true);
+  new FlushScheduler({ coalesceMs: 25 }).beforeNextFlush(() => ran = true);
   assert.equal(ran, false);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(ran, true);
@@ -263,7 +263,7 @@ Deno.test("beforeNextFlush falls back to the end of the turn when no clock is ar
 Deno.test("OutboundQueue: a quiet queue writes at the end of the turn even while another keeps the clock ticking", async () => {
   const busy = new ManualTransport();
   const quiet = new ManualTransport();
-  const options = { start: "end-of-turn", coalesceMs: 40 } as const;
+  const options = { scheduler: new FlushScheduler({ coalesceMs: 40 }) };
   const busyQueue = new OutboundQueue(busy, options);
   const quietQueue = new OutboundQueue(quiet, options);
   quietQueue.push(bytes(1));
@@ -290,9 +290,7 @@ Deno.test("OutboundQueue: a quiet queue writes at the end of the turn even while
 Deno.test("OutboundQueue with coalesceFromFrames waits for ticks only while enough frames go out", async () => {
   const transport = new ManualTransport();
   const queue = new OutboundQueue(transport, {
-    start: "end-of-turn",
-    coalesceMs: 40,
-    coalesceFromFrames: 20,
+    scheduler: new FlushScheduler({ coalesceMs: 40, coalesceFromFrames: 20 }),
   });
   /** Pushes `frames`, waits for their write, lets the peer take it; how long the write took to start. */
   const send = async (...frames: number[]): Promise<number> => {
