@@ -19,7 +19,7 @@ import {
   requestIdOf,
   type WelcomeFrame,
 } from "../shared/protocol.ts";
-import type { Transport } from "../shared/transport.ts";
+import type { Writer } from "../shared/transport.ts";
 import { VERSION } from "../shared/version.ts";
 import type { Delivery } from "./delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
@@ -48,8 +48,8 @@ export class FramedSession extends Session {
   // Header included: every frame sent is checked against it.
   readonly #longestFrame: number;
 
-  constructor(transport: Transport, context: SessionContext, ip: string) {
-    super(transport, context, ip);
+  constructor(writer: Writer, context: SessionContext, ip: string) {
+    super(writer, context, ip);
     this.#longestFrame = context.options.maxFrameBytes + FRAME_HEADER_BYTES;
     this.#decoder = new FrameDecoder({ maxFrameBytes: context.options.maxFrameBytes });
   }

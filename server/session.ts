@@ -11,7 +11,7 @@ import type { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { OutboundQueue } from "../shared/outbound_queue.ts";
 import type { OrderedReplies } from "./ordered_replies.ts";
 import type { Request } from "../shared/protocol.ts";
-import type { Transport } from "../shared/transport.ts";
+import type { Writer } from "../shared/transport.ts";
 import { nameKey } from "../shared/validation.ts";
 import type { AccountService } from "./accounts/account_service.ts";
 import type { Broker } from "./broker.ts";
@@ -81,7 +81,8 @@ export abstract class Session implements Member {
   acceptedAt: number = performance.now();
 
   protected readonly context: SessionContext;
-  protected readonly transport: Transport;
+  // Write-only: the server reads the connection and feeds this session (receive).
+  readonly #writer: Writer;
   protected readonly queue: OutboundQueue;
   #registered = false;
   #closed = false;
@@ -102,11 +103,11 @@ export abstract class Session implements Member {
   // Made on the first refusal: most connections never need it.
   #strikes: TokenBucket | undefined;
 
-  constructor(transport: Transport, context: SessionContext, ip: string) {
-    this.transport = transport;
+  constructor(writer: Writer, context: SessionContext, ip: string) {
+    this.#writer = writer;
     this.context = context;
     this.ip = ip;
-    this.queue = new OutboundQueue(transport, {
+    this.queue = new OutboundQueue(writer, {
       maxBytes: context.options.maxQueueBytes,
       onError: () => this.abort("write failed"),
       scheduler: context.flushScheduler,
@@ -152,7 +153,7 @@ export abstract class Session implements Member {
   abstract get handshakeTimeoutMs(): number;
 
   /**
-   * Feeds bytes read from the transport. Returns a promise when input
+   * Feeds bytes the server read from the connection. Returns a promise when input
    * processing must finish before more is read (a request later ones depend
    * on is still running); the chunk is not used after this returns.
    */
@@ -478,9 +479,9 @@ export abstract class Session implements Member {
       // what the peer has not read yet (the last acks, the bye). So: send
       // FIN, and close once the peer has closed its side too (the reader
       // discards what still comes), or at the end of the grace period.
-      if (!this.#inputEnded && this.transport.closeWrite !== undefined) {
+      if (!this.#inputEnded && this.#writer.closeWrite !== undefined) {
         try {
-          await this.transport.closeWrite();
+          await this.#writer.closeWrite();
           if (!this.#inputEnded) {
             await new Promise<void>((resolve) => this.#onInputEnded = resolve);
           }
@@ -564,7 +565,7 @@ export abstract class Session implements Member {
     if (this.#transportClosed) return;
     this.#transportClosed = true;
     try {
-      this.transport.close();
+      this.#writer.close();
     } catch {
       // Already closed by the peer.
     }

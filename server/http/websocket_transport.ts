@@ -1,5 +1,5 @@
 /**
- * A WebSocket as a session's {@linkcode Transport}: what the session writes
+ * A WebSocket as a session's {@linkcode Writer}: what the session writes
  * (whole frames, possibly several joined by its output queue) goes out as
  * one binary message per frame, and a write waits while the socket's own
  * buffer is full, so a slow browser fills the session's bounded queue and is
@@ -8,7 +8,7 @@
  * @module
  */
 import { FRAME_HEADER_BYTES } from "../../shared/frame.ts";
-import type { Transport } from "../../shared/transport.ts";
+import type { Writer } from "../../shared/transport.ts";
 
 // Bytes the socket may hold unsent before writes wait.
 const HIGH_WATER_BYTES = 64 * 1024;
@@ -51,7 +51,7 @@ export function splitFrames(bytes: Uint8Array): Uint8Array[] {
  * const transport = new WebSocketTransport(socket);
  * ```
  */
-export class WebSocketTransport implements Transport {
+export class WebSocketTransport implements Writer {
   readonly socket: WebSocket;
   #opened: Promise<void>;
 
@@ -61,11 +61,6 @@ export class WebSocketTransport implements Transport {
     this.#opened = socket.readyState === WebSocket.CONNECTING
       ? new Promise((resolve) => socket.addEventListener("open", () => resolve(), { once: true }))
       : Promise.resolve();
-  }
-
-  /** Never used: input arrives as message events. */
-  read(_buffer: Uint8Array): Promise<number | null> {
-    return Promise.resolve(null);
   }
 
   async write(data: Uint8Array): Promise<number> {

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Transport } from "../../shared/transport.ts";
+import type { Writer } from "../../shared/transport.ts";
 
 interface PendingWrite {
   data: Uint8Array;
@@ -13,17 +13,13 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
-/** A transport whose writes wait for {@linkcode ManualTransport.accept}. */
-export class ManualTransport implements Transport {
+/** A writer whose writes wait for {@linkcode ManualTransport.accept}. */
+export class ManualTransport implements Writer {
   /** Every write call, in order, with a copy of the bytes offered. */
   readonly calls: Uint8Array[] = [];
   /** Bytes the transport accepted, in order. */
   readonly written: number[] = [];
   readonly #pending: PendingWrite[] = [];
-
-  read(_buffer: Uint8Array): Promise<number | null> {
-    return Promise.resolve(null);
-  }
 
   write(data: Uint8Array): Promise<number> {
     this.calls.push(data.slice());
