@@ -8,8 +8,8 @@ import { USAGE_EXIT_CODE, UsageError } from "./shared/cli.ts";
 import { COMMIT, VERSION } from "./shared/version.ts";
 import { runServe } from "./server/serve_command.ts";
 import { runJoin } from "./client/join_command.ts";
-import { runUser } from "./server/user_command.ts";
-import { runApiKey } from "./server/apikey_command.ts";
+import { runUser } from "./server/accounts/user_command.ts";
+import { runApiKey } from "./server/http/apikey_command.ts";
 import { runConfig } from "./server/config/config_command.ts";
 
 const HELP = `chat ${VERSION}: a chat server and its client in one program

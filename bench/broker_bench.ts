@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the broker's fan-out (server/broker.ts): one room of
+ * Micro-benchmark of the broker's fan-out (server/chat/broker.ts): one room of
  * 500 in-memory members whose deliver() only counts, with the in-memory
  * SQLite store. `say` resolves once its message is committed (group
  * commit), so sending one message at a time also measures the wait for a
@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { Broker, type Member } from "../server/broker.ts";
-import type { Delivery } from "../server/delivery.ts";
+import { Broker, type Member } from "../server/chat/broker.ts";
+import type { Delivery } from "../server/chat/delivery.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 
 const MEMBERS = 500;

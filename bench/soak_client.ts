@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DEFAULT_SERVER_OPTIONS } from "../server/server_options.ts";
+import { DEFAULT_SERVER_OPTIONS } from "../server/config/server_options.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { connectFrom } from "./source_address_conn.ts";

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { DEFAULT_SERVER_OPTIONS } from "../server/server_options.ts";
+import { DEFAULT_SERVER_OPTIONS } from "../server/config/server_options.ts";
 import { nowMs, sleep } from "./clock.ts";
 import { PeakRss } from "./peak_rss.ts";
 import { ServerProcess } from "./server_process.ts";

@@ -15,31 +15,31 @@ import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { VERSION } from "../shared/version.ts";
 import { AccountService } from "./accounts/account_service.ts";
 import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
-import { Broker } from "./broker.ts";
+import { Broker } from "./chat/broker.ts";
 import {
   ConnectionLimiter,
   type ConnectionSlot,
   type RemoteConnections,
-} from "./connection_limiter.ts";
-import { DiscoveryResponder } from "./discovery_responder.ts";
-import { type ListenerKind, type OpenListener, openListeners } from "./listeners.ts";
-import { FramedSession } from "./framed_session.ts";
-import { fitConnections, readOpenFiles } from "./open_file_limit.ts";
-import { readFirstBytes } from "./first_bytes.ts";
+} from "./limits/connection_limiter.ts";
+import { DiscoveryResponder } from "./net/discovery_responder.ts";
+import { type ListenerKind, type OpenListener, openListeners } from "./net/listeners.ts";
+import { FramedSession } from "./session/framed_session.ts";
+import { fitConnections, readOpenFiles } from "./net/open_file_limit.ts";
+import { readFirstBytes } from "./net/first_bytes.ts";
 import type { ChatHost, SessionEntry } from "./http/chat_host.ts";
 import { parseHttpAddress } from "./http/http_address.ts";
 import { HttpServer } from "./http/http_server.ts";
 import { feedWebSocket } from "./http/websocket_feed.ts";
 import { WebSocketTransport } from "./http/websocket_transport.ts";
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./server_options.ts";
-import type { Session, SessionContext } from "./session.ts";
-import { formatTextError } from "./text_format.ts";
-import { textGreeting, TextSession } from "./text_session.ts";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./config/server_options.ts";
+import type { Session, SessionContext } from "./session/session.ts";
+import { formatTextError } from "./session/text_format.ts";
+import { textGreeting, TextSession } from "./session/text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
-import { ipKey } from "./ip_key.ts";
-import { LogSampler } from "./log_sampler.ts";
-import { type AddressQuota, LocalAddressQuota } from "./address_quota.ts";
+import { ipKey } from "./net/ip_key.ts";
+import { LogSampler } from "./limits/log_sampler.ts";
+import { type AddressQuota, LocalAddressQuota } from "./limits/address_quota.ts";
 import { RedisAddressQuota } from "./cluster/redis_address_quota.ts";
 import type { Store } from "./store/store.ts";
 

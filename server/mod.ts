@@ -3,7 +3,7 @@
  *
  * @module
  */
-export * from "./broker.ts";
+export * from "./chat/broker.ts";
 export * from "./chat_server.ts";
-export * from "./server_options.ts";
+export * from "./config/server_options.ts";
 export * from "./serve_command.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ChatError } from "../shared/errors.ts";
 import { LoginThrottle } from "../server/accounts/login_throttle.ts";
-import { ipKey } from "../server/ip_key.ts";
+import { ipKey } from "../server/net/ip_key.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { discoverServers } from "../client/server_discovery.ts";
 import { describeServer, pickServer } from "../client/server_picker.ts";
-import { DiscoveryResponder } from "../server/discovery_responder.ts";
+import { DiscoveryResponder } from "../server/net/discovery_responder.ts";
 import { decodeProbe, encodeAnswer } from "../shared/discovery.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 

@@ -20,7 +20,7 @@ import {
   numberType,
 } from "../server/config/setting_types.ts";
 import { SERVE_HELP } from "../server/serve_command.ts";
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/server_options.ts";
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "../server/config/server_options.ts";
 
 const all = SETTING_KEYS.map((key) => [key, SETTINGS[key] as Setting<unknown>] as const);
 

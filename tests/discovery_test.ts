@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import { DiscoveryResponder } from "../server/discovery_responder.ts";
+import { DiscoveryResponder } from "../server/net/discovery_responder.ts";
 import {
   decodeAnswer,
   decodeProbe,

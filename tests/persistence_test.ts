@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
 import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { listenRelaxed, withDataDir } from "./support/test_server.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
 import { Peer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { listenRelaxed } from "./support/test_server.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import { concatBytes } from "../shared/bytes.ts";
 import { encodeFrame } from "../shared/frame.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LocalAddressQuota } from "../server/address_quota.ts";
+import { LocalAddressQuota } from "../server/limits/address_quota.ts";
 import { ChatError } from "../shared/errors.ts";
 
 const WORDING = { refused: "Cannot create #dev", counted: "rooms created" };

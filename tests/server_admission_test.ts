@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { FrameConnection } from "../client/frame_connection.ts";
 import { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
-import { textGreeting } from "../server/text_session.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
+import { textGreeting } from "../server/session/text_session.ts";
 import { encodeFrame } from "../shared/frame.ts";
 import { MAX_GREETING_BYTES } from "../shared/greeting_filter.ts";
 import { PROTOCOL_VERSION, type ServerFrame } from "../shared/protocol.ts";

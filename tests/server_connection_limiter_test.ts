@@ -3,7 +3,7 @@ import {
   type ConnectionChange,
   ConnectionLimiter,
   type RemoteConnections,
-} from "../server/connection_limiter.ts";
+} from "../server/limits/connection_limiter.ts";
 import { ChatError } from "../shared/errors.ts";
 
 function refusal(pattern: RegExp): (error: unknown) => boolean {

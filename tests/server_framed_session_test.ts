@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { ChatServer } from "../server/chat_server.ts";
-import { Delivery } from "../server/delivery.ts";
-import { FramedSession } from "../server/framed_session.ts";
+import { Delivery } from "../server/chat/delivery.ts";
+import { FramedSession } from "../server/session/framed_session.ts";
 import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";

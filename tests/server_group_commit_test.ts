@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommit, StoreBusyError } from "../server/group_commit.ts";
+import { GroupCommit, StoreBusyError } from "../server/store/group_commit.ts";
 
 Deno.test("GroupCommit writes items added in one turn as one batch, in order", async () => {
   const batches: number[][] = [];

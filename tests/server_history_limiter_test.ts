@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatError } from "../shared/errors.ts";
-import { HistoryLimiter } from "../server/history_limiter.ts";
+import { HistoryLimiter } from "../server/limits/history_limiter.ts";
 
 /** A read the test finishes when it wants: `started` says whether it began. */
 function gatedRead() {

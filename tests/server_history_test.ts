@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import type { ChatServer } from "../server/chat_server.ts";
-import { FramedSession } from "../server/framed_session.ts";
-import type { ServerOptions } from "../server/server_options.ts";
+import { FramedSession } from "../server/session/framed_session.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { HistoryQuery, PendingQuery, StoreWrite } from "../server/store/store.ts";
 import { FlushScheduler } from "../shared/flush_scheduler.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import { LogSampler } from "../server/log_sampler.ts";
+import { LogSampler } from "../server/limits/log_sampler.ts";
 import { LogCapture } from "./support/log_capture.ts";
 import { Peer } from "./support/peer.ts";
 

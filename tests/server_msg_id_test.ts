@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import type { ServerOptions } from "../server/server_options.ts";
+import type { ServerOptions } from "../server/config/server_options.ts";
 import { RedisConnection } from "../server/cluster/redis_connection.ts";
 import { RedisKeys } from "../server/cluster/redis_keys.ts";
 import { RedisStore } from "../server/store/redis_store.ts";

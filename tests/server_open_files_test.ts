@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
-import { fitConnections, parseOpenFileLimit, RESERVED_FILES } from "../server/open_file_limit.ts";
+import {
+  fitConnections,
+  parseOpenFileLimit,
+  RESERVED_FILES,
+} from "../server/net/open_file_limit.ts";
 import { PROTOCOL_VERSION } from "../shared/protocol.ts";
 import { Peer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Buffer } from "node:buffer";
-import { compareCodePoints, SortedNameMap } from "../server/sorted_name_map.ts";
+import { compareCodePoints, SortedNameMap } from "../server/chat/sorted_name_map.ts";
 
 /** The order a Redis sorted set of equal scores keeps: the keys' UTF-8 bytes. */
 function byUtf8(a: string, b: string): number {

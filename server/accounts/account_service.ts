@@ -11,8 +11,8 @@ import { getLogger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { lookalikeKey, nameKey, validateNick } from "../../shared/validation.ts";
 import type { AccountRecord, Store } from "../store/store.ts";
-import type { AddressQuota } from "../address_quota.ts";
-import { ipKey } from "../ip_key.ts";
+import type { AddressQuota } from "../limits/address_quota.ts";
+import { ipKey } from "../net/ip_key.ts";
 import { HashLimiter } from "./hash_limiter.ts";
 import {
   DEFAULT_MAX_FAILURES_PER_ACCOUNT,

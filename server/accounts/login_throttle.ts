@@ -11,8 +11,8 @@
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
-import { ipKey } from "../ip_key.ts";
-import { WindowedCounts } from "../windowed_counts.ts";
+import { ipKey } from "../net/ip_key.ts";
+import { WindowedCounts } from "../limits/windowed_counts.ts";
 
 /** Options for {@linkcode LoginThrottle}. */
 export interface LoginThrottleOptions {

@@ -10,8 +10,8 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import type { ChatEvent } from "../../shared/protocol.ts";
-import type { CommitObserver } from "../group_commit.ts";
-import type { Member, Room } from "../room.ts";
+import type { CommitObserver } from "../store/group_commit.ts";
+import type { Member, Room } from "../chat/room.ts";
 import type {
   DmRecord,
   GrantKind,

@@ -6,7 +6,7 @@
  * @module
  */
 import { nameKey } from "../../shared/validation.ts";
-import type { Room } from "../room.ts";
+import type { Room } from "../chat/room.ts";
 import type {
   ClientMsgQuery,
   DmRecord,
@@ -48,7 +48,7 @@ interface Sendable {
  *
  * @example
  * ```ts ignore
- * import { Broker } from "../broker.ts";
+ * import { Broker } from "../chat/broker.ts";
  * import { LocalBus } from "./local_bus.ts";
  * import { SqliteStore } from "../store/sqlite_store.ts";
  * const store = SqliteStore.memory();

@@ -5,7 +5,7 @@
  * @module
  */
 import { RedisStore } from "../store/redis_store.ts";
-import type { ServerOptions } from "../server_options.ts";
+import type { ServerOptions } from "../config/server_options.ts";
 import { RedisCluster } from "./redis_cluster.ts";
 import { RedisConnection } from "./redis_connection.ts";
 import { RedisKeys } from "./redis_keys.ts";
@@ -23,7 +23,7 @@ export interface SharedParts {
  * @example
  * ```ts ignore
  * import { openRedis } from "./open_redis.ts";
- * import { DEFAULT_SERVER_OPTIONS } from "../server_options.ts";
+ * import { DEFAULT_SERVER_OPTIONS } from "../config/server_options.ts";
  * const { store, cluster } = await openRedis({ ...DEFAULT_SERVER_OPTIONS, redis: "redis://127.0.0.1:6379" });
  * ```
  */

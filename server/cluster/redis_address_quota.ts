@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { type AddressQuota, quotaRefusal, type QuotaWording } from "../address_quota.ts";
-import { ipKey } from "../ip_key.ts";
+import { type AddressQuota, quotaRefusal, type QuotaWording } from "../limits/address_quota.ts";
+import { ipKey } from "../net/ip_key.ts";
 import type { RedisConnection } from "./redis_connection.ts";
 import type { RedisKeys } from "./redis_keys.ts";
 

@@ -11,9 +11,9 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
 import { lookalikeKey, nameKey } from "../../shared/validation.ts";
-import type { ConnectionChange, RemoteConnections } from "../connection_limiter.ts";
-import { GroupCommit } from "../group_commit.ts";
-import type { Member, Room } from "../room.ts";
+import type { ConnectionChange, RemoteConnections } from "../limits/connection_limiter.ts";
+import { GroupCommit } from "../store/group_commit.ts";
+import type { Member, Room } from "../chat/room.ts";
 import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
 import type { DmRecord, RoomRecord } from "../store/store.ts";
 import {
@@ -93,7 +93,7 @@ interface DmPayload {
  *
  * @example
  * ```ts ignore
- * import { Broker } from "../broker.ts";
+ * import { Broker } from "../chat/broker.ts";
  * import { RedisConnection } from "./redis_connection.ts";
  * import { RedisCluster } from "./redis_cluster.ts";
  * import { RedisStore } from "../store/redis_store.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { ChatEvent } from "../../shared/protocol.ts";
-import type { Room } from "../room.ts";
+import type { Room } from "../chat/room.ts";
 import type { MessageRecord } from "../store/store.ts";
 import type { Audience, BusNode } from "./cluster.ts";
 

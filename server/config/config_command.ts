@@ -15,7 +15,7 @@ import {
   settingFlags,
   toServerOptions,
 } from "./load_settings.ts";
-import { caCertificateWarning, inspectTlsPair } from "../tls_certificate.ts";
+import { caCertificateWarning, inspectTlsPair } from "../net/tls_certificate.ts";
 import { type Setting, SETTING_KEYS, SETTINGS, tomlKey } from "./settings.ts";
 
 /** The help text of `chat config`. */

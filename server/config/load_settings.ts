@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { ServerOptions } from "../server_options.ts";
-import { inspectTlsPair, TlsPairError } from "../tls_certificate.ts";
+import type { ServerOptions } from "./server_options.ts";
+import { inspectTlsPair, TlsPairError } from "../net/tls_certificate.ts";
 import { readConfigFile } from "./config_file.ts";
 import { ConfigError } from "./config_error.ts";
 import {

@@ -11,7 +11,7 @@
  */
 import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
 import { parseHttpAddress } from "../http/http_address.ts";
-import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "../server_options.ts";
+import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "./server_options.ts";
 import {
   boolType,
   choiceType,

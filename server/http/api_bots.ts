@@ -10,9 +10,9 @@
 import { ChatError } from "../../shared/errors.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
-import type { Broker } from "../broker.ts";
-import type { Delivery } from "../delivery.ts";
-import { type Member, newGuestId, type Room } from "../room.ts";
+import type { Broker } from "../chat/broker.ts";
+import type { Delivery } from "../chat/delivery.ts";
+import { type Member, newGuestId, type Room } from "../chat/room.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
 
 /** How long a bot stays online without requests. */

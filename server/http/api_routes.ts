@@ -10,10 +10,10 @@
 import type { Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
 import { parseClientFrame, type Request as ChatRequest } from "../../shared/protocol.ts";
-import type { ListQuery } from "../broker.ts";
+import type { ListQuery } from "../chat/broker.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
-import { TokenBucket } from "../token_bucket.ts";
+import { TokenBucket } from "../limits/token_bucket.ts";
 import type { ApiBots } from "./api_bots.ts";
 import type { ApiKeyService } from "./api_key_service.ts";
 import { type ChatHost, describeSession } from "./chat_host.ts";

@@ -4,9 +4,9 @@
  * @module
  */
 import type { AccountService } from "../accounts/account_service.ts";
-import type { Broker } from "../broker.ts";
-import type { ServerOptions } from "../server_options.ts";
-import type { Session } from "../session.ts";
+import type { Broker } from "../chat/broker.ts";
+import type { ServerOptions } from "../config/server_options.ts";
+import type { Session } from "../session/session.ts";
 import type { Store } from "../store/store.ts";
 
 /** A session and the transport it came over. */

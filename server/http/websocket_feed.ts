@@ -9,7 +9,7 @@
  */
 import { FRAME_HEADER_BYTES } from "../../shared/frame.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
-import type { Session } from "../session.ts";
+import type { Session } from "../session/session.ts";
 
 /** Options for {@linkcode feedWebSocket}. */
 export interface FeedOptions {

@@ -10,7 +10,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import type { CommitObserver } from "../group_commit.ts";
+import type { CommitObserver } from "./group_commit.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 
 /** Options for {@linkcode StoreHealth}. */

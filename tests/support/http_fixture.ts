@@ -7,7 +7,7 @@
  */
 import { ChatServer } from "../../server/chat_server.ts";
 import { ApiKeyService } from "../../server/http/api_key_service.ts";
-import type { ServerOptions } from "../../server/server_options.ts";
+import type { ServerOptions } from "../../server/config/server_options.ts";
 import { encodeFrame, FrameDecoder } from "../../shared/frame.ts";
 import { PROTOCOL_VERSION } from "../../shared/protocol.ts";
 import { ConformanceCheck } from "./conformance.ts";

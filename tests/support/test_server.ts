@@ -6,7 +6,7 @@
  * @module
  */
 import { ChatServer } from "../../server/chat_server.ts";
-import type { ServerOptions } from "../../server/server_options.ts";
+import type { ServerOptions } from "../../server/config/server_options.ts";
 import type { Store } from "../../server/store/store.ts";
 
 /** Settings that keep the request rate and password hashing out of a test's way. */

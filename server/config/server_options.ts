@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { DISCOVERY_PORT } from "../shared/discovery.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "../shared/frame.ts";
-import { DEFAULT_MAX_QUEUE_BYTES } from "../shared/outbound_queue.ts";
-import { DEFAULT_MAX_BODY_LENGTH } from "../shared/validation.ts";
-import { DEFAULT_MSG_ID_WINDOW_MS, DEFAULT_MSG_IDS_PER_USER } from "./store/store.ts";
+import { DISCOVERY_PORT } from "../../shared/discovery.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../shared/frame.ts";
+import { DEFAULT_MAX_QUEUE_BYTES } from "../../shared/outbound_queue.ts";
+import { DEFAULT_MAX_BODY_LENGTH } from "../../shared/validation.ts";
+import { DEFAULT_MSG_ID_WINDOW_MS, DEFAULT_MSG_IDS_PER_USER } from "../store/store.ts";
 
 /** Settings of a {@linkcode ChatServer}; all limits are enforced. */
 export interface ServerOptions {

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { nameKey } from "../shared/validation.ts";
+import { nameKey } from "../../shared/validation.ts";
 import type { Delivery } from "./delivery.ts";
 import { SortedNameMap } from "./sorted_name_map.ts";
-import type { GrantKind, GrantRecord, RoomRecord } from "./store/store.ts";
+import type { GrantKind, GrantRecord, RoomRecord } from "../store/store.ts";
 
 /** A connected session as the broker sees it. */
 export interface Member {

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { ChatError } from "../shared/errors.ts";
-import { ipKey } from "./ip_key.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { ipKey } from "../net/ip_key.ts";
 import { WindowedCounts } from "./windowed_counts.ts";
 
 /** An hour, the window of every {@linkcode AddressQuota}. */

@@ -13,8 +13,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { utf8ByteLength } from "../shared/bytes.ts";
-import { ChatError } from "../shared/errors.ts";
+import { utf8ByteLength } from "../../shared/bytes.ts";
+import { ChatError } from "../../shared/errors.ts";
 import {
   type ChatEvent,
   type DirectMessageEvent,
@@ -22,9 +22,9 @@ import {
   MAX_LIST_PAGE,
   type ModerationType,
   type RoomMessageEvent,
-} from "../shared/protocol.ts";
-import { FlushScheduler } from "../shared/flush_scheduler.ts";
-import { lookalikeKey, nameKey } from "../shared/validation.ts";
+} from "../../shared/protocol.ts";
+import { FlushScheduler } from "../../shared/flush_scheduler.ts";
+import { lookalikeKey, nameKey } from "../../shared/validation.ts";
 import type {
   Audience,
   Bus,
@@ -35,11 +35,11 @@ import type {
   Presence,
   PresenceSnapshot,
   SentMessage,
-} from "./cluster/cluster.ts";
-import { LocalBus } from "./cluster/local_bus.ts";
+} from "../cluster/cluster.ts";
+import { LocalBus } from "../cluster/local_bus.ts";
 import { Delivery } from "./delivery.ts";
-import { GroupCommit, StoreBusyError } from "./group_commit.ts";
-import { HistoryLimiter, type HistoryLimiterOptions } from "./history_limiter.ts";
+import { GroupCommit, StoreBusyError } from "../store/group_commit.ts";
+import { HistoryLimiter, type HistoryLimiterOptions } from "../limits/history_limiter.ts";
 import {
   guestKeyOf,
   isGuestKey,
@@ -50,10 +50,10 @@ import {
   Room,
   userKey,
 } from "./room.ts";
-import { ServerMetrics } from "./server_metrics.ts";
+import { ServerMetrics } from "../server_metrics.ts";
 import { SortedNameMap } from "./sorted_name_map.ts";
-import { StoreHealth } from "./store/store_health.ts";
-import type { AddressQuota } from "./address_quota.ts";
+import { StoreHealth } from "../store/store_health.ts";
+import type { AddressQuota } from "../limits/address_quota.ts";
 import {
   DEFAULT_MSG_ID_WINDOW_MS,
   DEFAULT_MSG_IDS_PER_USER,
@@ -66,7 +66,7 @@ import {
   type Store,
   type StoreWrite,
   type UnreadCount,
-} from "./store/store.ts";
+} from "../store/store.ts";
 
 export { type Member, Room } from "./room.ts";
 
@@ -272,7 +272,7 @@ const REFUSAL: Record<string, string> = {
  * @example
  * ```ts ignore
  * import { Broker } from "./broker.ts";
- * import { SqliteStore } from "./store/sqlite_store.ts";
+ * import { SqliteStore } from "../store/sqlite_store.ts";
  * const broker = await Broker.open(SqliteStore.memory());
  * ```
  */

@@ -6,22 +6,22 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { ChatError, type ErrorCode } from "../shared/errors.ts";
-import type { FlushScheduler } from "../shared/flush_scheduler.ts";
-import { OutboundQueue } from "../shared/outbound_queue.ts";
+import { ChatError, type ErrorCode } from "../../shared/errors.ts";
+import type { FlushScheduler } from "../../shared/flush_scheduler.ts";
+import { OutboundQueue } from "../../shared/outbound_queue.ts";
 import type { OrderedReplies } from "./ordered_replies.ts";
-import type { Request } from "../shared/protocol.ts";
-import type { Writer } from "../shared/transport.ts";
-import { nameKey } from "../shared/validation.ts";
-import type { AccountService } from "./accounts/account_service.ts";
-import type { Broker } from "./broker.ts";
-import type { Delivery } from "./delivery.ts";
-import { type Member, rightsKey, type Room } from "./room.ts";
-import type { ServerMetrics } from "./server_metrics.ts";
-import type { ServerOptions } from "./server_options.ts";
-import type { UnreadCount } from "./store/store.ts";
+import type { Request } from "../../shared/protocol.ts";
+import type { Writer } from "../../shared/transport.ts";
+import { nameKey } from "../../shared/validation.ts";
+import type { AccountService } from "../accounts/account_service.ts";
+import type { Broker } from "../chat/broker.ts";
+import type { Delivery } from "../chat/delivery.ts";
+import { type Member, rightsKey, type Room } from "../chat/room.ts";
+import type { ServerMetrics } from "../server_metrics.ts";
+import type { ServerOptions } from "../config/server_options.ts";
+import type { UnreadCount } from "../store/store.ts";
 import { resumeHashOf } from "./resume_token.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { TokenBucket } from "../limits/token_bucket.ts";
 
 /** What every session needs from its server. */
 export interface SessionContext {

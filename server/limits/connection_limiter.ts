@@ -8,8 +8,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { ChatError } from "../shared/errors.ts";
-import { ipKey } from "./ip_key.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { ipKey } from "../net/ip_key.ts";
 
 /** A change in one address's counts: connections opened or closed, handshakes begun or done. */
 export interface ConnectionChange {

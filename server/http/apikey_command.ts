@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { parseFlags, UsageError } from "../shared/cli.ts";
-import { ChatError } from "../shared/errors.ts";
-import { sanitizeForTerminal } from "../shared/validation.ts";
-import { DEFAULT_REDIS_PREFIX } from "./cluster/redis_keys.ts";
-import { ApiKeyService } from "./http/api_key_service.ts";
-import { RedisStore } from "./store/redis_store.ts";
-import { SqliteStore } from "./store/sqlite_store.ts";
-import type { Store } from "./store/store.ts";
-import { DEFAULT_DATA_DIR, openFailure } from "./user_command.ts";
+import { parseFlags, UsageError } from "../../shared/cli.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { sanitizeForTerminal } from "../../shared/validation.ts";
+import { DEFAULT_REDIS_PREFIX } from "../cluster/redis_keys.ts";
+import { ApiKeyService } from "./api_key_service.ts";
+import { RedisStore } from "../store/redis_store.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import type { Store } from "../store/store.ts";
+import { DEFAULT_DATA_DIR, openFailure } from "../accounts/user_command.ts";
 
 const FLAGS = {
   data: { type: "string" },

@@ -10,8 +10,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { decodeProbe, type DiscoveryAnswer, encodeAnswer } from "../shared/discovery.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { decodeProbe, type DiscoveryAnswer, encodeAnswer } from "../../shared/discovery.ts";
+import { TokenBucket } from "../limits/token_bucket.ts";
 
 /** Options for {@linkcode DiscoveryResponder.open}. */
 export interface DiscoveryResponderOptions {

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { encodeFrame } from "../shared/frame.ts";
-import type { ChatEvent } from "../shared/protocol.ts";
-import { formatTextEvent } from "./text_format.ts";
+import { encodeFrame } from "../../shared/frame.ts";
+import type { ChatEvent } from "../../shared/protocol.ts";
+import { formatTextEvent } from "../session/text_format.ts";
 
 const encoder = new TextEncoder();
 

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { Transport } from "../shared/transport.ts";
-import { writeAll } from "../shared/transport.ts";
+import type { Transport } from "../../shared/transport.ts";
+import { writeAll } from "../../shared/transport.ts";
 
 /** How the wait for a connection's first bytes ended. */
 export type FirstBytes =

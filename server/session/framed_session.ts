@@ -3,13 +3,13 @@
  *
  * @module
  */
-import { ChatError, type ErrorCode } from "../shared/errors.ts";
+import { ChatError, type ErrorCode } from "../../shared/errors.ts";
 import {
   encodeFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   InvalidTextFrame,
-} from "../shared/frame.ts";
+} from "../../shared/frame.ts";
 import {
   checkProtocolVersion,
   type HelloFrame,
@@ -18,10 +18,10 @@ import {
   type Request,
   requestIdOf,
   type WelcomeFrame,
-} from "../shared/protocol.ts";
-import type { Writer } from "../shared/transport.ts";
-import { VERSION } from "../shared/version.ts";
-import type { Delivery } from "./delivery.ts";
+} from "../../shared/protocol.ts";
+import type { Writer } from "../../shared/transport.ts";
+import { VERSION } from "../../shared/version.ts";
+import type { Delivery } from "../chat/delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
 import { isOrdered, type Outcome, readsHistory, Session, type SessionContext } from "./session.ts";
 

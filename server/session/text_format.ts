@@ -3,15 +3,15 @@
  *
  * @module
  */
-import type { ErrorFrame } from "../shared/errors.ts";
+import type { ErrorFrame } from "../../shared/errors.ts";
 import {
   type ChatEvent,
   isReplyTo,
   type Reply,
   type Request,
   type ResultOf,
-} from "../shared/protocol.ts";
-import { sanitizeForTerminal } from "../shared/validation.ts";
+} from "../../shared/protocol.ts";
+import { sanitizeForTerminal } from "../../shared/validation.ts";
 
 function clock(ts: number): string {
   return new Date(ts).toISOString().slice(11, 19);
@@ -113,7 +113,7 @@ export function formatTextResult<R extends Request>(
   result: ResultOf<R["type"]>,
 ): string[];
 /**
- * The same for a result typed only as a map, as server/session.ts hands it
+ * The same for a result typed only as a map, as server/session/session.ts hands it
  * over today: the broker made it for this request, so it is taken as its
  * type. To go once sessions type their results.
  */

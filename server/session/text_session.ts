@@ -5,17 +5,17 @@
  *
  * @module
  */
-import { type Command, COMMAND_HELP, parseCommand } from "../shared/commands.ts";
-import { ChatError, type ErrorCode } from "../shared/errors.ts";
-import { parseClientFrame, type Request } from "../shared/protocol.ts";
-import { nameKey, validateNick } from "../shared/validation.ts";
-import { VERSION } from "../shared/version.ts";
-import type { Delivery } from "./delivery.ts";
+import { type Command, COMMAND_HELP, parseCommand } from "../../shared/commands.ts";
+import { ChatError, type ErrorCode } from "../../shared/errors.ts";
+import { parseClientFrame, type Request } from "../../shared/protocol.ts";
+import { nameKey, validateNick } from "../../shared/validation.ts";
+import { VERSION } from "../../shared/version.ts";
+import type { Delivery } from "../chat/delivery.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
 import { isOrdered, type Outcome, readsHistory, Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
-import { concatBytes } from "../shared/bytes.ts";
-import { invalidUtf8Error, invalidUtf8Offset } from "../shared/utf8.ts";
+import { concatBytes } from "../../shared/bytes.ts";
+import { invalidUtf8Error, invalidUtf8Offset } from "../../shared/utf8.ts";
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;

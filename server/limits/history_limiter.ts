@@ -10,7 +10,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { ChatError } from "../shared/errors.ts";
+import { ChatError } from "../../shared/errors.ts";
 
 /** Settings of a {@linkcode HistoryLimiter}. */
 export interface HistoryLimiterOptions {

@@ -6,17 +6,17 @@
  *
  * @module
  */
-import { parseFlags, UsageError } from "../shared/cli.ts";
-import { ChatError } from "../shared/errors.ts";
-import { sanitizeForTerminal, validateNick } from "../shared/validation.ts";
-import { AccountService, type AccountServiceOptions } from "./accounts/account_service.ts";
-import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from "./accounts/password_hash.ts";
-import { validatePassword } from "./accounts/password_policy.ts";
-import { DEFAULT_REDIS_PREFIX } from "./cluster/redis_keys.ts";
-import { RedisLoginFailures } from "./cluster/redis_login_failures.ts";
-import { RedisStore } from "./store/redis_store.ts";
-import { SqliteStore } from "./store/sqlite_store.ts";
-import type { Store } from "./store/store.ts";
+import { parseFlags, UsageError } from "../../shared/cli.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { sanitizeForTerminal, validateNick } from "../../shared/validation.ts";
+import { AccountService, type AccountServiceOptions } from "./account_service.ts";
+import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from "./password_hash.ts";
+import { validatePassword } from "./password_policy.ts";
+import { DEFAULT_REDIS_PREFIX } from "../cluster/redis_keys.ts";
+import { RedisLoginFailures } from "../cluster/redis_login_failures.ts";
+import { RedisStore } from "../store/redis_store.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import type { Store } from "../store/store.ts";
 
 /** The data directory used without `--data`. */
 export const DEFAULT_DATA_DIR = "./chat-data";
