@@ -206,7 +206,6 @@ export class ChatServer implements AsyncDisposable {
         },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
-      for (const admin of resolved.admins) broker.adminKeys.add(admin);
       const accounts = new AccountService(store, {
         registrations: quota("registrations", resolved.maxRegistrationsPerIp),
         kdf: { ln: resolved.kdfLogN, r: 8, p: 1 },

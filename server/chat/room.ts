@@ -192,6 +192,11 @@ export class Room {
     return this.#users.has(key);
   }
 
+  /** Sessions here of the user with this name key. */
+  sessionsOf(key: string): number {
+    return this.#users.get(key)?.sessions ?? 0;
+  }
+
   /** Users online in the room (each once, however many sessions). */
   get userCount(): number {
     return this.#users.size;

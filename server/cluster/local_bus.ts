@@ -190,8 +190,16 @@ export class LocalBus implements Bus {
     return { sender, clientMsgId, since: ts - window.ms, perUser: window.perUser };
   }
 
+  /**
+   * Delivers `envelope` here. Alone, the broker has already made the changes
+   * to rooms and grants it carries (re-applying a copy could undo a later
+   * change): only evictions and take-overs remain to act on.
+   */
   publish(envelope: Envelope): undefined {
-    this.#started().receive(envelope);
+    const fx = envelope.fx?.filter((effect) =>
+      effect.kind === "evict" || effect.kind === "displace"
+    );
+    this.#started().receive({ ...envelope, fx });
     return undefined;
   }
 

@@ -205,7 +205,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           to: params.nick,
         }, maxBodyLength);
         const bot = await bots.online(key);
-        const sent = await broker.dm(bot, dm);
+        const sent = await broker.directMessages.send(bot, dm);
         return Response.json({ to: dm.to, from: bot.nick, ...sent }, { status: 201 });
       }),
     )
@@ -216,7 +216,9 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         requireAdmin(key, "Broadcasting");
         const broadcast = parse("broadcast", fields(await body(request), ["body"]), maxBodyLength);
         const bot = await bots.online(key);
-        return Response.json(await broker.broadcast(bot, broadcast.body), { status: 201 });
+        return Response.json(await broker.moderation.broadcast(bot, broadcast.body), {
+          status: 201,
+        });
       }),
     )
     .add(
@@ -229,7 +231,9 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         }, maxBodyLength);
         const bot = await bots.online(key);
         const options = kick.reason === undefined ? {} : { reason: kick.reason };
-        return Response.json(await broker.moderate(bot, "kick", kick.room, kick.nick, options));
+        return Response.json(
+          await broker.moderation.moderate(bot, "kick", kick.room, kick.nick, options),
+        );
       }),
     )
     .add(

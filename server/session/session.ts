@@ -271,7 +271,7 @@ export abstract class Session implements Member {
    * Resolves to unread counts (the first senders by name; `more` when some are left out).
    */
   protected deliverPending(): Promise<{ unread: UnreadCount[]; more: boolean }> {
-    return this.context.broker.deliverPending(this, {
+    return this.context.broker.directMessages.deliverPending(this, {
       ready: async () => {
         await this.queue.drained();
         return !this.closed;
@@ -358,9 +358,9 @@ export abstract class Session implements Member {
       case "say":
         return broker.say(this, request);
       case "dm":
-        return broker.dm(this, request);
+        return broker.directMessages.send(this, request);
       case "broadcast":
-        return broker.broadcast(this, request.body);
+        return broker.moderation.broadcast(this, request.body);
       case "rooms":
         return broker.rooms(pick(request, ["after", "limit"]));
       case "who":
@@ -368,7 +368,7 @@ export abstract class Session implements Member {
       case "users":
         return broker.users(pick(request, ["after", "limit"]));
       case "topic":
-        return broker.topic(this, request.room, request.topic);
+        return broker.moderation.topic(this, request.room, request.topic);
       case "nick":
         return this.#rename(request.nick);
       case "ping":
@@ -380,19 +380,23 @@ export abstract class Session implements Member {
       case "history":
         return broker.history(this, request.room, pick(request, ["before", "after", "limit"]));
       case "dm_history":
-        return broker.dmHistory(this, request.with, pick(request, ["before", "after", "limit"]));
+        return broker.directMessages.history(
+          this,
+          request.with,
+          pick(request, ["before", "after", "limit"]),
+        );
       case "read":
-        return broker.markRead(this, request.with, request.upTo);
+        return broker.directMessages.markRead(this, request.with, request.upTo);
       case "register":
         return this.#registerAccount(request.password);
       case "mode": {
         const change: { inviteOnly?: boolean; key?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
         if (request.key !== undefined) change.key = request.key;
-        return broker.mode(this, request.room, change);
+        return broker.moderation.mode(this, request.room, change);
       }
       default:
-        return broker.moderate(
+        return broker.moderation.moderate(
           this,
           request.type,
           request.room,
@@ -425,7 +429,7 @@ export abstract class Session implements Member {
     const guestKey = rightsKey(this);
     this.account = account.key;
     this.admin = account.admin || this.context.options.admins.includes(account.key);
-    await this.context.broker.adoptGuestRights(this, guestKey);
+    await this.context.broker.guestRights.adopt(this, guestKey);
     this.context.logger.info("{nick} registered an account", { nick: this.nick });
     return { nick: account.name };
   }

@@ -1,0 +1,99 @@
+/**
+ * Rights recorded under a guest's identity (rooms it owns, operator rights,
+ * invitations): they end when the guest leaves, and move to the account
+ * when the guest registers.
+ *
+ * @module
+ */
+import type { Effect } from "../cluster/cluster.ts";
+import type { StoreWrite } from "../store/store.ts";
+import type { ChatContext } from "./chat_context.ts";
+import { isGuestKey, type Member, rightsKey } from "./room.ts";
+
+/** The guests' keys that may hold rights somewhere, and what ends or moves them. */
+export class GuestRights {
+  readonly #chat: ChatContext;
+  // Guests' rights keys that may hold rights in some room (taken back when the guest leaves).
+  readonly #holders = new Set<string>();
+
+  constructor(chat: ChatContext) {
+    this.#chat = chat;
+  }
+
+  /** Notes that `key` (any rights key) may hold rights, if it is a guest's. */
+  note(key: string | null): void {
+    if (key !== null && isGuestKey(key)) this.#holders.add(key);
+  }
+
+  /** Notes that the guest `member` (when it is one) holds rights somewhere. */
+  noteMember(member: Member): void {
+    if (member.account === undefined) this.#holders.add(rightsKey(member));
+  }
+
+  /** The guests' keys that may hold rights. */
+  holders(): string[] {
+    return [...this.#holders];
+  }
+
+  /**
+   * Moves what a guest holds under its guest key to the account it has just
+   * registered, so registering keeps the guest's rooms and rights.
+   */
+  async adopt(member: Member, guestKey: string): Promise<void> {
+    const account = member.account;
+    if (account === undefined || !this.#holders.delete(guestKey)) return;
+    const writes: StoreWrite[] = [];
+    const fx: Effect[] = [];
+    for (const room of this.#chat.rooms.values()) {
+      if (room.owner === guestKey) {
+        room.owner = account;
+        const record = room.toRecord();
+        writes.push({ kind: "room", record });
+        fx.push({ kind: "room", record });
+      }
+      for (const grant of room.grantsOf(guestKey)) {
+        room.removeGrant(guestKey, grant.kind);
+        const ungrant = {
+          kind: "ungrant",
+          room: room.key,
+          user: guestKey,
+          grant: grant.kind,
+        } as const;
+        const moved = { ...grant, user: account };
+        room.setGrant(moved);
+        writes.push(ungrant, { kind: "grant", grant: moved });
+        fx.push(ungrant, { kind: "grant", grant: moved });
+      }
+    }
+    await Promise.all(writes.map((write) => this.#chat.persist(write)));
+    if (fx.length > 0) await this.#chat.publish({ fx });
+  }
+
+  /**
+   * Takes back every right recorded under a guest's key: ownership lapses
+   * (the room is then nobody's until someone joins it empty) and operator
+   * rights and invitations end.
+   */
+  async lapse(key: string): Promise<void> {
+    if (!this.#holders.delete(key)) return;
+    const writes: StoreWrite[] = [];
+    const fx: Effect[] = [];
+    for (const room of this.#chat.rooms.values()) {
+      if (room.owner === key) {
+        room.owner = null;
+        const record = room.toRecord();
+        writes.push({ kind: "room", record });
+        fx.push({ kind: "room", record });
+      }
+      for (const grant of room.grantsOf(key)) {
+        room.removeGrant(key, grant.kind);
+        const write = { kind: "ungrant", room: room.key, user: key, grant: grant.kind } as const;
+        writes.push(write);
+        fx.push(write);
+      }
+    }
+    // In force at once; a save that fails leaves a key nobody can ever use.
+    await Promise.all(writes.map((write) => this.#chat.persist(write)));
+    if (fx.length > 0) await this.#chat.publish({ fx });
+  }
+}
