@@ -240,6 +240,18 @@ Deno.test("accounts and offline DMs work across instances", async () => {
   assert.equal(live.result.stored, undefined);
   await erin.next((f) => f.type === "dm" && f.body === "both of you");
   await erin2.next((f) => f.type === "dm" && f.body === "both of you");
+  // The second session joins a room the first is in (on the other instance):
+  // it hears its own join, the room sees none.
+  await frank.request({ type: "join", room: "ops" });
+  await erin.request({ type: "join", room: "ops" });
+  await frank.next((f) => f.type === "join" && f.nick === "erin");
+  await erin2.request({ type: "join", room: "ops" });
+  assert.deepEqual(
+    erin2.all((f) => f.type === "join" || f.type === "ack").slice(-2).map((f) => f.type),
+    ["join", "ack"],
+  );
+  await frank.request({ type: "ping" });
+  assert.equal(frank.all((f) => f.type === "join" && f.nick === "erin").length, 1);
 });
 
 Deno.test("an instance killed: its users go offline within the TTL, its clients resume elsewhere without gaps", async () => {

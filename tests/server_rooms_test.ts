@@ -83,6 +83,33 @@ Deno.test("rooms: a user may be in --max-rooms-per-user rooms, its sessions toge
   assert.equal((await phone.request({ type: "join", room: "three" })).type, "ack");
 });
 
+Deno.test("rooms: a second session of an account hears its own join and leave; the room sees one of each", async () => {
+  await using server = await listen({});
+  await server.accounts.register("alice", "correct horse");
+  await using bob = await Peer.join(server.addr.port, "bob");
+  await using phone = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
+  await using laptop = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
+  await bob.request({ type: "join", room: "dev" });
+  await phone.request({ type: "join", room: "dev" });
+  const joined = await laptop.request({ type: "join", room: "dev" });
+  assert.equal(joined.type, "ack");
+  // Its own join comes before the ack, as for a first session.
+  const own = laptop.all((f) => f.type === "join" || f.type === "ack");
+  assert.deepEqual(own.map((f) => [f.type, f.nick]), [["join", "alice"], ["ack", undefined]]);
+  // Events a request causes are queued before its ack: bob's ping comes after any of them.
+  await bob.request({ type: "ping" });
+  const aliceJoins = (peer: Peer) => peer.all((f) => f.type === "join" && f.nick === "alice");
+  assert.equal(aliceJoins(bob).length, 1);
+  assert.equal(aliceJoins(phone).length, 1);
+
+  await laptop.request({ type: "leave", room: "dev" });
+  assert.equal(laptop.all((f) => f.type === "leave" && f.nick === "alice").length, 1);
+  await bob.request({ type: "ping" });
+  assert.equal(bob.all((f) => f.type === "leave").length, 0);
+  await phone.request({ type: "leave", room: "dev" });
+  assert.equal((await bob.next((f) => f.type === "leave")).nick, "alice");
+});
+
 Deno.test("rooms: an account may own --max-rooms-per-account rooms; joining others is fine", async () => {
   await using server = await listen({ maxRoomsPerAccount: 1 });
   await server.accounts.register("alice", "correct horse");

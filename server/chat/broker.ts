@@ -450,12 +450,20 @@ export class Broker {
     member.rooms.add(joined);
     const upTo = joined.committedId;
     try {
-      const entered = await this.#presence.enter(joined, member, {
+      const event: ChatEvent = {
         type: "join",
         room: joined.name,
         nick: member.nick,
         ts: this.#now(),
-      }, claimAs === "" ? {} : { claimAs });
+      };
+      const entered = await this.#presence.enter(
+        joined,
+        member,
+        event,
+        claimAs === "" ? {} : { claimAs },
+      );
+      // Another session of the user was there: the room saw nothing, the session hears its join.
+      if (!entered.first) member.deliver(new Delivery(event));
       if (entered.claimed) this.guestRights.noteMember(member);
       const caught = await this.#history.catchUp(member, joined, { since: options.since, upTo });
       return this.#joinResult(joined, { members: entered, lastId: upTo, caught });

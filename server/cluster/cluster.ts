@@ -224,14 +224,15 @@ export interface Presence {
    * `event` when it is the user's first session there. With `claimAs`, an
    * empty room nobody owns becomes owned by that rights key (`claimed`).
    * Resolves with the first page of the room's members (at most
-   * `MAX_LIST_PAGE`) once the event was delivered here.
+   * `MAX_LIST_PAGE`) once the event was delivered here, and whether this
+   * was the user's `first` session in the room (else the room saw nothing).
    */
   enter(
     room: Room,
     member: Member,
     event: ChatEvent,
     options?: { claimAs?: string },
-  ): Promise<NamePage & { claimed: boolean }>;
+  ): Promise<NamePage & { claimed: boolean; first: boolean }>;
   /** Counts a member out; the room sees `event` when it was the user's last session. */
   exit(room: Room, member: Member, event: ChatEvent): void;
   /** A page of the nicknames of a room's members online. */

@@ -102,7 +102,7 @@ export class LocalPresence implements Presence {
     member: Member,
     event: ChatEvent,
     options: { claimAs?: string } = {},
-  ): Promise<NamePage & { claimed: boolean }> {
+  ): Promise<NamePage & { claimed: boolean; first: boolean }> {
     room.emptySince = undefined;
     let claimed = false;
     // An empty room nobody owns goes to whoever comes first.
@@ -116,11 +116,13 @@ export class LocalPresence implements Presence {
       }
       claimed = true;
     }
-    if (room.sessionsOf(nameKey(member.nick)) === 1) this.#options.fanOut(room.members, event);
+    const first = room.sessionsOf(nameKey(member.nick)) === 1;
+    if (first) this.#options.fanOut(room.members, event);
     return {
       names: room.memberPage({ limit: MAX_LIST_PAGE + 1 }),
       total: room.userCount,
       claimed,
+      first,
     };
   }
 

@@ -385,7 +385,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     member: Member,
     event: ChatEvent,
     options: { claimAs?: string } = {},
-  ): Promise<NamePage & { claimed: boolean }> {
+  ): Promise<NamePage & { claimed: boolean; first: boolean }> {
     const token = this.#token();
     const applied = this.#await(token);
     const payload = JSON.stringify({ o: this.id, k: token, to: { room: room.key }, event });
@@ -407,7 +407,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       // The room's own join event is queued here before the reply.
       if (first === 1) await applied;
       if (claimed !== "" && options.claimAs !== undefined) room.owner = options.claimAs;
-      return { names, total, claimed: claimed !== "" };
+      return { names, total, claimed: claimed !== "", first: first === 1 };
     } finally {
       this.#tokens.get(token)?.();
     }
