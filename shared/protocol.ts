@@ -662,7 +662,7 @@ const RESULT_SCHEMAS = {
   }),
   read: result("read", {
     with: text("The other user, as asked"),
-    upTo: count("The id given"),
+    upTo: count("The marker now: the id given, or a higher one read before (it never moves back)"),
   }),
   register: result("register", { nick: text("The account's name") }),
   op: MODERATION_RESULT,

@@ -220,7 +220,11 @@ Deno.test("a DM to a registered user who is offline waits for their login, with 
       "are you there?",
       "call me",
     ]);
-    await bob.request({ type: "read", with: "alice", upTo: second.id });
+    const read = await bob.request({ type: "read", with: "alice", upTo: second.id });
+    assert.deepEqual(read.result, { with: "alice", upTo: second.id });
+    // The marker never moves back, and the ack says where it stays.
+    const back = await bob.request({ type: "read", with: "alice", upTo: first.id });
+    assert.deepEqual(back.result, { with: "alice", upTo: second.id });
     // Delivered once: a second login gets no replay, and nothing is unread.
     await using again = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
     await again.request({ type: "ping" });

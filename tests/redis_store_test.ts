@@ -137,6 +137,8 @@ async function answers(store: Store) {
   out.pendingBytes = await store.pendingDms("bob", { limit: 50, maxBytes: 100 });
   out.unread = await store.unreadCounts("bob");
   out.unreadAlice = await store.unreadCounts("alice");
+  out.readMarker = await store.readMarker("bob", "alice");
+  out.readMarkerNone = await store.readMarker("alice", "bob");
   out.audit = await store.auditLog(10);
   out.audit1 = await store.auditLog(1);
   return out;
@@ -170,6 +172,8 @@ Deno.test("RedisStore answers like the SQLite store, accounts included, and prun
     assert.equal((expected["history dev 11"] as unknown[]).length, 1);
     assert.equal((expected["history dev 12"] as unknown[]).length, 12);
     assert.deepEqual(expected.unread, [{ peer: "Carol", count: 4 }, { peer: "alice", count: 2 }]);
+    // Read up to 5, then 3: the marker stays at 5.
+    assert.deepEqual([expected.readMarker, expected.readMarkerNone], [5, 0]);
 
     const account = {
       key: "erin",

@@ -166,7 +166,7 @@ export class DirectMessages {
     return this.#history.dmPage(member, peer, query);
   }
 
-  /** Marks DMs from `peer` read up to `upTo`. */
+  /** Marks DMs from `peer` read up to `upTo`; resolves with the marker then (it never moves back). */
   async markRead(
     member: Member,
     peer: string,
@@ -175,7 +175,10 @@ export class DirectMessages {
     if (member.account === undefined) {
       throw new ChatError("forbidden", "Unread counts need a registered account");
     }
-    await this.#chat.persist({ kind: "read", user: member.account, peer: nameKey(peer), upTo });
-    return { with: peer, upTo };
+    const peerKey = nameKey(peer);
+    await this.#chat.persist({ kind: "read", user: member.account, peer: peerKey, upTo });
+    // The marker never moves back: the ack says where it is now, not what was asked.
+    const marker = await orStorageError(this.#chat.store.readMarker(member.account, peerKey));
+    return { with: peer, upTo: marker };
   }
 }

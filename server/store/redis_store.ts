@@ -411,6 +411,11 @@ export class RedisStore implements Store {
     return counts.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
   }
 
+  async readMarker(user: string, peer: string): Promise<number> {
+    const id = await this.redis.command<string | null>(["HGET", this.keys.dmRead(user), peer]);
+    return Number(id ?? 0);
+  }
+
   async getAccount(key: string): Promise<AccountRecord | undefined> {
     const json = await this.redis.command<string | null>(["HGET", this.keys.accounts, key]);
     return json === null ? undefined : JSON.parse(json) as AccountRecord;

@@ -584,6 +584,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  readMarker(user: string, peer: string): Promise<number> {
+    const row = this.#statement(
+      "SELECT last_read_id FROM dm_reads WHERE user_key = ? AND peer_key = ?",
+    ).get(user, peer) as Row | undefined;
+    return Promise.resolve(Number(row?.last_read_id ?? 0));
+  }
+
   getAccount(key: string): Promise<AccountRecord | undefined> {
     const row = this.#statement("SELECT * FROM accounts WHERE name_key = ?").get(key) as
       | Row
