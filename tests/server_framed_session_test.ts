@@ -3,29 +3,21 @@
  * the server announced never goes out; an `internal` error does instead.
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
 import { ChatServer } from "../server/chat_server.ts";
 import { Delivery } from "../server/chat/delivery.ts";
 import { FramedSession } from "../server/session/framed_session.ts";
-import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";
 import type { Frame } from "./support/peer.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
+import { sessionContext } from "./support/test_server.ts";
 
 const T0 = 1_700_000_000_000;
 
 Deno.test("a frame over the announced cap is never sent: an internal error goes out instead", async () => {
   await using server = await ChatServer.listen({ host: "127.0.0.1", port: 0 });
   const transport = new ManualTransport();
-  const session = new FramedSession(transport, {
-    broker: server.broker,
-    metrics: server.broker.metrics,
-    accounts: server.accounts,
-    options: server.options,
-    logger: getLogger(["chat", "test"]),
-    flushScheduler: new FlushScheduler(),
-  }, "192.0.2.1");
+  const session = new FramedSession(transport, sessionContext(server), "192.0.2.1");
   session.deliver(new Delivery({ type: "notice", body: "x".repeat(70_000), ts: T0 }));
   session.deliver(new Delivery({ type: "notice", body: "fits", ts: T0 }));
   const decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 });

@@ -5,18 +5,16 @@
  * output queue, and stored DMs reach a login page by page.
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
 import type { ChatServer } from "../server/chat_server.ts";
 import { FramedSession } from "../server/session/framed_session.ts";
 import type { ServerOptions } from "../server/config/server_options.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { HistoryQuery, PendingQuery, StoreWrite } from "../server/store/store.ts";
-import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";
 import { type Frame, Peer } from "./support/peer.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
-import { listenRelaxed, withDataDir } from "./support/test_server.ts";
+import { listenRelaxed, sessionContext, withDataDir } from "./support/test_server.ts";
 
 const T0 = 1_700_000_000_000;
 // The longest body the defaults allow, in 4-byte characters: 16,000 bytes.
@@ -242,14 +240,7 @@ Deno.test("a connection's history requests run one at a time; more than the wait
  */
 function slowPeer(server: ChatServer) {
   const transport = new ManualTransport();
-  const session = new FramedSession(transport, {
-    broker: server.broker,
-    metrics: server.broker.metrics,
-    accounts: server.accounts,
-    options: server.options,
-    logger: getLogger(["chat", "test"]),
-    flushScheduler: new FlushScheduler(),
-  }, "192.0.2.1");
+  const session = new FramedSession(transport, sessionContext(server), "192.0.2.1");
   const decoder = new FrameDecoder({ maxFrameBytes: FRAME });
   const received: Frame[] = [];
   // What the session writes is held to docs/protocol.schema.json, as the TCP peers' is.

@@ -5,27 +5,15 @@
  * a {@linkcode ManualTransport}: the test is the peer that reads.
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
 import { ChatServer } from "../server/chat_server.ts";
 import { FramedSession } from "../server/session/framed_session.ts";
-import type { Session, SessionContext } from "../server/session/session.ts";
+import type { Session } from "../server/session/session.ts";
 import { TextSession } from "../server/session/text_session.ts";
-import { FlushScheduler } from "../shared/flush_scheduler.ts";
 import { encodeFrame, FrameDecoder } from "../shared/frame.ts";
 import { ConformanceCheck } from "./support/conformance.ts";
 import { ManualTransport } from "./support/manual_transport.ts";
+import { sessionContext } from "./support/test_server.ts";
 import type { Frame } from "./support/peer.ts";
-
-function contextOf(server: ChatServer): SessionContext {
-  return {
-    broker: server.broker,
-    metrics: server.broker.metrics,
-    accounts: server.accounts,
-    options: server.options,
-    logger: getLogger(["chat", "test"]),
-    flushScheduler: new FlushScheduler(),
-  };
-}
 
 /** Feeds `bytes` one at a time, waiting whenever the session asks to (as the server's pump does). */
 async function feedBytewise(session: Session, bytes: Uint8Array): Promise<void> {
@@ -54,7 +42,7 @@ async function readUntil(
 Deno.test("a framed session fed one byte at a time answers as if each frame came whole", async () => {
   await using server = await ChatServer.listen({ host: "127.0.0.1", port: 0 });
   const transport = new ManualTransport();
-  const session = new FramedSession(transport, contextOf(server), "192.0.2.1");
+  const session = new FramedSession(transport, sessionContext(server), "192.0.2.1");
   session.start();
   const requests = [
     { type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "Zoë" },
@@ -90,7 +78,7 @@ Deno.test("a framed session fed one byte at a time answers as if each frame came
 Deno.test("a plain-text session fed one byte at a time reads its lines whole, CRLF and UTF-8 included", async () => {
   await using server = await ChatServer.listen({ host: "127.0.0.1", port: 0 });
   const transport = new ManualTransport();
-  const session = new TextSession(transport, contextOf(server), "192.0.2.1");
+  const session = new TextSession(transport, sessionContext(server), "192.0.2.1");
   session.start();
   const input = new TextEncoder().encode("Zoë\r\n/join café\r\nnaïve \u{1F600}\n");
   await feedBytewise(session, input);

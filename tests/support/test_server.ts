@@ -5,7 +5,10 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { ChatServer } from "../../server/chat_server.ts";
+import type { SessionContext } from "../../server/session/session.ts";
+import { FlushScheduler } from "../../shared/flush_scheduler.ts";
 import type { ServerOptions } from "../../server/config/server_options.ts";
 import type { Store } from "../../server/store/store.ts";
 
@@ -32,4 +35,16 @@ export async function withDataDir(test: (dir: string) => Promise<void>): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** What a session made by a test needs of `server` (with a flush scheduler of its own). */
+export function sessionContext(server: ChatServer): SessionContext {
+  return {
+    broker: server.broker,
+    metrics: server.broker.metrics,
+    accounts: server.accounts,
+    options: server.options,
+    logger: getLogger(["chat", "test"]),
+    flushScheduler: new FlushScheduler(),
+  };
 }
