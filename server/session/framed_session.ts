@@ -15,15 +15,13 @@ import {
   type HelloFrame,
   parseClientFrame,
   PROTOCOL_VERSION,
-  type Request,
   requestIdOf,
   type WelcomeFrame,
 } from "../../shared/protocol.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Delivery } from "../chat/delivery.ts";
-import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, readsHistory, Session, type SessionContext } from "./session.ts";
+import { Session, type SessionContext } from "./session.ts";
 
 // Encoded once: every heartbeat probe is the same bytes.
 const PING = encodeFrame({ type: "ping" });
@@ -44,7 +42,6 @@ function isPong(value: unknown): boolean {
 export class FramedSession extends Session {
   #decoder: FrameDecoder;
   #helloPending = false;
-  #replies = new OrderedReplies();
   // Header included: every frame sent is checked against it.
   readonly #longestFrame: number;
 
@@ -72,10 +69,6 @@ export class FramedSession extends Session {
       return undefined;
     }
     return this.track(this.#process(values, 0));
-  }
-
-  protected repliesQueued(): Promise<void> {
-    return this.#replies.idle();
   }
 
   /** Handles frames in order; pauses at a request later ones depend on. */
@@ -172,9 +165,10 @@ export class FramedSession extends Session {
         return this.#hello(frame);
       }
       if (!this.registered) throw new ChatError("hello_required", "Send hello first");
-      if (isOrdered(frame)) return this.#replies.idle().then(() => this.#run(frame));
-      this.#run(frame);
-      return undefined;
+      return this.submit(frame, {
+        reply: (result) => this.#ack(frame.id, result),
+        fail: (error) => this.#replyError(error, frame.id),
+      });
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
       if (
@@ -186,34 +180,13 @@ export class FramedSession extends Session {
         return undefined;
       }
       // Parse and rate errors are answered in order too.
-      this.#replies.add(
+      this.replies.add(
         Promise.reject(error),
         () => {},
         (failure) => this.#replyError(failure, id),
       );
       return undefined;
     }
-  }
-
-  /** Executes a request and queues its reply in order; resolves when the reply is out. */
-  #run(frame: Request): Promise<void> | undefined {
-    if (readsHistory(frame)) {
-      return this.runHistoryInTurn(this.#replies, frame, {
-        reply: (result) => this.#ack(frame.id, result),
-        fail: (error) => this.#replyError(error, frame.id),
-      });
-    }
-    let outcome: Outcome;
-    try {
-      outcome = this.execute(frame);
-    } catch (error) {
-      outcome = Promise.reject(error);
-    }
-    return this.#replies.add(
-      outcome,
-      (result) => this.#ack(frame.id, result),
-      (error) => this.#replyError(error, frame.id),
-    );
   }
 
   async #hello(frame: HelloFrame): Promise<void> {

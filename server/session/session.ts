@@ -9,7 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import { ChatError, type ErrorCode } from "../../shared/errors.ts";
 import type { FlushScheduler } from "../../shared/flush_scheduler.ts";
 import { OutboundQueue } from "../../shared/outbound_queue.ts";
-import type { OrderedReplies } from "./ordered_replies.ts";
+import { OrderedReplies } from "./ordered_replies.ts";
 import type { Request } from "../../shared/protocol.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { nameKey } from "../../shared/validation.ts";
@@ -38,6 +38,12 @@ export interface SessionContext {
 
 /** A request's result: at once, or once what it changed is committed. */
 export type Outcome = Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** Where a session sends a request's result or error, in request order. */
+export interface Answer {
+  reply(result: Record<string, unknown>): void;
+  fail(error: unknown): void;
+}
 
 // Requests that change what later ones mean (membership, identity): they wait
 // for every earlier request to finish, and later ones wait for them.
@@ -84,6 +90,8 @@ export abstract class Session implements Member {
   // Write-only: the server reads the connection and feeds this session (receive).
   readonly #writer: Writer;
   protected readonly queue: OutboundQueue;
+  /** Replies to this connection's requests, in the order the requests came. */
+  protected readonly replies = new OrderedReplies();
   #registered = false;
   #closed = false;
   // Set once the session stops taking requests and waits for those in flight.
@@ -160,7 +168,9 @@ export abstract class Session implements Member {
   abstract receive(chunk: Uint8Array): Promise<void> | undefined;
 
   /** Resolves once every reply to the requests started so far is queued. */
-  protected abstract repliesQueued(): Promise<void>;
+  protected repliesQueued(): Promise<void> {
+    return this.replies.idle();
+  }
 
   /**
    * Records input handling that later input waits for, so finishing waits
@@ -313,11 +323,7 @@ export abstract class Session implements Member {
    * bound. A connection's history requests thus run one at a time; more than
    * `maxHistoryWaitingPerConnection` waiting behind it are `rate_limited`.
    */
-  protected runHistoryInTurn(
-    replies: OrderedReplies,
-    request: Request,
-    done: { reply: (result: Record<string, unknown>) => void; fail: (error: unknown) => void },
-  ): Promise<void> | undefined {
+  #runHistoryInTurn(request: Request, done: Answer): Promise<void> | undefined {
     const waiting = this.context.options.maxHistoryWaitingPerConnection;
     if (this.#historyRequests > waiting) {
       this.context.metrics.rateLimited++;
@@ -328,12 +334,12 @@ export abstract class Session implements Member {
       );
     }
     this.#historyRequests++;
-    return replies.addInTurn(async () => {
+    return this.replies.addInTurn(async () => {
       const { maxFrameBytes, maxQueueBytes } = this.context.options;
       if (this.queue.queuedBytes + maxFrameBytes > maxQueueBytes) {
         await this.queue.drained();
       }
-      return await this.execute(request);
+      return await this.#execute(request);
     }, (result) => {
       this.#historyRequests--;
       done.reply(result);
@@ -343,8 +349,32 @@ export abstract class Session implements Member {
     });
   }
 
+  /**
+   * The one request pipeline of every kind of session: starts `request` in
+   * its turn (a barrier once every earlier request is answered) and hands
+   * its result or error to `answer` in request order. Returns a promise
+   * when later input must wait for it.
+   */
+  protected submit(request: Request, answer: Answer): Promise<void> | undefined {
+    if (isOrdered(request)) return this.replies.idle().then(() => this.#run(request, answer));
+    this.#run(request, answer);
+    return undefined;
+  }
+
+  /** Executes a request and queues its answer in order; resolves when the answer is out. */
+  #run(request: Request, answer: Answer): Promise<void> | undefined {
+    if (readsHistory(request)) return this.#runHistoryInTurn(request, answer);
+    let outcome: Outcome;
+    try {
+      outcome = this.#execute(request);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    return this.replies.add(outcome, answer.reply, answer.fail);
+  }
+
   /** Runs one request against the broker; the result may wait for a commit. */
-  protected execute(request: Request): Outcome {
+  #execute(request: Request): Outcome {
     const broker = this.context.broker;
     switch (request.type) {
       case "join": {

@@ -11,8 +11,7 @@ import { parseClientFrame, type Request } from "../../shared/protocol.ts";
 import { nameKey, validateNick } from "../../shared/validation.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Delivery } from "../chat/delivery.ts";
-import { OrderedReplies } from "./ordered_replies.ts";
-import { isOrdered, type Outcome, readsHistory, Session } from "./session.ts";
+import { Session } from "./session.ts";
 import { formatTextError, formatTextResult } from "./text_format.ts";
 import { concatBytes } from "../../shared/bytes.ts";
 import { invalidUtf8Error, invalidUtf8Offset } from "../../shared/utf8.ts";
@@ -48,7 +47,6 @@ export class TextSession extends Session {
   #currentRoom: string | undefined;
   #prompted = false;
   #requestId = 0;
-  #replies = new OrderedReplies();
   /** A registered nickname waiting for its password. */
   #loginNick: string | undefined;
 
@@ -73,10 +71,6 @@ export class TextSession extends Session {
 
   receive(chunk: Uint8Array): Promise<void> | undefined {
     return this.track(this.#process(this.#splitLines(chunk), 0));
-  }
-
-  protected repliesQueued(): Promise<void> {
-    return this.#replies.idle();
   }
 
   /** A last line without its newline is a line too (`printf 'hi' | nc -N`). */
@@ -238,7 +232,7 @@ export class TextSession extends Session {
       case "quit": {
         // After the replies to everything typed before it.
         const reason = command.reason ?? "quit";
-        return this.#replies.idle().then(() => this.close("quit", "Goodbye", reason));
+        return this.replies.idle().then(() => this.close("quit", "Goodbye", reason));
       }
       case "switch": {
         const wanted = nameKey(command.room.replace(/^#/, ""));
@@ -256,32 +250,12 @@ export class TextSession extends Session {
           { ...command.request, id: ++this.#requestId },
           { maxBodyLength: this.context.options.maxBodyLength },
         ) as Request;
-        if (isOrdered(request)) return this.#replies.idle().then(() => this.#run(request));
-        this.#run(request);
-        return undefined;
+        return this.submit(request, {
+          reply: (result) => this.#afterRequest(request, result),
+          fail: (error) => this.#error(error),
+        });
       }
     }
-  }
-
-  /** Executes a request and queues its reply in order; resolves when the reply is out. */
-  #run(request: Request): Promise<void> | undefined {
-    if (readsHistory(request)) {
-      return this.runHistoryInTurn(this.#replies, request, {
-        reply: (result) => this.#afterRequest(request, result),
-        fail: (error) => this.#error(error),
-      });
-    }
-    let outcome: Outcome;
-    try {
-      outcome = this.execute(request);
-    } catch (error) {
-      outcome = Promise.reject(error);
-    }
-    return this.#replies.add(
-      outcome,
-      (result) => this.#afterRequest(request, result),
-      (error) => this.#error(error),
-    );
   }
 
   #afterRequest(request: Request, result: Record<string, unknown>): void {
