@@ -734,7 +734,7 @@ export class ChatServer implements AsyncDisposable {
     if (heartbeatDue) this.#lastHeartbeat = now;
     for (const session of this.#sessions.keys()) {
       if (session.closed) continue;
-      if (!session.registered) {
+      if (!session.loggedIn) {
         if (now - session.acceptedAt >= session.handshakeTimeoutMs) {
           session.close("handshake_timeout", `No login within ${session.handshakeTimeoutMs} ms`);
         }

@@ -316,7 +316,7 @@ export class Broker {
    * hash of a resume token), the session of that nickname holding that
    * token is taken over: it ends, and `member` takes its guest identity.
    */
-  async register(
+  async claim(
     member: Member,
     nick: string,
     options: { multipleSessions?: boolean; resume?: string } = {},
@@ -363,7 +363,7 @@ export class Broker {
    * nickname. A guest's rights end with it, unless `keepRights` (a new
    * connection of the same guest takes over).
    */
-  unregister(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
+  release(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     if (!this.#users.remove(member)) return;
     this.#presence.release(member);

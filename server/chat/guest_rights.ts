@@ -1,7 +1,7 @@
 /**
  * Rights recorded under a guest's identity (rooms it owns, operator rights,
  * invitations): they end when the guest leaves, and move to the account
- * when the guest registers.
+ * when the guest creates one (`register`).
  *
  * @module
  */
@@ -37,7 +37,7 @@ export class GuestRights {
 
   /**
    * Moves what a guest holds under its guest key to the account it has just
-   * registered, so registering keeps the guest's rooms and rights.
+   * created, so creating an account keeps the guest's rooms and rights.
    */
   async adopt(member: Member, guestKey: string): Promise<void> {
     const account = member.account;

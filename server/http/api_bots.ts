@@ -29,7 +29,8 @@ export class BotMember implements Member {
   readonly name: string;
   /** When a request last used the bot (ms, performance clock). */
   lastUsed: number = performance.now();
-  registered = false;
+  /** Whether the bot's name is claimed in the broker (it is online). */
+  claimed = false;
   // Claims and joins one at a time: the broker expects a member's own
   // membership changes in order, as a session sends them.
   #queue: Promise<unknown> = Promise.resolve();
@@ -83,18 +84,18 @@ export class ApiBots {
     const member = bot;
     member.lastUsed = performance.now();
     member.admin = key.admin;
-    if (member.registered) return Promise.resolve(member);
+    if (member.claimed) return Promise.resolve(member);
     return member.serial(async () => {
-      if (member.registered) return member;
-      if (await this.#accounts.isRegistered(key.name)) {
+      if (member.claimed) return member;
+      if (await this.#accounts.exists(key.name)) {
         throw new ChatError(
           "name_taken",
           `${key.name} is a registered account: an API key's bot cannot post as it`,
         );
       }
       await this.#accounts.refuseLookalike(key.name);
-      await this.#broker.register(member, key.name, { multipleSessions: false });
-      member.registered = true;
+      await this.#broker.claim(member, key.name, { multipleSessions: false });
+      member.claimed = true;
       return member;
     });
   }
@@ -135,8 +136,8 @@ export class ApiBots {
   }
 
   #offline(bot: BotMember, reason: string): void {
-    if (!bot.registered) return;
-    bot.registered = false;
-    this.#broker.unregister(bot, reason);
+    if (!bot.claimed) return;
+    bot.claimed = false;
+    this.#broker.release(bot, reason);
   }
 }

@@ -165,20 +165,20 @@ export class FramedSession extends Session {
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
       if (frame.type === "pong") return undefined;
       if (frame.type === "hello") {
-        if (this.registered || this.#helloPending) {
+        if (this.loggedIn || this.#helloPending) {
           throw new ChatError("bad_request", "Already said hello");
         }
         checkProtocolVersion(frame.protocol);
         return this.#hello(frame);
       }
-      if (!this.registered) throw new ChatError("hello_required", "Send hello first");
+      if (!this.loggedIn) throw new ChatError("hello_required", "Send hello first");
       if (isOrdered(frame)) return this.#replies.idle().then(() => this.#run(frame));
       this.#run(frame);
       return undefined;
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
       if (
-        !this.registered &&
+        !this.loggedIn &&
         (error.code === "unsupported_version" || error.code === "hello_required")
       ) {
         this.send(encodeFrame(error.toWire(id)));
@@ -224,7 +224,7 @@ export class FramedSession extends Session {
         frame.password,
         frame.resume === undefined ? {} : { resume: frame.resume },
       );
-      if (!this.registered) return;
+      if (!this.loggedIn) return;
       const options = this.context.options;
       const welcome: WelcomeFrame = {
         type: "welcome",

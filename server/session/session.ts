@@ -84,7 +84,7 @@ export abstract class Session implements Member {
   // Write-only: the server reads the connection and feeds this session (receive).
   readonly #writer: Writer;
   protected readonly queue: OutboundQueue;
-  #registered = false;
+  #loggedIn = false;
   #closed = false;
   // Set once the session stops taking requests and waits for those in flight.
   #finishing: Promise<void> | undefined;
@@ -129,8 +129,8 @@ export abstract class Session implements Member {
   }
 
   /** Whether login has completed. */
-  get registered(): boolean {
-    return this.#registered;
+  get loggedIn(): boolean {
+    return this.#loggedIn;
   }
 
   /** Whether the session is closing or closed. */
@@ -239,22 +239,22 @@ export abstract class Session implements Member {
         "auth_required",
         "This server needs an account: log in with your password",
       );
-    } else if (await accounts.isRegistered(nick)) {
+    } else if (await accounts.exists(nick)) {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
     } else {
       await accounts.refuseLookalike(nick);
     }
     if (this.#closed) return undefined;
     // Over several instances the claim is a round trip to Redis.
-    await broker.register(this, name, {
+    await broker.claim(this, name, {
       multipleSessions: options.sessions === "multiple",
       ...(hello.resume === undefined ? {} : { resume: resumeHashOf(hello.resume) }),
     });
     if (this.#closed) {
-      broker.unregister(this);
+      broker.release(this);
       return undefined;
     }
-    this.#registered = true;
+    this.#loggedIn = true;
     this.context.onLogin?.(this);
     this.context.logger.info(
       this.account === undefined
@@ -388,7 +388,7 @@ export abstract class Session implements Member {
       case "read":
         return broker.directMessages.markRead(this, request.with, request.upTo);
       case "register":
-        return this.#registerAccount(request.password);
+        return this.#createAccount(request.password);
       case "mode": {
         const change: { inviteOnly?: boolean; key?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
@@ -410,7 +410,7 @@ export abstract class Session implements Member {
   async #rename(nick: string): Promise<Record<string, unknown>> {
     if (
       this.account === undefined && !this.isNamed(nick) &&
-      await this.context.accounts.isRegistered(nick)
+      await this.context.accounts.exists(nick)
     ) {
       throw new ChatError(
         "auth_required",
@@ -421,11 +421,11 @@ export abstract class Session implements Member {
     return this.context.broker.rename(this, nick);
   }
 
-  async #registerAccount(password: string): Promise<Record<string, unknown>> {
+  async #createAccount(password: string): Promise<Record<string, unknown>> {
     if (this.account !== undefined) {
       throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
     }
-    const account = await this.context.accounts.register(this.nick, password, { ip: this.ip });
+    const account = await this.context.accounts.create(this.nick, password, { ip: this.ip });
     const guestKey = rightsKey(this);
     this.account = account.key;
     this.admin = account.admin || this.context.options.admins.includes(account.key);
@@ -548,9 +548,9 @@ export abstract class Session implements Member {
   }
 
   #leaveBroker(reason: string, code: ErrorCode): void {
-    if (!this.#registered) return;
-    this.#registered = false;
-    this.context.broker.unregister(this, reason, { keepRights: this.#displaced });
+    if (!this.#loggedIn) return;
+    this.#loggedIn = false;
+    this.context.broker.release(this, reason, { keepRights: this.#displaced });
     // The code, not the reason: a quit reason is the user's own words.
     this.context.logger.info("{nick} disconnected (session {session}): {code}", {
       nick: this.nick,
