@@ -388,7 +388,7 @@ export class Broker {
   async join(
     member: Member,
     name: string,
-    options: { since?: number; key?: string } = {},
+    options: { since?: number; passphrase?: string } = {},
   ): Promise<JoinResult> {
     // An empty room is not deleted while a join of it is under way.
     return await this.#rooms.joining(nameKey(name), () => this.#join(member, name, options));
@@ -397,7 +397,7 @@ export class Broker {
   async #join(
     member: Member,
     name: string,
-    options: { since?: number; key?: string },
+    options: { since?: number; passphrase?: string },
   ): Promise<JoinResult> {
     const key = nameKey(name);
     let room = this.#rooms.get(key);
@@ -420,9 +420,9 @@ export class Broker {
       }, this.#maxRooms));
       room = this.#rooms.get(key) ?? this.#addRoom(record);
       if (created) this.guestRights.noteMember(member);
-      else this.moderation.checkEntry(member, room, options.key, now);
+      else this.moderation.checkEntry(member, room, options.passphrase, now);
     } else if (!room.members.has(member)) {
-      this.moderation.checkEntry(member, room, options.key, now);
+      this.moderation.checkEntry(member, room, options.passphrase, now);
       this.#checkRoomCount(member, room.name);
     }
     const joined = room;

@@ -77,32 +77,32 @@ export class ApiBots {
   }
 
   /** The key's bot, online under the key's name; `name_taken` when someone else has it. */
-  online(key: ApiKeyRecord): Promise<BotMember> {
-    const id = nameKey(key.name);
+  online(apiKey: ApiKeyRecord): Promise<BotMember> {
+    const id = nameKey(apiKey.name);
     let bot = this.#bots.get(id);
-    if (bot === undefined) this.#bots.set(id, bot = new BotMember(key.name));
+    if (bot === undefined) this.#bots.set(id, bot = new BotMember(apiKey.name));
     const member = bot;
     member.lastUsed = performance.now();
-    member.admin = key.admin;
+    member.admin = apiKey.admin;
     if (member.claimed) return Promise.resolve(member);
     return member.serial(async () => {
       if (member.claimed) return member;
-      if (await this.#accounts.exists(key.name)) {
+      if (await this.#accounts.exists(apiKey.name)) {
         throw new ChatError(
           "name_taken",
-          `${key.name} is a registered account: an API key's bot cannot post as it`,
+          `${apiKey.name} is a registered account: an API key's bot cannot post as it`,
         );
       }
-      await this.#accounts.refuseLookalike(key.name);
-      await this.#broker.claim(member, key.name, { multipleSessions: false });
+      await this.#accounts.refuseLookalike(apiKey.name);
+      await this.#broker.claim(member, apiKey.name, { multipleSessions: false });
       member.claimed = true;
       return member;
     });
   }
 
   /** The key's bot, online and in room `name` (joined if needed, never created). */
-  async inRoom(key: ApiKeyRecord, name: string): Promise<BotMember> {
-    const bot = await this.online(key);
+  async inRoom(apiKey: ApiKeyRecord, name: string): Promise<BotMember> {
+    const bot = await this.online(apiKey);
     if (this.#has(bot, name)) return bot;
     return await bot.serial(async () => {
       if (this.#has(bot, name)) return bot;

@@ -348,9 +348,10 @@ export abstract class Session implements Member {
     const broker = this.context.broker;
     switch (request.type) {
       case "join": {
-        const options: { since?: number; key?: string } = {};
+        const options: { since?: number; passphrase?: string } = {};
         if (request.since !== undefined) options.since = request.since;
-        if (request.key !== undefined) options.key = request.key;
+        // The wire calls a room's passphrase its `key` (docs/protocol.md).
+        if (request.key !== undefined) options.passphrase = request.key;
         return broker.join(this, request.room, options) as unknown as Outcome;
       }
       case "leave":
@@ -390,9 +391,10 @@ export abstract class Session implements Member {
       case "register":
         return this.#createAccount(request.password);
       case "mode": {
-        const change: { inviteOnly?: boolean; key?: string | null } = {};
+        const change: { inviteOnly?: boolean; passphrase?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
-        if (request.key !== undefined) change.key = request.key;
+        // The wire's `key` is the room's passphrase, as in join.
+        if (request.key !== undefined) change.passphrase = request.key;
         return broker.moderation.mode(this, request.room, change);
       }
       default:
@@ -577,15 +579,15 @@ export abstract class Session implements Member {
   }
 }
 
-/** The defined entries of `source` among `keys`. */
+/** The defined fields of `source` among `fields`. */
 function pick<T extends object, K extends keyof T>(
   source: T,
-  keys: readonly K[],
+  fields: readonly K[],
 ): { [P in K]?: Exclude<T[P], undefined> } {
   const out: { [P in K]?: Exclude<T[P], undefined> } = {};
-  for (const key of keys) {
-    const value = source[key];
-    if (value !== undefined) out[key] = value as Exclude<T[K], undefined>;
+  for (const field of fields) {
+    const value = source[field];
+    if (value !== undefined) out[field] = value as Exclude<T[K], undefined>;
   }
   return out;
 }
