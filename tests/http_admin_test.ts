@@ -119,3 +119,16 @@ Deno.test("web pages are served from the binary with a strict Content-Security-P
     }
   }
 });
+
+Deno.test("dashboard: an account named in --admins gets in as a flagged one does, and is admin in chat", async () => {
+  await using http = await startHttp({ kdfLogN: 10, admins: ["root"] });
+  await http.server.accounts.create("root", PASSWORD);
+  const post = (path: string, body: unknown) => http.api("POST", path, { key: null, body });
+  assert.equal((await post("/admin/login", { name: "root", password: PASSWORD })).status, 200);
+  // The same decision in chat: a broadcast needs server admin rights.
+  await using root = await Peer.join(http.server.addr.port, "root", { password: PASSWORD });
+  assert.equal(
+    (await root.request({ type: "broadcast", body: "maintenance at noon" })).type,
+    "ack",
+  );
+});

@@ -17,7 +17,7 @@ export interface Member {
   readonly rooms: Set<Room>;
   /** The account's name key when logged in to one; undefined for a guest. */
   account: string | undefined;
-  /** Whether this session may act as a server admin. */
+  /** Whether this session may act as a server admin (server/accounts/server_admin.ts, at login). */
   admin: boolean;
   /** The client's address, for per-address allowances; none for API bots. */
   readonly ip?: string;

@@ -10,6 +10,7 @@
 import { ChatError } from "../../shared/errors.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import type { Broker } from "../chat/broker.ts";
 import type { Delivery } from "../chat/delivery.ts";
 import { type Member, newGuestId, type Room } from "../chat/room.ts";
@@ -83,7 +84,7 @@ export class ApiBots {
     if (bot === undefined) this.#bots.set(id, bot = new BotMember(apiKey.name));
     const member = bot;
     member.lastUsed = performance.now();
-    member.admin = apiKey.admin;
+    member.admin = isServerAdmin({ apiKey });
     if (member.claimed) return Promise.resolve(member);
     return member.serial(async () => {
       if (member.claimed) return member;

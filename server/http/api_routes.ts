@@ -9,6 +9,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import { parseClientFrame, type Request as ChatRequest } from "../../shared/protocol.ts";
 import type { ListQuery } from "../chat/broker.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
@@ -76,7 +77,7 @@ function fields(body: Record<string, unknown>, names: readonly string[]): Record
 }
 
 function requireAdmin(apiKey: ApiKeyRecord, what: string): void {
-  if (!apiKey.admin) {
+  if (!isServerAdmin({ apiKey })) {
     throw new ChatError("forbidden", `${what} needs an admin API key (chat apikey add --admin)`);
   }
 }

@@ -14,6 +14,7 @@ import type { Request } from "../../shared/protocol.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import type { Broker } from "../chat/broker.ts";
 import type { Delivery } from "../chat/delivery.ts";
 import { type Member, rightsKey, type Room } from "../chat/room.ts";
@@ -232,7 +233,7 @@ export abstract class Session implements Member {
         throw error;
       });
       this.account = account.key;
-      this.admin = account.admin || options.admins.includes(account.key);
+      this.admin = isServerAdmin({ account, admins: options.admins });
       name = account.name;
     } else if (options.auth === "required") {
       throw new ChatError(
@@ -430,7 +431,7 @@ export abstract class Session implements Member {
     const account = await this.context.accounts.create(this.nick, password, { ip: this.ip });
     const guestKey = rightsKey(this);
     this.account = account.key;
-    this.admin = account.admin || this.context.options.admins.includes(account.key);
+    this.admin = isServerAdmin({ account, admins: this.context.options.admins });
     await this.context.broker.guestRights.adopt(this, guestKey);
     this.context.logger.info("{nick} registered an account", { nick: this.nick });
     return { nick: account.name };
