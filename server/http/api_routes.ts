@@ -14,7 +14,7 @@ import { parseClientFrame, type Request as ChatRequest } from "../../shared/prot
 import type { ListQuery } from "../chat/broker.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
-import { TokenBucket } from "../limits/token_bucket.ts";
+import { RequestRate } from "../limits/request_rate.ts";
 import type { ApiBots } from "./api_bots.ts";
 import type { ApiKeyService } from "./api_key_service.ts";
 import { type ChatHost, describeSession } from "./chat_host.ts";
@@ -94,7 +94,7 @@ function requireAdmin(apiKey: ApiKeyRecord, what: string): void {
 export function addApiRoutes(router: Router, deps: ApiDependencies): void {
   const { host, apiKeys, bots, metrics, logger } = deps;
   const { broker, options } = host;
-  const buckets = new Map<string, TokenBucket>();
+  const rates = new Map<string, RequestRate>();
 
   const authorized = (handler: Authorized) => async (request: Request, context: RouteContext) => {
     const header = request.headers.get("authorization");
@@ -114,20 +114,13 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
       logger.warn("Refused an unknown or malformed API key from {ip}", { ip: context.ip });
       throw new ChatError("auth_failed", "Unknown API key", {});
     }
-    let bucket = buckets.get(apiKey.id);
-    if (bucket === undefined) {
-      bucket = new TokenBucket({ burst: options.rateBurst, ratePerSecond: options.ratePerSecond });
-      buckets.set(apiKey.id, bucket);
+    let rate = rates.get(apiKey.id);
+    if (rate === undefined) {
+      rate = new RequestRate(options, { holder: "API key", metrics });
+      rates.set(apiKey.id, rate);
     }
-    const wait = bucket.take();
-    if (wait > 0) {
-      metrics.rateLimited++;
-      throw new ChatError(
-        "rate_limited",
-        `Rate limit: ${options.ratePerSecond} requests/s (burst ${options.rateBurst}) per API key`,
-        { retryAfterMs: wait },
-      );
-    }
+    const refusal = rate.check();
+    if (refusal !== undefined) throw refusal;
     return await handler(request, { ...context, apiKey });
   };
   const body = (request: Request) =>

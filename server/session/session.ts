@@ -22,6 +22,7 @@ import type { ServerMetrics } from "../server_metrics.ts";
 import type { ServerOptions } from "../config/server_options.ts";
 import type { UnreadCount } from "../store/store.ts";
 import { resumeHashOf } from "./resume_token.ts";
+import { RequestRate } from "../limits/request_rate.ts";
 import { TokenBucket } from "../limits/token_bucket.ts";
 
 /** What every session needs from its server. */
@@ -98,7 +99,7 @@ export abstract class Session implements Member {
   // The peer's input ended; and what waits for that to close the transport.
   #inputEnded = false;
   #onInputEnded: (() => void) | undefined;
-  #bucket: TokenBucket;
+  #rate: RequestRate;
   // History requests read or waiting their turn, not yet answered.
   #historyRequests = 0;
   // Made on the first refusal: most connections never need it.
@@ -113,10 +114,7 @@ export abstract class Session implements Member {
       onError: () => this.abort("write failed"),
       scheduler: context.flushScheduler,
     });
-    this.#bucket = new TokenBucket({
-      burst: context.options.rateBurst,
-      ratePerSecond: context.options.ratePerSecond,
-    });
+    this.#rate = new RequestRate(context.options, { metrics: context.metrics });
   }
 
   /** Rooms this session is in (made on first use: idle connections are in none). */
@@ -287,9 +285,8 @@ export abstract class Session implements Member {
    */
   protected checkRate(options: { answer?: boolean } = {}): void {
     const now = performance.now();
-    const wait = this.#bucket.take(now);
-    if (wait === 0) return;
-    this.context.metrics.rateLimited++;
+    const refusal = this.#rate.check(now);
+    if (refusal === undefined) return;
     this.#strikes ??= new TokenBucket({
       burst: this.context.options.floodStrikes,
       ratePerSecond: 1,
@@ -299,12 +296,7 @@ export abstract class Session implements Member {
       void this.finish("flood", "Too many requests over the rate limit");
     }
     if (options.answer === false) return;
-    const { ratePerSecond, rateBurst } = this.context.options;
-    throw new ChatError(
-      "rate_limited",
-      `Rate limit: ${ratePerSecond} requests/s (burst ${rateBurst})`,
-      { retryAfterMs: wait },
-    );
+    throw refusal;
   }
 
   /**
