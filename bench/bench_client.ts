@@ -40,7 +40,7 @@ export interface BenchClientOptions extends ScannerOptions {
   timeoutMs?: number;
 }
 
-/** A connected, registered bench client. */
+/** A connected, logged-in bench client. */
 export class BenchClient {
   readonly conn: Deno.TcpConn;
   readonly mode: Mode;
@@ -75,7 +75,7 @@ export class BenchClient {
     this.ended = this.#read();
   }
 
-  /** Connects to 127.0.0.1:`port`, registers `nick` and joins `room`. */
+  /** Connects to 127.0.0.1:`port`, logs in as `nick` and joins `room`. */
   static async connect(options: BenchClientOptions): Promise<BenchClient> {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: options.port });
     conn.setNoDelay(true);

@@ -34,7 +34,7 @@ const store = SqliteStore.memory();
 const broker = await Broker.open(store);
 const members = Array.from({ length: MEMBERS }, member);
 for (let i = 0; i < MEMBERS; i++) {
-  broker.register(members[i]!, `m${i}`);
+  broker.claim(members[i]!, `m${i}`);
   await broker.join(members[i]!, "bench");
 }
 const sender = members[0]!;

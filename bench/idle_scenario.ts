@@ -33,7 +33,7 @@ export interface IdleResult {
   rssPerConnectionKiB: number;
   /** Connections still open when memory was read. */
   openAtMeasurement: number;
-  /** Time to open and register every connection, in seconds. */
+  /** Time to open every connection and log it in, in seconds. */
   connectSeconds: number;
 }
 

@@ -71,8 +71,8 @@ async function loginOnce(
   }
 }
 
-/** Registers `account` from `localAddress` as a guest would. */
-async function register(
+/** Creates `account` from `localAddress` as a guest would (a `register` request). */
+async function createAccount(
   port: number,
   localAddress: string,
   account: { nick: string; password: string },
@@ -228,8 +228,8 @@ async function run(options: SoakOptions): Promise<SoakReport> {
   });
   try {
     const port = server.port;
-    await register(port, OWNER_ADDRESS, VICTIM);
-    await register(port, BYSTANDER_ADDRESS, BYSTANDER);
+    await createAccount(port, OWNER_ADDRESS, VICTIM);
+    await createAccount(port, BYSTANDER_ADDRESS, BYSTANDER);
     // The owner has logged in from OWNER_ADDRESS before the attack; so has the bystander.
     const ownerFirst = await loginOnce(port, OWNER_ADDRESS, VICTIM);
     if (ownerFirst.reply.type !== "welcome") throw new Error("The owner's first login failed");

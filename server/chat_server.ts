@@ -448,15 +448,8 @@ export class ChatServer implements AsyncDisposable {
         // The peer may already be gone.
       }
     }
-    let slot: ConnectionSlot;
-    try {
-      // Without Redis the check stays synchronous.
-      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
-    } catch (error) {
-      await this.#refuse(conn, ip, error as ChatError);
-      end();
-      return;
-    }
+    const slot = await this.#admit(ip, (refusal) => this.#refuse(conn, refusal));
+    if (slot === undefined) return end();
     this.broker.metrics.connectionOpened(kind);
     const done = () => {
       slot.release();
@@ -586,16 +579,14 @@ export class ChatServer implements AsyncDisposable {
    */
   async #acceptWebSocket(socket: WebSocket, ip: string): Promise<void> {
     const transport = new WebSocketTransport(socket);
-    let slot: ConnectionSlot;
-    try {
-      slot = this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
-    } catch (error) {
-      const refusal = error as ChatError;
-      this.#logRefusal(ip, refusal);
-      transport.write(encodeFrame({ type: "bye", code: refusal.code, message: refusal.message }))
-        .then(() => socket.close(1013, "Try again later"), () => {});
-      return;
-    }
+    const slot = await this.#admit(ip, (refusal) => {
+      // Not waited for: the socket opens only once this resolves (the upgrade completes).
+      transport.write(refusalBye(refusal)).then(
+        () => socket.close(1013, "Try again later"),
+        () => {},
+      );
+    });
+    if (slot === undefined) return;
     this.#openConnections++;
     const metrics = this.broker.metrics;
     metrics.connectionOpened("ws");
@@ -661,10 +652,26 @@ export class ChatServer implements AsyncDisposable {
   }
 
   /**
-   * Tells a peer over a connection cap why, in its own mode, then closes;
-   * past {@linkcode MAX_REFUSALS_IN_FLIGHT} refusals waiting for a peer's
-   * first byte, closes at once.
+   * Counts a new connection from `ip` against the connection caps: its
+   * slot, or undefined when it is over one. Every listener and the
+   * WebSocket take this path: a refusal is logged here, and `tell` says it
+   * to the peer in its transport's way (the same bye), before this resolves.
    */
+  async #admit(
+    ip: string,
+    tell: (refusal: ChatError) => Promise<void> | void,
+  ): Promise<ConnectionSlot | undefined> {
+    try {
+      // Without Redis the check is synchronous: no round trip to wait for.
+      return this.#limiter.clustered ? await this.#limiter.admit(ip) : this.#limiter.acquire(ip);
+    } catch (error) {
+      const refusal = error as ChatError;
+      this.#logRefusal(ip, refusal);
+      await tell(refusal);
+      return undefined;
+    }
+  }
+
   /** Logs a refusal at a cap: once a minute per address, with how many went unlogged. */
   #logRefusal(ip: string, error: ChatError): void {
     const suppressed = this.#refusalLog.sample(ipKey(ip));
@@ -679,8 +686,12 @@ export class ChatServer implements AsyncDisposable {
     }
   }
 
-  async #refuse(conn: Deno.Conn, ip: string, error: ChatError): Promise<void> {
-    this.#logRefusal(ip, error);
+  /**
+   * Tells a TCP, TLS or Unix peer over a connection cap why, in its own
+   * mode, then closes; past {@linkcode MAX_REFUSALS_IN_FLIGHT} refusals
+   * waiting for a peer's first byte, closes at once.
+   */
+  async #refuse(conn: Deno.Conn, error: ChatError): Promise<void> {
     if (this.#refusals >= MAX_REFUSALS_IN_FLIGHT) {
       try {
         conn.close();
@@ -696,7 +707,7 @@ export class ChatServer implements AsyncDisposable {
       const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000));
       const count = await Promise.race([read.catch(() => null), timeout]);
       const bytes = count !== null && buffer[0] === 0
-        ? encodeFrame({ type: "bye", code: error.code, message: error.message })
+        ? refusalBye(error)
         : new TextEncoder().encode(formatTextError(error.toWire()) + "\r\n");
       await conn.write(bytes);
     } catch {
@@ -734,7 +745,7 @@ export class ChatServer implements AsyncDisposable {
     if (heartbeatDue) this.#lastHeartbeat = now;
     for (const session of this.#sessions.keys()) {
       if (session.closed) continue;
-      if (!session.registered) {
+      if (!session.loggedIn) {
         if (now - session.acceptedAt >= session.handshakeTimeoutMs) {
           session.close("handshake_timeout", `No login within ${session.handshakeTimeoutMs} ms`);
         }
@@ -813,6 +824,11 @@ function openDiscovery(
     );
     return null;
   }
+}
+
+/** The framed bye that tells a peer over a connection cap why (text-mode peers get it as a line). */
+function refusalBye(refusal: ChatError): Uint8Array {
+  return encodeFrame({ type: "bye", code: refusal.code, message: refusal.message });
 }
 
 function hostname(): string {

@@ -52,10 +52,10 @@ async function chatError(promise: Promise<unknown>, code: ErrorCode): Promise<Ch
   assert.fail(`expected ChatError ${code}, got success`);
 }
 
-Deno.test("register then authenticate, by any case or width of the name", async () => {
+Deno.test("create then authenticate, by any case or width of the name", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  const created = await accounts.register("Alice", PASSWORD);
+  const created = await accounts.create("Alice", PASSWORD);
   assert.equal(created.key, "alice");
   assert.equal(created.name, "Alice");
   assert.equal(created.admin, false);
@@ -66,49 +66,49 @@ Deno.test("register then authenticate, by any case or width of the name", async 
   for (const name of ["Alice", "alice", "ALICE", "ＡＬＩＣＥ"]) {
     assert.deepEqual(await accounts.authenticate(name, PASSWORD, IP), created);
   }
-  assert.equal(await accounts.isRegistered("aLiCe"), true);
-  assert.equal(await accounts.isRegistered("bob"), false);
-  assert.equal(await accounts.isRegistered("not a nick!"), false);
+  assert.equal(await accounts.exists("aLiCe"), true);
+  assert.equal(await accounts.exists("bob"), false);
+  assert.equal(await accounts.exists("not a nick!"), false);
   assert.deepEqual(await accounts.get("ALICE"), created);
   assert.equal(await accounts.get("bob"), undefined);
 });
 
-Deno.test("register refuses taken names, bad names and bad passwords", async () => {
+Deno.test("create refuses taken names, bad names and bad passwords", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("alice", PASSWORD);
-  const taken = await chatError(accounts.register("ALICE", "another password"), "name_taken");
+  await accounts.create("alice", PASSWORD);
+  const taken = await chatError(accounts.create("ALICE", "another password"), "name_taken");
   assert.equal(taken.message, "Nickname ALICE is already registered");
-  await chatError(accounts.register("ａｌｉｃｅ", "another password"), "name_taken");
-  await chatError(accounts.register("bad name", PASSWORD), "invalid_name");
-  await chatError(accounts.register("", PASSWORD), "invalid_name");
+  await chatError(accounts.create("ａｌｉｃｅ", "another password"), "name_taken");
+  await chatError(accounts.create("bad name", PASSWORD), "invalid_name");
+  await chatError(accounts.create("", PASSWORD), "invalid_name");
 
-  const short = await chatError(accounts.register("bob", "1234567"), "invalid_password");
+  const short = await chatError(accounts.create("bob", "1234567"), "invalid_password");
   assert.equal(short.message, "Password too short: use at least 8 characters");
-  await accounts.register("bob", "12345678");
-  const long = await chatError(accounts.register("carol", "x".repeat(1025)), "invalid_password");
+  await accounts.create("bob", "12345678");
+  const long = await chatError(accounts.create("carol", "x".repeat(1025)), "invalid_password");
   assert.equal(long.message, "Password too long: use at most 1024 characters");
-  await accounts.register("carol", "é".repeat(1024)); // characters, not bytes
+  await accounts.create("carol", "é".repeat(1024)); // characters, not bytes
   const control = await chatError(
-    accounts.register("dave", "tab\there ok?"),
+    accounts.create("dave", "tab\there ok?"),
     "invalid_password",
   );
   assert.equal(control.message, "Invalid password: contains a control character");
-  await chatError(accounts.register("dave", "bell\u0007password"), "invalid_password");
-  await chatError(accounts.register("dave", "c1\u0085password"), "invalid_password");
+  await chatError(accounts.create("dave", "bell\u0007password"), "invalid_password");
+  await chatError(accounts.create("dave", "c1\u0085password"), "invalid_password");
   // Nothing was stored for the refusals.
   assert.deepEqual((await accounts.list()).map((a) => a.key), ["alice", "bob", "carol"]);
 
   const lenient = fixture.service({ minPasswordLength: 4 });
-  await lenient.register("dave", "1234");
+  await lenient.create("dave", "1234");
 });
 
-Deno.test("two concurrent registrations of one name: exactly one wins", async () => {
+Deno.test("two concurrent creations of one name: exactly one wins", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
   const results = await Promise.allSettled([
-    accounts.register("alice", "first password"),
-    accounts.register("Alice", "second password"),
+    accounts.create("alice", "first password"),
+    accounts.create("Alice", "second password"),
   ]);
   assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
   const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
@@ -119,7 +119,7 @@ Deno.test("two concurrent registrations of one name: exactly one wins", async ()
 Deno.test("a wrong name and a wrong password fail alike, and both cost one hash", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   const limiter = accounts.hashLimiter;
 
   let before = limiter.completed;
@@ -149,8 +149,8 @@ Deno.test("a wrong name and a wrong password fail alike, and both cost one hash"
 Deno.test("100 failures lock the account for the hour, even with the right password", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("alice", PASSWORD);
-  await accounts.register("bob", PASSWORD);
+  await accounts.create("alice", PASSWORD);
+  await accounts.create("bob", PASSWORD);
   for (let i = 0; i < 100; i++) {
     // Spread over addresses so only the per-account limit applies.
     await chatError(accounts.authenticate("alice", `guess ${i}`, `10.0.0.${i}`), "auth_failed");
@@ -169,7 +169,7 @@ Deno.test("100 failures lock the account for the hour, even with the right passw
 Deno.test("failures per address are throttled across account names", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxFailuresPerIpPerHour: 5 });
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   for (const name of ["alice", "bob", "carol", "dave", "eve"]) {
     await chatError(accounts.authenticate(name, "wrong password", "203.0.113.5"), "auth_failed");
   }
@@ -185,7 +185,7 @@ Deno.test("failures per address are throttled across account names", async () =>
 Deno.test("the throttle window slides with the clock", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3 });
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   const start = fixture.clock;
   for (const minute of [0, 20, 40]) {
     fixture.clock = start + minute * MINUTE;
@@ -208,20 +208,20 @@ Deno.test("the throttle window slides with the clock", async () => {
 Deno.test("login upgrades a weaker stored hash to the current parameters", async () => {
   await using fixture = await Fixture.create();
   const old = fixture.service({ kdf: { ln: 10, r: 8, p: 1 } });
-  const registered = await old.register("alice", PASSWORD);
+  const created = await old.create("alice", PASSWORD);
   const current = fixture.service({ kdf: { ln: 12, r: 8, p: 1 } });
 
   // A failed login changes nothing.
   await chatError(current.authenticate("alice", "wrong password", IP), "auth_failed");
-  assert.equal((await fixture.store.getAccount("alice"))!.passwordHash, registered.passwordHash);
+  assert.equal((await fixture.store.getAccount("alice"))!.passwordHash, created.passwordHash);
 
   const upgraded = await current.authenticate("alice", PASSWORD, IP);
   const stored = (await fixture.store.getAccount("alice"))!;
   assert.equal(stored.passwordHash, upgraded.passwordHash);
-  assert.notEqual(stored.passwordHash, registered.passwordHash);
+  assert.notEqual(stored.passwordHash, created.passwordHash);
   assert.deepEqual(parsePasswordHash(stored.passwordHash).params, { ln: 12, r: 8, p: 1 });
   assert.equal(await verifyPassword(PASSWORD, stored.passwordHash), true);
-  assert.deepEqual({ ...stored, passwordHash: "" }, { ...registered, passwordHash: "" });
+  assert.deepEqual({ ...stored, passwordHash: "" }, { ...created, passwordHash: "" });
 
   // Once upgraded it stays put, and the weaker service does not downgrade it.
   await current.authenticate("alice", PASSWORD, IP);
@@ -232,8 +232,8 @@ Deno.test("login upgrades a weaker stored hash to the current parameters", async
 Deno.test("setPassword, setAdmin, remove and list", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("bob", PASSWORD);
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("bob", PASSWORD);
+  await accounts.create("alice", PASSWORD);
 
   const changed = await accounts.setPassword("ALICE", "a new password");
   assert.equal(changed.name, "alice");
@@ -264,7 +264,7 @@ Deno.test("setPassword, setAdmin, remove and list", async () => {
 Deno.test("importLines adds good lines and skips bad ones with a reason, never the password", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("existing", PASSWORD);
+  await accounts.create("existing", PASSWORD);
   const text = [
     "\uFEFF# exported from the old server", // 1
     "alice:alice password", // 2
@@ -335,14 +335,14 @@ Deno.test("with maxConcurrentHashes 1, hashes never overlap; with 2 they do", as
   for (const cap of [1, 2]) {
     await using fixture = await Fixture.create();
     const accounts = fixture.service({ maxConcurrentHashes: cap });
-    await accounts.register("alice", PASSWORD);
-    await accounts.register("bob", PASSWORD);
+    await accounts.create("alice", PASSWORD);
+    await accounts.create("bob", PASSWORD);
     // The limiter's counters are the instrumentation: every hash runs inside it.
     const results = await Promise.allSettled([
       accounts.authenticate("alice", PASSWORD, IP),
       accounts.authenticate("bob", PASSWORD, IP),
       accounts.authenticate("mallory", PASSWORD, IP),
-      accounts.register("carol", PASSWORD),
+      accounts.create("carol", PASSWORD),
     ]);
     assert.deepEqual(results.map((r) => r.status), [
       "fulfilled",
@@ -358,7 +358,7 @@ Deno.test("with maxConcurrentHashes 1, hashes never overlap; with 2 they do", as
 Deno.test("when the hash queue is full, a login is refused as rate_limited and not counted as a failure", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxConcurrentHashes: 1, maxQueuedHashes: 0 });
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   const [first, second] = await Promise.allSettled([
     accounts.authenticate("alice", PASSWORD, IP),
     accounts.authenticate("alice", PASSWORD, IP),
@@ -386,21 +386,21 @@ Deno.test("an unreadable stored hash fails the login without crashing", async ()
   assert.equal(accounts.throttle.accountFailures("alice"), 1);
 });
 
-Deno.test("register refuses a name that looks like a registered one, saying which", async () => {
+Deno.test("create refuses a name that looks like a registered one, saying which", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("paypal", PASSWORD);
-  await accounts.register("Ian", PASSWORD);
+  await accounts.create("paypal", PASSWORD);
+  await accounts.create("Ian", PASSWORD);
   for (const [name, like] of [["paypa1", "paypal"], ["PAYPAI", "paypal"], ["lan", "Ian"]]) {
-    const error = await chatError(accounts.register(name!, PASSWORD), "name_taken");
+    const error = await chatError(accounts.create(name!, PASSWORD), "name_taken");
     assert.equal(
       error.message,
       `Nickname ${name} looks like the registered name ${like}; choose another`,
     );
   }
   // All Cyrillic: one script, and the same look as "coco".
-  await accounts.register("coco", PASSWORD);
-  await chatError(accounts.register("\u0441\u043e\u0441\u043e", PASSWORD), "name_taken");
+  await accounts.create("coco", PASSWORD);
+  await chatError(accounts.create("\u0441\u043e\u0441\u043e", PASSWORD), "name_taken");
   await chatError(accounts.refuseLookalike("c0c0"), "name_taken");
   // Its own name, in any case, is no lookalike of itself.
   await accounts.refuseLookalike("COCO");
@@ -411,7 +411,7 @@ Deno.test("register refuses a name that looks like a registered one, saying whic
 Deno.test("importLines skips lookalikes of registered names and of earlier lines", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service();
-  await accounts.register("paypal", PASSWORD);
+  await accounts.create("paypal", PASSWORD);
   const result = await accounts.importLines(
     ["paypa1:some password", "bob:bob password", "b0b:b0b password", "\u3164:filler pass"]
       .join("\n"),
@@ -469,7 +469,7 @@ Deno.test("past the account's limit, addresses that logged in before keep their 
     maxFailuresPerAccountPerHour: 3,
     maxFailuresPerKnownAddressPerHour: 2,
   });
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   await accounts.authenticate("alice", PASSWORD, OWNER);
   await accounts.authenticate("alice", PASSWORD, "198.51.100.21");
   await lockFromAfar(accounts, 3);
@@ -498,7 +498,7 @@ Deno.test("known addresses survive a restart and are bounded in number and age; 
     knownLoginAddressMaxAgeMs: 7 * DAY,
   };
   let accounts = fixture.service(options);
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   for (const address of ["203.0.113.1", "203.0.113.2", "2001:db8:1:2::5"]) {
     await accounts.authenticate("alice", PASSWORD, address);
     fixture.clock += MINUTE;
@@ -524,14 +524,14 @@ Deno.test("known addresses survive a restart and are bounded in number and age; 
   assert.deepEqual(await accounts.knownAddresses("alice"), ["2001:db8:1:2::/64"]);
   // Deleting the account forgets them: a new alice starts with none.
   await accounts.remove("alice");
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   assert.deepEqual(await accounts.knownAddresses("alice"), []);
 });
 
-Deno.test("an account registered from a session knows the address it registered from", async () => {
+Deno.test("an account created from a session knows the address it was created from", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3 });
-  await accounts.register("alice", PASSWORD, { ip: OWNER });
+  await accounts.create("alice", PASSWORD, { ip: OWNER });
   assert.deepEqual(await accounts.knownAddresses("alice"), [OWNER]);
   await lockFromAfar(accounts, 3);
   await accounts.authenticate("alice", PASSWORD, OWNER);
@@ -540,7 +540,7 @@ Deno.test("an account registered from a session knows the address it registered 
 Deno.test("unlock, from another service on the same store as chat user is, lifts the lock at the next try", async () => {
   await using fixture = await Fixture.create();
   const server = fixture.service({ maxFailuresPerAccountPerHour: 3 });
-  await server.register("alice", PASSWORD);
+  await server.create("alice", PASSWORD);
   await lockFromAfar(server, 3);
   await chatError(server.authenticate("alice", PASSWORD, IP), "rate_limited");
   fixture.clock += MINUTE;
@@ -560,7 +560,7 @@ Deno.test("unlock, from another service on the same store as chat user is, lifts
 Deno.test("failed logins and the start of each lock are logged as warnings, never the password", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxFailuresPerAccountPerHour: 3, maxFailuresPerIpPerHour: 5 });
-  await accounts.register("alice", PASSWORD);
+  await accounts.create("alice", PASSWORD);
   await using logs = await LogCapture.start();
   for (let i = 0; i < 3; i++) {
     await chatError(
@@ -599,8 +599,8 @@ Deno.test("failed logins and the start of each lock are logged as warnings, neve
 Deno.test("at most maxPasswordChecksPerIp checks pending per address; the rest are refused at once", async () => {
   await using fixture = await Fixture.create();
   const accounts = fixture.service({ maxConcurrentHashes: 1, maxPasswordChecksPerIp: 2 });
-  await accounts.register("alice", PASSWORD);
-  await accounts.register("bob", PASSWORD);
+  await accounts.create("alice", PASSWORD);
+  await accounts.create("bob", PASSWORD);
   const attacker = Array.from(
     { length: 6 },
     (_, i) => accounts.authenticate("alice", `guess ${i}`, "2001:db8:66::1"),

@@ -59,7 +59,7 @@ async function open(options: Parameters<typeof Broker.open>[1] = {}) {
 
 async function online(broker: Broker, nick: string, options: { account?: string } = {}) {
   const member = new FakeMember(options);
-  await broker.register(member, nick);
+  await broker.claim(member, nick);
   return member;
 }
 
@@ -138,7 +138,7 @@ Deno.test("Broker: leaving tells the room and the leaver; the last member out le
   assert.deepEqual(chat.broker.leave(bob, "dev"), { room: "dev" });
   assert.deepEqual(bob.take("leave").map((e) => e.type === "leave" && e.nick), ["bob"]);
   assert.deepEqual(ann.take("leave").map((e) => e.type === "leave" && e.nick), ["bob"]);
-  chat.broker.unregister(ann, "quit");
+  chat.broker.release(ann, "quit");
   assert.equal(chat.broker.isOnline("ann"), false);
   assert.equal(await chat.broker.expireRooms(), 0);
   chat.advance(60_000);

@@ -50,8 +50,8 @@ function jsonLines(text: string): Json[] {
   return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
-/** Registers `nick` with `password` from a first `chat join`, as a guest would. */
-async function register(port: number, nick: string, password: string): Promise<void> {
+/** Creates the account `nick` with `password` from a first `chat join` (`/register`), as a guest would. */
+async function createAccount(port: number, nick: string, password: string): Promise<void> {
   const result = await join([`127.0.0.1:${port}`, "--name", nick], `/register ${password}\n`);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, new RegExp(`registered ${nick}: log in with this password`));
@@ -499,7 +499,7 @@ Deno.test("chat join whose input has ended gives up once the server has been unr
 Deno.test("chat join logs in with $CHAT_PASSWORD or --password-file; a wrong or missing password exits 1", async () => {
   await using server = await ServerProcess.start(ACCOUNTS);
   const address = `127.0.0.1:${server.port}`;
-  await register(server.port, "alice", "correct horse");
+  await createAccount(server.port, "alice", "correct horse");
   const dir = await Deno.makeTempDir();
   try {
     const good = `${dir}/good`;
@@ -587,7 +587,7 @@ Deno.test("chat join shows a room's history on join, marked, in text and JSON, a
 Deno.test("chat join: a DM to someone offline is kept, delivered at their login with the unread count, then read", async () => {
   await using server = await ServerProcess.start(ACCOUNTS);
   const address = `127.0.0.1:${server.port}`;
-  await register(server.port, "bob", "bobs password");
+  await createAccount(server.port, "bob", "bobs password");
 
   const sent = await join([address, "--name", "alice"], "/msg bob are you there?\n");
   assert.equal(sent.code, 0, sent.stderr);

@@ -11,9 +11,9 @@ const PASSWORD = "correct horse battery";
 
 Deno.test("dashboard: admin login sets a strict HttpOnly cookie; overview, disconnect and logout", async () => {
   await using http = await startHttp({ kdfLogN: 10 });
-  const root = await http.server.accounts.register("root", PASSWORD);
+  const root = await http.server.accounts.create("root", PASSWORD);
   await http.server.accounts.setAdmin(root.name, true);
-  await http.server.accounts.register("plain", PASSWORD);
+  await http.server.accounts.create("plain", PASSWORD);
   await using alice = await Peer.join(http.server.addr.port, "alice");
   await using web = await WsPeer.join(wsUrl(http), "webby");
   await alice.request({ type: "join", room: "general" });
@@ -82,7 +82,7 @@ Deno.test("dashboard: admin login sets a strict HttpOnly cookie; overview, disco
 
 Deno.test("dashboard: losing admin rights ends access at the next request", async () => {
   await using http = await startHttp({ kdfLogN: 10 });
-  await http.server.accounts.register("root", PASSWORD);
+  await http.server.accounts.create("root", PASSWORD);
   await http.server.accounts.setAdmin("root", true);
   const login = await http.api("POST", "/admin/login", {
     key: null,
@@ -118,4 +118,17 @@ Deno.test("web pages are served from the binary with a strict Content-Security-P
       assert.doesNotMatch(text, /(src|href)="(https?:)?\/\//);
     }
   }
+});
+
+Deno.test("dashboard: an account named in --admins gets in as a flagged one does, and is admin in chat", async () => {
+  await using http = await startHttp({ kdfLogN: 10, admins: ["root"] });
+  await http.server.accounts.create("root", PASSWORD);
+  const post = (path: string, body: unknown) => http.api("POST", path, { key: null, body });
+  assert.equal((await post("/admin/login", { name: "root", password: PASSWORD })).status, 200);
+  // The same decision in chat: a broadcast needs server admin rights.
+  await using root = await Peer.join(http.server.addr.port, "root", { password: PASSWORD });
+  assert.equal(
+    (await root.request({ type: "broadcast", body: "maintenance at noon" })).type,
+    "ack",
+  );
 });

@@ -315,7 +315,7 @@ Deno.test("API keys and passwords never reach the logs, even at debug level", as
   });
   try {
     await using http = await startHttp({ kdfLogN: 10 });
-    await http.server.accounts.register("root", "correct horse battery");
+    await http.server.accounts.create("root", "correct horse battery");
     await http.api("GET", "/api/v1/rooms");
     await http.api("GET", "/api/v1/rooms", {
       key: http.key.replace(/.$/, (last) => last === "x" ? "y" : "x"),

@@ -88,7 +88,7 @@ Deno.test("every route is documented and every documented operation is a route",
 Deno.test("every request example in the OpenAPI document runs against a real server as documented", async () => {
   await using http = await startHttp({ kdfLogN: 10 });
   // What the examples name: an admin account, alice online, mallory in #general.
-  const root = await http.server.accounts.register("root", "correct horse battery");
+  const root = await http.server.accounts.create("root", "correct horse battery");
   await http.server.accounts.setAdmin(root.name, true);
   await using alice = await Peer.join(http.server.addr.port, "alice");
   await using mallory = await Peer.join(http.server.addr.port, "mallory");

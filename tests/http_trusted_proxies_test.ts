@@ -143,7 +143,7 @@ Deno.test("failed dashboard logins through a trusted proxy are throttled per cli
       maxLoginFailuresPerIp: 2,
       ...(trusted ? { trustedProxies: ["127.0.0.1"] } : {}),
     });
-    await http.server.accounts.register("root", "correct horse battery");
+    await http.server.accounts.create("root", "correct horse battery");
     const login = (forwardedFor: string) =>
       http.api("POST", "/admin/login", {
         key: null,

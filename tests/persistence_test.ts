@@ -16,7 +16,7 @@ Deno.test("a restart keeps accounts, rooms, topics, history with original ids an
     let sentTs: number[] = [];
     {
       await using server = await listen(dir);
-      await server.accounts.register("alice", "correct horse");
+      await server.accounts.create("alice", "correct horse");
       await using alice = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
       await alice.request({ type: "join", room: "dev" });
       await alice.request({ type: "topic", room: "dev", topic: "Release day" });
@@ -197,7 +197,7 @@ Deno.test("a DM to a registered user who is offline waits for their login, with 
   await withDataDir(async (dir) => {
     {
       await using server = await listen(dir);
-      await server.accounts.register("bob", "bobs password");
+      await server.accounts.create("bob", "bobs password");
       await using alice = await Peer.join(server.addr.port, "alice");
       const stored = await alice.request({ type: "dm", to: "bob", body: "are you there?" });
       assert.equal(stored.result.stored, true);
@@ -235,7 +235,7 @@ Deno.test("a DM to a registered user who is offline waits for their login, with 
 
 Deno.test("accounts: wrong name and wrong password get the same error; guests cannot take registered names", async () => {
   await using server = await ChatServer.listen({ host: "127.0.0.1", port: 0, ...FAST_KDF });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   const refusal = async (hello: Record<string, unknown>) => {
     await using peer = await Peer.connect(server.addr.port);
     peer.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", ...hello });
@@ -272,7 +272,7 @@ Deno.test("failed logins are throttled per account; the right password is refuse
     rateBurst: 1000,
     ratePerSecond: 1000,
   });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using peer = await Peer.connect(server.addr.port);
   const hello = (password: string) =>
     peer.send({
@@ -301,7 +301,7 @@ Deno.test("--auth required: only accounts may log in, in framed and plain-text m
     auth: "required",
     textPromptDelayMs: 50,
   });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await assert.rejects(Peer.join(server.addr.port, "guest"), /auth_required/);
   await using alice = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   assert.equal((await alice.request({ type: "ping" })).type, "ack");
@@ -317,7 +317,7 @@ Deno.test("--auth required: only accounts may log in, in framed and plain-text m
 
 Deno.test("--sessions: several sessions of one account all get its DMs, or a second login is refused", async () => {
   await using server = await ChatServer.listen({ host: "127.0.0.1", port: 0, ...FAST_KDF });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using phone = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   await using laptop = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   await using bob = await Peer.join(server.addr.port, "bob");
@@ -332,7 +332,7 @@ Deno.test("--sessions: several sessions of one account all get its DMs, or a sec
     ...FAST_KDF,
     sessions: "refuse",
   });
-  await strict.accounts.register("alice", "correct horse");
+  await strict.accounts.create("alice", "correct horse");
   await using first = await Peer.join(strict.addr.port, "alice", { password: "correct horse" });
   await assert.rejects(
     Peer.join(strict.addr.port, "alice", { password: "correct horse" }),
@@ -345,7 +345,7 @@ Deno.test("moderation: every command allowed for the right rank and refused nami
   await withDataDir(async (dir) => {
     await using server = await listen(dir, { admins: ["root"] });
     for (const name of ["alice", "bob", "root", "dave", "eve"]) {
-      await server.accounts.register(name, `${name} password`);
+      await server.accounts.create(name, `${name} password`);
     }
     const join = (nick: string) =>
       Peer.join(server.addr.port, nick, { password: `${nick} password` });
@@ -494,7 +494,7 @@ Deno.test("a guest cannot take a registered nickname with /nick, nor an admin's 
     ...FAST_KDF,
     admins: ["root"],
   });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using mallory = await Peer.join(server.addr.port, "mallory");
   const refused = await mallory.request({ type: "nick", nick: "Alice" });
   assert.equal(refused.code, "auth_required");

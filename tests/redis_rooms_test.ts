@@ -66,7 +66,7 @@ Deno.test("redis rooms: an empty room no account owns expires everywhere; an acc
   await using redis = await RedisServer.start();
   await using a = await instance(redis, { guestRoomTtlMs: 0 });
   await using b = await instance(redis, { guestRoomTtlMs: 0 });
-  await a.accounts.register("owner", "correct horse");
+  await a.accounts.create("owner", "correct horse");
   await using guest = await Peer.join(a.addr.port, "guest");
   await using owner = await Peer.join(b.addr.port, "owner", { password: "correct horse" });
   await guest.request({ type: "join", room: "passing" });

@@ -187,7 +187,7 @@ Deno.test("an nc user who typed a nickname has the plain-text login timeout for 
     // The login deadlines are checked at each tick: every 100 ms with this.
     heartbeatMs: 100,
   });
-  await server.accounts.register("dora", "correct horse battery");
+  await server.accounts.create("dora", "correct horse battery");
   await using nc = await TextPeer.connect(server.addr.port);
   await nc.waitFor("Nickname: ");
   nc.write("dora\n");

@@ -167,7 +167,7 @@ Deno.test("300 stored DMs of 16 KB reach a login page by page, none lost, the qu
     await fill(dir, { count: 0, dms: 300 });
     const { store, reads } = countingStore(dir);
     await using server = await listen({ store });
-    await server.accounts.register("bob", "bobs password");
+    await server.accounts.create("bob", "bobs password");
     // 4.8 MB of DMs against a 1 MiB queue: all at once, bob would be dropped.
     await using bob = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
     const notice = await bob.next((f) => f.type === "notice", 30_000);
@@ -190,7 +190,7 @@ Deno.test("the unread notice after login fits one frame however many wrote: the 
     await fill(dir, { count: 0, dms: 3000, senders: 1500 });
     const { store } = countingStore(dir);
     await using server = await listen({ store });
-    await server.accounts.register("bob", "bobs password");
+    await server.accounts.create("bob", "bobs password");
     await using bob = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
     const notice = await bob.next((f) => f.type === "notice", 30_000);
     assert.equal(bob.all((f) => f.type === "dm").length, 3000);
@@ -322,7 +322,7 @@ Deno.test("stored DMs wait for a slow reader's queue to have room at login", asy
     await fill(dir, { count: 0, dms: 100 });
     const { store } = countingStore(dir);
     await using server = await listen({ store, maxQueueBytes: 200 * 1024 });
-    await server.accounts.register("bob", "bobs password");
+    await server.accounts.create("bob", "bobs password");
     const peer = slowPeer(server);
     peer.session.receive(hello("bob", "bobs password"));
     // The password check runs off the event loop: wait for the welcome.

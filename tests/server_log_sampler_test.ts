@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ChatServer } from "../server/chat_server.ts";
 import { LogSampler } from "../server/limits/log_sampler.ts";
+import { startHttp, WsPeer, wsUrl } from "./support/http_fixture.ts";
 import { LogCapture } from "./support/log_capture.ts";
 import { Peer } from "./support/peer.ts";
 
@@ -36,5 +37,24 @@ Deno.test("a flood of refused connections from one address is one log line", asy
   assert.deepEqual(lines, [
     "warning Refused connection from 127.0.0.1: Too many connections from 127.0.0.1: limit 1 per address",
   ]);
+  assert.equal((await alice.request({ type: "ping" })).type, "ack");
+});
+
+Deno.test("refusals over WebSocket and TCP take one path: the same bye, one log line for both", async () => {
+  await using logs = await LogCapture.start("warning");
+  await using http = await startHttp({ maxConnectionsPerIp: 1 });
+  await using alice = await Peer.join(http.server.addr.port, "alice");
+  const refusals = () => logs.lines.filter((line) => line.includes("Refused connection"));
+  const line =
+    "warning Refused connection from 127.0.0.1: Too many connections from 127.0.0.1: limit 1 per address";
+  await using web = await WsPeer.open(wsUrl(http));
+  const webBye = await web.next((f) => f.type === "bye");
+  assert.deepEqual(refusals(), [line]);
+  await using tcp = await Peer.connect(http.server.addr.port);
+  tcp.send({ type: "ping", id: 1 });
+  const tcpBye = await tcp.next((f) => f.type === "bye");
+  assert.deepEqual(tcpBye, webBye);
+  // Sampled per address whatever the transport: the TCP refusal is counted, not logged.
+  assert.deepEqual(refusals(), [line]);
   assert.equal((await alice.request({ type: "ping" })).type, "ack");
 });

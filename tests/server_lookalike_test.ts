@@ -61,7 +61,7 @@ Deno.test("a nickname that looks like one online is refused with name_taken, nam
 Deno.test("a guest cannot take, rename into or register a lookalike of a registered name", async () => {
   await using server = await listen();
   const port = server.addr.port;
-  await server.accounts.register("paypal", "correct horse");
+  await server.accounts.create("paypal", "correct horse");
   const refused = await helloRefusal(port, "paypa1");
   assert.deepEqual([refused.code, refused.message], [
     "name_taken",
@@ -104,7 +104,7 @@ Deno.test("API key names, the names of bots, may not look alike; a bot may not l
   await using http = await startHttp(FAST_KDF);
   const keys = new ApiKeyService(http.server.store);
   await assert.rejects(keys.create("dep1oybot"), /looks like the existing key deploybot/);
-  await http.server.accounts.register("paypal", "correct horse");
+  await http.server.accounts.create("paypal", "correct horse");
   const { key } = await keys.create("paypa1");
   const posted = await http.api("POST", "/api/v1/rooms/general/messages", {
     key,

@@ -86,7 +86,7 @@ Deno.test("resume: a malformed token is refused; a token for another nickname ta
 Deno.test("resume: an account that allows one session takes its lingering session over", async () => {
   await using server = await listen({ sessions: "refuse" });
   const port = server.addr.port;
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   const first = await hello(port, "alice", { password: "correct horse" });
   await using ghost = first.peer;
   const refused = await hello(port, "alice", { password: "correct horse" });

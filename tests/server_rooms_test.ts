@@ -58,7 +58,7 @@ Deno.test("rooms: the server deletes expired guest rooms by itself", async () =>
 
 Deno.test("rooms: a room an account owns is kept however long it is empty", async () => {
   await using server = await listen({ guestRoomTtlMs: 0 });
-  await server.accounts.register("owner", "correct horse");
+  await server.accounts.create("owner", "correct horse");
   await using owner = await Peer.join(server.addr.port, "owner", { password: "correct horse" });
   await owner.request({ type: "join", room: "club" });
   await owner.request({ type: "leave", room: "club" });
@@ -68,7 +68,7 @@ Deno.test("rooms: a room an account owns is kept however long it is empty", asyn
 
 Deno.test("rooms: a user may be in --max-rooms-per-user rooms, its sessions together", async () => {
   await using server = await listen({ maxRoomsPerUser: 2 });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using phone = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   await using laptop = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   assert.equal((await phone.request({ type: "join", room: "one" })).type, "ack");
@@ -85,7 +85,7 @@ Deno.test("rooms: a user may be in --max-rooms-per-user rooms, its sessions toge
 
 Deno.test("rooms: a second session of an account hears its own join and leave; the room sees one of each", async () => {
   await using server = await listen({});
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using bob = await Peer.join(server.addr.port, "bob");
   await using phone = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   await using laptop = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
@@ -112,7 +112,7 @@ Deno.test("rooms: a second session of an account hears its own join and leave; t
 
 Deno.test("rooms: an account may own --max-rooms-per-account rooms; joining others is fine", async () => {
   await using server = await listen({ maxRoomsPerAccount: 1 });
-  await server.accounts.register("alice", "correct horse");
+  await server.accounts.create("alice", "correct horse");
   await using alice = await Peer.join(server.addr.port, "alice", { password: "correct horse" });
   await using bob = await Peer.join(server.addr.port, "bob");
   assert.equal((await bob.request({ type: "join", room: "bobs" })).type, "ack");
@@ -168,7 +168,7 @@ Deno.test("rooms: an empty room whose guest owner left goes to whoever joins it 
 Deno.test("rooms: operator rights given to a guest end when the guest disconnects", async () => {
   await using server = await listen();
   const port = server.addr.port;
-  await server.accounts.register("owner", "correct horse");
+  await server.accounts.create("owner", "correct horse");
   await using owner = await Peer.join(port, "owner", { password: "correct horse" });
   await owner.request({ type: "join", room: "club" });
   await using member = await Peer.join(port, "member");
@@ -255,7 +255,7 @@ Deno.test("rooms: a restart ends the rights guests held", async () => {
 Deno.test("rooms: a mute follows a guest across a nickname change", async () => {
   await using server = await listen();
   const port = server.addr.port;
-  await server.accounts.register("owner", "correct horse");
+  await server.accounts.create("owner", "correct horse");
   await using owner = await Peer.join(port, "owner", { password: "correct horse" });
   await owner.request({ type: "join", room: "club" });
   await using bob = await Peer.join(port, "bob");
@@ -304,5 +304,5 @@ Deno.test("rooms: one address may register --max-registrations-per-ip accounts a
   await using other = await joinFrom(port, "127.0.0.3", "other");
   assert.equal((await other.request({ type: "register", password: "correct horse" })).type, "ack");
   // chat user (no address) is the operator's, not counted.
-  await server.accounts.register("operator", "correct horse");
+  await server.accounts.create("operator", "correct horse");
 });

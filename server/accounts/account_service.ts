@@ -1,5 +1,5 @@
 /**
- * Registered accounts: registration, login with throttling and hash
+ * Accounts: creation, login with throttling and hash
  * upgrades, administration and bulk import. The store is the only state
  * (nothing is cached), so changes made by `chat user` on the same data
  * directory take effect at the next login — an unlock too: it is a time
@@ -80,9 +80,9 @@ export const DEFAULT_KNOWN_LOGIN_ADDRESSES = 10;
 /** Default {@linkcode AccountServiceOptions.knownLoginAddressMaxAgeMs}. */
 export const DEFAULT_KNOWN_LOGIN_ADDRESS_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 
-/** Options for {@linkcode AccountService.register}. */
-export interface RegisterOptions {
-  /** The address registering (a session's peer): its hash waits in that address's lane, and the address is known from then on. */
+/** Options for {@linkcode AccountService.create}. */
+export interface CreateAccountOptions {
+  /** The address creating the account (a session's peer): its hash waits in that address's lane, and the address is known from then on. */
   ip?: string;
 }
 
@@ -138,7 +138,7 @@ function keyOf(name: string): string | undefined {
  * const dir = await Deno.makeTempDir();
  * const store = SqliteStore.open(`${dir}/chat-data`);
  * const accounts = new AccountService(store);
- * await accounts.register("alice", "correct horse battery staple");
+ * await accounts.create("alice", "correct horse battery staple");
  * const account = await accounts.authenticate("Alice", "correct horse battery staple", "192.0.2.7");
  * assert.equal(account.name, "alice");
  * await store.close();
@@ -155,8 +155,8 @@ export class AccountService {
   #minPasswordLength: number;
   #now: () => number;
   #dummyHash: Promise<string> | undefined;
-  /** Keys being registered now, so two concurrent registrations cannot both win. */
-  #registering = new Set<string>();
+  /** Name keys of accounts being created now, so two concurrent creations cannot both win. */
+  #creating = new Set<string>();
   #shared: SharedLoginFailures | undefined;
   #registrations: AddressQuota | undefined;
   #maxFailuresPerAccount: number;
@@ -216,16 +216,16 @@ export class AccountService {
    * `invalid_password` or `name_taken` (or `rate_limited` when the hash
    * slots are busy).
    */
-  async register(
+  async create(
     name: string,
     password: string,
-    options: RegisterOptions = {},
+    options: CreateAccountOptions = {},
   ): Promise<AccountRecord> {
     const nick = validateNick(name);
     validatePassword(password, { minLength: this.#minPasswordLength });
     const key = nameKey(nick);
-    if (this.#registering.has(key)) throw nameTaken(nick);
-    this.#registering.add(key);
+    if (this.#creating.has(key)) throw nameTaken(nick);
+    this.#creating.add(key);
     try {
       if (await this.#store.getAccount(key)) throw nameTaken(nick);
       await this.refuseLookalike(nick);
@@ -249,7 +249,7 @@ export class AccountService {
       if (address !== undefined) await this.#rememberAddress(record, address);
       return record;
     } finally {
-      this.#registering.delete(key);
+      this.#creating.delete(key);
     }
   }
 
@@ -468,8 +468,8 @@ export class AccountService {
     if (like !== undefined) throw looksTaken(validateNick(name), like.name);
   }
 
-  /** Whether `name` is registered (false for invalid nicknames). */
-  async isRegistered(name: string): Promise<boolean> {
+  /** Whether an account named `name` exists (false for invalid nicknames). */
+  async exists(name: string): Promise<boolean> {
     return (await this.get(name)) !== undefined;
   }
 

@@ -254,12 +254,12 @@ async function execute(
   switch (subcommand) {
     case "add": {
       const name = validateNick(oneArgument("add", "NAME", positionals));
-      if (await accounts.isRegistered(name)) {
+      if (await accounts.exists(name)) {
         throw new ChatError("name_taken", `Nickname ${name} is already registered`);
       }
       // Before asking for the password: a lookalike is refused anyway.
       await accounts.refuseLookalike(name);
-      const record = await accounts.register(name, await readNewPassword(name));
+      const record = await accounts.create(name, await readNewPassword(name));
       console.log(`Added account ${show(record.name)}.`);
       return;
     }

@@ -316,7 +316,7 @@ export class Broker {
    * hash of a resume token), the session of that nickname holding that
    * token is taken over: it ends, and `member` takes its guest identity.
    */
-  async register(
+  async claim(
     member: Member,
     nick: string,
     options: { multipleSessions?: boolean; resume?: string } = {},
@@ -363,7 +363,7 @@ export class Broker {
    * nickname. A guest's rights end with it, unless `keepRights` (a new
    * connection of the same guest takes over).
    */
-  unregister(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
+  release(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     if (!this.#users.remove(member)) return;
     this.#presence.release(member);
@@ -388,7 +388,7 @@ export class Broker {
   async join(
     member: Member,
     name: string,
-    options: { since?: number; key?: string } = {},
+    options: { since?: number; passphrase?: string } = {},
   ): Promise<JoinResult> {
     // An empty room is not deleted while a join of it is under way.
     return await this.#rooms.joining(nameKey(name), () => this.#join(member, name, options));
@@ -397,7 +397,7 @@ export class Broker {
   async #join(
     member: Member,
     name: string,
-    options: { since?: number; key?: string },
+    options: { since?: number; passphrase?: string },
   ): Promise<JoinResult> {
     const key = nameKey(name);
     let room = this.#rooms.get(key);
@@ -420,9 +420,9 @@ export class Broker {
       }, this.#maxRooms));
       room = this.#rooms.get(key) ?? this.#addRoom(record);
       if (created) this.guestRights.noteMember(member);
-      else this.moderation.checkEntry(member, room, options.key, now);
+      else this.moderation.checkEntry(member, room, options.passphrase, now);
     } else if (!room.members.has(member)) {
-      this.moderation.checkEntry(member, room, options.key, now);
+      this.moderation.checkEntry(member, room, options.passphrase, now);
       this.#checkRoomCount(member, room.name);
     }
     const joined = room;

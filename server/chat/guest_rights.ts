@@ -1,7 +1,7 @@
 /**
  * Rights recorded under a guest's identity (rooms it owns, operator rights,
  * invitations): they end when the guest leaves, and move to the account
- * when the guest registers.
+ * when the guest creates one (`register`).
  *
  * @module
  */
@@ -20,9 +20,9 @@ export class GuestRights {
     this.#chat = chat;
   }
 
-  /** Notes that `key` (any rights key) may hold rights, if it is a guest's. */
-  note(key: string | null): void {
-    if (key !== null && isGuestKey(key)) this.#holders.add(key);
+  /** Notes that the rights key `holder` may hold rights, if it is a guest's. */
+  note(holder: string | null): void {
+    if (holder !== null && isGuestKey(holder)) this.#holders.add(holder);
   }
 
   /** Notes that the guest `member` (when it is one) holds rights somewhere. */
@@ -30,14 +30,14 @@ export class GuestRights {
     if (member.account === undefined) this.#holders.add(rightsKey(member));
   }
 
-  /** The guests' keys that may hold rights. */
+  /** The guests' rights keys that may hold rights. */
   holders(): string[] {
     return [...this.#holders];
   }
 
   /**
    * Moves what a guest holds under its guest key to the account it has just
-   * registered, so registering keeps the guest's rooms and rights.
+   * created, so creating an account keeps the guest's rooms and rights.
    */
   async adopt(member: Member, guestKey: string): Promise<void> {
     const account = member.account;
@@ -74,25 +74,30 @@ export class GuestRights {
    * (the room is then nobody's until someone joins it empty) and operator
    * rights and invitations end.
    */
-  async lapse(key: string): Promise<void> {
-    if (!this.#holders.delete(key)) return;
+  async lapse(guestKey: string): Promise<void> {
+    if (!this.#holders.delete(guestKey)) return;
     const writes: StoreWrite[] = [];
     const fx: Effect[] = [];
     for (const room of this.#chat.rooms.values()) {
-      if (room.owner === key) {
+      if (room.owner === guestKey) {
         room.owner = null;
         const record = room.toRecord();
         writes.push({ kind: "room", record });
         fx.push({ kind: "room", record });
       }
-      for (const grant of room.grantsOf(key)) {
-        room.removeGrant(key, grant.kind);
-        const write = { kind: "ungrant", room: room.key, user: key, grant: grant.kind } as const;
+      for (const grant of room.grantsOf(guestKey)) {
+        room.removeGrant(guestKey, grant.kind);
+        const write = {
+          kind: "ungrant",
+          room: room.key,
+          user: guestKey,
+          grant: grant.kind,
+        } as const;
         writes.push(write);
         fx.push(write);
       }
     }
-    // In force at once; a save that fails leaves a key nobody can ever use.
+    // In force at once; a save that fails leaves a rights key nobody can ever use.
     await Promise.all(writes.map((write) => this.#chat.persist(write)));
     if (fx.length > 0) await this.#chat.publish({ fx });
   }

@@ -26,11 +26,11 @@ import { orStorageError } from "./storage_error.ts";
 
 /** Whom a moderation request acts on, and the keys that decide it. */
 interface ModerationTarget {
-  /** The key restrictions go under: the account, or the nickname. */
+  /** The name key restrictions go under: the account's, or the nickname's. */
   key: string;
-  /** The key rights go under: the account, or the guest online; none for an offline guest. */
+  /** The rights key: the account, or the guest online; none for an offline guest. */
   rights?: string;
-  /** The guest's key when the target is a guest online (restrictions follow it too). */
+  /** The guest's rights key when the target is a guest online (restrictions follow it too). */
   guest?: string;
   /** Whether a session of the target is a server admin. */
   admin: boolean;
@@ -310,7 +310,7 @@ export class Moderation {
   async mode(
     member: Member,
     name: string,
-    change: { inviteOnly?: boolean; key?: string | null },
+    change: { inviteOnly?: boolean; passphrase?: string | null },
   ): Promise<{ room: string; inviteOnly: boolean; hasKey: boolean }> {
     const room = this.#chat.rooms.joinedOrAdministeredBy(member, name);
     this.#requireRank(member, room, Rank.Operator, "mode");
@@ -318,12 +318,12 @@ export class Moderation {
     if (change.inviteOnly !== undefined) {
       parts.push(change.inviteOnly ? "made the room invite-only" : "opened the room to all");
     }
-    if (change.key !== undefined) {
-      parts.push(change.key === null ? "removed the room key" : "set a room key");
+    if (change.passphrase !== undefined) {
+      parts.push(change.passphrase === null ? "removed the room key" : "set a room key");
     }
     await this.changeRoom(room, () => {
       if (change.inviteOnly !== undefined) room.inviteOnly = change.inviteOnly;
-      if (change.key !== undefined) room.passphrase = change.key;
+      if (change.passphrase !== undefined) room.passphrase = change.passphrase;
     });
     await this.#audit(member, "mode", room, null, parts.join(", "));
     await this.#chat.publish({
@@ -336,6 +336,7 @@ export class Moderation {
       },
       fx: [{ kind: "room", record: room.toRecord() }],
     });
+    // `hasKey`: the wire calls the passphrase a key.
     return { room: room.name, inviteOnly: room.inviteOnly, hasKey: room.passphrase !== null };
   }
 

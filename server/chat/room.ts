@@ -17,7 +17,7 @@ export interface Member {
   readonly rooms: Set<Room>;
   /** The account's name key when logged in to one; undefined for a guest. */
   account: string | undefined;
-  /** Whether this session may act as a server admin. */
+  /** Whether this session may act as a server admin (server/accounts/server_admin.ts, at login). */
   admin: boolean;
   /** The client's address, for per-address allowances; none for API bots. */
   readonly ip?: string;
@@ -103,6 +103,7 @@ export class Room {
   owner: string | null;
   topic: string;
   inviteOnly: boolean;
+  /** The passphrase needed to join, or null (see {@linkcode RoomRecord.passphrase}). */
   passphrase: string | null;
   /** Id given to the last message sent (it may not be committed yet). */
   lastId: number;
@@ -260,12 +261,12 @@ export class Room {
     return [...this.#grants.get(user)?.values() ?? []];
   }
 
-  /** Every user key that holds a grant here. */
+  /** Every rights key that holds a grant here. */
   grantHolders(): string[] {
     return [...this.#grants.keys()];
   }
 
-  /** The rank of a user (by key; `admin` for server admins) in this room. */
+  /** The rank of a user (by rights key; `admin` for server admins) in this room. */
   rankOf(user: string, admin: boolean, now: number): Rank {
     if (admin) return Rank.Admin;
     if (this.owner !== null && this.owner === user) return Rank.Owner;

@@ -11,6 +11,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 import { ADMIN_COOKIE, type AdminSessions, readCookie } from "./admin_sessions.ts";
@@ -79,7 +80,7 @@ export function addAdminRoutes(router: Router, deps: AdminDependencies): void {
   const admin = async (request: Request): Promise<string> => {
     const name = logins.verify(readCookie(request.headers.get("cookie"), ADMIN_COOKIE));
     const account = name === undefined ? undefined : await accounts.get(name);
-    if (account === undefined || !(account.admin || options.admins.includes(account.key))) {
+    if (account === undefined || !isServerAdmin({ account, admins: options.admins })) {
       throw new HttpError("unauthorized", 401, "Log in with a server admin account");
     }
     return account.name;
@@ -102,7 +103,7 @@ export function addAdminRoutes(router: Router, deps: AdminDependencies): void {
       }
       throw error;
     }
-    if (!(account.admin || options.admins.includes(account.key))) {
+    if (!isServerAdmin({ account, admins: options.admins })) {
       throw new ChatError("forbidden", `${account.name} is not a server admin`);
     }
     logger.info("{name} logged in to the dashboard from {ip}", { name: account.name, ip });

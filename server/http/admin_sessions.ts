@@ -57,11 +57,11 @@ export class AdminSessions {
   /** The account name of a live login, or undefined. */
   verify(token: string | undefined): string | undefined {
     if (token === undefined || !/^[0-9a-f]{64}$/.test(token)) return undefined;
-    const key = digest(token);
-    const login = this.#logins.get(key);
+    const hash = digest(token);
+    const login = this.#logins.get(hash);
     if (login === undefined) return undefined;
     if (login.expiresAt <= this.#now()) {
-      this.#logins.delete(key);
+      this.#logins.delete(hash);
       return undefined;
     }
     return login.name;
@@ -92,8 +92,8 @@ export class AdminSessions {
  */
 export function readCookie(header: string | null, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return value.join("=");
+    const [cookieName, ...value] = part.trim().split("=");
+    if (cookieName === name) return value.join("=");
   }
   return undefined;
 }

@@ -10,6 +10,7 @@
 import { ChatError } from "../../shared/errors.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import type { Broker } from "../chat/broker.ts";
 import type { Delivery } from "../chat/delivery.ts";
 import { type Member, newGuestId, type Room } from "../chat/room.ts";
@@ -29,7 +30,8 @@ export class BotMember implements Member {
   readonly name: string;
   /** When a request last used the bot (ms, performance clock). */
   lastUsed: number = performance.now();
-  registered = false;
+  /** Whether the bot's name is claimed in the broker (it is online). */
+  claimed = false;
   // Claims and joins one at a time: the broker expects a member's own
   // membership changes in order, as a session sends them.
   #queue: Promise<unknown> = Promise.resolve();
@@ -76,32 +78,32 @@ export class ApiBots {
   }
 
   /** The key's bot, online under the key's name; `name_taken` when someone else has it. */
-  online(key: ApiKeyRecord): Promise<BotMember> {
-    const id = nameKey(key.name);
+  online(apiKey: ApiKeyRecord): Promise<BotMember> {
+    const id = nameKey(apiKey.name);
     let bot = this.#bots.get(id);
-    if (bot === undefined) this.#bots.set(id, bot = new BotMember(key.name));
+    if (bot === undefined) this.#bots.set(id, bot = new BotMember(apiKey.name));
     const member = bot;
     member.lastUsed = performance.now();
-    member.admin = key.admin;
-    if (member.registered) return Promise.resolve(member);
+    member.admin = isServerAdmin({ apiKey });
+    if (member.claimed) return Promise.resolve(member);
     return member.serial(async () => {
-      if (member.registered) return member;
-      if (await this.#accounts.isRegistered(key.name)) {
+      if (member.claimed) return member;
+      if (await this.#accounts.exists(apiKey.name)) {
         throw new ChatError(
           "name_taken",
-          `${key.name} is a registered account: an API key's bot cannot post as it`,
+          `${apiKey.name} is a registered account: an API key's bot cannot post as it`,
         );
       }
-      await this.#accounts.refuseLookalike(key.name);
-      await this.#broker.register(member, key.name, { multipleSessions: false });
-      member.registered = true;
+      await this.#accounts.refuseLookalike(apiKey.name);
+      await this.#broker.claim(member, apiKey.name, { multipleSessions: false });
+      member.claimed = true;
       return member;
     });
   }
 
   /** The key's bot, online and in room `name` (joined if needed, never created). */
-  async inRoom(key: ApiKeyRecord, name: string): Promise<BotMember> {
-    const bot = await this.online(key);
+  async inRoom(apiKey: ApiKeyRecord, name: string): Promise<BotMember> {
+    const bot = await this.online(apiKey);
     if (this.#has(bot, name)) return bot;
     return await bot.serial(async () => {
       if (this.#has(bot, name)) return bot;
@@ -135,8 +137,8 @@ export class ApiBots {
   }
 
   #offline(bot: BotMember, reason: string): void {
-    if (!bot.registered) return;
-    bot.registered = false;
-    this.#broker.unregister(bot, reason);
+    if (!bot.claimed) return;
+    bot.claimed = false;
+    this.#broker.release(bot, reason);
   }
 }

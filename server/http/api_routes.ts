@@ -9,11 +9,12 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { ChatError } from "../../shared/errors.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import { parseClientFrame, type Request as ChatRequest } from "../../shared/protocol.ts";
 import type { ListQuery } from "../chat/broker.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
 import type { ApiKeyRecord } from "../store/store.ts";
-import { TokenBucket } from "../limits/token_bucket.ts";
+import { RequestRate } from "../limits/request_rate.ts";
 import type { ApiBots } from "./api_bots.ts";
 import type { ApiKeyService } from "./api_key_service.ts";
 import { type ChatHost, describeSession } from "./chat_host.ts";
@@ -24,7 +25,7 @@ import type { RouteContext, Router } from "./router.ts";
 /** What the API routes use. */
 export interface ApiDependencies {
   host: ChatHost;
-  keys: ApiKeyService;
+  apiKeys: ApiKeyService;
   bots: ApiBots;
   metrics: ServerMetrics;
   logger: Logger;
@@ -32,7 +33,7 @@ export interface ApiDependencies {
 
 type Authorized = (
   request: Request,
-  context: RouteContext & { key: ApiKeyRecord },
+  context: RouteContext & { apiKey: ApiKeyRecord },
 ) => Promise<Response> | Response;
 
 /** Validates `fields` as the chat request `type` would be on the wire. */
@@ -75,8 +76,8 @@ function fields(body: Record<string, unknown>, names: readonly string[]): Record
   return out;
 }
 
-function requireAdmin(key: ApiKeyRecord, what: string): void {
-  if (!key.admin) {
+function requireAdmin(apiKey: ApiKeyRecord, what: string): void {
+  if (!isServerAdmin({ apiKey })) {
     throw new ChatError("forbidden", `${what} needs an admin API key (chat apikey add --admin)`);
   }
 }
@@ -87,13 +88,13 @@ function requireAdmin(key: ApiKeyRecord, what: string): void {
  * @example
  * ```ts ignore
  * import { addApiRoutes } from "./api_routes.ts";
- * addApiRoutes(router, { host, keys, bots, metrics, logger });
+ * addApiRoutes(router, { host, apiKeys, bots, metrics, logger });
  * ```
  */
 export function addApiRoutes(router: Router, deps: ApiDependencies): void {
-  const { host, keys, bots, metrics, logger } = deps;
+  const { host, apiKeys, bots, metrics, logger } = deps;
   const { broker, options } = host;
-  const buckets = new Map<string, TokenBucket>();
+  const rates = new Map<string, RequestRate>();
 
   const authorized = (handler: Authorized) => async (request: Request, context: RouteContext) => {
     const header = request.headers.get("authorization");
@@ -106,28 +107,21 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         { headers: { "www-authenticate": 'Bearer realm="chat"' } },
       );
     }
-    const key = await keys.verify(bearer[1]!);
-    if (key === undefined) {
+    const apiKey = await apiKeys.verify(bearer[1]!);
+    if (apiKey === undefined) {
       metrics.authFailures++;
       // Never the key itself: only that one was refused, and from where.
       logger.warn("Refused an unknown or malformed API key from {ip}", { ip: context.ip });
       throw new ChatError("auth_failed", "Unknown API key", {});
     }
-    let bucket = buckets.get(key.id);
-    if (bucket === undefined) {
-      bucket = new TokenBucket({ burst: options.rateBurst, ratePerSecond: options.ratePerSecond });
-      buckets.set(key.id, bucket);
+    let rate = rates.get(apiKey.id);
+    if (rate === undefined) {
+      rate = new RequestRate(options, { holder: "API key", metrics });
+      rates.set(apiKey.id, rate);
     }
-    const wait = bucket.take();
-    if (wait > 0) {
-      metrics.rateLimited++;
-      throw new ChatError(
-        "rate_limited",
-        `Rate limit: ${options.ratePerSecond} requests/s (burst ${options.rateBurst}) per API key`,
-        { retryAfterMs: wait },
-      );
-    }
-    return await handler(request, { ...context, key });
+    const refusal = rate.check();
+    if (refusal !== undefined) throw refusal;
+    return await handler(request, { ...context, apiKey });
   };
   const body = (request: Request) =>
     readJsonObject(request, { maxBytes: options.httpMaxBodyBytes });
@@ -137,11 +131,11 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "GET",
       "/api/v1/key",
-      authorized((_request, { key }) =>
+      authorized((_request, { apiKey }) =>
         Response.json({
-          name: key.name,
-          admin: key.admin,
-          createdAt: key.createdAt,
+          name: apiKey.name,
+          admin: apiKey.admin,
+          createdAt: apiKey.createdAt,
         })
       ),
     )
@@ -164,7 +158,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "GET",
       "/api/v1/rooms/{room}/messages",
-      authorized(async (_request, { key, params, url }) => {
+      authorized(async (_request, { apiKey, params, url }) => {
         const query = {
           room: params.room,
           before: intParam(url, "before"),
@@ -175,7 +169,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           throw new ChatError("bad_request", "Give before or after, not both");
         }
         const page = parse("history", query, maxBodyLength);
-        const bot = await bots.inRoom(key, page.room);
+        const bot = await bots.inRoom(apiKey, page.room);
         const paging: { before?: number; after?: number; limit?: number } = {};
         if (page.before !== undefined) paging.before = page.before;
         if (page.after !== undefined) paging.after = page.after;
@@ -186,12 +180,12 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "POST",
       "/api/v1/rooms/{room}/messages",
-      authorized(async (request, { key, params }) => {
+      authorized(async (request, { apiKey, params }) => {
         const say = parse("say", {
           ...fields(await body(request), ["body", "action"]),
           room: params.room,
         }, maxBodyLength);
-        const bot = await bots.inRoom(key, say.room);
+        const bot = await bots.inRoom(apiKey, say.room);
         const sent = await broker.say(bot, say);
         return Response.json({ room: say.room, from: bot.nick, ...sent }, { status: 201 });
       }),
@@ -199,12 +193,12 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "POST",
       "/api/v1/users/{nick}/messages",
-      authorized(async (request, { key, params }) => {
+      authorized(async (request, { apiKey, params }) => {
         const dm = parse("dm", {
           ...fields(await body(request), ["body", "action"]),
           to: params.nick,
         }, maxBodyLength);
-        const bot = await bots.online(key);
+        const bot = await bots.online(apiKey);
         const sent = await broker.directMessages.send(bot, dm);
         return Response.json({ to: dm.to, from: bot.nick, ...sent }, { status: 201 });
       }),
@@ -212,10 +206,10 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "POST",
       "/api/v1/broadcast",
-      authorized(async (request, { key }) => {
-        requireAdmin(key, "Broadcasting");
+      authorized(async (request, { apiKey }) => {
+        requireAdmin(apiKey, "Broadcasting");
         const broadcast = parse("broadcast", fields(await body(request), ["body"]), maxBodyLength);
-        const bot = await bots.online(key);
+        const bot = await bots.online(apiKey);
         return Response.json(await broker.moderation.broadcast(bot, broadcast.body), {
           status: 201,
         });
@@ -224,12 +218,12 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "POST",
       "/api/v1/rooms/{room}/kick",
-      authorized(async (request, { key, params }) => {
+      authorized(async (request, { apiKey, params }) => {
         const kick = parse("kick", {
           ...fields(await body(request), ["nick", "reason"]),
           room: params.room,
         }, maxBodyLength);
-        const bot = await bots.online(key);
+        const bot = await bots.online(apiKey);
         const options = kick.reason === undefined ? {} : { reason: kick.reason };
         return Response.json(
           await broker.moderation.moderate(bot, "kick", kick.room, kick.nick, options),
@@ -239,8 +233,8 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "GET",
       "/api/v1/sessions",
-      authorized((_request, { key }) => {
-        requireAdmin(key, "Listing sessions");
+      authorized((_request, { apiKey }) => {
+        requireAdmin(apiKey, "Listing sessions");
         const sessions = [...host.sessions()].map(describeSession);
         return Response.json({ sessions: sessions.slice(0, 1000), total: sessions.length });
       }),
@@ -248,22 +242,22 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
     .add(
       "DELETE",
       "/api/v1/sessions/{id}",
-      authorized((_request, { key, params }) => {
-        requireAdmin(key, "Disconnecting sessions");
+      authorized((_request, { apiKey, params }) => {
+        requireAdmin(apiKey, "Disconnecting sessions");
         const entry = [...host.sessions()].find(({ session }) => session.id === params.id);
         if (entry === undefined || entry.session.closed) {
           throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
         }
         const { session } = entry;
         logger.info("API key {key} disconnected {nick} (session {session})", {
-          key: key.name,
+          key: apiKey.name,
           nick: session.nick || "(not logged in)",
           session: session.id,
         });
         session.close(
           "forbidden",
           "Disconnected by a server admin",
-          `disconnected by ${key.name}`,
+          `disconnected by ${apiKey.name}`,
         );
         return Response.json({ id: session.id, nick: session.nick });
       }),

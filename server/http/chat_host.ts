@@ -63,7 +63,7 @@ export interface SessionInfo {
 export function describeSession({ session, transport }: SessionEntry): SessionInfo {
   return {
     id: session.id,
-    nick: session.registered ? session.nick : "",
+    nick: session.loggedIn ? session.nick : "",
     transport,
     ip: session.ip,
     account: session.account !== undefined,

@@ -197,7 +197,7 @@ export class HttpServer {
         }));
     addApiRoutes(this.router, {
       host,
-      keys: new ApiKeyService(host.store),
+      apiKeys: new ApiKeyService(host.store),
       bots: this.#bots,
       metrics,
       logger: this.#logger,

@@ -1,6 +1,6 @@
 /**
  * Hourly allowances per client address, for things one address should not
- * do in bulk (creating rooms, registering accounts). Addresses are counted
+ * do in bulk (creating rooms, creating accounts). Addresses are counted
  * by {@linkcode ipKey} (IPv6 per /64). With several instances the counts
  * live in Redis (server/cluster/redis_address_quota.ts), so the limits are
  * the cluster's.

@@ -108,9 +108,9 @@ export class ConnectionLimiter {
    * instance's counts only, or throws `too_many_connections`.
    */
   acquire(ip: string): ConnectionSlot {
-    const key = ipKey(ip);
-    this.#check(key, { total: 0, ip: 0, handshakes: 0 });
-    return new Slot(this.#counts, key);
+    const address = ipKey(ip);
+    this.#check(address, { total: 0, ip: 0, handshakes: 0 });
+    return new Slot(this.#counts, address);
   }
 
   /**
@@ -123,10 +123,10 @@ export class ConnectionLimiter {
   async admit(ip: string): Promise<ConnectionSlot> {
     const remote = this.#counts.remote;
     if (remote === undefined) return this.acquire(ip);
-    const key = ipKey(ip);
+    const address = ipKey(ip);
     let others = { total: 0, ip: 0, handshakes: 0 };
     try {
-      others = await remote.others(key);
+      others = await remote.others(address);
     } catch (error) {
       getLogger(["chat", "server"]).debug(
         "Connection caps checked on this instance only: {error}",
@@ -135,8 +135,8 @@ export class ConnectionLimiter {
     }
     // Checked after the wait against the local counts as they are now, so
     // connections admitted here meanwhile are not counted twice or missed.
-    this.#check(key, others);
-    return new Slot(this.#counts, key);
+    this.#check(address, others);
+    return new Slot(this.#counts, address);
   }
 
   #check(ip: string, others: { total: number; ip: number; handshakes: number }): void {

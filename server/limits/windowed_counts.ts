@@ -70,7 +70,7 @@ export interface WindowedCountsOptions {
 }
 
 /**
- * Events per key (failed logins, rooms created, accounts registered) over a
+ * Events per key (failed logins, rooms created, accounts created) over a
  * sliding window, in bounded memory: a few buckets per key, and at most
  * `maxKeys` keys, the least recently counted forgotten first.
  *

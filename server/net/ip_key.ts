@@ -6,7 +6,7 @@
 
 /**
  * The key an address is counted under (failed logins, rooms created,
- * accounts registered): IPv4 as is (also when mapped into
+ * accounts created): IPv4 as is (also when mapped into
  * IPv6), IPv6 by its /64 prefix, since one host usually owns a whole /64.
  *
  * @example

@@ -158,13 +158,13 @@ export class FramedSession extends Session {
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
       if (frame.type === "pong") return undefined;
       if (frame.type === "hello") {
-        if (this.registered || this.#helloPending) {
+        if (this.loggedIn || this.#helloPending) {
           throw new ChatError("bad_request", "Already said hello");
         }
         checkProtocolVersion(frame.protocol);
         return this.#hello(frame);
       }
-      if (!this.registered) throw new ChatError("hello_required", "Send hello first");
+      if (!this.loggedIn) throw new ChatError("hello_required", "Send hello first");
       return this.submit(frame, {
         reply: (result) => this.#ack(frame.id, result),
         fail: (error) => this.#replyError(error, frame.id),
@@ -172,7 +172,7 @@ export class FramedSession extends Session {
     } catch (error) {
       if (!(error instanceof ChatError)) throw error;
       if (
-        !this.registered &&
+        !this.loggedIn &&
         (error.code === "unsupported_version" || error.code === "hello_required")
       ) {
         this.send(encodeFrame(error.toWire(id)));
@@ -197,7 +197,7 @@ export class FramedSession extends Session {
         frame.password,
         frame.resume === undefined ? {} : { resume: frame.resume },
       );
-      if (!this.registered) return;
+      if (!this.loggedIn) return;
       const options = this.context.options;
       const welcome: WelcomeFrame = {
         type: "welcome",

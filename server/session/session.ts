@@ -14,6 +14,7 @@ import type { Request } from "../../shared/protocol.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
+import { isServerAdmin } from "../accounts/server_admin.ts";
 import type { Broker } from "../chat/broker.ts";
 import type { Delivery } from "../chat/delivery.ts";
 import { type Member, rightsKey, type Room } from "../chat/room.ts";
@@ -21,6 +22,7 @@ import type { ServerMetrics } from "../server_metrics.ts";
 import type { ServerOptions } from "../config/server_options.ts";
 import type { UnreadCount } from "../store/store.ts";
 import { resumeHashOf } from "./resume_token.ts";
+import { RequestRate } from "../limits/request_rate.ts";
 import { TokenBucket } from "../limits/token_bucket.ts";
 
 /** What every session needs from its server. */
@@ -92,7 +94,7 @@ export abstract class Session implements Member {
   protected readonly queue: OutboundQueue;
   /** Replies to this connection's requests, in the order the requests came. */
   protected readonly replies = new OrderedReplies();
-  #registered = false;
+  #loggedIn = false;
   #closed = false;
   // Set once the session stops taking requests and waits for those in flight.
   #finishing: Promise<void> | undefined;
@@ -105,7 +107,7 @@ export abstract class Session implements Member {
   // The peer's input ended; and what waits for that to close the transport.
   #inputEnded = false;
   #onInputEnded: (() => void) | undefined;
-  #bucket: TokenBucket;
+  #rate: RequestRate;
   // History requests read or waiting their turn, not yet answered.
   #historyRequests = 0;
   // Made on the first refusal: most connections never need it.
@@ -120,10 +122,7 @@ export abstract class Session implements Member {
       onError: () => this.abort("write failed"),
       scheduler: context.flushScheduler,
     });
-    this.#bucket = new TokenBucket({
-      burst: context.options.rateBurst,
-      ratePerSecond: context.options.ratePerSecond,
-    });
+    this.#rate = new RequestRate(context.options, { metrics: context.metrics });
   }
 
   /** Rooms this session is in (made on first use: idle connections are in none). */
@@ -137,8 +136,8 @@ export abstract class Session implements Member {
   }
 
   /** Whether login has completed. */
-  get registered(): boolean {
-    return this.#registered;
+  get loggedIn(): boolean {
+    return this.#loggedIn;
   }
 
   /** Whether the session is closing or closed. */
@@ -242,29 +241,29 @@ export abstract class Session implements Member {
         throw error;
       });
       this.account = account.key;
-      this.admin = account.admin || options.admins.includes(account.key);
+      this.admin = isServerAdmin({ account, admins: options.admins });
       name = account.name;
     } else if (options.auth === "required") {
       throw new ChatError(
         "auth_required",
         "This server needs an account: log in with your password",
       );
-    } else if (await accounts.isRegistered(nick)) {
+    } else if (await accounts.exists(nick)) {
       throw new ChatError("auth_required", `${nick} is a registered nickname: give its password`);
     } else {
       await accounts.refuseLookalike(nick);
     }
     if (this.#closed) return undefined;
     // Over several instances the claim is a round trip to Redis.
-    await broker.register(this, name, {
+    await broker.claim(this, name, {
       multipleSessions: options.sessions === "multiple",
       ...(hello.resume === undefined ? {} : { resume: resumeHashOf(hello.resume) }),
     });
     if (this.#closed) {
-      broker.unregister(this);
+      broker.release(this);
       return undefined;
     }
-    this.#registered = true;
+    this.#loggedIn = true;
     this.context.onLogin?.(this);
     this.context.logger.info(
       this.account === undefined
@@ -296,9 +295,8 @@ export abstract class Session implements Member {
    */
   protected checkRate(options: { answer?: boolean } = {}): void {
     const now = performance.now();
-    const wait = this.#bucket.take(now);
-    if (wait === 0) return;
-    this.context.metrics.rateLimited++;
+    const refusal = this.#rate.check(now);
+    if (refusal === undefined) return;
     this.#strikes ??= new TokenBucket({
       burst: this.context.options.floodStrikes,
       ratePerSecond: 1,
@@ -308,12 +306,7 @@ export abstract class Session implements Member {
       void this.finish("flood", "Too many requests over the rate limit");
     }
     if (options.answer === false) return;
-    const { ratePerSecond, rateBurst } = this.context.options;
-    throw new ChatError(
-      "rate_limited",
-      `Rate limit: ${ratePerSecond} requests/s (burst ${rateBurst})`,
-      { retryAfterMs: wait },
-    );
+    throw refusal;
   }
 
   /**
@@ -378,9 +371,10 @@ export abstract class Session implements Member {
     const broker = this.context.broker;
     switch (request.type) {
       case "join": {
-        const options: { since?: number; key?: string } = {};
+        const options: { since?: number; passphrase?: string } = {};
         if (request.since !== undefined) options.since = request.since;
-        if (request.key !== undefined) options.key = request.key;
+        // The wire calls a room's passphrase its `key` (docs/protocol.md).
+        if (request.key !== undefined) options.passphrase = request.key;
         return broker.join(this, request.room, options) as unknown as Outcome;
       }
       case "leave":
@@ -418,11 +412,12 @@ export abstract class Session implements Member {
       case "read":
         return broker.directMessages.markRead(this, request.with, request.upTo);
       case "register":
-        return this.#registerAccount(request.password);
+        return this.#createAccount(request.password);
       case "mode": {
-        const change: { inviteOnly?: boolean; key?: string | null } = {};
+        const change: { inviteOnly?: boolean; passphrase?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
-        if (request.key !== undefined) change.key = request.key;
+        // The wire's `key` is the room's passphrase, as in join.
+        if (request.key !== undefined) change.passphrase = request.key;
         return broker.moderation.mode(this, request.room, change);
       }
       default:
@@ -440,7 +435,7 @@ export abstract class Session implements Member {
   async #rename(nick: string): Promise<Record<string, unknown>> {
     if (
       this.account === undefined && !this.isNamed(nick) &&
-      await this.context.accounts.isRegistered(nick)
+      await this.context.accounts.exists(nick)
     ) {
       throw new ChatError(
         "auth_required",
@@ -451,14 +446,14 @@ export abstract class Session implements Member {
     return this.context.broker.rename(this, nick);
   }
 
-  async #registerAccount(password: string): Promise<Record<string, unknown>> {
+  async #createAccount(password: string): Promise<Record<string, unknown>> {
     if (this.account !== undefined) {
       throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
     }
-    const account = await this.context.accounts.register(this.nick, password, { ip: this.ip });
+    const account = await this.context.accounts.create(this.nick, password, { ip: this.ip });
     const guestKey = rightsKey(this);
     this.account = account.key;
-    this.admin = account.admin || this.context.options.admins.includes(account.key);
+    this.admin = isServerAdmin({ account, admins: this.context.options.admins });
     await this.context.broker.guestRights.adopt(this, guestKey);
     this.context.logger.info("{nick} registered an account", { nick: this.nick });
     return { nick: account.name };
@@ -578,9 +573,9 @@ export abstract class Session implements Member {
   }
 
   #leaveBroker(reason: string, code: ErrorCode): void {
-    if (!this.#registered) return;
-    this.#registered = false;
-    this.context.broker.unregister(this, reason, { keepRights: this.#displaced });
+    if (!this.#loggedIn) return;
+    this.#loggedIn = false;
+    this.context.broker.release(this, reason, { keepRights: this.#displaced });
     // The code, not the reason: a quit reason is the user's own words.
     this.context.logger.info("{nick} disconnected (session {session}): {code}", {
       nick: this.nick,
@@ -607,15 +602,15 @@ export abstract class Session implements Member {
   }
 }
 
-/** The defined entries of `source` among `keys`. */
+/** The defined fields of `source` among `fields`. */
 function pick<T extends object, K extends keyof T>(
   source: T,
-  keys: readonly K[],
+  fields: readonly K[],
 ): { [P in K]?: Exclude<T[P], undefined> } {
   const out: { [P in K]?: Exclude<T[P], undefined> } = {};
-  for (const key of keys) {
-    const value = source[key];
-    if (value !== undefined) out[key] = value as Exclude<T[K], undefined>;
+  for (const field of fields) {
+    const value = source[field];
+    if (value !== undefined) out[field] = value as Exclude<T[K], undefined>;
   }
   return out;
 }

@@ -171,7 +171,7 @@ export class TextSession extends Session {
     if (line instanceof ChatError) {
       // The line is dropped whole; at a login prompt, the login starts over.
       this.#error(line);
-      if (!this.registered && !this.closed) {
+      if (!this.loggedIn && !this.closed) {
         this.#loginNick = undefined;
         this.send(encoder.encode("Nickname: "));
       }
@@ -179,7 +179,7 @@ export class TextSession extends Session {
     }
     if (line.trim() === "" && this.#loginNick === undefined) return undefined;
     try {
-      if (!this.registered) return this.#handleLogin(line);
+      if (!this.loggedIn) return this.#handleLogin(line);
       // Before parsing: a line refused as invalid costs a token like any other.
       this.checkRate();
       return this.#handleCommand(parseCommand(line, { currentRoom: this.#currentRoom }));
@@ -195,7 +195,7 @@ export class TextSession extends Session {
       if (this.#loginNick === undefined) {
         const nick = validateNick(line.trim());
         const needsPassword = this.context.options.auth === "required" ||
-          await this.context.accounts.isRegistered(nick);
+          await this.context.accounts.exists(nick);
         if (needsPassword) {
           this.#loginNick = nick;
           this.send(encoder.encode(`Password for ${nick}: `));
@@ -207,7 +207,7 @@ export class TextSession extends Session {
         this.#loginNick = undefined;
         await this.login(nick, line);
       }
-      if (!this.registered) return;
+      if (!this.loggedIn) return;
       this.#line(
         `Welcome, ${this.nick}! /join ROOM to start talking, /rooms to see rooms, /help for commands.`,
       );
@@ -220,7 +220,7 @@ export class TextSession extends Session {
       }
     } catch (error) {
       this.#error(error);
-      if (!this.registered && !this.closed) this.send(encoder.encode("Nickname: "));
+      if (!this.loggedIn && !this.closed) this.send(encoder.encode("Nickname: "));
     }
   }
 

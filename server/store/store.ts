@@ -68,7 +68,7 @@ export interface RoomRecord {
   owner: string | null;
   topic: string;
   inviteOnly: boolean;
-  /** A key (password) needed to join, or null. */
+  /** The passphrase needed to join (the wire calls it the room's `key`), or null. */
   passphrase: string | null;
   createdAt: number;
   /** Id of the last message committed in the room. */
