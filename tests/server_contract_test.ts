@@ -4,7 +4,7 @@
  * the document says so, in the place a client author reads it.
  */
 import assert from "node:assert/strict";
-import { Peer } from "./support/peer.ts";
+import { Peer, TextPeer } from "./support/peer.ts";
 import { docSection, errorTable, flat } from "./support/protocol_doc.ts";
 import { listenRelaxed } from "./support/test_server.ts";
 
@@ -38,4 +38,21 @@ Deno.test("a body that is missing, not a string or empty is invalid_body, as the
     flat(docSection("## 7. Names and text")),
     /A `body` that is missing or not a string is `invalid_body` too/,
   );
+});
+
+Deno.test("plain text writes a body's TAB as is, a newline as an indented continuation, the rest made visible", async () => {
+  await using server = await listenRelaxed({ textPromptDelayMs: 50 });
+  await using carol = await TextPeer.connect(server.addr.port);
+  carol.write("carol\n/join dev\n");
+  await carol.waitFor("--- Now talking in #dev");
+  await using bob = await Peer.join(server.addr.port, "bob");
+  await bob.request({ type: "join", room: "dev" });
+  // Bidi controls and zero-width characters are allowed in bodies; controls but these two are not.
+  const body = "col\tumn\u202Eevil\u200Bgap\nnext\tline";
+  assert.equal((await bob.request({ type: "say", room: "dev", body })).type, "ack");
+  await carol.waitFor("next\tline\r\n");
+  assert.match(carol.text, /<bob> col\tumn<U\+202E>evil<U\+200B>gap\r\n {4}next\tline\r\n/);
+  const output = flat(docSection("## 17. Plain-text mode"));
+  assert.match(output, /a TAB is written as is/);
+  assert.match(output, /a newline ends the line, its continuation line indented by four spaces/);
 });
