@@ -56,3 +56,76 @@ Deno.test("plain text writes a body's TAB as is, a newline as an indented contin
   assert.match(output, /a TAB is written as is/);
   assert.match(output, /a newline ends the line, its continuation line indented by four spaces/);
 });
+
+Deno.test("plain text: a line over the cap is refused in its place, the rest of it up to its LF discarded, the connection kept", async () => {
+  await using server = await listenRelaxed({ textPromptDelayMs: 50, maxLineBytes: 64 });
+  await using carol = await TextPeer.connect(server.addr.port);
+  carol.write("carol\n/join dev\n");
+  await carol.waitFor("--- Now talking in #dev");
+  const refusal = "! frame_too_large: Line exceeds limit of 64 bytes; it was dropped\r\n";
+  // One write: the refusal comes after the output of the line before it (the echo of a say,
+  // at its commit), and before the reply to the line after it.
+  carol.write(`one\n${"x".repeat(100)}\n/who dev\n`);
+  await carol.waitFor("--- In #dev: carol");
+  const shown = carol.text.slice(carol.text.indexOf("--- Now talking"));
+  assert.match(shown, new RegExp(`<carol> one\\r\\n${escape(refusal)}--- In #dev: carol\\r\\n`));
+  // A line's rest is not a line of its own, however it arrives.
+  carol.write("y".repeat(100));
+  carol.write(`${"y".repeat(30)}tail\nthree\n`);
+  await carol.waitFor("<carol> three");
+  assert.doesNotMatch(carol.text, /tail/);
+  assert.equal(carol.text.split(refusal).length - 1, 2);
+  const text = flat(docSection("## 17. Plain-text mode"));
+  assert.match(text, /`! frame_too_large: Line exceeds limit of 16384 bytes; it was dropped`/);
+  assert.match(text, /discards the rest of it up to its LF, and keeps the connection/);
+  assert.match(text, /in the line's place, after the output of the lines before it/);
+});
+
+Deno.test("plain text: a line over the cap at the password prompt starts the login over", async () => {
+  await using server = await listenRelaxed({ textPromptDelayMs: 50, maxLineBytes: 64 });
+  await server.accounts.register("erin", "correct horse");
+  await using erin = await TextPeer.connect(server.addr.port);
+  erin.write("erin\n");
+  await erin.waitFor("Password for erin: ");
+  // Not taken as the password: the login starts over at the nickname.
+  erin.write(`${"p".repeat(100)}\n`);
+  await erin.waitFor(/it was dropped\r\nNickname: $/);
+  erin.write("erin\ncorrect horse\n");
+  await erin.waitFor("Welcome, erin!");
+  assert.match(
+    flat(docSection("## 17. Plain-text mode")),
+    /at a login prompt the login starts over/,
+  );
+});
+
+Deno.test("plain text: lines refused as over the cap or not UTF-8 cost a rate token like any line", async () => {
+  await using server = await listenRelaxed({
+    textPromptDelayMs: 50,
+    maxLineBytes: 64,
+    rateBurst: 4,
+    ratePerSecond: 0.001,
+  });
+  await using mallory = await TextPeer.connect(server.addr.port);
+  mallory.write("mallory\n");
+  await mallory.waitFor("Welcome, mallory!");
+  // The login took one token of four: two refused lines take two, the third line is over the rate.
+  mallory.write(`${"x".repeat(100)}\n`);
+  mallory.conn.write(new Uint8Array([0x61, 0xc0, 0xaf, 0x0a])).catch(() => {});
+  mallory.write(`${"x".repeat(100)}\n`);
+  mallory.write("/help\n");
+  await mallory.waitFor("! rate_limited: ");
+  assert.match(
+    mallory.text,
+    /! frame_too_large: [^\r]*\r\n! invalid_utf8: [^\r]*\r\n! frame_too_large: /,
+  );
+  assert.match(mallory.text, /! rate_limited: /);
+  assert.match(
+    flat(docSection("## 17. Plain-text mode")),
+    /costs a rate-limit token like any line/,
+  );
+});
+
+/** `text` as a regular expression matching it literally. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -103,11 +103,12 @@ export class TextSession extends Session {
       const piece = chunk.subarray(start, end);
       if (!this.#discarding) {
         if (this.#pendingBytes + piece.length > this.context.options.maxLineBytes) {
-          // Drop the rest of an over-long line but keep the connection.
+          // Drop the rest of an over-long line but keep the connection; the
+          // refusal takes the line's place, after the replies to those before.
           this.#pending = [];
           this.#pendingBytes = 0;
           this.#discarding = true;
-          this.#error(
+          lines.push(
             new ChatError(
               "frame_too_large",
               `Line exceeds limit of ${this.context.options.maxLineBytes} bytes; it was dropped`,
@@ -160,6 +161,11 @@ export class TextSession extends Session {
 
   ping(): void {}
 
+  /** Runs `show` once the replies to earlier lines are out (at once when none is waiting). */
+  #inTurn(show: () => void): void {
+    this.#replies.add(undefined, show, () => {});
+  }
+
   #line(text: string): void {
     this.send(encoder.encode(text + "\r\n"));
   }
@@ -175,12 +181,20 @@ export class TextSession extends Session {
   #handleLine(line: string | ChatError): Promise<void> | undefined {
     this.#prompted = true;
     if (line instanceof ChatError) {
-      // The line is dropped whole; at a login prompt, the login starts over.
-      this.#error(line);
-      if (!this.registered && !this.closed) {
-        this.#loginNick = undefined;
-        this.send(encoder.encode("Nickname: "));
+      // The line is dropped whole, for a token like any line; at a login
+      // prompt, the login starts over.
+      let refusal = line;
+      try {
+        this.checkRate();
+      } catch (error) {
+        refusal = error as ChatError;
       }
+      const prompt = !this.registered;
+      if (prompt) this.#loginNick = undefined;
+      this.#inTurn(() => {
+        this.#error(refusal);
+        if (prompt && !this.closed) this.send(encoder.encode("Nickname: "));
+      });
       return undefined;
     }
     if (line.trim() === "" && this.#loginNick === undefined) return undefined;
