@@ -129,3 +129,37 @@ Deno.test("plain text: lines refused as over the cap or not UTF-8 cost a rate to
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("before welcome every request, a ping too, valid or not, is hello_required and ends the connection", async () => {
+  await using server = await listenRelaxed();
+  const port = server.addr.port;
+  for (
+    const frame of [
+      { type: "ping", id: 1 },
+      { type: "ping" },
+      { type: "join", id: 2, room: "bad room!" },
+      { type: "frobnicate", id: 3 },
+      { type: "say", id: 4, room: "dev" },
+    ]
+  ) {
+    await using early = await Peer.connect(port);
+    early.send(frame);
+    const error = await early.next();
+    assert.deepEqual([error.type, error.code, error.id], ["error", "hello_required", frame.id]);
+    assert.deepEqual([(await early.next()).type, early.frames.at(-1)?.code], [
+      "bye",
+      "hello_required",
+    ]);
+    await early.closed;
+  }
+  // A pong is ignored; after a refused hello, a ping is still one request too early.
+  await using _alice = await Peer.join(port, "alice");
+  await using late = await Peer.connect(port);
+  late.send({ type: "pong" });
+  assert.equal((await late.hello("alice")).code, "name_taken");
+  late.send({ type: "ping", id: 5 });
+  assert.deepEqual([(await late.next()).code, (await late.next()).type], ["hello_required", "bye"]);
+  await late.closed;
+  assert.match(errorTable().get("hello_required")!, /a `ping` too/);
+  assert.match(flat(docSection("## 4. Session: hello and welcome")), /a `ping` request too/);
+});
