@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { Peer, TextPeer } from "./support/peer.ts";
-import { docSection, errorTable, flat } from "./support/protocol_doc.ts";
+import { SqliteStore } from "../server/store/sqlite_store.ts";
+import type { Store, StoreWrite } from "../server/store/store.ts";
+import { startHttp } from "./support/http_fixture.ts";
+import { byeTable, docSection, errorTable, flat } from "./support/protocol_doc.ts";
 import { listenRelaxed } from "./support/test_server.ts";
 
 Deno.test("a body that is missing, not a string or empty is invalid_body, as the error table says", async () => {
@@ -162,4 +165,91 @@ Deno.test("before welcome every request, a ping too, valid or not, is hello_requ
   await late.closed;
   assert.match(errorTable().get("hello_required")!, /a `ping` too/);
   assert.match(flat(docSection("## 4. Session: hello and welcome")), /a `ping` request too/);
+});
+
+/**
+ * A real in-memory SQLite store whose writes of messages wait, after
+ * `hold()`, until `release()`: a say stays in flight as long as a test needs.
+ */
+function holdingStore(): { store: Store; hold(): Promise<void>; release(): void } {
+  const real = SqliteStore.memory();
+  let gate: PromiseWithResolvers<void> | undefined;
+  let entered: PromiseWithResolvers<void> | undefined;
+  const store = new Proxy(real, {
+    get(target, property) {
+      if (property === "write") {
+        return async (batch: StoreWrite[]) => {
+          if (gate !== undefined && batch.some((write) => write.kind === "message")) {
+            entered?.resolve();
+            await gate.promise;
+          }
+          return await target.write(batch);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    store,
+    // Resolves once a write of messages is waiting.
+    hold: () => {
+      gate = Promise.withResolvers();
+      entered = Promise.withResolvers();
+      return entered.promise;
+    },
+    release: () => {
+      gate?.resolve();
+      gate = undefined;
+    },
+  };
+}
+
+Deno.test("a server admin's disconnect is bye forbidden, after the replies to the requests started", async () => {
+  const holding = holdingStore();
+  await using http = await startHttp({ store: holding.store } as never);
+  const port = http.server.addr.port;
+  await using alice = await Peer.join(port, "alice");
+  await using mallory = await Peer.join(port, "mallory");
+  await alice.request({ type: "join", room: "dev" });
+  await mallory.request({ type: "join", room: "dev" });
+  const waiting = holding.hold();
+  mallory.send({ type: "say", id: 99, room: "dev", body: "in flight" });
+  await waiting;
+  const sessions = await http.api("GET", "/api/v1/sessions", { key: http.adminKey });
+  const target = sessions.json.sessions.find((s: { nick: string }) => s.nick === "mallory");
+  const gone = await http.api("DELETE", `/api/v1/sessions/${target.id}`, { key: http.adminKey });
+  assert.equal(gone.status, 200);
+  // Once asked, it is going: a second disconnect finds no session.
+  const again = await http.api("DELETE", `/api/v1/sessions/${target.id}`, { key: http.adminKey });
+  assert.equal(again.status, 404);
+  holding.release();
+  const bye = await mallory.next((f) => f.type === "bye");
+  await mallory.closed;
+  assert.deepEqual([bye.code, bye.message], ["forbidden", "Disconnected by a server admin"]);
+  const ack = mallory.frames.findIndex((f) => f.type === "ack" && f.id === 99);
+  assert.ok(ack !== -1 && ack < mallory.frames.indexOf(bye), "the say in flight is acked first");
+  const left = await alice.next((f) => f.type === "leave" && f.nick === "mallory");
+  assert.equal(left.reason, "disconnected by opsbot");
+  assert.match(byeTable().get("forbidden")!, /A server admin disconnected the session/);
+  assert.match(errorTable().get("forbidden")!, /As the code of a `bye`/);
+});
+
+Deno.test("every code the server closes a session with literally is in section 16's bye table", async () => {
+  const codes = new Set<string>();
+  const root = new URL("../server/", import.meta.url);
+  const walk = async (dir: URL): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) await walk(new URL(`${entry.name}/`, dir));
+      else if (entry.name.endsWith(".ts")) {
+        const source = await Deno.readTextFile(new URL(entry.name, dir));
+        const calls = /\.(?:close|finish)\(\s*"([a-z_]+)"|type: "bye", code: "([a-z_]+)"/g;
+        for (const [, call, bye] of source.matchAll(calls)) codes.add((call ?? bye)!);
+      }
+    }
+  };
+  await walk(root);
+  assert.ok(codes.has("server_shutdown") && codes.has("forbidden"), [...codes].join(" "));
+  const table = byeTable();
+  for (const code of codes) assert.ok(table.has(code), `bye ${code} is not in section 16`);
 });

@@ -251,7 +251,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
       authorized((_request, { key, params }) => {
         requireAdmin(key, "Disconnecting sessions");
         const entry = [...host.sessions()].find(({ session }) => session.id === params.id);
-        if (entry === undefined || entry.session.closed) {
+        if (entry === undefined || entry.session.finishing) {
           throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
         }
         const { session } = entry;
@@ -260,7 +260,8 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           nick: session.nick || "(not logged in)",
           session: session.id,
         });
-        session.close(
+        // Like any close on purpose: the requests started are answered before the bye.
+        void session.finish(
           "forbidden",
           "Disconnected by a server admin",
           `disconnected by ${key.name}`,
