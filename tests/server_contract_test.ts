@@ -9,7 +9,10 @@ import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { Store, StoreWrite } from "../server/store/store.ts";
 import { startHttp } from "./support/http_fixture.ts";
 import { byeTable, docSection, errorTable, flat } from "./support/protocol_doc.ts";
-import { listenRelaxed } from "./support/test_server.ts";
+import { RedisServer } from "./support/redis_server.ts";
+import { listenRelaxed, withDataDir } from "./support/test_server.ts";
+import { MAX_LIST_PAGE } from "../shared/protocol.ts";
+import { nameKey } from "../shared/validation.ts";
 
 Deno.test("a body that is missing, not a string or empty is invalid_body, as the error table says", async () => {
   await using server = await listenRelaxed();
@@ -252,4 +255,131 @@ Deno.test("every code the server closes a session with literally is in section 1
   assert.ok(codes.has("server_shutdown") && codes.has("forbidden"), [...codes].join(" "));
   const table = byeTable();
   for (const code of codes) assert.ok(table.has(code), `bye ${code} is not in section 16`);
+});
+
+/** The rooms of `names` as store writes: one invite-only, one with a key, all empty. */
+function roomWrites(names: string[]): StoreWrite[] {
+  return names.map((name, index) => ({
+    kind: "room",
+    record: {
+      key: nameKey(name),
+      name,
+      owner: null,
+      topic: "",
+      inviteOnly: index === 1,
+      passphrase: index === 2 ? "s3cret" : null,
+      createdAt: 1_700_000_000_000,
+      lastId: 0,
+    },
+  }));
+}
+
+Deno.test("rooms: total counts every room, empty, invite-only and keyed ones too; a page holds 1,000 at most, a larger limit is taken as 1,000", async () => {
+  await withDataDir(async (dir) => {
+    const names = Array.from(
+      { length: MAX_LIST_PAGE + 1 },
+      (_, i) => `r${String(i).padStart(4, "0")}`,
+    );
+    const store = SqliteStore.open(dir);
+    await store.write(roomWrites(names));
+    await store.close();
+    await using server = await listenRelaxed({ dataDir: dir });
+    await using alice = await Peer.join(server.addr.port, "alice");
+    for (const limit of [undefined, MAX_LIST_PAGE, MAX_LIST_PAGE + 1, 1_000_000]) {
+      const page = await alice.request({
+        type: "rooms",
+        ...(limit === undefined ? {} : { limit }),
+      });
+      assert.equal(page.type, "ack", `limit ${limit}`);
+      assert.deepEqual(
+        page.result.rooms.map((room: { name: string }) => room.name),
+        names.slice(0, 1000),
+      );
+      assert.deepEqual([page.result.total, page.result.more], [1001, true]);
+    }
+    const last = await alice.request({ type: "rooms", after: "r0999" });
+    assert.deepEqual(last.result, {
+      rooms: [{ name: "r1000", members: 0, topic: "" }],
+      total: 1001,
+    });
+    assert.equal((await alice.request({ type: "rooms", limit: 0 })).code, "bad_request");
+  });
+  const lists = flat(docSection("## 8. Requests and their acks"));
+  assert.match(lists, /never more than \*\*1,000\*\* \(`MAX_LIST_PAGE` in `shared\/protocol.ts`\)/);
+  assert.match(lists, /a `limit` above 1,000 is taken as 1,000, not refused/);
+  assert.match(lists, /Every room that exists is listed, empty, invite-only and keyed rooms too/);
+  assert.match(
+    lists,
+    /`total` is the size of the whole list when the reply is made, not of the page/,
+  );
+});
+
+Deno.test("users and who: total counts each nickname once, whatever its sessions; 1,000 names a page at most", async () => {
+  await using server = await listenRelaxed({
+    maxConnections: 2000,
+    maxConnectionsPerIp: 2000,
+    maxHandshakesPerIp: 2000,
+  });
+  const port = server.addr.port;
+  await server.accounts.register("alice", "correct horse");
+  await using phone = await Peer.join(port, "alice", { password: "correct horse" });
+  await using laptop = await Peer.join(port, "alice", { password: "correct horse" });
+  await using bob = await Peer.join(port, "bob");
+  for (const peer of [phone, laptop, bob]) await peer.request({ type: "join", room: "dev" });
+  const who = await bob.request({ type: "who", room: "dev", limit: 1 });
+  assert.deepEqual(who.result, { room: "dev", members: ["alice"], total: 2, more: true });
+  const everyone = await bob.request({ type: "who", room: "dev", limit: 1_000_000 });
+  assert.deepEqual(everyone.result, { room: "dev", members: ["alice", "bob"], total: 2 });
+  assert.deepEqual((await bob.request({ type: "users" })).result, {
+    users: ["alice", "bob"],
+    total: 2,
+  });
+  // 999 more guests, who only log in: 1,001 nicknames online.
+  const guests = await Promise.all(
+    Array.from({ length: 999 }, (_, i) => Peer.join(port, `g${String(i).padStart(3, "0")}`)),
+  );
+  try {
+    for (const limit of [undefined, 5000]) {
+      const page = await bob.request({ type: "users", ...(limit === undefined ? {} : { limit }) });
+      assert.equal(page.result.users.length, MAX_LIST_PAGE, `limit ${limit}`);
+      assert.deepEqual([page.result.total, page.result.more], [1001, true]);
+    }
+    // alice, bob, g000 ... g997 on the first page; the last one on the next.
+    const rest = await bob.request({ type: "users", after: "g997" });
+    assert.deepEqual(rest.result, { users: ["g998"], total: 1001 });
+  } finally {
+    await Promise.all(guests.map((guest) => guest[Symbol.asyncDispose]()));
+  }
+  const lists = flat(docSection("## 8. Requests and their acks"));
+  assert.match(lists, /a nickname with several sessions counts once/);
+  assert.match(lists, /for `users` the nicknames online on the server, each counted once/);
+});
+
+Deno.test("with --redis, total counts the rooms and the users of every instance", async () => {
+  await using redis = await RedisServer.start();
+  const instance = () => listenRelaxed({ redis: redis.url, redisPresenceTtlMs: 3000 });
+  await using a = await instance();
+  await using b = await instance();
+  await using alice = await Peer.join(a.addr.port, "alice");
+  await using bob = await Peer.join(b.addr.port, "bob");
+  await alice.request({ type: "join", room: "lobby" });
+  await bob.request({ type: "join", room: "lobby" });
+  // Made on b and never joined on a; bob then speaks in the lobby, after it was made.
+  await bob.request({ type: "join", room: "bobs" });
+  await bob.request({ type: "leave", room: "bobs" });
+  await bob.request({ type: "say", room: "lobby", body: "made #bobs" });
+  await alice.next((f) => f.type === "message" && f.body === "made #bobs");
+  const rooms = await alice.request({ type: "rooms" });
+  assert.deepEqual(rooms.result, {
+    rooms: [{ name: "bobs", members: 0, topic: "" }, { name: "lobby", members: 2, topic: "" }],
+    total: 2,
+  });
+  const users = await alice.request({ type: "users", limit: 1 });
+  assert.deepEqual(users.result, { users: ["alice"], total: 2, more: true });
+  const who = await alice.request({ type: "who", room: "lobby" });
+  assert.deepEqual(who.result, { room: "lobby", members: ["alice", "bob"], total: 2 });
+  assert.match(
+    flat(docSection("## 8. Requests and their acks")),
+    /with `--redis`, those of every instance/,
+  );
 });
