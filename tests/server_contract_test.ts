@@ -4,7 +4,7 @@
  * the document says so, in the place a client author reads it.
  */
 import assert from "node:assert/strict";
-import { Peer, TextPeer } from "./support/peer.ts";
+import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { Store, StoreWrite } from "../server/store/store.ts";
 import { startHttp } from "./support/http_fixture.ts";
@@ -382,4 +382,40 @@ Deno.test("with --redis, total counts the rooms and the users of every instance"
     flat(docSection("## 8. Requests and their acks")),
     /with `--redis`, those of every instance/,
   );
+});
+
+Deno.test("a guest's room is deleted once empty for --guest-room-ttl and made anew from id 1; an account's stays", async () => {
+  // The rest is pinned in tests/server_rooms_test.ts and tests/redis_rooms_test.ts: a room survives
+  // its last member until the TTL, is deleted with its history after it, an account's is kept.
+  await using server = await listenRelaxed({ guestRoomTtlMs: 0 });
+  await server.accounts.register("owner", "correct horse");
+  await using owner = await Peer.join(server.addr.port, "owner", { password: "correct horse" });
+  await using guest = await Peer.join(server.addr.port, "guest");
+  for (const [peer, room] of [[owner, "club"], [guest, "passing"]] as const) {
+    await peer.request({ type: "join", room });
+    await peer.request({ type: "say", room, body: "one" });
+    await peer.request({ type: "say", room, body: "two" });
+    await peer.request({ type: "leave", room });
+  }
+  assert.equal(await server.broker.expireRooms(), 1);
+  const names = (await guest.request({ type: "rooms" })).result.rooms.map((r: Frame) => r.name);
+  assert.deepEqual(names, ["club"]);
+  // The client remembers id 2 of #passing: the room it finds is another one.
+  const again = await guest.request({ type: "join", room: "passing", since: 2 });
+  assert.deepEqual([again.result.lastId, again.result.history], [0, []]);
+  assert.equal((await guest.request({ type: "say", room: "passing", body: "new" })).result.id, 1);
+  const kept = await owner.request({ type: "join", room: "club", since: 0 });
+  assert.deepEqual(kept.result.history.map((m: Frame) => m.body), ["one", "two"]);
+  const rooms = flat(docSection("## 7. Names and text"));
+  assert.match(rooms, /A room an account owns is kept however long it is empty/);
+  assert.match(rooms, /once it has been empty for `--guest-room-ttl`/);
+  assert.match(
+    flat(docSection("## 11. Message ids and timestamps")),
+    /a `join` reply whose `lastId` is below the `since` sent/,
+  );
+  const people = flat(
+    await Deno.readTextFile(new URL("../docs/accounts_and_moderation.md", import.meta.url)),
+  );
+  assert.match(people, /A room an account owns is kept however long it is empty/);
+  assert.doesNotMatch(people, /not deleted when everyone leaves/);
 });
