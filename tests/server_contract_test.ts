@@ -419,3 +419,36 @@ Deno.test("a guest's room is deleted once empty for --guest-room-ttl and made an
   assert.match(people, /A room an account owns is kept however long it is empty/);
   assert.doesNotMatch(people, /not deleted when everyone leaves/);
 });
+
+Deno.test("plain text: an error, /help and /switch come after the replies and echoes of earlier lines", async () => {
+  await using server = await listenRelaxed({ textPromptDelayMs: 50 });
+  await using carol = await TextPeer.connect(server.addr.port);
+  carol.write("carol\n/join dev\n/join ops\n");
+  await carol.waitFor("--- Now talking in #ops");
+  const start = carol.text.length;
+  // Each say waits for its commit; the replies to the lines after it must not overtake its echo.
+  carol.write("one\n/frobnicate\ntwo\n/msg\nthree\n/switch dev\nfour\n/help\n/who\n");
+  await carol.waitFor("--- In #dev: carol");
+  const shown = carol.text.slice(start);
+  const at = (text: string) => {
+    const index = shown.indexOf(text);
+    assert.notEqual(index, -1, text);
+    return index;
+  };
+  const replies = [
+    "! unknown_command: Unknown command /frobnicate",
+    "! bad_request: Usage: /msg",
+    "--- Now talking in #dev",
+    "    /help",
+    "--- In #dev: carol",
+  ];
+  const echoes = ["<carol> one", "<carol> two", "<carol> three", "<carol> four", "<carol> four"];
+  for (const [index, reply] of replies.entries()) {
+    assert.ok(at(echoes[index]!) < at(reply), `${reply} after ${echoes[index]}`);
+    if (index > 0) assert.ok(at(replies[index - 1]!) < at(reply), `${reply} in order`);
+  }
+  assert.match(
+    flat(docSection("## 17. Plain-text mode")),
+    /so no reply overtakes the echo of an earlier line/,
+  );
+});

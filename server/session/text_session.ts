@@ -204,7 +204,8 @@ export class TextSession extends Session {
       this.checkRate();
       return this.#handleCommand(parseCommand(line, { currentRoom: this.#currentRoom }));
     } catch (error) {
-      this.#error(error);
+      // In the line's place, as a framed request's parse error is.
+      this.#inTurn(() => this.#error(error));
       return undefined;
     }
   }
@@ -247,7 +248,9 @@ export class TextSession extends Session {
   #handleCommand(command: Command): Promise<void> | undefined {
     switch (command.kind) {
       case "help":
-        for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
+        this.#inTurn(() => {
+          for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
+        });
         return undefined;
       case "quit": {
         // After the replies to everything typed before it.
@@ -261,7 +264,7 @@ export class TextSession extends Session {
           throw new ChatError("not_in_room", `You are not in #${command.room}`);
         }
         this.#currentRoom = room.name;
-        this.#line(`--- Now talking in #${room.name}`);
+        this.#inTurn(() => this.#line(`--- Now talking in #${room.name}`));
         return undefined;
       }
       case "request": {
