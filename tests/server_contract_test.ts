@@ -452,3 +452,25 @@ Deno.test("plain text: an error, /help and /switch come after the replies and ec
     /so no reply overtakes the echo of an earlier line/,
   );
 });
+
+Deno.test("a connection over a cap is told in its own mode: bye when framed, the closing line in plain text", async () => {
+  await using server = await listenRelaxed({ maxConnections: 1, textPromptDelayMs: 50 });
+  await using _first = await Peer.join(server.addr.port, "first");
+  await using text = await TextPeer.connect(server.addr.port);
+  text.write("second\n");
+  await text.closed;
+  assert.equal(
+    text.text,
+    "*** Closing: too_many_connections: Server full: 1 connections reached limit 1\r\n",
+  );
+  await using framed = await Peer.connect(server.addr.port);
+  framed.send({ type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "third" });
+  const bye = await framed.next();
+  assert.deepEqual([bye.type, bye.code], ["bye", "too_many_connections"]);
+  await framed.closed;
+  const transport = flat(docSection("## 1. Transport"));
+  assert.match(
+    transport,
+    /the closing line `\*\*\* Closing: too_many_connections: \.\.\.` to a plain-text one/,
+  );
+});
