@@ -474,3 +474,35 @@ Deno.test("a connection over a cap is told in its own mode: bye when framed, the
     /the closing line `\*\*\* Closing: too_many_connections: \.\.\.` to a plain-text one/,
   );
 });
+
+Deno.test("replaced is at once: the say in flight gets no ack there, is still committed, and the successor's resend is a duplicate", async () => {
+  const holding = holdingStore();
+  await using server = await listenRelaxed({ store: holding.store });
+  const port = server.addr.port;
+  const hello = { type: "hello", protocol: "1.0", client: "t", clientVersion: "0", nick: "carol" };
+  await using old = await Peer.connect(port);
+  old.send(hello);
+  const welcome = await old.next((f) => f.type === "welcome");
+  await old.request({ type: "join", room: "dev" });
+  const waiting = holding.hold();
+  const say = { type: "say", id: 50, room: "dev", body: "sent once", clientMsgId: "m-1" };
+  old.send(say);
+  await waiting;
+  await using successor = await Peer.connect(port);
+  successor.send({ ...hello, resume: welcome.resume });
+  assert.equal((await successor.next((f) => f.type === "welcome")).nick, "carol");
+  const bye = await old.next((f) => f.type === "bye");
+  assert.equal(bye.code, "replaced");
+  holding.release();
+  await old.closed;
+  assert.deepEqual(old.all((f) => f.id === 50), [], "no reply on the connection taken over");
+  await successor.request({ type: "join", room: "dev" });
+  const resent = await successor.request(say);
+  assert.equal(resent.result.duplicate, true);
+  const history = await successor.request({ type: "history", room: "dev" });
+  assert.deepEqual(history.result.messages.map((m: Frame) => m.body), ["sent once"]);
+  assert.match(
+    flat(docSection("## 16. Closing: the bye frame")),
+    /and `replaced` \(the connection taken over is most likely dead/,
+  );
+});
