@@ -506,3 +506,21 @@ Deno.test("replaced is at once: the say in flight gets no ack there, is still co
     /and `replaced` \(the connection taken over is most likely dead/,
   );
 });
+
+Deno.test("no_such_user: a dm, an op or an invite for a nickname neither online nor registered", async () => {
+  await using server = await listenRelaxed();
+  await using alice = await Peer.join(server.addr.port, "alice");
+  await alice.request({ type: "join", room: "dev" });
+  for (
+    const request of [
+      { type: "dm", to: "nobody", body: "hi" },
+      { type: "op", room: "dev", nick: "nobody" },
+      { type: "invite", room: "dev", nick: "nobody" },
+    ]
+  ) {
+    assert.equal((await alice.request(request)).code, "no_such_user", request.type);
+  }
+  // Restrictions hold for a nickname, whoever uses it: no such refusal.
+  assert.equal((await alice.request({ type: "ban", room: "dev", nick: "nobody" })).type, "ack");
+  assert.match(errorTable().get("no_such_user")!, /`op` or `invite` of such a nickname/);
+});
