@@ -524,3 +524,43 @@ Deno.test("no_such_user: a dm, an op or an invite for a nickname neither online 
   assert.equal((await alice.request({ type: "ban", room: "dev", nick: "nobody" })).type, "ack");
   assert.match(errorTable().get("no_such_user")!, /`op` or `invite` of such a nickname/);
 });
+
+/** Every key of `value` and of the maps in it, nested ones as `outer.inner`. */
+function keyPaths(value: Frame, prefix = ""): string[] {
+  return Object.entries(value).flatMap(([key, inner]) =>
+    typeof inner === "object" && inner !== null && !Array.isArray(inner)
+      ? [prefix + key, ...keyPaths(inner, `${prefix}${key}.`)]
+      : [prefix + key]
+  );
+}
+
+/** The keys of the first `welcome` written out in `text`, nested ones as `outer.inner`. */
+function exampleWelcomeKeys(text: string): string[] {
+  const start = text.indexOf('< {"type": "welcome"');
+  assert.notEqual(start, -1, "an example welcome");
+  const lines = text.slice(start).split("\n");
+  const end = lines.findIndex((line, index) => index > 0 && !line.startsWith("  "));
+  // JSON once comments and elisions are out: `{...}` is a map left empty, `"..."` a string.
+  const json = lines.slice(0, end).map((line) => line.replace(/\/\/.*$/, "")).join(" ")
+    .slice(2).replaceAll("{...}", "{}");
+  return keyPaths(JSON.parse(json)).sort();
+}
+
+Deno.test("the example welcomes of sections 12 and 18 have the fields a server's welcome has", async () => {
+  await using server = await listenRelaxed();
+  await server.accounts.register("bob", "correct horse");
+  await using alice = await Peer.connect(server.addr.port);
+  const guest = await alice.hello("ａｌｉｃｅ");
+  await using bob = await Peer.connect(server.addr.port);
+  const account = await bob.hello("bob", { password: "correct horse" });
+  assert.deepEqual(
+    exampleWelcomeKeys(docSection("## 18. Example exchange")),
+    keyPaths(guest).sort(),
+  );
+  // Section 12 leaves the limits out.
+  const withoutLimits = keyPaths(account).filter((key) => !key.startsWith("limits.")).sort();
+  assert.deepEqual(
+    exampleWelcomeKeys(docSection("### Resuming after a dropped connection")),
+    withoutLimits,
+  );
+});
