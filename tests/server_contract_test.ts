@@ -4,26 +4,25 @@
  * the document says so, in the place a client author reads it.
  */
 import assert from "node:assert/strict";
-import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { Store, StoreWrite } from "../server/store/store.ts";
+import { MAX_LIST_PAGE } from "../shared/protocol.ts";
+import { nameKey } from "../shared/validation.ts";
 import { startHttp } from "./support/http_fixture.ts";
+import { type Frame, Peer, TextPeer } from "./support/peer.ts";
 import { byeTable, docSection, errorTable, flat } from "./support/protocol_doc.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { listenRelaxed, withDataDir } from "./support/test_server.ts";
-import { MAX_LIST_PAGE } from "../shared/protocol.ts";
-import { nameKey } from "../shared/validation.ts";
 
 Deno.test("a body that is missing, not a string or empty is invalid_body, as the error table says", async () => {
   await using server = await listenRelaxed();
   await using alice = await Peer.join(server.addr.port, "alice");
   await alice.request({ type: "join", room: "dev" });
   const bodies = [{}, { body: null }, { body: 5 }, { body: "" }, { body: " \n\t" }];
-  for (
-    const request of [{ type: "say", room: "dev" }, { type: "dm", to: "alice" }, {
-      type: "broadcast",
-    }]
-  ) {
+  const requests = [{ type: "say", room: "dev" }, { type: "dm", to: "alice" }, {
+    type: "broadcast",
+  }];
+  for (const request of requests) {
     for (const body of bodies) {
       const reply = await alice.request({ ...request, ...body });
       assert.equal(reply.code, "invalid_body", JSON.stringify({ ...request, ...body }));
