@@ -33,7 +33,6 @@ import { feedWebSocket } from "./http/websocket_feed.ts";
 import { WebSocketTransport } from "./http/websocket_transport.ts";
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from "./config/server_options.ts";
 import type { Session, SessionContext } from "./session/session.ts";
-import { formatTextError } from "./session/text_format.ts";
 import { textGreeting, TextSession } from "./session/text_session.ts";
 import { openRedis } from "./cluster/open_redis.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
@@ -708,7 +707,8 @@ export class ChatServer implements AsyncDisposable {
       const count = await Promise.race([read.catch(() => null), timeout]);
       const bytes = count !== null && buffer[0] === 0
         ? refusalBye(error)
-        : new TextEncoder().encode(formatTextError(error.toWire()) + "\r\n");
+        // A plain-text peer's last words, as a session's closing line reads.
+        : new TextEncoder().encode(`*** Closing: ${error.code}: ${error.message}\r\n`);
       await conn.write(bytes);
     } catch {
       // The peer is gone; nothing to tell.

@@ -151,7 +151,7 @@ export function addAdminRoutes(router: Router, deps: AdminDependencies): void {
     const name = await admin(request);
     await json(request);
     const entry = [...host.sessions()].find(({ session }) => session.id === params.id);
-    if (entry === undefined || entry.session.closed) {
+    if (entry === undefined || entry.session.finishing) {
       throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
     }
     const { session } = entry;
@@ -160,7 +160,8 @@ export function addAdminRoutes(router: Router, deps: AdminDependencies): void {
       nick: session.nick || "(not logged in)",
       session: session.id,
     });
-    session.close("forbidden", "Disconnected by a server admin", `disconnected by ${name}`);
+    // Like any close on purpose: the requests started are answered before the bye.
+    void session.finish("forbidden", "Disconnected by a server admin", `disconnected by ${name}`);
     return Response.json({ id: session.id, nick: session.nick });
   };
 

@@ -245,7 +245,7 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
       authorized((_request, { apiKey, params }) => {
         requireAdmin(apiKey, "Disconnecting sessions");
         const entry = [...host.sessions()].find(({ session }) => session.id === params.id);
-        if (entry === undefined || entry.session.closed) {
+        if (entry === undefined || entry.session.finishing) {
           throw new HttpError("not_found", 404, `No session ${params.id} on this instance`);
         }
         const { session } = entry;
@@ -254,7 +254,8 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
           nick: session.nick || "(not logged in)",
           session: session.id,
         });
-        session.close(
+        // Like any close on purpose: the requests started are answered before the bye.
+        void session.finish(
           "forbidden",
           "Disconnected by a server admin",
           `disconnected by ${apiKey.name}`,

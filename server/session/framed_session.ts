@@ -18,6 +18,7 @@ import {
   requestIdOf,
   type WelcomeFrame,
 } from "../../shared/protocol.ts";
+import { isRecord } from "../../shared/schema.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Delivery } from "../chat/delivery.ts";
@@ -36,6 +37,13 @@ const OVERSIZE = encodeFrame(OVERSIZE_ERROR.toWire());
 function isPong(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     (value as Record<string, unknown>).type === "pong";
+}
+
+/** Whether a decoded frame is a request: a map with a string `type` other than hello and pong. */
+function isRequest(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const type = value.type;
+  return typeof type === "string" && type !== "hello" && type !== "pong";
 }
 
 /** A framed-protocol session. */
@@ -155,6 +163,10 @@ export class FramedSession extends Session {
       this.checkRate();
       // Refused alone, by its id: the stream is still in sync.
       if (value instanceof InvalidTextFrame) throw value.error;
+      // Before welcome any request, valid or not (a ping too), ends the connection.
+      if (!this.loggedIn && isRequest(value)) {
+        throw new ChatError("hello_required", "Send hello first");
+      }
       const frame = parseClientFrame(value, { maxBodyLength: this.context.options.maxBodyLength });
       if (frame.type === "pong") return undefined;
       if (frame.type === "hello") {

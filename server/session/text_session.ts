@@ -97,11 +97,12 @@ export class TextSession extends Session {
       const piece = chunk.subarray(start, end);
       if (!this.#discarding) {
         if (this.#pendingBytes + piece.length > this.context.options.maxLineBytes) {
-          // Drop the rest of an over-long line but keep the connection.
+          // Drop the rest of an over-long line but keep the connection; the
+          // refusal takes the line's place, after the replies to those before.
           this.#pending = [];
           this.#pendingBytes = 0;
           this.#discarding = true;
-          this.#error(
+          lines.push(
             new ChatError(
               "frame_too_large",
               `Line exceeds limit of ${this.context.options.maxLineBytes} bytes; it was dropped`,
@@ -154,6 +155,11 @@ export class TextSession extends Session {
 
   ping(): void {}
 
+  /** Runs `show` once the replies to earlier lines are out (at once when none is waiting). */
+  #inTurn(show: () => void): void {
+    this.replies.add(undefined, show, () => {});
+  }
+
   #line(text: string): void {
     this.send(encoder.encode(text + "\r\n"));
   }
@@ -169,12 +175,20 @@ export class TextSession extends Session {
   #handleLine(line: string | ChatError): Promise<void> | undefined {
     this.#prompted = true;
     if (line instanceof ChatError) {
-      // The line is dropped whole; at a login prompt, the login starts over.
-      this.#error(line);
-      if (!this.loggedIn && !this.closed) {
-        this.#loginNick = undefined;
-        this.send(encoder.encode("Nickname: "));
+      // The line is dropped whole, for a token like any line; at a login
+      // prompt, the login starts over.
+      let refusal = line;
+      try {
+        this.checkRate();
+      } catch (error) {
+        refusal = error as ChatError;
       }
+      const prompt = !this.loggedIn;
+      if (prompt) this.#loginNick = undefined;
+      this.#inTurn(() => {
+        this.#error(refusal);
+        if (prompt && !this.closed) this.send(encoder.encode("Nickname: "));
+      });
       return undefined;
     }
     if (line.trim() === "" && this.#loginNick === undefined) return undefined;
@@ -184,7 +198,8 @@ export class TextSession extends Session {
       this.checkRate();
       return this.#handleCommand(parseCommand(line, { currentRoom: this.#currentRoom }));
     } catch (error) {
-      this.#error(error);
+      // In the line's place, as a framed request's parse error is.
+      this.#inTurn(() => this.#error(error));
       return undefined;
     }
   }
@@ -227,7 +242,9 @@ export class TextSession extends Session {
   #handleCommand(command: Command): Promise<void> | undefined {
     switch (command.kind) {
       case "help":
-        for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
+        this.#inTurn(() => {
+          for (const [usage, what] of COMMAND_HELP) this.#line(`    ${usage.padEnd(36)} ${what}`);
+        });
         return undefined;
       case "quit": {
         // After the replies to everything typed before it.
@@ -241,7 +258,7 @@ export class TextSession extends Session {
           throw new ChatError("not_in_room", `You are not in #${command.room}`);
         }
         this.#currentRoom = room.name;
-        this.#line(`--- Now talking in #${room.name}`);
+        this.#inTurn(() => this.#line(`--- Now talking in #${room.name}`));
         return undefined;
       }
       case "request": {
