@@ -662,7 +662,9 @@ const RESULT_SCHEMAS = {
   }),
   read: result("read", {
     with: text("The other user, as asked"),
-    upTo: count("The marker now: the id given, or a higher one read before (it never moves back)"),
+    upTo: count(
+      "The marker now: the id given (at most the last DM from them), or higher if read before",
+    ),
   }),
   register: result("register", { nick: text("The account's name") }),
   op: MODERATION_RESULT,

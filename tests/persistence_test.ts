@@ -225,6 +225,12 @@ Deno.test("a DM to a registered user who is offline waits for their login, with 
     // The marker never moves back, and the ack says where it stays.
     const back = await bob.request({ type: "read", with: "alice", upTo: first.id });
     assert.deepEqual(back.result, { with: "alice", upTo: second.id });
+    // Not past alice's last DM (later ones stay unread), and nothing for someone who sent none.
+    const ahead = await bob.request({ type: "read", with: "alice", upTo: second.id + 1000 });
+    assert.deepEqual(ahead.result, { with: "alice", upTo: second.id });
+    const nobody = await bob.request({ type: "read", with: "nobody", upTo: 5 });
+    assert.deepEqual(nobody.result, { with: "nobody", upTo: 0 });
+    assert.equal(await server.store.readMarker("bob", "nobody"), 0);
     // Delivered once: a second login gets no replay, and nothing is unread.
     await using again = await Peer.join(server.addr.port, "bob", { password: "bobs password" });
     await again.request({ type: "ping" });

@@ -139,6 +139,8 @@ async function answers(store: Store) {
   out.unreadAlice = await store.unreadCounts("alice");
   out.readMarker = await store.readMarker("bob", "alice");
   out.readMarkerNone = await store.readMarker("alice", "bob");
+  out.lastFromAlice = await store.lastDmFrom("bob", "alice");
+  out.lastFromNobody = await store.lastDmFrom("bob", "nobody");
   out.audit = await store.auditLog(10);
   out.audit1 = await store.auditLog(1);
   return out;
@@ -174,6 +176,8 @@ Deno.test("RedisStore answers like the SQLite store, accounts included, and prun
     assert.deepEqual(expected.unread, [{ peer: "Carol", count: 4 }, { peer: "alice", count: 2 }]);
     // Read up to 5, then 3: the marker stays at 5.
     assert.deepEqual([expected.readMarker, expected.readMarkerNone], [5, 0]);
+    assert.ok((expected.lastFromAlice as number) > 0);
+    assert.equal(expected.lastFromNobody, 0);
 
     const account = {
       key: "erin",

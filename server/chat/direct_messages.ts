@@ -166,7 +166,10 @@ export class DirectMessages {
     return this.#history.dmPage(member, peer, query);
   }
 
-  /** Marks DMs from `peer` read up to `upTo`; resolves with the marker then (it never moves back). */
+  /**
+   * Marks DMs from `peer` read up to `upTo` (at most the last one `peer`
+   * sent); resolves with the marker then, which never moves back.
+   */
   async markRead(
     member: Member,
     peer: string,
@@ -175,10 +178,15 @@ export class DirectMessages {
     if (member.account === undefined) {
       throw new ChatError("forbidden", "Unread counts need a registered account");
     }
+    const user = member.account;
     const peerKey = nameKey(peer);
-    await this.#chat.persist({ kind: "read", user: member.account, peer: peerKey, upTo });
+    const store = this.#chat.store;
+    // Up to the last DM from `peer` at most: a marker past it would hide DMs
+    // not sent yet, and one for a user who sent none would be a row for nothing.
+    const last = await orStorageError(store.lastDmFrom(user, peerKey));
+    const marker = Math.min(upTo, last);
+    if (marker > 0) await this.#chat.persist({ kind: "read", user, peer: peerKey, upTo: marker });
     // The marker never moves back: the ack says where it is now, not what was asked.
-    const marker = await orStorageError(this.#chat.store.readMarker(member.account, peerKey));
-    return { with: peer, upTo: marker };
+    return { with: peer, upTo: await orStorageError(store.readMarker(user, peerKey)) };
   }
 }

@@ -411,6 +411,16 @@ export class RedisStore implements Store {
     return counts.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
   }
 
+  async lastDmFrom(user: string, peer: string): Promise<number> {
+    const [id] = await this.redis.command<string[]>([
+      "ZREVRANGE",
+      this.keys.dmIn(user, peer),
+      "0",
+      "0",
+    ]);
+    return Number(id ?? 0);
+  }
+
   async readMarker(user: string, peer: string): Promise<number> {
     const id = await this.redis.command<string | null>(["HGET", this.keys.dmRead(user), peer]);
     return Number(id ?? 0);

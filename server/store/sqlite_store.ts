@@ -584,6 +584,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  lastDmFrom(user: string, peer: string): Promise<number> {
+    const row = this.#statement(
+      "SELECT id FROM dms WHERE pair_key = ? AND from_key = ? ORDER BY id DESC LIMIT 1",
+    ).get(pairKey(user, peer), peer) as Row | undefined;
+    return Promise.resolve(Number(row?.id ?? 0));
+  }
+
   readMarker(user: string, peer: string): Promise<number> {
     const row = this.#statement(
       "SELECT last_read_id FROM dm_reads WHERE user_key = ? AND peer_key = ?",

@@ -247,6 +247,8 @@ export interface Store {
   /** A page of the DMs to `user` not yet delivered, oldest first, bounded by `limit` and `maxBytes`. */
   pendingDms(user: string, query: PendingQuery): Promise<DmRecord[]>;
   unreadCounts(user: string): Promise<UnreadCount[]>;
+  /** The id of the last DM from `peer` to `user` (0 when none). */
+  lastDmFrom(user: string, peer: string): Promise<number>;
   /** The id `user` has marked the DMs from `peer` read up to (0 when never). */
   readMarker(user: string, peer: string): Promise<number>;
 
