@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Broker, type Member } from "../server/chat/broker.ts";
 import type { Delivery } from "../server/chat/delivery.ts";
+import { LocalAddressQuota } from "../server/limits/address_quota.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { ChatEvent } from "../shared/protocol.ts";
 
@@ -19,11 +20,13 @@ class FakeMember implements Member {
   account: string | undefined;
   admin = false;
   guestId: string;
+  readonly ip: string;
   readonly events: ChatEvent[] = [];
   static #next = 0;
 
-  constructor(options: { account?: string; admin?: boolean } = {}) {
+  constructor(options: { account?: string; admin?: boolean; ip?: string } = {}) {
     this.account = options.account;
+    this.ip = options.ip ?? "192.0.2.1";
     this.admin = options.admin ?? false;
     this.guestId = `g${++FakeMember.#next}`;
   }
@@ -57,7 +60,11 @@ async function open(options: Parameters<typeof Broker.open>[1] = {}) {
   };
 }
 
-async function online(broker: Broker, nick: string, options: { account?: string } = {}) {
+async function online(
+  broker: Broker,
+  nick: string,
+  options: { account?: string; ip?: string } = {},
+) {
   const member = new FakeMember(options);
   await broker.claim(member, nick);
   return member;
@@ -207,4 +214,26 @@ Deno.test("Broker: lists page by name key with total and more", async () => {
     rooms: [{ name: "r1", members: 1, topic: "" }, { name: "r2", members: 1, topic: "" }],
     total: 3,
   });
+});
+
+Deno.test("Broker: joins of a room being created wait for it: one creation, one allowance taken", async () => {
+  const roomCreations = new LocalAddressQuota({ limit: 2 });
+  await using chat = await open({ roomCreations });
+  const members: FakeMember[] = [];
+  for (let i = 0; i < 25; i++) {
+    members.push(await online(chat.broker, `u${i}`, { ip: "192.0.2.9" }));
+  }
+  // All at once, as many connections' joins arrive in one turn of the event loop.
+  const joins = await Promise.allSettled(
+    members.map((member) => chat.broker.join(member, "lobby")),
+  );
+  assert.deepEqual(joins.filter((join) => join.status === "rejected"), []);
+  assert.equal(chat.broker.roomCount, 1);
+  assert.equal((await chat.broker.who("lobby")).total, 25);
+  // One of the address's two creations is left.
+  await chat.broker.join(members[0]!, "second");
+  await assert.rejects(
+    chat.broker.join(members[0]!, "third"),
+    (error: Error & { code?: string }) => error.code === "rate_limited",
+  );
 });

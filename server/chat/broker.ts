@@ -188,6 +188,8 @@ export class Broker {
   // The part of a join reply its first page of members may take.
   readonly #memberListBytes: number;
   readonly #writes: GroupCommit<StoreWrite>;
+  // Rooms being created, by name key: other joins of them wait (see #roomToJoin).
+  readonly #creating = new Map<string, Promise<{ room: Room; created: boolean }>>();
 
   private constructor(store: Store, options: BrokerOptions & { lastDmId: number }) {
     this.store = store;
@@ -399,29 +401,10 @@ export class Broker {
     name: string,
     options: { since?: number; passphrase?: string },
   ): Promise<JoinResult> {
-    const key = nameKey(name);
-    let room = this.#rooms.get(key);
     const now = this.#now();
-    if (room === undefined) {
-      this.#rooms.refuseLookalike(name);
-      this.#checkRoomLimit(name);
-      this.#checkOwnership(member, name);
-      this.#checkRoomCount(member, name);
-      await this.#takeCreation(member, name);
-      const { record, created } = await orStorageError(this.#presence.createRoom({
-        key,
-        name,
-        owner: rightsKey(member),
-        topic: "",
-        inviteOnly: false,
-        passphrase: null,
-        createdAt: now,
-        lastId: 0,
-      }, this.#maxRooms));
-      room = this.#rooms.get(key) ?? this.#addRoom(record);
-      if (created) this.guestRights.noteMember(member);
-      else this.moderation.checkEntry(member, room, options.passphrase, now);
-    } else if (!room.members.has(member)) {
+    const { room, created } = await this.#roomToJoin(member, name, now);
+    if (created) this.guestRights.noteMember(member);
+    else if (!room.members.has(member)) {
       this.moderation.checkEntry(member, room, options.passphrase, now);
       this.#checkRoomCount(member, room.name);
     }
@@ -471,6 +454,58 @@ export class Broker {
       if (member.rooms.has(joined)) this.#removeFromRoom(member, joined, "join failed");
       throw storageError(error);
     }
+  }
+
+  /**
+   * The room `name`, created for `member` when it does not exist. Joins of
+   * a room being created wait for that creation instead of making it again:
+   * only one of them creates it and takes from an allowance of new rooms.
+   */
+  async #roomToJoin(
+    member: Member,
+    name: string,
+    now: number,
+  ): Promise<{ room: Room; created: boolean }> {
+    const key = nameKey(name);
+    while (true) {
+      const room = this.#rooms.get(key);
+      if (room !== undefined) return { room, created: false };
+      const creating = this.#creating.get(key);
+      if (creating === undefined) break;
+      // Its failure is the creator's; this join tries again.
+      await creating.catch(() => {});
+    }
+    const creating = this.#createRoom(member, name, now);
+    this.#creating.set(key, creating);
+    try {
+      return await creating;
+    } finally {
+      this.#creating.delete(key);
+    }
+  }
+
+  async #createRoom(
+    member: Member,
+    name: string,
+    now: number,
+  ): Promise<{ room: Room; created: boolean }> {
+    const key = nameKey(name);
+    this.#rooms.refuseLookalike(name);
+    this.#checkRoomLimit(name);
+    this.#checkOwnership(member, name);
+    this.#checkRoomCount(member, name);
+    await this.#takeCreation(member, name);
+    const { record, created } = await orStorageError(this.#presence.createRoom({
+      key,
+      name,
+      owner: rightsKey(member),
+      topic: "",
+      inviteOnly: false,
+      passphrase: null,
+      createdAt: now,
+      lastId: 0,
+    }, this.#maxRooms));
+    return { room: this.#rooms.get(key) ?? this.#addRoom(record), created };
   }
 
   #joinResult(
