@@ -19,7 +19,7 @@
 import { getLogger } from "@logtape/logtape";
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
-import { type ChatEvent, MAX_LIST_PAGE } from "../../shared/protocol.ts";
+import { type ChatEvent, MAX_LIST_PAGE, type ResultOf } from "../../shared/protocol.ts";
 import { FlushScheduler } from "../../shared/flush_scheduler.ts";
 import { lookalikeKey, nameKey } from "../../shared/validation.ts";
 import type {
@@ -40,7 +40,7 @@ import { Delivery } from "./delivery.ts";
 import { DirectMessages, type OutgoingMessage } from "./direct_messages.ts";
 import { GroupCommit } from "../store/group_commit.ts";
 import { GuestRights } from "./guest_rights.ts";
-import { type CatchUp, type HistoryGap, type HistoryQuery, HistoryReader } from "./history.ts";
+import { type CatchUp, type HistoryQuery, HistoryReader } from "./history.ts";
 import { HistoryLimiter, type HistoryLimiterOptions } from "../limits/history_limiter.ts";
 import { messageEvent } from "./message_events.ts";
 import { Moderation } from "./moderation.ts";
@@ -128,21 +128,13 @@ export interface BrokerOptions {
   now?: () => number;
 }
 
-/** What the join reply carries. */
-export interface JoinResult {
-  room: string;
-  topic: string;
-  members: string[];
-  /** Id of the last message in the room when joined. */
-  lastId: number;
-  history: CatchUp["history"];
-  /** More missed messages than were replayed: page with `history` after the last one. */
-  more?: boolean;
-  /** More members than `members` holds: page on with `who` after the last one. */
-  membersMore?: boolean;
-  /** Messages after `since` that are no longer stored: ids `after`+1 to `oldest`-1 are lost. */
-  gap?: HistoryGap;
-}
+/**
+ * What the join reply carries (docs/protocol.md, section 8): `lastId` is the
+ * last message in the room when joined; `more`, missed messages beyond those
+ * replayed; `membersMore`, members beyond `members`; `gap`, messages after
+ * `since` no longer stored.
+ */
+export type JoinResult = ResultOf<"join">;
 
 /** The name key a list's cursor stands for; undefined from the start. */
 function cursorKey(after: string | undefined): string | undefined {

@@ -7,7 +7,7 @@
  */
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
-import { MAX_HISTORY_PAGE, MAX_LIST_PAGE } from "../../shared/protocol.ts";
+import { MAX_HISTORY_PAGE, MAX_LIST_PAGE, type ResultOf } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { DmRecord, UnreadCount } from "../store/store.ts";
 import type { ChatContext } from "./chat_context.ts";
@@ -58,7 +58,7 @@ export class DirectMessages {
   async send(
     member: Member,
     message: OutgoingMessage & { to: string },
-  ): Promise<{ id: number; ts: number; stored?: boolean; duplicate?: true }> {
+  ): Promise<ResultOf<"dm">> {
     const { to, body, action = false, clientMsgId } = message;
     const { users, presence, store, bus } = this.#chat;
     const key = nameKey(to);

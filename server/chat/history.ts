@@ -9,8 +9,8 @@
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
 import {
-  type DirectMessageEvent,
   MAX_HISTORY_PAGE,
+  type ResultOf,
   type RoomMessageEvent,
 } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
@@ -154,7 +154,7 @@ export class HistoryReader {
     member: Member,
     room: Room,
     query: HistoryQuery,
-  ): Promise<{ room: string; messages: RoomMessageEvent[]; more?: boolean }> {
+  ): Promise<ResultOf<"history">> {
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
     const forward = query.after !== undefined;
     // One more than asked: whether it exists says if there is more in that
@@ -182,7 +182,7 @@ export class HistoryReader {
     member: Member,
     peer: string,
     query: HistoryQuery,
-  ): Promise<{ with: string; messages: DirectMessageEvent[]; more?: boolean }> {
+  ): Promise<ResultOf<"dm_history">> {
     const account = member.account;
     if (account === undefined) {
       throw new ChatError("forbidden", "DM history needs a registered account: /register PASSWORD");

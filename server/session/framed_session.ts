@@ -117,7 +117,7 @@ export class FramedSession extends Session {
   }
 
   /** Sends the ack of request `id`, or an `internal` error with that id when it would not fit. */
-  #ack(id: number, result: Record<string, unknown>): void {
+  #ack(id: number, result: object): void {
     const bytes = encodeFrame({ type: "ack", id, result });
     super.send(this.#fits(bytes) ? bytes : encodeFrame(OVERSIZE_ERROR.toWire(id)));
   }

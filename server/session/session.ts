@@ -10,7 +10,7 @@ import { ChatError, type ErrorCode } from "../../shared/errors.ts";
 import type { FlushScheduler } from "../../shared/flush_scheduler.ts";
 import { OutboundQueue } from "../../shared/outbound_queue.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
-import type { Request } from "../../shared/protocol.ts";
+import type { Request, RequestType, ResultOf } from "../../shared/protocol.ts";
 import type { Writer } from "../../shared/transport.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { AccountService } from "../accounts/account_service.ts";
@@ -39,11 +39,11 @@ export interface SessionContext {
 }
 
 /** A request's result: at once, or once what it changed is committed. */
-export type Outcome = Record<string, unknown> | Promise<Record<string, unknown>>;
+export type Outcome<K extends RequestType = RequestType> = ResultOf<K> | Promise<ResultOf<K>>;
 
 /** Where a session sends a request's result or error, in request order. */
-export interface Answer {
-  reply(result: Record<string, unknown>): void;
+export interface Answer<K extends RequestType = RequestType> {
+  reply(result: ResultOf<K>): void;
   fail(error: unknown): void;
 }
 
@@ -316,7 +316,10 @@ export abstract class Session implements Member {
    * bound. A connection's history requests thus run one at a time; more than
    * `maxHistoryWaitingPerConnection` waiting behind it are `rate_limited`.
    */
-  #runHistoryInTurn(request: Request, done: Answer): Promise<void> | undefined {
+  #runHistoryInTurn<R extends Request>(
+    request: R,
+    done: Answer<R["type"]>,
+  ): Promise<void> | undefined {
     const waiting = this.context.options.maxHistoryWaitingPerConnection;
     if (this.#historyRequests > waiting) {
       this.context.metrics.rateLimited++;
@@ -348,16 +351,19 @@ export abstract class Session implements Member {
    * its result or error to `answer` in request order. Returns a promise
    * when later input must wait for it.
    */
-  protected submit(request: Request, answer: Answer): Promise<void> | undefined {
+  protected submit<R extends Request>(
+    request: R,
+    answer: Answer<R["type"]>,
+  ): Promise<void> | undefined {
     if (isOrdered(request)) return this.replies.idle().then(() => this.#run(request, answer));
     this.#run(request, answer);
     return undefined;
   }
 
   /** Executes a request and queues its answer in order; resolves when the answer is out. */
-  #run(request: Request, answer: Answer): Promise<void> | undefined {
+  #run<R extends Request>(request: R, answer: Answer<R["type"]>): Promise<void> | undefined {
     if (readsHistory(request)) return this.#runHistoryInTurn(request, answer);
-    let outcome: Outcome;
+    let outcome: Outcome<R["type"]>;
     try {
       outcome = this.#execute(request);
     } catch (error) {
@@ -366,8 +372,17 @@ export abstract class Session implements Member {
     return this.replies.add(outcome, answer.reply, answer.fail);
   }
 
-  /** Runs one request against the broker; the result may wait for a commit. */
-  #execute(request: Request): Outcome {
+  /**
+   * Runs one request against the broker; the result may wait for a commit.
+   * Each branch below is checked against the wire's result type of its
+   * request; TypeScript does not narrow `R` through the switch, hence the
+   * one cast here.
+   */
+  #execute<R extends Request>(request: R): Outcome<R["type"]> {
+    return this.#executeAny(request) as Outcome<R["type"]>;
+  }
+
+  #executeAny(request: Request): Outcome {
     const broker = this.context.broker;
     switch (request.type) {
       case "join": {
@@ -375,50 +390,58 @@ export abstract class Session implements Member {
         if (request.since !== undefined) options.since = request.since;
         // The wire calls a room's passphrase its `key` (docs/protocol.md).
         if (request.key !== undefined) options.passphrase = request.key;
-        return broker.join(this, request.room, options) as unknown as Outcome;
+        return broker.join(this, request.room, options) satisfies Outcome<"join">;
       }
       case "leave":
-        return broker.leave(this, request.room);
+        return broker.leave(this, request.room) satisfies Outcome<"leave">;
       case "say":
-        return broker.say(this, request);
+        return broker.say(this, request) satisfies Outcome<"say">;
       case "dm":
-        return broker.directMessages.send(this, request);
+        return broker.directMessages.send(this, request) satisfies Outcome<"dm">;
       case "broadcast":
-        return broker.moderation.broadcast(this, request.body);
+        return broker.moderation.broadcast(this, request.body) satisfies Outcome<"broadcast">;
       case "rooms":
-        return broker.rooms(pick(request, ["after", "limit"]));
+        return broker.rooms(pick(request, ["after", "limit"])) satisfies Outcome<"rooms">;
       case "who":
-        return broker.who(request.room, pick(request, ["after", "limit"]));
+        return broker.who(request.room, pick(request, ["after", "limit"])) satisfies Outcome<"who">;
       case "users":
-        return broker.users(pick(request, ["after", "limit"]));
+        return broker.users(pick(request, ["after", "limit"])) satisfies Outcome<"users">;
       case "topic":
-        return broker.moderation.topic(this, request.room, request.topic);
+        return broker.moderation.topic(this, request.room, request.topic) satisfies Outcome<
+          "topic"
+        >;
       case "nick":
-        return this.#rename(request.nick);
+        return this.#rename(request.nick) satisfies Outcome<"nick">;
       case "ping":
-        return { ts: Date.now() };
+        return { ts: Date.now() } satisfies Outcome<"ping">;
       case "quit":
         // After the ack is queued.
         queueMicrotask(() => this.close("quit", "Goodbye", request.reason ?? "quit"));
-        return {};
+        return {} satisfies Outcome<"quit">;
       case "history":
-        return broker.history(this, request.room, pick(request, ["before", "after", "limit"]));
+        return broker.history(
+          this,
+          request.room,
+          pick(request, ["before", "after", "limit"]),
+        ) satisfies Outcome<"history">;
       case "dm_history":
         return broker.directMessages.history(
           this,
           request.with,
           pick(request, ["before", "after", "limit"]),
-        );
+        ) satisfies Outcome<"dm_history">;
       case "read":
-        return broker.directMessages.markRead(this, request.with, request.upTo);
+        return broker.directMessages.markRead(this, request.with, request.upTo) satisfies Outcome<
+          "read"
+        >;
       case "register":
-        return this.#createAccount(request.password);
+        return this.#createAccount(request.password) satisfies Outcome<"register">;
       case "mode": {
         const change: { inviteOnly?: boolean; passphrase?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;
         // The wire's `key` is the room's passphrase, as in join.
         if (request.key !== undefined) change.passphrase = request.key;
-        return broker.moderation.mode(this, request.room, change);
+        return broker.moderation.mode(this, request.room, change) satisfies Outcome<"mode">;
       }
       default:
         return broker.moderation.moderate(
@@ -427,12 +450,12 @@ export abstract class Session implements Member {
           request.room,
           request.nick,
           pick(request, ["reason", "durationMs"]),
-        );
+        ) satisfies Outcome<typeof request.type>;
     }
   }
 
   /** Renames a guest, unless the new nickname belongs to an account. */
-  async #rename(nick: string): Promise<Record<string, unknown>> {
+  async #rename(nick: string): Promise<ResultOf<"nick">> {
     if (
       this.account === undefined && !this.isNamed(nick) &&
       await this.context.accounts.exists(nick)
@@ -446,7 +469,7 @@ export abstract class Session implements Member {
     return this.context.broker.rename(this, nick);
   }
 
-  async #createAccount(password: string): Promise<Record<string, unknown>> {
+  async #createAccount(password: string): Promise<ResultOf<"register">> {
     if (this.account !== undefined) {
       throw new ChatError("bad_request", `You are already logged in as the account ${this.nick}`);
     }

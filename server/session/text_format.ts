@@ -112,12 +112,6 @@ export function formatTextResult<R extends Request>(
   request: R,
   result: ResultOf<R["type"]>,
 ): string[];
-/**
- * The same for a result typed only as a map, as server/session/session.ts hands it
- * over today: the broker made it for this request, so it is taken as its
- * type. To go once sessions type their results.
- */
-export function formatTextResult(request: Request, result: Record<string, unknown>): string[];
 export function formatTextResult(request: Request, result: object): string[] {
   return formatTextReply({ request, result } as Reply);
 }

@@ -7,7 +7,13 @@
  */
 import { type Command, COMMAND_HELP, parseCommand } from "../../shared/commands.ts";
 import { ChatError, type ErrorCode } from "../../shared/errors.ts";
-import { parseClientFrame, type Request } from "../../shared/protocol.ts";
+import {
+  isReplyTo,
+  parseClientFrame,
+  type Reply,
+  type Request,
+  type ResultOf,
+} from "../../shared/protocol.ts";
 import { nameKey, validateNick } from "../../shared/validation.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Delivery } from "../chat/delivery.ts";
@@ -275,11 +281,12 @@ export class TextSession extends Session {
     }
   }
 
-  #afterRequest(request: Request, result: Record<string, unknown>): void {
-    if (request.type === "join") this.#currentRoom = String(result.room);
+  #afterRequest<R extends Request>(request: R, result: ResultOf<R["type"]>): void {
+    const reply = { request, result } as Reply;
+    if (isReplyTo(reply, "join")) this.#currentRoom = reply.result.room;
     if (
-      request.type === "leave" && this.#currentRoom !== undefined &&
-      nameKey(this.#currentRoom) === nameKey(String(result.room))
+      isReplyTo(reply, "leave") && this.#currentRoom !== undefined &&
+      nameKey(this.#currentRoom) === nameKey(reply.result.room)
     ) {
       this.#currentRoom = [...this.rooms][0]?.name;
     }
