@@ -3,7 +3,16 @@ import { DatabaseSync } from "node:sqlite";
 import { MIGRATIONS } from "../server/store/sqlite_migrations.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import { planNameKeys } from "../server/store/name_key_migration.ts";
-import { LOOKALIKE_KEY_VERSION, NAME_KEY_VERSION, nameKey } from "../shared/validation.ts";
+import {
+  LOOKALIKE_KEY_VERSION,
+  lookalikeKey,
+  NAME_KEY_VERSION,
+  nameKey,
+} from "../shared/validation.ts";
+import { RedisConnection } from "../server/cluster/redis_connection.ts";
+import { RedisKeys } from "../server/cluster/redis_keys.ts";
+import { RedisStore } from "../server/store/redis_store.ts";
+import { RedisServer } from "./support/redis_server.ts";
 
 // The name key of the builds before full case folding.
 function oldKey(name: string): string {
@@ -205,5 +214,160 @@ Deno.test("SQLite: a new store is at the current name key version", async () => 
     assert.deepEqual({ ...row }, { value: NAME_KEY_VERSION });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Redis: a store keyed by toLowerCase is re-keyed once, collisions renamed; refused while an instance is live", async () => {
+  await using server = await RedisServer.start();
+  const connection = await RedisConnection.open(server.url);
+  const keys = new RedisKeys();
+  const old = new RedisStore(connection, { keys });
+  const account = (name: string, createdAt: number) => ({
+    key: oldKey(name),
+    name,
+    passwordHash: "h",
+    admin: false,
+    createdAt,
+  });
+  try {
+    for (const [name, at] of [["Straße", 1], ["STRASSE", 2], ["alice", 3], ["ᏣᎳᎩ", 4]] as const) {
+      await old.putAccount(account(name, at));
+    }
+    await old.putLoginAddress(oldKey("STRASSE"), { ip: "192.0.2.2", lastLoginAt: 20 }, {
+      keep: 5,
+      notBefore: 0,
+    });
+    await old.putLoginUnlock(oldKey("STRASSE"), 5);
+    const room = (name: string, owner: string, createdAt: number, lastId: number) => ({
+      kind: "room" as const,
+      record: {
+        key: oldKey(name),
+        name,
+        owner,
+        topic: "",
+        inviteOnly: false,
+        passphrase: null,
+        createdAt,
+        lastId,
+      },
+    });
+    const message = (roomName: string, id: number, body: string) => ({
+      kind: "message" as const,
+      record: { room: oldKey(roomName), id, from: "alice", body, ts: 100 + id, action: false },
+    });
+    const grant = (room: string, user: string, kind: "ban" | "mute", until: number | null) => ({
+      kind: "grant" as const,
+      grant: { room, user, kind, until, by: "alice", reason: "" },
+    });
+    await old.write([
+      room("Fußball", oldKey("Straße"), 1, 2),
+      room("FUSSBALL", oldKey("STRASSE"), 2, 1),
+      room("café", "guest:abc", 3, 0),
+      message("Fußball", 1, "first"),
+      message("Fußball", 2, "second"),
+      message("FUSSBALL", 1, "other room"),
+      grant("café", oldKey("Straße"), "ban", null),
+      grant("café", oldKey("STRASSE"), "mute", 500),
+      grant("café", oldKey("Groß"), "ban", 1000),
+      grant("café", oldKey("GROSS"), "ban", 2000),
+      grant(oldKey("FUSSBALL"), "alice", "ban", null),
+      { kind: "read", user: "alice", peer: oldKey("Straße"), upTo: 1 },
+    ]);
+    // A DM from Straße to alice as the old build stored it, and its client message id.
+    const from = oldKey("Straße");
+    const dm = { id: 1, from: "Straße", to: "alice", body: "hi alice", ts: 200, action: false };
+    for (
+      const command of [
+        ["HSET", keys.dms, "1", JSON.stringify(dm)],
+        ["SET", keys.dmSeq, "1"],
+        ["ZADD", keys.dmPair(from, "alice"), 1, 1],
+        ["ZADD", keys.dmPending("alice"), 1, 1],
+        ["ZADD", keys.dmIn("alice", from), 1, 1],
+        ["HSET", keys.dmPeers("alice"), from, "Straße"],
+        ["HSET", keys.msgIds(from), `r:${oldKey("Fußball")}:m1`, "1 101", "#", "1"],
+        ["ZADD", keys.msgIdTimes(from), 1, `r:${oldKey("Fußball")}:m1`],
+        ["PEXPIRE", keys.msgIds(from), 3_600_000],
+        ["PEXPIRE", keys.msgIdTimes(from), 3_600_000],
+      ] as Array<Array<string | number>>
+    ) await connection.command(command);
+
+    // Refused, and nothing changed, while an instance is live.
+    await connection.command(["ZADD", keys.instances, Date.now() + 60_000, "other"]);
+    await assert.rejects(
+      () => RedisStore.open(server.url),
+      /Cannot re-key names in Redis \(prefix chat:\).*1 instance\(s\) are live \(other\); stop every instance/,
+    );
+    assert.equal(await connection.command(["GET", keys.nameKeyVersion]), null);
+    assert.equal((await old.getAccount(oldKey("Straße")))?.name, "Straße");
+    await connection.command(["ZREM", keys.instances, "other"]);
+
+    const store = await RedisStore.open(server.url);
+    try {
+      assert.equal(await connection.command(["GET", keys.nameKeyVersion]), NAME_KEY_VERSION);
+      assert.deepEqual(
+        (await store.listAccounts()).map((record) => [record.key, record.name]),
+        [["alice", "alice"], ["strasse", "Straße"], ["strasse-2", "STRASSE-2"], [
+          nameKey("ᏣᎳᎩ"),
+          "ᏣᎳᎩ",
+        ]],
+      );
+      assert.deepEqual((await store.loginAddresses("strasse-2")).map((a) => a.ip), ["192.0.2.2"]);
+      assert.equal(await store.loginUnlock("strasse-2"), 5);
+      assert.equal(await store.loginUnlock("strasse"), undefined);
+      // The lookalike index follows the new keys.
+      assert.equal((await store.findAccountLike(lookalikeKey("STRASSE-2"), ""))?.key, "strasse-2");
+      const rooms = (await store.loadRooms()).sort((a, b) => a.createdAt - b.createdAt);
+      assert.deepEqual(rooms.map((r) => [r.key, r.name, r.owner, r.lastId]), [
+        ["fussball", "Fußball", "strasse", 2],
+        ["fussball-2", "FUSSBALL-2", "strasse-2", 1],
+        ["café", "café", "guest:abc", 0],
+      ]);
+      assert.deepEqual((await store.history("fussball", { limit: 10 })).map((m) => m.body), [
+        "first",
+        "second",
+      ]);
+      assert.deepEqual((await store.history("fussball-2", { limit: 10 })).map((m) => m.body), [
+        "other room",
+      ]);
+      const grants = (await store.loadGrants())
+        .map((g) => `${g.room} ${g.user} ${g.kind} ${g.until}`).sort();
+      assert.deepEqual(grants, [
+        "café gross ban 2000",
+        "café strasse ban null",
+        "café strasse-2 mute 500",
+        "fussball-2 alice ban null",
+      ]);
+      assert.deepEqual(
+        (await store.dmHistory("alice", "strasse", { limit: 10 })).map((d) => d.body),
+        ["hi alice"],
+      );
+      assert.deepEqual(
+        (await store.pendingDms("strasse", { limit: 10 })).map((d) => d.body),
+        [],
+      );
+      assert.deepEqual((await store.pendingDms("alice", { limit: 10 })).map((d) => d.body), [
+        "hi alice",
+      ]);
+      assert.deepEqual(await store.unreadCounts("alice"), []); // read up to 1, by the new key
+      const retry = await store.messageByClientMsgId("fussball", {
+        sender: "strasse",
+        clientMsgId: "m1",
+        since: 0,
+        perUser: 10,
+      });
+      assert.equal(retry?.body, "first");
+      assert.ok(await connection.command<number>(["PTTL", keys.msgIds("strasse")]) > 0);
+      const audit = (await store.auditLog(10)).filter((entry) => entry.action === "rename");
+      assert.deepEqual(audit.map((entry) => entry.target), ["STRASSE", "FUSSBALL"]);
+      // Once done, opening again changes nothing.
+      assert.deepEqual(await store.rekeyNames(), []);
+      // Nothing is left under an old key.
+      const left = await connection.command<string[]>(["KEYS", "*ß*"]);
+      assert.deepEqual(left, []);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await old.close();
   }
 });
