@@ -46,6 +46,9 @@ Deno.test("nameKey: NFKC, full case folding, NFKC", () => {
   assert.equal(nameKey("STRASSE"), nameKey("straße"));
   assert.equal(nameKey("ＳＴＲＡＳＳＥ"), "strasse"); // fullwidth
   assert.equal(nameKey("İstanbul"), "i\u0307stanbul");
+  assert.equal(nameKey("İSTANBUL"), nameKey("İstanbul"));
+  assert.notEqual(nameKey("Istanbul"), nameKey("İstanbul"));
+  assert.notEqual(nameKey("ıstanbul"), nameKey("istanbul")); // no Turkic mappings
   assert.equal(nameKey("ΣΊΣΥΦΟΣ"), nameKey("σίσυφος"));
   assert.equal(nameKey("ᏣᎳᎩ"), nameKey("ꮳꮃꭹ"));
   assert.equal(nameKey("Ǆemal"), nameKey("ǆemal"));
