@@ -8,6 +8,7 @@
  */
 import { ChatError } from "./errors.ts";
 import { skeleton, TR39_UNICODE_VERSION } from "./confusables.ts";
+import { CASE_FOLDING_UNICODE_VERSION, caseFold } from "./case_folding.ts";
 import { isIdentifierAllowed, mixedScripts } from "./identifier_profile.ts";
 
 /** Longest nickname, in code points after NFKC. */
@@ -125,6 +126,8 @@ export function validateNick(input: unknown): string {
   return nick;
 }
 
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
 /**
  * The case-insensitive identity of a nickname or room name: two names with
  * the same key are the same user or room.
@@ -137,7 +140,9 @@ export function validateNick(input: unknown): string {
  * ```
  */
 export function nameKey(name: string): string {
-  return name.normalize("NFKC").toLowerCase().normalize("NFKC");
+  // ASCII is its own NFKC, and folds by lowering A-Z: the common case, without the tables.
+  if (ASCII_ONLY.test(name)) return name.toLowerCase();
+  return caseFold(name.normalize("NFKC")).normalize("NFKC");
 }
 
 /**
@@ -161,10 +166,19 @@ export function lookalikeKey(name: string): string {
 }
 
 /**
- * Changes whenever {@linkcode lookalikeKey} may give other keys (new Unicode
- * data, a changed rule): stores that index lookalike keys recompute them.
+ * Changes whenever {@linkcode nameKey} may give other keys (new Unicode
+ * data, a changed rule): stores re-key what they keep by name key (see
+ * server/store/name_key_migration.ts). Before version 1 a key was
+ * `toLowerCase`, not case folding; stores without a version were keyed so.
  */
-export const LOOKALIKE_KEY_VERSION = `tr39-${TR39_UNICODE_VERSION}.1`;
+export const NAME_KEY_VERSION = `nfkc-casefold-${CASE_FOLDING_UNICODE_VERSION}.1`;
+
+/**
+ * Changes whenever {@linkcode lookalikeKey} may give other keys (new Unicode
+ * data, a changed rule, a new {@linkcode NAME_KEY_VERSION}): stores that
+ * index lookalike keys recompute them.
+ */
+export const LOOKALIKE_KEY_VERSION = `tr39-${TR39_UNICODE_VERSION}.1/${NAME_KEY_VERSION}`;
 
 /**
  * Validates a room name (a leading `#` is accepted and dropped) and returns

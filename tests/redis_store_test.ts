@@ -9,6 +9,7 @@ import { RedisStore } from "../server/store/redis_store.ts";
 import { SqliteStore } from "../server/store/sqlite_store.ts";
 import type { Store, StoreWrite } from "../server/store/store.ts";
 import { RedisServer } from "./support/redis_server.ts";
+import { LOOKALIKE_KEY_VERSION } from "../shared/validation.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -237,7 +238,10 @@ Deno.test("RedisStore finds accounts by lookalike key like SQLite, and indexes o
       assert.equal(await store.deleteAccount("ian"), true);
       assert.equal(await store.findAccountLike("lan", "lan"), undefined);
     }
-    assert.equal(await connection.command(["GET", keys.accountLooksVersion]), "tr39-17.0.0.1");
+    assert.equal(
+      await connection.command(["GET", keys.accountLooksVersion]),
+      LOOKALIKE_KEY_VERSION,
+    );
     assert.equal(await connection.command(["HLEN", keys.accountLooks]), 1);
   } finally {
     await redisStore.close();

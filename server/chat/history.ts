@@ -8,11 +8,7 @@
  */
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
-import {
-  MAX_HISTORY_PAGE,
-  type ResultOf,
-  type RoomMessageEvent,
-} from "../../shared/protocol.ts";
+import { MAX_HISTORY_PAGE, type ResultOf, type RoomMessageEvent } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { HistoryLimiter } from "../limits/history_limiter.ts";
 import type { Store } from "../store/store.ts";

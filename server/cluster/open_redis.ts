@@ -48,6 +48,12 @@ export async function openRedis(
     keys: new RedisKeys(options.redisPrefix),
     msgIdWindow: { ms: options.msgIdWindowMs, perUser: options.msgIdsPerUser },
   });
+  try {
+    await store.rekeyNames();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const cluster = new RedisCluster(store, {
     presenceTtlMs: options.redisPresenceTtlMs,
     maxPending: options.redisMaxPending,

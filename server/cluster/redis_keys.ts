@@ -124,6 +124,16 @@ export class RedisKeys {
     return `${this.prefix}accountlooks:version`;
   }
 
+  /** String: the `NAME_KEY_VERSION` the stored name keys were computed with (none: before it). */
+  get nameKeyVersion(): string {
+    return `${this.prefix}namekeys:version`;
+  }
+
+  /** Sorted set: room key → when the room became empty (ms), for rooms no account owns. */
+  get emptyRooms(): string {
+    return `${this.prefix}emptyrooms`;
+  }
+
   /** Sorted set: address key → when `account` last logged in from it (ms). */
   loginAddresses(account: string): string {
     return `${this.prefix}loginaddr:${account}`;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
 import { RedisConnection } from "../cluster/redis_connection.ts";
 import { RedisKeys } from "../cluster/redis_keys.ts";
@@ -33,6 +34,8 @@ import {
   type UnreadCount,
 } from "./store.ts";
 import { recordBytes } from "./store.ts";
+import { describeRename, type NameKeyRename } from "./name_key_migration.ts";
+import { rekeyRedisNames } from "./redis_name_keys.ts";
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -213,7 +216,32 @@ export class RedisStore implements Store {
    */
   static async open(url: string, options: { prefix?: string } = {}): Promise<RedisStore> {
     const connection = await RedisConnection.open(url, { commandTimeoutMs: 5000, maxPending: 100 });
-    return new RedisStore(connection, { keys: new RedisKeys(options.prefix) });
+    const store = new RedisStore(connection, { keys: new RedisKeys(options.prefix) });
+    try {
+      await store.rekeyNames();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /**
+   * Re-keys what the store keeps by name key when it was keyed by another
+   * `NAME_KEY_VERSION` (see redis_name_keys.ts): before the instance
+   * publishes presence. Logs and resolves to what it renamed; rejects while
+   * an instance is live.
+   */
+  async rekeyNames(): Promise<NameKeyRename[]> {
+    const renames = await rekeyRedisNames(this.redis, this.keys);
+    const logger = getLogger(["chat", "store"]);
+    for (const rename of renames) {
+      logger.warn("Redis {prefix}: {rename}", {
+        prefix: this.keys.prefix,
+        rename: describeRename(rename),
+      });
+    }
+    return renames;
   }
 
   async write(batch: readonly StoreWrite[]): Promise<void> {

@@ -6,8 +6,22 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { createPrivateFile } from "../../shared/private_file.ts";
-import { LOOKALIKE_KEY_VERSION, lookalikeKey, nameKey } from "../../shared/validation.ts";
+import { getLogger } from "@logtape/logtape";
+import {
+  LOOKALIKE_KEY_VERSION,
+  lookalikeKey,
+  NAME_KEY_VERSION,
+  nameKey,
+} from "../../shared/validation.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
+import {
+  describeRename,
+  type NameKeyPlan,
+  type NameKeyRename,
+  newRoomKey,
+  newUserKey,
+  planNameKeys,
+} from "./name_key_migration.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
 import { WalSyncer } from "./wal_syncer.ts";
 import type {
@@ -181,6 +195,7 @@ export class SqliteStore implements Store {
     const store = new SqliteStore(path, db, walSyncer);
     try {
       store.#migrate();
+      store.#rekeyNames();
       store.#indexLookalikes();
     } catch (error) {
       void walSyncer?.close();
@@ -208,6 +223,200 @@ export class SqliteStore implements Store {
         this.#db.exec(`PRAGMA user_version = ${version}`);
       });
     }
+  }
+
+  /**
+   * What the last re-keying at open renamed (see name_key_migration.ts):
+   * empty unless this open re-keyed a store with names that collide.
+   */
+  nameKeyRenames: readonly NameKeyRename[] = [];
+
+  #meta(name: string): string | undefined {
+    const row = this.#statement("SELECT value FROM store_meta WHERE name = ?").get(name) as
+      | Row
+      | undefined;
+    return row === undefined ? undefined : String(row.value);
+  }
+
+  #setMeta(name: string, value: string): void {
+    this.#statement(
+      `INSERT INTO store_meta (name, value) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+    ).run(name, value);
+  }
+
+  /**
+   * Re-keys every stored name key when the build computes them differently
+   * (store_meta's name_key_version; none: the toLowerCase keys of before),
+   * in one transaction. Collisions are renamed, logged and audited.
+   */
+  #rekeyNames(): void {
+    if (this.#meta("name_key_version") === NAME_KEY_VERSION) return;
+    const renames = this.#transaction(() => {
+      // Keys of accounts move with their login records in one statement each.
+      this.#db.exec("PRAGMA defer_foreign_keys = ON");
+      const named = (sql: string) =>
+        (this.#statement(sql).all() as Row[]).map((row) => ({
+          key: String(row.key),
+          name: String(row.name),
+          createdAt: Number(row.created_at),
+        }));
+      const plan = planNameKeys({
+        accounts: named("SELECT name_key AS key, name, created_at FROM accounts"),
+        rooms: named("SELECT room_key AS key, name, created_at FROM rooms"),
+        apiKeys: named("SELECT id AS key, name, created_at FROM api_keys"),
+      });
+      this.#applyNameKeys(plan);
+      const audit = this.#statement(
+        "INSERT INTO audit (ts, actor, action, room, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const rename of plan.renames) {
+        const room = rename.kind === "room" ? rename.newName : null;
+        audit.run(Date.now(), "server", "rename", room, rename.oldName, describeRename(rename));
+      }
+      this.#setMeta("name_key_version", NAME_KEY_VERSION);
+      return plan.renames;
+    });
+    this.nameKeyRenames = renames;
+    const logger = getLogger(["chat", "store"]);
+    for (const rename of renames) {
+      logger.warn("{path}: {rename}", { path: this.path, rename: describeRename(rename) });
+    }
+  }
+
+  #applyNameKeys(plan: NameKeyPlan): void {
+    const user = (key: string) => newUserKey(plan, key);
+    const room = (key: string) => newRoomKey(plan, key);
+    // Distinct values of a column whose new key differs, with it.
+    const changed = (sql: string, rekey: (key: string) => string): Array<[string, string]> =>
+      (this.#statement(sql).all() as Row[]).map((row) => String(row.k))
+        .map((key): [string, string] => [key, rekey(key)])
+        .filter(([key, next]) => key !== next);
+
+    for (const rename of plan.renames) {
+      if (rename.kind === "account") {
+        this.#statement("UPDATE accounts SET name = ? WHERE name_key = ?")
+          .run(rename.newName, rename.oldKey);
+      } else if (rename.kind === "room") {
+        this.#statement("UPDATE rooms SET name = ? WHERE room_key = ?")
+          .run(rename.newName, rename.oldKey);
+      } else {
+        this.#statement("UPDATE api_keys SET name = ? WHERE id = ?")
+          .run(rename.newName, rename.oldKey);
+      }
+    }
+    // Renamed keys may be another's old key (`strasse` → `strasse-2` while
+    // `straße` → `strasse`): every moving key goes through a key of its own first.
+    const moveAll = (pairs: Array<[string, string]>, move: (from: string, to: string) => void) => {
+      pairs.forEach(([from], index) => move(from, `\u0000${index}`));
+      pairs.forEach(([, to], index) => move(`\u0000${index}`, to));
+    };
+    moveAll([...plan.accounts], (from, to) => {
+      this.#statement("UPDATE accounts SET name_key = ? WHERE name_key = ?").run(to, from);
+      this.#statement("UPDATE login_addresses SET account_key = ? WHERE account_key = ?").run(
+        to,
+        from,
+      );
+      this.#statement("UPDATE login_unlocks SET account_key = ? WHERE account_key = ?").run(
+        to,
+        from,
+      );
+    });
+    moveAll([...plan.rooms], (from, to) => {
+      this.#statement("UPDATE rooms SET room_key = ? WHERE room_key = ?").run(to, from);
+    });
+    moveAll(changed("SELECT DISTINCT room_key AS k FROM messages", room), (from, to) => {
+      this.#statement("UPDATE messages SET room_key = ? WHERE room_key = ?").run(to, from);
+    });
+    for (const row of this.#statement("SELECT id, name FROM api_keys").all() as Row[]) {
+      this.#statement("UPDATE api_keys SET name_key = ? WHERE id = ?")
+        .run(nameKey(String(row.name)), String(row.id));
+    }
+    const owners = changed(
+      "SELECT DISTINCT owner_key AS k FROM rooms WHERE owner_key IS NOT NULL",
+      user,
+    );
+    moveAll(owners, (from, to) => {
+      this.#statement("UPDATE rooms SET owner_key = ? WHERE owner_key = ?").run(to, from);
+    });
+    const senders = changed(
+      "SELECT DISTINCT sender_key AS k FROM messages WHERE sender_key IS NOT NULL",
+      user,
+    );
+    moveAll(senders, (from, to) => {
+      this.#statement("UPDATE messages SET sender_key = ? WHERE sender_key = ?").run(to, from);
+    });
+    // DMs: both keys of each row, and the pair key made of them.
+    const dmKeys = changed(
+      "SELECT from_key AS k FROM dms UNION SELECT to_key FROM dms",
+      user,
+    );
+    if (dmKeys.length > 0) {
+      const next = new Map(dmKeys);
+      const update = this.#statement(
+        "UPDATE dms SET from_key = ?, to_key = ?, pair_key = ? WHERE id = ?",
+      );
+      const rows = this.#statement("SELECT id, from_key, to_key FROM dms").all() as Row[];
+      for (const row of rows) {
+        const [from, to] = [String(row.from_key), String(row.to_key)];
+        if (!next.has(from) && !next.has(to)) continue;
+        const [a, b] = [next.get(from) ?? from, next.get(to) ?? to];
+        update.run(a, b, pairKey(a, b), Number(row.id));
+      }
+    }
+    // Tables keyed by users: rows whose keys now meet are merged, keeping
+    // the later marker, the longer grant, the later login.
+    this.#rekeyRows({
+      select: "SELECT * FROM dm_reads",
+      keys: (row) => [user(String(row.user_key)), user(String(row.peer_key))],
+      changedFrom: (row) => [String(row.user_key), String(row.peer_key)],
+      del: "DELETE FROM dm_reads WHERE user_key = ? AND peer_key = ?",
+      insert: (row, [u, p]) =>
+        this.#statement(
+          `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
+           ON CONFLICT DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id)`,
+        ).run(u!, p!, Number(row.last_read_id)),
+    });
+    this.#rekeyRows({
+      select: "SELECT * FROM grants",
+      keys: (row) => [room(String(row.room_key)), user(String(row.user_key))],
+      changedFrom: (row) => [String(row.room_key), String(row.user_key), String(row.kind)],
+      del: "DELETE FROM grants WHERE room_key = ? AND user_key = ? AND kind = ?",
+      insert: (row, [r, u]) =>
+        this.#statement(
+          `INSERT INTO grants (room_key, user_key, kind, until, by, reason) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT DO UPDATE SET until = CASE WHEN until IS NULL OR excluded.until IS NULL
+             THEN NULL ELSE max(until, excluded.until) END`,
+        ).run(
+          r!,
+          u!,
+          String(row.kind),
+          row.until === null ? null : Number(row.until),
+          String(row.by),
+          String(row.reason),
+        ),
+    });
+  }
+
+  /**
+   * Moves the rows of a table whose keys change: each is deleted and
+   * inserted again under its new keys (merging with a row already there).
+   */
+  #rekeyRows(table: {
+    select: string;
+    keys: (row: Row) => string[];
+    changedFrom: (row: Row) => string[];
+    del: string;
+    insert: (row: Row, keys: string[]) => void;
+  }): void {
+    const moving: Array<[Row, string[]]> = [];
+    for (const row of this.#statement(table.select).all() as Row[]) {
+      const keys = table.keys(row);
+      const old = table.changedFrom(row);
+      if (keys.some((key, index) => key !== old[index])) moving.push([row, keys]);
+    }
+    for (const [row] of moving) this.#statement(table.del).run(...table.changedFrom(row));
+    for (const [row, keys] of moving) table.insert(row, keys);
   }
 
   /** Fills every account's lookalike key when the build computes them differently. */
