@@ -123,4 +123,9 @@ export const MIGRATIONS: readonly string[] = [
     unlocked_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 6: DMs to a user by sender: the last one from a peer (a read marks up to
+  // it) in one index step, whatever else the pair holds.
+  `
+  CREATE INDEX dms_to_from ON dms (to_key, from_key, id);
+  `,
 ];

@@ -795,8 +795,8 @@ export class SqliteStore implements Store {
 
   lastDmFrom(user: string, peer: string): Promise<number> {
     const row = this.#statement(
-      "SELECT id FROM dms WHERE pair_key = ? AND from_key = ? ORDER BY id DESC LIMIT 1",
-    ).get(pairKey(user, peer), peer) as Row | undefined;
+      "SELECT id FROM dms WHERE to_key = ? AND from_key = ? ORDER BY id DESC LIMIT 1",
+    ).get(user, peer) as Row | undefined;
     return Promise.resolve(Number(row?.id ?? 0));
   }
 
