@@ -42,31 +42,7 @@ export class GuestRights {
   async adopt(member: Member, guestKey: string): Promise<void> {
     const account = member.account;
     if (account === undefined || !this.#holders.delete(guestKey)) return;
-    const writes: StoreWrite[] = [];
-    const fx: Effect[] = [];
-    for (const room of this.#chat.rooms.values()) {
-      if (room.owner === guestKey) {
-        room.owner = account;
-        const record = room.toRecord();
-        writes.push({ kind: "room", record });
-        fx.push({ kind: "room", record });
-      }
-      for (const grant of room.grantsOf(guestKey)) {
-        room.removeGrant(guestKey, grant.kind);
-        const ungrant = {
-          kind: "ungrant",
-          room: room.key,
-          user: guestKey,
-          grant: grant.kind,
-        } as const;
-        const moved = { ...grant, user: account };
-        room.setGrant(moved);
-        writes.push(ungrant, { kind: "grant", grant: moved });
-        fx.push(ungrant, { kind: "grant", grant: moved });
-      }
-    }
-    await Promise.all(writes.map((write) => this.#chat.persist(write)));
-    if (fx.length > 0) await this.#chat.publish({ fx });
+    await this.#move(guestKey, account);
   }
 
   /**
@@ -76,29 +52,29 @@ export class GuestRights {
    */
   async lapse(guestKey: string): Promise<void> {
     if (!this.#holders.delete(guestKey)) return;
-    const writes: StoreWrite[] = [];
-    const fx: Effect[] = [];
+    // In force at once; a save that fails leaves a rights key nobody can ever use.
+    await this.#move(guestKey, null);
+  }
+
+  /** Moves every right under `guestKey` to the account `to`, or ends them (`null`). */
+  async #move(guestKey: string, to: string | null): Promise<void> {
+    // Each is both a write to the store and the change other instances apply.
+    const writes: Array<StoreWrite & Effect> = [];
     for (const room of this.#chat.rooms.values()) {
       if (room.owner === guestKey) {
-        room.owner = null;
-        const record = room.toRecord();
-        writes.push({ kind: "room", record });
-        fx.push({ kind: "room", record });
+        room.owner = to;
+        writes.push({ kind: "room", record: room.toRecord() });
       }
       for (const grant of room.grantsOf(guestKey)) {
         room.removeGrant(guestKey, grant.kind);
-        const write = {
-          kind: "ungrant",
-          room: room.key,
-          user: guestKey,
-          grant: grant.kind,
-        } as const;
-        writes.push(write);
-        fx.push(write);
+        writes.push({ kind: "ungrant", room: room.key, user: guestKey, grant: grant.kind });
+        if (to === null) continue;
+        const moved = { ...grant, user: to };
+        room.setGrant(moved);
+        writes.push({ kind: "grant", grant: moved });
       }
     }
-    // In force at once; a save that fails leaves a rights key nobody can ever use.
     await Promise.all(writes.map((write) => this.#chat.persist(write)));
-    if (fx.length > 0) await this.#chat.publish({ fx });
+    if (writes.length > 0) await this.#chat.publish({ fx: writes });
   }
 }
