@@ -11,6 +11,7 @@ import { runJoin } from "./client/join_command.ts";
 import { runUser } from "./server/accounts/user_command.ts";
 import { runApiKey } from "./server/http/apikey_command.ts";
 import { runConfig } from "./server/config/config_command.ts";
+import { runWebhook } from "./server/webhooks/webhook_command.ts";
 
 const HELP = `chat ${VERSION}: a chat server and its client in one program
 
@@ -22,6 +23,7 @@ Usage:
   chat user add|passwd|del|list|import|admin|unlock ...
                                                manage registered accounts (see 'chat user --help')
   chat apikey add|list|del ...                 manage HTTP API keys (see 'chat apikey --help')
+  chat webhook add|list|remove ...             manage outgoing webhooks (see 'chat webhook --help')
   chat config init [FILE] | check [--config FILE]
                                                write or check a server config file
   chat --version                               print version and commit
@@ -51,6 +53,8 @@ export async function main(args: string[]): Promise<number> {
         return await runUser(rest);
       case "apikey":
         return await runApiKey(rest);
+      case "webhook":
+        return await runWebhook(rest);
       case "config":
         return await runConfig(rest);
       case "--version":
@@ -69,7 +73,7 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const hint = ["serve", "join", "config", "user", "apikey"].includes(command ?? "")
+      const hint = ["serve", "join", "config", "user", "apikey", "webhook"].includes(command ?? "")
         ? `chat ${command} --help`
         : "chat --help";
       console.error(`chat: ${error.message} (see '${hint}')`);

@@ -41,6 +41,7 @@ import { LogSampler } from "./limits/log_sampler.ts";
 import { type AddressQuota, LocalAddressQuota } from "./limits/address_quota.ts";
 import { RedisAddressQuota } from "./cluster/redis_address_quota.ts";
 import type { Store } from "./store/store.ts";
+import { WebhookHub, type WebhookHubSettings } from "./webhooks/webhook_hub.ts";
 
 // Idle connections read into small buffers; busy ones grow theirs, so an
 // idle peer costs little memory and a fast sender few reads.
@@ -90,6 +91,7 @@ export class ChatServer implements AsyncDisposable {
   // Each session's place in the connection caps, until it logs in.
   readonly #slots = new WeakMap<Session, ConnectionSlot>();
   #http: HttpServer | null = null;
+  #webhooks: WebhookHub | null = null;
   #openConnections = 0;
   #allClosed: (() => void) | undefined;
   readonly #abort = new AbortController();
@@ -247,6 +249,12 @@ export class ChatServer implements AsyncDisposable {
           throw error;
         }
       }
+      server.#webhooks = await WebhookHub.start(webhookSettings(resolved), {
+        store,
+        broker,
+        accounts,
+        metrics: broker.metrics,
+      });
       return server;
     } catch (error) {
       await shared?.cluster.close();
@@ -276,6 +284,11 @@ export class ChatServer implements AsyncDisposable {
   /** The HTTP side (routes, metrics), or null without `http`. */
   get http(): HttpServer | null {
     return this.#http;
+  }
+
+  /** The outgoing webhooks (docs/webhooks.md); null only while starting or after shutdown. */
+  get webhooks(): WebhookHub | null {
+    return this.#webhooks;
   }
 
   /** The UDP address answering discovery probes, or null when discovery is off. */
@@ -353,6 +366,8 @@ export class ChatServer implements AsyncDisposable {
     await this.#http?.shutdown();
     await this.#pruning;
     await this.#sweepingRooms;
+    await this.#webhooks?.close();
+    this.#webhooks = null;
     await this.broker.close();
     await this.store.close();
   }
@@ -838,4 +853,23 @@ function hostname(): string {
     // No --allow-sys: a generic name still lets clients list the server.
     return "chat";
   }
+}
+
+/** The webhooks' settings from the server's options. */
+function webhookSettings(options: ServerOptions): WebhookHubSettings {
+  return {
+    reloadMs: options.webhookReloadMs,
+    timeoutMs: options.webhookTimeoutMs,
+    maxResponseBytes: options.webhookMaxResponseBytes,
+    queueSize: options.webhookQueueSize,
+    maxAttempts: options.webhookMaxAttempts,
+    retry: { baseMs: options.webhookRetryBaseMs, maxMs: options.webhookRetryMaxMs },
+    breaker: {
+      threshold: options.webhookBreakerFailures,
+      cooldownMs: options.webhookBreakerCooldownMs,
+    },
+    maxBodyLength: options.maxBodyLength,
+    ratePerSecond: options.ratePerSecond,
+    rateBurst: options.rateBurst,
+  };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { LatencyHistogram } from "./latency_histogram.ts";
+import type { WebhookCounters } from "./webhooks/webhook_counters.ts";
 
 /**
  * Every counter of one server.
@@ -43,6 +44,8 @@ export class ServerMetrics {
   readonly storeCommit: LatencyHistogram = new LatencyHistogram();
   /** Time from a message's arrival to its delivery to every recipient's queue. */
   readonly delivery: LatencyHistogram = new LatencyHistogram();
+  /** Each outgoing webhook's counters, by webhook id (while it exists). */
+  readonly webhooks: Map<string, WebhookCounters> = new Map();
 
   /** Counts a connection opened on `transport`. */
   connectionOpened(transport: string): void {

@@ -48,6 +48,7 @@ import { OnlineUsers } from "./online_users.ts";
 import { fitList, nameBytes } from "./reply_fit.ts";
 import { type Member, rightsKey, type Room } from "./room.ts";
 import { RoomIndex } from "./room_index.ts";
+import { RoomEventTap } from "./room_events.ts";
 import { ServerMetrics } from "../server_metrics.ts";
 import { orStorageError, storageError } from "./storage_error.ts";
 import { StoreHealth } from "../store/store_health.ts";
@@ -164,6 +165,8 @@ export class Broker {
   readonly moderation: Moderation;
   /** Rights recorded under guests, which end with them or move to their account. */
   readonly guestRights: GuestRights;
+  /** Room events this instance originates, for observers such as webhooks (room_events.ts). */
+  readonly roomEvents: RoomEventTap = new RoomEventTap();
   readonly #users = new OnlineUsers();
   readonly #rooms = new RoomIndex();
   readonly #bus: Bus;
@@ -224,6 +227,7 @@ export class Broker {
       persist,
       publish: (envelope) => this.#publish(envelope),
       fanOut,
+      originated: (event) => this.roomEvents.tell(event),
     };
     this.#history = new HistoryReader({
       store,
@@ -439,6 +443,12 @@ export class Broker {
       );
       // Another session of the user was there: the room saw nothing, the session hears its join.
       if (!entered.first) member.deliver(new Delivery(event));
+      else {this.roomEvents.tell({
+          type: "join",
+          room: joined.name,
+          nick: member.nick,
+          ts: event.ts,
+        });}
       if (entered.claimed) this.guestRights.noteMember(member);
       const caught = await this.#history.catchUp(member, joined, { since: options.since, upTo });
       return this.#joinResult(joined, { members: entered, lastId: upTo, caught });
@@ -622,6 +632,7 @@ export class Broker {
     // Counted once stored: a refused or repeated message is not a message in.
     this.metrics.messagesIn++;
     this.metrics.delivery.observeMs(performance.now() - arrived);
+    this.roomEvents.tell(messageEvent(record, { room: room.name, history: false }));
     return { id: record.id, ts: record.ts };
   }
 
@@ -755,7 +766,11 @@ export class Broker {
     member.deliver(new Delivery(event));
     room.removeMember(member);
     member.rooms.delete(room);
-    this.#presence.exit(room, member, event);
+    // Observers hear the leave the room hears: the user's last session there.
+    const heard = this.#presence.exit(room, member, event);
+    const tell = () => this.roomEvents.tell({ ...event, type: "leave", room: room.name });
+    if (heard === true) tell();
+    else if (heard instanceof Promise) heard.then((last) => last && tell(), () => {});
     this.#bus.unwatch(room);
   }
 

@@ -12,6 +12,7 @@ import type { Store, StoreWrite } from "../store/store.ts";
 import type { OnlineUsers } from "./online_users.ts";
 import type { Member } from "./room.ts";
 import type { RoomIndex } from "./room_index.ts";
+import type { RoomEvent } from "./room_events.ts";
 
 /** The broker's state and actions, as its parts see them. */
 export interface ChatContext {
@@ -31,4 +32,6 @@ export interface ChatContext {
   publish(envelope: Envelope): Promise<void>;
   /** Delivers `event` to these sessions, encoded once. */
   fanOut(members: Iterable<Member>, event: ChatEvent): void;
+  /** Tells room event observers (webhooks) of an event this instance originated. */
+  originated(event: RoomEvent): void;
 }

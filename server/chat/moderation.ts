@@ -110,11 +110,19 @@ export class Moderation {
       this.#requireRank(member, room, Rank.Operator, "topic");
       await this.changeRoom(room, () => room.topic = topic);
       await this.#audit(member, "topic", room, null, topic);
+      const event = {
+        type: "topic" as const,
+        room: room.name,
+        topic,
+        by: member.nick,
+        ts: this.#chat.now(),
+      };
       await this.#chat.publish({
         to: { room: room.key },
-        event: { type: "topic", room: room.name, topic, by: member.nick, ts: this.#chat.now() },
+        event,
         fx: [{ kind: "room", record: room.toRecord() }],
       });
+      this.#chat.originated(event);
     }
     return { room: room.name, topic: room.topic };
   }

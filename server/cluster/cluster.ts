@@ -233,8 +233,12 @@ export interface Presence {
     event: ChatEvent,
     options?: { claimAs?: string },
   ): Promise<NamePage & { claimed: boolean; first: boolean }>;
-  /** Counts a member out; the room sees `event` when it was the user's last session. */
-  exit(room: Room, member: Member, event: ChatEvent): void;
+  /**
+   * Counts a member out; the room sees `event` when it was the user's last
+   * session. Says (now, or once known) whether the room saw it; false too
+   * when that could not be told.
+   */
+  exit(room: Room, member: Member, event: ChatEvent): boolean | Promise<boolean>;
   /** A page of the nicknames of a room's members online. */
   members(room: string, page: PageQuery): Promise<NamePage>;
   /** Whether the user with this name key is in the room (on any instance). */

@@ -126,11 +126,13 @@ export class LocalPresence implements Presence {
     };
   }
 
-  exit(room: Room, member: Member, event: ChatEvent): void {
+  exit(room: Room, member: Member, event: ChatEvent): boolean {
     // The member heard its leave already; the room hears it when the user is gone.
-    if (!room.hasUser(nameKey(member.nick))) this.#options.fanOut(room.members, event);
+    const last = !room.hasUser(nameKey(member.nick));
+    if (last) this.#options.fanOut(room.members, event);
     // Kept once empty; a room no account owns goes after the guest room TTL.
     if (room.members.size === 0) room.emptySince = this.#options.now();
+    return last;
   }
 
   members(key: string, page: PageQuery): Promise<NamePage> {

@@ -413,9 +413,12 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     }
   }
 
-  exit(room: Room, member: Member, event: ChatEvent): void {
+  exit(room: Room, member: Member, event: ChatEvent): Promise<boolean> {
     const payload = JSON.stringify({ o: this.id, to: { room: room.key }, event });
-    this.#presenceCall(EXIT, [room.key, nameKey(member.nick), payload]).catch(() => {});
+    return this.#presenceCall<number>(EXIT, [room.key, nameKey(member.nick), payload]).then(
+      (published) => published === 1,
+      () => false,
+    );
   }
 
   async members(room: string, page: PageQuery): Promise<NamePage> {

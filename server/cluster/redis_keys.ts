@@ -154,6 +154,11 @@ export class RedisKeys {
     return `${this.prefix}apikeys`;
   }
 
+  /** Hash: webhook id → webhook (JSON, secret included: it signs deliveries). */
+  get webhooks(): string {
+    return `${this.prefix}webhooks`;
+  }
+
   /** Stream of audit entries (JSON in field `j`). */
   get audit(): string {
     return `${this.prefix}audit`;

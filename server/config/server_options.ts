@@ -181,6 +181,25 @@ export interface ServerOptions {
    * and in logs); from anywhere else the header is ignored.
    */
   trustedProxies: string[];
+  // Outgoing webhooks (docs/webhooks.md).
+  /** How often running servers read the webhook list again, in ms (0: only at start). */
+  webhookReloadMs: number;
+  /** How long one delivery attempt may take, in ms. */
+  webhookTimeoutMs: number;
+  /** Events waiting per webhook; a full queue drops its oldest. */
+  webhookQueueSize: number;
+  /** Attempts per event, the first included. */
+  webhookMaxAttempts: number;
+  /** Backoff after the first failed attempt (doubling, with jitter), in ms. */
+  webhookRetryBaseMs: number;
+  /** Longest backoff between attempts, in ms. */
+  webhookRetryMaxMs: number;
+  /** Failed attempts in a row that open a webhook's circuit breaker. */
+  webhookBreakerFailures: number;
+  /** How long an open breaker waits before a trial attempt, in ms. */
+  webhookBreakerCooldownMs: number;
+  /** Most bytes of a webhook's response body read (a reply); longer ones are ignored. */
+  webhookMaxResponseBytes: number;
 }
 
 /** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
@@ -254,4 +273,13 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   httpCorsOrigins: [],
   httpMaxBodyBytes: 64 * 1024,
   trustedProxies: [],
+  webhookReloadMs: 2_000,
+  webhookTimeoutMs: 5_000,
+  webhookQueueSize: 1_000,
+  webhookMaxAttempts: 5,
+  webhookRetryBaseMs: 500,
+  webhookRetryMaxMs: 30_000,
+  webhookBreakerFailures: 5,
+  webhookBreakerCooldownMs: 30_000,
+  webhookMaxResponseBytes: 64 * 1024,
 });

@@ -53,6 +53,7 @@ export const SETTING_GROUPS = {
   accounts: "Accounts",
   logging: "Logging",
   http: "HTTP: health, metrics, REST API, WebSocket, web client (off without --http)",
+  webhooks: "Outgoing webhooks (chat webhook add; see docs/webhooks.md)",
 } as const;
 
 /** A section of {@linkcode SETTING_GROUPS}. */
@@ -765,6 +766,89 @@ export const SETTINGS: SettingsSchema = {
     type: cidrListType(),
     default: [...D.trustedProxies],
     repeatable: true,
+  },
+  webhookReloadMs: {
+    group: "webhooks",
+    flag: "webhook-reload-ms",
+    arg: "MS",
+    help: "how often the webhook list is read again (chat webhook add/remove), 0 = at start only",
+    details: "A running server reads the webhooks from its data directory or Redis at start and " +
+      "again at this interval, so webhooks added or removed meanwhile take effect without a " +
+      "restart. Each read is one small query.",
+    type: ms(0),
+    default: D.webhookReloadMs,
+  },
+  webhookTimeoutMs: {
+    group: "webhooks",
+    flag: "webhook-timeout-ms",
+    arg: "MS",
+    help: "how long one delivery attempt may take, response body included",
+    type: ms(100),
+    default: D.webhookTimeoutMs,
+  },
+  webhookQueueSize: {
+    group: "webhooks",
+    flag: "webhook-queue",
+    arg: "N",
+    help: "events waiting per webhook; when full the oldest waiting one is dropped",
+    details: "Events go to each webhook one at a time, in order. While a receiver is slow or " +
+      "down they wait here; past this many the oldest waiting event is dropped, counted in " +
+      "chat_webhook_dropped_total and logged (a warning a minute at most).",
+    type: intType({ min: 1, max: 1_000_000 }),
+    default: D.webhookQueueSize,
+  },
+  webhookMaxAttempts: {
+    group: "webhooks",
+    flag: "webhook-max-attempts",
+    arg: "N",
+    help: "attempts per event (network errors, timeouts, 5xx and 429 are retried)",
+    type: intType({ min: 1, max: 100 }),
+    default: D.webhookMaxAttempts,
+  },
+  webhookRetryBaseMs: {
+    group: "webhooks",
+    flag: "webhook-retry-base-ms",
+    arg: "MS",
+    help: "backoff after a failed attempt; doubles each retry, with jitter",
+    details: "Retry n waits between half and all of min(webhook-retry-max-ms, this × 2^(n-1)); " +
+      "a 429 or 503 with Retry-After waits at least that long (up to webhook-retry-max-ms).",
+    type: ms(1),
+    default: D.webhookRetryBaseMs,
+  },
+  webhookRetryMaxMs: {
+    group: "webhooks",
+    flag: "webhook-retry-max-ms",
+    arg: "MS",
+    help: "longest backoff between two attempts",
+    type: ms(1),
+    default: D.webhookRetryMaxMs,
+  },
+  webhookBreakerFailures: {
+    group: "webhooks",
+    flag: "webhook-breaker-failures",
+    arg: "N",
+    help: "failed attempts in a row that open a webhook's circuit breaker",
+    details: "An open breaker sends nothing for webhook-breaker-cooldown-ms (events keep " +
+      "queueing), then lets one attempt through: success closes it, failure opens it again. " +
+      "Logged as a warning; chat_webhook_breaker_state shows it.",
+    type: intType({ min: 1, max: 10_000 }),
+    default: D.webhookBreakerFailures,
+  },
+  webhookBreakerCooldownMs: {
+    group: "webhooks",
+    flag: "webhook-breaker-cooldown-ms",
+    arg: "MS",
+    help: "how long an open breaker waits before a trial attempt",
+    type: ms(1),
+    default: D.webhookBreakerCooldownMs,
+  },
+  webhookMaxResponseBytes: {
+    group: "webhooks",
+    flag: "webhook-max-response-bytes",
+    arg: "N",
+    help: "most bytes of a webhook's response read; a longer reply is ignored",
+    type: intType({ min: 1024, max: 16 * 1024 * 1024 }),
+    default: D.webhookMaxResponseBytes,
   },
 };
 

@@ -16,6 +16,7 @@ import {
 import { VERSION } from "../../shared/version.ts";
 import type { LatencyHistogram } from "../latency_histogram.ts";
 import type { ServerMetrics } from "../server_metrics.ts";
+import type { WebhookCounters } from "../webhooks/webhook_counters.ts";
 import type { EventLoopLag } from "./event_loop_lag.ts";
 
 /** What the exporter reads at each scrape. */
@@ -240,6 +241,70 @@ export class MetricsExporter {
       "chat_event_loop_lag_max_seconds",
       "Event-loop lag: the most a 500 ms timer ran late since the last scrape",
       () => source.lag.takeMaxMs() / 1000,
+    );
+    // Outgoing webhooks (docs/webhooks.md), one series per webhook id.
+    const perWebhook = (
+      name: string,
+      help: string,
+      kind: "counter" | "gauge",
+      read: (counters: WebhookCounters) => number,
+    ) => {
+      const Metric = kind === "counter" ? Counter : Gauge;
+      new Metric({
+        name,
+        help,
+        labelNames: ["webhook"],
+        registers: [registry],
+        collect(this: Counter<"webhook"> | Gauge<"webhook">) {
+          this.reset();
+          for (const [webhook, counters] of metrics.webhooks) {
+            if (this instanceof Gauge) this.set({ webhook }, read(counters));
+            else this.inc({ webhook }, read(counters));
+          }
+        },
+      });
+    };
+    perWebhook(
+      "chat_webhook_breaker_state",
+      "A webhook's circuit breaker: 0 closed, 1 open, 2 half-open",
+      "gauge",
+      (counters) => counters.breaker(),
+    );
+    perWebhook(
+      "chat_webhook_queued",
+      "Events waiting for a webhook, the one in flight included",
+      "gauge",
+      (counters) => counters.queued,
+    );
+    perWebhook(
+      "chat_webhook_deliveries_total",
+      "Events a webhook answered with 2xx",
+      "counter",
+      (counters) => counters.delivered,
+    );
+    perWebhook(
+      "chat_webhook_failures_total",
+      "Events given up for a webhook: refused (4xx, redirect) or out of attempts",
+      "counter",
+      (counters) => counters.failed,
+    );
+    perWebhook(
+      "chat_webhook_retries_total",
+      "Failed attempts of a webhook that count towards its breaker (network, timeout, 5xx, 429)",
+      "counter",
+      (counters) => counters.retried,
+    );
+    perWebhook(
+      "chat_webhook_dropped_total",
+      "Events dropped because a webhook's queue was full (the oldest waiting goes)",
+      "counter",
+      (counters) => counters.dropped,
+    );
+    perWebhook(
+      "chat_webhook_replies_total",
+      "Replies of a webhook posted into their room",
+      "counter",
+      (counters) => counters.replies,
     );
     mirroredGauge(
       registry,

@@ -17,7 +17,7 @@ export interface RateSettings {
 /** Whose rate a {@linkcode RequestRate} is, and where its refusals are counted. */
 export interface RequestRateOptions {
   /** Said in the refusal: a session's own rate (default), or an API key's. */
-  holder?: "session" | "API key";
+  holder?: "session" | "API key" | "webhook";
   /** Counts refusals (the server's metrics). */
   metrics?: { rateLimited: number };
 }
@@ -63,7 +63,9 @@ export class RequestRate extends TokenBucket {
     if (wait === 0) return undefined;
     if (this.#metrics !== undefined) this.#metrics.rateLimited++;
     const { ratePerSecond, rateBurst } = this.#settings;
-    const per = this.#holder === "API key" ? " per API key" : "";
+    const per = this.#holder === undefined || this.#holder === "session"
+      ? ""
+      : ` per ${this.#holder}`;
     return new ChatError(
       "rate_limited",
       `Rate limit: ${ratePerSecond} requests/s (burst ${rateBurst})${per}`,

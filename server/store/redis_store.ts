@@ -32,6 +32,7 @@ import {
   type Store,
   type StoreWrite,
   type UnreadCount,
+  type WebhookRecord,
 } from "./store.ts";
 import { recordBytes } from "./store.ts";
 import { describeRename, type NameKeyRename } from "./name_key_migration.ts";
@@ -607,6 +608,23 @@ export class RedisStore implements Store {
     const key = (await this.listApiKeys()).find((other) => nameKey(other.name) === nameKey(name));
     if (key === undefined) return false;
     return await this.redis.command<number>(["HDEL", this.keys.apiKeys, key.id]) > 0;
+  }
+
+  async putWebhook(webhook: WebhookRecord): Promise<void> {
+    const added = await this.redis.command<number>(
+      ["HSETNX", this.keys.webhooks, webhook.id, JSON.stringify(webhook)],
+    );
+    if (added !== 1) throw new Error(`Cannot add webhook ${webhook.id}: its id is taken`);
+  }
+
+  async listWebhooks(): Promise<WebhookRecord[]> {
+    const values = await this.redis.command<string[]>(["HVALS", this.keys.webhooks]);
+    return values.map((json) => JSON.parse(json) as WebhookRecord)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    return await this.redis.command<number>(["HDEL", this.keys.webhooks, id]) > 0;
   }
 
   async auditLog(limit: number): Promise<AuditRecord[]> {

@@ -128,4 +128,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX dms_to_from ON dms (to_key, from_key, id);
   `,
+  // 7: outgoing webhooks (docs/webhooks.md): rooms and events as JSON arrays; the
+  // secret is kept as is, since it signs every delivery.
+  `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rooms TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

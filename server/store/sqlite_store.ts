@@ -42,6 +42,7 @@ import type {
   Store,
   StoreWrite,
   UnreadCount,
+  WebhookRecord,
 } from "./store.ts";
 import { recordBytes } from "./store.ts";
 
@@ -918,6 +919,40 @@ export class SqliteStore implements Store {
 
   deleteApiKey(name: string): Promise<boolean> {
     const result = this.#statement("DELETE FROM api_keys WHERE name_key = ?").run(nameKey(name));
+    return Promise.resolve(Number(result.changes) > 0);
+  }
+
+  putWebhook(webhook: WebhookRecord): Promise<void> {
+    this.#statement(
+      `INSERT INTO webhooks (id, url, name, rooms, events, secret, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      webhook.id,
+      webhook.url,
+      webhook.name,
+      JSON.stringify(webhook.rooms),
+      JSON.stringify(webhook.events),
+      webhook.secret,
+      webhook.createdAt,
+    );
+    return Promise.resolve();
+  }
+
+  listWebhooks(): Promise<WebhookRecord[]> {
+    const rows = this.#statement("SELECT * FROM webhooks ORDER BY created_at, id").all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      id: String(row.id),
+      url: String(row.url),
+      name: String(row.name),
+      rooms: JSON.parse(String(row.rooms)) as string[],
+      events: JSON.parse(String(row.events)) as string[],
+      secret: String(row.secret),
+      createdAt: Number(row.created_at),
+    })));
+  }
+
+  deleteWebhook(id: string): Promise<boolean> {
+    const result = this.#statement("DELETE FROM webhooks WHERE id = ?").run(id);
     return Promise.resolve(Number(result.changes) > 0);
   }
 

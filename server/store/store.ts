@@ -130,6 +130,23 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
+/** An outgoing webhook (docs/webhooks.md), as stored: its secret too, which signs deliveries. */
+export interface WebhookRecord {
+  /** Public id: 16 lower-case hex digits. */
+  id: string;
+  /** Where events are POSTed: an http or https URL. */
+  url: string;
+  /** The nickname its replies are posted under. */
+  name: string;
+  /** Rooms it hears, by name as given. */
+  rooms: string[];
+  /** Event types it hears (message, join, leave, topic). */
+  events: string[];
+  /** The HMAC-SHA256 key of its signatures (`whsec_...`). */
+  secret: string;
+  createdAt: number;
+}
+
 /** One moderation action, for the audit log. */
 export interface AuditRecord {
   ts: number;
@@ -288,6 +305,14 @@ export interface Store {
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** Deletes the key named `name` (any case or width); false when there was none. */
   deleteApiKey(name: string): Promise<boolean>;
+
+  // Outgoing webhooks (docs/webhooks.md).
+  /** Adds a webhook; throws if its id is taken. */
+  putWebhook(webhook: WebhookRecord): Promise<void>;
+  /** Every webhook, oldest first. */
+  listWebhooks(): Promise<WebhookRecord[]>;
+  /** Deletes the webhook `id`; false when there was none. */
+  deleteWebhook(id: string): Promise<boolean>;
 
   // Audit log.
   auditLog(limit: number): Promise<AuditRecord[]>;
