@@ -196,7 +196,9 @@ export class WebhookDispatcher {
         delivery: queued.delivery,
         body,
         seconds: Math.floor(Date.now() / 1000),
+        signal: this.#abort.signal,
       });
+      if (this.#abort.signal.aborted) return;
       if (outcome.kind !== "retry") {
         this.breaker.succeeded();
         if (before !== BreakerState.Closed) {

@@ -28,6 +28,8 @@ export interface SendRequest {
   body: string;
   /** Unix seconds, signed with the body. */
   seconds: number;
+  /** Aborts the attempt (the server shutting down, the webhook removed). */
+  signal?: AbortSignal;
 }
 
 /** Sends one attempt: the HTTP one in the server, a fake in unit tests. */
@@ -92,7 +94,9 @@ export function httpSender(options: HttpSenderOptions): Sender {
         method: "POST",
         body: request.body,
         redirect: "manual",
-        signal: controller.signal,
+        signal: request.signal === undefined
+          ? controller.signal
+          : AbortSignal.any([controller.signal, request.signal]),
         headers: {
           "content-type": "application/json",
           "user-agent": `chat/${VERSION} (webhook)`,
@@ -125,7 +129,9 @@ export function httpSender(options: HttpSenderOptions): Sender {
       }
       return { kind: "refused", reason: `HTTP ${status}` };
     } catch (error) {
-      const reason = controller.signal.aborted
+      const reason = request.signal?.aborted
+        ? "stopped"
+        : controller.signal.aborted
         ? `no answer within ${options.timeoutMs} ms`
         : error instanceof Error
         ? error.message
