@@ -19,7 +19,7 @@ import { LogCapture } from "./support/log_capture.ts";
 import { Peer } from "./support/peer.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { listenRelaxed } from "./support/test_server.ts";
-import { WebhookReceiver } from "./support/webhook_receiver.ts";
+import { until, WebhookReceiver } from "./support/webhook_receiver.ts";
 
 /** Fast retries; reloads off unless a test asks (webhooks are in the store before start). */
 const QUICK: Partial<ServerOptions> = {
@@ -51,15 +51,6 @@ async function metrics(server: ChatServer): Promise<string> {
 function metric(text: string, name: string, id: string): number | undefined {
   const line = text.split("\n").find((row) => row.startsWith(`${name}{webhook="${id}"} `));
   return line === undefined ? undefined : Number(line.split(" ")[1]);
-}
-
-/** Waits for `condition` (checked again on each event-loop pass with timers), at most 10 s. */
-export async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 async function joined(server: ChatServer, nick: string, rooms: string[]): Promise<Peer> {

@@ -78,3 +78,12 @@ export class WebhookReceiver implements AsyncDisposable {
     await this.#server.shutdown();
   }
 }
+
+/** Waits for `condition`, checked again every 10 ms, at most `timeoutMs`. */
+export async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
