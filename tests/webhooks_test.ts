@@ -53,6 +53,14 @@ function metric(text: string, name: string, id: string): number | undefined {
   return line === undefined ? undefined : Number(line.split(" ")[1]);
 }
 
+/** Waits until these webhooks have nothing waiting or in flight (a reply may queue more). */
+async function settled(server: ChatServer, ids: string[]): Promise<void> {
+  const dispatchers = ids.map((id) => server.webhooks!.dispatcher(id)!);
+  while (dispatchers.some((dispatcher) => dispatcher.queued > 0)) {
+    for (const dispatcher of dispatchers) await dispatcher.idle();
+  }
+}
+
 async function joined(server: ChatServer, nick: string, rooms: string[]): Promise<Peer> {
   const peer = await Peer.join(server.addr.port, nick);
   for (const room of rooms) assert.equal((await peer.request({ type: "join", room })).type, "ack");
@@ -341,4 +349,120 @@ Deno.test("two instances on one Redis: each event goes out once, from the instan
   const [fromA, fromB] = [await metrics(a), await metrics(b)];
   assert.equal(metric(fromA, "chat_webhook_deliveries_total", hook.id), 2);
   assert.equal(metric(fromB, "chat_webhook_deliveries_total", hook.id), 2);
+});
+
+Deno.test("an attempt without an answer within the timeout is retried; a redirect is not followed", async () => {
+  await using receiver = new WebhookReceiver();
+  await using elsewhere = new WebhookReceiver();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  receiver.respond = async (request, index) => {
+    const { event } = JSON.parse(request.body);
+    if (index === 0) await held; // never answered in time
+    if (event.body === "moved") {
+      return new Response(null, { status: 307, headers: { location: elsewhere.url } });
+    }
+    return new Response(null, { status: 204 });
+  };
+  const store = SqliteStore.memory();
+  const hook = await addWebhook(store, receiver.url, { rooms: ["general"] });
+  await using server = await listenRelaxed({ ...QUICK, store, webhookTimeoutMs: 200 });
+  await using alice = await joined(server, "alice", ["general"]);
+  await alice.request({ type: "say", room: "general", body: "slow" });
+  await receiver.nth(1);
+  release();
+  await alice.request({ type: "say", room: "general", body: "moved" });
+  await receiver.nth(2);
+  await server.webhooks!.dispatcher(hook.id)!.idle();
+  assert.deepEqual(receiver.payloads.map((p) => p.event.body), ["slow", "slow", "moved"]);
+  assert.equal(elsewhere.requests.length, 0);
+  const scrape = await metrics(server);
+  assert.equal(metric(scrape, "chat_webhook_retries_total", hook.id), 1);
+  assert.equal(metric(scrape, "chat_webhook_deliveries_total", hook.id), 1);
+  assert.equal(metric(scrape, "chat_webhook_failures_total", hook.id), 1);
+});
+
+Deno.test("replies draw on a rate per webhook: past its burst they are refused, not posted", async () => {
+  await using logs = await LogCapture.start("warning");
+  await using receiver = new WebhookReceiver();
+  receiver.respond = (request) =>
+    Response.json({ body: `re: ${JSON.parse(request.body).event.body}` });
+  const store = SqliteStore.memory();
+  const hook = await addWebhook(store, receiver.url, { rooms: ["general"], name: "echobot" });
+  // Each user stays within the burst (hello, join, say); the webhook's five replies do not.
+  await using server = await listenRelaxed({ ...QUICK, store, rateBurst: 4, ratePerSecond: 0.001 });
+  await using watcher = await joined(server, "watcher", ["general"]);
+  for (let n = 1; n <= 5; n++) {
+    await using user = await joined(server, `user${n}`, ["general"]);
+    assert.equal((await user.request({ type: "say", room: "general", body: `m${n}` })).type, "ack");
+  }
+  await receiver.nth(4);
+  await server.webhooks!.dispatcher(hook.id)!.idle();
+  const replies = watcher.all((frame) => frame.type === "message" && frame.from === "echobot");
+  assert.deepEqual(replies.map((frame) => frame.body), ["re: m1", "re: m2", "re: m3", "re: m4"]);
+  assert.ok(
+    logs.lines.some((line) =>
+      /reply not posted in #general: rate_limited: .* per webhook/.test(line)
+    ),
+  );
+  assert.equal(metric(await metrics(server), "chat_webhook_replies_total", hook.id), 4);
+});
+
+Deno.test("two bots cannot loop: a webhook hears another's bot but its reply to it is not posted", async () => {
+  await using receiver = new WebhookReceiver();
+  const store = SqliteStore.memory();
+  const ping = await addWebhook(store, receiver.url, { rooms: ["general"], name: "pingbot" });
+  const echo = await addWebhook(store, receiver.url, { rooms: ["general"], name: "echobot" });
+  receiver.respond = (request) => {
+    const { webhook, event } = JSON.parse(request.body);
+    if (webhook === ping.id) {
+      return event.body === "ping"
+        ? Response.json({ body: "pong" })
+        : new Response(null, { status: 204 });
+    }
+    return Response.json({ body: `echo: ${event.body}` });
+  };
+  await using server = await listenRelaxed({ ...QUICK, store });
+  await using alice = await joined(server, "alice", ["general"]);
+  {
+    // A person named like a bot that is not online is a person: heard by that bot's webhook too.
+    await using impostor = await joined(server, "pingbot", ["general"]);
+    await impostor.request({ type: "say", room: "general", body: "i am not a bot" });
+    await receiver.nth(1);
+    await settled(server, [ping.id, echo.id]);
+  }
+  await alice.next((frame) => frame.type === "leave" && frame.nick === "pingbot");
+  await alice.request({ type: "say", room: "general", body: "ping" });
+  await receiver.nth(6);
+  await settled(server, [ping.id, echo.id]);
+  assert.equal(receiver.requests.length, 7);
+  const heard = (id: string) =>
+    receiver.payloads.filter((p) => p.webhook === id).map((p) =>
+      `${p.event.from}: ${p.event.body}`
+    );
+  assert.deepEqual(
+    heard(ping.id).sort(),
+    [
+      "alice: ping",
+      "echobot: echo: i am not a bot",
+      "echobot: echo: ping",
+      "pingbot: i am not a bot",
+    ].sort(),
+  );
+  assert.deepEqual(
+    heard(echo.id).sort(),
+    ["alice: ping", "pingbot: i am not a bot", "pingbot: pong"].sort(),
+  );
+  const history = await alice.request({ type: "history", room: "general" });
+  assert.deepEqual(
+    history.result.messages.map((m: { from: string; body: string }) => `${m.from}: ${m.body}`)
+      .sort(),
+    [
+      "pingbot: i am not a bot",
+      "echobot: echo: i am not a bot",
+      "alice: ping",
+      "pingbot: pong",
+      "echobot: echo: ping",
+    ].sort(),
+  );
 });

@@ -114,6 +114,11 @@ export class ApiBots {
     });
   }
 
+  /** Whether a bot named `name` is online through these bots (the name is the bot's, not a person's). */
+  holds(name: string): boolean {
+    return this.#bots.get(nameKey(name))?.claimed === true;
+  }
+
   #has(bot: BotMember, name: string): boolean {
     const key = nameKey(name);
     for (const room of bot.rooms) if (room.key === key) return true;
@@ -138,7 +143,8 @@ export class ApiBots {
 
   #offline(bot: BotMember, reason: string): void {
     if (!bot.claimed) return;
-    bot.claimed = false;
+    // Released while still claimed: its leaves are told as the bot's (webhook_hub.ts).
     this.#broker.release(bot, reason);
+    bot.claimed = false;
   }
 }

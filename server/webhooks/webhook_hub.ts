@@ -190,13 +190,17 @@ export class WebhookHub {
   #hear(event: RoomEvent): void {
     if (this.#hooks.size === 0) return;
     const room = nameKey(event.room);
-    const actor = nameKey(
-      event.type === "message" ? event.from : event.type === "topic" ? event.by : event.nick,
-    );
-    // A webhook bot's own doings: never to itself, and to other webhooks without a reply (no loops).
-    const byBot = [...this.#hooks.values()].some((hook) => hook.bot === actor);
+    const actor = event.type === "message"
+      ? event.from
+      : event.type === "topic"
+      ? event.by
+      : event.nick;
+    // A webhook bot's own doings (the bot online, not a person who took the name while it was
+    // not): never to its webhook, and to other webhooks without a reply, so bots cannot loop.
+    const byBot = this.#bots.holds(actor);
     for (const hook of this.#hooks.values()) {
-      if (!hook.rooms.has(room) || !hook.events.has(event.type) || hook.bot === actor) continue;
+      if (!hook.rooms.has(room) || !hook.events.has(event.type)) continue;
+      if (byBot && hook.bot === nameKey(actor)) continue;
       const queued: QueuedDelivery = { delivery: crypto.randomUUID(), event };
       if (byBot) queued.noReply = true;
       hook.dispatcher.enqueue(queued);
