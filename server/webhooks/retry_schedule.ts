@@ -24,7 +24,7 @@ export interface RetrySettings {
  * import { retryDelay } from "./retry_schedule.ts";
  * const settings = { baseMs: 100, maxMs: 1000 };
  * assert.equal(retryDelay(1, { ...settings, random: () => 0 }), 50);
- * assert.equal(retryDelay(3, { ...settings, random: () => 0.999999 }), 400);
+ * assert.equal(retryDelay(3, { ...settings, random: () => 0.999999 }), 399);
  * assert.equal(retryDelay(9, { ...settings, random: () => 0 }), 500);
  * ```
  */
