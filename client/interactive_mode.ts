@@ -239,7 +239,9 @@ export async function runInteractive(
         send(command.request);
         return;
       case "typing":
-        notice("Line mode never shows typing (it would break into your input); the full-screen client does");
+        notice(
+          "Line mode never shows typing (it would break into your input); the full-screen client does",
+        );
         return;
     }
   };

@@ -53,7 +53,7 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/key SECRET", "require a key to join the current room (/key off removes it)"],
   ["/away [MESSAGE]", `mark yourself away (default message: ${DEFAULT_AWAY_MESSAGE})`],
   ["/back", "you are back"],
-  ["/typing on|off", "show when others are typing, or stop showing it"],
+  ["/typing on", "show when others are typing (/typing off: stop showing it)"],
   ["/help", "show this help"],
   ["/quit [REASON]", "disconnect"],
 ];

@@ -245,12 +245,15 @@ function typingRequest() {
     room: opt(requestRoom("The room one is typing in")),
     to: opt(requestNick("The user one is typing a direct message to")),
     state: oneOfStrings(TYPING_STATES).describe(
-      'active: typing; paused: stopped typing for a while; done: sent, or cleared the input',
+      "active: typing; paused: stopped typing for a while; done: sent, or cleared the input",
     ),
   }, {
     refine: (frame) => {
       if ((frame.room === undefined) === (frame.to === undefined)) {
-        throw new ChatError("bad_request", 'Invalid typing frame: give exactly one of "room" and "to"');
+        throw new ChatError(
+          "bad_request",
+          'Invalid typing frame: give exactly one of "room" and "to"',
+        );
       }
     },
   });
@@ -547,7 +550,9 @@ const TYPING_EVENT = object({
     "active: typing; paused: stopped for a while; done: sent or cleared (an unknown one reads as done)",
   ),
   ts: timestamp(),
-}).named("event.typing").describe("Someone is typing, paused or stopped (section 22); never stored");
+}).named("event.typing").describe(
+  "Someone is typing, paused or stopped (section 22); never stored",
+);
 
 const PING = object({ type: literal("ping") }).named("server.ping").describe(
   "Heartbeat probe (section 15); answer with pong",

@@ -142,7 +142,6 @@ Deno.test("away: the message has a length limit, changes are limited per minute,
     const users = await ack(bob, { type: "users" });
     assert.equal(users.result.away, undefined);
 
-
     // Away ends when the user's last session goes: a new zed is not away.
     const zed = await Peer.join(port, "zed");
     await ack(zed, { type: "away", message: "gone" });
@@ -168,7 +167,10 @@ Deno.test("typing in a room: relayed to the other members, not to the sender, th
     carol.write("/join dev\n");
     await carol.waitFor("Now talking in #dev");
 
-    assert.deepEqual((await ack(alice, { type: "typing", room: "dev", state: "active" })).result, {});
+    assert.deepEqual(
+      (await ack(alice, { type: "typing", room: "dev", state: "active" })).result,
+      {},
+    );
     const typing = await bob.next((f) => f.type === "typing");
     assert.equal(typing.room, "dev");
     assert.equal(typing.from, "alice");
@@ -218,7 +220,10 @@ Deno.test("typing a dm: relayed to the recipient's sessions; to someone offline 
     const offline = await alice.request({ type: "typing", to: "nobody", state: "active" });
     assert.equal(offline.code, "no_such_user");
     // To oneself: nobody to tell.
-    assert.deepEqual((await ack(alice, { type: "typing", to: "alice", state: "active" })).result, {});
+    assert.deepEqual(
+      (await ack(alice, { type: "typing", to: "alice", state: "active" })).result,
+      {},
+    );
   });
 });
 
@@ -269,6 +274,12 @@ Deno.test("the new requests as the schema and the validators have them", () => {
     id: 5,
     message: "away",
   });
-  assert.deepEqual(parseClientFrame({ type: "away", id: 6, message: null }), { type: "away", id: 6 });
-  assert.notEqual(schemaProblem("request.typing", { type: "typing", id: 7, state: "x" }), undefined);
+  assert.deepEqual(parseClientFrame({ type: "away", id: 6, message: null }), {
+    type: "away",
+    id: 6,
+  });
+  assert.notEqual(
+    schemaProblem("request.typing", { type: "typing", id: 7, state: "x" }),
+    undefined,
+  );
 });

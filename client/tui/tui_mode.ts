@@ -93,6 +93,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     rows: size.rows,
     color: options.color,
     hasAccount: () => client.hasAccount,
+    sendTyping: true,
   });
   // What the user has seen of their direct messages, for the server's unread counts.
   const marker = new ReadMarker(client);

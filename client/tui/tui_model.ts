@@ -85,6 +85,8 @@ export interface TuiModelOptions {
    * only accounts have DM history and unread counts. Default: never.
    */
   hasAccount?: () => boolean;
+  /** Whether the user's typing is sent (section 22); shown typing does not need it. Default false. */
+  sendTyping?: boolean;
 }
 
 /** Keys and commands of the full-screen client, for `/help`. */
@@ -158,6 +160,7 @@ export class TuiModel {
   #typingSent = new TypingSender();
   /** `/typing off` stops both showing and sending typing. */
   #typingOn = true;
+  #sendTyping: boolean;
 
   /** Makes the model with only the server buffer. */
   constructor(options: TuiModelOptions) {
@@ -171,6 +174,7 @@ export class TuiModel {
     this.#maxEntries = options.maxEntries ?? 5000;
     this.#now = options.now ?? Date.now;
     this.#hasAccount = options.hasAccount ?? (() => false);
+    this.#sendTyping = options.sendTyping ?? false;
     this.#conversations = [
       new Conversation("server", options.server, { maxEntries: this.#maxEntries }),
     ];
@@ -323,7 +327,7 @@ export class TuiModel {
    * what to send (the runner redraws, so expired indicators go).
    */
   tick(): TuiEffect[] {
-    if (!this.#typingOn) return [];
+    if (!this.#typingOn || !this.#sendTyping) return [];
     return this.#typingSent.idle(this.#now()).flatMap(([key, state]) => {
       const conversation = this.#conversations.find((candidate) => candidate.key === key);
       return conversation === undefined ? [] : this.#typingRequest(conversation, state);
@@ -333,7 +337,9 @@ export class TuiModel {
   /** What the input's change in `conversation` tells the server. */
   #typingAfter(conversation: Conversation, before: string): TuiEffect[] {
     const text = this.input.text;
-    if (!this.#typingOn || text === before || this.#secret !== undefined) return [];
+    if (!this.#typingOn || !this.#sendTyping || text === before || this.#secret !== undefined) {
+      return [];
+    }
     const state = this.#typingSent.edited(conversation.key, text, this.#now());
     return state === undefined ? [] : this.#typingRequest(conversation, state);
   }

@@ -41,12 +41,12 @@ import {
   EXPIRE_ROOMS,
   HEARTBEAT,
   OTHER_CONNECTIONS,
+  PAGE_NAMES_AWAY,
   RELEASE,
   RENAME,
   RESYNC,
   SEND,
   SET_AWAY,
-  PAGE_NAMES_AWAY,
 } from "./redis_scripts.ts";
 import { type PublishedMessage, RoomFeed, type RoomPayload } from "./room_feed.ts";
 
