@@ -94,15 +94,28 @@ Deno.test("with --redis, an account's away state is the user's: its sessions on 
   assert.equal((await dave.next((f) => f.type === "away")).message, undefined);
   await ack(erinB, { type: "away", message: "gone home" });
   await dave.next((f) => f.type === "away");
-
-  // One session goes: still away. The last goes: not away at the next login.
-  await ack(erinA, { type: "quit" });
-  await erinA[Symbol.asyncDispose]();
+  // One session goes: still away.
+  await ack(erinB, { type: "quit" });
+  await erinB[Symbol.asyncDispose]();
   assert.deepEqual((await ack(bob, { type: "users" })).result.away, [
     { nick: "erin", message: "gone home" },
   ]);
-  await ack(erinB, { type: "quit" });
-  await erinB[Symbol.asyncDispose]();
+  // A new session on b learns the state at login: a dm from b gets the notice, and back
+  // from it is a change the rooms hear.
+  const erinC = await Peer.join(b.addr.port, "erin", { password: "correct horse" });
+  await ack(erinC, { type: "join", room: "ops" });
+  await ack(bob, { type: "dm", to: "erin", body: "still there?" });
+  assert.equal((await bob.next((f) => f.type === "notice")).away, "gone home");
+  await ack(erinC, { type: "away" });
+  assert.equal((await dave.next((f) => f.type === "away")).message, undefined);
+  await ack(erinC, { type: "away", message: "gone home" });
+  await dave.next((f) => f.type === "away");
+
+  // The last goes: not away at the next login.
+  await ack(erinA, { type: "quit" });
+  await erinA[Symbol.asyncDispose]();
+  await ack(erinC, { type: "quit" });
+  await erinC[Symbol.asyncDispose]();
   await using erin = await Peer.join(a.addr.port, "erin", { password: "correct horse" });
   assert.equal((await ack(bob, { type: "users" })).result.away, undefined);
   assert.equal((await ack(erin, { type: "who", room: "ops" })).result.away, undefined);

@@ -365,7 +365,14 @@ export class Broker {
       multipleSessions: options.multipleSessions ?? false,
       ...(options.resume === undefined ? {} : { resume: options.resume }),
     });
+    // An account's first session here: its sessions elsewhere may be away (section 22).
+    const away = this.shared && member.account !== undefined && this.#users.sessions(key).size === 0
+      ? (await this.#presence.user(key).catch(() => undefined))?.away
+      : undefined;
     this.#users.add(member, nick);
+    if (away !== undefined && this.#users.sessions(key).size === 1) {
+      this.#awayMessages.set(key, away);
+    }
   }
 
   /** Whether anyone online on this instance uses this nickname. */
