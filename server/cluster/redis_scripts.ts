@@ -74,6 +74,7 @@ local function member_sub(room, user, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, -count)
   if n > 0 then return false end
   redis.call('HDEL', p .. 'msess:' .. room, user)
+  redis.call('SREM', p .. 'urooms:' .. user, room)
   local nick = redis.call('HGET', p .. 'members:' .. room, user)
   listed_del('members:' .. room, user)
   return nick or user
@@ -81,6 +82,7 @@ end
 -- Adds count sessions of user to room; true when the user was not in it before.
 local function member_add(room, user, nick, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, count)
+  redis.call('SADD', p .. 'urooms:' .. user, room)
   listed_set('members:' .. room, user, nick)
   set_size(room)
   redis.call('ZREM', p .. 'emptyrooms', room)
@@ -578,6 +580,7 @@ for _, f in ipairs(fields) do
   local after = total - (before[f] or 0) + (w and w[4] or 0)
   if after <= 0 then
     redis.call('HDEL', ms, user)
+    redis.call('SREM', p .. 'urooms:' .. user, room)
     local nick = redis.call('HGET', p .. 'members:' .. room, user)
     listed_del('members:' .. room, user)
     if total > 0 and nick then
@@ -586,6 +589,7 @@ for _, f in ipairs(fields) do
     note_if_empty(room)
   else
     redis.call('HSET', ms, user, after)
+    redis.call('SADD', p .. 'urooms:' .. user, room)
     if w then listed_set('members:' .. room, user, w[3]) end
     set_size(room)
     if total <= 0 and w then
@@ -773,8 +777,9 @@ return listed_page(ARGV[2], ARGV[3], tonumber(ARGV[4]))
  * of every room the user is in, on any instance. ARGV: prefix, instance,
  * user key, message ('' : back), the event (JSON), the token of the
  * publication. Returns 1 when published, 0 when the state was that already
- * or the user is not online. Finding the rooms reads every room with
- * members: away changes are few (each user's are limited).
+ * or the user is not online. The rooms are those of `urooms:<user>`, which
+ * member_add, member_sub and RESYNC keep: every room the user is in, on any
+ * instance, so the cost is the user's rooms, never the chat's.
  */
 export const SET_AWAY = script(`
 local inst, user, msg = ARGV[2], ARGV[3], ARGV[4]
@@ -783,7 +788,7 @@ if redis.call('EXISTS', u) == 0 then return 0 end
 if (redis.call('HGET', u, 'away') or '') == msg then return 0 end
 if msg == '' then redis.call('HDEL', u, 'away') else redis.call('HSET', u, 'away', msg) end
 local rooms = {}
-for _, room in ipairs(redis.call('HKEYS', p .. 'roomsizes')) do
+for _, room in ipairs(redis.call('SMEMBERS', p .. 'urooms:' .. user)) do
   if redis.call('HEXISTS', p .. 'msess:' .. room, user) == 1 then rooms[#rooms + 1] = room end
 end
 local to = {users = {user}}
