@@ -43,7 +43,8 @@ const SWEEP_AT = 4096;
  * assert.equal(throttle.admit("ann r:dev", "active", 1000), false);
  * assert.equal(throttle.admit("ann r:dev", "done", 1500), true);
  * assert.equal(throttle.admit("ann r:dev", "done", 1600), false);
- * assert.equal(throttle.admit("ann r:dev", "active", 3000), true);
+ * assert.equal(throttle.admit("ann r:dev", "active", 3000), false); // 1.5 s after the done
+ * assert.equal(throttle.admit("ann r:dev", "active", 4500), true);
  * ```
  */
 export class TypingThrottle {
