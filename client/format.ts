@@ -297,8 +297,23 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
             clean(event.topic, options)
           }`,
         );
+    // Away and typing (section 22).
+    case "away":
+      return event.message === undefined
+        ? dim(`--- ${nick(event.nick, options)} is back`)
+        : dim(`--- ${nick(event.nick, options)} is away: ${clean(event.message, options)}`);
+    case "typing": {
+      const where = event.room === undefined ? "" : ` in ${room(event.room)}`;
+      const doing = { active: "is typing", paused: "paused typing", done: "stopped typing" }[
+        event.state
+      ];
+      return dim(`--- ${nick(event.from, options)} ${doing}${where}`);
+    }
     case "notice": {
       const where = event.room === undefined ? "" : `${room(event.room)}: `;
+      if (event.away !== undefined && event.from !== undefined) {
+        return `-!- ${nick(event.from, options)} is away: ${clean(event.away, options)}`;
+      }
       if (event.unread !== undefined && event.unread.length > 0) {
         const counts = event.unread.map((entry) => `${nick(entry.peer, options)} (${entry.count})`);
         return `-!- unread direct messages from ${counts.join(", ")}: /dmhistory NICK shows them`;
@@ -408,6 +423,10 @@ export function eventToJson(event: ClientEvent): JsonRecord {
       return { ...base, ...event, from: event.by, body: event.topic };
     case "notice":
       return { ...base, ...event, from: event.from ?? null };
+    case "away":
+      return { ...base, ...event, from: event.nick, body: event.message ?? null };
+    case "typing":
+      return { ...base, ...event, room: event.room ?? null };
     case "bye":
       return { ...base, ...event, body: event.message };
     case "error":
@@ -595,7 +614,15 @@ export function formatResult<B extends RequestBody>(
 ): string[] {
   const reply = replyOf(request, result);
   if (reply === undefined) return [];
-  const names = (value: string[]) => value.map((name) => nick(text(name), options)).join(", ");
+  const names = (value: string[], away?: ReadonlyArray<{ nick: string; message: string }>) => {
+    // Away ones with their message (section 22): `bob (away: lunch)`.
+    const messages = new Map(away?.map((entry) => [entry.nick, entry.message]));
+    return value.map((name) => {
+      const message = messages.get(name);
+      const shown = nick(text(name), options);
+      return message === undefined ? shown : `${shown} (away: ${text(message)})`;
+    }).join(", ");
+  };
   if (isReplyTo(reply, "rooms")) {
     const { request, result } = reply;
     const rooms = result.rooms;
@@ -615,7 +642,7 @@ export function formatResult<B extends RequestBody>(
     const room = text(reply.result.room);
     const next = morePage(reply.result, members.at(-1), (last) => `/who ${room} after ${last}`);
     return [
-      `#${room} (${total}): ${names(members)}`,
+      `#${room} (${total}): ${names(members, reply.result.away)}`,
       ...(next === undefined ? [] : [`more members: ${next}`]),
     ];
   }
@@ -623,7 +650,7 @@ export function formatResult<B extends RequestBody>(
     const { users, total } = reply.result;
     const next = morePage(reply.result, users.at(-1), (last) => `/users after ${last}`);
     return [
-      `users online (${total}): ${names(users)}`,
+      `users online (${total}): ${names(users, reply.result.away)}`,
       ...(next === undefined ? [] : [`more users: ${next}`]),
     ];
   }
@@ -669,6 +696,10 @@ export function formatResult<B extends RequestBody>(
   }
   if (isReplyTo(reply, "register")) {
     return [`registered ${text(reply.result.nick)}: log in with this password from now on`];
+  }
+  if (isReplyTo(reply, "away")) {
+    const { away } = reply.result;
+    return [away === undefined ? "you are back" : `you are away: ${text(away)}`];
   }
   return [];
 }

@@ -238,6 +238,11 @@ export async function runInteractive(
       case "request":
         send(command.request);
         return;
+      case "typing":
+        notice(
+          "Line mode never shows typing (it would break into your input); the full-screen client does",
+        );
+        return;
     }
   };
 
@@ -246,6 +251,8 @@ export async function runInteractive(
       onReply(event);
       return;
     }
+    // Typing (section 22) is not shown here: a line for it would clobber the input.
+    if (event.type === "typing") return;
     show(formatEvent(event, { self: client.nick, color, multiline: true }));
     marker.shown(event);
   };

@@ -141,6 +141,8 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
       }
       return;
     }
+    // Typing (section 22) only as JSON records: as text it would be noise.
+    if (event.type === "typing" && !json) return;
     output(json ? jsonLine(eventToJson(event)) : formatEvent(event, { self: client.nick }));
     marker.shown(event);
     if (event.type === "error") failed = true;
@@ -223,6 +225,7 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
         continue;
       }
       if (command.kind === "register_prompt") continue; // Only asked for on a terminal.
+      if (command.kind === "typing") continue; // --json writes typing events; text never does.
       if (command.kind === "switch") {
         const room = command.room.replace(/^#/, "");
         if (inRoom(room)) {

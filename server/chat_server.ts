@@ -197,6 +197,11 @@ export class ChatServer implements AsyncDisposable {
         maxRooms: resolved.maxRooms,
         maxRoomsPerUser: resolved.maxRoomsPerUser,
         maxRoomsPerAccount: resolved.maxRoomsPerAccount,
+        presenceLimits: {
+          maxAwayLength: resolved.maxAwayLength,
+          awayChangesPerMinute: resolved.awayChangesPerMinute,
+          typingIntervalMs: resolved.typingIntervalMs,
+        },
         guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
         msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },

@@ -6,6 +6,7 @@
  */
 import { ChatError } from "./errors.ts";
 import type { RequestBody } from "./protocol.ts";
+import { DEFAULT_AWAY_MESSAGE } from "./validation.ts";
 
 /** What one typed line asks for. */
 export type Command =
@@ -13,7 +14,9 @@ export type Command =
   | { kind: "help" }
   | { kind: "quit"; reason?: string }
   /** Switch the current room (no request when already a member). */
-  | { kind: "switch"; room: string };
+  | { kind: "switch"; room: string }
+  /** Show others' typing (plain-text mode: off by default), or not (section 22). */
+  | { kind: "typing"; on: boolean };
 
 /** Context a line is parsed in. */
 export interface CommandContext {
@@ -48,6 +51,9 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/invite on, /invite off", "make the current room invite-only, or open it"],
   ["/uninvite NICK", "withdraw an invitation"],
   ["/key SECRET", "require a key to join the current room (/key off removes it)"],
+  ["/away [MESSAGE]", `mark yourself away (default message: ${DEFAULT_AWAY_MESSAGE})`],
+  ["/back", "you are back"],
+  ["/typing on", "show when others are typing (/typing off: stop showing it)"],
   ["/help", "show this help"],
   ["/quit [REASON]", "disconnect"],
 ];
@@ -269,6 +275,19 @@ export function parseCommand(line: string, context: CommandContext): Command {
       const [room] = firstWord(args);
       if (!room) throw usage("/switch ROOM");
       return { kind: "switch", room };
+    }
+    // Away and typing (section 22).
+    case "away":
+      return {
+        kind: "request",
+        request: { type: "away", message: args || DEFAULT_AWAY_MESSAGE },
+      };
+    case "back":
+      return { kind: "request", request: { type: "away" } };
+    case "typing": {
+      const [value, extra] = firstWord(args);
+      if (!/^(on|off)$/i.test(value) || extra.trim()) throw usage("/typing on|off");
+      return { kind: "typing", on: value.toLowerCase() === "on" };
     }
     case "help":
     case "?":

@@ -34,9 +34,11 @@ import {
 } from "./schema.ts";
 import {
   DEFAULT_MAX_BODY_LENGTH,
+  MAX_AWAY_LENGTH,
   MAX_NICK_LENGTH,
   MAX_ROOM_LENGTH,
   MAX_TOPIC_LENGTH,
+  validateAwayMessage,
   validateBody,
   validateNick,
   validateRoom,
@@ -221,6 +223,42 @@ function moderationRequest<const K extends ModerationType>(type: K) {
   });
 }
 
+// ---- away and typing (section 22)
+
+/** What a `typing` request and event say of the sender's input. */
+export const TYPING_STATES = ["active", "paused", "done"] as const;
+
+/** A typing state: typing now, stopped for a while, or gone (sent, or the input cleared). */
+export type TypingState = typeof TYPING_STATES[number];
+
+function awayText(description: string): Schema<string> {
+  return custom((value) => validateAwayMessage(value), {
+    type: "string",
+    maxLength: MAX_AWAY_LENGTH,
+    description: `${description}: at most ${MAX_AWAY_LENGTH} code points (the server's ` +
+      `--max-away-length may allow fewer), no control characters; trimmed, "" is "away" (section 22)`,
+  });
+}
+
+function typingRequest() {
+  return request("typing", {
+    room: opt(requestRoom("The room one is typing in")),
+    to: opt(requestNick("The user one is typing a direct message to")),
+    state: oneOfStrings(TYPING_STATES).describe(
+      "active: typing; paused: stopped typing for a while; done: sent, or cleared the input",
+    ),
+  }, {
+    refine: (frame) => {
+      if ((frame.room === undefined) === (frame.to === undefined)) {
+        throw new ChatError(
+          "bad_request",
+          'Invalid typing frame: give exactly one of "room" and "to"',
+        );
+      }
+    },
+  });
+}
+
 const HELLO = object({
   type: literal("hello"),
   protocol: string({ maxLength: 16 }).describe(
@@ -327,6 +365,11 @@ const REQUEST_SCHEMAS = {
       }
     },
   }),
+  // Away and typing (section 22).
+  away: request("away", {
+    message: opt(awayText("The away message; without it (or nil) the user is back")),
+  }),
+  typing: typingRequest(),
 };
 
 /** Every request type. */
@@ -479,12 +522,37 @@ const NOTICE_EVENT = object({
   type: literal("notice"),
   body: text("The text, for people"),
   ts: timestamp(),
-  from: optional(text("The admin who broadcast it")),
+  from: optional(
+    text("The admin who broadcast it; or, with away, the user away a dm went to (section 22)"),
+  ),
   room: optional(text("The room the notice concerns (moderation, modes, invitations)")),
   unread: optional(
     array(UNREAD).describe("Only in the notice after login: unread direct messages per sender"),
   ),
+  away: optional(
+    text("Only in the notice answering a dm to a user away (section 22): their away message"),
+  ),
 }).named("event.notice").describe("A broadcast, a moderation notice or a notice from the server");
+
+const AWAY_EVENT = object({
+  type: literal("away"),
+  nick: text("Who went away or came back"),
+  message: optional(text("The away message; absent: they are back")),
+  ts: timestamp(),
+}).named("event.away").describe("Someone went away or came back (section 22)");
+
+const TYPING_EVENT = object({
+  type: literal("typing"),
+  room: optional(text("The room they are typing in; absent for a direct message")),
+  from: text("Who is typing"),
+  to: optional(text("The recipient of the direct message being typed; absent in a room")),
+  state: oneOfStrings(TYPING_STATES, { unknown: "done" }).describe(
+    "active: typing; paused: stopped for a while; done: sent or cleared (an unknown one reads as done)",
+  ),
+  ts: timestamp(),
+}).named("event.typing").describe(
+  "Someone is typing, paused or stopped (section 22); never stored",
+);
 
 const PING = object({ type: literal("ping") }).named("server.ping").describe(
   "Heartbeat probe (section 15); answer with pong",
@@ -504,6 +572,8 @@ const EVENT = union([
   NICK_EVENT,
   TOPIC_EVENT,
   NOTICE_EVENT,
+  AWAY_EVENT,
+  TYPING_EVENT,
 ]).named("ChatEvent").describe("Events, delivered without a request (section 10)");
 
 const SERVER_FRAME = union([
@@ -517,6 +587,8 @@ const SERVER_FRAME = union([
   NICK_EVENT,
   TOPIC_EVENT,
   NOTICE_EVENT,
+  AWAY_EVENT,
+  TYPING_EVENT,
   PING,
   BYE,
 ]).named("ServerFrame").describe("Any frame a server sends");
@@ -547,6 +619,12 @@ export type TopicEvent = Infer<typeof TOPIC_EVENT>;
 
 /** A system notice (from the server, or a broadcast `from` a user). */
 export type NoticeEvent = Infer<typeof NOTICE_EVENT>;
+
+/** Someone went away (with `message`) or came back (without). */
+export type AwayEvent = Infer<typeof AWAY_EVENT>;
+
+/** Someone is typing in a room or a direct message; never stored. */
+export type TypingEvent = Infer<typeof TYPING_EVENT>;
 
 /** Heartbeat probe; answer with `pong`. */
 export type PingFrame = Infer<typeof PING>;
@@ -599,6 +677,15 @@ const GAP = object({
   oldest: count("The oldest id still stored, or lastId + 1 when none is"),
 }).named("part.gap").describe("Ids after + 1 to oldest - 1 are gone for good (section 12)");
 
+const AWAY_ENTRY = object({
+  nick: text("A nickname in the page who is away"),
+  message: text("Their away message"),
+}).named("part.away");
+
+/** The away users among the names of a page (section 22): present only when there is one. */
+const AWAY_LIST = () =>
+  optional(array(AWAY_ENTRY).describe("Those of the page who are away, in its order"));
+
 const MODERATION_RESULT = result("moderation", {
   room: ROOM(),
   nick: text("The nickname, as given"),
@@ -640,11 +727,13 @@ const RESULT_SCHEMAS = {
     members: array(text("A member online")),
     total: TOTAL(),
     more: MORE_NAMES(),
+    away: AWAY_LIST(),
   }),
   users: result("users", {
     users: array(text("A nickname online")),
     total: TOTAL(),
     more: MORE_NAMES(),
+    away: AWAY_LIST(),
   }),
   topic: result("topic", { room: ROOM(), topic: text('The topic ("" when none)') }),
   nick: result("nick", { nick: text("The nickname now") }),
@@ -680,6 +769,13 @@ const RESULT_SCHEMAS = {
     room: ROOM(),
     inviteOnly: boolean().describe("Whether joining needs an invitation"),
     hasKey: boolean().describe("Whether joining needs a key (never sent back)"),
+  }),
+  // Away and typing (section 22).
+  away: result("away", {
+    away: optional(text("The away message now; absent: back")),
+  }),
+  typing: result("typing", {
+    throttled: only("Not relayed: too soon after the last relay to this conversation"),
   }),
 } satisfies Record<RequestType, Schema<unknown>>;
 
@@ -841,6 +937,8 @@ const SERVER_BY_TYPE: ReadonlyMap<string, Schema<unknown>> = new Map(
     NICK_EVENT,
     TOPIC_EVENT,
     NOTICE_EVENT,
+    AWAY_EVENT,
+    TYPING_EVENT,
     PING,
     BYE,
   ]

@@ -325,3 +325,51 @@ export function sanitizeForTerminal(
     return `<${codePoint(char)}>`;
   });
 }
+
+// ---------------------------------------------------------------- away messages (section 22)
+
+/** Longest away message the wire carries, in code points; servers may allow fewer (`--max-away-length`). */
+export const MAX_AWAY_LENGTH = 1000;
+
+/** The away message of `/away` without one (docs/protocol.md, section 22). */
+export const DEFAULT_AWAY_MESSAGE = "away";
+
+/**
+ * Validates an away message: a string of at most `maxLength` code points
+ * ({@linkcode MAX_AWAY_LENGTH} by default) without control characters;
+ * trimmed, and an empty one is {@linkcode DEFAULT_AWAY_MESSAGE}. Throws
+ * `invalid_body`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateAwayMessage } from "./validation.ts";
+ * assert.equal(validateAwayMessage("  lunch "), "lunch");
+ * assert.equal(validateAwayMessage(""), "away");
+ * assert.throws(() => validateAwayMessage("x".repeat(11), { maxLength: 10 }), { code: "invalid_body" });
+ * ```
+ */
+export function validateAwayMessage(
+  input: unknown,
+  options: { maxLength?: number } = {},
+): string {
+  if (typeof input !== "string") {
+    throw new ChatError("invalid_body", "Invalid away message: not a string");
+  }
+  const maxLength = options.maxLength ?? MAX_AWAY_LENGTH;
+  const size = length(input);
+  if (size > maxLength) {
+    throw new ChatError(
+      "invalid_body",
+      `Invalid away message: ${size} characters exceeds limit ${maxLength}`,
+    );
+  }
+  const found = CONTROL.exec(input);
+  if (found) {
+    throw new ChatError(
+      "invalid_body",
+      `Invalid away message: contains control character ${codePoint(found[0])}`,
+    );
+  }
+  return input.trim() || DEFAULT_AWAY_MESSAGE;
+}

@@ -228,3 +228,53 @@ Deno.test({
     }
   },
 });
+
+// ---- away and typing (docs/protocol.md, section 22)
+
+Deno.test({
+  name: "the web client: typing is sent and shown, done on send; /away and /back, shown in /users",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using server = await ServerProcess.start([
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--no-discovery",
+    ]);
+    const base = `http://127.0.0.1:${await httpPort(server)}`;
+    await using bob = await Peer.join(server.port, "bob");
+    await bob.request({ type: "join", room: "general" });
+    await using browser = await launch();
+    const page = await browser.newPage();
+    await joinInBrowser(page, base, "alice");
+
+    // Bob types: the page says so, then not once he is done.
+    await bob.request({ type: "typing", room: "general", state: "active" });
+    await page.locator("#typing", { hasText: "bob is typing" }).waitFor();
+    await bob.request({ type: "typing", room: "general", state: "done" });
+    await page.locator("#typing", { hasText: "is typing" }).waitFor({ state: "hidden" });
+
+    // Alice types: bob hears active; she sends: done, then the message.
+    await page.locator("#input").pressSequentially("hel");
+    const active = await bob.next((f) => f.type === "typing");
+    assert.deepEqual([active.from, active.room, active.state], ["alice", "general", "active"]);
+    await page.locator("#input").pressSequentially("lo");
+    await page.press("#input", "Enter");
+    const done = await bob.next((f) => f.type === "typing");
+    assert.equal(done.state, "done");
+    await bob.next((f) => f.type === "message" && f.body === "hello");
+
+    await say(page, "/away lunch");
+    assert.equal((await bob.next((f) => f.type === "away")).message, "lunch");
+    await page.locator("#log li", { hasText: "You are away: lunch" }).waitFor();
+    await say(page, "/users");
+    await page.locator("#log li", { hasText: /Online \(2\): alice \(away: lunch\), bob/ })
+      .waitFor();
+    await bob.request({ type: "away", message: "brb" });
+    await page.locator("#log li", { hasText: "bob is away: brb" }).waitFor();
+    await say(page, "/back");
+    const back = await bob.next((f) => f.type === "away" && f.nick === "alice");
+    assert.equal(back.message, undefined);
+  },
+});

@@ -734,3 +734,69 @@ Deno.test("describeError says when a mute ends or a retry can work", () => {
     "You are banned from #ops (banned)",
   );
 });
+
+// ---- away and typing (docs/protocol.md, section 22)
+
+Deno.test("formatEvent shows away, back, typing and the away notice; eventToJson keeps their fields", () => {
+  const cases: Array<[ClientEvent, string]> = [
+    [{ type: "away", nick: "bob", message: "lunch", ts: TS }, "--- bob is away: lunch"],
+    [{ type: "away", nick: "bob", ts: TS }, "--- bob is back"],
+    [
+      { type: "typing", room: "dev", from: "bob", state: "active", ts: TS },
+      "--- bob is typing in #dev",
+    ],
+    [{ type: "typing", from: "bob", to: "alice", state: "done", ts: TS }, "--- bob stopped typing"],
+    [
+      { type: "notice", body: "bob is away: lunch", from: "bob", away: "lunch", ts: TS },
+      "-!- bob is away: lunch",
+    ],
+  ];
+  for (const [event, text] of cases) assert.equal(formatEvent(event, UTC), `[12:34:56] ${text}`);
+  assert.deepEqual(
+    eventToJson({ type: "typing", from: "bob", to: "alice", state: "paused", ts: TS }),
+    {
+      type: "typing",
+      room: null,
+      from: "bob",
+      body: null,
+      id: null,
+      ts: TS,
+      to: "alice",
+      state: "paused",
+    },
+  );
+  assert.deepEqual(eventToJson({ type: "away", nick: "bob", message: "lunch", ts: TS }), {
+    type: "away",
+    room: null,
+    from: "bob",
+    body: "lunch",
+    id: null,
+    ts: TS,
+    nick: "bob",
+    message: "lunch",
+  });
+});
+
+Deno.test("formatResult shows who is away in who and users pages, and the away ack", () => {
+  assert.deepEqual(
+    formatResult({ type: "users" }, {
+      users: ["alice", "bob"],
+      total: 2,
+      away: [{ nick: "bob", message: "lunch" }],
+    }),
+    ["users online (2): alice, bob (away: lunch)"],
+  );
+  assert.deepEqual(
+    formatResult({ type: "who", room: "dev" }, {
+      room: "dev",
+      members: ["bob"],
+      total: 1,
+      away: [{ nick: "bob", message: "brb" }],
+    }),
+    ["#dev (1): bob (away: brb)"],
+  );
+  assert.deepEqual(formatResult({ type: "away", message: "x" }, { away: "x" }), [
+    "you are away: x",
+  ]);
+  assert.deepEqual(formatResult({ type: "away" }, {}), ["you are back"]);
+});

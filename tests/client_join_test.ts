@@ -721,3 +721,38 @@ Deno.test("chat join cut off from a persistent server that restarts prints what 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// ---- typing (docs/protocol.md, section 22)
+
+Deno.test("chat join piped: --json writes typing events, plain text leaves them out", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using alice = await ChatClient.connect({ port: server.port, nick: "alice" });
+  const { events } = collect(alice);
+  await alice.request({ type: "join", room: "general" });
+  const args = (nick: string, json: boolean) => [
+    `127.0.0.1:${server.port}`,
+    "--name",
+    nick,
+    "--room",
+    "general",
+    ...(json ? ["--json"] : []),
+  ];
+  await using bob = new JoinProcess(args("bob", true));
+  await using carol = new JoinProcess(args("carol", false));
+  await until(
+    () =>
+      ["bob", "carol"].every((nick) => events.some((e) => e.type === "join" && e.nick === nick)),
+    "bob's and carol's joins",
+  );
+  await alice.request({ type: "typing", room: "general", state: "active" });
+  await alice.request({ type: "say", room: "general", body: "typed" });
+  await bob.waitFor(() => bob.records.some((r) => r.type === "message"), "the message as JSON");
+  const typing = bob.records.find((r) => r.type === "typing");
+  assert.equal(typing?.from, "alice");
+  assert.equal(typing?.room, "general");
+  assert.equal(typing?.state, "active");
+  await carol.waitFor(() => carol.stdout.includes("<alice> typed"), "the message as text");
+  assert.ok(!carol.stdout.includes("typing"), carol.stdout);
+  assert.equal(await bob.finish(), 0, bob.stderr);
+  assert.equal(await carol.finish(), 0, carol.stderr);
+});

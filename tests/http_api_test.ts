@@ -348,3 +348,21 @@ Deno.test("API keys and passwords never reach the logs, even at debug level", as
     await shutdownLogging();
   }
 });
+
+// ---- away (docs/protocol.md, section 22)
+
+Deno.test("GET /api/v1/users lists those of the page who are away, with their message", async () => {
+  await using http = await startHttp();
+  await using alice = await Peer.join(http.server.addr.port, "alice");
+  await using bob = await Peer.join(http.server.addr.port, "bob");
+  assert.equal((await alice.request({ type: "away", message: "lunch" })).type, "ack");
+  const users = await http.api("GET", "/api/v1/users");
+  assert.deepEqual(users.json, {
+    users: ["alice", "bob"],
+    total: 2,
+    away: [{ nick: "alice", message: "lunch" }],
+  });
+  const after = await http.api("GET", "/api/v1/users?after=alice");
+  assert.deepEqual(after.json, { users: ["bob"], total: 2 });
+  void bob;
+});

@@ -214,7 +214,10 @@ Deno.test("every command listed in COMMAND_HELP parses", () => {
     );
     for (const name of match[1]!.split(", ")) {
       const command = parseCommand(name + args, inRoom);
-      assert.ok(["request", "help", "quit", "switch"].includes(command.kind), name + args);
+      assert.ok(
+        ["request", "help", "quit", "switch", "typing"].includes(command.kind),
+        name + args,
+      );
     }
   }
   assert.ok(COMMAND_HELP.length >= 15);

@@ -41,7 +41,8 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  assert.equal(REQUEST_TYPES.length, 26);
+  // 26, and away and typing (section 22).
+  assert.equal(REQUEST_TYPES.length, 28);
 });
 
 // Requests as clients send them (before normalization): valid for both.
@@ -69,6 +70,11 @@ const GOOD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "kick", id: 17, room: "dev", nick: "mallory", reason: "spam" },
   { type: "mute", id: 18, room: "dev", nick: "mallory", durationMs: 60000 },
   { type: "mode", id: 19, room: "dev", inviteOnly: true, key: null },
+  // Section 22.
+  { type: "away", id: 20, message: "lunch" },
+  { type: "away", id: 21, message: null },
+  { type: "typing", id: 22, room: "#dev", state: "active" },
+  { type: "typing", id: 23, to: "bob", state: "paused" },
 ];
 
 // Refused by the server with bad_request, and by the schema.
@@ -85,6 +91,9 @@ const BAD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "mute", id: 18, room: "dev", nick: "m", durationMs: 0 },
   { type: "mode", id: 19, room: "dev", key: "k".repeat(65) },
   { type: "hello", protocol: "1.0", client: "c", clientVersion: "1", nick: "a", resume: "short" },
+  // Section 22.
+  { type: "typing", id: 22, room: "dev", state: "typing" },
+  { type: "typing", id: 22, to: "bob" },
 ];
 
 function clientDef(frame: Record<string, unknown>): string {
@@ -145,6 +154,12 @@ const GOOD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { type: "notice", body: "1 unread", ts: 1, unread: [{ peer: "bob", count: 1 }], room: "dev" },
   { type: "ping" },
   { type: "bye", code: "quit", message: "Goodbye" },
+  // Section 22.
+  { type: "away", nick: "bob", message: "lunch", ts: 1 },
+  { type: "away", nick: "bob", ts: 1 },
+  { type: "typing", room: "dev", from: "bob", state: "active", ts: 1 },
+  { type: "typing", from: "bob", to: "alice", state: "done", ts: 1 },
+  { type: "notice", body: "bob is away: lunch", ts: 1, from: "bob", away: "lunch" },
 ];
 
 const BAD_SERVER_FRAMES: Array<Record<string, unknown>> = [
@@ -155,6 +170,9 @@ const BAD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { ...message, action: "yes" },
   { type: "notice", body: "x", ts: 1, unread: [{ peer: "bob" }] },
   { type: "welcome", protocol: "1.0", server: "s", session: "s", nick: "a", limits: {} },
+  // Section 22.
+  { type: "away", message: "lunch", ts: 1 },
+  { type: "typing", room: "dev", from: "bob", ts: 1 },
 ];
 
 Deno.test("server frames: the client and the schema accept and refuse the same", () => {

@@ -730,3 +730,87 @@ Deno.test("tui model: a /rooms page says how to get the next one; later pages fe
   keys(model, namedKey("tab"));
   assert.equal(model.input.text, "/join art ", "the first page's rooms stay");
 });
+
+// ---- typing (docs/protocol.md, section 22)
+
+Deno.test("tui model: who is typing shows in the status line, goes on done, on their message or after 6 s", () => {
+  let now = T0;
+  const model = new TuiModel({
+    nick: "alice",
+    server: "127.0.0.1:7007",
+    columns: 100,
+    rows: 20,
+    utc: true,
+    now: () => now,
+  });
+  join(model, "dev");
+  const status = () => screenText(buildView(model)).at(-2) ?? "";
+  const typing = (from: string, state: "active" | "paused" | "done"): ClientEvent => ({
+    type: "typing",
+    room: "dev",
+    from,
+    state,
+    ts: now,
+  });
+  model.applyEvent(typing("bob", "active"));
+  assert.deepEqual(model.typing, ["bob"]);
+  assert.match(status(), /│ bob is typing/);
+  model.applyEvent(typing("carol", "active"));
+  assert.match(status(), /bob and carol are typing/);
+  model.applyEvent(typing("carol", "paused"));
+  assert.deepEqual(model.typing, ["bob"]);
+  // Their message ends it.
+  model.applyEvent(message("dev", "bob", "here it is", 1));
+  assert.deepEqual(model.typing, []);
+  // Expiry: 6 s after the last active, without a word from them.
+  model.applyEvent(typing("bob", "active"));
+  now += 5999;
+  assert.deepEqual(model.typing, ["bob"]);
+  now += 1;
+  assert.deepEqual(model.typing, []);
+  assert.doesNotMatch(status(), /typing/);
+  // Elsewhere: not shown in #dev; and our own typing never is.
+  model.applyEvent({ type: "typing", from: "dave", to: "alice", state: "active", ts: now });
+  model.applyEvent(typing("alice", "active"));
+  assert.deepEqual(model.typing, []);
+});
+
+Deno.test("tui model: typing is sent at most every 3 s, paused when idle, done on send or clear", () => {
+  let now = T0;
+  const model = new TuiModel({
+    nick: "alice",
+    server: "127.0.0.1:7007",
+    columns: 100,
+    rows: 20,
+    utc: true,
+    now: () => now,
+    sendTyping: true,
+  });
+  join(model, "dev");
+  const typed = (text: string) => sends(model.handleKey({ kind: "text", text }));
+  assert.deepEqual(typed("h"), [{ type: "typing", room: "dev", state: "active" }]);
+  now += 1000;
+  assert.deepEqual(typed("i"), []);
+  now += 2000;
+  assert.deepEqual(typed("!"), [{ type: "typing", room: "dev", state: "active" }]);
+  // Idle: paused after 5 s, once.
+  now += 4999;
+  assert.deepEqual(sends(model.tick()), []);
+  now += 1;
+  assert.deepEqual(sends(model.tick()), [{ type: "typing", room: "dev", state: "paused" }]);
+  assert.deepEqual(sends(model.tick()), []);
+  // Sending: the message, then done.
+  now += 3000;
+  assert.deepEqual(sends(model.handleKey(namedKey("enter"))), [
+    { type: "say", room: "dev", body: "hi!" },
+    { type: "typing", room: "dev", state: "done" },
+  ]);
+  // A command is not a message being typed; /typing off stops it all.
+  now += 3000;
+  assert.deepEqual(typed("/who"), []);
+  model.handleKey(namedKey("enter"));
+  for (const key of "/typing off") model.handleKey({ kind: "text", text: key });
+  model.handleKey(namedKey("enter"));
+  now += 3000;
+  assert.deepEqual(typed("x"), []);
+});

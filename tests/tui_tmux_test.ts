@@ -528,3 +528,44 @@ Deno.test({
     assert.doesNotMatch(rows.join("\n"), /wrong one|wrong two|wrong three/);
   }
 });
+
+// ---- typing (docs/protocol.md, section 22)
+
+Deno.test({
+  name: "tui in tmux: the status line shows who is typing until done; alice's own typing is sent",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE]);
+  await terminal.waitFor(ready, "joined #general");
+  const { bob, events } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "join", room: "general" });
+    await terminal.waitFor(/bob joined/, "bob joined");
+    await bob.request({ type: "typing", room: "general", state: "active" });
+    await terminal.waitFor(/│ bob is typing/, "bob is typing in the status line");
+    await bob.request({ type: "typing", room: "general", state: "done" });
+    await terminal.waitFor((rows) => !rows.join("\n").includes("is typing"), "the indicator gone");
+
+    // Alice types: bob hears active; she sends: bob hears done and the message.
+    await terminal.type("hel");
+    await until(
+      () => events.some((event) => event.type === "typing" && event.state === "active"),
+      "alice's typing at bob",
+    );
+    await terminal.type("lo");
+    await terminal.keys("Enter");
+    await until(() => said(events, "hello"), "alice's message");
+    await until(
+      () => events.some((event) => event.type === "typing" && event.state === "done"),
+      "alice's done",
+    );
+    const typing = events.filter((event) => event.type === "typing");
+    assert.deepEqual(typing.map((event) => event.type === "typing" && event.state), [
+      "active",
+      "done",
+    ]);
+  } finally {
+    await bob.close();
+  }
+});

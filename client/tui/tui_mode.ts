@@ -93,6 +93,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     rows: size.rows,
     color: options.color,
     hasAccount: () => client.hasAccount,
+    sendTyping: true,
   });
   // What the user has seen of their direct messages, for the server's unread counts.
   const marker = new ReadMarker(client);
@@ -192,6 +193,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     });
   }
   let pinger: ReturnType<typeof setInterval> | undefined;
+  let typingClock: ReturnType<typeof setInterval> | undefined;
   Deno.stdin.setRaw(true);
   try {
     for (const [signal, handler] of signals) {
@@ -219,6 +221,8 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     run(model.start(options.room));
     ping();
     pinger = setInterval(ping, options.pingIntervalMs ?? 10_000);
+    // Typing (section 22): idle input becomes paused, shown indicators expire.
+    typingClock = setInterval(() => run(model.tick()), 1000);
 
     const decoder = new TuiKeyDecoder();
     const buffer = new Uint8Array(4096);
@@ -248,6 +252,7 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
     await events;
   } finally {
     clearInterval(pinger);
+    clearInterval(typingClock);
     clearTimeout(frame);
     await screen?.unmount();
     write(MOUSE_OFF + KEYS_OFF);

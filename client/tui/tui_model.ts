@@ -31,6 +31,7 @@ import { conversationRows, type ScrollWindow, scrollWindow } from "./scrollback.
 import { graphemes } from "./text_width.ts";
 import { computeLayout, type TuiLayout } from "./tui_layout.ts";
 import type { TuiKey } from "./tui_key_decoder.ts";
+import { TypingIndicators, TypingSender } from "./typing_state.ts";
 
 /** Something the runner must do for the model. */
 export type TuiEffect =
@@ -84,6 +85,8 @@ export interface TuiModelOptions {
    * only accounts have DM history and unread counts. Default: never.
    */
   hasAccount?: () => boolean;
+  /** Whether the user's typing is sent (section 22); shown typing does not need it. Default false. */
+  sendTyping?: boolean;
 }
 
 /** Keys and commands of the full-screen client, for `/help`. */
@@ -152,6 +155,12 @@ export class TuiModel {
   #quiet = new WeakSet<RequestBody>();
   /** Rooms seen in a `/rooms` reply, for completion. */
   #knownRooms: string[] = [];
+  /** Who is typing where, and what this user's typing told the server (section 22). */
+  #typingShown = new TypingIndicators();
+  #typingSent = new TypingSender();
+  /** `/typing off` stops both showing and sending typing. */
+  #typingOn = true;
+  #sendTyping: boolean;
 
   /** Makes the model with only the server buffer. */
   constructor(options: TuiModelOptions) {
@@ -165,6 +174,7 @@ export class TuiModel {
     this.#maxEntries = options.maxEntries ?? 5000;
     this.#now = options.now ?? Date.now;
     this.#hasAccount = options.hasAccount ?? (() => false);
+    this.#sendTyping = options.sendTyping ?? false;
     this.#conversations = [
       new Conversation("server", options.server, { maxEntries: this.#maxEntries }),
     ];
@@ -298,6 +308,53 @@ export class TuiModel {
 
   /** Applies one key press and returns what must be done. */
   handleKey(key: TuiKey): TuiEffect[] {
+    const conversation = this.active;
+    const before = this.input.text;
+    const effects = this.#handleKey(key);
+    return [...effects, ...this.#typingAfter(conversation, before)];
+  }
+
+  // ------------------------------------------------------------ typing (section 22)
+
+  /** Who is typing in the conversation on screen, now (for the status line). */
+  get typing(): string[] {
+    if (!this.#typingOn) return [];
+    return this.#typingShown.typing(this.active.key, this.#now());
+  }
+
+  /**
+   * Called every second or so: typing left idle becomes `paused`; returns
+   * what to send (the runner redraws, so expired indicators go).
+   */
+  tick(): TuiEffect[] {
+    if (!this.#typingOn || !this.#sendTyping) return [];
+    return this.#typingSent.idle(this.#now()).flatMap(([key, state]) => {
+      const conversation = this.#conversations.find((candidate) => candidate.key === key);
+      return conversation === undefined ? [] : this.#typingRequest(conversation, state);
+    });
+  }
+
+  /** What the input's change in `conversation` tells the server. */
+  #typingAfter(conversation: Conversation, before: string): TuiEffect[] {
+    const text = this.input.text;
+    if (!this.#typingOn || !this.#sendTyping || text === before || this.#secret !== undefined) {
+      return [];
+    }
+    const state = this.#typingSent.edited(conversation.key, text, this.#now());
+    return state === undefined ? [] : this.#typingRequest(conversation, state);
+  }
+
+  #typingRequest(conversation: Conversation, state: "active" | "paused" | "done"): TuiEffect[] {
+    if (conversation.kind === "room" && conversation.joined) {
+      return [this.#send({ type: "typing", room: conversation.name, state }, true)];
+    }
+    if (conversation.kind === "dm") {
+      return [this.#send({ type: "typing", to: conversation.name, state }, true)];
+    }
+    return [];
+  }
+
+  #handleKey(key: TuiKey): TuiEffect[] {
     if (this.#secret !== undefined) return this.#secretKey(key);
     if (this.#pendingPaste !== undefined) return this.#answerPaste(key);
     const tab = key.kind === "key" && key.name === "tab" && !key.ctrl && !key.alt;
@@ -328,12 +385,14 @@ export class TuiModel {
     switch (event.type) {
       case "message": {
         const conversation = this.#room(event.room);
+        this.#typingShown.stop(conversation.key, event.from);
         return this.#deliver(conversation, this.#messageEntry(event));
       }
       case "dm": {
         const outgoing = nameKey(event.from) === nameKey(this.#nick);
         const peer = outgoing ? event.to : event.from;
         const [conversation, opened] = this.#dm(peer);
+        this.#typingShown.stop(conversation.key, event.from);
         return [
           ...opened,
           ...this.#deliver(conversation, {
@@ -367,6 +426,25 @@ export class TuiModel {
       case "nick":
         this.#renamed(event.from, event.to, event.ts);
         return [];
+      case "typing": {
+        if (this.#isSelf(event.from)) return [];
+        const key = event.room === undefined
+          ? conversationKey("dm", event.from)
+          : conversationKey("room", event.room);
+        this.#typingShown.set(key, event.from, event.state, now);
+        return [];
+      }
+      case "away": {
+        // Shown where it matters: the server buffer, and a DM with them if open.
+        const text = event.message === undefined
+          ? `${event.nick} is back`
+          : `${event.nick} is away: ${event.message}`;
+        const dm = this.#find("dm", event.nick);
+        for (const target of dm === undefined ? [this.#serverBuffer] : [this.#serverBuffer, dm]) {
+          this.#keepPosition(target, () => target.notice(text, event.ts, "status"));
+        }
+        return [];
+      }
       case "topic": {
         const conversation = this.#room(event.room);
         conversation.topic = event.topic;
@@ -379,9 +457,16 @@ export class TuiModel {
         return [];
       }
       case "notice": {
-        const target = (event.room === undefined ? undefined : this.#find("room", event.room)) ??
+        // A dm's answer from a user away (section 22) goes with the conversation.
+        const awayDm = event.away !== undefined && event.from !== undefined
+          ? this.#find("dm", event.from)
+          : undefined;
+        const target = awayDm ??
+          (event.room === undefined ? undefined : this.#find("room", event.room)) ??
           this.#serverBuffer;
         const text = event.from === undefined
+          ? event.body
+          : event.away !== undefined
           ? event.body
           : `broadcast from ${event.from}: ${event.body}`;
         this.#keepPosition(target, () => target.notice(text, event.ts));
@@ -989,6 +1074,10 @@ export class TuiModel {
       }
       case "request":
         return [this.#send(parsed.request)];
+      case "typing":
+        this.#typingOn = parsed.on;
+        active.notice(parsed.on ? "Typing shown and sent" : "Typing neither shown nor sent", now);
+        return [];
     }
   }
 

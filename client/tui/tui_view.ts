@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { nameKey } from "../../shared/validation.ts";
+import { nameKey, sanitizeForTerminal } from "../../shared/validation.ts";
 import { nickColor } from "../format.ts";
 import { inputRows } from "./input_view.ts";
 import { fitLine, lineText, type Span, span, truncate } from "./styled_line.ts";
@@ -135,6 +135,14 @@ function statusRow(model: TuiModel, layout: TuiLayout, window: { scroll: number 
   if (window.scroll > 0) {
     const news = active.newBelow > 0 ? `, ${active.newBelow} new below` : "";
     parts.push(span(` │ scrolled back ${window.scroll} lines${news} (Esc: newest)`, base));
+  }
+  // Section 22: who is typing here, until they stop, send, or 6 s pass.
+  const typing = model.typing;
+  if (typing.length > 0) {
+    const who = typing.length > 2
+      ? `${typing.length} people are typing`
+      : `${typing.join(" and ")} ${typing.length === 1 ? "is" : "are"} typing`;
+    parts.push(span(` │ ${sanitizeForTerminal(who)}`, sgr(model, "7;36")));
   }
   const elsewhere = model.conversations.filter((conversation) => conversation.mention).length;
   if (elsewhere > 0) parts.push(span(` │ mentioned in ${elsewhere}`, sgr(model, "7;35")));

@@ -45,8 +45,10 @@ import { HistoryLimiter, type HistoryLimiterOptions } from "../limits/history_li
 import { messageEvent } from "./message_events.ts";
 import { Moderation } from "./moderation.ts";
 import { OnlineUsers } from "./online_users.ts";
-import { fitList, nameBytes } from "./reply_fit.ts";
+import { awayBytes, fitList, nameBytes } from "./reply_fit.ts";
 import { type Member, rightsKey, type Room } from "./room.ts";
+import { type AwayLimits, type AwayMessages, AwayStatus } from "./away_status.ts";
+import { TypingRelay } from "./typing_relay.ts";
 import { RoomIndex } from "./room_index.ts";
 import { RoomEventTap } from "./room_events.ts";
 import { ServerMetrics } from "../server_metrics.ts";
@@ -126,6 +128,8 @@ export interface BrokerOptions {
   bus?: Bus;
   /** Who is online on other instances too; this instance's own maps by default. */
   presence?: Presence;
+  /** Away and typing limits (section 22). */
+  presenceLimits?: AwayLimits & { typingIntervalMs?: number };
   now?: () => number;
 }
 
@@ -167,6 +171,11 @@ export class Broker {
   readonly guestRights: GuestRights;
   /** Room events this instance originates, for observers such as webhooks (room_events.ts). */
   readonly roomEvents: RoomEventTap = new RoomEventTap();
+  /** Away state (section 22). */
+  readonly away: AwayStatus;
+  /** Typing indicators (section 22). */
+  readonly typing: TypingRelay;
+  readonly #awayMessages: AwayMessages = new Map();
   readonly #users = new OnlineUsers();
   readonly #rooms = new RoomIndex();
   readonly #bus: Bus;
@@ -212,6 +221,7 @@ export class Broker {
     this.#presence = options.presence ?? new LocalPresence({
       users: this.#users,
       rooms: this.#rooms,
+      away: this.#awayMessages,
       persist,
       fanOut,
       now: this.#now,
@@ -223,6 +233,7 @@ export class Broker {
       rooms: this.#rooms,
       presence: this.#presence,
       bus: this.#bus,
+      awayMessages: this.#awayMessages,
       now: this.#now,
       persist,
       publish: (envelope) => this.#publish(envelope),
@@ -241,6 +252,16 @@ export class Broker {
     this.moderation = new Moderation(this.#chat, {
       guestRights: this.guestRights,
       defaultMuteMs: options.defaultMuteMs ?? 10 * 60_000,
+    });
+    this.away = new AwayStatus(this.#chat, {
+      ...options.presenceLimits,
+      messages: this.#awayMessages,
+    });
+    this.typing = new TypingRelay(this.#chat, {
+      moderation: this.moderation,
+      ...(options.presenceLimits?.typingIntervalMs === undefined
+        ? {}
+        : { intervalMs: options.presenceLimits.typingIntervalMs }),
     });
     this.directMessages = new DirectMessages(this.#chat, {
       history: this.#history,
@@ -348,7 +369,14 @@ export class Broker {
       multipleSessions: options.multipleSessions ?? false,
       ...(options.resume === undefined ? {} : { resume: options.resume }),
     });
+    // An account's first session here: its sessions elsewhere may be away (section 22).
+    const away = this.shared && member.account !== undefined && this.#users.sessions(key).size === 0
+      ? (await this.#presence.user(key).catch(() => undefined))?.away
+      : undefined;
     this.#users.add(member, nick);
+    if (away !== undefined && this.#users.sessions(key).size === 1) {
+      this.#awayMessages.set(key, away);
+    }
   }
 
   /** Whether anyone online on this instance uses this nickname. */
@@ -365,6 +393,11 @@ export class Broker {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     if (!this.#users.remove(member)) return;
     this.#presence.release(member);
+    const key = nameKey(member.nick);
+    if (this.#users.sessions(key).size === 0) {
+      this.away.forget(key);
+      this.typing.forget(key);
+    }
     if (member.account === undefined && !options.keepRights) {
       this.guestRights.lapse(rightsKey(member)).catch((error) => {
         logger.warn("Could not save that {nick}'s guest rights ended: {error}", {
@@ -683,33 +716,59 @@ export class Broker {
   async who(
     name: string,
     query: ListQuery = {},
-  ): Promise<{ room: string } & ListPage<"members", string>> {
+  ): Promise<ResultOf<"who">> {
     const room = this.#rooms.get(nameKey(name));
     if (room === undefined) throw new ChatError("no_such_room", `No room #${name}`);
     const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
     const page = await orStorageError(
       this.#presence.members(room.key, { after: cursorKey(query.after), limit: limit + 1 }),
     );
-    const { items, more } = this.#fitNames(page.names, limit);
-    return more
-      ? { room: room.name, members: items, total: page.total, more: true }
-      : { room: room.name, members: items, total: page.total };
+    const { items, more, away } = this.#fitNames(page, limit);
+    return {
+      room: room.name,
+      members: items,
+      total: page.total,
+      ...(more ? { more: true } : {}),
+      ...(away.length > 0 ? { away } : {}),
+    };
   }
 
   /** A page of everyone online (nicknames, each once), bounded as {@linkcode rooms} is. */
-  async users(query: ListQuery = {}): Promise<ListPage<"users", string>> {
+  async users(query: ListQuery = {}): Promise<ResultOf<"users">> {
     const limit = Math.min(query.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE);
     const page = await orStorageError(
       this.#presence.users({ after: cursorKey(query.after), limit: limit + 1 }),
     );
-    const { items, more } = this.#fitNames(page.names, limit);
-    return more
-      ? { users: items, total: page.total, more: true }
-      : { users: items, total: page.total };
+    const { items, more, away } = this.#fitNames(page, limit);
+    return {
+      users: items,
+      total: page.total,
+      ...(more ? { more: true } : {}),
+      ...(away.length > 0 ? { away } : {}),
+    };
   }
 
-  #fitNames(names: readonly string[], limit: number): { items: string[]; more: boolean } {
-    return fitList(names, { limit, maxBytes: this.#maxReplyBytes, size: nameBytes });
+  /**
+   * The names of a page that fit one reply, with the away messages of those
+   * of them who are away (section 22), which count against the same budget.
+   */
+  #fitNames(
+    page: NamePage,
+    limit: number,
+  ): { items: string[]; more: boolean; away: Array<{ nick: string; message: string }> } {
+    const awayOf = page.away;
+    const size = awayOf === undefined || awayOf.size === 0
+      ? nameBytes
+      : (name: string) => nameBytes(name) + awayBytes(name, awayOf.get(name));
+    const { items, more } = fitList(page.names, { limit, maxBytes: this.#maxReplyBytes, size });
+    const away: Array<{ nick: string; message: string }> = [];
+    if (awayOf !== undefined && awayOf.size > 0) {
+      for (const nick of items) {
+        const message = awayOf.get(nick);
+        if (message !== undefined) away.push({ nick, message });
+      }
+    }
+    return { items, more, away };
   }
 
   /** Renames a guest; everyone sharing a room with it (and itself) sees the change. */
@@ -728,6 +787,7 @@ export class Broker {
     await orStorageError(this.#presence.rename(member, nick));
     const from = member.nick;
     this.#users.rename(member, nick);
+    this.away.renamed(nameKey(from), nameKey(nick));
     for (const room of member.rooms) room.renameMember(from, nick);
     const rooms = [...member.rooms].map((room) => room.key);
     await this.#publish({
@@ -826,6 +886,7 @@ export class Broker {
       }
     }
     const event = envelope.event;
+    if (event?.type === "away") this.away.noted(event);
     if (event !== undefined && envelope.to !== undefined) this.#deliverTo(envelope.to, event);
     for (const { room: key, user, reason } of evictions) {
       const room = this.#rooms.get(key);
@@ -839,11 +900,19 @@ export class Broker {
   }
 
   #deliverTo(to: Audience, event: ChatEvent): void {
-    if (to.all) return this.#fanOut(this.#users.allSessions(), event);
+    const audience = this.#audience(to);
+    const except = to.except;
+    if (except === undefined) return this.#fanOut(audience, event);
+    // A typing relay: its sender's own sessions do not hear it.
+    const others: Member[] = [];
+    for (const member of audience) if (nameKey(member.nick) !== except) others.push(member);
+    this.#fanOut(others, event);
+  }
+
+  #audience(to: Audience): Iterable<Member> {
+    if (to.all) return this.#users.allSessions();
     if (to.room !== undefined && to.rooms === undefined && to.users === undefined) {
-      const room = this.#rooms.get(to.room);
-      if (room !== undefined) this.#fanOut(room.members, event);
-      return;
+      return this.#rooms.get(to.room)?.members ?? [];
     }
     const audience = new Set<Member>();
     for (const key of [...(to.room === undefined ? [] : [to.room]), ...(to.rooms ?? [])]) {
@@ -852,7 +921,7 @@ export class Broker {
     for (const user of to.users ?? []) {
       for (const session of this.#users.sessions(user)) audience.add(session);
     }
-    this.#fanOut(audience, event);
+    return audience;
   }
 
   /** Replaces room settings and grants with `rooms` and `grants`, keeping members here. */
@@ -916,6 +985,7 @@ export class Broker {
         first.account === undefined ? first.guestId : "",
         first.resumeHash?.() ?? "",
         lookalikeKey(first.nick),
+        this.#awayMessages.get(key) ?? "",
       ]);
     }
     for (const room of this.#rooms.values()) {

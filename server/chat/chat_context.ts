@@ -25,6 +25,8 @@ export interface ChatContext {
   /** Who is online anywhere (this instance's maps when it is the only one). */
   readonly presence: Presence;
   readonly bus: Bus;
+  /** Away messages of the users online here, by name key (section 22). */
+  readonly awayMessages: ReadonlyMap<string, string>;
   now(): number;
   /** Commits `write` through the group commit; rejects with a `storage` error. */
   persist(write: StoreWrite): Promise<void>;

@@ -64,12 +64,15 @@ export class DirectMessages {
     const key = nameKey(to);
     const here = users.first(key);
     let recipientName: string;
+    // Away (section 22): as this instance knows it, or as the presence said.
+    let away = here === undefined ? undefined : this.#chat.awayMessages.get(key);
     if (here !== undefined) {
       recipientName = here.nick;
     } else {
       const remote = await orStorageError(presence.user(key));
       if (remote !== undefined) {
         recipientName = remote.nick;
+        away = remote.away;
       } else {
         const account = await store.getAccount(key);
         if (account === undefined) {
@@ -94,6 +97,18 @@ export class DirectMessages {
     if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
     this.#chat.metrics.messagesIn++;
     this.deliver(record, [key, fromKey]);
+    // The sender hears that the recipient is away, before the ack.
+    if (delivered && away !== undefined && key !== fromKey) {
+      member.deliver(
+        new Delivery({
+          type: "notice",
+          body: `${recipientName} is away: ${away}`,
+          ts: this.#chat.now(),
+          from: recipientName,
+          away,
+        }),
+      );
+    }
     return delivered
       ? { id: record.id, ts: record.ts }
       : { id: record.id, ts: record.ts, stored: true };

@@ -41,6 +41,14 @@ export function nameBytes(name: string): number {
   return utf8ByteLength(name) + 3;
 }
 
+/**
+ * An upper bound of what a name's entry in a page's `away` list adds to a
+ * reply (section 22): nothing when it is not away.
+ */
+export function awayBytes(name: string, message: string | undefined): number {
+  return message === undefined ? 0 : utf8ByteLength(name) + utf8ByteLength(message) + 24;
+}
+
 /** An upper bound of an event's encoded size, in bytes. */
 export function eventBytes(event: ChatEvent): number {
   let bytes = 96;

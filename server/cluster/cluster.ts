@@ -31,6 +31,8 @@ export interface Audience {
   users?: string[];
   /** Every session. */
   all?: boolean;
+  /** Not the sessions of this user (by name key): a typing relay skips its sender. */
+  except?: string;
 }
 
 /** A change every instance applies to its copy of the rooms. */
@@ -121,6 +123,7 @@ export interface PresenceSnapshot {
       guestId: string,
       resumeHash: string,
       look: string,
+      away: string,
     ]
   >;
   /** Room memberships here: room key, user key, nick, sessions. */
@@ -178,6 +181,8 @@ export interface OnlineUser {
   admin: boolean;
   /** A guest's identity id (see `Member.guestId`); "" for an account. */
   guestId: string;
+  /** The away message, while the user is away (section 22). */
+  away?: string;
 }
 
 /** Which page of names: at most `limit`, after the name key `after` (from the first without). */
@@ -190,6 +195,8 @@ export interface PageQuery {
 export interface NamePage {
   names: string[];
   total: number;
+  /** The away messages of those of `names` who are away, by nickname (who and users). */
+  away?: ReadonlyMap<string, string>;
 }
 
 /** Who is online across instances, and their names. */
@@ -245,6 +252,13 @@ export interface Presence {
   inRoom(room: string, user: string): Promise<boolean>;
   /** A page of the nicknames of everyone online. */
   users(page: PageQuery): Promise<NamePage>;
+  /**
+   * Sets (a message) or ends (undefined) the away state of `member`'s user
+   * (all its sessions) and delivers `event` to its sessions and everyone
+   * sharing a room with it, on every instance; resolves to false when the
+   * state was that already (nothing is delivered).
+   */
+  setAway(member: Member, message: string | undefined, event: ChatEvent): Promise<boolean>;
   /** The members online of each of these rooms (by key), in order. */
   roomSizes(rooms: readonly string[]): Promise<number[]>;
   /**

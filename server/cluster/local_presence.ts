@@ -18,6 +18,8 @@ import type { NamePage, OnlineUser, PageQuery, Presence } from "./cluster.ts";
 export interface LocalPresenceOptions {
   readonly users: OnlineUsers;
   readonly rooms: RoomIndex;
+  /** Away messages of the users online, by name key (section 22); none: nobody is away. */
+  readonly away?: Map<string, string>;
   /** Commits a write (resolves once committed). */
   persist(write: StoreWrite): Promise<void>;
   /** Delivers an event to these sessions. */
@@ -50,11 +52,13 @@ export class LocalPresence implements Presence {
   readonly #users: OnlineUsers;
   readonly #rooms: RoomIndex;
   readonly #options: LocalPresenceOptions;
+  readonly #away: Map<string, string>;
 
   constructor(options: LocalPresenceOptions) {
     this.#users = options.users;
     this.#rooms = options.rooms;
     this.#options = options;
+    this.#away = options.away ?? new Map();
   }
 
   /** Alone, the broker's own checks of who is online decide: nothing more to claim. */
@@ -72,11 +76,13 @@ export class LocalPresence implements Presence {
     const sessions = this.#users.sessions(key);
     const first = sessions.values().next().value;
     if (first === undefined) return Promise.resolve(undefined);
+    const away = this.#away.get(key);
     return Promise.resolve({
       nick: first.nick,
       account: first.account,
       admin: [...sessions].some((session) => session.admin),
       guestId: first.account === undefined ? first.guestId : "",
+      ...(away === undefined ? {} : { away }),
     });
   }
 
@@ -137,10 +143,8 @@ export class LocalPresence implements Presence {
 
   members(key: string, page: PageQuery): Promise<NamePage> {
     const room = this.#rooms.get(key);
-    return Promise.resolve({
-      names: room?.memberPage(page) ?? [],
-      total: room?.userCount ?? 0,
-    });
+    const names = room?.memberPage(page) ?? [];
+    return Promise.resolve(this.#withAway({ names, total: room?.userCount ?? 0 }));
   }
 
   inRoom(room: string, user: string): Promise<boolean> {
@@ -148,7 +152,36 @@ export class LocalPresence implements Presence {
   }
 
   users(page: PageQuery): Promise<NamePage> {
-    return Promise.resolve({ names: this.#users.page(page), total: this.#users.size });
+    const names = this.#users.page(page);
+    return Promise.resolve(this.#withAway({ names, total: this.#users.size }));
+  }
+
+  // ---- away (section 22)
+
+  setAway(member: Member, message: string | undefined, event: ChatEvent): Promise<boolean> {
+    const key = nameKey(member.nick);
+    if (this.#away.get(key) === message) return Promise.resolve(false);
+    if (message === undefined) this.#away.delete(key);
+    else this.#away.set(key, message);
+    // The user's sessions, and everyone in a room with one of them.
+    const audience = new Set<Member>();
+    for (const session of this.#users.sessions(key)) {
+      audience.add(session);
+      for (const room of session.rooms) for (const other of room.members) audience.add(other);
+    }
+    this.#options.fanOut(audience, event);
+    return Promise.resolve(true);
+  }
+
+  /** `page` with the away messages of its names, when anyone is away. */
+  #withAway(page: NamePage): NamePage {
+    if (this.#away.size === 0) return page;
+    const away = new Map<string, string>();
+    for (const name of page.names) {
+      const message = this.#away.get(nameKey(name));
+      if (message !== undefined) away.set(name, message);
+    }
+    return { ...page, away };
   }
 
   roomSizes(rooms: readonly string[]): Promise<number[]> {

@@ -41,11 +41,12 @@ import {
   EXPIRE_ROOMS,
   HEARTBEAT,
   OTHER_CONNECTIONS,
-  PAGE_NAMES,
+  PAGE_NAMES_AWAY,
   RELEASE,
   RENAME,
   RESYNC,
   SEND,
+  SET_AWAY,
 } from "./redis_scripts.ts";
 import { type PublishedMessage, RoomFeed, type RoomPayload } from "./room_feed.ts";
 
@@ -348,8 +349,8 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   }
 
   async user(key: string): Promise<OnlineUser | undefined> {
-    const [nick, account, admin, guestId] = await this.#redis.command<(string | null)[]>(
-      ["HMGET", this.#keys.user(key), "nick", "acct", "adm", "gid"],
+    const [nick, account, admin, guestId, away] = await this.#redis.command<(string | null)[]>(
+      ["HMGET", this.#keys.user(key), "nick", "acct", "adm", "gid", "away"],
     );
     if (nick === null || nick === undefined) return undefined;
     return {
@@ -357,6 +358,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       account: account ? account : undefined,
       admin: admin === "1",
       guestId: guestId ?? "",
+      ...(away ? { away } : {}),
     };
   }
 
@@ -422,7 +424,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   }
 
   async members(room: string, page: PageQuery): Promise<NamePage> {
-    return await this.#page(`members:${room}`, page);
+    return await this.#pageWithAway(`members:${room}`, page);
   }
 
   async inRoom(room: string, user: string): Promise<boolean> {
@@ -430,7 +432,45 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   }
 
   async users(page: PageQuery): Promise<NamePage> {
-    return await this.#page("online", page);
+    return await this.#pageWithAway("online", page);
+  }
+
+  // ---- away (section 22)
+
+  async setAway(member: Member, message: string | undefined, event: ChatEvent): Promise<boolean> {
+    const token = this.#token();
+    const applied = this.#await(token);
+    try {
+      const published = await this.#presenceCall<number>(SET_AWAY, [
+        nameKey(member.nick),
+        message ?? "",
+        JSON.stringify(event),
+        token,
+      ]);
+      // The event is queued here (the user's own sessions) before the reply.
+      if (published === 1) await applied;
+      return published === 1;
+    } finally {
+      this.#tokens.get(token)?.();
+    }
+  }
+
+  /** A page of `online` or a room's members, with the away messages of those away. */
+  async #pageWithAway(hash: string, page: PageQuery): Promise<NamePage> {
+    const [total, ...pairs] = await this.#redis.eval<[number, ...string[]]>(PAGE_NAMES_AWAY, [
+      this.#keys.prefix,
+      hash,
+      page.after ?? "",
+      Math.min(page.limit, MAX_LIST_PAGE + 1),
+    ]);
+    const names: string[] = [];
+    const away = new Map<string, string>();
+    for (let index = 0; index + 1 < pairs.length; index += 2) {
+      const name = pairs[index]!;
+      names.push(name);
+      if (pairs[index + 1]) away.set(name, pairs[index + 1]!);
+    }
+    return away.size === 0 ? { names, total } : { names, total, away };
   }
 
   async expireRooms(ttlMs: number): Promise<number> {
@@ -447,17 +487,6 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       if (count < 100) break;
     }
     return total;
-  }
-
-  /** A page of a hash the scripts keep listed (see PAGE_NAMES): one bounded reply. */
-  async #page(hash: string, page: PageQuery): Promise<NamePage> {
-    const [total, ...names] = await this.#redis.eval<[number, ...string[]]>(PAGE_NAMES, [
-      this.#keys.prefix,
-      hash,
-      page.after ?? "",
-      Math.min(page.limit, MAX_LIST_PAGE + 1),
-    ]);
-    return { names, total };
   }
 
   async roomSizes(rooms: readonly string[]): Promise<number[]> {

@@ -236,6 +236,11 @@ export class RedisKeys {
     return `${this.prefix}msess:${room}`;
   }
 
+  /** Set of the rooms `user` is in on any instance (section 22: whom its away change reaches). */
+  userRooms(user: string): string {
+    return `${this.prefix}urooms:${user}`;
+  }
+
   /** Hash: room key → members online (rooms with none are absent). */
   get roomSizes(): string {
     return `${this.prefix}roomsizes`;

@@ -74,6 +74,7 @@ local function member_sub(room, user, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, -count)
   if n > 0 then return false end
   redis.call('HDEL', p .. 'msess:' .. room, user)
+  redis.call('SREM', p .. 'urooms:' .. user, room)
   local nick = redis.call('HGET', p .. 'members:' .. room, user)
   listed_del('members:' .. room, user)
   return nick or user
@@ -81,6 +82,7 @@ end
 -- Adds count sessions of user to room; true when the user was not in it before.
 local function member_add(room, user, nick, count)
   local n = redis.call('HINCRBY', p .. 'msess:' .. room, user, count)
+  redis.call('SADD', p .. 'urooms:' .. user, room)
   listed_set('members:' .. room, user, nick)
   set_size(room)
   redis.call('ZREM', p .. 'emptyrooms', room)
@@ -458,11 +460,13 @@ local other = look_holder(ARGV[7], new, old)
 if other then return 'looks:' .. other end
 local gid = redis.call('HGET', p .. 'user:' .. old, 'gid') or ''
 local rt = redis.call('HGET', p .. 'user:' .. old, 'rt') or ''
+local away = redis.call('HGET', p .. 'user:' .. old, 'away')
 local iu = p .. 'inst:' .. inst .. ':users'
 local c = redis.call('HINCRBY', iu, old, -1)
 if c <= 0 then redis.call('HDEL', iu, old) end
 if c >= 0 then user_sub(old, 1) end
 redis.call('HSET', p .. 'user:' .. new, 'nick', nick, 'acct', '', 'gid', gid, 'rt', rt, 'look', ARGV[7])
+if away then redis.call('HSET', p .. 'user:' .. new, 'away', away) end
 look_set(ARGV[7], new)
 redis.call('HINCRBY', p .. 'user:' .. new, 'n', 1)
 redis.call('HINCRBY', iu, new, 1)
@@ -525,7 +529,8 @@ return 1
  * raises sequences to at least what the instance has delivered, so ids never
  * go back. Joins and leaves are announced only where the change is visible.
  * Its published connection counts are replaced too.
- * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash, look]...],
+ * ARGV: prefix, instance, JSON `{u: [[user, nick, acct, admin, n, guest id, resume hash, look,
+ * away message or '']...],
  * r: [[room, user, nick, n]...], s: [[room, id]...], d: last DM id,
  * c: open connections, i: [[ip, open connections, of them not logged in]...]}`,
  * expiry of the per-address counts in ms.
@@ -545,6 +550,7 @@ for _, u in ipairs(snap.u) do
   redis.call('HSET', key, 'nick', u[2], 'acct', u[3], 'gid', u[6] or '', 'rt', u[7] or '',
     'look', u[8] or '')
   look_set(u[8] or '', u[1])
+  if u[9] ~= nil and u[9] ~= '' then redis.call('HSET', key, 'away', u[9]) end
   if u[4] == 1 then redis.call('HSET', key, 'adm', '1') end
   redis.call('HINCRBY', key, 'n', u[5])
   redis.call('HINCRBY', iu, u[1], u[5])
@@ -574,6 +580,7 @@ for _, f in ipairs(fields) do
   local after = total - (before[f] or 0) + (w and w[4] or 0)
   if after <= 0 then
     redis.call('HDEL', ms, user)
+    redis.call('SREM', p .. 'urooms:' .. user, room)
     local nick = redis.call('HGET', p .. 'members:' .. room, user)
     listed_del('members:' .. room, user)
     if total > 0 and nick then
@@ -582,6 +589,7 @@ for _, f in ipairs(fields) do
     note_if_empty(room)
   else
     redis.call('HSET', ms, user, after)
+    redis.call('SADD', p .. 'urooms:' .. user, room)
     if w then listed_set('members:' .. room, user, w[3]) end
     set_size(room)
     if total <= 0 and w then
@@ -758,4 +766,59 @@ return out
  */
 export const PAGE_NAMES = script(`
 return listed_page(ARGV[2], ARGV[3], tonumber(ARGV[4]))
+`);
+
+// ---------------------------------------------------------------- away (section 22)
+
+/**
+ * Sets or ends an online user's away state (field `away` of its user hash,
+ * which goes with the hash when its last session does) and publishes the
+ * `away` event on the shared channel to the user's sessions and the members
+ * of every room the user is in, on any instance. ARGV: prefix, instance,
+ * user key, message ('' : back), the event (JSON), the token of the
+ * publication. Returns 1 when published, 0 when the state was that already
+ * or the user is not online. The rooms are those of `urooms:<user>`, which
+ * member_add, member_sub and RESYNC keep: every room the user is in, on any
+ * instance, so the cost is the user's rooms, never the chat's.
+ */
+export const SET_AWAY = script(`
+local inst, user, msg = ARGV[2], ARGV[3], ARGV[4]
+local u = p .. 'user:' .. user
+if redis.call('EXISTS', u) == 0 then return 0 end
+if (redis.call('HGET', u, 'away') or '') == msg then return 0 end
+if msg == '' then redis.call('HDEL', u, 'away') else redis.call('HSET', u, 'away', msg) end
+local rooms = {}
+for _, room in ipairs(redis.call('SMEMBERS', p .. 'urooms:' .. user)) do
+  if redis.call('HEXISTS', p .. 'msess:' .. room, user) == 1 then rooms[#rooms + 1] = room end
+end
+local to = {users = {user}}
+-- An empty Lua table would encode as {}, not []: left out instead.
+if #rooms > 0 then to.rooms = rooms end
+redis.call('PUBLISH', p .. 'ch:all', '{"o":' .. cjson.encode(inst) .. ',"k":' ..
+  cjson.encode(ARGV[6]) .. ',"to":' .. cjson.encode(to) .. ',"event":' .. ARGV[5] .. '}')
+return 1
+`);
+
+/**
+ * A page of a listed hash (`online`, or `members:ROOM`) in name-key order,
+ * as PAGE_NAMES, with each name's away message ('' when not away). ARGV:
+ * prefix, hash name, after, most names. Returns [names in all, name, away,
+ * name, away, ...].
+ */
+export const PAGE_NAMES_AWAY = script(`
+local hash, after, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local start = '-'
+if after ~= '' then start = '(' .. after end
+local out = {redis.call('HLEN', p .. hash)}
+if limit <= 0 then return out end
+local keys = redis.call('ZRANGEBYLEX', p .. hash .. ':keys', start, '+', 'LIMIT', 0, limit)
+if #keys == 0 then return out end
+local names = redis.call('HMGET', p .. hash, unpack(keys))
+for i, key in ipairs(keys) do
+  if names[i] then
+    out[#out + 1] = names[i]
+    out[#out + 1] = redis.call('HGET', p .. 'user:' .. key, 'away') or ''
+  end
+end
+return out
 `);

@@ -142,6 +142,12 @@ export interface ServerOptions {
   maxRoomsPerUser: number;
   /** Most rooms one account may own (guests own rooms only while connected). */
   maxRoomsPerAccount: number;
+  /** Longest away message, in code points (at most MAX_AWAY_LENGTH, 1,000). */
+  maxAwayLength: number;
+  /** Away changes (away, back) one user may make per minute on one instance; more are `rate_limited`. */
+  awayChangesPerMinute: number;
+  /** Least time between two typing relays of one user to one conversation, in ms. */
+  typingIntervalMs: number;
   /** How long a room no account owns is kept once empty (with its history), in ms; 0: not at all. */
   guestRoomTtlMs: number;
   /** Rooms one client address (IPv6: a /64) may create per hour. */
@@ -257,6 +263,9 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   // InspIRCd's default maxchans is 20; Ergo lets an account register 15 channels.
   maxRoomsPerUser: 20,
   maxRoomsPerAccount: 15,
+  maxAwayLength: 200,
+  awayChangesPerMinute: 6,
+  typingIntervalMs: 3000,
   guestRoomTtlMs: 60 * 60_000,
   maxRoomCreationsPerIp: 20,
   maxRegistrationsPerIp: 10,

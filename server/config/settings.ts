@@ -409,6 +409,39 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.maxRoomsPerAccount,
   },
+  maxAwayLength: {
+    group: "limits",
+    flag: "max-away-length",
+    arg: "N",
+    help: "longest away message, in code points",
+    details: "A longer one is refused with invalid_body (docs/protocol.md, section 22). At most " +
+      "1000, what the wire carries.",
+    type: intType({ min: 1, max: 1000 }),
+    default: D.maxAwayLength,
+  },
+  awayChangesPerMinute: {
+    group: "limits",
+    flag: "away-changes-per-minute",
+    arg: "N",
+    help: "away and back changes one user may make per minute",
+    details: "A token bucket of N, refilled at N a minute, per user (its sessions together, on " +
+      "each instance); a change beyond it is refused with rate_limited and retryAfterMs, so that " +
+      "toggling away cannot flood the rooms one is in. Setting the state one already has costs " +
+      "nothing and tells nobody.",
+    type: count(1),
+    default: D.awayChangesPerMinute,
+  },
+  typingIntervalMs: {
+    group: "limits",
+    flag: "typing-interval-ms",
+    arg: "MS",
+    help: "least time between two typing relays of one user to one conversation",
+    details: "Typing requests that come sooner are acked with throttled: true and relayed to " +
+      "nobody (a done after a relayed active or paused is still relayed once, so that an " +
+      "indicator does not linger). Per user and conversation, on each instance.",
+    type: ms(0),
+    default: D.typingIntervalMs,
+  },
   guestRoomTtlMs: {
     group: "limits",
     flag: "guest-room-ttl",

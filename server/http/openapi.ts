@@ -523,7 +523,11 @@ export const OPENAPI_DOCUMENT = {
         rooms: arrayOf(object({ name: STRING, members: INTEGER, topic: STRING })),
         total: INTEGER,
       }, { more: BOOLEAN }),
-      UserList: object({ users: arrayOf(STRING), total: INTEGER }, { more: BOOLEAN }),
+      UserList: object({ users: arrayOf(STRING), total: INTEGER }, {
+        more: BOOLEAN,
+        // docs/protocol.md, section 22: those of the page who are away.
+        away: arrayOf(object({ nick: STRING, message: STRING })),
+      }),
       Message: object({
         type: { type: "string", enum: ["message"] },
         room: STRING,

@@ -436,6 +436,11 @@ export abstract class Session implements Member {
         >;
       case "register":
         return this.#createAccount(request.password) satisfies Outcome<"register">;
+      // Away and typing (section 22).
+      case "away":
+        return broker.away.set(this, request.message) satisfies Outcome<"away">;
+      case "typing":
+        return broker.typing.relay(this, request) satisfies Outcome<"typing">;
       case "mode": {
         const change: { inviteOnly?: boolean; passphrase?: string | null } = {};
         if (request.inviteOnly !== undefined) change.inviteOnly = request.inviteOnly;

@@ -60,13 +60,40 @@ export function formatTextEvent(event: ChatEvent): string {
       return `${at} --- ${clean(event.by)} set the topic of #${clean(event.room)}: ${
         clean(event.topic)
       }`;
+    // Away and typing (section 22).
+    case "away":
+      return event.message === undefined
+        ? `${at} --- ${clean(event.nick)} is back`
+        : `${at} --- ${clean(event.nick)} is away: ${clean(event.message)}`;
+    case "typing": {
+      const where = event.room === undefined ? "to you" : `in #${clean(event.room)}`;
+      const doing = { active: "is typing", paused: "paused typing", done: "stopped typing" }[
+        event.state
+      ];
+      return `${at} --- ${clean(event.from)} ${doing} ${where}`;
+    }
     case "notice": {
+      if (event.away !== undefined && event.from !== undefined) {
+        return `${at} --- ${clean(event.from)} is away: ${clean(event.away)}`;
+      }
       const where = event.room === undefined ? "" : `#${clean(event.room)} `;
       return event.from
         ? `${at} !!! ${where}${clean(event.from)}: ${clean(event.body)}`
         : `${at} !!! ${where}${clean(event.body)}`;
     }
   }
+}
+
+/** Names of a page, each away one followed by its message: `bob (away: lunch)`. */
+function withAway(
+  names: readonly string[],
+  away: ReadonlyArray<{ nick: string; message: string }> | undefined,
+): string {
+  const messages = new Map(away?.map(({ nick, message }) => [nick, message]));
+  return names.map((name) => {
+    const message = messages.get(name);
+    return message === undefined ? clean(name) : `${clean(name)} (away: ${clean(message)})`;
+  }).join(" ");
 }
 
 /** The line telling how to get the next page of a list cut short, after its last name. */
@@ -178,7 +205,7 @@ function formatTextReply(reply: Reply): string[] {
     const { result } = reply;
     const room = clean(result.room);
     return [
-      `--- In #${room}: ${result.members.map(clean).join(" ")}`,
+      `--- In #${room}: ${withAway(result.members, result.away)}`,
       ...morePage(
         result,
         result.members.at(-1),
@@ -189,7 +216,7 @@ function formatTextReply(reply: Reply): string[] {
   if (isReplyTo(reply, "users")) {
     const { result } = reply;
     return [
-      `--- Online: ${result.users.map(clean).join(" ")}`,
+      `--- Online: ${withAway(result.users, result.away)}`,
       ...morePage(
         result,
         result.users.at(-1),
@@ -204,5 +231,12 @@ function formatTextReply(reply: Reply): string[] {
   }
   if (isReplyTo(reply, "nick")) return [`--- You are now ${clean(reply.result.nick)}`];
   if (isReplyTo(reply, "ping")) return ["--- pong"];
+  if (isReplyTo(reply, "away")) {
+    return [
+      reply.result.away === undefined
+        ? "--- You are back"
+        : `--- You are away: ${clean(reply.result.away)}`,
+    ];
+  }
   return [];
 }

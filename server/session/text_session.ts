@@ -55,6 +55,8 @@ export class TextSession extends Session {
   #requestId = 0;
   /** A registered nickname waiting for its password. */
   #loginNick: string | undefined;
+  /** Whether others' typing is shown (`/typing on`, section 22): off by default. */
+  #showTyping = false;
 
   get heartbeats(): boolean {
     return false;
@@ -153,6 +155,12 @@ export class TextSession extends Session {
 
   protected encode(delivery: Delivery): Uint8Array {
     return delivery.text;
+  }
+
+  override deliver(delivery: Delivery): void {
+    // Typing lines only for those who asked (they would interleave with typing).
+    if (delivery.event.type === "typing" && !this.#showTyping) return;
+    super.deliver(delivery);
   }
 
   protected sendBye(code: ErrorCode, message: string): void {
@@ -267,6 +275,12 @@ export class TextSession extends Session {
         this.#inTurn(() => this.#line(`--- Now talking in #${room.name}`));
         return undefined;
       }
+      case "typing":
+        this.#showTyping = command.on;
+        this.#inTurn(() =>
+          this.#line(command.on ? "--- Showing who is typing" : "--- Not showing who is typing")
+        );
+        return undefined;
       case "request": {
         // The same validation as framed requests.
         const request = parseClientFrame(

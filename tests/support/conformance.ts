@@ -53,6 +53,9 @@ const SERVER_DEFS: Record<string, string> = {
   nick: "event.nick",
   topic: "event.topic",
   notice: "event.notice",
+  // Section 22.
+  away: "event.away",
+  typing: "event.typing",
 };
 
 /**

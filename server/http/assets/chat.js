@@ -181,7 +181,101 @@ async function join(name, roomKeyword) {
 }
 
 const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /nick NICK, " +
-  "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], /quit";
+  "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], " +
+  "/away [MESSAGE], /back, /quit";
+
+// ---- away and typing (docs/protocol.md, section 22)
+
+/** How long an `active` from someone is shown without another, in ms. */
+const TYPING_SHOWN_MS = 6000;
+/** Least time between two typing states sent for one room (a `done` aside), in ms. */
+const TYPING_SEND_MS = 3000;
+/** Idle time after which our typing is `paused`, in ms. */
+const TYPING_PAUSE_MS = 5000;
+
+const typing = {
+  /** @type {Map<string, Map<string, number>>} room key -> nick -> when its last active came */
+  shown: new Map(),
+  /** @type {{ room: string, state: "active" | "paused" | "done", at: number } | null} */
+  sent: null,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  pause: undefined,
+};
+
+/** Shows who is typing in the room on screen, until they stop or TYPING_SHOWN_MS pass. */
+function renderTyping() {
+  const now = Date.now();
+  const typers = state.current === null ? undefined : typing.shown.get(state.current);
+  const names = [];
+  for (const [nick, at] of typers ?? []) {
+    if (now - at < TYPING_SHOWN_MS) names.push(nick);
+    else typers?.delete(nick);
+  }
+  $("typing").textContent = names.length === 0
+    ? ""
+    : names.length > 2
+    ? names.length + " people are typing"
+    : visible(names.join(" and ")) + (names.length === 1 ? " is typing" : " are typing");
+}
+setInterval(renderTyping, 1000);
+
+/**
+ * Notes a typing event: `active` shows the sender in its room, anything else stops it.
+ * @param {string} roomKey
+ * @param {string} nick
+ * @param {boolean} active
+ */
+function noteTyping(roomKey, nick, active) {
+  let typers = typing.shown.get(roomKey);
+  if (active) {
+    if (typers === undefined) typing.shown.set(roomKey, typers = new Map());
+    typers.set(nick, Date.now());
+  } else {
+    typers?.delete(nick);
+  }
+  if (roomKey === state.current) renderTyping();
+}
+
+/**
+ * Tells the room on screen that we are typing, paused or done: `active` at
+ * most every TYPING_SEND_MS, `paused` after TYPING_PAUSE_MS without a key,
+ * `done` when the input is sent or cleared.
+ * @param {"active" | "paused" | "done"} wanted
+ */
+function sendTyping(wanted) {
+  const room = roomShown();
+  clearTimeout(typing.pause);
+  if (room === undefined) return;
+  const now = Date.now();
+  const last = typing.sent?.room === room.name ? typing.sent : null;
+  if (wanted === "done" || wanted === "paused") {
+    if (last === null || last.state !== "active") return;
+  } else if (last !== null && now - last.at < TYPING_SEND_MS) {
+    typing.pause = setTimeout(() => sendTyping("paused"), TYPING_PAUSE_MS);
+    return;
+  }
+  typing.sent = { room: room.name, state: wanted, at: now };
+  request({ type: "typing", room: room.name, state: wanted }).catch(() => {});
+  if (wanted === "active") typing.pause = setTimeout(() => sendTyping("paused"), TYPING_PAUSE_MS);
+}
+
+/** The room on screen, if any. */
+function roomShown() {
+  return state.current === null ? undefined : state.rooms.get(state.current);
+}
+
+/**
+ * The names of a who or users page, those away with their message.
+ * @param {string[]} names
+ * @param {Array<{ nick: string, message: string }> | undefined} away
+ */
+function withAway(names, away) {
+  const messages = new Map((away ?? []).map((entry) => [entry.nick, entry.message]));
+  return names.map((name) => {
+    const message = messages.get(name);
+    return message === undefined ? name : name + " (away: " + message + ")";
+  }).join(", ");
+}
 
 /** `after NAME` at the end of a list command's words, as a request's cursor. */
 /**
@@ -253,14 +347,14 @@ async function command(text) {
       const named = rest.length === 1 || rest.length === 3 ? rest[0] : "";
       const result = await request({ type: "who", room: named || room?.name || "", ...page });
       return system(
-        "In #" + result.room + " (" + result.total + "): " + result.members.join(", ") +
+        "In #" + result.room + " (" + result.total + "): " + withAway(result.members, result.away) +
           nextPage(result, result.members.at(-1), "/who " + result.room),
       );
     }
     case "users": {
       const result = await request({ type: "users", ...cursor(rest) });
       return system(
-        "Online (" + result.total + "): " + result.users.join(", ") +
+        "Online (" + result.total + "): " + withAway(result.users, result.away) +
           nextPage(result, result.users.at(-1), "/users"),
       );
     }
@@ -272,6 +366,13 @@ async function command(text) {
           nextPage(result, result.rooms.at(-1)?.name, "/rooms"),
       );
     }
+    case "away": {
+      const result = await request({ type: "away", message: arg || "away" });
+      return system("You are away: " + (result.away ?? arg));
+    }
+    case "back":
+      await request({ type: "away" });
+      return system("You are back");
     case "quit":
       await request({ type: "quit" });
       return;
@@ -286,6 +387,7 @@ async function command(text) {
 function onEvent(frame) {
   switch (frame.type) {
     case "message": {
+      noteTyping(key(frame.room), frame.from, false);
       const body = frame.action ? "* " + frame.from + " " + frame.body : frame.body;
       line(key(frame.room), {
         ts: frame.ts,
@@ -339,6 +441,21 @@ function onEvent(frame) {
       }
       return;
     }
+    case "away": {
+      // In each room shown that has them, and the room on screen for oneself.
+      const text = frame.message === undefined
+        ? frame.nick + " is back"
+        : frame.nick + " is away: " + frame.message;
+      for (const [roomKey, room] of state.rooms) {
+        if (room.members.has(frame.nick)) system(text, roomKey);
+      }
+      return;
+    }
+    case "typing":
+      if (frame.room !== undefined) {
+        noteTyping(key(frame.room), frame.from, frame.state === "active");
+      }
+      return;
     case "notice":
       line(frame.room ? key(frame.room) : null, {
         ts: frame.ts,
@@ -435,7 +552,14 @@ $("composer").addEventListener("submit", (event) => {
   const text = $("input").value;
   if (text.trim() === "") return;
   $("input").value = "";
+  if (!text.startsWith("/") || text.startsWith("//")) sendTyping("done");
   command(text).catch((error) => system(error.message));
+});
+
+$("input").addEventListener("input", () => {
+  const text = $("input").value;
+  const message = text.trim() !== "" && (!text.startsWith("/") || text.startsWith("//"));
+  sendTyping(message ? "active" : "done");
 });
 
 $("quit").addEventListener("click", () => {
