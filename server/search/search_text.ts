@@ -10,6 +10,9 @@
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
+import { searchWords } from "../../shared/search_words.ts";
+
+export { searchWords };
 
 /** A term: words that must follow one another in a body. */
 export type SearchTerm = readonly string[];
@@ -20,25 +23,6 @@ export interface SearchTextLimits {
   maxLength: number;
   /** Most terms (words separated by whitespace). */
   maxTerms: number;
-}
-
-// Letters, digits and private-use characters make words (unicode61's default).
-const WORD = /[\p{L}\p{N}\p{Co}]+/gu;
-const MARKS = /\p{M}/gu;
-
-/**
- * The words of `text`, folded: lower case, accents removed.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { searchWords } from "./search_text.ts";
- * assert.deepEqual(searchWords('Déjà-vu "NEAR" *x*'), ["deja", "vu", "near", "x"]);
- * ```
- */
-export function searchWords(text: string): string[] {
-  const folded = text.normalize("NFD").replace(MARKS, "").toLowerCase();
-  return folded.match(WORD) ?? [];
 }
 
 /**
