@@ -57,6 +57,7 @@ Deno.test("ChatClient: search is a typed request, and its lines mark the matches
       result,
       { color: 16, utc: true },
     );
+    // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
     assert.match(lines[1]!, /#general \(\d+\) <.*alice.*> \x1b\[1;4mdeploy\x1b\[0m 3 done$/);
     assert.match(lines.at(-1)!, /^more results: \/search after:\S+ deploy #general$/);
   } finally {
