@@ -11,6 +11,7 @@
  */
 import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
 import { parseHttpAddress } from "../http/http_address.ts";
+import { MAX_SEARCH_TEXT } from "../../shared/protocol.ts";
 import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "./server_options.ts";
 import {
   boolType,
@@ -294,7 +295,8 @@ export const SETTINGS: SettingsSchema = {
     flag: "max-search-length",
     arg: "N",
     help: "longest search text, in code points; longer is bad_request",
-    type: count(1),
+    // The wire caps a search's text at MAX_SEARCH_TEXT UTF-16 code units.
+    type: intType({ min: 1, max: MAX_SEARCH_TEXT }),
     default: D.maxSearchLength,
   },
   maxSearchTerms: {
@@ -328,7 +330,7 @@ export const SETTINGS: SettingsSchema = {
     flag: "search-cost",
     arg: "N",
     help: "rate-limit tokens one search takes (at most --rate-burst)",
-    type: count(1),
+    type: intType({ min: 1, max: 1000 }),
     default: D.searchCost,
   },
   redisSearchScan: {
