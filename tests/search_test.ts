@@ -240,12 +240,24 @@ Deno.test("search follows edits and deletes of messages made in place, and pruni
     assert.deepEqual(bodies(await search(alice, { text: "draft" })), []);
     assert.deepEqual(bodies(await search(alice, { text: "final" })), ["final version"]);
     assert.deepEqual(bodies(await search(alice, { text: "deleted" })), []);
+    // A room's key rewritten (the name-key migration does this) moves its messages' scope.
+    const rekey = new DatabaseSync(join(dir, DATABASE_FILE));
+    rekey.prepare("UPDATE messages SET room_key = 'dev2' WHERE room_key = 'dev'").run();
+    // The index agrees with its content (FTS5 checks every entry against the view).
+    rekey.exec("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)");
+    rekey.close();
     const store = SqliteStore.open(dir);
     try {
+      const moved = await store.search({ terms: [["final"]], rooms: ["dev2"], limit: 10, scan: 0 });
+      assert.deepEqual(moved.map((hit) => hit.record.body), ["final version"]);
+      assert.deepEqual(
+        await store.search({ terms: [["final"]], rooms: ["dev"], limit: 10, scan: 0 }),
+        [],
+      );
       assert.equal(await store.prune({ maxMessages: 0, maxAgeMs: 1 }, 100), 2);
       const hits = await store.search({
         terms: [["final"]],
-        rooms: ["dev"],
+        rooms: ["dev2"],
         limit: 10,
         scan: 0,
       });
