@@ -17,6 +17,7 @@ import {
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
+import { matchPieces } from "../shared/search_words.ts";
 import type { ClientEvent } from "./client_event.ts";
 
 /** Colour support of the output: none, the 16 basic colours, or 256. */
@@ -580,6 +581,85 @@ function morePage(
   return result.more === true && last !== undefined ? command(text(last)) : undefined;
 }
 
+// ------------------------------------------------------------ search (protocol section 24)
+
+/** A search result's body with the words the search names marked (bold, underlined) in colour. */
+function markedBody(body: string, search: string, options: FormatOptions): string {
+  if (!options.color) return clean(body, options);
+  return matchPieces(body, search)
+    .map((piece) =>
+      piece.match ? paint(clean(piece.text, options), "1;4") : clean(piece.text, options)
+    )
+    .join("");
+}
+
+/** One search result: when, where (room or DM partner), its id, who, and the body. */
+function searchLine(
+  found: ResultOf<"search">["results"][number],
+  search: string,
+  options: FormatOptions,
+): string {
+  const when = paint(
+    `[${formatDate(found.ts, options)} ${formatTime(found.ts, options)}]`,
+    options.color ? "2" : "",
+  );
+  const where = found.room === undefined
+    ? `[with ${nick(found.with ?? "", options)}]`
+    : room(found.room);
+  const body = markedBody(found.body, search, options);
+  const said = found.action
+    ? `* ${nick(found.from, options)} ${body}`
+    : `<${nick(found.from, options)}> ${body}`;
+  return `${when} ${where} (${found.id}) ${said}`;
+}
+
+/** The command that asks for the page after `cursor` of the search `request`. */
+function nextSearch(request: { text: string; room?: string }, cursor: string): string {
+  const room = request.room === undefined ? "" : ` #${text(request.room.replace(/^#/, ""))}`;
+  return `/search after:${text(cursor)} ${text(request.text)}${room}`;
+}
+
+/** The lines of a search reply: its results newest first, then how to get the next page. */
+function searchLines(
+  request: { text: string; room?: string; cursor?: string },
+  result: ResultOf<"search">,
+  options: FormatOptions,
+): string[] {
+  const where = request.room === undefined ? "" : ` in #${text(request.room.replace(/^#/, ""))}`;
+  if (result.results.length === 0) {
+    return [
+      `no ${request.cursor === undefined ? "" : "more "}results for "${
+        text(request.text)
+      }"${where}`,
+    ];
+  }
+  return [
+    `search "${text(request.text)}"${where}:`,
+    ...result.results.map((found) => searchLine(found, request.text, options)),
+    ...(result.cursor === undefined ? [] : [`more results: ${nextSearch(request, result.cursor)}`]),
+  ];
+}
+
+/** The JSON record of a search reply: the results, and the cursor of the next page. */
+function searchRecord(
+  request: { text: string; room?: string },
+  result: ResultOf<"search">,
+  ts: number,
+): JsonRecord {
+  return {
+    type: "search",
+    room: request.room?.replace(/^#/, "") ?? null,
+    from: null,
+    body: request.text,
+    id: null,
+    ts,
+    results: result.results.map((found) => ({ action: false, ...found })),
+    more: result.more === true,
+    cursor: result.cursor ?? null,
+    next: result.cursor === undefined ? null : nextSearch(request, result.cursor),
+  };
+}
+
 /** What a `dm` ack with `stored: true` means to the sender. */
 function storedText(request: { to: string }): string {
   return `${text(request.to)} is offline; they will get it at their next login`;
@@ -701,6 +781,7 @@ export function formatResult<B extends RequestBody>(
     const { away } = reply.result;
     return [away === undefined ? "you are back" : `you are away: ${text(away)}`];
   }
+  if (isReplyTo(reply, "search")) return searchLines(reply.request, reply.result, options);
   return [];
 }
 
@@ -805,6 +886,7 @@ export function resultRecords<B extends RequestBody>(
       }]
       : [];
   }
+  if (isReplyTo(reply, "search")) return [searchRecord(reply.request, reply.result, ts)];
   if (isReplyTo(reply, "register")) {
     const body = formatResult(reply.request, reply.result)[0]!;
     return [{ ...head, type: "register", body, nick: reply.result.nick }];

@@ -210,6 +210,13 @@ export class ChatServer implements AsyncDisposable {
           waiting: resolved.maxHistoryWaiting,
           perHolderWaiting: resolved.maxHistoryWaitingPerConnection,
         },
+        search: {
+          maxLength: resolved.maxSearchLength,
+          maxTerms: resolved.maxSearchTerms,
+          concurrency: resolved.maxSearchConcurrency,
+          waiting: resolved.maxSearchWaiting,
+          scan: resolved.redisSearchScan,
+        },
         ...(shared === null ? {} : { bus: shared.cluster, presence: shared.cluster }),
       });
       const accounts = new AccountService(store, {

@@ -40,6 +40,7 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/leave_group ROOM", "same as /leave"],
   ["/group_msg ROOM TEXT", "send TEXT to ROOM"],
   ["/history", "recent messages of the current room (/history before ID, /history after ID)"],
+  ["/search TEXT [#ROOM]", "search the rooms you are in (and your DMs) for every word of TEXT"],
   ["/register PASSWORD", "register your nickname with a password"],
   ["/op, /deop NICK", "give or take operator rights (owners, operators)"],
   ["/kick NICK [REASON]", "remove someone from the current room"],
@@ -203,6 +204,24 @@ export function parseCommand(line: string, context: CommandContext): Command {
           ? { type: "history", room, before: id }
           : { type: "history", room, after: id },
       };
+    }
+    case "search": {
+      // `/search [after:CURSOR] TEXT [#ROOM]`: the cursor as a reply's "more" line gives it.
+      let text = args;
+      let cursor: string | undefined;
+      const [first, afterFirst] = firstWord(text);
+      if (first.startsWith("after:") && first.length > 6) {
+        cursor = first.slice(6);
+        text = afterFirst.trim();
+      }
+      let room: string | undefined;
+      const last = /^(.*\S)\s+#(\S+)$/s.exec(text);
+      if (last !== null) [text, room] = [last[1]!, last[2]!];
+      if (!text) throw usage("/search TEXT [#ROOM]");
+      const request: RequestBody = { type: "search", text };
+      if (room !== undefined) request.room = room;
+      if (cursor !== undefined) request.cursor = cursor;
+      return { kind: "request", request };
     }
     case "register": {
       // The whole rest of the line: a password may contain spaces.

@@ -53,6 +53,12 @@ export const PROTOCOL_MAJOR = 1;
 /** Largest page of history one request may ask for. */
 export const MAX_HISTORY_PAGE = 500;
 
+/** Most results in one page of `search` (section 24). */
+export const MAX_SEARCH_PAGE = 100;
+
+/** Longest `search` text on the wire, in UTF-16 code units; the server's own cap is lower. */
+export const MAX_SEARCH_TEXT = 1024;
+
 /** Longest `clientMsgId` of a `say` or `dm`, in characters (each one byte: printable ASCII). */
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 
@@ -370,6 +376,20 @@ const REQUEST_SCHEMAS = {
     message: opt(awayText("The away message; without it (or nil) the user is back")),
   }),
   typing: typingRequest(),
+  // Full-text search over what the user may read (section 24).
+  search: request("search", {
+    text: string({ maxLength: MAX_SEARCH_TEXT }).describe(
+      "The words to find, all of them; taken literally (section 24); at most " +
+        "--max-search-length code points (200 by default)",
+    ),
+    room: opt(requestRoom("Only this room (one is a member of)")),
+    cursor: opt(
+      string({ maxLength: CAP }).describe(
+        "The cursor of the previous page's reply: the page goes on after it (older matches)",
+      ),
+    ),
+    limit: opt(pageLimit(`Most results (20 by default, at most ${MAX_SEARCH_PAGE})`)),
+  }),
 };
 
 /** Every request type. */
@@ -685,6 +705,17 @@ const AWAY_ENTRY = object({
 /** The away users among the names of a page (section 22): present only when there is one. */
 const AWAY_LIST = () =>
   optional(array(AWAY_ENTRY).describe("Those of the page who are away, in its order"));
+const SEARCH_RESULT = object({
+  room: optional(ROOM().describe("The room of a room message (absent for a direct message)")),
+  with: optional(text("For a direct message: the other user of the conversation")),
+  id: count("The message's id: in its room, or the direct message's id", 1),
+  from: text("Sender's nickname"),
+  body: text("The body as it reads now (an edited message's latest text)"),
+  ts: timestamp(),
+  action: only('An action ("/me")'),
+}).named("part.search_result").describe(
+  "A message that matches: a room message (room) or one of the account's direct messages (with)",
+);
 
 const MODERATION_RESULT = result("moderation", {
   room: ROOM(),
@@ -776,6 +807,11 @@ const RESULT_SCHEMAS = {
   }),
   typing: result("typing", {
     throttled: only("Not relayed: too soon after the last relay to this conversation"),
+  }),
+  search: result("search", {
+    results: array(SEARCH_RESULT).describe("Matches, newest first"),
+    more: only("There may be older matches: ask again with cursor"),
+    cursor: optional(text("Where the next page starts: send it as the next request's cursor")),
   }),
 } satisfies Record<RequestType, Schema<unknown>>;
 

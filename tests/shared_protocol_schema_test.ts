@@ -41,8 +41,8 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  // 26, and away and typing (section 22).
-  assert.equal(REQUEST_TYPES.length, 28);
+  // 26, away and typing (section 22), search (section 24).
+  assert.equal(REQUEST_TYPES.length, 29);
 });
 
 // Requests as clients send them (before normalization): valid for both.
@@ -75,6 +75,8 @@ const GOOD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "away", id: 21, message: null },
   { type: "typing", id: 22, room: "#dev", state: "active" },
   { type: "typing", id: 23, to: "bob", state: "paused" },
+  { type: "search", id: 20, text: 'deploy "failed" -x', room: "#dev", cursor: "e4", limit: 5 },
+  { type: "search", id: 21, text: "x", room: null, cursor: null },
 ];
 
 // Refused by the server with bad_request, and by the schema.
@@ -90,6 +92,10 @@ const BAD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "register", id: 16 },
   { type: "mute", id: 18, room: "dev", nick: "m", durationMs: 0 },
   { type: "mode", id: 19, room: "dev", key: "k".repeat(65) },
+  { type: "search", id: 20 },
+  { type: "search", id: 20, text: "x".repeat(1025) },
+  { type: "search", id: 20, text: "x", limit: 0 },
+  { type: "search", id: 20, text: "x", cursor: 5 },
   { type: "hello", protocol: "1.0", client: "c", clientVersion: "1", nick: "a", resume: "short" },
   // Section 22.
   { type: "typing", id: 22, room: "dev", state: "typing" },
@@ -207,6 +213,19 @@ Deno.test("parseAck checks a result against the request it answers, as the schem
   assert.equal(ack.result.history[0]?.body, "hi");
   assert.equal(schemaProblem("result.join", join), undefined);
   assert.deepEqual(parseAck({ type: "ack", id: 2 }, { type: "quit" }).result, {});
+  const search = {
+    results: [
+      { room: "dev", id: 4, from: "bob", body: "deploy", ts: 1, action: true },
+      { with: "bob", id: 9, from: "alice", body: "deploy?", ts: 2 },
+    ],
+    more: true,
+    cursor: "e4",
+  };
+  assert.deepEqual(
+    parseAck({ type: "ack", id: 4, result: search }, { type: "search" }).result,
+    search,
+  );
+  assert.equal(schemaProblem("result.search", search), undefined);
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ["join", { ...join, lastId: "1" }, /"lastId" must be a number/],
     ["join", { ...join, history: [{ ...message, ts: null }] }, /"history\[0\]\.ts"/],
@@ -214,6 +233,12 @@ Deno.test("parseAck checks a result against the request it answers, as the schem
     ["who", { room: "dev", members: [], total: 0, more: false }, /"more" must be true/],
     ["mode", { room: "dev", inviteOnly: true }, /"hasKey"/],
     ["kick", { room: "dev" }, /Invalid kick result: "nick" must be a string/],
+    [
+      "search",
+      { results: [{ room: "dev", id: 0, from: "a", body: "b", ts: 1 }] },
+      /"results\[0\]\.id"/,
+    ],
+    ["search", { results: [], more: false }, /"more" must be true/],
   ];
   for (const [type, result, message] of cases) {
     assert.throws(

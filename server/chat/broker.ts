@@ -51,6 +51,11 @@ import { type AwayLimits, type AwayMessages, AwayStatus } from "./away_status.ts
 import { TypingRelay } from "./typing_relay.ts";
 import { RoomIndex } from "./room_index.ts";
 import { RoomEventTap } from "./room_events.ts";
+import {
+  MessageSearch,
+  type MessageSearchOptions,
+  type SearchRequest,
+} from "../search/message_search.ts";
 import { ServerMetrics } from "../server_metrics.ts";
 import { orStorageError, storageError } from "./storage_error.ts";
 import { StoreHealth } from "../store/store_health.ts";
@@ -117,6 +122,8 @@ export interface BrokerOptions {
   msgIdWindow?: MsgIdWindow;
   /** How many history reads may run and wait, per session and in all. */
   historyReads?: HistoryLimiterOptions;
+  /** Search: limits on the text, searches at once and waiting, the Redis scan depth. */
+  search?: Omit<MessageSearchOptions, "store" | "maxReplyBytes">;
   /**
    * When sessions' output is written: commits are made just before the
    * flush that will write their messages. A scheduler without coalescing by default.
@@ -181,6 +188,7 @@ export class Broker {
   readonly #bus: Bus;
   readonly #presence: Presence;
   readonly #history: HistoryReader;
+  readonly #search: MessageSearch;
   readonly #chat: ChatContext;
   readonly #now: () => number;
   readonly #maxRooms: number;
@@ -247,6 +255,11 @@ export class Broker {
       maxReplay: options.maxReplay ?? 500,
       maxReplyBytes: this.#maxReplyBytes,
       memberListBytes: this.#memberListBytes,
+    });
+    this.#search = new MessageSearch({
+      ...options.search,
+      store,
+      maxReplyBytes: this.#maxReplyBytes,
     });
     this.guestRights = new GuestRights(this.#chat);
     this.moderation = new Moderation(this.#chat, {
@@ -676,6 +689,22 @@ export class Broker {
     query: HistoryQuery,
   ): ReturnType<HistoryReader["roomPage"]> {
     return this.#history.roomPage(member, this.#rooms.joinedBy(member, name), query);
+  }
+
+  /**
+   * Searches what `member` may read (docs/protocol.md section 24): the rooms
+   * it is in now, or only `room` (`not_in_room` unless in it), and without
+   * `room` an account's own direct messages.
+   */
+  search(
+    member: Member,
+    request: SearchRequest & { room?: string },
+  ): ReturnType<MessageSearch["run"]> {
+    const { room, ...query } = request;
+    const scope = room === undefined
+      ? { rooms: [...member.rooms], dms: member.account !== undefined }
+      : { rooms: [this.#rooms.joinedBy(member, room)], dms: false };
+    return this.#search.run(member, scope, query);
   }
 
   /** Sends a server notice (no sender) to everyone online on this instance. */

@@ -130,6 +130,18 @@ export interface ServerOptions {
    * one it runs (they run one at a time, in order); more are `rate_limited`.
    */
   maxHistoryWaitingPerConnection: number;
+  /** Longest search text, in code points (docs/protocol.md section 24). */
+  maxSearchLength: number;
+  /** Most terms (words separated by whitespace) in one search. */
+  maxSearchTerms: number;
+  /** Searches the server runs at once. */
+  maxSearchConcurrency: number;
+  /** Searches waiting for the server; more are refused with `server_busy`. */
+  maxSearchWaiting: number;
+  /** Rate-limit tokens one search takes (at most the burst). */
+  searchCost: number;
+  /** With `--redis`: the latest messages of each room a search reads (Redis has no index). */
+  redisSearchScan: number;
   /** Keep at most this many messages per room (0: no limit). */
   retentionMaxMessages: number;
   /** Delete messages older than this, in ms (0: no limit). */
@@ -256,6 +268,12 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxHistoryReads: 4,
   maxHistoryWaiting: 256,
   maxHistoryWaitingPerConnection: 4,
+  maxSearchLength: 200,
+  maxSearchTerms: 8,
+  maxSearchConcurrency: 2,
+  maxSearchWaiting: 16,
+  searchCost: 5,
+  redisSearchScan: 1000,
   retentionMaxMessages: 0,
   retentionMaxAgeMs: 0,
   retentionIntervalMs: 60_000,

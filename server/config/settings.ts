@@ -11,6 +11,7 @@
  */
 import { LOG_FORMATS, LOG_LEVELS, type LoggingOptions } from "../../shared/logging.ts";
 import { parseHttpAddress } from "../http/http_address.ts";
+import { MAX_SEARCH_TEXT } from "../../shared/protocol.ts";
 import { DEFAULT_SERVER_OPTIONS as D, type ServerOptions } from "./server_options.ts";
 import {
   boolType,
@@ -288,6 +289,60 @@ export const SETTINGS: SettingsSchema = {
       "replies before it are out and its output queue has room for a page.",
     type: count(0),
     default: D.maxHistoryWaitingPerConnection,
+  },
+  // Search (docs/protocol.md section 24).
+  maxSearchLength: {
+    group: "limits",
+    flag: "max-search-length",
+    arg: "N",
+    help: "longest search text, in code points; longer is bad_request",
+    // The wire caps a search's text at MAX_SEARCH_TEXT UTF-16 code units.
+    type: intType({ min: 1, max: MAX_SEARCH_TEXT }),
+    default: D.maxSearchLength,
+  },
+  maxSearchTerms: {
+    group: "limits",
+    flag: "max-search-terms",
+    arg: "N",
+    help: "most words (terms separated by whitespace) in one search; more is bad_request",
+    type: count(1),
+    default: D.maxSearchTerms,
+  },
+  maxSearchConcurrency: {
+    group: "limits",
+    flag: "max-search-concurrency",
+    arg: "N",
+    help: "searches the server runs at once",
+    details: "Each search reads at most one page (one frame's worth of bytes) from the store; a " +
+      "connection's searches run one at a time, in order, like its history requests.",
+    type: count(1),
+    default: D.maxSearchConcurrency,
+  },
+  maxSearchWaiting: {
+    group: "limits",
+    flag: "max-search-waiting",
+    arg: "N",
+    help: "searches waiting for the server; more are refused with server_busy",
+    type: count(0),
+    default: D.maxSearchWaiting,
+  },
+  searchCost: {
+    group: "limits",
+    flag: "search-cost",
+    arg: "N",
+    help: "rate-limit tokens one search takes (at most --rate-burst)",
+    type: intType({ min: 1, max: 1000 }),
+    default: D.searchCost,
+  },
+  redisSearchScan: {
+    group: "limits",
+    flag: "redis-search-scan",
+    arg: "N",
+    help: "with --redis: the latest messages of each room a search reads; older are not searched",
+    details: "Redis keeps no search index: a search reads up to N of each room it covers, newest " +
+      "first, and matches them on the server. Direct messages are not searched with --redis.",
+    type: count(1),
+    default: D.redisSearchScan,
   },
   maxConnections: {
     group: "limits",

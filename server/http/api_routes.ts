@@ -31,6 +31,11 @@ export interface ApiDependencies {
   logger: Logger;
 }
 
+/** Options of an authorized route: `cost`, the rate tokens one request takes (default 1). */
+interface RouteCost {
+  cost?: number;
+}
+
 type Authorized = (
   request: Request,
   context: RouteContext & { apiKey: ApiKeyRecord },
@@ -96,33 +101,35 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
   const { broker, options } = host;
   const rates = new Map<string, RequestRate>();
 
-  const authorized = (handler: Authorized) => async (request: Request, context: RouteContext) => {
-    const header = request.headers.get("authorization");
-    const bearer = header === null ? null : /^Bearer\s+(\S+)$/i.exec(header);
-    if (bearer === null) {
-      throw new HttpError(
-        "unauthorized",
-        401,
-        "Send an API key as 'Authorization: Bearer KEY' (chat apikey add NAME makes one)",
-        { headers: { "www-authenticate": 'Bearer realm="chat"' } },
-      );
-    }
-    const apiKey = await apiKeys.verify(bearer[1]!);
-    if (apiKey === undefined) {
-      metrics.authFailures++;
-      // Never the key itself: only that one was refused, and from where.
-      logger.warn("Refused an unknown or malformed API key from {ip}", { ip: context.ip });
-      throw new ChatError("auth_failed", "Unknown API key", {});
-    }
-    let rate = rates.get(apiKey.id);
-    if (rate === undefined) {
-      rate = new RequestRate(options, { holder: "API key", metrics });
-      rates.set(apiKey.id, rate);
-    }
-    const refusal = rate.check();
-    if (refusal !== undefined) throw refusal;
-    return await handler(request, { ...context, apiKey });
-  };
+  const authorized =
+    (handler: Authorized, route: RouteCost = {}) =>
+    async (request: Request, context: RouteContext) => {
+      const header = request.headers.get("authorization");
+      const bearer = header === null ? null : /^Bearer\s+(\S+)$/i.exec(header);
+      if (bearer === null) {
+        throw new HttpError(
+          "unauthorized",
+          401,
+          "Send an API key as 'Authorization: Bearer KEY' (chat apikey add NAME makes one)",
+          { headers: { "www-authenticate": 'Bearer realm="chat"' } },
+        );
+      }
+      const apiKey = await apiKeys.verify(bearer[1]!);
+      if (apiKey === undefined) {
+        metrics.authFailures++;
+        // Never the key itself: only that one was refused, and from where.
+        logger.warn("Refused an unknown or malformed API key from {ip}", { ip: context.ip });
+        throw new ChatError("auth_failed", "Unknown API key", {});
+      }
+      let rate = rates.get(apiKey.id);
+      if (rate === undefined) {
+        rate = new RequestRate(options, { holder: "API key", metrics });
+        rates.set(apiKey.id, rate);
+      }
+      const refusal = rate.check(performance.now(), route.cost ?? 1);
+      if (refusal !== undefined) throw refusal;
+      return await handler(request, { ...context, apiKey });
+    };
   const body = (request: Request) =>
     readJsonObject(request, { maxBytes: options.httpMaxBodyBytes });
   const maxBodyLength = options.maxBodyLength;
@@ -176,6 +183,34 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         if (page.limit !== undefined) paging.limit = page.limit;
         return Response.json(await broker.history(bot, page.room, paging));
       }),
+    )
+    // Search (docs/protocol.md section 24): the rooms the key's bot is in, or
+    // one room it joins first, as reading that room's history does.
+    .add(
+      "GET",
+      "/api/v1/search",
+      authorized(async (_request, { apiKey, url }) => {
+        const text = url.searchParams.get("q");
+        if (text === null) throw new ChatError("bad_request", "Query parameter q is required");
+        const room = url.searchParams.get("room");
+        const cursor = url.searchParams.get("cursor");
+        const search = parse("search", {
+          text,
+          ...(room === null ? {} : { room }),
+          ...(cursor === null ? {} : { cursor }),
+          limit: intParam(url, "limit"),
+        }, maxBodyLength);
+        const bot = search.room === undefined
+          ? await bots.online(apiKey)
+          : await bots.inRoom(apiKey, search.room);
+        const query: { text: string; room?: string; cursor?: string; limit?: number } = {
+          text: search.text,
+        };
+        if (search.room !== undefined) query.room = search.room;
+        if (search.cursor !== undefined) query.cursor = search.cursor;
+        if (search.limit !== undefined) query.limit = search.limit;
+        return Response.json(await broker.search(bot, query));
+      }, { cost: options.searchCost }),
     )
     .add(
       "POST",

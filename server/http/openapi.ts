@@ -254,6 +254,57 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    "/api/v1/search": {
+      get: {
+        tags: ["api"],
+        operationId: "search",
+        summary: "Search the rooms the key's bot is in (or one room), newest first",
+        description: "Every word of q must be in a message, as whole words, without case or " +
+          "accents; nothing in q is syntax (docs/protocol.md section 24). With room the bot " +
+          "joins that room first, as reading its history does; without it, the rooms it is in. " +
+          "A page holds at most one frame's worth of bytes; with more, pass cursor for the " +
+          "next. Costs --search-cost rate tokens. With --redis only each room's latest " +
+          "--redis-search-scan messages are searched.",
+        security: [{ apiKey: [] }],
+        parameters: [
+          {
+            name: "q",
+            in: "query",
+            required: true,
+            description: "The words to find (at most --max-search-length code points)",
+            schema: { type: "string" },
+            example: "deploy",
+          },
+          {
+            name: "room",
+            in: "query",
+            description: "Only this room, without `#`",
+            schema: { type: "string" },
+          },
+          {
+            name: "cursor",
+            in: "query",
+            description: "The cursor of the previous page",
+            schema: { type: "string" },
+          },
+          {
+            name: "limit",
+            in: "query",
+            description: "At most this many (default 20, at most 100)",
+            schema: { type: "integer", minimum: 1, maximum: 100 },
+            example: 20,
+          },
+        ],
+        responses: {
+          "200": { description: "A page of matches", content: json(ref("SearchPage")) },
+          ...API_ERRORS,
+          "403": error("The bot may not enter the room (`banned`, `invite_only`, `bad_key`)"),
+          "404": error("No such room (`no_such_room`)"),
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+          "503": error("Too many searches running and waiting (`server_busy`); see Retry-After"),
+        },
+      },
+    },
     "/api/v1/users/{nick}/messages": {
       post: {
         tags: ["api"],
@@ -537,6 +588,15 @@ export const OPENAPI_DOCUMENT = {
         ts: INTEGER,
       }, { action: BOOLEAN, history: BOOLEAN }),
       HistoryPage: object({ room: STRING, messages: arrayOf(ref("Message")) }, { more: BOOLEAN }),
+      SearchResult: object({ id: INTEGER, from: STRING, body: STRING, ts: INTEGER }, {
+        room: STRING,
+        with: { type: "string", description: "A direct message's other user (never for bots)" },
+        action: BOOLEAN,
+      }),
+      SearchPage: object({ results: arrayOf(ref("SearchResult")) }, {
+        more: BOOLEAN,
+        cursor: { type: "string", description: "Pass as cursor for the next, older, page" },
+      }),
       Posted: object({ room: STRING, from: STRING, id: INTEGER, ts: INTEGER }),
       DirectPosted: object({ to: STRING, from: STRING, id: INTEGER, ts: INTEGER }, {
         stored: { type: "boolean", description: "The recipient was offline: stored for later" },

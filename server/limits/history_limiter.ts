@@ -24,6 +24,8 @@ export interface HistoryLimiterOptions {
   waiting?: number;
   /** The retry delay refusals suggest, in ms. */
   retryAfterMs?: number;
+  /** What the refusals call the work (another limiter than history's: "searches"). */
+  work?: string;
 }
 
 interface Slots {
@@ -60,11 +62,14 @@ export class HistoryLimiter {
   readonly #running: number;
   readonly #waiting: number;
   readonly #retryAfterMs: number;
+  readonly #work: string | undefined;
   readonly #server: Slots = { running: 0, queue: [] };
   readonly #holders = new Map<object, Slots>();
 
   constructor(options: HistoryLimiterOptions = {}) {
-    const settings = { ...HISTORY_LIMITER_DEFAULTS, ...options };
+    const { work, ...limits } = options;
+    this.#work = work;
+    const settings = { ...HISTORY_LIMITER_DEFAULTS, ...limits };
     for (const [name, value] of Object.entries(settings)) {
       if (!Number.isSafeInteger(value) || value < 0) {
         throw new RangeError(`Cannot limit history reads: ${name} must be an integer >= 0`);
@@ -102,7 +107,9 @@ export class HistoryLimiter {
     await this.#enter(slots, this.#perHolder, this.#perHolderWaiting, () =>
       new ChatError(
         "rate_limited",
-        `Too many history requests at once: ${this.#perHolder} read at a time and ` +
+        `Too many ${
+          this.#work ?? "history requests"
+        } at once: ${this.#perHolder} read at a time and ` +
           `${this.#perHolderWaiting} waiting per connection`,
         { retryAfterMs: this.#retryAfterMs },
       ));
@@ -110,7 +117,9 @@ export class HistoryLimiter {
       await this.#enter(this.#server, this.#running, this.#waiting, () =>
         new ChatError(
           "server_busy",
-          `The server is busy reading history (${this.#waiting} reads waiting); try again shortly`,
+          this.#work === undefined
+            ? `The server is busy reading history (${this.#waiting} reads waiting); try again shortly`
+            : `The server is busy with ${this.#work} (${this.#waiting} waiting); try again shortly`,
           { retryAfterMs: this.#retryAfterMs },
         ));
       try {

@@ -55,11 +55,12 @@ export class RequestRate extends TokenBucket {
   }
 
   /**
-   * Counts one request at `now` (ms, performance clock): undefined when it
-   * is within the rate, else the refusal to answer it with (nothing taken).
+   * Counts one request (or `cost` tokens of one) at `now` (ms, performance
+   * clock): undefined when it is within the rate, else the refusal to answer
+   * it with (nothing taken).
    */
-  check(now: number = performance.now()): ChatError | undefined {
-    const wait = this.take(now);
+  check(now: number = performance.now(), cost = 1): ChatError | undefined {
+    const wait = this.take(now, cost);
     if (wait === 0) return undefined;
     if (this.#metrics !== undefined) this.#metrics.rateLimited++;
     const { ratePerSecond, rateBurst } = this.#settings;

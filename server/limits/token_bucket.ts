@@ -35,10 +35,12 @@ export class TokenBucket {
   }
 
   /**
-   * Takes one token at time `now` (ms). Returns 0 when allowed, otherwise
-   * the milliseconds until a token will be available (nothing is taken).
+   * Takes one token (or `count`, at most the burst) at time `now` (ms).
+   * Returns 0 when allowed, otherwise the milliseconds until they will be
+   * available (nothing is taken).
    */
-  take(now: number = performance.now()): number {
+  take(now: number = performance.now(), count = 1): number {
+    const wanted = Math.min(count, this.#burst);
     if (this.#updatedAt !== undefined) {
       this.#tokens = Math.min(
         this.#burst,
@@ -46,10 +48,10 @@ export class TokenBucket {
       );
     }
     this.#updatedAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#tokens >= wanted) {
+      this.#tokens -= wanted;
       return 0;
     }
-    return Math.ceil((1 - this.#tokens) / this.#ratePerMs);
+    return Math.ceil((wanted - this.#tokens) / this.#ratePerMs);
   }
 }

@@ -61,7 +61,8 @@ export function isOrdered(request: Request): boolean {
  * replies before it are out, so its large result never waits in memory.
  */
 export function readsHistory(request: Request): boolean {
-  return request.type === "history" || request.type === "dm_history";
+  return request.type === "history" || request.type === "dm_history" ||
+    request.type === "search";
 }
 
 /** The base of framed and plain-text sessions. */
@@ -448,6 +449,13 @@ export abstract class Session implements Member {
         if (request.key !== undefined) change.passphrase = request.key;
         return broker.moderation.mode(this, request.room, change) satisfies Outcome<"mode">;
       }
+      case "search":
+        // A search costs more of the rate than one token (--search-cost).
+        this.#chargeExtra(this.context.options.searchCost - 1);
+        return broker.search(this, {
+          text: request.text,
+          ...pick(request, ["room", "cursor", "limit"]),
+        }) satisfies Outcome<"search">;
       default:
         return broker.moderation.moderate(
           this,
@@ -457,6 +465,13 @@ export abstract class Session implements Member {
           pick(request, ["reason", "durationMs"]),
         ) satisfies Outcome<typeof request.type>;
     }
+  }
+
+  /** Takes `tokens` more of the rate for a costly request; `rate_limited` when they are not there. */
+  #chargeExtra(tokens: number): void {
+    if (tokens <= 0) return;
+    const refusal = this.#rate.check(performance.now(), tokens);
+    if (refusal !== undefined) throw refusal;
   }
 
   /** Renames a guest, unless the new nickname belongs to an account. */

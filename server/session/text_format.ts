@@ -106,6 +106,35 @@ function morePage(
 }
 
 /**
+ * A search's results, newest first, one line each (room or DM partner, id,
+ * time, sender, body), then their count and how to get the next page.
+ */
+function searchLines(
+  request: { text: string; room?: string },
+  result: ResultOf<"search">,
+): string[] {
+  const lines = result.results.map((found) => {
+    const at = `[${new Date(found.ts).toISOString().slice(0, 10)} ${clock(found.ts)}]`;
+    const where = found.room === undefined
+      ? `[with ${clean(found.with ?? "")}]`
+      : `#${clean(found.room)}`;
+    const said = found.action
+      ? `* ${clean(found.from)} ${clean(found.body)}`
+      : `<${clean(found.from)}> ${clean(found.body)}`;
+    return `${at} ${where} (${found.id}) ${said}`;
+  });
+  const count = result.results.length;
+  lines.push(
+    count === 0 ? "--- No results" : `--- ${count} result${count === 1 ? "" : "s"}`,
+  );
+  if (result.cursor !== undefined) {
+    const room = request.room === undefined ? "" : ` #${clean(request.room)}`;
+    lines.push(`--- More: /search after:${clean(result.cursor)} ${clean(request.text)}${room}`);
+  }
+  return lines;
+}
+
+/**
  * The line reporting an error to a plain-text client.
  *
  * @example
@@ -229,6 +258,7 @@ function formatTextReply(reply: Reply): string[] {
       ? [`--- Topic of #${clean(reply.result.room)}: ${clean(reply.result.topic) || "(none)"}`]
       : [];
   }
+  if (isReplyTo(reply, "search")) return searchLines(reply.request, reply.result);
   if (isReplyTo(reply, "nick")) return [`--- You are now ${clean(reply.result.nick)}`];
   if (isReplyTo(reply, "ping")) return ["--- pong"];
   if (isReplyTo(reply, "away")) {

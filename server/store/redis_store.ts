@@ -29,6 +29,8 @@ import {
   type PendingQuery,
   type RetentionPolicy,
   type RoomRecord,
+  type SearchHit,
+  type SearchQuery,
   type Store,
   type StoreWrite,
   type UnreadCount,
@@ -37,6 +39,8 @@ import {
 import { recordBytes } from "./store.ts";
 import { describeRename, type NameKeyRename } from "./name_key_migration.ts";
 import { rekeyRedisNames } from "./redis_name_keys.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { bodyMatches } from "../search/search_text.ts";
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -108,6 +112,20 @@ async function readBounded<T extends { id: number; from: string; body: string }>
     after = read[read.length - 1]!.id;
   }
   return records;
+}
+
+/** Where a match is in the merged order of a Redis search: by time, then room key, then id. */
+interface SearchPosition {
+  ts: number;
+  room: string;
+  id: number;
+}
+
+/** Negative when `a` comes before (is older than) `b`. */
+function comparePositions(a: SearchPosition, b: SearchPosition): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  if (a.room !== b.room) return a.room < b.room ? -1 : 1;
+  return a.id - b.id;
 }
 
 /** The room's settings as stored: the sequence (lastId) lives apart. */
@@ -344,6 +362,75 @@ export class RedisStore implements Store {
       return entries.map((entry) => toMessage(room, entry));
     });
     return newest.reverse();
+  }
+
+  /**
+   * Redis has no search index: each room's latest `query.scan` messages are
+   * read newest first, in batches, and matched here with the same rules as
+   * the SQLite index; older messages are not searched, nor are direct
+   * messages (docs/protocol.md section 24). Matches of all rooms are merged
+   * newest first by (ts, room, id), which the cursor `t<ts>.<id>.<room>`
+   * names.
+   */
+  async search(query: SearchQuery): Promise<SearchHit[]> {
+    let before: SearchPosition | undefined;
+    if (query.cursor !== undefined) {
+      const match = /^t(\d{1,15})\.(\d{1,15})\.(.+)$/s.exec(query.cursor);
+      if (match === null) {
+        throw new ChatError("bad_request", "Invalid search cursor: give one from an earlier reply");
+      }
+      before = { ts: Number(match[1]), id: Number(match[2]), room: match[3]! };
+    }
+    const perRoom = await Promise.all(
+      query.rooms.map((room) => this.#searchRoom(room, query, before)),
+    );
+    const merged = perRoom.flat().sort((a, b) => comparePositions(b, a));
+    const hits: SearchHit[] = [];
+    let bytes = 0;
+    for (const record of merged) {
+      if (hits.length >= query.limit) break;
+      hits.push({
+        kind: "message",
+        record,
+        cursor: `t${record.ts}.${record.id}.${record.room}`,
+      });
+      bytes += recordBytes(record);
+      if (query.maxBytes !== undefined && bytes > query.maxBytes) break;
+    }
+    return hits;
+  }
+
+  /** The matches among `room`'s latest `query.scan` messages older than `before`, bounded. */
+  async #searchRoom(
+    room: string,
+    query: SearchQuery,
+    before: SearchPosition | undefined,
+  ): Promise<MessageRecord[]> {
+    const key = this.keys.log(room);
+    const found: MessageRecord[] = [];
+    let bytes = 0;
+    let read = 0;
+    let start = "+";
+    while (read < query.scan && found.length < query.limit) {
+      const count = Math.min(MAX_BATCH, query.scan - read);
+      const entries = await this.redis.command<StreamEntry[]>(
+        ["XREVRANGE", key, start, "-", "COUNT", count],
+      );
+      read += entries.length;
+      for (const entry of entries) {
+        const record = toMessage(room, entry);
+        if (before !== undefined && comparePositions(record, before) >= 0) continue;
+        if (!bodyMatches(record.body, query.terms)) continue;
+        found.push(record);
+        bytes += recordBytes(record);
+        // No page can hold more of this room than one page's bytes.
+        if (found.length >= query.limit) break;
+        if (query.maxBytes !== undefined && bytes > query.maxBytes) return found;
+      }
+      if (entries.length < count) break;
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+    return found;
   }
 
   async oldestId(room: string): Promise<number | undefined> {

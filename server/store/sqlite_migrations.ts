@@ -141,4 +141,82 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 8: full-text search (server/search/). search_entries numbers every room
+  // message and DM in the order stored (existing ones by time), search_index
+  // is an FTS5 index over their bodies with external content (the view
+  // search_content), kept in step by triggers: an insert, an UPDATE of a body
+  // (an edit, a delete's tombstone "") and a DELETE (retention, a room's
+  // removal) each change it in the same transaction. The scope column holds
+  // "r" + hex(room key) for a room message and "u" + hex(user key) of both
+  // users for a DM, so a search names what it may read in the MATCH itself.
+  `
+  CREATE TABLE search_entries (
+    entry INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_key TEXT,
+    id INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX search_entries_message ON search_entries (room_key, id)
+    WHERE room_key IS NOT NULL;
+  CREATE UNIQUE INDEX search_entries_dm ON search_entries (id) WHERE room_key IS NULL;
+  CREATE VIEW search_content AS
+    SELECT e.entry AS entry, m.body AS body, 'r' || hex(m.room_key) AS scope
+      FROM search_entries e JOIN messages m ON m.room_key = e.room_key AND m.id = e.id
+    UNION ALL
+    SELECT e.entry, d.body, 'u' || hex(d.from_key) || ' u' || hex(d.to_key)
+      FROM search_entries e JOIN dms d ON e.room_key IS NULL AND d.id = e.id;
+  CREATE VIRTUAL TABLE search_index USING fts5(
+    body, scope, content = 'search_content', content_rowid = 'entry',
+    tokenize = 'unicode61 remove_diacritics 2'
+  );
+  INSERT INTO search_entries (room_key, id)
+    SELECT room_key, id FROM (
+      SELECT room_key, id, ts, 0 AS dm FROM messages
+      UNION ALL
+      SELECT NULL, id, ts, 1 FROM dms
+    ) ORDER BY ts, dm, room_key, id;
+  INSERT INTO search_index (search_index) VALUES ('rebuild');
+  CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO search_entries (room_key, id) VALUES (new.room_key, new.id);
+    INSERT INTO search_index (rowid, body, scope)
+      SELECT entry, new.body, 'r' || hex(new.room_key) FROM search_entries
+        WHERE room_key = new.room_key AND id = new.id;
+  END;
+  CREATE TRIGGER messages_search_update AFTER UPDATE OF room_key, id, body ON messages BEGIN
+    INSERT INTO search_index (search_index, rowid, body, scope)
+      SELECT 'delete', entry, old.body, 'r' || hex(old.room_key) FROM search_entries
+        WHERE room_key = old.room_key AND id = old.id;
+    UPDATE search_entries SET room_key = new.room_key, id = new.id
+      WHERE room_key = old.room_key AND id = old.id;
+    INSERT INTO search_index (rowid, body, scope)
+      SELECT entry, new.body, 'r' || hex(new.room_key) FROM search_entries
+        WHERE room_key = new.room_key AND id = new.id;
+  END;
+  CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO search_index (search_index, rowid, body, scope)
+      SELECT 'delete', entry, old.body, 'r' || hex(old.room_key) FROM search_entries
+        WHERE room_key = old.room_key AND id = old.id;
+    DELETE FROM search_entries WHERE room_key = old.room_key AND id = old.id;
+  END;
+  CREATE TRIGGER dms_search_insert AFTER INSERT ON dms BEGIN
+    INSERT INTO search_entries (room_key, id) VALUES (NULL, new.id);
+    INSERT INTO search_index (rowid, body, scope)
+      SELECT entry, new.body, 'u' || hex(new.from_key) || ' u' || hex(new.to_key)
+        FROM search_entries WHERE room_key IS NULL AND id = new.id;
+  END;
+  CREATE TRIGGER dms_search_update AFTER UPDATE OF id, from_key, to_key, body ON dms BEGIN
+    INSERT INTO search_index (search_index, rowid, body, scope)
+      SELECT 'delete', entry, old.body, 'u' || hex(old.from_key) || ' u' || hex(old.to_key)
+        FROM search_entries WHERE room_key IS NULL AND id = old.id;
+    UPDATE search_entries SET id = new.id WHERE room_key IS NULL AND id = old.id;
+    INSERT INTO search_index (rowid, body, scope)
+      SELECT entry, new.body, 'u' || hex(new.from_key) || ' u' || hex(new.to_key)
+        FROM search_entries WHERE room_key IS NULL AND id = new.id;
+  END;
+  CREATE TRIGGER dms_search_delete AFTER DELETE ON dms BEGIN
+    INSERT INTO search_index (search_index, rowid, body, scope)
+      SELECT 'delete', entry, old.body, 'u' || hex(old.from_key) || ' u' || hex(old.to_key)
+        FROM search_entries WHERE room_key IS NULL AND id = old.id;
+    DELETE FROM search_entries WHERE room_key IS NULL AND id = old.id;
+  END;
+  `,
 ];

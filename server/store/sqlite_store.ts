@@ -23,6 +23,8 @@ import {
   planNameKeys,
 } from "./name_key_migration.ts";
 import { MIGRATIONS } from "./sqlite_migrations.ts";
+import { ChatError } from "../../shared/errors.ts";
+import { ftsMatch } from "../search/search_text.ts";
 import { WalSyncer } from "./wal_syncer.ts";
 import type {
   AccountRecord,
@@ -39,6 +41,8 @@ import type {
   PendingQuery,
   RetentionPolicy,
   RoomRecord,
+  SearchHit,
+  SearchQuery,
   Store,
   StoreWrite,
   UnreadCount,
@@ -78,6 +82,13 @@ type Row = Record<string, unknown>;
 
 function pairKey(a: string, b: string): string {
   return a < b ? `${a}\n${b}` : `${b}\n${a}`;
+}
+
+/** A key's UTF-8 bytes in hex, as SQLite's hex() writes them (the search index's scopes). */
+function hexOf(key: string): string {
+  let hex = "";
+  for (const byte of new TextEncoder().encode(key)) hex += byte.toString(16).padStart(2, "0");
+  return hex.toUpperCase();
 }
 
 function toMessage(row: Row): MessageRecord {
@@ -707,6 +718,52 @@ export class SqliteStore implements Store {
       if (bytes > options.maxBytes) break;
     }
     return records;
+  }
+
+  /**
+   * Matches in the FTS5 index (migration 7), newest stored first: the
+   * index's own rowid order, so a page reads its matches and no more. The
+   * cursor is `e` and the entry number of the last match of the page.
+   */
+  search(query: SearchQuery): Promise<SearchHit[]> {
+    const scopes = query.rooms.map((room) => `r${hexOf(room)}`);
+    if (query.dmsOf !== undefined) scopes.push(`u${hexOf(query.dmsOf)}`);
+    let before = Number.MAX_SAFE_INTEGER;
+    if (query.cursor !== undefined) {
+      const match = /^e(\d{1,15})$/.exec(query.cursor);
+      if (match === null) {
+        throw new ChatError("bad_request", "Invalid search cursor: give one from an earlier reply");
+      }
+      before = Number(match[1]);
+    }
+    if (scopes.length === 0 || query.terms.length === 0) return Promise.resolve([]);
+    const matches = this.#statement(
+      `SELECT e.entry AS entry, e.room_key AS room_key, e.id AS id
+         FROM search_index f CROSS JOIN search_entries e ON e.entry = f.rowid
+         WHERE search_index MATCH ? AND f.rowid < ? ORDER BY f.rowid DESC LIMIT ?`,
+    );
+    const message = this.#statement("SELECT * FROM messages WHERE room_key = ? AND id = ?");
+    const dm = this.#statement("SELECT * FROM dms WHERE id = ?");
+    const hits: SearchHit[] = [];
+    let bytes = 0;
+    for (const row of matches.iterate(ftsMatch(query.terms, scopes), before, query.limit)) {
+      const { entry, room_key: room, id } = row as Row;
+      const cursor = `e${Number(entry)}`;
+      let hit: SearchHit | undefined;
+      if (room === null) {
+        const found = dm.get(Number(id)) as Row | undefined;
+        if (found !== undefined) hit = { kind: "dm", record: toDm(found), cursor };
+      } else {
+        const found = message.get(String(room), Number(id)) as Row | undefined;
+        if (found !== undefined) hit = { kind: "message", record: toMessage(found), cursor };
+      }
+      if (hit === undefined) continue;
+      hits.push(hit);
+      if (query.maxBytes === undefined) continue;
+      bytes += recordBytes(hit.record);
+      if (bytes > query.maxBytes) break;
+    }
+    return Promise.resolve(hits);
   }
 
   oldestId(room: string): Promise<number | undefined> {

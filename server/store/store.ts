@@ -202,6 +202,35 @@ export function recordBytes(record: { from: string; body: string }): number {
   return utf8ByteLength(record.from) + utf8ByteLength(record.body) + RECORD_OVERHEAD_BYTES;
 }
 
+/**
+ * Which messages a search reads (server/search/): those whose bodies hold
+ * every term, in the rooms and the account's direct messages given, newest
+ * first, after the cursor of an earlier page.
+ */
+export interface SearchQuery {
+  /** Each term: words that must follow one another (see server/search/search_text.ts). */
+  terms: readonly (readonly string[])[];
+  /** The rooms searched, by key. */
+  rooms: readonly string[];
+  /** The account (name key) whose direct messages are searched too. */
+  dmsOf?: string;
+  /** The cursor of the last match of an earlier page: only older ones. */
+  cursor?: string;
+  limit: number;
+  /** As in {@linkcode HistoryQuery.maxBytes}. */
+  maxBytes?: number;
+  /**
+   * For a store without a search index (Redis): how many of each room's
+   * latest messages are read and matched; older ones are not searched.
+   */
+  scan: number;
+}
+
+/** A match of a search, with the cursor a page ending at it gives. */
+export type SearchHit =
+  | { kind: "message"; record: MessageRecord; cursor: string }
+  | { kind: "dm"; record: DmRecord; cursor: string };
+
 /** Unread direct messages from one peer. */
 export interface UnreadCount {
   peer: string;
@@ -249,6 +278,11 @@ export interface Store {
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]>;
   /** The oldest id still stored for a room, or undefined when none is. */
   oldestId(room: string): Promise<number | undefined>;
+  /**
+   * A page of matches of `query`, newest first, bounded by `limit` and
+   * `maxBytes`; `bad_request` for a cursor it did not make.
+   */
+  search(query: SearchQuery): Promise<SearchHit[]>;
   /** Deletes at most `batchSize` messages beyond the policy; resolves to how many went. */
   prune(policy: RetentionPolicy, batchSize: number): Promise<number>;
 

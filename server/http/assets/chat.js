@@ -182,7 +182,7 @@ async function join(name, roomKeyword) {
 
 const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /nick NICK, " +
   "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], " +
-  "/away [MESSAGE], /back, /quit";
+  "/away [MESSAGE], /back, /search TEXT [#ROOM], /quit";
 
 // ---- away and typing (docs/protocol.md, section 22)
 
@@ -298,6 +298,83 @@ function nextPage(result, last, command) {
   return result.more && last !== undefined ? "; more: " + command + " after " + last : "";
 }
 
+// ---------------------------------------------------------------- search (protocol section 24)
+
+/** Words as a search compares them: lower case, accents removed (docs/protocol.md section 24). */
+const SEARCH_WORD = /[\p{L}\p{N}\p{Co}][\p{L}\p{N}\p{Co}\p{M}]*/gu;
+
+/** @param {string} word */
+const foldWord = (word) => word.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+
+/**
+ * `body` as text with the words the search names in <mark>.
+ * @param {string} body
+ * @param {Set<string>} wanted
+ */
+function markedBody(body, wanted) {
+  const span = document.createElement("span");
+  span.className = "body";
+  let at = 0;
+  for (const found of body.matchAll(SEARCH_WORD)) {
+    if (!wanted.has(foldWord(found[0]))) continue;
+    span.append(visible(body.slice(at, found.index)));
+    const mark = document.createElement("mark");
+    mark.textContent = visible(found[0]);
+    span.append(mark);
+    at = found.index + found[0].length;
+  }
+  span.append(visible(body.slice(at)));
+  return span;
+}
+
+/**
+ * `/search [after:CURSOR] TEXT [#ROOM]`: the results in the log, newest
+ * first, each with its room (or DM partner), id, time, sender and body.
+ * @param {string} arg
+ */
+async function search(arg) {
+  let text = arg;
+  /** @type {{ room?: string, cursor?: string }} */
+  const where = {};
+  const first = /^after:(\S+)\s+(.*)$/s.exec(text);
+  if (first) [where.cursor, text] = [first[1] ?? "", first[2] ?? ""];
+  const last = /^(.*\S)\s+#(\S+)$/s.exec(text);
+  if (last) [text, where.room] = [last[1] ?? "", last[2] ?? ""];
+  if (!text.trim()) return system("Usage: /search TEXT [#ROOM]");
+  const result = await request({ type: "search", text, ...where });
+  const wanted = new Set((text.match(SEARCH_WORD) ?? []).map(foldWord));
+  const scope = where.room === undefined ? "" : " in #" + where.room;
+  system(
+    result.results.length === 0
+      ? 'No results for "' + text + '"' + scope
+      : 'Search "' + text + '"' + scope + ":",
+  );
+  for (const found of result.results) {
+    const item = document.createElement("li");
+    item.className = "search";
+    const stamp = document.createElement("time");
+    stamp.textContent = new Date(found.ts).toLocaleString();
+    const place = document.createElement("span");
+    place.className = "where";
+    place.textContent = (found.room === undefined ? "@" + visible(found.with ?? "") : "#" +
+      visible(found.room)) + " (" + found.id + ")";
+    const who = document.createElement("span");
+    who.className = "from";
+    who.textContent = visible(found.from);
+    item.append(stamp, place, who, markedBody(found.body, wanted));
+    const room = state.current === null ? undefined : state.rooms.get(state.current);
+    room?.lines.push(item);
+    $("log").append(item);
+  }
+  $("log").scrollTop = $("log").scrollHeight;
+  if (result.cursor !== undefined) {
+    system(
+      "More results: /search after:" + result.cursor + " " + text +
+        (where.room ? " #" + where.room : ""),
+    );
+  }
+}
+
 /** @param {string} text */
 async function command(text) {
   const room = state.current === null ? undefined : state.rooms.get(state.current);
@@ -373,6 +450,8 @@ async function command(text) {
     case "back":
       await request({ type: "away" });
       return system("You are back");
+    case "search":
+      return await search(arg);
     case "quit":
       await request({ type: "quit" });
       return;
