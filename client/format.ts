@@ -15,6 +15,7 @@ import {
   type RequestBody,
   type ResultOf,
   type RoomMessageEvent,
+  type TimelineEntry,
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ClientEvent } from "./client_event.ts";
@@ -275,6 +276,25 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
         ? `${arrow}: * ${nick(event.from, options)} ${body}`
         : `${arrow}: ${body}`;
     }
+    // Message changes (section 21): plain lines until the client shows them in place.
+    case "edit":
+      return `${room(event.room)} * ${nick(event.from, options)} edited #${event.target}: ${
+        clean(event.body, options)
+      }`;
+    case "delete":
+      return dim(`${room(event.room)} * ${nick(event.by, options)} deleted #${event.target}`);
+    case "react":
+      return dim(
+        `${room(event.room)} * ${nick(event.from, options)} reacted ${
+          clean(event.emoji, options)
+        } to #${event.target}`,
+      );
+    case "unreact":
+      return dim(
+        `${room(event.room)} * ${nick(event.from, options)} took back ${
+          clean(event.emoji, options)
+        } from #${event.target}`,
+      );
     case "join":
       return dim(`--> ${nick(event.nick, options)} joined ${room(event.room)}`);
     case "leave": {
@@ -398,6 +418,14 @@ export function eventToJson(event: ClientEvent): JsonRecord {
       return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
     case "dm":
       return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
+    // Message changes (section 21).
+    case "edit":
+      return { ...base, ...event, history: event.history ?? false };
+    case "delete":
+      return { ...base, ...event, from: event.by, history: event.history ?? false };
+    case "react":
+    case "unreact":
+      return { ...base, ...event, body: event.emoji, history: event.history ?? false };
     case "join":
       return { ...base, ...event, from: event.nick };
     case "leave":
@@ -488,11 +516,15 @@ export function historyMessages(value: unknown): Array<RoomMessageEvent | Direct
 
 /** The messages a reply carries (a join's history, a history page), marked as history. */
 function messagesOf(reply: Reply): Array<RoomMessageEvent | DirectMessageEvent> {
-  const messages: Array<RoomMessageEvent | DirectMessageEvent> = isReplyTo(reply, "join")
+  const entries: Array<TimelineEntry | DirectMessageEvent> = isReplyTo(reply, "join")
     ? reply.result.history
     : isReplyTo(reply, "history") || isReplyTo(reply, "dm_history")
     ? reply.result.messages
     : [];
+  // Changes (section 21) in catch-up are not shown as messages here.
+  const messages = entries.filter((entry): entry is RoomMessageEvent | DirectMessageEvent =>
+    entry.type === "message" || entry.type === "dm"
+  );
   return messages.map((message) => ({ ...message, history: true }));
 }
 

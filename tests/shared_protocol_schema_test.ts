@@ -41,7 +41,7 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  assert.equal(REQUEST_TYPES.length, 26);
+  assert.equal(REQUEST_TYPES.length, 30);
 });
 
 // Requests as clients send them (before normalization): valid for both.

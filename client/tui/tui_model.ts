@@ -9,7 +9,18 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
-import { isReplyTo, type RequestBody, type ResultOf } from "../../shared/protocol.ts";
+import {
+  isReplyTo,
+  type RequestBody,
+  type ResultOf,
+  type RoomMessageEvent,
+  type TimelineEntry,
+} from "../../shared/protocol.ts";
+
+/** Whether a history item is a message, not a change to one (section 21). */
+function isMessageEntry(entry: TimelineEntry): entry is RoomMessageEvent {
+  return entry.type === "message";
+}
 import { nameKey } from "../../shared/validation.ts";
 import {
   CLIENT_COMMAND_HELP,
@@ -330,6 +341,12 @@ export class TuiModel {
         const conversation = this.#room(event.room);
         return this.#deliver(conversation, this.#messageEntry(event));
       }
+      // Message changes (section 21): not shown by the TUI yet.
+      case "edit":
+      case "delete":
+      case "react":
+      case "unreact":
+        return [];
       case "dm": {
         const outgoing = nameKey(event.from) === nameKey(this.#nick);
         const peer = outgoing ? event.to : event.from;
@@ -1044,7 +1061,7 @@ export class TuiModel {
       const { request, result } = reply;
       const conversation = this.#find("room", request.room.replace(/^#/, ""));
       if (conversation === undefined) return [];
-      const messages = result.messages;
+      const messages = result.messages.filter(isMessageEntry);
       conversation.mergeHistory(
         messages.map((message) => this.#messageEntry({ ...message, history: true })),
       );
@@ -1147,7 +1164,7 @@ export class TuiModel {
         "status",
       );
     }
-    const history = result.history;
+    const history = result.history.filter(isMessageEntry);
     conversation.mergeHistory(
       history.map((message) => this.#messageEntry({ ...message, history: true })),
     );

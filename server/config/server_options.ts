@@ -142,6 +142,8 @@ export interface ServerOptions {
   maxRoomsPerUser: number;
   /** Most rooms one account may own (guests own rooms only while connected). */
   maxRoomsPerAccount: number;
+  /** Most distinct emoji one room message may carry as reactions (docs/protocol.md section 21). */
+  maxReactionsPerMessage: number;
   /** How long a room no account owns is kept once empty (with its history), in ms; 0: not at all. */
   guestRoomTtlMs: number;
   /** Rooms one client address (IPv6: a /64) may create per hour. */
@@ -238,6 +240,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   // InspIRCd's default maxchans is 20; Ergo lets an account register 15 channels.
   maxRoomsPerUser: 20,
   maxRoomsPerAccount: 15,
+  maxReactionsPerMessage: 20,
   guestRoomTtlMs: 60 * 60_000,
   maxRoomCreationsPerIp: 20,
   maxRegistrationsPerIp: 10,

@@ -443,6 +443,12 @@ export abstract class Session implements Member {
         if (request.key !== undefined) change.passphrase = request.key;
         return broker.moderation.mode(this, request.room, change) satisfies Outcome<"mode">;
       }
+      // Message changes (section 21): the broker's part comes in the next commit.
+      case "edit":
+      case "delete":
+      case "react":
+      case "unreact":
+        throw new ChatError("unknown_command", `The ${request.type} request is not served yet`);
       default:
         return broker.moderation.moderate(
           this,

@@ -49,6 +49,23 @@ export function formatTextEvent(event: ChatEvent): string {
           clean(event.body)
         }`
         : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${clean(event.body)}`;
+    // Message changes (section 21), each with its own timeline id like a message.
+    case "edit":
+      return `${at} #${clean(event.room)} #${event.id} * ${
+        clean(event.from)
+      } edited #${event.target}: ${clean(event.body)}`;
+    case "delete":
+      return `${at} #${clean(event.room)} #${event.id} * ${
+        clean(event.by)
+      } deleted #${event.target}`;
+    case "react":
+      return `${at} #${clean(event.room)} #${event.id} * ${clean(event.from)} reacted ${
+        clean(event.emoji)
+      } to #${event.target}`;
+    case "unreact":
+      return `${at} #${clean(event.room)} #${event.id} * ${clean(event.from)} took back ${
+        clean(event.emoji)
+      } from #${event.target}`;
     case "join":
       return `${at} --> ${clean(event.nick)} joined #${clean(event.room)}`;
     case "leave":
