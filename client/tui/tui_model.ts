@@ -10,17 +10,14 @@
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
 import {
+  type DirectMessageEvent,
   isReplyTo,
+  type MessageChangeEvent,
   type RequestBody,
   type ResultOf,
   type RoomMessageEvent,
   type TimelineEntry,
 } from "../../shared/protocol.ts";
-
-/** Whether a history item is a message, not a change to one (section 21). */
-function isMessageEntry(entry: TimelineEntry): entry is RoomMessageEvent {
-  return entry.type === "message";
-}
 import { nameKey } from "../../shared/validation.ts";
 import {
   CLIENT_COMMAND_HELP,
@@ -122,6 +119,19 @@ const WORD = "[\\p{L}\\p{N}_\\-\\[\\]\\\\`^{}|]";
 export function mentions(body: string, nick: string): boolean {
   const key = nameKey(nick).replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
   return new RegExp(`(?<!${WORD})${key}(?!${WORD})`, "u").test(nameKey(body));
+}
+
+/** What section 21 adds to a room message's entry: its room, reply, edit, tombstone, reactions. */
+function changedParts(message: RoomMessageEvent): Partial<MessageEntry> {
+  return {
+    room: message.room,
+    ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
+    ...(message.edited === undefined ? {} : { edited: message.edited }),
+    ...(message.deleted === undefined ? {} : { deleted: message.deleted }),
+    ...(message.reactions === undefined || message.reactions.length === 0
+      ? {}
+      : { reactions: message.reactions }),
+  };
 }
 
 /**
@@ -341,11 +351,11 @@ export class TuiModel {
         const conversation = this.#room(event.room);
         return this.#deliver(conversation, this.#messageEntry(event));
       }
-      // Message changes (section 21): not shown by the TUI yet.
       case "edit":
       case "delete":
       case "react":
       case "unreact":
+        this.#change(event);
         return [];
       case "dm": {
         const outgoing = nameKey(event.from) === nameKey(this.#nick);
@@ -792,16 +802,7 @@ export class TuiModel {
     if (self) this.#serverBuffer.notice(`you are now known as ${to}`, ts, "status");
   }
 
-  #messageEntry(
-    event: {
-      from: string;
-      body: string;
-      id: number;
-      ts: number;
-      action?: boolean;
-      history?: boolean;
-    },
-  ): MessageEntry {
+  #messageEntry(event: RoomMessageEvent | DirectMessageEvent): MessageEntry {
     const self = this.#isSelf(event.from);
     return {
       kind: "message",
@@ -813,7 +814,30 @@ export class TuiModel {
       history: event.history ?? false,
       self,
       mention: !self && mentions(event.body, this.#nick),
+      ...(event.type === "message" ? changedParts(event) : {}),
     };
+  }
+
+  /** Redraws the message a change changes in place, if its room's conversation holds it. */
+  #change(change: MessageChangeEvent): void {
+    const conversation = this.#find("room", change.room);
+    if (conversation === undefined) return;
+    // A reaction row may come or go: the rows on screen stay where they are.
+    this.#keepPosition(conversation, () => conversation.change(change));
+  }
+
+  /**
+   * Takes the items of a join's history or a history page: the messages
+   * where their ids put them, then the changes (catch-up) to those held.
+   */
+  #mergeTimeline(conversation: Conversation, items: readonly TimelineEntry[]): void {
+    const messages = items.filter((item) => item.type === "message");
+    conversation.mergeHistory(
+      messages.map((message) => this.#messageEntry({ ...message, history: true })),
+    );
+    for (const item of items) {
+      if (item.type !== "message") this.#change(item);
+    }
   }
 
   /** Adds a message and decides what it is worth: unread, highlight, bell. */
@@ -1061,10 +1085,8 @@ export class TuiModel {
       const { request, result } = reply;
       const conversation = this.#find("room", request.room.replace(/^#/, ""));
       if (conversation === undefined) return [];
-      const messages = result.messages.filter(isMessageEntry);
-      conversation.mergeHistory(
-        messages.map((message) => this.#messageEntry({ ...message, history: true })),
-      );
+      const messages = result.messages;
+      this.#mergeTimeline(conversation, messages);
       const limit = request.limit ?? this.#historyPageSize;
       const reachedStart = messages.length === 0 ||
         (result.more !== true && messages.length < limit) ||
@@ -1164,10 +1186,8 @@ export class TuiModel {
         "status",
       );
     }
-    const history = result.history.filter(isMessageEntry);
-    conversation.mergeHistory(
-      history.map((message) => this.#messageEntry({ ...message, history: true })),
-    );
+    const history = result.history;
+    this.#mergeTimeline(conversation, history);
     if (history.some((message) => message.id <= 1)) conversation.history = "done";
     if (result.more === true) {
       conversation.notice("more missed messages than fit: scroll up for older ones", now);
