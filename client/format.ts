@@ -283,19 +283,25 @@ const QUOTE_GRAPHEMES = 32;
 const graphemeSegmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /**
- * The start of `body` on one line, cut after `length` graphemes with `…`.
+ * The start of `body` on one line, cut with `…` after `length` graphemes
+ * at most (at a word's end when it can).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { firstWords } from "./format.ts";
- * assert.equal(firstWords("hello\nthere, everyone", 12), "hello there,…");
+ * assert.equal(firstWords("hello\nthere, everyone", 14), "hello there,…");
  * ```
  */
 export function firstWords(body: string, length: number = QUOTE_GRAPHEMES): string {
   const line = body.replace(/\s+/g, " ").trim();
   const clusters = [...graphemeSegmenter.segment(line)].map((part) => part.segment);
-  return clusters.length <= length ? line : clusters.slice(0, length).join("").trimEnd() + "…";
+  if (clusters.length <= length) return line;
+  const cut = clusters.slice(0, length + 1).join("");
+  // At a word's end when one ends in the second half.
+  const space = cut.lastIndexOf(" ");
+  return (space > cut.length / 2 ? cut.slice(0, space) : cut.slice(0, -clusters[length]!.length))
+    .trimEnd() + "…";
 }
 
 /**

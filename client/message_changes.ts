@@ -12,17 +12,14 @@
  *
  * @module
  */
+import {
+  MAX_REACTION_USERS_LISTED,
+  type MessageChangeEvent,
+  type ReactionSummary,
+  type RoomMessageEvent,
+} from "../shared/protocol.ts";
 import { nameKey } from "../shared/validation.ts";
-
-/** One emoji's reactions to a message: `users` lists at most 20, `count` is the full count. */
-export interface Reaction {
-  /** The emoji, one grapheme cluster. */
-  emoji: string;
-  /** How many users reacted so. */
-  count: number;
-  /** Who, as nicknames (the first 20 at most). */
-  users: string[];
-}
+import type { ClientEvent } from "./client_event.ts";
 
 /** What a change changes in a message, in whatever form a client holds it. */
 export interface ChangeableMessage {
@@ -38,94 +35,14 @@ export interface ChangeableMessage {
   reactions?: Reaction[];
 }
 
-/** A room message as the client holds it: the `message` event's fields, current state. */
-export interface HeldMessage {
-  /** Always "message". */
-  type: "message";
-  /** The room. */
-  room: string;
-  /** The timeline id. */
-  id: number;
-  /** Who said it. */
-  from: string;
-  /** The body; "" once deleted. */
-  body: string;
-  /** When it was said (server time, ms). */
-  ts: number;
-  /** A `/me` action. */
-  action?: boolean;
-  /** Replayed from history. */
-  history?: boolean;
-  /** The id of the message it answers. */
-  replyTo?: number;
-  /** When it was last edited. */
-  edited?: number;
-  /** Who deleted it, and when. */
-  deleted?: { by: string; ts: number };
-  /** Reactions, in the order the server gave them (new emoji last). */
-  reactions?: Reaction[];
-}
+/** One emoji's reactions to a message: `users` lists at most 20, `count` is the full count. */
+export type Reaction = ReactionSummary;
 
-/** An `edit` event: `target`'s body is now `body`. */
-export interface EditChange {
-  /** Always "edit". */
-  type: "edit";
-  /** The room. */
-  room: string;
-  /** The edit's own timeline id. */
-  id: number;
-  /** The message edited. */
-  target: number;
-  /** The editor (the author). */
-  from: string;
-  /** The new body. */
-  body: string;
-  /** When. */
-  ts: number;
-  /** From history. */
-  history?: boolean;
-}
+/** A room message as the client holds it: the `message` event, in its current state. */
+export type HeldMessage = RoomMessageEvent;
 
-/** A `delete` event: `target` is a tombstone now. */
-export interface DeleteChange {
-  /** Always "delete". */
-  type: "delete";
-  /** The room. */
-  room: string;
-  /** The delete's own timeline id. */
-  id: number;
-  /** The message deleted. */
-  target: number;
-  /** Who deleted it. */
-  by: string;
-  /** When. */
-  ts: number;
-  /** From history. */
-  history?: boolean;
-}
-
-/** A `react` or `unreact` event. */
-export interface ReactionChange {
-  /** Added or taken back. */
-  type: "react" | "unreact";
-  /** The room. */
-  room: string;
-  /** The change's own timeline id. */
-  id: number;
-  /** The message reacted to. */
-  target: number;
-  /** Who reacted. */
-  from: string;
-  /** The emoji. */
-  emoji: string;
-  /** When. */
-  ts: number;
-  /** From history. */
-  history?: boolean;
-}
-
-/** Any change to a message. */
-export type MessageChange = EditChange | DeleteChange | ReactionChange;
+/** Any change to a message: an `edit`, `delete`, `react` or `unreact` event. */
+export type MessageChange = MessageChangeEvent;
 
 /** The event types that change a message. */
 export const CHANGE_TYPES: ReadonlySet<string> = new Set(["edit", "delete", "react", "unreact"]);
@@ -147,10 +64,10 @@ export function isMessageChange<E extends { type: string }>(
   return CHANGE_TYPES.has(event.type);
 }
 
-/** Most users listed per emoji, as the server lists them. */
-const LISTED_USERS = 20;
-
-function react(reactions: readonly Reaction[], change: ReactionChange): Reaction[] | undefined {
+function react(
+  reactions: readonly Reaction[],
+  change: Extract<MessageChange, { type: "react" | "unreact" }>,
+): Reaction[] | undefined {
   const who = nameKey(change.from);
   const index = reactions.findIndex((reaction) => reaction.emoji === change.emoji);
   const found = reactions[index];
@@ -160,7 +77,9 @@ function react(reactions: readonly Reaction[], change: ReactionChange): Reaction
     if (found === undefined) {
       return [...reactions, { emoji: change.emoji, count: 1, users: [change.from] }];
     }
-    const users = found.users.length < LISTED_USERS ? [...found.users, change.from] : found.users;
+    const users = found.users.length < MAX_REACTION_USERS_LISTED
+      ? [...found.users, change.from]
+      : found.users;
     return reactions.with(index, { ...found, count: found.count + 1, users });
   }
   // Not listed while the list is complete: this user had not reacted so (or it is applied).
@@ -178,8 +97,8 @@ function react(reactions: readonly Reaction[], change: ReactionChange): Reaction
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { applyChange } from "./message_changes.ts";
- * const message = { type: "message", room: "general", id: 1, from: "alice", body: "hi", ts: 1 } as const;
+ * import { applyChange, type HeldMessage } from "./message_changes.ts";
+ * const message: HeldMessage = { type: "message", room: "general", id: 1, from: "alice", body: "hi", ts: 1 };
  * const liked = applyChange(message, { type: "react", room: "general", id: 2, target: 1, from: "bob", emoji: "👍", ts: 2 });
  * assert.deepEqual(liked?.reactions, [{ emoji: "👍", count: 1, users: ["bob"] }]);
  * ```
@@ -250,9 +169,9 @@ export class MessageLog {
    * held). Returns the message as it now stands, or undefined when
    * nothing changed. Anything else is ignored.
    */
-  take(event: { type: string }): HeldMessage | undefined {
+  take(event: ClientEvent): HeldMessage | undefined {
     if (event.type === "message") {
-      const message = event as HeldMessage;
+      const message = event;
       const key = nameKey(message.room);
       let room = this.#rooms.get(key);
       if (room === undefined) this.#rooms.set(key, room = new Map());
@@ -263,7 +182,7 @@ export class MessageLog {
       return message;
     }
     if (!isMessageChange(event)) return undefined;
-    const change = event as MessageChange;
+    const change = event;
     const held = this.get(change.room, change.target);
     if (held === undefined) return undefined;
     const changed = applyChange(held, change);
@@ -273,7 +192,7 @@ export class MessageLog {
   }
 
   /** Takes each of `entries` in order: the items of a history page or a join's catch-up. */
-  takeAll(entries: Iterable<{ type: string }>): void {
+  takeAll(entries: Iterable<ClientEvent>): void {
     for (const entry of entries) this.take(entry);
   }
 

@@ -1112,3 +1112,86 @@ Deno.test("runPiped stops reading and exits 1 when the connection ends for good"
   assert.deepEqual(errors, ["chat: Cannot decode frame (bad_frame)"]);
   await lines.end();
 });
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test("ChatClient resumes after the last timeline entry, a change to a message included", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general", lastId: 5, history: [] });
+  await joined;
+  const { events, done } = collect(client);
+  peer.send({ type: "message", room: "general", from: "bob", body: "six", id: 6, ts: 6 });
+  // Changes take the room's next ids too: the last one seen is what a rejoin resumes after.
+  peer.send({
+    type: "react",
+    room: "general",
+    id: 7,
+    target: 6,
+    from: "carol",
+    emoji: "👍",
+    ts: 7,
+  });
+  await until(() => events.length === 2);
+  peer.close();
+
+  const second = await server.nextPeer();
+  await second.welcome();
+  const rejoin = await second.next((frame) => frame.type === "join");
+  assert.equal(rejoin.since, 7);
+  // Catch-up holds changes as well as messages, in id order.
+  const missed = [
+    { type: "edit", room: "general", id: 8, target: 6, from: "bob", body: "6", ts: 8 },
+    { type: "message", room: "general", from: "bob", body: "nine", id: 9, ts: 9 },
+    { type: "delete", room: "general", id: 10, target: 9, by: "bob", ts: 10 },
+  ].map((entry) => ({ ...entry, history: true }));
+  second.send({
+    type: "ack",
+    id: rejoin.id,
+    result: { room: "general", topic: "", members: ["alice"], lastId: 10, history: missed },
+  });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.deepEqual(
+    events.filter((event) => event.type !== "reconnecting").map((event) => [
+      event.type,
+      "id" in event ? event.id : null,
+      "history" in event ? event.history === true : false,
+    ]),
+    [
+      ["message", 6, false],
+      ["react", 7, false],
+      ["edit", 8, true],
+      ["message", 9, true],
+      ["delete", 10, true],
+      ["reconnected", null, false],
+    ],
+  );
+  second.close();
+  const third = await server.nextPeer();
+  await third.welcome();
+  assert.equal((await third.next((frame) => frame.type === "join")).since, 10);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient sends a react again after a drop (the second is unchanged), not an edit", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const react = client.request({ type: "react", room: "general", target: 6, emoji: "👍" });
+  const edit = client.request({ type: "edit", room: "general", target: 6, body: "again?" });
+  await peer.next((frame) => frame.type === "edit");
+  peer.close();
+  await assert.rejects(edit, (error) => {
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.match(error.message, /edit of message 6 in #general; it may not have been delivered/);
+    return true;
+  });
+  const second = await server.nextPeer();
+  await second.welcome();
+  const resent = await second.next((frame) => frame.type === "react");
+  assert.deepEqual([resent.target, resent.emoji], [6, "👍"]);
+  second.send({ type: "ack", id: resent.id, result: { ts: 1, unchanged: true } });
+  assert.deepEqual(await react, { ts: 1, unchanged: true });
+  await client.close();
+});

@@ -510,7 +510,10 @@ Deno.test("formatEvent dates and marks messages from history", () => {
     "[2024-01-01 12:34:56] (history) <- bob: psst",
   );
   // Live ones stay as they were.
-  assert.equal(formatEvent(message(1, "hi") as ClientEvent, UTC), "[12:34:56] #general #1 <alice> hi");
+  assert.equal(
+    formatEvent(message(1, "hi") as ClientEvent, UTC),
+    "[12:34:56] #general #1 <alice> hi",
+  );
 });
 
 Deno.test("formatEvent shows a notice's room, unread counts, and removals from a room", () => {
