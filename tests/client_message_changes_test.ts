@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import type { ClientEvent } from "../client/client_event.ts";
-import { eventToJson, formatEvent, formatResult, resultRecords } from "../client/format.ts";
+import {
+  eventToJson,
+  formatEvent,
+  formatResult,
+  formatTime,
+  resultRecords,
+} from "../client/format.ts";
 import {
   applyChange,
   type HeldMessage,
@@ -176,8 +182,8 @@ Deno.test("formatEvent shows a message's id, edit, reactions, tombstone and the 
   );
   // Colour: the id and the marks dim.
   const colored = formatEvent(message(45, "hi", { edited: TS }) as ClientEvent, { color: 16 });
-  assert.match(colored, /\x1b\[2m#45\x1b\[0m/);
-  assert.match(colored, /\x1b\[2m\(edited \d\d:\d\d:\d\d\)\x1b\[0m$/);
+  assert.ok(colored.includes("\x1b[2m#45\x1b[0m"), colored);
+  assert.ok(colored.endsWith(`\x1b[2m(edited ${formatTime(TS)})\x1b[0m`), colored);
   // Wire text in quotes and reactions is sanitized too.
   log.take(message(46, "\x1b[2Jboom"));
   const hostile = formatEvent(
