@@ -1195,3 +1195,117 @@ Deno.test("ChatClient sends a react again after a drop (the second is unchanged)
   assert.deepEqual(await react, { ts: 1, unchanged: true });
   await client.close();
 });
+
+Deno.test("runPiped --json sends the change commands and writes each change event as JSON", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    json: true,
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  await peer.ack("join", { room: "general", lastId: 1 });
+  peer.send({ type: "message", room: "general", from: "bob", body: "hi", id: 1, ts: 1 });
+  await lines.write("/reply #1 hello bob");
+  const reply = await peer.ack("say", { id: 2, ts: 2 });
+  assert.deepEqual([reply.body, reply.replyTo], ["hello bob", 1]);
+  peer.send({
+    type: "message",
+    room: "general",
+    from: "alice",
+    body: "hello bob",
+    id: 2,
+    ts: 2,
+    replyTo: 1,
+  });
+  await lines.write("/react 1 👍");
+  const react = await peer.ack("react", { id: 3, ts: 3 });
+  assert.deepEqual([react.target, react.emoji], [1, "👍"]);
+  peer.send({
+    type: "react",
+    room: "general",
+    id: 3,
+    target: 1,
+    from: "alice",
+    emoji: "👍",
+    ts: 3,
+  });
+  await lines.write("/edit 2 hello, bob");
+  const edit = await peer.ack("edit", { id: 4, ts: 4 });
+  assert.deepEqual([edit.target, edit.body], [2, "hello, bob"]);
+  peer.send({
+    type: "edit",
+    room: "general",
+    id: 4,
+    target: 2,
+    from: "alice",
+    body: "hello, bob",
+    ts: 4,
+  });
+  peer.send({ type: "delete", room: "general", id: 5, target: 1, by: "bob", ts: 5 });
+  peer.send({
+    type: "unreact",
+    room: "general",
+    id: 6,
+    target: 1,
+    from: "carol",
+    emoji: "🎉",
+    ts: 6,
+  });
+  await lines.end();
+  await peer.ack("ping");
+  await peer.next((frame) => frame.type === "quit");
+  peer.close();
+  assert.equal(await running, 0, errors.join("\n"));
+  const records = output.map((line) => JSON.parse(line));
+  assert.deepEqual(
+    records.map((record) => [record.type, record.id, record.from, record.target ?? null]),
+    [
+      ["message", 1, "bob", null],
+      ["message", 2, "alice", null],
+      ["react", 3, "alice", 1],
+      ["edit", 4, "alice", 2],
+      ["delete", 5, "bob", 1],
+      ["unreact", 6, "carol", 1],
+    ],
+  );
+  assert.equal(records[1].replyTo, 1);
+  assert.equal(records[2].emoji, "👍");
+  assert.equal(records[3].body, "hello, bob");
+  assert.equal(records[4].by, "bob");
+});
+
+Deno.test("runPiped text output quotes replies and shows changes with the message they change", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { lines, output, errors, running } = piped(client);
+  await peer.ack("join", { room: "general", lastId: 0 });
+  const frames = [
+    { type: "message", room: "general", from: "bob", body: "lunch at noon?", id: 1, ts: 1 },
+    { type: "message", room: "general", from: "carol", body: "yes", id: 2, ts: 2, replyTo: 1 },
+    { type: "react", room: "general", id: 3, target: 1, from: "carol", emoji: "👍", ts: 3 },
+    { type: "edit", room: "general", id: 4, target: 1, from: "bob", body: "lunch at one?", ts: 4 },
+    { type: "message", room: "general", from: "dave", body: "ok", id: 5, ts: 5, replyTo: 1 },
+    // A change to a message this client never had: shown, with the id alone.
+    { type: "delete", room: "general", id: 6, target: 99, by: "root", ts: 6 },
+  ];
+  for (const frame of frames) peer.send(frame);
+  await lines.end();
+  await peer.ack("ping");
+  await peer.next((frame) => frame.type === "quit");
+  peer.close();
+  assert.equal(await running, 0, errors.join("\n"));
+  assert.deepEqual(output.map((line) => line.replace(/^\[\d\d:\d\d:\d\d\] /, "")), [
+    "#general #1 <bob> lunch at noon?",
+    "#general #2 <carol> (↪ bob: lunch at noon?) yes",
+    "#general carol reacted 👍 to #1 (bob: lunch at noon?): 👍 1",
+    "#general bob edited #1: lunch at one?",
+    "#general #5 <dave> (↪ bob: lunch at one?) ok",
+    "#general root deleted #99",
+  ]);
+});
