@@ -851,6 +851,15 @@ export function formatResult<B extends RequestBody>(
   if (isReplyTo(reply, "register")) {
     return [`registered ${text(reply.result.nick)}: log in with this password from now on`];
   }
+  // Message changes (section 21): the event shows the change; only "nothing to do" needs words.
+  if ((isReplyTo(reply, "react") || isReplyTo(reply, "unreact")) && reply.result.unchanged) {
+    const { type, emoji, target } = reply.request;
+    return [
+      type === "react"
+        ? `you had already reacted ${text(emoji)} to #${target}`
+        : `you had not reacted ${text(emoji)} to #${target}`,
+    ];
+  }
   return [];
 }
 

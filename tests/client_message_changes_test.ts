@@ -294,3 +294,18 @@ Deno.test("eventToJson and resultRecords carry the changes and the new message f
   ]);
   assert.deepEqual(records[0]!.deleted, { by: "bob", ts: TS });
 });
+
+Deno.test("formatResult says when a reaction changed nothing, and nothing for other changes", () => {
+  const react = { type: "react", room: "general", target: 41, emoji: "👍" } as const;
+  assert.deepEqual(formatResult(react, { ts: 1, unchanged: true }), [
+    "you had already reacted 👍 to #41",
+  ]);
+  assert.deepEqual(formatResult({ ...react, type: "unreact" }, { ts: 1, unchanged: true }), [
+    "you had not reacted 👍 to #41",
+  ]);
+  assert.deepEqual(formatResult(react, { id: 42, ts: 1 }), []);
+  assert.deepEqual(
+    formatResult({ type: "edit", room: "general", target: 41, body: "x" }, { id: 43, ts: 1 }),
+    [],
+  );
+});

@@ -218,3 +218,26 @@ Deno.test("entryRows: ids show for room messages only, reactions wrap under the 
   );
   assert.equal(conversation.message(7), room);
 });
+
+Deno.test("TUI: /react sends the request; its ack adds no line unless it changed nothing", () => {
+  const model = makeModel();
+  join(model);
+  model.applyEvent(message(1, "bob", "hi"));
+  for (const text of "/react #1 👍") model.handleKey({ kind: "text", text });
+  const effects = model.handleKey({
+    kind: "key",
+    name: "enter",
+    ctrl: false,
+    alt: false,
+    shift: false,
+  });
+  const request = { type: "react", room: "general", target: 1, emoji: "👍" } as const;
+  assert.deepEqual(effects, [{ type: "send", request }]);
+  const notices = () => model.active.entries.filter((entry) => entry.kind === "notice").length;
+  const shown = notices();
+  model.applyEvent(reply(request, { id: 2, ts: T0 }));
+  assert.equal(notices(), shown);
+  model.applyEvent(reply(request, { ts: T0, unchanged: true }));
+  assert.equal(notices(), shown + 1);
+  assert.match(rows(model).at(-1)!, /you had already reacted 👍 to #1/);
+});

@@ -528,3 +528,54 @@ Deno.test({
     assert.doesNotMatch(rows.join("\n"), /wrong one|wrong two|wrong three/);
   }
 });
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test({
+  name: "tui in tmux: an edit and reactions redraw the message in place; /react sends one",
+  // Waits for the server side of section 21 (branch changes-server: the broker's edit, delete,
+  // react, unreact and say.replyTo); until it lands the server answers them unknown_command.
+  ignore: true || !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE]);
+  await terminal.waitFor(ready, "joined #general");
+  const { bob, events } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo wrld" });
+    await bob.request({ type: "say", room: "general", body: "said after it" });
+    const before = await terminal.waitFor(/bob │ said after it/, "bob's messages");
+    const row = before.findIndex((text) => text.includes(`bob │ helo wrld #${id}`));
+    assert.ok(row >= 0, before.join("\n"));
+
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello world" });
+    const edited = await terminal.waitFor(
+      new RegExp(`bob │ hello world #${id} \\(edited \\d\\d:\\d\\d\\)`),
+      "the edit in place",
+    );
+    // The same row, nothing added below: redrawn where it was, not printed again.
+    assert.match(edited[row]!, new RegExp(`bob │ hello world #${id} \\(edited`));
+    assert.equal(edited.join("\n").includes("helo wrld"), false);
+    assert.match(edited[row + 1]!, /bob │ said after it/);
+
+    // Alice reacts with the id the line shows; bob's reaction joins hers.
+    await terminal.type(`/react ${id} 👍`);
+    await terminal.keys("Enter");
+    await until(
+      () => events.some((event) => event.type === "react" && event.from === "alice"),
+      "bob receiving alice's reaction",
+    );
+    await bob.request({ type: "react", room: "general", target: id, emoji: "🎉" });
+    const reacted = await terminal.waitFor(
+      (rows) => rows.some((text) => text.includes("│ 👍 1  🎉 1")),
+      "both reactions under the message",
+    );
+    assert.match(reacted[row]!, new RegExp(`bob │ hello world #${id} \\(edited`));
+    assert.ok(reacted[row + 1]!.includes(" │ 👍 1  🎉 1"), reacted.join("\n"));
+    assert.doesNotMatch(reacted[row + 1]!, /bob │/);
+    assert.match(reacted[row + 2]!, /bob │ said after it/);
+  } finally {
+    await bob.close();
+  }
+});

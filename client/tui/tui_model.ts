@@ -1138,6 +1138,13 @@ export class TuiModel {
       isReplyTo(reply, "say") || isReplyTo(reply, "ping") || isReplyTo(reply, "broadcast")
     ) {
       return [];
+    } else if (
+      isReplyTo(reply, "edit") || isReplyTo(reply, "delete") || isReplyTo(reply, "react") ||
+      isReplyTo(reply, "unreact")
+    ) {
+      // The change shows in place; a reaction that changed nothing says so.
+      for (const line of formatResult(reply.request, reply.result)) this.active.notice(line, now);
+      return [];
     }
     if (quiet) return follow;
     const lines = formatResult(reply.request, reply.result, { color: 0 });
