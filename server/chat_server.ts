@@ -195,6 +195,7 @@ export class ChatServer implements AsyncDisposable {
         maxRooms: resolved.maxRooms,
         maxRoomsPerUser: resolved.maxRoomsPerUser,
         maxRoomsPerAccount: resolved.maxRoomsPerAccount,
+        maxReactionsPerMessage: resolved.maxReactionsPerMessage,
         guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
         msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },

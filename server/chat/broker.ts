@@ -42,7 +42,8 @@ import { GroupCommit } from "../store/group_commit.ts";
 import { GuestRights } from "./guest_rights.ts";
 import { type CatchUp, type HistoryQuery, HistoryReader } from "./history.ts";
 import { HistoryLimiter, type HistoryLimiterOptions } from "../limits/history_limiter.ts";
-import { messageEvent } from "./message_events.ts";
+import { changeEvent, messageEvent } from "./message_events.ts";
+import { MessageChanges } from "./message_changes.ts";
 import { Moderation } from "./moderation.ts";
 import { OnlineUsers } from "./online_users.ts";
 import { fitList, nameBytes } from "./reply_fit.ts";
@@ -102,6 +103,8 @@ export interface BrokerOptions {
   maxRoomsPerUser?: number;
   /** Most rooms one account may own. */
   maxRoomsPerAccount?: number;
+  /** Most distinct emoji one message may carry as reactions (section 21). */
+  maxReactionsPerMessage?: number;
   /** How long a room no account owns is kept once empty, in ms. */
   guestRoomTtlMs?: number;
   /** Rooms a client address may create per hour; none: no limit. */
@@ -164,6 +167,8 @@ export class Broker {
   readonly moderation: Moderation;
   /** Rights recorded under guests, which end with them or move to their account. */
   readonly guestRights: GuestRights;
+  /** Edits, deletions and reactions of room messages (section 21). */
+  readonly messageChanges: MessageChanges;
   readonly #users = new OnlineUsers();
   readonly #rooms = new RoomIndex();
   readonly #bus: Bus;
@@ -237,6 +242,10 @@ export class Broker {
     this.moderation = new Moderation(this.#chat, {
       guestRights: this.guestRights,
       defaultMuteMs: options.defaultMuteMs ?? 10 * 60_000,
+    });
+    this.messageChanges = new MessageChanges(this.#chat, {
+      moderation: this.moderation,
+      maxReactionsPerMessage: options.maxReactionsPerMessage ?? 20,
     });
     this.directMessages = new DirectMessages(this.#chat, {
       history: this.#history,
@@ -602,12 +611,13 @@ export class Broker {
    */
   async say(
     member: Member,
-    message: OutgoingMessage & { room: string },
+    message: OutgoingMessage & { room: string; replyTo?: number },
   ): Promise<{ id: number; ts: number; duplicate?: true }> {
-    const { room: name, body, action = false, clientMsgId } = message;
+    const { room: name, body, action = false, clientMsgId, replyTo } = message;
     const room = this.#rooms.joinedBy(member, name);
     const now = this.#now();
     this.moderation.checkVoice(member, room, now);
+    if (replyTo !== undefined) await this.messageChanges.checkReply(room, replyTo);
     const arrived = performance.now();
     const sent: SentMessage = await orStorageError(this.#bus.sendMessage(room, {
       room: room.key,
@@ -616,6 +626,7 @@ export class Broker {
       ts: now,
       action,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      ...(replyTo === undefined ? {} : { replyTo }),
     }));
     const { record } = sent;
     if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
@@ -870,6 +881,11 @@ export class Broker {
         room.committedId = record.id;
         if (record.id > room.lastId) room.lastId = record.id;
         this.#fanOut(room.members, messageEvent(record, { room: room.name, history: false }));
+      },
+      deliverChange: (room, record) => {
+        room.committedId = record.id;
+        if (record.id > room.lastId) room.lastId = record.id;
+        this.#fanOut(room.members, changeEvent(record, { room: room.name, history: false }));
       },
       receive: (envelope) => this.#receive(envelope),
       deliverDm: (record, users) => this.directMessages.deliver(record, users),

@@ -12,7 +12,9 @@ import { ChatError } from "../../shared/errors.ts";
 import type { ChatEvent } from "../../shared/protocol.ts";
 import type { CommitObserver } from "../store/group_commit.ts";
 import type { Member, Room } from "../chat/room.ts";
+import type { ChangeDraft, ChangeOutcome } from "../chat/message_change_rules.ts";
 import type {
+  ChangeRecord,
   DmRecord,
   GrantKind,
   GrantRecord,
@@ -92,6 +94,8 @@ export interface BusNode {
   room(key: string): Room | undefined;
   /** Delivers a committed message to this instance's members of its room; called in id order. */
   deliverMessage(room: Room, record: MessageRecord): void;
+  /** Delivers a committed message change (section 21) like a message: in id order with them. */
+  deliverChange(room: Room, record: ChangeRecord): void;
   /** Applies an envelope from any instance (this one included): effects, then delivery. */
   receive(envelope: Envelope): void;
   /** Delivers a DM to this instance's sessions of its sender and recipient (by name key). */
@@ -147,6 +151,19 @@ export interface Bus {
    * `msg_id_conflict` when the body or action differ.
    */
   sendMessage(room: Room, draft: MessageDraft): Promise<SentMessage>;
+  /**
+   * Checks a message change (section 21) against its target's state as it
+   * is now (deleted? reacted so already? too many emoji?) and, when it
+   * changes something, gives it the room's next id, commits it and delivers
+   * it as {@linkcode Bus.sendMessage} does a message, in id order with
+   * them. Rights are the caller's to check. Rejects with the refusal
+   * (`no_such_message`, `too_many_reactions`, `storage`).
+   */
+  sendChange(
+    room: Room,
+    draft: ChangeDraft,
+    rules: { maxReactions: number },
+  ): Promise<ChangeOutcome>;
   /**
    * Gives `draft` the next DM id, commits it and delivers it on other
    * instances; this instance delivers its own sessions itself. `online`: the

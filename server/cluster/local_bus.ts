@@ -8,12 +8,22 @@
 import { nameKey } from "../../shared/validation.ts";
 import type { Room } from "../chat/room.ts";
 import type {
+  ChangeRecord,
   ClientMsgQuery,
   DmRecord,
   MessageRecord,
+  MessageState,
   MsgIdWindow,
   Store,
 } from "../store/store.ts";
+import {
+  applyToState,
+  type ChangeDraft,
+  type ChangeOutcome,
+  changeRefusal,
+  ChangeStatus,
+  checkChange,
+} from "../chat/message_change_rules.ts";
 import {
   type Bus,
   type BusNode,
@@ -32,7 +42,7 @@ export interface LocalBusOptions {
    * Where earlier messages are looked up by client message id; without it,
    * only a retry while the first send is still in flight is recognised.
    */
-  store?: Pick<Store, "messageByClientMsgId" | "dmByClientMsgId">;
+  store?: Pick<Store, "messageByClientMsgId" | "dmByClientMsgId" | "messageState">;
   /** How long and how many client message ids are remembered; none are by default. */
   msgIdWindow?: MsgIdWindow;
 }
@@ -67,6 +77,10 @@ export class LocalBus implements Bus {
   // Sends under a client message id that are not committed yet, by sender,
   // target and id: a retry meanwhile gets their outcome.
   readonly #inFlight = new Map<string, Promise<Sendable>>();
+  // Message changes (section 21): the state of each message with changes
+  // not committed yet, as the store has it plus those changes, so the next
+  // change is checked against it without waiting for their commits.
+  readonly #states = new Map<string, { state: MessageState; pending: number }>();
 
   constructor(options: LocalBusOptions = {}) {
     this.#dmLastId = options.lastDmId ?? 0;
@@ -92,6 +106,7 @@ export class LocalBus implements Bus {
         ts: draft.ts,
         action: draft.action,
         ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        ...(draft.replyTo === undefined ? {} : { replyTo: draft.replyTo }),
       };
       await node.commit({ kind: "message", record });
       // Commits resolve in order, so delivery follows id order.
@@ -108,6 +123,64 @@ export class LocalBus implements Bus {
       find: (query) => this.#store?.messageByClientMsgId(room.key, query),
       query: clientMsgId === undefined ? undefined : this.#query(sender, clientMsgId, draft.ts),
     });
+  }
+
+  async sendChange(
+    room: Room,
+    draft: ChangeDraft,
+    rules: { maxReactions: number },
+  ): Promise<ChangeOutcome> {
+    const node = this.#started();
+    const store = this.#store;
+    if (store === undefined) throw new Error("LocalBus needs a store for message changes");
+    // One change of a room at a time is checked (the state read included),
+    // so each sees those before it; commits are not waited for.
+    const line = `changes:${room.key}`;
+    const previous = this.#lookups.get(line);
+    const { promise: turn, resolve: done } = Promise.withResolvers<void>();
+    const tail = previous === undefined ? turn : previous.then(() => turn);
+    this.#lookups.set(line, tail);
+    void tail.then(() => {
+      if (this.#lookups.get(line) === tail) this.#lookups.delete(line);
+    });
+    const stateKey = `${room.key}\u0000${draft.target}`;
+    let entry: { state: MessageState; pending: number } | undefined;
+    let record: ChangeRecord;
+    let committing: Promise<void>;
+    try {
+      await previous;
+      entry = this.#states.get(stateKey);
+      if (entry === undefined) {
+        const state = await store.messageState(room.key, draft.target);
+        if (state === undefined) throw changeRefusal(ChangeStatus.noSuchMessage, draft, rules);
+        entry = { state, pending: 0 };
+      }
+      const status = checkChange(entry.state, draft, rules);
+      if (status === ChangeStatus.unchanged) return { unchanged: true, ts: draft.ts };
+      if (status !== ChangeStatus.applied) throw changeRefusal(status, draft, rules);
+      record = { ...draft, id: ++room.lastId };
+      applyToState(entry.state, record);
+      entry.pending++;
+      this.#states.set(stateKey, entry);
+      committing = node.commit({ kind: "change", record });
+    } finally {
+      done();
+    }
+    const held = entry;
+    try {
+      await committing;
+    } catch (error) {
+      // The store has what was committed: read it again next time.
+      if (this.#states.get(stateKey) === held) this.#states.delete(stateKey);
+      throw error;
+    } finally {
+      if (--held.pending === 0 && this.#states.get(stateKey) === held) {
+        this.#states.delete(stateKey);
+      }
+    }
+    // Commits resolve in order, so delivery follows id order, messages included.
+    node.deliverChange(room, record);
+    return { record };
   }
 
   async sendDm(

@@ -443,12 +443,15 @@ export abstract class Session implements Member {
         if (request.key !== undefined) change.passphrase = request.key;
         return broker.moderation.mode(this, request.room, change) satisfies Outcome<"mode">;
       }
-      // Message changes (section 21): the broker's part comes in the next commit.
+      // Message changes (section 21).
       case "edit":
+        return broker.messageChanges.edit(this, request) satisfies Outcome<"edit">;
       case "delete":
+        return broker.messageChanges.delete(this, request) satisfies Outcome<"delete">;
       case "react":
+        return broker.messageChanges.react(this, request) satisfies Outcome<"react">;
       case "unreact":
-        throw new ChatError("unknown_command", `The ${request.type} request is not served yet`);
+        return broker.messageChanges.unreact(this, request) satisfies Outcome<"unreact">;
       default:
         return broker.moderation.moderate(
           this,

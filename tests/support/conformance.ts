@@ -53,6 +53,11 @@ const SERVER_DEFS: Record<string, string> = {
   nick: "event.nick",
   topic: "event.topic",
   notice: "event.notice",
+  // Message changes (section 21).
+  edit: "event.edit",
+  delete: "event.delete",
+  react: "event.react",
+  unreact: "event.unreact",
 };
 
 /**
