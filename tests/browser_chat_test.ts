@@ -235,9 +235,6 @@ Deno.test({
 
 Deno.test({
   name: "the web client redraws a message edited and reacted to, and sends /react and /reply",
-  // Waits for the server side of section 21 (branch changes-server: the broker's edit, delete,
-  // react, unreact and say.replyTo); until it lands the server answers them unknown_command.
-  ignore: true,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -22,9 +22,6 @@ function record(records: Json[], fields: Json): Json | undefined {
 
 Deno.test({
   name: "two chat join users reply, react, edit and delete; a later joiner reads the state",
-  // Waits for the server side of section 21 (branch changes-server: the broker's edit, delete,
-  // react, unreact and say.replyTo); until it lands the server answers them unknown_command.
-  ignore: true,
 }, async () => {
   await using server = await ServerProcess.start(["--memory"]);
   const address = `127.0.0.1:${server.port}`;
