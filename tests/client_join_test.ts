@@ -721,3 +721,52 @@ Deno.test("chat join cut off from a persistent server that restarts prints what 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test("ChatClient cut off from a running server catches up on changes made meanwhile", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using proxy = new CuttableProxy(server.port);
+  await using bob = await ChatClient.connect({ port: server.port, nick: "bob" });
+  await bob.request({ type: "join", room: "general" });
+  const alice = await ChatClient.connect({
+    port: proxy.port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const { events, done } = collect(alice);
+  try {
+    await alice.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo" });
+    // The last thing alice sees before the cut is a change: she must resume after it.
+    await bob.request({ type: "react", room: "general", target: id, emoji: "👍" });
+    await until(() => events.some((e) => e.type === "react"), "the reaction");
+
+    proxy.shut();
+    await until(() => events.some((e) => e.type === "reconnecting"), "reconnecting");
+    await until(async () => {
+      const who = await bob.request({ type: "who", room: "general" });
+      return (who?.members as string[]).length === 1;
+    }, "alice gone");
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello" });
+    await bob.request({ type: "unreact", room: "general", target: id, emoji: "👍" });
+    proxy.open();
+    await until(() => events.some((e) => e.type === "reconnected"), "reconnected");
+
+    const timeline = events.flatMap((e) =>
+      e.type === "message" || e.type === "edit" || e.type === "react" || e.type === "unreact"
+        ? [[e.type, e.history === true]]
+        : []
+    );
+    // Each once: the reaction seen live is not replayed, the changes missed are.
+    assert.deepEqual(timeline, [
+      ["message", false],
+      ["react", false],
+      ["edit", true],
+      ["unreact", true],
+    ]);
+  } finally {
+    await alice.close();
+    await done;
+  }
+});
