@@ -230,9 +230,9 @@ function messageOf(error: unknown): string {
  * After a reconnect, each room is rejoined with the id of the last timeline
  * entry seen (a message or a change to one), and what was missed meanwhile
  * arrives as `message` events and change events (`edit`, `delete`, `react`,
- * `unreact`) with `history: true` before newer live ones. What the server could not replay
- * is reported as a `notice` about the room: ids too old to recover, or more
- * than it replays at once (page with a `history` request). A successful
+ * `unreact`) with `history: true` before newer live ones. What the server
+ * could not replay is reported as a `notice` about the room: ids too old to
+ * recover, or more than it replays at once (page with a `history` request). A successful
  * `register` makes later reconnects log in with that password.
  *
  * @example
