@@ -241,3 +241,15 @@ Deno.test("TUI: /react sends the request; its ack adds no line unless it changed
   assert.equal(notices(), shown + 1);
   assert.match(rows(model).at(-1)!, /you had already reacted 👍 to #1/);
 });
+
+Deno.test("TUI: an edit that names the user highlights the message; a delete takes it away", () => {
+  const model = makeModel();
+  join(model);
+  model.applyEvent(message(1, "bob", "hi all"));
+  const held = () => model.active.message(1)!;
+  assert.equal(held().mention, false);
+  model.applyEvent(change("edit", 2, 1, { from: "bob", body: "hi alice" }));
+  assert.equal(held().mention, true);
+  model.applyEvent(change("delete", 3, 1, { by: "bob" }));
+  assert.equal(held().mention, false);
+});

@@ -230,14 +230,19 @@ export class Conversation {
   /**
    * Applies an edit, delete, react or unreact to the message it changes,
    * in place: the entry is replaced by a new object (views cache rows per
-   * entry object), so it is redrawn where it is. Returns the changed
-   * message, or undefined when none is held or nothing changed.
+   * entry object), so it is redrawn where it is; `adjust` may amend the
+   * changed entry first (what depends on its new text). Returns the
+   * changed message, or undefined when none is held or nothing changed.
    */
-  change(change: MessageChange): MessageEntry | undefined {
+  change(
+    change: MessageChange,
+    adjust: (entry: MessageEntry) => MessageEntry = (entry) => entry,
+  ): MessageEntry | undefined {
     const held = this.#ids.get(change.target);
     if (held === undefined) return undefined;
-    const changed = applyChange(held, change);
-    if (changed === undefined) return undefined;
+    const applied = applyChange(held, change);
+    if (applied === undefined) return undefined;
+    const changed = adjust(applied);
     // The newest are likeliest to change.
     this.entries[this.entries.lastIndexOf(held)] = changed;
     this.#ids.set(change.target, changed);

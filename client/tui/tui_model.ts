@@ -822,8 +822,13 @@ export class TuiModel {
   #change(change: MessageChangeEvent): void {
     const conversation = this.#find("room", change.room);
     if (conversation === undefined) return;
+    // An edited text may name us or no longer; a tombstone names nobody.
+    const mention = (entry: MessageEntry) => ({
+      ...entry,
+      mention: !entry.self && entry.deleted === undefined && mentions(entry.body, this.#nick),
+    });
     // A reaction row may come or go: the rows on screen stay where they are.
-    this.#keepPosition(conversation, () => conversation.change(change));
+    this.#keepPosition(conversation, () => conversation.change(change, mention));
   }
 
   /**
