@@ -403,6 +403,13 @@ export const OPENAPI_DOCUMENT = {
         "text/javascript",
       ),
     },
+    "/assets/message_view.js": {
+      get: webFile(
+        "messageViewScript",
+        "How the web client draws a message and applies edits, deletes and reactions",
+        "text/javascript",
+      ),
+    },
     "/assets/style.css": { get: webFile("stylesheet", "Both pages' styles", "text/css") },
     "/admin/login": {
       post: {
