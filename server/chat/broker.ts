@@ -617,7 +617,6 @@ export class Broker {
     const room = this.#rooms.joinedBy(member, name);
     const now = this.#now();
     this.moderation.checkVoice(member, room, now);
-    if (replyTo !== undefined) await this.messageChanges.checkReply(room, replyTo);
     const arrived = performance.now();
     const sent: SentMessage = await orStorageError(this.#bus.sendMessage(room, {
       room: room.key,

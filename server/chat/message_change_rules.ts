@@ -10,6 +10,7 @@
  * @module
  */
 import { ChatError } from "../../shared/errors.ts";
+import { nameKey } from "../../shared/validation.ts";
 import type { ChangeKind, ChangeRecord, MessageState } from "../store/store.ts";
 
 /** A change as the broker makes it: the bus gives it its id. */
@@ -29,7 +30,19 @@ export const ChangeStatus = {
   deleted: 2,
   unchanged: 3,
   tooManyReactions: 4,
+  /** An edit by another than the author, or a deletion by another without the right. */
+  notAuthor: 5,
 } as const;
+
+/**
+ * What a change is checked with besides its target's state: the most emoji
+ * a message may carry, and whether its maker may delete others' messages
+ * (an operator or owner of the room, or a server admin).
+ */
+export interface ChangeRules {
+  maxReactions: number;
+  moderator: boolean;
+}
 
 /** One of {@linkcode ChangeStatus}. */
 export type ChangeStatus = typeof ChangeStatus[keyof typeof ChangeStatus];
@@ -55,10 +68,20 @@ const VERBS: Record<ChangeKind, string> = {
 export function changeRefusal(
   status: ChangeStatus,
   draft: Pick<ChangeDraft, "change" | "target">,
-  rules: { maxReactions: number },
+  rules: Pick<ChangeRules, "maxReactions">,
 ): ChatError {
   const what = `Cannot ${VERBS[draft.change]} message ${draft.target}`;
   switch (status) {
+    case ChangeStatus.notAuthor:
+      return draft.change === "edit"
+        ? new ChatError(
+          "forbidden",
+          `${what}: only its author can (operators cannot rewrite others' words; they may delete)`,
+        )
+        : new ChatError(
+          "forbidden",
+          `${what}: it is another's; deleting others' messages needs operator rights in the room`,
+        );
     case ChangeStatus.deleted:
       return new ChatError("no_such_message", `${what}: it was deleted`);
     case ChangeStatus.tooManyReactions:
@@ -77,6 +100,8 @@ export function changeRefusal(
 /**
  * Checks `draft` against its target's `state`: `applied` when it is to be
  * recorded, `unchanged` when it would change nothing, else a refusal.
+ * `author` says whether the draft's maker wrote the message (see
+ * {@linkcode isAuthorKey}).
  *
  * @example
  * ```ts
@@ -84,20 +109,22 @@ export function changeRefusal(
  * import { ChangeStatus, checkChange } from "./message_change_rules.ts";
  * const state = { id: 1, from: "ann", deleted: false, reactions: new Map([["👍", new Set(["bob"])]]) };
  * const draft = { change: "react", target: 1, user: "bob", text: "👍" } as const;
- * assert.equal(checkChange(state, draft, { maxReactions: 20 }), ChangeStatus.unchanged);
+ * const rules = { maxReactions: 20, moderator: false };
+ * assert.equal(checkChange(state, draft, { ...rules, author: false }), ChangeStatus.unchanged);
  * ```
  */
 export function checkChange(
   state: Pick<MessageState, "deleted" | "reactions">,
   draft: Pick<ChangeDraft, "change" | "user" | "text">,
-  rules: { maxReactions: number },
+  rules: ChangeRules & { author: boolean },
 ): ChangeStatus {
   if (state.deleted) return ChangeStatus.deleted;
   const user = draft.user ?? "";
   switch (draft.change) {
     case "edit":
+      return rules.author ? ChangeStatus.applied : ChangeStatus.notAuthor;
     case "delete":
-      return ChangeStatus.applied;
+      return rules.author || rules.moderator ? ChangeStatus.applied : ChangeStatus.notAuthor;
     case "react": {
       const users = state.reactions.get(draft.text);
       if (users?.has(user)) return ChangeStatus.unchanged;
@@ -111,6 +138,15 @@ export function checkChange(
         ? ChangeStatus.applied
         : ChangeStatus.unchanged;
   }
+}
+
+/**
+ * Whether the user keyed `user` wrote a message sent as `from`: the sender
+ * identity of a client message id, the account (whose sessions all bear its
+ * name) or a guest's nickname, by name key.
+ */
+export function isAuthorKey(from: string, user: string): boolean {
+  return nameKey(from) === user;
 }
 
 /** Applies a change that {@linkcode checkChange} let through to `state`. */

@@ -21,9 +21,17 @@ import {
   type ChangeDraft,
   type ChangeOutcome,
   changeRefusal,
+  type ChangeRules,
   ChangeStatus,
   checkChange,
+  isAuthorKey,
 } from "../chat/message_change_rules.ts";
+import { ChatError } from "../../shared/errors.ts";
+
+/** The key of a message's state in {@linkcode LocalBus}'s pending changes. */
+function stateKey(room: Room, id: number): string {
+  return `${room.key}\u0000${id}`;
+}
 import {
   type Bus,
   type BusNode,
@@ -114,11 +122,25 @@ export class LocalBus implements Bus {
       return record;
     };
     const line = `room:${room.key}`;
-    if (clientMsgId === undefined && !this.#lookups.has(line)) {
+    const replyTo = draft.replyTo;
+    if (clientMsgId === undefined && replyTo === undefined && !this.#lookups.has(line)) {
       return { record: await post(), duplicate: false };
     }
     const sender = nameKey(draft.from);
     return await this.#send(line, draft, post, {
+      // Section 21: a reply answers a message of the room, stored (or being changed).
+      check: replyTo === undefined ? undefined : async () => {
+        if (
+          replyTo > room.committedId ||
+          (!this.#states.has(stateKey(room, replyTo)) &&
+            await this.#store?.messageState(room.key, replyTo) === undefined)
+        ) {
+          throw new ChatError(
+            "no_such_message",
+            `Cannot reply to message ${replyTo}: there is no such message in #${room.name}`,
+          );
+        }
+      },
       scope: clientMsgId === undefined ? undefined : `${sender}:r:${room.key}:${clientMsgId}`,
       find: (query) => this.#store?.messageByClientMsgId(room.key, query),
       query: clientMsgId === undefined ? undefined : this.#query(sender, clientMsgId, draft.ts),
@@ -128,14 +150,15 @@ export class LocalBus implements Bus {
   async sendChange(
     room: Room,
     draft: ChangeDraft,
-    rules: { maxReactions: number },
+    rules: ChangeRules,
   ): Promise<ChangeOutcome> {
     const node = this.#started();
     const store = this.#store;
     if (store === undefined) throw new Error("LocalBus needs a store for message changes");
-    // One change of a room at a time is checked (the state read included),
-    // so each sees those before it; commits are not waited for.
-    const line = `changes:${room.key}`;
+    // On the room's line: each change is checked (its state read included)
+    // after those before it, and takes its id in turn with the messages;
+    // commits are not waited for.
+    const line = `room:${room.key}`;
     const previous = this.#lookups.get(line);
     const { promise: turn, resolve: done } = Promise.withResolvers<void>();
     const tail = previous === undefined ? turn : previous.then(() => turn);
@@ -143,25 +166,29 @@ export class LocalBus implements Bus {
     void tail.then(() => {
       if (this.#lookups.get(line) === tail) this.#lookups.delete(line);
     });
-    const stateKey = `${room.key}\u0000${draft.target}`;
+    const key = stateKey(room, draft.target);
     let entry: { state: MessageState; pending: number } | undefined;
     let record: ChangeRecord;
     let committing: Promise<void>;
     try {
       await previous;
-      entry = this.#states.get(stateKey);
+      entry = this.#states.get(key);
       if (entry === undefined) {
-        const state = await store.messageState(room.key, draft.target);
+        // Ids above the last committed are not messages yet (or never were).
+        const state = draft.target > room.committedId
+          ? undefined
+          : await store.messageState(room.key, draft.target);
         if (state === undefined) throw changeRefusal(ChangeStatus.noSuchMessage, draft, rules);
         entry = { state, pending: 0 };
       }
-      const status = checkChange(entry.state, draft, rules);
+      const author = isAuthorKey(entry.state.from, draft.user ?? "");
+      const status = checkChange(entry.state, draft, { ...rules, author });
       if (status === ChangeStatus.unchanged) return { unchanged: true, ts: draft.ts };
       if (status !== ChangeStatus.applied) throw changeRefusal(status, draft, rules);
       record = { ...draft, id: ++room.lastId };
       applyToState(entry.state, record);
       entry.pending++;
-      this.#states.set(stateKey, entry);
+      this.#states.set(key, entry);
       committing = node.commit({ kind: "change", record });
     } finally {
       done();
@@ -171,12 +198,10 @@ export class LocalBus implements Bus {
       await committing;
     } catch (error) {
       // The store has what was committed: read it again next time.
-      if (this.#states.get(stateKey) === held) this.#states.delete(stateKey);
+      if (this.#states.get(key) === held) this.#states.delete(key);
       throw error;
     } finally {
-      if (--held.pending === 0 && this.#states.get(stateKey) === held) {
-        this.#states.delete(stateKey);
-      }
+      if (--held.pending === 0 && this.#states.get(key) === held) this.#states.delete(key);
     }
     // Commits resolve in order, so delivery follows id order, messages included.
     node.deliverChange(room, record);
@@ -220,6 +245,8 @@ export class LocalBus implements Bus {
     draft: Sendable & { clientMsgId?: string },
     post: () => Promise<T>,
     lookup: {
+      /** Refuses the send (after those before it on the line, before any retry lookup). */
+      check?: (() => Promise<void>) | undefined;
       scope: string | undefined;
       query: ClientMsgQuery | undefined;
       find: (query: ClientMsgQuery) => Promise<T | undefined> | undefined;
@@ -235,6 +262,7 @@ export class LocalBus implements Bus {
     let posting: Promise<T>;
     try {
       await previous;
+      await lookup.check?.();
       const { scope, query } = lookup;
       if (scope !== undefined && query !== undefined) {
         const inFlight = this.#inFlight.get(scope) as Promise<T> | undefined;

@@ -20,6 +20,7 @@ import {
   type ChangeDraft,
   type ChangeOutcome,
   changeRefusal,
+  type ChangeRules,
   ChangeStatus,
 } from "../chat/message_change_rules.ts";
 import {
@@ -69,8 +70,8 @@ interface SendItem {
   kind: "message" | "dm" | "change";
   room?: Room;
   message?: MessageDraft;
-  /** A message change (section 21) and the most emoji a message may carry. */
-  change?: { draft: ChangeDraft; maxReactions: number };
+  /** A message change (section 21) and the rules it is checked with. */
+  change?: { draft: ChangeDraft; rules: ChangeRules };
   dm?: { draft: DmDraft; from: string; to: string };
   token?: string;
   applied?: Promise<void>;
@@ -87,6 +88,8 @@ interface SendItem {
 const SENT = 0;
 const DUPLICATE = 1;
 const CONFLICT = 2;
+// A reply to what is not a message of the room (section 21).
+const NO_SUCH_MESSAGE = 3;
 // What SEND says of a message change: 10 + the status of check_change (ChangeStatus).
 const CHANGE_STATUS_BASE = 10;
 
@@ -183,6 +186,12 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     await this.#sends.add(item);
     const id = item.id!;
     if (item.status === CONFLICT) throw msgIdConflict(draft.clientMsgId ?? "");
+    if (item.status === NO_SUCH_MESSAGE) {
+      throw new ChatError(
+        "no_such_message",
+        `Cannot reply to message ${draft.replyTo}: there is no such message in #${room.name}`,
+      );
+    }
     // A retry: the first send delivered it already.
     if (item.status === DUPLICATE) {
       return { record: { ...draft, id, ts: item.ts! }, duplicate: true };
@@ -207,13 +216,9 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
   async sendChange(
     room: Room,
     draft: ChangeDraft,
-    rules: { maxReactions: number },
+    rules: ChangeRules,
   ): Promise<ChangeOutcome> {
-    const item: SendItem = {
-      kind: "change",
-      room,
-      change: { draft, maxReactions: rules.maxReactions },
-    };
+    const item: SendItem = { kind: "change", room, change: { draft, rules } };
     await this.#sends.add(item);
     const status = (item.status! - CHANGE_STATUS_BASE) as ChangeStatus;
     if (status === ChangeStatus.unchanged) return { unchanged: true, ts: draft.ts };
@@ -623,7 +628,8 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
               u: change.draft.user ?? "",
               x: change.draft.text,
               t: String(change.draft.ts),
-              n: change.maxReactions,
+              n: change.rules.maxReactions,
+              o: change.rules.moderator ? 1 : 0,
             }
         ),
       ]),

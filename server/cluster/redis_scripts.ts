@@ -157,32 +157,54 @@ local function raise(key, field, value)
   local current = tonumber(redis.call('HGET', key, field) or '0')
   if value > current then redis.call('HSET', key, field, value) end
 end
-local function store_message(room, id, from, body, ts, action, reply)
-  if reply and reply ~= '' and tonumber(reply) and tonumber(reply) > 0 then
-    redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action,
-      'r', reply)
-  else
-    redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
+-- reply: the id it answers (0 or nil: none); sender: the sender's key, which
+-- message changes check authorship by (section 21).
+local function store_message(room, id, from, body, ts, action, reply, sender)
+  local entry = {'f', from, 'b', body, 't', ts, 'a', action}
+  if sender and sender ~= '' then
+    entry[#entry + 1] = 's'
+    entry[#entry + 1] = sender
   end
+  if reply and tonumber(reply) and tonumber(reply) > 0 then
+    entry[#entry + 1] = 'r'
+    entry[#entry + 1] = reply
+  end
+  redis.call('XADD', p .. 'log:' .. room, id .. '-0', unpack(entry))
 end
 -- Message changes (section 21). A change c: {k = kind, g = target id, f = who (nick),
--- u = user key (reactions), x = text (edit) or emoji, t = ts, n = most emoji per message}.
+-- u = user key, x = text (edit) or emoji, t = ts, n = most emoji per message,
+-- o = 1 when its maker may delete others' messages}.
 -- Its entry goes to the stream chg:<room>; the message's current state is a JSON
 -- hash field mst:<room> <id>: {e = edit ts, b = edited body, d = {by, ts}, r = [[emoji,
 -- [[user key, nick]...]]...]} (emoji in the order first given, users earliest first).
 local function message_exists(room, id)
   return #redis.call('XRANGE', p .. 'log:' .. room, id .. '-0', id .. '-0') > 0
 end
+-- Whether user (a key) wrote message id of room: its sender key, or for a
+-- message stored before keys were (no 's'), its nickname as sent.
+local function message_by(room, id, user, nick)
+  local e = redis.call('XRANGE', p .. 'log:' .. room, id .. '-0', id .. '-0')[1]
+  if not e then return false end
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  if f.s then return f.s == user end
+  return f.f == nick
+end
 local function message_state(room, id)
   local j = redis.call('HGET', p .. 'mst:' .. room, id)
   if j then return cjson.decode(j) end
   return {}
 end
--- 0 to apply, 1 no such message, 2 deleted, 3 changes nothing, 4 one emoji too many.
+-- 0 to apply, 1 no such message, 2 deleted, 3 changes nothing, 4 one emoji too many,
+-- 5 not the author's (an edit; a deletion without the right).
 local function check_change(room, c)
   if not message_exists(room, c.g) then return 1 end
   local s = message_state(room, c.g)
   if s.d then return 2 end
+  if c.k == 'edit' or (c.k == 'delete' and c.o ~= 1) then
+    if not message_by(room, c.g, c.u, c.f) then return 5 end
+    return 0
+  end
   if c.k ~= 'react' and c.k ~= 'unreact' then return 0 end
   local found, kinds, has = nil, 0, false
   for _, r in ipairs(s.r or {}) do
@@ -304,7 +326,8 @@ function script(body: string): RedisScript {
  * new messages get the next ids, go to its stream and are published on its
  * channel as one payload (none when all were retries); each new DM gets the
  * next DM id, is stored, and published on the shared channel. Returns, per
- * message, its id, status (0 new, 1 duplicate, 2 conflict) and ts (the
+ * message, its id, status (0 new, 1 duplicate, 2 conflict, 3 a reply to no
+ * message of the room) and ts (the
  * first message's for a retry); per DM the same, then whether its recipient
  * was online. A room's items may also be message changes (section 21), JSON
  * objects `{k, g, f, u, x, t, n}` (see check_change): each is checked
@@ -347,9 +370,12 @@ for _, group in ipairs(batch.r) do
       emit(earlier, 1, fields[2])
     elseif fields then
       emit(earlier, 2, fields[2])
+    elseif tonumber(m[7]) and tonumber(m[7]) > 0 and not message_exists(room, tonumber(m[7])) then
+      -- A reply to what is not a message of the room (section 21).
+      emit(0, 3, ts)
     else
       local id = redis.call('HINCRBY', p .. 'seq', room, 1)
-      store_message(room, id, m[1], m[2], m[3], m[4], m[7])
+      store_message(room, id, m[1], m[2], m[3], m[4], m[7], sender)
       if key ~= '' then remember_msg_id(sender, member, id, ts, w) end
       published[#published + 1] = {id, m[1], m[2], m[3], m[4], tonumber(m[7]) or 0}
       emit(id, 0, ts)
@@ -780,7 +806,7 @@ for _, w in ipairs(writes) do
   local k = w.kind
   if k == 'message' then
     local r = w.record
-    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.replyTo)
+    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.replyTo, r.senderKey)
     raise(p .. 'seq', r.room, r.id)
     if w.sender then
       remember_msg_id(w.sender, 'r:' .. r.room .. ':' .. w.clientMsgId, r.id, tonumber(r.ts), win)

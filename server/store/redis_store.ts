@@ -201,7 +201,13 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
       const r = write.record;
       return {
         kind: "message",
-        record: { ...r, ts: String(r.ts), action: r.action ? "1" : "" },
+        record: {
+          ...r,
+          ts: String(r.ts),
+          action: r.action ? "1" : "",
+          // Section 21: whom message changes check authorship by.
+          senderKey: nameKey(r.from),
+        },
         ...(r.clientMsgId === undefined
           ? {}
           : { sender: nameKey(r.from), clientMsgId: r.clientMsgId }),

@@ -717,16 +717,18 @@ export class SqliteStore implements Store {
 
   timeline(room: string, query: TimelineQuery): Promise<TimelineRecord[]> {
     const upTo = query.upTo ?? Number.MAX_SAFE_INTEGER;
-    // Messages and changes in one id order, each side read no further than the page.
+    // Messages and changes in one id order, each side read by its primary key
+    // no further than the page (at most `limit` rows each), then merged.
     const rows = this.#statement(
       `SELECT * FROM (
          SELECT room_key, id, from_name, body, ts, action, reply_to, edited_ts, deleted_by,
            deleted_ts, NULL AS kind, NULL AS target, NULL AS text
-         FROM messages WHERE room_key = ?1 AND id > ?2 AND id <= ?3
-         UNION ALL
+         FROM messages WHERE room_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)
+       UNION ALL
+       SELECT * FROM (
          SELECT room_key, id, from_name, NULL, ts, NULL, NULL, NULL, NULL, NULL, kind, target, text
-         FROM message_changes WHERE room_key = ?1 AND id > ?2 AND id <= ?3
-       ) ORDER BY id ASC LIMIT ?4`,
+         FROM message_changes WHERE room_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)
+       ORDER BY id ASC LIMIT ?4`,
     );
     const records = this.#page(rows, [room, query.after, upTo, query.limit], {
       maxBytes: query.maxBytes,
