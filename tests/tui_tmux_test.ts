@@ -580,3 +580,35 @@ Deno.test({
     await bob.close();
   }
 });
+
+Deno.test({
+  name:
+    "tui in tmux: --plain line mode prints changes with the message they change, quotes replies",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE, "--plain"]);
+  await terminal.waitFor(/alice joined #general/, "the line mode in #general");
+  const { bob, events } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo" });
+    await terminal.waitFor(new RegExp(`#general #${id} <bob> helo`), "bob's message with its id");
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello" });
+    await terminal.waitFor(new RegExp(`#general bob edited #${id}: hello$`, "m"), "the edit");
+    await bob.request({ type: "react", room: "general", target: id, emoji: "👍" });
+    await terminal.waitFor(
+      (rows) => rows.some((row) => row.includes(`bob reacted 👍 to #${id} (bob: hello): 👍 1`)),
+      "the reaction, with the edited text and the count",
+    );
+    await terminal.type(`/reply ${id} sure`);
+    await terminal.keys("Enter");
+    await until(() => said(events, "sure"), "bob receiving the reply");
+    await terminal.waitFor(
+      (rows) => rows.some((row) => /#general #\d+ <alice> \(↪ bob: hello\) sure/.test(row)),
+      "alice's reply quoting bob",
+    );
+  } finally {
+    await bob.close();
+  }
+});
