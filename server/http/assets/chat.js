@@ -160,6 +160,8 @@ async function join(name, roomKeyword) {
   state.rooms.set(roomKey, room);
   show(roomKey);
   for (const message of result.history) {
+    // A join without since holds messages only; changes (protocol section 21) are not shown here.
+    if (message.type !== "message") continue;
     line(roomKey, {
       ts: message.ts,
       from: message.from,
