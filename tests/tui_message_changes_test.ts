@@ -253,3 +253,16 @@ Deno.test("TUI: an edit that names the user highlights the message; a delete tak
   model.applyEvent(change("delete", 3, 1, { by: "bob" }));
   assert.equal(held().mention, false);
 });
+
+Deno.test("TUI: a reply to one of the user's messages rings like a mention", () => {
+  const model = makeModel();
+  join(model);
+  model.applyEvent(message(1, "alice", "anyone for lunch?"));
+  model.applyEvent(message(2, "carol", "not me"));
+  assert.deepEqual(model.applyEvent(message(3, "bob", "me", { replyTo: 2 })), []);
+  const effects = model.applyEvent(message(4, "bob", "yes", { replyTo: 1 }));
+  assert.deepEqual(effects.map((effect) => effect.type), ["bell", "notify"]);
+  assert.equal(model.active.message(4)?.mention, true);
+  // The user's own reply to themselves is no news.
+  assert.deepEqual(model.applyEvent(message(5, "alice", "anyone?", { replyTo: 1 })), []);
+});

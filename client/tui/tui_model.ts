@@ -349,7 +349,13 @@ export class TuiModel {
     switch (event.type) {
       case "message": {
         const conversation = this.#room(event.room);
-        return this.#deliver(conversation, this.#messageEntry(event));
+        const entry = this.#messageEntry(event);
+        // A reply to one of the user's messages is for them, named or not (section 21).
+        const answered = event.replyTo === undefined
+          ? undefined
+          : conversation.message(event.replyTo);
+        if (answered?.self === true && !entry.self) entry.mention = true;
+        return this.#deliver(conversation, entry);
       }
       case "edit":
       case "delete":
