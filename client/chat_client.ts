@@ -142,7 +142,16 @@ const RECONNECT_BYE_CODES: ReadonlySet<ErrorCode> = new Set([
   "internal",
 ]);
 // Requests that can be sent again after a drop without doing anything twice.
-const RETRY_SAFE = new Set<RequestBody["type"]>(["join", "rooms", "who", "users", "ping"]);
+const RETRY_SAFE = new Set<RequestBody["type"]>([
+  "join",
+  "rooms",
+  "who",
+  "users",
+  "ping",
+  // Reacting twice is "unchanged" the second time (section 21).
+  "react",
+  "unreact",
+]);
 const MAX_RATE_RETRIES = 5;
 
 interface Pending {
@@ -165,7 +174,7 @@ interface JoinedRoom {
   name: string;
   /** The request that joined it, sent again to rejoin. */
   join: RequestBodyOf<"join">;
-  /** The last message id seen in the room: a rejoin asks for what came after. */
+  /** The last timeline id seen in the room (message or change): a rejoin asks for what came after. */
   lastId: number;
 }
 
@@ -196,6 +205,11 @@ function describe(body: RequestBody): string {
     case "who":
     case "topic":
       return `${body.type} #${body.room.replace(/^#/, "")}`;
+    case "edit":
+    case "delete":
+    case "react":
+    case "unreact":
+      return `${body.type} of message ${body.target} in #${body.room.replace(/^#/, "")}`;
     case "dm":
       return `dm to ${body.to}`;
     case "nick":
@@ -213,11 +227,12 @@ function messageOf(error: unknown): string {
  * A connected chat client. Iterate it for events; `await using` (or
  * {@linkcode ChatClient.close}) says goodbye and closes it.
  *
- * After a reconnect, each room is rejoined with the id of the last message
- * seen, and the messages missed meanwhile arrive as `message` events with
- * `history: true` before newer live ones. What the server could not replay
- * is reported as a `notice` about the room: ids too old to recover, or more
- * than it replays at once (page with a `history` request). A successful
+ * After a reconnect, each room is rejoined with the id of the last timeline
+ * entry seen (a message or a change to one), and what was missed meanwhile
+ * arrives as `message` events and change events (`edit`, `delete`, `react`,
+ * `unreact`) with `history: true` before newer live ones. What the server
+ * could not replay is reported as a `notice` about the room: ids too old to
+ * recover, or more than it replays at once (page with a `history` request). A successful
  * `register` makes later reconnects log in with that password.
  *
  * @example
@@ -999,10 +1014,11 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
       }
     }
     let lastId: number | undefined;
-    for (const message of result.history) {
-      this.#track(message);
-      this.#events.push(message);
-      lastId = message.id;
+    // Messages and the changes to them (catch-up), in timeline order.
+    for (const entry of result.history) {
+      this.#track(entry);
+      this.#events.push(entry);
+      lastId = entry.id;
     }
     if (result.more === true && lastId !== undefined) {
       notice(
@@ -1014,7 +1030,12 @@ export class ChatClient implements AsyncIterable<ClientEvent>, AsyncDisposable {
   /** Keeps the nickname and room list right when the server changes them for us. */
   #track(event: ClientEvent): void {
     const self = nameKey(this.#nick);
-    if (event.type === "message") {
+    if (
+      event.type === "message" || event.type === "edit" || event.type === "delete" ||
+      event.type === "react" || event.type === "unreact"
+    ) {
+      // Messages and changes to them share the room's timeline ids (section 21): a resume
+      // asks for what came after the last entry of either kind.
       const room = this.#rooms.get(nameKey(event.room));
       // Ids grow within a room; set rather than max, since a restarted server may start over.
       if (room) room.lastId = event.id;

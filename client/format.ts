@@ -10,15 +10,24 @@ import { ChatError } from "../shared/errors.ts";
 import {
   type DirectMessageEvent,
   isReplyTo,
+  type MessageChangeEvent,
   parseServerFrame,
   type Reply,
   type RequestBody,
   type ResultOf,
   type RoomMessageEvent,
+  type TimelineEntry,
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import { matchPieces } from "../shared/search_words.ts";
 import type { ClientEvent } from "./client_event.ts";
+import {
+  applyChange,
+  type HeldMessage,
+  isMessageChange,
+  MessageLog,
+  type Reaction,
+} from "./message_changes.ts";
 
 /** Colour support of the output: none, the 16 basic colours, or 256. */
 export type ColorDepth = 0 | 16 | 256;
@@ -33,6 +42,8 @@ export interface FormatOptions {
   utc?: boolean;
   /** Keep newlines in bodies, indenting continuation lines; otherwise they show as `^J`. */
   multiline?: boolean;
+  /** The messages held: what a reply quotes, what a change changes (section 21). */
+  messages?: MessageLookup;
 }
 
 // Readable on dark and light backgrounds alike; no greys, no near-black blues.
@@ -260,14 +271,169 @@ function sameNick(a: string | undefined, b: string): boolean {
   return a !== undefined && nameKey(a) === nameKey(b);
 }
 
+// ------------------------------------------------------- message changes (section 21)
+
+/** Where the formatters find the messages a reply quotes and a change changes. */
+export interface MessageLookup {
+  /** The message `id` of `room` as the client holds it, if it does. */
+  get(room: string, id: number): HeldMessage | undefined;
+}
+
+/** Graphemes of a quoted message shown before `…`. */
+const QUOTE_GRAPHEMES = 32;
+const graphemeSegmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * The start of `body` on one line, cut with `…` after `length` graphemes
+ * at most (at a word's end when it can).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { firstWords } from "./format.ts";
+ * assert.equal(firstWords("hello\nthere, everyone", 14), "hello there,…");
+ * ```
+ */
+export function firstWords(body: string, length: number = QUOTE_GRAPHEMES): string {
+  const line = body.replace(/\s+/g, " ").trim();
+  const clusters = [...graphemeSegmenter.segment(line)].map((part) => part.segment);
+  if (clusters.length <= length) return line;
+  const cut = clusters.slice(0, length + 1).join("");
+  // At a word's end when one ends in the second half.
+  const space = cut.lastIndexOf(" ");
+  return (space > cut.length / 2 ? cut.slice(0, space) : cut.slice(0, -clusters[length]!.length))
+    .trimEnd() + "…";
+}
+
+/**
+ * A message quoted in a word: `alice: first words…`, or who deleted it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quoteMessage } from "./format.ts";
+ * const message = { type: "message", room: "general", id: 41, from: "alice", body: "first words", ts: 0 } as const;
+ * assert.equal(quoteMessage(message), "alice: first words");
+ * ```
+ */
+export function quoteMessage(message: HeldMessage): string {
+  const from = sanitizeForTerminal(message.from);
+  if (message.deleted !== undefined) {
+    return `${from}: [deleted by ${sanitizeForTerminal(message.deleted.by)}]`;
+  }
+  return `${from}: ${sanitizeForTerminal(firstWords(message.body))}`;
+}
+
+/**
+ * A message's reactions: `👍 2  🎉 1`; "" for none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatReactions } from "./format.ts";
+ * assert.equal(formatReactions([{ emoji: "👍", count: 2, users: ["a", "b"] }, { emoji: "🎉", count: 1, users: ["a"] }]), "👍 2  🎉 1");
+ * ```
+ */
+export function formatReactions(reactions: readonly Reaction[] | undefined): string {
+  return (reactions ?? []).map((reaction) =>
+    `${sanitizeForTerminal(reaction.emoji)} ${reaction.count}`
+  ).join("  ");
+}
+
+/** What a reply answers: `↪ alice: first words…` when held, else `↪ #41`. */
+function replyQuote(room: string, replyTo: number, options: FormatOptions): string {
+  const answered = options.messages?.get(room, replyTo);
+  return `↪ ${answered === undefined ? `#${replyTo}` : quoteMessage(answered)}`;
+}
+
+/** A room message: `#42 <alice> text (edited 12:35:01)  👍 2`, a tombstone, a reply's quote. */
+function messageText(message: RoomMessageEvent, options: FormatOptions): string {
+  const dim = (text: string) => paint(text, options.color ? "2" : "");
+  const quote = message.replyTo === undefined
+    ? ""
+    : `${dim(`(${replyQuote(message.room, message.replyTo, options)})`)} `;
+  const body = message.deleted === undefined
+    ? clean(message.body, options)
+    : dim(`[deleted by ${sanitizeForTerminal(message.deleted.by)}]`);
+  const edited = message.edited === undefined || message.deleted !== undefined
+    ? ""
+    : " " + dim(`(edited ${formatTime(message.edited, options)})`);
+  const reactions = formatReactions(message.reactions);
+  const said = message.action && message.deleted === undefined
+    ? `* ${nick(message.from, options)} ${quote}${body}`
+    : `<${nick(message.from, options)}> ${quote}${body}`;
+  return `${room(message.room)} ${dim(`#${message.id}`)} ${said}${edited}${
+    reactions === "" ? "" : `  ${reactions}`
+  }`;
+}
+
+/**
+ * A change as a line: `alice edited #42: new text`, `bob deleted #42
+ * (alice: first words…)`, `bob reacted 👍 to #42 (alice: …): 👍 2  🎉 1`;
+ * the quote and the reactions after it come from the message held before
+ * the change (`options.messages`), the change applied.
+ */
+function changeText(change: MessageChangeEvent, options: FormatOptions): string {
+  const held = options.messages?.get(change.room, change.target);
+  const quote = held === undefined ? "" : ` (${quoteMessage(held)})`;
+  const target = `#${change.target}`;
+  const where = room(change.room);
+  switch (change.type) {
+    case "edit":
+      return `${where} ${nick(change.from, options)} edited ${target}: ${
+        clean(change.body, options)
+      }`;
+    case "delete":
+      return `${where} ${nick(change.by, options)} deleted ${target}${quote}`;
+    case "react":
+    case "unreact": {
+      const after = held === undefined ? undefined : applyChange(held, change) ?? held;
+      const reactions = after === undefined ? "" : formatReactions(after.reactions);
+      const emoji = sanitizeForTerminal(change.emoji);
+      const did = change.type === "react" ? `reacted ${emoji} to` : `took back ${emoji} on`;
+      return `${where} ${nick(change.from, options)} ${did} ${target}${quote}${
+        reactions === "" ? "" : `: ${reactions}`
+      }`;
+    }
+  }
+}
+
+/**
+ * The lines of history items in order, each reply quoting and each change
+ * describing the message as it stood then: the items before it in the
+ * batch count, on top of what `options.messages` holds.
+ */
+function historyLines(
+  items: ReadonlyArray<TimelineEntry | DirectMessageEvent>,
+  options: FormatOptions,
+): string[] {
+  const batch = new MessageLog();
+  const base = options.messages;
+  const messages: MessageLookup = {
+    get: (room, id) => batch.get(room, id) ?? base?.get(room, id),
+  };
+  return items.map((item) => {
+    const line = formatEvent(item, { ...options, messages });
+    if (isMessageChange(item) && batch.get(item.room, item.target) === undefined) {
+      const held = base?.get(item.room, item.target);
+      if (held !== undefined) batch.take(held);
+    }
+    if (item.type !== "dm") batch.take(item);
+    return line;
+  });
+}
+
 /** The line without its timestamp. */
 function eventText(event: ClientEvent, options: FormatOptions): string {
   const dim = (text: string) => paint(text, options.color ? "2" : "");
   switch (event.type) {
     case "message":
-      return event.action
-        ? `${room(event.room)} * ${nick(event.from, options)} ${clean(event.body, options)}`
-        : `${room(event.room)} <${nick(event.from, options)}> ${clean(event.body, options)}`;
+      return messageText(event, options);
+    case "edit":
+    case "delete":
+    case "react":
+    case "unreact":
+      return changeText(event, options);
     case "dm": {
       const outgoing = sameNick(options.self, event.from) && !sameNick(options.self, event.to);
       const arrow = outgoing ? `-> ${nick(event.to, options)}` : `<- ${nick(event.from, options)}`;
@@ -352,11 +518,16 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
 }
 
 /**
- * One event as a line of text, e.g. `[12:34:56] #general <alice> hello`;
- * messages from history are dated and marked:
- * `[2024-01-01 12:34:56] (history) #general <alice> hello`. Wire text is
- * sanitized; with `multiline`, a body's newlines start indented
- * continuation lines.
+ * One event as a line of text, e.g. `[12:34:56] #general #42 <alice> hello`
+ * (42: the message's id, for /edit, /reply and the like); messages from
+ * history are dated and marked:
+ * `[2024-01-01 12:34:56] (history) #general #42 <alice> hello`. An edited
+ * message ends with `(edited 12:35:01)` and its reactions (`👍 2  🎉 1`), a
+ * deleted one reads `[deleted by bob]`, a reply starts with what it answers
+ * (`(↪ alice: first words…)`, from `options.messages`, else `(↪ #41)`);
+ * a change reads `alice edited #42: new text`, `bob reacted 👍 to #42 …`.
+ * Wire text is sanitized; with `multiline`, a body's newlines start
+ * indented continuation lines.
  *
  * @example
  * ```ts
@@ -364,13 +535,15 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
  * import { formatEvent } from "./format.ts";
  * const ts = Date.UTC(2024, 0, 1, 12, 34, 56);
  * const event = { type: "message", room: "general", from: "alice", body: "hi", id: 1, ts } as const;
- * assert.equal(formatEvent(event, { utc: true }), "[12:34:56] #general <alice> hi");
+ * assert.equal(formatEvent(event, { utc: true }), "[12:34:56] #general #1 <alice> hi");
  * ```
  */
 export function formatEvent(event: ClientEvent, options: FormatOptions = {}): string {
   const dim = options.color ? "2" : "";
   // Said earlier, maybe days ago: dated and marked, never mistaken for live.
-  if ((event.type === "message" || event.type === "dm") && event.history) {
+  if (
+    (event.type === "message" || event.type === "dm" || isMessageChange(event)) && event.history
+  ) {
     const when = `[${formatDate(event.ts, options)} ${formatTime(event.ts, options)}]`;
     return `${paint(`${when} (history)`, dim)} ${eventText(event, options)}`;
   }
@@ -414,6 +587,14 @@ export function eventToJson(event: ClientEvent): JsonRecord {
       return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
     case "dm":
       return { ...base, ...event, action: event.action ?? false, history: event.history ?? false };
+    // Message changes (section 21).
+    case "edit":
+      return { ...base, ...event, history: event.history ?? false };
+    case "delete":
+      return { ...base, ...event, from: event.by, history: event.history ?? false };
+    case "react":
+    case "unreact":
+      return { ...base, ...event, body: event.emoji, history: event.history ?? false };
     case "join":
       return { ...base, ...event, from: event.nick };
     case "leave":
@@ -507,8 +688,8 @@ export function historyMessages(value: unknown): Array<RoomMessageEvent | Direct
 }
 
 /** The messages a reply carries (a join's history, a history page), marked as history. */
-function messagesOf(reply: Reply): Array<RoomMessageEvent | DirectMessageEvent> {
-  const messages: Array<RoomMessageEvent | DirectMessageEvent> = isReplyTo(reply, "join")
+function messagesOf(reply: Reply): Array<TimelineEntry | DirectMessageEvent> {
+  const messages: Array<TimelineEntry | DirectMessageEvent> = isReplyTo(reply, "join")
     ? reply.result.history
     : isReplyTo(reply, "history") || isReplyTo(reply, "dm_history")
     ? reply.result.messages
@@ -750,7 +931,7 @@ export function formatResult<B extends RequestBody>(
       : [];
     return [
       ...(gap === undefined ? [] : [gapText(room, gap)]),
-      ...messages.map((message) => formatEvent(message, options)),
+      ...historyLines(messages, options),
       ...(next === undefined ? [] : [`${next.body}: /history after ${next.after}`]),
       ...topic,
     ];
@@ -767,7 +948,7 @@ export function formatResult<B extends RequestBody>(
     }
     const next = nextPage(reply, messages);
     return [
-      ...messages.map((message) => formatEvent(message, options)),
+      ...historyLines(messages, options),
       ...(next === undefined ? [] : [next.body]),
     ];
   }
@@ -782,6 +963,15 @@ export function formatResult<B extends RequestBody>(
     return [away === undefined ? "you are back" : `you are away: ${text(away)}`];
   }
   if (isReplyTo(reply, "search")) return searchLines(reply.request, reply.result, options);
+  // Message changes (section 21): the event shows the change; only "nothing to do" needs words.
+  if ((isReplyTo(reply, "react") || isReplyTo(reply, "unreact")) && reply.result.unchanged) {
+    const { type, emoji, target } = reply.request;
+    return [
+      type === "react"
+        ? `you had already reacted ${text(emoji)} to #${target}`
+        : `you had not reacted ${text(emoji)} to #${target}`,
+    ];
+  }
   return [];
 }
 

@@ -24,6 +24,7 @@ import {
 } from "./format.ts";
 import { type Key, KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
+import { MessageLog } from "./message_changes.ts";
 import { ReadMarker } from "./read_marker.ts";
 
 /** Options for {@linkcode runInteractive}. */
@@ -91,6 +92,8 @@ export async function runInteractive(
   const color = options.color;
   const editor = new LineEditor();
   const marker = new ReadMarker(client);
+  // What replies quote and changes change (section 21).
+  const messages = new MessageLog();
   // The room picked last (/join, /switch); while we are not in it (kicked,
   // or not rejoined yet) the newest room we are in stands in.
   let chosen: string | undefined;
@@ -163,8 +166,10 @@ export async function runInteractive(
     } else if (request.type === "nick") {
       notice(`you are now ${sanitizeForTerminal(client.nick)}`);
     }
-    const format = { self: client.nick, color, multiline: true };
+    const format = { self: client.nick, color, multiline: true, messages };
     for (const line of formatResult(request, event.result, format)) show(line);
+    if (reply !== undefined && isReplyTo(reply, "join")) messages.takeAll(reply.result.history);
+    if (reply !== undefined && isReplyTo(reply, "history")) messages.takeAll(reply.result.messages);
     if (reply !== undefined && isReplyTo(reply, "dm_history")) {
       for (const message of reply.result.messages) marker.shown(message);
     }
@@ -253,7 +258,9 @@ export async function runInteractive(
     }
     // Typing (section 22) is not shown here: a line for it would clobber the input.
     if (event.type === "typing") return;
-    show(formatEvent(event, { self: client.nick, color, multiline: true }));
+    show(formatEvent(event, { self: client.nick, color, multiline: true, messages }));
+    // After the line: a change's line shows the message as it stood before.
+    messages.take(event);
     marker.shown(event);
   };
 

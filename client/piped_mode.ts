@@ -21,6 +21,7 @@ import {
   resultRecords,
 } from "./format.ts";
 import { LineReader } from "./line_reader.ts";
+import { MessageLog } from "./message_changes.ts";
 import { ReadMarker } from "./read_marker.ts";
 
 /** Requests sent and unanswered before reading more input waits. */
@@ -58,7 +59,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts ignore
  * import { writeLineSync } from "./piped_mode.ts";
- * writeLineSync(Deno.stdout, "[12:34:56] #general <alice> hello");
+ * writeLineSync(Deno.stdout, "[12:34:56] #general #42 <alice> hello");
  * ```
  */
 export function writeLineSync(file: { writeSync(data: Uint8Array): number }, line: string): void {
@@ -109,6 +110,8 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
   };
   const currentRoom = () => joined.findLast(inRoom);
   const marker = new ReadMarker(client);
+  // What replies quote and changes change in text output (section 21).
+  const messages = new MessageLog();
 
   // Where each request came from, for error messages.
   const origins = new Map<RequestBody, string>();
@@ -131,11 +134,15 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
       if (json) {
         for (const record of resultRecords(request, event.result)) output(jsonLine(record));
       } else {
-        for (const line of formatResult(request, event.result, { self: client.nick })) {
+        for (const line of formatResult(request, event.result, { self: client.nick, messages })) {
           output(line);
         }
       }
       const reply = replyOf(event);
+      if (reply !== undefined && isReplyTo(reply, "join")) messages.takeAll(reply.result.history);
+      if (reply !== undefined && isReplyTo(reply, "history")) {
+        messages.takeAll(reply.result.messages);
+      }
       if (reply !== undefined && isReplyTo(reply, "dm_history")) {
         for (const message of reply.result.messages) marker.shown(message);
       }
@@ -143,7 +150,10 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
     }
     // Typing (section 22) only as JSON records: as text it would be noise.
     if (event.type === "typing" && !json) return;
-    output(json ? jsonLine(eventToJson(event)) : formatEvent(event, { self: client.nick }));
+    output(
+      json ? jsonLine(eventToJson(event)) : formatEvent(event, { self: client.nick, messages }),
+    );
+    messages.take(event);
     marker.shown(event);
     if (event.type === "error") failed = true;
   };

@@ -202,6 +202,7 @@ export class ChatServer implements AsyncDisposable {
           awayChangesPerMinute: resolved.awayChangesPerMinute,
           typingIntervalMs: resolved.typingIntervalMs,
         },
+        maxReactionsPerMessage: resolved.maxReactionsPerMessage,
         guestRoomTtlMs: resolved.guestRoomTtlMs,
         maxReplyBytes: resolved.maxFrameBytes - 1024,
         msgIdWindow: { ms: resolved.msgIdWindowMs, perUser: resolved.msgIdsPerUser },

@@ -39,6 +39,12 @@ export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/create_group, /join_group ROOM", "same as /join"],
   ["/leave_group ROOM", "same as /leave"],
   ["/group_msg ROOM TEXT", "send TEXT to ROOM"],
+  // Message changes (section 21); ID is a message id as lines show it, 42 or #42.
+  ["/reply ID TEXT", "answer message ID of the current room"],
+  ["/edit ID TEXT", "replace the text of your message ID"],
+  ["/delete ID", "delete message ID (yours, or any as an operator)"],
+  ["/react ID EMOJI", "react to message ID with one emoji"],
+  ["/unreact ID EMOJI", "take your reaction back"],
   ["/history", "recent messages of the current room (/history before ID, /history after ID)"],
   ["/search TEXT [#ROOM]", "search the rooms you are in (and your DMs) for every word of TEXT"],
   ["/register PASSWORD", "register your nickname with a password"],
@@ -102,6 +108,56 @@ export function parseDuration(text: string): number {
   return ms;
 }
 
+/**
+ * The message id of a change command: `42` or `#42` (as plain-text lines and
+ * the client show ids), at least 1.
+ */
+function messageId(word: string, usageText: string): number {
+  const match = /^#?(\d{1,16})$/.exec(word);
+  const id = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw usage(usageText);
+  return id;
+}
+
+/** Message changes (section 21): `/reply`, `/edit`, `/delete`, `/react`, `/unreact`. */
+function messageChange(name: string, args: string, context: CommandContext): Command | undefined {
+  switch (name) {
+    case "reply":
+    case "edit": {
+      const usageText = `/${name} ID TEXT`;
+      const [word, text] = firstWord(args);
+      if (!word || !text.trim()) throw usage(usageText);
+      const id = messageId(word, usageText);
+      const room = needRoom(context);
+      return {
+        kind: "request",
+        request: name === "reply"
+          ? { type: "say", room, body: text, replyTo: id }
+          : { type: "edit", room, target: id, body: text },
+      };
+    }
+    case "delete": {
+      const [word, extra] = firstWord(args);
+      if (!word || extra.trim()) throw usage("/delete ID");
+      return {
+        kind: "request",
+        request: { type: "delete", room: needRoom(context), target: messageId(word, "/delete ID") },
+      };
+    }
+    case "react":
+    case "unreact": {
+      const usageText = `/${name} ID EMOJI`;
+      const [word, rest] = firstWord(args);
+      const [emoji, extra] = firstWord(rest);
+      if (!word || !emoji || extra.trim()) throw usage(usageText);
+      const target = messageId(word, usageText);
+      return { kind: "request", request: { type: name, room: needRoom(context), target, emoji } };
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Splits off the first word of `text`; the rest keeps its inner spacing. */
 function firstWord(text: string): [string, string] {
   const trimmed = text.replace(/^\s+/, "");
@@ -128,6 +184,8 @@ export function parseCommand(line: string, context: CommandContext): Command {
   const [word, rest] = firstWord(line);
   const name = word.slice(1).toLowerCase();
   const args = rest.trim();
+  const change = messageChange(name, args, context);
+  if (change !== undefined) return change;
   switch (name) {
     case "join":
     case "j":

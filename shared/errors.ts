@@ -40,6 +40,9 @@ export const ERROR_CODES = [
   "bad_key",
   "too_many_rooms",
   "msg_id_conflict",
+  // Message changes (section 21).
+  "no_such_message",
+  "too_many_reactions",
   "storage",
   "server_busy",
   "internal",

@@ -35,11 +35,13 @@ import {
 import {
   DEFAULT_MAX_BODY_LENGTH,
   MAX_AWAY_LENGTH,
+  MAX_EMOJI_LENGTH,
   MAX_NICK_LENGTH,
   MAX_ROOM_LENGTH,
   MAX_TOPIC_LENGTH,
   validateAwayMessage,
   validateBody,
+  validateEmoji,
   validateNick,
   validateRoom,
   validateTopic,
@@ -58,6 +60,8 @@ export const MAX_SEARCH_PAGE = 100;
 
 /** Longest `search` text on the wire, in UTF-16 code units; the server's own cap is lower. */
 export const MAX_SEARCH_TEXT = 1024;
+/** Most nicknames a message's reaction summary lists per emoji in history (section 21). */
+export const MAX_REACTION_USERS_LISTED = 20;
 
 /** Longest `clientMsgId` of a `say` or `dm`, in characters (each one byte: printable ASCII). */
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
@@ -167,6 +171,23 @@ function clientMsgId(): Schema<string> {
   }).describe(
     "The client's id for this message: a retry with the same one is not posted twice (section 8)",
   );
+}
+
+/** The id of a message a change or reply (section 21) refers to. */
+function targetId(description: string): Schema<number> {
+  return integer({ min: 1, problem: "must be a message id (an integer of at least 1)" }).describe(
+    description,
+  );
+}
+
+function emoji(description: string): Schema<string> {
+  return custom(validateEmoji, {
+    type: "string",
+    minLength: 1,
+    maxLength: MAX_EMOJI_LENGTH,
+    description: `${description}: one emoji (a single grapheme cluster: an Extended_Pictographic ` +
+      `sequence, a flag or a keycap), at most ${MAX_EMOJI_LENGTH} UTF-16 code units (section 21)`,
+  });
 }
 
 function count(description: string, min = 0): Schema<number> {
@@ -304,6 +325,7 @@ const REQUEST_SCHEMAS = {
     body: body("The message"),
     room: requestRoom("The room to say it in"),
     clientMsgId: opt(clientMsgId()),
+    replyTo: opt(targetId("The id of the message of the same room this one answers (section 21)")),
   }),
   dm: request("dm", {
     action: opt(actionFlag()),
@@ -389,6 +411,26 @@ const REQUEST_SCHEMAS = {
       ),
     ),
     limit: opt(pageLimit(`Most results (20 by default, at most ${MAX_SEARCH_PAGE})`)),
+  }),
+  // Message changes (section 21).
+  edit: request("edit", {
+    room: requestRoom("The room of the message"),
+    target: targetId("The id of the message to edit (one's own)"),
+    body: body("The new text"),
+  }),
+  delete: request("delete", {
+    room: requestRoom("The room of the message"),
+    target: targetId("The id of the message to delete"),
+  }),
+  react: request("react", {
+    room: requestRoom("The room of the message"),
+    target: targetId("The id of the message to react to"),
+    emoji: emoji("The reaction"),
+  }),
+  unreact: request("unreact", {
+    room: requestRoom("The room of the message"),
+    target: targetId("The id of the message"),
+    emoji: emoji("The reaction to take back"),
   }),
 };
 
@@ -477,6 +519,14 @@ const ERROR = object({
   "A request refused, or a frame that could not be read (section 9)",
 );
 
+const REACTION_SUMMARY = object({
+  emoji: text("The emoji"),
+  count: count("How many users reacted so", 1),
+  users: array(text("A nickname")).describe(
+    `Who reacted so, earliest first; at most ${MAX_REACTION_USERS_LISTED} (count is the full count)`,
+  ),
+}).named("part.reaction");
+
 const MESSAGE_EVENT = object({
   type: literal("message"),
   room: ROOM(),
@@ -486,6 +536,22 @@ const MESSAGE_EVENT = object({
   ts: timestamp(),
   action: only('An action ("/me")'),
   history: only("From history rather than delivered live"),
+  // Section 21: a reply, and (in history only) the message's current state.
+  replyTo: optional(count("The id of the message of the room this one answers", 1)),
+  edited: optional(
+    integer({ min: 0 }).describe(
+      "History only: server time of the latest edit (body is the edited text)",
+    ),
+  ),
+  deleted: optional(
+    object({
+      by: text("Who deleted it"),
+      ts: timestamp(),
+    }).named("part.deleted").describe('History only: the message was deleted (body is "")'),
+  ),
+  reactions: optional(
+    array(REACTION_SUMMARY).describe("History only: its reactions, in the order first given"),
+  ),
 }).named("event.message").describe("A message in a room (section 10)");
 
 const DM_EVENT = object({
@@ -500,6 +566,60 @@ const DM_EVENT = object({
 }).named("event.dm").describe(
   "A direct message, delivered to the recipient and echoed to the sender",
 );
+
+// Message changes (section 21): each an entry of the room's timeline, with its own id.
+const CHANGE_ID = () => count("The change's own id, the room's next timeline id (section 11)", 1);
+const CHANGE_TARGET = () => count("The id of the message it changes", 1);
+const CHANGE_HISTORY = () => only("From catch-up history rather than delivered live");
+
+const EDIT_EVENT = object({
+  type: literal("edit"),
+  room: ROOM(),
+  id: CHANGE_ID(),
+  target: CHANGE_TARGET(),
+  from: text("The editor: the message's author"),
+  body: text("The new text"),
+  ts: timestamp(),
+  history: CHANGE_HISTORY(),
+}).named("event.edit").describe("A message was edited (section 21)");
+
+const DELETE_EVENT = object({
+  type: literal("delete"),
+  room: ROOM(),
+  id: CHANGE_ID(),
+  target: CHANGE_TARGET(),
+  by: text("Who deleted it: the author, an operator or owner, or a server admin"),
+  ts: timestamp(),
+  history: CHANGE_HISTORY(),
+}).named("event.delete").describe("A message was deleted (section 21)");
+
+const REACT_EVENT = object({
+  type: literal("react"),
+  room: ROOM(),
+  id: CHANGE_ID(),
+  target: CHANGE_TARGET(),
+  from: text("Who reacted"),
+  emoji: text("The emoji"),
+  ts: timestamp(),
+  history: CHANGE_HISTORY(),
+}).named("event.react").describe("Someone reacted to a message (section 21)");
+
+const UNREACT_EVENT = object({
+  type: literal("unreact"),
+  room: ROOM(),
+  id: CHANGE_ID(),
+  target: CHANGE_TARGET(),
+  from: text("Who took the reaction back"),
+  emoji: text("The emoji"),
+  ts: timestamp(),
+  history: CHANGE_HISTORY(),
+}).named("event.unreact").describe("Someone took a reaction back (section 21)");
+
+/** An entry of a room's timeline in history: a message or a change to one (section 21). */
+const TIMELINE_ENTRY = union([MESSAGE_EVENT, EDIT_EVENT, DELETE_EVENT, REACT_EVENT, UNREACT_EVENT])
+  .named("TimelineEntry").describe(
+    "A message, or in catch-up history a change to one (edit, delete, react, unreact); by type",
+  );
 
 const JOIN_EVENT = object({
   type: literal("join"),
@@ -586,6 +706,10 @@ const BYE = object({
 
 const EVENT = union([
   MESSAGE_EVENT,
+  EDIT_EVENT,
+  DELETE_EVENT,
+  REACT_EVENT,
+  UNREACT_EVENT,
   DM_EVENT,
   JOIN_EVENT,
   LEAVE_EVENT,
@@ -601,6 +725,10 @@ const SERVER_FRAME = union([
   ACK,
   ERROR,
   MESSAGE_EVENT,
+  EDIT_EVENT,
+  DELETE_EVENT,
+  REACT_EVENT,
+  UNREACT_EVENT,
   DM_EVENT,
   JOIN_EVENT,
   LEAVE_EVENT,
@@ -621,6 +749,27 @@ export type ServerLimits = Infer<typeof LIMITS>;
 
 /** A message in a room. `id` is monotonic per room; `ts` is server time in ms. */
 export type RoomMessageEvent = Infer<typeof MESSAGE_EVENT>;
+
+/** A message was edited (section 21); `id` is the edit's own timeline id. */
+export type EditEvent = Infer<typeof EDIT_EVENT>;
+
+/** A message was deleted (section 21). */
+export type DeleteEvent = Infer<typeof DELETE_EVENT>;
+
+/** Someone reacted to a message (section 21). */
+export type ReactEvent = Infer<typeof REACT_EVENT>;
+
+/** Someone took a reaction back (section 21). */
+export type UnreactEvent = Infer<typeof UNREACT_EVENT>;
+
+/** A change to a message: each takes the room's next timeline id (section 21). */
+export type MessageChangeEvent = EditEvent | DeleteEvent | ReactEvent | UnreactEvent;
+
+/** One reaction of a message in history: the emoji, how many, and (at most 20 of) who. */
+export type ReactionSummary = Infer<typeof REACTION_SUMMARY>;
+
+/** An item of room history: a message, or in catch-up a change to one (section 21). */
+export type TimelineEntry = Infer<typeof TIMELINE_ENTRY>;
 
 /** A direct message; delivered to the recipient and echoed to the sender. */
 export type DirectMessageEvent = Infer<typeof DM_EVENT>;
@@ -730,7 +879,9 @@ const RESULT_SCHEMAS = {
       "The first page of its members online, the joiner included",
     ),
     lastId: count("Id of the last message committed when the join took effect"),
-    history: array(MESSAGE_EVENT).describe("Messages up to lastId, oldest first (section 12)"),
+    history: array(TIMELINE_ENTRY).describe(
+      "Entries up to lastId, oldest first: messages, and with since also changes (sections 12, 21)",
+    ),
     more: only("More missed messages than history holds: page with history after the last"),
     gap: optional(GAP),
     membersMore: only("More members than members holds: page with who after the last"),
@@ -772,7 +923,9 @@ const RESULT_SCHEMAS = {
   quit: result("quit", {}),
   history: result("history", {
     room: ROOM(),
-    messages: array(MESSAGE_EVENT).describe("Oldest first, each with history: true"),
+    messages: array(TIMELINE_ENTRY).describe(
+      "Oldest first, each with history: true; with after also changes (sections 12, 21)",
+    ),
     more: only("The page was cut to fit one frame (section 12)"),
   }),
   dm_history: result("dm_history", {
@@ -812,6 +965,19 @@ const RESULT_SCHEMAS = {
     results: array(SEARCH_RESULT).describe("Matches, newest first"),
     more: only("There may be older matches: ask again with cursor"),
     cursor: optional(text("Where the next page starts: send it as the next request's cursor")),
+  }),
+  // Message changes (section 21).
+  edit: result("edit", { id: count("The edit's timeline id", 1), ts: timestamp() }),
+  delete: result("delete", { id: count("The deletion's timeline id", 1), ts: timestamp() }),
+  react: result("react", {
+    id: optional(count("The reaction's timeline id; absent when unchanged", 1)),
+    ts: timestamp(),
+    unchanged: only("Had already reacted so: nothing new was recorded, no event sent"),
+  }),
+  unreact: result("unreact", {
+    id: optional(count("The entry's timeline id; absent when unchanged", 1)),
+    ts: timestamp(),
+    unchanged: only("Had not reacted so: nothing was recorded, no event sent"),
   }),
 } satisfies Record<RequestType, Schema<unknown>>;
 
@@ -967,6 +1133,10 @@ const SERVER_BY_TYPE: ReadonlyMap<string, Schema<unknown>> = new Map(
     ACK,
     ERROR,
     MESSAGE_EVENT,
+    EDIT_EVENT,
+    DELETE_EVENT,
+    REACT_EVENT,
+    UNREACT_EVENT,
     DM_EVENT,
     JOIN_EVENT,
     LEAVE_EVENT,

@@ -286,6 +286,61 @@ export function validateTopic(input: unknown): string {
   return input.trim();
 }
 
+/** Longest reaction emoji, in UTF-16 code units (section 21). */
+export const MAX_EMOJI_LENGTH = 32;
+
+const GRAPHEMES = new Intl.Segmenter("en", { granularity: "grapheme" });
+const FLAG = /^\p{Regional_Indicator}{2}$/u;
+const KEYCAP = /^[0-9#*]\uFE0F?\u20E3$/u;
+// A pictographic sequence: an Extended_Pictographic first, then only what emoji are built of:
+// more pictographs, skin tones, presentation selectors, zero-width joiners, tag characters
+// (subdivision flags) and the keycap mark. No combining marks, so no zalgo on a reaction.
+const PICTOGRAPHIC =
+  /^\p{Extended_Pictographic}[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0E\uFE0F\u200D\u20E3\u{E0020}-\u{E007F}]*$/u;
+
+/**
+ * Validates a reaction: exactly one grapheme cluster (as `Intl.Segmenter`
+ * splits text) that is an emoji, that is an Extended_Pictographic sequence, a
+ * flag (two regional indicators) or a keycap (`1️⃣`), and at most
+ * {@linkcode MAX_EMOJI_LENGTH} UTF-16 code units. Returned as sent (no
+ * normalization: `❤` and `❤️` are two reactions). Throws `bad_request`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateEmoji } from "./validation.ts";
+ * assert.equal(validateEmoji("👍🏽"), "👍🏽");
+ * assert.throws(() => validateEmoji("ok"), { code: "bad_request" });
+ * ```
+ */
+export function validateEmoji(input: unknown): string {
+  if (typeof input !== "string") {
+    throw new ChatError("bad_request", "Invalid emoji: not a string");
+  }
+  if (input.length === 0) throw new ChatError("bad_request", "Invalid emoji: empty");
+  if (input.length > MAX_EMOJI_LENGTH) {
+    throw new ChatError(
+      "bad_request",
+      `Invalid emoji: ${input.length} UTF-16 code units exceeds limit ${MAX_EMOJI_LENGTH}`,
+    );
+  }
+  let clusters = 0;
+  for (const _ of GRAPHEMES.segment(input)) clusters++;
+  if (clusters !== 1) {
+    throw new ChatError(
+      "bad_request",
+      `Invalid emoji: ${clusters} characters (grapheme clusters); a reaction is exactly one emoji`,
+    );
+  }
+  if (!PICTOGRAPHIC.test(input) && !FLAG.test(input) && !KEYCAP.test(input)) {
+    throw new ChatError(
+      "bad_request",
+      `Invalid emoji "${sanitizeForTerminal(input)}": not an emoji (a pictograph, flag or keycap)`,
+    );
+  }
+  return input;
+}
+
 /**
  * What {@linkcode sanitizeForTerminal} makes visible: C0 and C1 controls,
  * bidi controls, line and paragraph separators, and every

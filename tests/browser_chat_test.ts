@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { ChatClient } from "../client/chat_client.ts";
+import type { ClientEvent } from "../client/client_event.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
@@ -226,6 +228,66 @@ Deno.test({
     } finally {
       for (const peer of peers) await peer[Symbol.asyncDispose]();
     }
+  },
+});
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test({
+  name: "the web client redraws a message edited and reacted to, and sends /react and /reply",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using server = await ServerProcess.start([
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--no-discovery",
+    ]);
+    const base = `http://127.0.0.1:${await httpPort(server)}`;
+    await using browser = await launch();
+    const page = await browser.newPage();
+    await joinInBrowser(page, base, "alice");
+    await using bob = await ChatClient.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+      nick: "bob",
+    });
+    const events: ClientEvent[] = [];
+    (async () => {
+      for await (const event of bob) events.push(event);
+    })();
+    await bob.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo from bob" });
+    const line = page.locator(`#log li.message[data-id="${id}"]`);
+    await line.locator(".body", { hasText: "helo from bob" }).waitFor();
+    assert.equal(await line.locator(".msg-id").textContent(), `#${id}`);
+
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello from bob" });
+    await line.locator(".body", { hasText: "hello from bob" }).waitFor();
+    await line.locator(".edited", { hasText: /^\(edited \d\d:\d\d\)$/ }).waitFor();
+    await bob.request({ type: "react", room: "general", target: id, emoji: "👍" });
+    await line.locator(".reaction", { hasText: "👍 1" }).waitFor();
+    // Redrawn in place: still one line for the message.
+    assert.equal(await page.locator(`#log li[data-id="${id}"]`).count(), 1);
+
+    // The page's own commands, with the id the line shows.
+    await say(page, `/react ${id} 🎉`);
+    await line.locator(".reaction", { hasText: "🎉 1" }).waitFor();
+    for (let wait = 0; !events.some((e) => e.type === "react" && e.from === "alice"); wait++) {
+      assert.ok(wait < 500, "bob never saw alice's reaction");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await say(page, `/reply ${id} nice`);
+    const answer = page.locator("#log li.message", { hasText: "nice" });
+    await answer.locator(".reply", { hasText: "↪ bob: hello from bob" }).waitFor();
+    await bob.request({ type: "delete", room: "general", target: id });
+    await line.locator(".tombstone", { hasText: "[deleted by bob]" }).waitFor();
+    assert.equal(await line.locator(".reaction").count(), 0);
+    // The reply's quote follows the message it answers.
+    await answer.locator(".reply", { hasText: "↪ bob: [deleted by bob]" }).waitFor();
+    await say(page, "/edit 0 nothing");
+    await page.locator("#log li.system", { hasText: "Usage: /edit ID TEXT" }).waitFor();
   },
 });
 

@@ -1112,3 +1112,200 @@ Deno.test("runPiped stops reading and exits 1 when the connection ends for good"
   assert.deepEqual(errors, ["chat: Cannot decode frame (bad_frame)"]);
   await lines.end();
 });
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test("ChatClient resumes after the last timeline entry, a change to a message included", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const joined = client.request({ type: "join", room: "general" });
+  await peer.ack("join", { room: "general", lastId: 5, history: [] });
+  await joined;
+  const { events, done } = collect(client);
+  peer.send({ type: "message", room: "general", from: "bob", body: "six", id: 6, ts: 6 });
+  // Changes take the room's next ids too: the last one seen is what a rejoin resumes after.
+  peer.send({
+    type: "react",
+    room: "general",
+    id: 7,
+    target: 6,
+    from: "carol",
+    emoji: "👍",
+    ts: 7,
+  });
+  await until(() => events.length === 2);
+  peer.close();
+
+  const second = await server.nextPeer();
+  await second.welcome();
+  const rejoin = await second.next((frame) => frame.type === "join");
+  assert.equal(rejoin.since, 7);
+  // Catch-up holds changes as well as messages, in id order.
+  const missed = [
+    { type: "edit", room: "general", id: 8, target: 6, from: "bob", body: "6", ts: 8 },
+    { type: "message", room: "general", from: "bob", body: "nine", id: 9, ts: 9 },
+    { type: "delete", room: "general", id: 10, target: 9, by: "bob", ts: 10 },
+  ].map((entry) => ({ ...entry, history: true }));
+  second.send({
+    type: "ack",
+    id: rejoin.id,
+    result: { room: "general", topic: "", members: ["alice"], lastId: 10, history: missed },
+  });
+  await until(() => events.some((event) => event.type === "reconnected"));
+  assert.deepEqual(
+    events.filter((event) => event.type !== "reconnecting").map((event) => [
+      event.type,
+      "id" in event ? event.id : null,
+      "history" in event ? event.history === true : false,
+    ]),
+    [
+      ["message", 6, false],
+      ["react", 7, false],
+      ["edit", 8, true],
+      ["message", 9, true],
+      ["delete", 10, true],
+      ["reconnected", null, false],
+    ],
+  );
+  second.close();
+  const third = await server.nextPeer();
+  await third.welcome();
+  assert.equal((await third.next((frame) => frame.type === "join")).since, 10);
+  await client.close();
+  await done;
+});
+
+Deno.test("ChatClient sends a react again after a drop (the second is unchanged), not an edit", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const react = client.request({ type: "react", room: "general", target: 6, emoji: "👍" });
+  const edit = client.request({ type: "edit", room: "general", target: 6, body: "again?" });
+  await peer.next((frame) => frame.type === "edit");
+  peer.close();
+  await assert.rejects(edit, (error) => {
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.match(error.message, /edit of message 6 in #general; it may not have been delivered/);
+    return true;
+  });
+  const second = await server.nextPeer();
+  await second.welcome();
+  const resent = await second.next((frame) => frame.type === "react");
+  assert.deepEqual([resent.target, resent.emoji], [6, "👍"]);
+  second.send({ type: "ack", id: resent.id, result: { ts: 1, unchanged: true } });
+  assert.deepEqual(await react, { ts: 1, unchanged: true });
+  await client.close();
+});
+
+Deno.test("runPiped --json sends the change commands and writes each change event as JSON", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const lines = input();
+  const output: string[] = [];
+  const errors: string[] = [];
+  const running = runPiped(client, {
+    input: lines.stream,
+    room: "general",
+    json: true,
+    output: (line) => output.push(line),
+    errors: (line) => errors.push(line),
+  });
+  await peer.ack("join", { room: "general", lastId: 1 });
+  peer.send({ type: "message", room: "general", from: "bob", body: "hi", id: 1, ts: 1 });
+  await lines.write("/reply #1 hello bob");
+  const reply = await peer.ack("say", { id: 2, ts: 2 });
+  assert.deepEqual([reply.body, reply.replyTo], ["hello bob", 1]);
+  peer.send({
+    type: "message",
+    room: "general",
+    from: "alice",
+    body: "hello bob",
+    id: 2,
+    ts: 2,
+    replyTo: 1,
+  });
+  await lines.write("/react 1 👍");
+  const react = await peer.ack("react", { id: 3, ts: 3 });
+  assert.deepEqual([react.target, react.emoji], [1, "👍"]);
+  peer.send({
+    type: "react",
+    room: "general",
+    id: 3,
+    target: 1,
+    from: "alice",
+    emoji: "👍",
+    ts: 3,
+  });
+  await lines.write("/edit 2 hello, bob");
+  const edit = await peer.ack("edit", { id: 4, ts: 4 });
+  assert.deepEqual([edit.target, edit.body], [2, "hello, bob"]);
+  peer.send({
+    type: "edit",
+    room: "general",
+    id: 4,
+    target: 2,
+    from: "alice",
+    body: "hello, bob",
+    ts: 4,
+  });
+  peer.send({ type: "delete", room: "general", id: 5, target: 1, by: "bob", ts: 5 });
+  peer.send({
+    type: "unreact",
+    room: "general",
+    id: 6,
+    target: 1,
+    from: "carol",
+    emoji: "🎉",
+    ts: 6,
+  });
+  await lines.end();
+  await peer.ack("ping");
+  await peer.next((frame) => frame.type === "quit");
+  peer.close();
+  assert.equal(await running, 0, errors.join("\n"));
+  const records = output.map((line) => JSON.parse(line));
+  assert.deepEqual(
+    records.map((record) => [record.type, record.id, record.from, record.target ?? null]),
+    [
+      ["message", 1, "bob", null],
+      ["message", 2, "alice", null],
+      ["react", 3, "alice", 1],
+      ["edit", 4, "alice", 2],
+      ["delete", 5, "bob", 1],
+      ["unreact", 6, "carol", 1],
+    ],
+  );
+  assert.equal(records[1].replyTo, 1);
+  assert.equal(records[2].emoji, "👍");
+  assert.equal(records[3].body, "hello, bob");
+  assert.equal(records[4].by, "bob");
+});
+
+Deno.test("runPiped text output quotes replies and shows changes with the message they change", async () => {
+  await using server = FakeServer.start();
+  const { client, peer } = await connect(server);
+  const { lines, output, errors, running } = piped(client);
+  await peer.ack("join", { room: "general", lastId: 0 });
+  const frames = [
+    { type: "message", room: "general", from: "bob", body: "lunch at noon?", id: 1, ts: 1 },
+    { type: "message", room: "general", from: "carol", body: "yes", id: 2, ts: 2, replyTo: 1 },
+    { type: "react", room: "general", id: 3, target: 1, from: "carol", emoji: "👍", ts: 3 },
+    { type: "edit", room: "general", id: 4, target: 1, from: "bob", body: "lunch at one?", ts: 4 },
+    { type: "message", room: "general", from: "dave", body: "ok", id: 5, ts: 5, replyTo: 1 },
+    // A change to a message this client never had: shown, with the id alone.
+    { type: "delete", room: "general", id: 6, target: 99, by: "root", ts: 6 },
+  ];
+  for (const frame of frames) peer.send(frame);
+  await lines.end();
+  await peer.ack("ping");
+  await peer.next((frame) => frame.type === "quit");
+  peer.close();
+  assert.equal(await running, 0, errors.join("\n"));
+  assert.deepEqual(output.map((line) => line.replace(/^\[\d\d:\d\d:\d\d\] /, "")), [
+    "#general #1 <bob> lunch at noon?",
+    "#general #2 <carol> (↪ bob: lunch at noon?) yes",
+    "#general carol reacted 👍 to #1 (bob: lunch at noon?): 👍 1",
+    "#general bob edited #1: lunch at one?",
+    "#general #5 <dave> (↪ bob: lunch at one?) ok",
+    "#general root deleted #99",
+  ]);
+});

@@ -211,7 +211,7 @@ Deno.test("chat join without a server: joins the only one found, lists several, 
   );
   assert.equal(joined.code, 0, joined.stderr);
   assert.equal(joined.stderr, `chat: found one  127.0.0.1:${one.port}  (chat 0.1.0)\n`);
-  assert.match(joined.stdout, /#general <alice> found you/);
+  assert.match(joined.stdout, /#general #\d+ <alice> found you/);
 
   const several = await runChat(["join", ...probe([onePort, twoPort]), "--name", "alice"], {
     stdin: "never sent\n",

@@ -38,7 +38,7 @@ Deno.test("formatEvent shows room messages and actions", () => {
       { type: "message", room: "general", from: "alice", body: "hello", id: 1, ts: TS },
       UTC,
     ),
-    "[12:34:56] #general <alice> hello",
+    "[12:34:56] #general #1 <alice> hello",
   );
   assert.equal(
     formatEvent({
@@ -50,7 +50,7 @@ Deno.test("formatEvent shows room messages and actions", () => {
       ts: TS,
       action: true,
     }, UTC),
-    "[12:34:56] #general * alice waves",
+    "[12:34:56] #general #2 * alice waves",
   );
 });
 
@@ -128,7 +128,7 @@ Deno.test("formatEvent neutralizes escape sequences and invisible characters fro
   assert.equal(line.includes("\x1b"), false);
   assert.equal(line.includes("\x07"), false);
   assert.equal(line.includes("\u202e"), false);
-  assert.equal(line, "[12:34:56] #gen^[[31m <eve^[[1m> ^[[2J^[]0;owned^Ghi<U+202E>gnp.exe");
+  assert.equal(line, "[12:34:56] #gen^[[31m #1 <eve^[[1m> ^[[2J^[]0;owned^Ghi<U+202E>gnp.exe");
 });
 
 Deno.test("formatEvent sanitizes every wire field, not just bodies", () => {
@@ -173,10 +173,10 @@ Deno.test("formatEvent keeps a body on one line unless multiline is asked for", 
     id: 1,
     ts: TS,
   } as const;
-  assert.equal(formatEvent(event, UTC), "[12:34:56] #general <alice> one^Jtwo^Ithree");
+  assert.equal(formatEvent(event, UTC), "[12:34:56] #general #1 <alice> one^Jtwo^Ithree");
   assert.equal(
     formatEvent(event, { ...UTC, multiline: true }),
-    "[12:34:56] #general <alice> one\n    two\tthree",
+    "[12:34:56] #general #1 <alice> one\n    two\tthree",
   );
   // A carriage return could overwrite the line: it stays visible even in multiline.
   assert.equal(
@@ -500,7 +500,7 @@ Deno.test("formatDate and formatDuration", () => {
 Deno.test("formatEvent dates and marks messages from history", () => {
   assert.equal(
     formatEvent({ ...message(1, "hi"), history: true } as ClientEvent, UTC),
-    "[2024-01-01 12:34:56] (history) #general <alice> hi",
+    "[2024-01-01 12:34:56] (history) #general #1 <alice> hi",
   );
   assert.equal(
     formatEvent(
@@ -510,7 +510,10 @@ Deno.test("formatEvent dates and marks messages from history", () => {
     "[2024-01-01 12:34:56] (history) <- bob: psst",
   );
   // Live ones stay as they were.
-  assert.equal(formatEvent(message(1, "hi") as ClientEvent, UTC), "[12:34:56] #general <alice> hi");
+  assert.equal(
+    formatEvent(message(1, "hi") as ClientEvent, UTC),
+    "[12:34:56] #general #1 <alice> hi",
+  );
 });
 
 Deno.test("formatEvent shows a notice's room, unread counts, and removals from a room", () => {
@@ -576,8 +579,8 @@ Deno.test("formatResult shows a join's lost ids, its history, how to page, and t
   }, UTC);
   assert.deepEqual(lines, [
     "messages 3 to 7 of #general are too old to recover",
-    "[2024-01-01 12:34:56] (history) #general <alice> eight",
-    "[2024-01-01 12:34:56] (history) #general <alice> nine",
+    "[2024-01-01 12:34:56] (history) #general #8 <alice> eight",
+    "[2024-01-01 12:34:56] (history) #general #9 <alice> nine",
     "more missed messages in #general: /history after 9",
     "topic of #general: Release day",
   ]);
@@ -591,8 +594,8 @@ Deno.test("formatResult shows a join's lost ids, its history, how to page, and t
 Deno.test("formatResult shows history pages with a hint for the next one", () => {
   const page = { room: "general", messages: [message(41, "a"), message(42, "b")] };
   assert.deepEqual(formatResult({ type: "history", room: "general" }, page, UTC), [
-    "[2024-01-01 12:34:56] (history) #general <alice> a",
-    "[2024-01-01 12:34:56] (history) #general <alice> b",
+    "[2024-01-01 12:34:56] (history) #general #41 <alice> a",
+    "[2024-01-01 12:34:56] (history) #general #42 <alice> b",
     "older messages in #general: /history before 41",
   ]);
   assert.deepEqual(

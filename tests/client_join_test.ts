@@ -126,12 +126,12 @@ Deno.test("chat join: text output, current room follows /join and /leave", async
   ).filter((line) => line !== "<-- bob left #general (quit)");
   assert.deepEqual(lines, [
     "--> bob joined #general",
-    "#general <bob> one",
+    "#general #1 <bob> one",
     "--> bob joined #random",
-    "#random <bob> two",
+    "#random #1 <bob> two",
     "<-- bob left #random",
-    "#general <bob> three",
-    "#general <bob> /slash",
+    "#general #2 <bob> three",
+    "#general #3 <bob> /slash",
   ]);
 });
 
@@ -145,7 +145,7 @@ Deno.test("chat join: failures go to stderr, the rest still runs, exit code 1", 
   assert.match(result.stderr, /line 1: .*\(no_such_user\)/);
   assert.match(result.stderr, /line 2: Unknown command \/frobnicate/);
   assert.match(result.stderr, /line 3: .*\(no_such_room\)/);
-  assert.match(result.stdout, /#general <bob> still here/);
+  assert.match(result.stdout, /#general #\d+ <bob> still here/);
 });
 
 Deno.test("chat join: a message without a room fails clearly", async () => {
@@ -457,7 +457,7 @@ Deno.test("chat join keeps going across a server restart and delivers later line
     );
     await bob.write("after restart\n");
     assert.equal(await bob.finish(), 0, bob.stderr);
-    assert.match(bob.stdout, /#general <bob> after restart/);
+    assert.match(bob.stdout, /#general #\d+ <bob> after restart/);
   } finally {
     await bob[Symbol.asyncDispose]();
     await first.stop("SIGKILL");
@@ -565,12 +565,12 @@ Deno.test("chat join shows a room's history on join, marked, in text and JSON, a
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split("\n");
   assert.match(lines[0]!, new RegExp(`^${TIME} --> bob joined #general$`));
-  assert.match(lines[1]!, new RegExp(`^${HISTORY} #general <alice> first$`));
-  assert.match(lines[2]!, new RegExp(`^${HISTORY} #general <alice> second$`));
-  assert.match(lines[3]!, new RegExp(`^${HISTORY} #general <alice> third$`));
+  assert.match(lines[1]!, new RegExp(`^${HISTORY} #general #1 <alice> first$`));
+  assert.match(lines[2]!, new RegExp(`^${HISTORY} #general #2 <alice> second$`));
+  assert.match(lines[3]!, new RegExp(`^${HISTORY} #general #3 <alice> third$`));
   // /history before 2: message 1 again, the start of the room.
-  assert.match(lines[4]!, new RegExp(`^${HISTORY} #general <alice> first$`));
-  assert.match(lines[5]!, new RegExp(`^${TIME} #general <bob> now$`));
+  assert.match(lines[4]!, new RegExp(`^${HISTORY} #general #1 <alice> first$`));
+  assert.match(lines[5]!, new RegExp(`^${TIME} #general #4 <bob> now$`));
   assert.equal(lines.length, 6, text.stdout);
 
   const json = await join([address, "--name", "carol", "--room", "general", "--json"], "");
@@ -664,7 +664,7 @@ Deno.test("chat join shows moderation: a mute with its end, a kick that moves th
   );
   // Plain lines go to the room before.
   await bob.write("back in the lobby\n");
-  await bob.waitFor(() => bob.stdout.includes("#lobby <bob> back in the lobby"), "lobby line");
+  await bob.waitFor(() => /#lobby #\d+ <bob> back in the lobby/.test(bob.stdout), "lobby line");
 
   await alice.request({ type: "ban", room: "general", nick: "bob", reason: "enough" });
   await bob.write("/join general\n");
@@ -709,9 +709,9 @@ Deno.test("chat join cut off from a persistent server that restarts prints what 
 
     const said = bob.lines.filter((line) => line.includes("<alice>"));
     assert.equal(said.length, 3, bob.stdout);
-    assert.match(said[0]!, new RegExp(`^${TIME} #general <alice> before$`));
-    assert.match(said[1]!, new RegExp(`^${HISTORY} #general <alice> while you were away$`));
-    assert.match(said[2]!, new RegExp(`^${TIME} #general <alice> after$`));
+    assert.match(said[0]!, new RegExp(`^${TIME} #general #\\d+ <alice> before$`));
+    assert.match(said[1]!, new RegExp(`^${HISTORY} #general #\\d+ <alice> while you were away$`));
+    assert.match(said[2]!, new RegExp(`^${TIME} #general #\\d+ <alice> after$`));
   } finally {
     await bob[Symbol.asyncDispose]();
     await alice.close();
@@ -719,6 +719,55 @@ Deno.test("chat join cut off from a persistent server that restarts prints what 
     await first.stop("SIGKILL");
     await second?.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test("ChatClient cut off from a running server catches up on changes made meanwhile", async () => {
+  await using server = await ServerProcess.start(MEMORY);
+  await using proxy = new CuttableProxy(server.port);
+  await using bob = await ChatClient.connect({ port: server.port, nick: "bob" });
+  await bob.request({ type: "join", room: "general" });
+  const alice = await ChatClient.connect({
+    port: proxy.port,
+    nick: "alice",
+    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+  const { events, done } = collect(alice);
+  try {
+    await alice.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo" });
+    // The last thing alice sees before the cut is a change: she must resume after it.
+    await bob.request({ type: "react", room: "general", target: id, emoji: "👍" });
+    await until(() => events.some((e) => e.type === "react"), "the reaction");
+
+    proxy.shut();
+    await until(() => events.some((e) => e.type === "reconnecting"), "reconnecting");
+    await until(async () => {
+      const who = await bob.request({ type: "who", room: "general" });
+      return (who?.members as string[]).length === 1;
+    }, "alice gone");
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello" });
+    await bob.request({ type: "unreact", room: "general", target: id, emoji: "👍" });
+    proxy.open();
+    await until(() => events.some((e) => e.type === "reconnected"), "reconnected");
+
+    const timeline = events.flatMap((e) =>
+      e.type === "message" || e.type === "edit" || e.type === "react" || e.type === "unreact"
+        ? [[e.type, e.history === true]]
+        : []
+    );
+    // Each once: the reaction seen live is not replayed, the changes missed are.
+    assert.deepEqual(timeline, [
+      ["message", false],
+      ["react", false],
+      ["edit", true],
+      ["unreact", true],
+    ]);
+  } finally {
+    await alice.close();
+    await done;
   }
 });
 

@@ -78,7 +78,7 @@ Deno.test("chat join over TLS (--ca) and over a Unix socket talks with a TCP cli
     { stdin: "hello over tls\n" },
   );
   assert.equal(overTls.code, 0, overTls.stderr);
-  assert.match(overTls.stdout, /#general <tina> hello over tls/);
+  assert.match(overTls.stdout, /#general #\d+ <tina> hello over tls/);
   // The certificate names 127.0.0.1 too: an IP address is checked like a name.
   const byIp = await runChat(
     [
@@ -101,7 +101,7 @@ Deno.test("chat join over TLS (--ca) and over a Unix socket talks with a TCP cli
     { stdin: "hello over unix\n" },
   );
   assert.equal(overUnix.code, 0, overUnix.stderr);
-  assert.match(overUnix.stdout, /#general <ulla> hello over unix/);
+  assert.match(overUnix.stdout, /#general #\d+ <ulla> hello over unix/);
 
   await until(
     () => heard.filter((event) => event.type === "message").length === 2,
@@ -228,7 +228,7 @@ for (const transport of ["tls", "unix"] as const) {
       );
       await bob.write("after restart\n");
       assert.equal(await bob.finish(), 0, bob.stderr);
-      assert.match(bob.stdout, /#general <bob> after restart/);
+      assert.match(bob.stdout, /#general #\d+ <bob> after restart/);
     } finally {
       await bob[Symbol.asyncDispose]();
       await first.stop("SIGKILL");

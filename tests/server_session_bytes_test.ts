@@ -90,7 +90,7 @@ Deno.test("a plain-text session fed one byte at a time reads its lines whole, CR
   );
   assert.match(text, /Welcome, Zoë!/);
   assert.match(text, /--> Zoë joined #café\r\n/);
-  assert.match(text, /#café <Zoë> naïve \u{1F600}\r\n/u);
+  assert.match(text, /#café #1 <Zoë> naïve \u{1F600}\r\n/u);
   assert.doesNotMatch(text, /!\s*\w+:/); // no error line
   session.abort("test over");
 });

@@ -200,7 +200,7 @@ Deno.test("every command listed in COMMAND_HELP parses", () => {
     assert.ok(match, usage);
     // Fill each placeholder: " NICK TEXT" → " bob some words".
     const args = match[2]!.replace(
-      /\[?(ROOM|NICK|TEXT|ACTION|REASON|DURATION|PASSWORD|SECRET)\]?/g,
+      /\[?(ROOM|NICK|TEXT|ACTION|REASON|DURATION|PASSWORD|SECRET|ID|EMOJI)\]?/g,
       (_, word: string) =>
         ({
           ROOM: "dev",
@@ -208,6 +208,8 @@ Deno.test("every command listed in COMMAND_HELP parses", () => {
           DURATION: "10m",
           PASSWORD: "hunter22",
           SECRET: "s3cret",
+          ID: "42",
+          EMOJI: "👍",
         } as Record<string, string>)[
           word
         ] ?? "some words",

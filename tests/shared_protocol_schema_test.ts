@@ -41,8 +41,8 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  // 26, away and typing (section 22), search (section 24).
-  assert.equal(REQUEST_TYPES.length, 29);
+  // 26, away and typing (section 22), search (section 24), message changes (section 21).
+  assert.equal(REQUEST_TYPES.length, 33);
 });
 
 // Requests as clients send them (before normalization): valid for both.

@@ -529,6 +529,90 @@ Deno.test({
   }
 });
 
+// ---------------------------------------------------------------- message changes (section 21)
+
+Deno.test({
+  name: "tui in tmux: an edit and reactions redraw the message in place; /react sends one",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE]);
+  await terminal.waitFor(ready, "joined #general");
+  const { bob, events } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo wrld" });
+    await bob.request({ type: "say", room: "general", body: "said after it" });
+    const before = await terminal.waitFor(/bob │ said after it/, "bob's messages");
+    const row = before.findIndex((text) => text.includes(`bob │ helo wrld #${id}`));
+    assert.ok(row >= 0, before.join("\n"));
+
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello world" });
+    const edited = await terminal.waitFor(
+      new RegExp(`bob │ hello world #${id} \\(edited \\d\\d:\\d\\d\\)`),
+      "the edit in place",
+    );
+    // The same row, nothing added below: redrawn where it was, not printed again.
+    assert.match(edited[row]!, new RegExp(`bob │ hello world #${id} \\(edited`));
+    assert.equal(edited.join("\n").includes("helo wrld"), false);
+    assert.match(edited[row + 1]!, /bob │ said after it/);
+
+    // Alice reacts with the id the line shows; bob's reaction joins hers.
+    await terminal.type(`/react ${id} 👍`);
+    await terminal.keys("Enter");
+    await until(
+      () => events.some((event) => event.type === "react" && event.from === "alice"),
+      "bob receiving alice's reaction",
+    );
+    await bob.request({ type: "react", room: "general", target: id, emoji: "🎉" });
+    const reacted = await terminal.waitFor(
+      (rows) => rows.some((text) => text.includes("│ 👍 1  🎉 1")),
+      "both reactions under the message",
+    );
+    // Still one message line, now with a row of reactions under it; the pane is anchored at
+    // the bottom, so what is above moved up by that row.
+    const now = reacted.findIndex((text) => text.includes(`bob │ hello world #${id}`));
+    assert.equal(now, row - 1, reacted.join("\n"));
+    assert.ok(reacted[now + 1]!.includes(" │ 👍 1  🎉 1"), reacted.join("\n"));
+    assert.doesNotMatch(reacted[now + 1]!, /bob │/);
+    assert.match(reacted[now + 2]!, /bob │ said after it/);
+  } finally {
+    await bob.close();
+  }
+});
+
+Deno.test({
+  name:
+    "tui in tmux: --plain line mode prints changes with the message they change, quotes replies",
+  ignore: !TMUX,
+}, async () => {
+  await using server = await ServerProcess.start(["--memory"]);
+  await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE, "--plain"]);
+  await terminal.waitFor(/alice joined #general/, "the line mode in #general");
+  const { bob, events } = await connectBob(server.port);
+  try {
+    await bob.request({ type: "join", room: "general" });
+    const { id } = await bob.request({ type: "say", room: "general", body: "helo" });
+    await terminal.waitFor(new RegExp(`#general #${id} <bob> helo`), "bob's message with its id");
+    await bob.request({ type: "edit", room: "general", target: id, body: "hello" });
+    await terminal.waitFor(new RegExp(`#general bob edited #${id}: hello$`, "m"), "the edit");
+    await bob.request({ type: "react", room: "general", target: id, emoji: "👍" });
+    await terminal.waitFor(
+      (rows) => rows.some((row) => row.includes(`bob reacted 👍 to #${id} (bob: hello): 👍 1`)),
+      "the reaction, with the edited text and the count",
+    );
+    await terminal.type(`/reply ${id} sure`);
+    await terminal.keys("Enter");
+    await until(() => said(events, "sure"), "bob receiving the reply");
+    await terminal.waitFor(
+      (rows) => rows.some((row) => /#general #\d+ <alice> \(↪ bob: hello\) sure/.test(row)),
+      "alice's reply quoting bob",
+    );
+  } finally {
+    await bob.close();
+  }
+});
+
 // ---- typing (docs/protocol.md, section 22)
 
 Deno.test({

@@ -7,6 +7,7 @@
  * @module
  */
 import { nameKey } from "../../shared/validation.ts";
+import { applyChange, type MessageChange, type Reaction } from "../message_changes.ts";
 
 /** A chat message in the scrollback. */
 export interface MessageEntry {
@@ -28,6 +29,17 @@ export interface MessageEntry {
   self: boolean;
   /** Mentions the user by nickname. */
   mention: boolean;
+  // Message changes (section 21): room messages only.
+  /** The room, for a room message: its id can be named by /edit, /reply, ... */
+  room?: string;
+  /** The id of the message it answers. */
+  replyTo?: number;
+  /** When it was last edited. */
+  edited?: number;
+  /** Who deleted it and when: a tombstone, body "". */
+  deleted?: { by: string; ts: number };
+  /** Its reactions. */
+  reactions?: Reaction[];
 }
 
 /** Joins and leaves in a row, folded into one line. */
@@ -123,7 +135,8 @@ export class Conversation {
   /** Loading older history on reaching the top. */
   history: HistoryState = "idle";
   #members: string[] = [];
-  #ids = new Set<number>();
+  /** The messages held, by id. */
+  #ids = new Map<number, MessageEntry>();
   #speakers: string[] = [];
   #maxEntries: number;
 
@@ -169,7 +182,7 @@ export class Conversation {
     if (entry.kind === "message") {
       if (entry.id !== undefined) {
         if (this.#ids.has(entry.id)) return false;
-        this.#ids.add(entry.id);
+        this.#ids.set(entry.id, entry);
       }
       if (!entry.history) this.noteSpeaker(entry.from);
     }
@@ -202,11 +215,38 @@ export class Conversation {
         if (position === -1) position = this.#afterLastMessage();
       }
       this.entries.splice(position, 0, message);
-      if (message.id !== undefined) this.#ids.add(message.id);
+      if (message.id !== undefined) this.#ids.set(message.id, message);
       added++;
     }
     this.#trim();
     return added;
+  }
+
+  /** The message with this id, if held. */
+  message(id: number): MessageEntry | undefined {
+    return this.#ids.get(id);
+  }
+
+  /**
+   * Applies an edit, delete, react or unreact to the message it changes,
+   * in place: the entry is replaced by a new object (views cache rows per
+   * entry object), so it is redrawn where it is; `adjust` may amend the
+   * changed entry first (what depends on its new text). Returns the
+   * changed message, or undefined when none is held or nothing changed.
+   */
+  change(
+    change: MessageChange,
+    adjust: (entry: MessageEntry) => MessageEntry = (entry) => entry,
+  ): MessageEntry | undefined {
+    const held = this.#ids.get(change.target);
+    if (held === undefined) return undefined;
+    const applied = applyChange(held, change);
+    if (applied === undefined) return undefined;
+    const changed = adjust(applied);
+    // The newest are likeliest to change.
+    this.entries[this.entries.lastIndexOf(held)] = changed;
+    this.#ids.set(change.target, changed);
+    return changed;
   }
 
   /** Records a join or leave, folded into the last line when that is one too. */

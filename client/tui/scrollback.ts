@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ColorDepth, nickColor } from "../format.ts";
+import { type ColorDepth, firstWords, formatReactions, nickColor } from "../format.ts";
 import type { Conversation, Entry, MessageEntry } from "./conversation.ts";
 import { alignRight, type Line, type Span, span, wrapLine } from "./styled_line.ts";
 import { textWidth } from "./text_width.ts";
@@ -142,9 +142,59 @@ function membershipMarker(entry: Extract<Entry, { kind: "membership" }>): string
   return joins && leaves ? "<->" : joins ? "-->" : "<--";
 }
 
+// ------------------------------------------------------- message changes (section 21)
+
+/** Graphemes of an answered message quoted above a reply. */
+const QUOTE_GRAPHEMES = 40;
+
+/** The parts of a room message that its changes and replies add. */
+interface ChangeSpans {
+  /** Above the text: `↪ alice: first words…` (or `↪ #41`, not held). */
+  quote?: Span[];
+  /** Instead of the text: `[deleted by bob]`. */
+  tombstone?: Span;
+  /** After the text: ` #42 (edited 12:35)`. */
+  after: Span[];
+  /** A row of its own: `👍 2  🎉 1`. */
+  reactions?: Span[];
+}
+
+function changeSpans(
+  entry: MessageEntry,
+  quoted: MessageEntry | undefined,
+  style: { color: ColorDepth; utc: boolean },
+): ChangeSpans {
+  const dim = sgr(style.color, "2");
+  const parts: ChangeSpans = { after: [] };
+  if (entry.replyTo !== undefined) {
+    const what = quoted === undefined
+      ? `#${entry.replyTo}`
+      : quoted.deleted !== undefined
+      ? `${quoted.from}: [deleted by ${quoted.deleted.by}]`
+      : `${quoted.from}: ${firstWords(quoted.body, QUOTE_GRAPHEMES)}`;
+    parts.quote = [span(`↪ ${what}`, dim)];
+  }
+  if (entry.deleted !== undefined) {
+    parts.tombstone = span(`[deleted by ${entry.deleted.by}]`, dim);
+  }
+  // Only room messages can be named by /edit, /reply and the like.
+  if (entry.room !== undefined && entry.id !== undefined) {
+    parts.after.push(span(` #${entry.id}`, dim));
+  }
+  if (entry.edited !== undefined && entry.deleted === undefined) {
+    parts.after.push(span(` (edited ${clock(entry.edited, style.utc)})`, dim));
+  }
+  const reactions = formatReactions(entry.reactions);
+  if (reactions !== "") parts.reactions = [span(reactions, sgr(style.color, "33"))];
+  return parts;
+}
+
 /**
  * The rows of one entry: `HH:MM  nick │ text`, continuation rows indented
- * under the text so a wrapped or multi-line message reads as one.
+ * under the text so a wrapped or multi-line message reads as one. A room
+ * message shows its id after the text (` #42`), when it was edited, its
+ * reactions on a row below, a tombstone for its text once deleted, and,
+ * for a reply, the message it answers (`quoted`, when held) above.
  *
  * @example
  * ```ts
@@ -155,7 +205,11 @@ function membershipMarker(entry: Extract<Entry, { kind: "membership" }>): string
  * assert.deepEqual(entryRows(entry, { width: 40, color: 0, utc: true }).map(lineText), ["00:00        -- │ hello"]);
  * ```
  */
-export function entryRows(entry: Entry, style: ScrollbackStyle): Span[][] {
+export function entryRows(
+  entry: Entry,
+  style: ScrollbackStyle,
+  quoted?: MessageEntry,
+): Span[][] {
   const { width, color } = style;
   const utc = style.utc ?? false;
   const column = nickColumn(width);
@@ -173,6 +227,14 @@ export function entryRows(entry: Entry, style: ScrollbackStyle): Span[][] {
       if (mention) separator = span(" » ", sgr(color, "1;33"));
       const textStyle = mention ? sgr(color, "1") : entry.history ? dim : "";
       const lines = entry.body.split("\n");
+      const changes = changeSpans(entry, quoted, { color, utc });
+      if (changes.quote !== undefined) body.push(changes.quote);
+      if (entry.deleted !== undefined) {
+        marker = span(alignRight(entry.from, column), nickStyle);
+        body.push([changes.tombstone!, ...changes.after]);
+        if (changes.reactions !== undefined) body.push(changes.reactions);
+        break;
+      }
       if (entry.action) {
         marker = span(alignRight("*", column), nickStyle);
         const [first = "", ...rest] = lines;
@@ -182,6 +244,9 @@ export function entryRows(entry: Entry, style: ScrollbackStyle): Span[][] {
         marker = span(alignRight(entry.from, column), nickStyle);
         for (const line of lines) body.push([span(line, textStyle)]);
       }
+      // The id and the edit mark after the text, the reactions on a row of their own.
+      body[body.length - 1] = [...body.at(-1)!, ...changes.after];
+      if (changes.reactions !== undefined) body.push(changes.reactions);
       break;
     }
     case "membership":
@@ -223,14 +288,18 @@ export function entryRows(entry: Entry, style: ScrollbackStyle): Span[][] {
   return rows;
 }
 
-const cache = new WeakMap<Entry, { key: string; rows: Span[][] }>();
+const cache = new WeakMap<
+  Entry,
+  { key: string; quoted: MessageEntry | undefined; rows: Span[][] }
+>();
 
-function cachedRows(entry: Entry, style: ScrollbackStyle): Span[][] {
+function cachedRows(entry: Entry, style: ScrollbackStyle, quoted?: MessageEntry): Span[][] {
   const key = `${style.width}|${style.color}|${style.utc ?? false}`;
   const hit = cache.get(entry);
-  if (hit?.key === key) return hit.rows;
-  const rows = entryRows(entry, style);
-  cache.set(entry, { key, rows });
+  // A reply is drawn again when the message it quotes changed (a new object).
+  if (hit?.key === key && hit.quoted === quoted) return hit.rows;
+  const rows = entryRows(entry, style, quoted);
+  cache.set(entry, { key, quoted, rows });
   return rows;
 }
 
@@ -282,7 +351,10 @@ export function conversationRows(conversation: Conversation, style: ScrollbackSt
     if (isHistory(previous) && !isHistory(entry)) {
       rows.push(rule("end of history", style.width, dim));
     }
-    rows.push(...cachedRows(entry, style));
+    const quoted = entry.kind === "message" && entry.replyTo !== undefined
+      ? conversation.message(entry.replyTo)
+      : undefined;
+    rows.push(...cachedRows(entry, style, quoted));
     previous = entry;
   }
   return rows;

@@ -9,7 +9,15 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
-import { isReplyTo, type RequestBody, type ResultOf } from "../../shared/protocol.ts";
+import {
+  type DirectMessageEvent,
+  isReplyTo,
+  type MessageChangeEvent,
+  type RequestBody,
+  type ResultOf,
+  type RoomMessageEvent,
+  type TimelineEntry,
+} from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import {
   CLIENT_COMMAND_HELP,
@@ -114,6 +122,19 @@ const WORD = "[\\p{L}\\p{N}_\\-\\[\\]\\\\`^{}|]";
 export function mentions(body: string, nick: string): boolean {
   const key = nameKey(nick).replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
   return new RegExp(`(?<!${WORD})${key}(?!${WORD})`, "u").test(nameKey(body));
+}
+
+/** What section 21 adds to a room message's entry: its room, reply, edit, tombstone, reactions. */
+function changedParts(message: RoomMessageEvent): Partial<MessageEntry> {
+  return {
+    room: message.room,
+    ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
+    ...(message.edited === undefined ? {} : { edited: message.edited }),
+    ...(message.deleted === undefined ? {} : { deleted: message.deleted }),
+    ...(message.reactions === undefined || message.reactions.length === 0
+      ? {}
+      : { reactions: message.reactions }),
+  };
 }
 
 /**
@@ -386,8 +407,20 @@ export class TuiModel {
       case "message": {
         const conversation = this.#room(event.room);
         this.#typingShown.stop(conversation.key, event.from);
-        return this.#deliver(conversation, this.#messageEntry(event));
+        const entry = this.#messageEntry(event);
+        // A reply to one of the user's messages is for them, named or not (section 21).
+        const answered = event.replyTo === undefined
+          ? undefined
+          : conversation.message(event.replyTo);
+        if (answered?.self === true && !entry.self) entry.mention = true;
+        return this.#deliver(conversation, entry);
       }
+      case "edit":
+      case "delete":
+      case "react":
+      case "unreact":
+        this.#change(event);
+        return [];
       case "dm": {
         const outgoing = nameKey(event.from) === nameKey(this.#nick);
         const peer = outgoing ? event.to : event.from;
@@ -860,16 +893,7 @@ export class TuiModel {
     if (self) this.#serverBuffer.notice(`you are now known as ${to}`, ts, "status");
   }
 
-  #messageEntry(
-    event: {
-      from: string;
-      body: string;
-      id: number;
-      ts: number;
-      action?: boolean;
-      history?: boolean;
-    },
-  ): MessageEntry {
+  #messageEntry(event: RoomMessageEvent | DirectMessageEvent): MessageEntry {
     const self = this.#isSelf(event.from);
     return {
       kind: "message",
@@ -881,7 +905,35 @@ export class TuiModel {
       history: event.history ?? false,
       self,
       mention: !self && mentions(event.body, this.#nick),
+      ...(event.type === "message" ? changedParts(event) : {}),
     };
+  }
+
+  /** Redraws the message a change changes in place, if its room's conversation holds it. */
+  #change(change: MessageChangeEvent): void {
+    const conversation = this.#find("room", change.room);
+    if (conversation === undefined) return;
+    // An edited text may name us or no longer; a tombstone names nobody.
+    const mention = (entry: MessageEntry) => ({
+      ...entry,
+      mention: !entry.self && entry.deleted === undefined && mentions(entry.body, this.#nick),
+    });
+    // A reaction row may come or go: the rows on screen stay where they are.
+    this.#keepPosition(conversation, () => conversation.change(change, mention));
+  }
+
+  /**
+   * Takes the items of a join's history or a history page: the messages
+   * where their ids put them, then the changes (catch-up) to those held.
+   */
+  #mergeTimeline(conversation: Conversation, items: readonly TimelineEntry[]): void {
+    const messages = items.filter((item) => item.type === "message");
+    conversation.mergeHistory(
+      messages.map((message) => this.#messageEntry({ ...message, history: true })),
+    );
+    for (const item of items) {
+      if (item.type !== "message") this.#change(item);
+    }
   }
 
   /** Adds a message and decides what it is worth: unread, highlight, bell. */
@@ -1134,9 +1186,7 @@ export class TuiModel {
       const conversation = this.#find("room", request.room.replace(/^#/, ""));
       if (conversation === undefined) return [];
       const messages = result.messages;
-      conversation.mergeHistory(
-        messages.map((message) => this.#messageEntry({ ...message, history: true })),
-      );
+      this.#mergeTimeline(conversation, messages);
       const limit = request.limit ?? this.#historyPageSize;
       const reachedStart = messages.length === 0 ||
         (result.more !== true && messages.length < limit) ||
@@ -1188,6 +1238,13 @@ export class TuiModel {
       isReplyTo(reply, "say") || isReplyTo(reply, "ping") || isReplyTo(reply, "broadcast")
     ) {
       return [];
+    } else if (
+      isReplyTo(reply, "edit") || isReplyTo(reply, "delete") || isReplyTo(reply, "react") ||
+      isReplyTo(reply, "unreact")
+    ) {
+      // The change shows in place; a reaction that changed nothing says so.
+      for (const line of formatResult(reply.request, reply.result)) this.active.notice(line, now);
+      return [];
     }
     if (quiet) return follow;
     const lines = formatResult(reply.request, reply.result, { color: 0 });
@@ -1237,9 +1294,7 @@ export class TuiModel {
       );
     }
     const history = result.history;
-    conversation.mergeHistory(
-      history.map((message) => this.#messageEntry({ ...message, history: true })),
-    );
+    this.#mergeTimeline(conversation, history);
     if (history.some((message) => message.id <= 1)) conversation.history = "done";
     if (result.more === true) {
       conversation.notice("more missed messages than fit: scroll up for older ones", now);

@@ -42,7 +42,8 @@ import { GroupCommit } from "../store/group_commit.ts";
 import { GuestRights } from "./guest_rights.ts";
 import { type CatchUp, type HistoryQuery, HistoryReader } from "./history.ts";
 import { HistoryLimiter, type HistoryLimiterOptions } from "../limits/history_limiter.ts";
-import { messageEvent } from "./message_events.ts";
+import { changeEvent, messageEvent } from "./message_events.ts";
+import { MessageChanges } from "./message_changes.ts";
 import { Moderation } from "./moderation.ts";
 import { OnlineUsers } from "./online_users.ts";
 import { awayBytes, fitList, nameBytes } from "./reply_fit.ts";
@@ -110,6 +111,8 @@ export interface BrokerOptions {
   maxRoomsPerUser?: number;
   /** Most rooms one account may own. */
   maxRoomsPerAccount?: number;
+  /** Most distinct emoji one message may carry as reactions (section 21). */
+  maxReactionsPerMessage?: number;
   /** How long a room no account owns is kept once empty, in ms. */
   guestRoomTtlMs?: number;
   /** Rooms a client address may create per hour; none: no limit. */
@@ -183,6 +186,8 @@ export class Broker {
   /** Typing indicators (section 22). */
   readonly typing: TypingRelay;
   readonly #awayMessages: AwayMessages = new Map();
+  /** Edits, deletions and reactions of room messages (section 21). */
+  readonly messageChanges: MessageChanges;
   readonly #users = new OnlineUsers();
   readonly #rooms = new RoomIndex();
   readonly #bus: Bus;
@@ -275,6 +280,10 @@ export class Broker {
       ...(options.presenceLimits?.typingIntervalMs === undefined
         ? {}
         : { intervalMs: options.presenceLimits.typingIntervalMs }),
+    });
+    this.messageChanges = new MessageChanges(this.#chat, {
+      moderation: this.moderation,
+      maxReactionsPerMessage: options.maxReactionsPerMessage ?? 20,
     });
     this.directMessages = new DirectMessages(this.#chat, {
       history: this.#history,
@@ -658,9 +667,9 @@ export class Broker {
    */
   async say(
     member: Member,
-    message: OutgoingMessage & { room: string },
+    message: OutgoingMessage & { room: string; replyTo?: number },
   ): Promise<{ id: number; ts: number; duplicate?: true }> {
-    const { room: name, body, action = false, clientMsgId } = message;
+    const { room: name, body, action = false, clientMsgId, replyTo } = message;
     const room = this.#rooms.joinedBy(member, name);
     const now = this.#now();
     this.moderation.checkVoice(member, room, now);
@@ -672,6 +681,7 @@ export class Broker {
       ts: now,
       action,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      ...(replyTo === undefined ? {} : { replyTo }),
     }));
     const { record } = sent;
     if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
@@ -983,6 +993,11 @@ export class Broker {
         room.committedId = record.id;
         if (record.id > room.lastId) room.lastId = record.id;
         this.#fanOut(room.members, messageEvent(record, { room: room.name, history: false }));
+      },
+      deliverChange: (room, record) => {
+        room.committedId = record.id;
+        if (record.id > room.lastId) room.lastId = record.id;
+        this.#fanOut(room.members, changeEvent(record, { room: room.name, history: false }));
       },
       receive: (envelope) => this.#receive(envelope),
       deliverDm: (record, users) => this.directMessages.deliver(record, users),

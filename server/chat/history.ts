@@ -8,11 +8,11 @@
  */
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
-import { MAX_HISTORY_PAGE, type ResultOf, type RoomMessageEvent } from "../../shared/protocol.ts";
+import { MAX_HISTORY_PAGE, type ResultOf, type TimelineEntry } from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { HistoryLimiter } from "../limits/history_limiter.ts";
-import type { Store } from "../store/store.ts";
-import { dmEvent, messageEvent } from "./message_events.ts";
+import { isChangeRecord, type Store, type TimelineRecord } from "../store/store.ts";
+import { dmEvent, messageEvent, timelineEvent } from "./message_events.ts";
 import { eventBytes, fitEvents } from "./reply_fit.ts";
 import type { Member, Room } from "./room.ts";
 
@@ -24,7 +24,8 @@ export interface HistoryGap {
 
 /** What a join replays: `more` when the client must page for the rest. */
 export interface CatchUp {
-  history: RoomMessageEvent[];
+  /** Messages, and with `since` the changes too (section 21), in id order. */
+  history: TimelineEntry[];
   more: boolean;
   gap?: HistoryGap;
 }
@@ -79,7 +80,7 @@ export class HistoryReader {
     const maxBytes = this.#options.maxReplyBytes - utf8ByteLength(room.topic) -
       this.#options.memberListBytes;
     return await this.#reads.run(member, async () => {
-      const history: RoomMessageEvent[] = [];
+      const history: TimelineEntry[] = [];
       if (since === undefined) {
         if (this.#options.onJoin === 0 || upTo === 0) return { history, more: false };
         const page = await this.#store.history(room.key, {
@@ -117,7 +118,7 @@ export class HistoryReader {
    */
   async #readOn(
     room: Room,
-    options: { after: number; upTo: number; into: RoomMessageEvent[]; maxBytes: number },
+    options: { after: number; upTo: number; into: TimelineEntry[]; maxBytes: number },
   ): Promise<boolean> {
     const { into, upTo, maxBytes } = options;
     let last = options.after;
@@ -126,15 +127,18 @@ export class HistoryReader {
     while (last < upTo) {
       const left = most - into.length;
       if (left <= 0) return true;
-      const page = await this.#store.history(room.key, {
+      // Every timeline entry, changes included (section 21): the client learns of
+      // changes to messages it already has.
+      const page = await this.#store.timeline(room.key, {
         after: last,
         upTo,
         limit: left,
         maxBytes: maxBytes - bytes,
       });
       if (page.length === 0) break;
+      const deleted = await this.#deletedTargets(room, page);
       for (const record of page) {
-        const event = messageEvent(record, { room: room.name, history: true });
+        const event = timelineEvent(record, { room: room.name, deleted });
         bytes += eventBytes(event);
         // The reply must fit in one frame: the client pages for the rest.
         if (bytes > maxBytes) return true;
@@ -145,7 +149,33 @@ export class HistoryReader {
     return false;
   }
 
-  /** A page of `room`'s history (the member is in it), one history read of `member`'s. */
+  /**
+   * The targets of the edits in `page` that are deleted now (their words are
+   * not given again): those deleted later in the page, or before it.
+   */
+  async #deletedTargets(room: Room, page: readonly TimelineRecord[]): Promise<Set<number>> {
+    const deleted = new Set<number>();
+    const inPage = new Map<number, boolean>();
+    for (const record of page) {
+      if (!isChangeRecord(record)) inPage.set(record.id, record.deleted !== undefined);
+      else if (record.change === "delete") deleted.add(record.target);
+    }
+    for (const record of page) {
+      if (!isChangeRecord(record) || record.change !== "edit" || deleted.has(record.target)) {
+        continue;
+      }
+      const known = inPage.get(record.target);
+      const gone = known ?? (await this.#store.messageState(room.key, record.target))?.deleted;
+      if (gone) deleted.add(record.target);
+    }
+    return deleted;
+  }
+
+  /**
+   * A page of `room`'s history (the member is in it), one history read of
+   * `member`'s: with `after`, every timeline entry (a catch-up, section 21);
+   * else messages only, in their current state.
+   */
   async roomPage(
     member: Member,
     room: Room,
@@ -153,6 +183,25 @@ export class HistoryReader {
   ): Promise<ResultOf<"history">> {
     const limit = Math.min(query.limit ?? 50, MAX_HISTORY_PAGE);
     const forward = query.after !== undefined;
+    if (query.after !== undefined) {
+      const after = query.after;
+      return await this.#reads.run(member, async () => {
+        const page = await this.#store.timeline(room.key, {
+          after,
+          upTo: room.committedId,
+          limit: limit + 1,
+          maxBytes: this.#options.maxReplyBytes,
+        });
+        const deleted = await this.#deletedTargets(room, page);
+        const entries = fitEvents(
+          page.slice(0, limit).map((record) => timelineEvent(record, { room: room.name, deleted })),
+          { oldestFirst: true, maxBytes: this.#options.maxReplyBytes },
+        );
+        return entries.length < page.length
+          ? { room: room.name, messages: entries, more: true }
+          : { room: room.name, messages: entries };
+      });
+    }
     // One more than asked: whether it exists says if there is more in that
     // direction. The store stops at the reply's byte budget, so a page of
     // long messages costs one frame's worth of reading, not `limit` messages.

@@ -3,8 +3,19 @@
  *
  * @module
  */
-import type { DirectMessageEvent, RoomMessageEvent } from "../../shared/protocol.ts";
-import type { DmRecord, MessageRecord } from "../store/store.ts";
+import type {
+  DirectMessageEvent,
+  MessageChangeEvent,
+  RoomMessageEvent,
+  TimelineEntry,
+} from "../../shared/protocol.ts";
+import {
+  type ChangeRecord,
+  type DmRecord,
+  isChangeRecord,
+  type MessageRecord,
+  type TimelineRecord,
+} from "../store/store.ts";
 
 /**
  * A room message as a `message` event; `history` marks one read back from the store.
@@ -32,7 +43,86 @@ export function messageEvent(
   };
   if (record.action) event.action = true;
   if (options.history) event.history = true;
+  // Section 21: the reply, live and in history; the current state, from history only.
+  if (record.replyTo !== undefined) event.replyTo = record.replyTo;
+  if (options.history) {
+    if (record.deleted !== undefined) {
+      event.body = "";
+      event.deleted = { by: record.deleted.by, ts: record.deleted.ts };
+    } else {
+      if (record.edited !== undefined) event.edited = record.edited;
+      if (record.reactions !== undefined && record.reactions.length > 0) {
+        event.reactions = record.reactions.map(({ emoji, count, users }) => ({
+          emoji,
+          count,
+          users: [...users],
+        }));
+      }
+    }
+  }
   return event;
+}
+
+/**
+ * A message change as its event (section 21); `history` marks one read back
+ * from the store, and `targetDeleted` says its target was deleted since (an
+ * edit's words are then not given again).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { changeEvent } from "./message_events.ts";
+ * const record = { room: "dev", id: 9, change: "edit", target: 7, from: "ann", text: "hi!", ts: 2 } as const;
+ * assert.deepEqual(changeEvent(record, { room: "Dev", history: false }), {
+ *   type: "edit", room: "Dev", id: 9, target: 7, from: "ann", body: "hi!", ts: 2,
+ * });
+ * ```
+ */
+export function changeEvent(
+  record: ChangeRecord,
+  options: { room: string; history: boolean; targetDeleted?: boolean },
+): MessageChangeEvent {
+  const { id, target, from, ts } = record;
+  const room = options.room;
+  let event: MessageChangeEvent;
+  switch (record.change) {
+    case "edit":
+      event = {
+        type: "edit",
+        room,
+        id,
+        target,
+        from,
+        body: options.targetDeleted ? "" : record.text,
+        ts,
+      };
+      break;
+    case "delete":
+      event = { type: "delete", room, id, target, by: from, ts };
+      break;
+    case "react":
+    case "unreact":
+      event = { type: record.change, room, id, target, from, emoji: record.text, ts };
+      break;
+  }
+  if (options.history) event.history = true;
+  return event;
+}
+
+/**
+ * A timeline entry read back from the store as its history item: a message
+ * in its current state, or a change (section 21).
+ */
+export function timelineEvent(
+  record: TimelineRecord,
+  options: { room: string; deleted: ReadonlySet<number> },
+): TimelineEntry {
+  if (!isChangeRecord(record)) return messageEvent(record, { room: options.room, history: true });
+  return changeEvent(record, {
+    room: options.room,
+    history: true,
+    targetDeleted: options.deleted.has(record.target),
+  });
 }
 
 /** A direct message as a `dm` event; `history` marks one read back from the store. */

@@ -49,13 +49,42 @@ export function awayBytes(name: string, message: string | undefined): number {
   return message === undefined ? 0 : utf8ByteLength(name) + utf8ByteLength(message) + 24;
 }
 
-/** An upper bound of an event's encoded size, in bytes. */
+/**
+ * An upper bound of an event's encoded size, in bytes: a fixed part for the
+ * usual fields, plus every string, and nested fields (a message's
+ * `deleted` and `reactions` in history, section 21) with their names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eventBytes } from "./reply_fit.ts";
+ * const plain = { type: "message", room: "r", from: "a", body: "hi", id: 1, ts: 1 } as const;
+ * const reacted = { ...plain, reactions: [{ emoji: "👍", count: 2, users: ["bob", "eve"] }] };
+ * assert.ok(eventBytes(reacted) > eventBytes(plain) + 20);
+ * ```
+ */
 export function eventBytes(event: ChatEvent): number {
   let bytes = 96;
-  for (const value of Object.values(event)) {
+  for (const [key, value] of Object.entries(event)) {
     if (typeof value === "string") bytes += utf8ByteLength(value);
+    else if (typeof value === "object" && value !== null) bytes += key.length + nestedBytes(value);
+    // id and ts are in the fixed part; replyTo, edited, target are not.
+    else if (typeof value === "number" && key !== "id" && key !== "ts") bytes += key.length + 10;
   }
   return bytes;
+}
+
+/** An upper bound of a nested value's MessagePack size: headers, names, numbers and strings. */
+function nestedBytes(value: unknown): number {
+  if (typeof value === "string") return utf8ByteLength(value) + 5;
+  if (typeof value === "number") return 9;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + nestedBytes(item), 5);
+  if (typeof value === "object" && value !== null) {
+    let bytes = 5;
+    for (const [key, item] of Object.entries(value)) bytes += key.length + 1 + nestedBytes(item);
+    return bytes;
+  }
+  return 1;
 }
 
 /**

@@ -12,7 +12,9 @@ import { ChatError } from "../../shared/errors.ts";
 import type { ChatEvent } from "../../shared/protocol.ts";
 import type { CommitObserver } from "../store/group_commit.ts";
 import type { Member, Room } from "../chat/room.ts";
+import type { ChangeDraft, ChangeOutcome, ChangeRules } from "../chat/message_change_rules.ts";
 import type {
+  ChangeRecord,
   DmRecord,
   GrantKind,
   GrantRecord,
@@ -94,6 +96,8 @@ export interface BusNode {
   room(key: string): Room | undefined;
   /** Delivers a committed message to this instance's members of its room; called in id order. */
   deliverMessage(room: Room, record: MessageRecord): void;
+  /** Delivers a committed message change (section 21) like a message: in id order with them. */
+  deliverChange(room: Room, record: ChangeRecord): void;
   /** Applies an envelope from any instance (this one included): effects, then delivery. */
   receive(envelope: Envelope): void;
   /** Delivers a DM to this instance's sessions of its sender and recipient (by name key). */
@@ -147,9 +151,20 @@ export interface Bus {
    * delivered to this instance's members. A draft with a `clientMsgId` its
    * sender already sent to the room (within the window) is not sent again:
    * it resolves with that message as a duplicate, or rejects with
-   * `msg_id_conflict` when the body or action differ.
+   * `msg_id_conflict` when the body or action differ. A `replyTo` that is
+   * not a message of the room is refused (`no_such_message`, section 21).
    */
   sendMessage(room: Room, draft: MessageDraft): Promise<SentMessage>;
+  /**
+   * Checks a message change (section 21) against its target as it is now,
+   * in turn with the room's messages (exists? deleted? the maker's own, or
+   * `rules.moderator` for a deletion? reacted so already? too many emoji?)
+   * and, when it changes something, gives it the room's next id, commits
+   * it and delivers it as {@linkcode Bus.sendMessage} does a message, in id
+   * order with them. Rejects with the refusal (`no_such_message`,
+   * `forbidden`, `too_many_reactions`, `storage`).
+   */
+  sendChange(room: Room, draft: ChangeDraft, rules: ChangeRules): Promise<ChangeOutcome>;
   /**
    * Gives `draft` the next DM id, commits it and delivers it on other
    * instances; this instance delivers its own sessions itself. `online`: the

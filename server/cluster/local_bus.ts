@@ -8,12 +8,30 @@
 import { nameKey } from "../../shared/validation.ts";
 import type { Room } from "../chat/room.ts";
 import type {
+  ChangeRecord,
   ClientMsgQuery,
   DmRecord,
   MessageRecord,
+  MessageState,
   MsgIdWindow,
   Store,
 } from "../store/store.ts";
+import {
+  applyToState,
+  type ChangeDraft,
+  type ChangeOutcome,
+  changeRefusal,
+  type ChangeRules,
+  ChangeStatus,
+  checkChange,
+  isAuthorKey,
+} from "../chat/message_change_rules.ts";
+import { ChatError } from "../../shared/errors.ts";
+
+/** The key of a message's state in {@linkcode LocalBus}'s pending changes. */
+function stateKey(room: Room, id: number): string {
+  return `${room.key}\u0000${id}`;
+}
 import {
   type Bus,
   type BusNode,
@@ -32,7 +50,7 @@ export interface LocalBusOptions {
    * Where earlier messages are looked up by client message id; without it,
    * only a retry while the first send is still in flight is recognised.
    */
-  store?: Pick<Store, "messageByClientMsgId" | "dmByClientMsgId">;
+  store?: Pick<Store, "messageByClientMsgId" | "dmByClientMsgId" | "messageState">;
   /** How long and how many client message ids are remembered; none are by default. */
   msgIdWindow?: MsgIdWindow;
 }
@@ -67,6 +85,10 @@ export class LocalBus implements Bus {
   // Sends under a client message id that are not committed yet, by sender,
   // target and id: a retry meanwhile gets their outcome.
   readonly #inFlight = new Map<string, Promise<Sendable>>();
+  // Message changes (section 21): the state of each message with changes
+  // not committed yet, as the store has it plus those changes, so the next
+  // change is checked against it without waiting for their commits.
+  readonly #states = new Map<string, { state: MessageState; pending: number }>();
 
   constructor(options: LocalBusOptions = {}) {
     this.#dmLastId = options.lastDmId ?? 0;
@@ -92,6 +114,7 @@ export class LocalBus implements Bus {
         ts: draft.ts,
         action: draft.action,
         ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        ...(draft.replyTo === undefined ? {} : { replyTo: draft.replyTo }),
       };
       await node.commit({ kind: "message", record });
       // Commits resolve in order, so delivery follows id order.
@@ -99,15 +122,90 @@ export class LocalBus implements Bus {
       return record;
     };
     const line = `room:${room.key}`;
-    if (clientMsgId === undefined && !this.#lookups.has(line)) {
+    const replyTo = draft.replyTo;
+    if (clientMsgId === undefined && replyTo === undefined && !this.#lookups.has(line)) {
       return { record: await post(), duplicate: false };
     }
     const sender = nameKey(draft.from);
     return await this.#send(line, draft, post, {
+      // Section 21: a reply answers a message of the room, stored (or being changed).
+      check: replyTo === undefined ? undefined : async () => {
+        if (
+          replyTo > room.committedId ||
+          (!this.#states.has(stateKey(room, replyTo)) &&
+            await this.#store?.messageState(room.key, replyTo) === undefined)
+        ) {
+          throw new ChatError(
+            "no_such_message",
+            `Cannot reply to message ${replyTo}: there is no such message in #${room.name}`,
+          );
+        }
+      },
       scope: clientMsgId === undefined ? undefined : `${sender}:r:${room.key}:${clientMsgId}`,
       find: (query) => this.#store?.messageByClientMsgId(room.key, query),
       query: clientMsgId === undefined ? undefined : this.#query(sender, clientMsgId, draft.ts),
     });
+  }
+
+  async sendChange(
+    room: Room,
+    draft: ChangeDraft,
+    rules: ChangeRules,
+  ): Promise<ChangeOutcome> {
+    const node = this.#started();
+    const store = this.#store;
+    if (store === undefined) throw new Error("LocalBus needs a store for message changes");
+    // On the room's line: each change is checked (its state read included)
+    // after those before it, and takes its id in turn with the messages;
+    // commits are not waited for.
+    const line = `room:${room.key}`;
+    const previous = this.#lookups.get(line);
+    const { promise: turn, resolve: done } = Promise.withResolvers<void>();
+    const tail = previous === undefined ? turn : previous.then(() => turn);
+    this.#lookups.set(line, tail);
+    void tail.then(() => {
+      if (this.#lookups.get(line) === tail) this.#lookups.delete(line);
+    });
+    const key = stateKey(room, draft.target);
+    let entry: { state: MessageState; pending: number } | undefined;
+    let record: ChangeRecord;
+    let committing: Promise<void>;
+    try {
+      await previous;
+      entry = this.#states.get(key);
+      if (entry === undefined) {
+        // Ids above the last committed are not messages yet (or never were).
+        const state = draft.target > room.committedId
+          ? undefined
+          : await store.messageState(room.key, draft.target);
+        if (state === undefined) throw changeRefusal(ChangeStatus.noSuchMessage, draft, rules);
+        entry = { state, pending: 0 };
+      }
+      const author = isAuthorKey(entry.state.from, draft.user ?? "");
+      const status = checkChange(entry.state, draft, { ...rules, author });
+      if (status === ChangeStatus.unchanged) return { unchanged: true, ts: draft.ts };
+      if (status !== ChangeStatus.applied) throw changeRefusal(status, draft, rules);
+      record = { ...draft, id: ++room.lastId };
+      applyToState(entry.state, record);
+      entry.pending++;
+      this.#states.set(key, entry);
+      committing = node.commit({ kind: "change", record });
+    } finally {
+      done();
+    }
+    const held = entry;
+    try {
+      await committing;
+    } catch (error) {
+      // The store has what was committed: read it again next time.
+      if (this.#states.get(key) === held) this.#states.delete(key);
+      throw error;
+    } finally {
+      if (--held.pending === 0 && this.#states.get(key) === held) this.#states.delete(key);
+    }
+    // Commits resolve in order, so delivery follows id order, messages included.
+    node.deliverChange(room, record);
+    return { record };
   }
 
   async sendDm(
@@ -147,6 +245,8 @@ export class LocalBus implements Bus {
     draft: Sendable & { clientMsgId?: string },
     post: () => Promise<T>,
     lookup: {
+      /** Refuses the send (after those before it on the line, before any retry lookup). */
+      check?: (() => Promise<void>) | undefined;
       scope: string | undefined;
       query: ClientMsgQuery | undefined;
       find: (query: ClientMsgQuery) => Promise<T | undefined> | undefined;
@@ -162,6 +262,7 @@ export class LocalBus implements Bus {
     let posting: Promise<T>;
     try {
       await previous;
+      await lookup.check?.();
       const { scope, query } = lookup;
       if (scope !== undefined && query !== undefined) {
         const inFlight = this.#inFlight.get(scope) as Promise<T> | undefined;

@@ -17,6 +17,13 @@ import type { Member, Room } from "../chat/room.ts";
 import { dmPairKey, type RedisStore, toRoomRecord } from "../store/redis_store.ts";
 import type { DmRecord, RoomRecord } from "../store/store.ts";
 import {
+  type ChangeDraft,
+  type ChangeOutcome,
+  changeRefusal,
+  type ChangeRules,
+  ChangeStatus,
+} from "../chat/message_change_rules.ts";
+import {
   type Bus,
   type BusNode,
   type DmDraft,
@@ -61,9 +68,11 @@ export interface RedisClusterOptions {
 }
 
 interface SendItem {
-  kind: "message" | "dm";
+  kind: "message" | "dm" | "change";
   room?: Room;
   message?: MessageDraft;
+  /** A message change (section 21) and the rules it is checked with. */
+  change?: { draft: ChangeDraft; rules: ChangeRules };
   dm?: { draft: DmDraft; from: string; to: string };
   token?: string;
   applied?: Promise<void>;
@@ -80,6 +89,10 @@ interface SendItem {
 const SENT = 0;
 const DUPLICATE = 1;
 const CONFLICT = 2;
+// A reply to what is not a message of the room (section 21).
+const NO_SUCH_MESSAGE = 3;
+// What SEND says of a message change: 10 + the status of check_change (ChangeStatus).
+const CHANGE_STATUS_BASE = 10;
 
 interface DmPayload {
   o: string;
@@ -174,6 +187,12 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     await this.#sends.add(item);
     const id = item.id!;
     if (item.status === CONFLICT) throw msgIdConflict(draft.clientMsgId ?? "");
+    if (item.status === NO_SUCH_MESSAGE) {
+      throw new ChatError(
+        "no_such_message",
+        `Cannot reply to message ${draft.replyTo}: there is no such message in #${room.name}`,
+      );
+    }
     // A retry: the first send delivered it already.
     if (item.status === DUPLICATE) {
       return { record: { ...draft, id, ts: item.ts! }, duplicate: true };
@@ -193,6 +212,40 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       clearTimeout(timer);
     }
     return { record: { ...draft, id }, duplicate: false };
+  }
+
+  async sendChange(
+    room: Room,
+    draft: ChangeDraft,
+    rules: ChangeRules,
+  ): Promise<ChangeOutcome> {
+    const item: SendItem = { kind: "change", room, change: { draft, rules } };
+    await this.#sends.add(item);
+    const status = (item.status! - CHANGE_STATUS_BASE) as ChangeStatus;
+    if (status === ChangeStatus.unchanged) return { unchanged: true, ts: draft.ts };
+    if (status !== ChangeStatus.applied) throw changeRefusal(status, draft, rules);
+    const id = item.id!;
+    await this.#delivered(room, id, item.applied);
+    return { record: { ...draft, id } };
+  }
+
+  /**
+   * Waits until this instance's feed of `room` has delivered `id` (after
+   * anything before it), reading history if the channel lost it; bounded by
+   * the command timeout.
+   */
+  async #delivered(room: Room, id: number, applied: Promise<void> | undefined): Promise<void> {
+    if (room.committedId < id && applied !== undefined) await applied;
+    const feed = this.#feeds.get(room.key);
+    if (room.committedId < id && feed !== undefined) {
+      feed.check(id);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        feed.reached(id),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, this.#redis.commandTimeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
   }
 
   async sendDm(
@@ -235,8 +288,9 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     const feed = new RoomFeed(room, {
       node: this.#started(),
       // Pages of at most about a MiB: a room of long messages is caught up in several.
+      // Every timeline entry: messages and their changes (section 21).
       history: (key, after, upTo) =>
-        this.#store.history(key, {
+        this.#store.timeline(key, {
           after,
           upTo,
           limit: Math.min(500, upTo - after),
@@ -588,14 +642,28 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
       r: [...groups].map(([room, { token, items }]) => [
         room,
         token,
-        items.map(({ message }) => [
-          message!.from,
-          message!.body,
-          String(message!.ts),
-          message!.action ? "1" : "",
-          nameKey(message!.from),
-          keyed ? message!.clientMsgId ?? "" : "",
-        ]),
+        items.map(({ message, change }) =>
+          change === undefined
+            ? [
+              message!.from,
+              message!.body,
+              String(message!.ts),
+              message!.action ? "1" : "",
+              nameKey(message!.from),
+              keyed ? message!.clientMsgId ?? "" : "",
+              message!.replyTo ?? 0,
+            ]
+            : {
+              k: change.draft.change,
+              g: change.draft.target,
+              f: change.draft.from,
+              u: change.draft.user ?? "",
+              x: change.draft.text,
+              t: String(change.draft.ts),
+              n: change.rules.maxReactions,
+              o: change.rules.moderator ? 1 : 0,
+            }
+        ),
       ]),
       d: dms.map(({ dm }) => {
         const { draft, from, to } = dm!;
@@ -636,8 +704,12 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
         item.status = out[at++]!;
         item.ts = out[at++]!;
       }
-      // Only retries: nothing was published, so nothing will be applied.
-      if (items.every((item) => item.status !== SENT)) this.#tokens.get(token)?.();
+      // Only retries and refused changes: nothing was published, so nothing will be applied.
+      const published = (item: SendItem) =>
+        item.kind === "change"
+          ? item.status === CHANGE_STATUS_BASE + ChangeStatus.applied
+          : item.status === SENT;
+      if (!items.some(published)) this.#tokens.get(token)?.();
     }
     for (const item of dms) {
       item.id = out[at++]!;

@@ -45,6 +45,19 @@ export class RedisKeys {
     return `${this.prefix}log:${room}`;
   }
 
+  /**
+   * Stream of a room's message changes (section 21); entry ids are `<change id>-0`,
+   * from the room's sequence like the messages'.
+   */
+  changes(room: string): string {
+    return `${this.prefix}chg:${room}`;
+  }
+
+  /** Hash: message id → its current state (JSON: edit, deletion, reactions), for one room. */
+  messageStates(room: string): string {
+    return `${this.prefix}mst:${room}`;
+  }
+
   /** Hash: `user:kind` → grant (JSON), for one room. */
   grants(room: string): string {
     return `${this.prefix}grants:${room}`;

@@ -159,8 +159,103 @@ local function raise(key, field, value)
   local current = tonumber(redis.call('HGET', key, field) or '0')
   if value > current then redis.call('HSET', key, field, value) end
 end
-local function store_message(room, id, from, body, ts, action)
-  redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
+-- reply: the id it answers (0 or nil: none); sender: the sender's key, which
+-- message changes check authorship by (section 21).
+local function store_message(room, id, from, body, ts, action, reply, sender)
+  local entry = {'f', from, 'b', body, 't', ts, 'a', action}
+  if sender and sender ~= '' then
+    entry[#entry + 1] = 's'
+    entry[#entry + 1] = sender
+  end
+  if reply and tonumber(reply) and tonumber(reply) > 0 then
+    entry[#entry + 1] = 'r'
+    entry[#entry + 1] = reply
+  end
+  redis.call('XADD', p .. 'log:' .. room, id .. '-0', unpack(entry))
+end
+-- Message changes (section 21). A change c: {k = kind, g = target id, f = who (nick),
+-- u = user key, x = text (edit) or emoji, t = ts, n = most emoji per message,
+-- o = 1 when its maker may delete others' messages}.
+-- Its entry goes to the stream chg:<room>; the message's current state is a JSON
+-- hash field mst:<room> <id>: {e = edit ts, b = edited body, d = {by, ts}, r = [[emoji,
+-- [[user key, nick]...]]...]} (emoji in the order first given, users earliest first).
+local function message_exists(room, id)
+  return #redis.call('XRANGE', p .. 'log:' .. room, id .. '-0', id .. '-0') > 0
+end
+-- Whether user (a key) wrote message id of room: its sender key, or for a
+-- message stored before keys were (no 's'), its nickname as sent.
+local function message_by(room, id, user, nick)
+  local e = redis.call('XRANGE', p .. 'log:' .. room, id .. '-0', id .. '-0')[1]
+  if not e then return false end
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  if f.s then return f.s == user end
+  return f.f == nick
+end
+local function message_state(room, id)
+  local j = redis.call('HGET', p .. 'mst:' .. room, id)
+  if j then return cjson.decode(j) end
+  return {}
+end
+-- 0 to apply, 1 no such message, 2 deleted, 3 changes nothing, 4 one emoji too many,
+-- 5 not the author's (an edit; a deletion without the right).
+local function check_change(room, c)
+  if not message_exists(room, c.g) then return 1 end
+  local s = message_state(room, c.g)
+  if s.d then return 2 end
+  if c.k == 'edit' or (c.k == 'delete' and c.o ~= 1) then
+    if not message_by(room, c.g, c.u, c.f) then return 5 end
+    return 0
+  end
+  if c.k ~= 'react' and c.k ~= 'unreact' then return 0 end
+  local found, kinds, has = nil, 0, false
+  for _, r in ipairs(s.r or {}) do
+    kinds = kinds + 1
+    if r[1] == c.x then found = r end
+  end
+  if found then
+    for _, u in ipairs(found[2]) do if u[1] == c.u then has = true end end
+  end
+  if c.k == 'react' then
+    if has then return 3 end
+    if not found and kinds >= c.n then return 4 end
+    return 0
+  end
+  if has then return 0 end
+  return 3
+end
+local function apply_change(room, id, c)
+  redis.call('XADD', p .. 'chg:' .. room, id .. '-0', 'k', c.k, 'g', c.g, 'f', c.f, 'x', c.x,
+    't', c.t)
+  local s = message_state(room, c.g)
+  if c.k == 'edit' then
+    s.e = tonumber(c.t)
+    s.b = c.x
+  elseif c.k == 'delete' then
+    s = {d = {by = c.f, ts = tonumber(c.t)}}
+  elseif c.k == 'react' then
+    s.r = s.r or {}
+    local found = nil
+    for _, r in ipairs(s.r) do if r[1] == c.x then found = r end end
+    if not found then
+      found = {c.x, {}}
+      s.r[#s.r + 1] = found
+    end
+    found[2][#found[2] + 1] = {c.u, c.f}
+  elseif c.k == 'unreact' then
+    local kept = {}
+    for _, r in ipairs(s.r or {}) do
+      if r[1] == c.x then
+        local users = {}
+        for _, u in ipairs(r[2]) do if u[1] ~= c.u then users[#users + 1] = u end end
+        if #users > 0 then kept[#kept + 1] = {r[1], users} end
+      else
+        kept[#kept + 1] = r
+      end
+    end
+    s.r = kept
+  end
+  redis.call('HSET', p .. 'mst:' .. room, c.g, cjson.encode(s))
 end
 -- Client message ids of a sender: msgid:<sender> maps 'r:<room>:<id>' or
 -- 'd:<peer>:<id>' to 'message-id ts' (and '#' to the sender's count so far),
@@ -225,7 +320,7 @@ function script(body: string): RedisScript {
 
 /**
  * Sends a batch of room messages and DMs. ARGV: prefix, origin instance,
- * JSON `{r: [[room, token, [[from, body, ts, action, sender, clientMsgId]...]]...],
+ * JSON `{r: [[room, token, [[from, body, ts, action, sender, clientMsgId, replyTo]...]]...],
  * d: [dm...], w: {ms, n}}`; clientMsgId is '' for none, and a DM carries
  * one too. A message whose sender already sent one under its client message
  * id within the window `w` (see remember_msg_id) is not stored again: it is
@@ -233,9 +328,14 @@ function script(body: string): RedisScript {
  * new messages get the next ids, go to its stream and are published on its
  * channel as one payload (none when all were retries); each new DM gets the
  * next DM id, is stored, and published on the shared channel. Returns, per
- * message, its id, status (0 new, 1 duplicate, 2 conflict) and ts (the
+ * message, its id, status (0 new, 1 duplicate, 2 conflict, 3 a reply to no
+ * message of the room) and ts (the
  * first message's for a retry); per DM the same, then whether its recipient
- * was online.
+ * was online. A room's items may also be message changes (section 21), JSON
+ * objects `{k, g, f, u, x, t, n}` (see check_change): each is checked
+ * against its target's state and, unless refused or changing nothing, gets
+ * the room's next id in its place among the messages and is published in
+ * the same payload's `c`; its status is 10 + check_change's (10: applied).
  */
 export const SEND = script(`
 local origin = ARGV[2]
@@ -250,7 +350,20 @@ end
 for _, group in ipairs(batch.r) do
   local room, token, messages = group[1], group[2], group[3]
   local published = {}
+  local changed = {}
   for _, m in ipairs(messages) do
+    if m.k then
+      -- A message change (section 21): checked here, atomically with its id.
+      local status = check_change(room, m)
+      if status == 0 then
+        local id = redis.call('HINCRBY', p .. 'seq', room, 1)
+        apply_change(room, id, m)
+        changed[#changed + 1] = {id, m.k, m.g, m.f, m.x, m.t}
+        emit(id, 10, tonumber(m.t))
+      else
+        emit(0, 10 + status, tonumber(m.t))
+      end
+    else
     local sender, key, ts = m[5], m[6], tonumber(m[3])
     local member = 'r:' .. room .. ':' .. key
     local earlier = key ~= '' and recall_msg_id(sender, member, ts, w)
@@ -259,18 +372,24 @@ for _, group in ipairs(batch.r) do
       emit(earlier, 1, fields[2])
     elseif fields then
       emit(earlier, 2, fields[2])
+    elseif tonumber(m[7]) and tonumber(m[7]) > 0 and not message_exists(room, tonumber(m[7])) then
+      -- A reply to what is not a message of the room (section 21).
+      emit(0, 3, ts)
     else
       local id = redis.call('HINCRBY', p .. 'seq', room, 1)
-      store_message(room, id, m[1], m[2], m[3], m[4])
+      store_message(room, id, m[1], m[2], m[3], m[4], m[7], sender)
       if key ~= '' then remember_msg_id(sender, member, id, ts, w) end
-      published[#published + 1] = {id, m[1], m[2], m[3], m[4]}
+      published[#published + 1] = {id, m[1], m[2], m[3], m[4], tonumber(m[7]) or 0}
       emit(id, 0, ts)
     end
+    end
   end
-  -- Nothing new (every one a retry): nothing to publish.
-  if #published > 0 then
-    redis.call('PUBLISH', p .. 'ch:room:' .. room,
-      cjson.encode({o = origin, k = token, m = published}))
+  -- Nothing new (every one a retry or refused): nothing to publish.
+  if #published > 0 or #changed > 0 then
+    local payload = {o = origin, k = token}
+    if #published > 0 then payload.m = published end
+    if #changed > 0 then payload.c = changed end
+    redis.call('PUBLISH', p .. 'ch:room:' .. room, cjson.encode(payload))
   end
 end
 for _, d in ipairs(batch.d) do
@@ -364,7 +483,8 @@ for _, room in ipairs(rooms) do
   if j and redis.call('HLEN', p .. 'members:' .. room) == 0 and not account_owned(j) then
     redis.call('HDEL', p .. 'rooms', room)
     redis.call('HDEL', p .. 'seq', room)
-    redis.call('DEL', p .. 'grants:' .. room, p .. 'log:' .. room, p .. 'msess:' .. room)
+    redis.call('DEL', p .. 'grants:' .. room, p .. 'log:' .. room, p .. 'msess:' .. room,
+      p .. 'chg:' .. room, p .. 'mst:' .. room)
     redis.call('SREM', p .. 'grantrooms', room)
     redis.call('PUBLISH', p .. 'ch:all',
       cjson.encode({o = ARGV[2], fx = {{kind = 'deleted', room = room}}}))
@@ -694,11 +814,15 @@ for _, w in ipairs(writes) do
   local k = w.kind
   if k == 'message' then
     local r = w.record
-    store_message(r.room, r.id, r.from, r.body, r.ts, r.action)
+    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.replyTo, r.senderKey)
     raise(p .. 'seq', r.room, r.id)
     if w.sender then
       remember_msg_id(w.sender, 'r:' .. r.room .. ':' .. w.clientMsgId, r.id, tonumber(r.ts), win)
     end
+  elseif k == 'change' then
+    -- Section 21: checked by the broker's bus before it was written.
+    apply_change(w.room, w.id, w)
+    raise(p .. 'seq', w.room, w.id)
   elseif k == 'dm' then
     store_dm(w.id, w, w.delivered)
     if w.clientMsgId ~= '' then
@@ -712,7 +836,8 @@ for _, w in ipairs(writes) do
   elseif k == 'deleteRoom' then
     redis.call('HDEL', p .. 'rooms', w.room)
     redis.call('HDEL', p .. 'seq', w.room)
-    redis.call('DEL', p .. 'grants:' .. w.room, p .. 'log:' .. w.room)
+    redis.call('DEL', p .. 'grants:' .. w.room, p .. 'log:' .. w.room, p .. 'chg:' .. w.room,
+      p .. 'mst:' .. w.room)
     redis.call('ZREM', p .. 'emptyrooms', w.room)
     redis.call('SREM', p .. 'grantrooms', w.room)
   elseif k == 'grant' then

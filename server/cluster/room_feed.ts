@@ -8,11 +8,37 @@
  */
 import type { ChatEvent } from "../../shared/protocol.ts";
 import type { Room } from "../chat/room.ts";
-import type { MessageRecord } from "../store/store.ts";
+import {
+  type ChangeKind,
+  type ChangeRecord,
+  isChangeRecord,
+  type MessageRecord,
+  type TimelineRecord,
+} from "../store/store.ts";
 import type { Audience, BusNode } from "./cluster.ts";
 
-/** A room message as published: id, from, body, ts, action ("1" or ""). */
-export type PublishedMessage = [id: number, from: string, body: string, ts: string, action: string];
+/**
+ * A room message as published: id, from, body, ts, action ("1" or ""), and
+ * the id it replies to (0: none; section 21).
+ */
+export type PublishedMessage = [
+  id: number,
+  from: string,
+  body: string,
+  ts: string,
+  action: string,
+  replyTo?: number,
+];
+
+/** A message change as published (section 21): its id, kind, target, who, text or emoji, ts. */
+export type PublishedChange = [
+  id: number,
+  change: ChangeKind,
+  target: number,
+  from: string,
+  text: string,
+  ts: string,
+];
 
 /** What arrives on a room's channel. */
 export interface RoomPayload {
@@ -22,6 +48,8 @@ export interface RoomPayload {
   k?: string;
   /** Messages, in id order. */
   m?: PublishedMessage[];
+  /** Message changes (section 21), in id order; with `m`, in one id order together. */
+  c?: PublishedChange[];
   to?: Audience;
   event?: ChatEvent;
 }
@@ -29,8 +57,8 @@ export interface RoomPayload {
 /** What a feed needs from its cluster. */
 export interface RoomFeedContext {
   readonly node: BusNode;
-  /** Messages of `room` with ids after `after`, up to `upTo`, oldest first. */
-  history(room: string, after: number, upTo: number): Promise<MessageRecord[]>;
+  /** Timeline entries of `room` (messages, changes) with ids after `after`, up to `upTo`, oldest first. */
+  history(room: string, after: number, upTo: number): Promise<TimelineRecord[]>;
   /** Called once a payload carrying token `k` has been delivered here. */
   applied(token: string): void;
   /** Reports a failure that cost this instance messages. */
@@ -122,18 +150,11 @@ export class RoomFeed {
           await this.#fill(item.fillTo);
           continue;
         }
-        if (item.m !== undefined) {
-          for (const [id, from, body, ts, action] of item.m) {
-            if (id <= this.room.committedId) continue;
-            if (id > this.room.committedId + 1) await this.#fill(id - 1);
-            this.#context.node.deliverMessage(this.room, {
-              room: this.room.key,
-              id,
-              from,
-              body,
-              ts: Number(ts),
-              action: action === "1",
-            });
+        if (item.m !== undefined || item.c !== undefined) {
+          for (const record of this.#entries(item)) {
+            if (record.id <= this.room.committedId) continue;
+            if (record.id > this.room.committedId + 1) await this.#fill(record.id - 1);
+            this.#deliver(record);
           }
         } else if (item.event !== undefined) {
           this.#context.node.receive(item);
@@ -145,6 +166,35 @@ export class RoomFeed {
       this.#draining = false;
       this.#wake();
     }
+  }
+
+  /** The messages and changes of a payload, in one id order. */
+  #entries(payload: RoomPayload): TimelineRecord[] {
+    const room = this.room.key;
+    const entries: TimelineRecord[] = [];
+    for (const [id, from, body, ts, action, replyTo] of payload.m ?? []) {
+      const message: MessageRecord = {
+        room,
+        id,
+        from,
+        body,
+        ts: Number(ts),
+        action: action === "1",
+      };
+      if (replyTo !== undefined && replyTo > 0) message.replyTo = replyTo;
+      entries.push(message);
+    }
+    for (const [id, change, target, from, text, ts] of payload.c ?? []) {
+      const record: ChangeRecord = { room, id, change, target, from, text, ts: Number(ts) };
+      entries.push(record);
+    }
+    if (payload.c !== undefined && payload.m !== undefined) entries.sort((a, b) => a.id - b.id);
+    return entries;
+  }
+
+  #deliver(record: TimelineRecord): void {
+    if (isChangeRecord(record)) this.#context.node.deliverChange(this.room, record);
+    else this.#context.node.deliverMessage(this.room, record);
   }
 
   /** Delivers what history holds after the last id delivered, up to `upTo`. */
@@ -160,7 +210,7 @@ export class RoomFeed {
         const page = await this.#context.history(room.key, room.committedId, upTo);
         if (page.length === 0) break;
         for (const record of page) {
-          if (record.id > room.committedId) this.#context.node.deliverMessage(room, record);
+          if (record.id > room.committedId) this.#deliver(record);
         }
       }
     } catch (error) {

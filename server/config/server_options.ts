@@ -160,6 +160,8 @@ export interface ServerOptions {
   awayChangesPerMinute: number;
   /** Least time between two typing relays of one user to one conversation, in ms. */
   typingIntervalMs: number;
+  /** Most distinct emoji one room message may carry as reactions (docs/protocol.md section 21). */
+  maxReactionsPerMessage: number;
   /** How long a room no account owns is kept once empty (with its history), in ms; 0: not at all. */
   guestRoomTtlMs: number;
   /** Rooms one client address (IPv6: a /64) may create per hour. */
@@ -284,6 +286,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxAwayLength: 200,
   awayChangesPerMinute: 6,
   typingIntervalMs: 3000,
+  maxReactionsPerMessage: 20,
   guestRoomTtlMs: 60 * 60_000,
   maxRoomCreationsPerIp: 20,
   maxRegistrationsPerIp: 10,

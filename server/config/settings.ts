@@ -453,6 +453,17 @@ export const SETTINGS: SettingsSchema = {
     type: count(1),
     default: D.maxRoomsPerUser,
   },
+  maxReactionsPerMessage: {
+    group: "limits",
+    flag: "max-reactions-per-message",
+    arg: "N",
+    help: "distinct emoji one message may carry as reactions",
+    details: "A react with one more distinct emoji is refused with too_many_reactions; " +
+      "reacting with an emoji the message already has is not limited by it " +
+      "(docs/protocol.md section 21).",
+    type: count(1),
+    default: D.maxReactionsPerMessage,
+  },
   maxRoomsPerAccount: {
     group: "limits",
     flag: "max-rooms-per-account",

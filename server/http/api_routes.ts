@@ -60,6 +60,14 @@ function intParam(url: URL, name: string): number | undefined {
   return Number(text);
 }
 
+/** A message id in a path (section 21): digits, else `bad_request`. */
+function messageId(text: string | undefined): number {
+  if (text === undefined || !/^\d{1,15}$/.test(text)) {
+    throw new ChatError("bad_request", "A message id in the path must be a whole number >= 1");
+  }
+  return Number(text);
+}
+
 /** The cursor of a list route: `?after=NAME&limit=N`, as the chat request takes them. */
 function listParams(url: URL): Record<string, unknown> {
   const after = url.searchParams.get("after");
@@ -217,12 +225,78 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
       "/api/v1/rooms/{room}/messages",
       authorized(async (request, { apiKey, params }) => {
         const say = parse("say", {
-          ...fields(await body(request), ["body", "action"]),
+          ...fields(await body(request), ["body", "action", "replyTo"]),
           room: params.room,
         }, maxBodyLength);
         const bot = await bots.inRoom(apiKey, say.room);
         const sent = await broker.say(bot, say);
         return Response.json({ room: say.room, from: bot.nick, ...sent }, { status: 201 });
+      }),
+    )
+    // Message changes (docs/protocol.md section 21), as the key's bot.
+    .add(
+      "PATCH",
+      "/api/v1/rooms/{room}/messages/{id}",
+      authorized(async (request, { apiKey, params }) => {
+        const edit = parse("edit", {
+          ...fields(await body(request), ["body"]),
+          room: params.room,
+          target: messageId(params.id),
+        }, maxBodyLength);
+        const bot = await bots.inRoom(apiKey, edit.room);
+        const done = await broker.messageChanges.edit(bot, edit);
+        return Response.json({ room: edit.room, target: edit.target, ...done });
+      }),
+    )
+    .add(
+      "DELETE",
+      "/api/v1/rooms/{room}/messages/{id}",
+      authorized(async (_request, { apiKey, params }) => {
+        const deletion = parse("delete", {
+          room: params.room,
+          target: messageId(params.id),
+        }, maxBodyLength);
+        const bot = await bots.inRoom(apiKey, deletion.room);
+        const done = await broker.messageChanges.delete(bot, deletion);
+        return Response.json({ room: deletion.room, target: deletion.target, ...done });
+      }),
+    )
+    .add(
+      "PUT",
+      "/api/v1/rooms/{room}/messages/{id}/reactions/{emoji}",
+      authorized(async (_request, { apiKey, params }) => {
+        const react = parse("react", {
+          room: params.room,
+          target: messageId(params.id),
+          emoji: params.emoji,
+        }, maxBodyLength);
+        const bot = await bots.inRoom(apiKey, react.room);
+        const done = await broker.messageChanges.react(bot, react);
+        return Response.json({
+          room: react.room,
+          target: react.target,
+          emoji: react.emoji,
+          ...done,
+        });
+      }),
+    )
+    .add(
+      "DELETE",
+      "/api/v1/rooms/{room}/messages/{id}/reactions/{emoji}",
+      authorized(async (_request, { apiKey, params }) => {
+        const unreact = parse("unreact", {
+          room: params.room,
+          target: messageId(params.id),
+          emoji: params.emoji,
+        }, maxBodyLength);
+        const bot = await bots.inRoom(apiKey, unreact.room);
+        const done = await broker.messageChanges.unreact(bot, unreact);
+        return Response.json({
+          room: unreact.room,
+          target: unreact.target,
+          emoji: unreact.emoji,
+          ...done,
+        });
       }),
     )
     .add(

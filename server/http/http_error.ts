@@ -65,6 +65,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   not_in_room: 403,
   no_such_user: 404,
   no_such_room: 404,
+  no_such_message: 404,
+  too_many_reactions: 409,
   name_taken: 409,
   frame_too_large: 413,
   rate_limited: 429,

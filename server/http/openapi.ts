@@ -57,6 +57,35 @@ const LIST_PAGE = [
   },
 ];
 
+/** The message a change names (section 21). */
+const MESSAGE_ID = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The message's id in the room",
+  schema: { type: "integer", minimum: 1 },
+  example: 1,
+};
+
+const EMOJI = {
+  name: "emoji",
+  in: "path",
+  required: true,
+  description: "One emoji (one grapheme cluster), percent-encoded",
+  schema: { type: "string" },
+  example: "👍",
+};
+
+/** The refusals of a message change, besides those of every API call. */
+const CHANGE_ERRORS = {
+  ...API_ERRORS,
+  "403": error(
+    "Not the bot's message to edit, or to delete without an admin key (`forbidden`); " +
+      "the bot may not post there (`muted`, `banned`, `invite_only`, `bad_key`)",
+  ),
+  "404": error("No such room (`no_such_room`), or no such message in it (`no_such_message`)"),
+};
+
 const messageBody = (example: unknown) => ({
   required: true,
   content: {
@@ -67,6 +96,11 @@ const messageBody = (example: unknown) => ({
         properties: {
           body: { type: "string", description: "The text, as in chat (--max-body-length)" },
           action: { type: "boolean", description: "An action, like /me" },
+          replyTo: {
+            type: "integer",
+            minimum: 1,
+            description: "The id of the message of the room it answers (`no_such_message` if none)",
+          },
         },
       },
       example,
@@ -305,6 +339,78 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    // Message changes (docs/protocol.md section 21), as the key's bot.
+    "/api/v1/rooms/{room}/messages/{id}/reactions/{emoji}": {
+      put: {
+        tags: ["api"],
+        operationId: "addReaction",
+        summary: "React to a message as the key's bot (once per emoji; again changes nothing)",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM, MESSAGE_ID, EMOJI],
+        responses: {
+          "200": { description: "Committed and delivered", content: json(ref("Reacted")) },
+          ...CHANGE_ERRORS,
+          "409": error(
+            "The message has the most distinct emoji it may (`too_many_reactions`, " +
+              "--max-reactions-per-message), or someone else holds the bot's nickname " +
+              "(`name_taken`)",
+          ),
+        },
+      },
+      delete: {
+        tags: ["api"],
+        operationId: "removeReaction",
+        summary: "Take the bot's reaction back",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM, MESSAGE_ID, EMOJI],
+        responses: {
+          "200": { description: "Committed and delivered", content: json(ref("Reacted")) },
+          ...CHANGE_ERRORS,
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+    },
+    "/api/v1/rooms/{room}/messages/{id}": {
+      patch: {
+        tags: ["api"],
+        operationId: "editMessage",
+        summary: "Edit one of the bot's own messages",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM, MESSAGE_ID],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["body"],
+                properties: {
+                  body: { type: "string", description: "The new text, as in chat" },
+                },
+              },
+              example: { body: "Deploy 1.4.2 finished (all green)" },
+            },
+          },
+        },
+        responses: {
+          "200": { description: "Committed and delivered", content: json(ref("Changed")) },
+          ...CHANGE_ERRORS,
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+      delete: {
+        tags: ["api"],
+        operationId: "deleteMessage",
+        summary: "Delete a message: the bot's own, or any with an admin key",
+        security: [{ apiKey: [] }],
+        parameters: [ROOM, MESSAGE_ID],
+        responses: {
+          "200": { description: "Committed and delivered", content: json(ref("Changed")) },
+          ...CHANGE_ERRORS,
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+        },
+      },
+    },
     "/api/v1/users/{nick}/messages": {
       post: {
         tags: ["api"],
@@ -451,6 +557,13 @@ export const OPENAPI_DOCUMENT = {
       get: webFile(
         "visibleScript",
         "How the web client shows hidden characters",
+        "text/javascript",
+      ),
+    },
+    "/assets/message_view.js": {
+      get: webFile(
+        "messageViewScript",
+        "How the web client draws a message and applies edits, deletes and reactions",
         "text/javascript",
       ),
     },
@@ -602,6 +715,15 @@ export const OPENAPI_DOCUMENT = {
         stored: { type: "boolean", description: "The recipient was offline: stored for later" },
       }),
       Broadcasted: object({ ts: INTEGER }),
+      // Message changes (section 21).
+      Changed: object({ room: STRING, target: INTEGER, id: INTEGER, ts: INTEGER }),
+      Reacted: object({ room: STRING, target: INTEGER, emoji: STRING, ts: INTEGER }, {
+        id: { type: "integer", description: "The reaction's timeline id; absent when unchanged" },
+        unchanged: {
+          type: "boolean",
+          description: "Nothing to do: already reacted so (PUT), or had not (DELETE)",
+        },
+      }),
       Kicked: object({ room: STRING, nick: STRING }),
       Session: object({
         id: STRING,

@@ -12,6 +12,7 @@ import ADMIN_JS from "./assets/admin.js" with { type: "text" };
 import CHAT_JS from "./assets/chat.js" with { type: "text" };
 import CHAT_WIRE_JS from "./assets/chat_wire.js" with { type: "text" };
 import INDEX_HTML from "./assets/index.html" with { type: "text" };
+import MESSAGE_VIEW_JS from "./assets/message_view.js" with { type: "text" };
 import MSGPACK_JS from "./assets/msgpack.js" with { type: "text" };
 import STYLE_CSS from "./assets/style.css" with { type: "text" };
 import VISIBLE_JS from "./assets/visible.js" with { type: "text" };
@@ -47,6 +48,7 @@ export const WEB_ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/assets/chat.js", asset(CHAT_JS, "text/javascript; charset=utf-8")],
   ["/assets/chat_wire.js", asset(CHAT_WIRE_JS, "text/javascript; charset=utf-8")],
   ["/assets/admin.js", asset(ADMIN_JS, "text/javascript; charset=utf-8")],
+  ["/assets/message_view.js", asset(MESSAGE_VIEW_JS, "text/javascript; charset=utf-8")],
   ["/assets/msgpack.js", asset(MSGPACK_JS, "text/javascript; charset=utf-8")],
   ["/assets/visible.js", asset(VISIBLE_JS, "text/javascript; charset=utf-8")],
   ["/assets/style.css", asset(STYLE_CSS, "text/css; charset=utf-8")],

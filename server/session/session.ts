@@ -456,6 +456,15 @@ export abstract class Session implements Member {
           text: request.text,
           ...pick(request, ["room", "cursor", "limit"]),
         }) satisfies Outcome<"search">;
+      // Message changes (section 21).
+      case "edit":
+        return broker.messageChanges.edit(this, request) satisfies Outcome<"edit">;
+      case "delete":
+        return broker.messageChanges.delete(this, request) satisfies Outcome<"delete">;
+      case "react":
+        return broker.messageChanges.react(this, request) satisfies Outcome<"react">;
+      case "unreact":
+        return broker.messageChanges.unreact(this, request) satisfies Outcome<"unreact">;
       default:
         return broker.moderation.moderate(
           this,

@@ -30,25 +30,58 @@ function clean(text: string): string {
  * import { formatTextEvent } from "./text_format.ts";
  * import assert from "node:assert/strict";
  * const line = formatTextEvent({ type: "message", room: "general", from: "alice", body: "hi", id: 1, ts: 0 });
- * assert.equal(line, "[00:00:00] #general <alice> hi");
+ * assert.equal(line, "[00:00:00] #general #1 <alice> hi");
  * ```
  */
 export function formatTextEvent(event: ChatEvent): string {
   // History is marked so it is not mistaken for something said just now.
-  const at = (event.type === "message" || event.type === "dm") && event.history
+  const at = "history" in event && event.history
     ? `[${new Date(event.ts).toISOString().slice(0, 10)} ${clock(event.ts)}] (history)`
     : `[${clock(event.ts)}]`;
   switch (event.type) {
-    case "message":
+    case "message": {
+      // Section 21: the id names the message in /reply, /edit, /delete, /react.
+      const where = `${at} #${clean(event.room)} #${event.id}`;
+      if (event.deleted !== undefined) {
+        return `${where} (deleted by ${clean(event.deleted.by)})`;
+      }
+      const reply = event.replyTo === undefined ? "" : `(re #${event.replyTo}) `;
+      const edited = event.edited === undefined ? "" : " (edited)";
+      const reactions = event.reactions === undefined || event.reactions.length === 0
+        ? ""
+        : `  [${
+          event.reactions.map((reaction) => `${clean(reaction.emoji)} ${reaction.count}`).join(
+            ", ",
+          )
+        }]`;
+      const text = `${reply}${clean(event.body)}${edited}${reactions}`;
       return event.action
-        ? `${at} #${clean(event.room)} * ${clean(event.from)} ${clean(event.body)}`
-        : `${at} #${clean(event.room)} <${clean(event.from)}> ${clean(event.body)}`;
+        ? `${where} * ${clean(event.from)} ${text}`
+        : `${where} <${clean(event.from)}> ${text}`;
+    }
     case "dm":
       return event.action
         ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${
           clean(event.body)
         }`
         : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${clean(event.body)}`;
+    // Message changes (section 21), each with its own timeline id like a message.
+    case "edit":
+      return `${at} #${clean(event.room)} #${event.id} * ${
+        clean(event.from)
+      } edited #${event.target}: ${clean(event.body)}`;
+    case "delete":
+      return `${at} #${clean(event.room)} #${event.id} * ${
+        clean(event.by)
+      } deleted #${event.target}`;
+    case "react":
+      return `${at} #${clean(event.room)} #${event.id} * ${clean(event.from)} reacted ${
+        clean(event.emoji)
+      } to #${event.target}`;
+    case "unreact":
+      return `${at} #${clean(event.room)} #${event.id} * ${clean(event.from)} took back ${
+        clean(event.emoji)
+      } from #${event.target}`;
     case "join":
       return `${at} --> ${clean(event.nick)} joined #${clean(event.room)}`;
     case "leave":
@@ -260,6 +293,15 @@ function formatTextReply(reply: Reply): string[] {
   }
   if (isReplyTo(reply, "search")) return searchLines(reply.request, reply.result);
   if (isReplyTo(reply, "nick")) return [`--- You are now ${clean(reply.result.nick)}`];
+  // Section 21: an edit, deletion or reaction is shown by its echo; one that changed nothing is said.
+  if (isReplyTo(reply, "react") && reply.result.unchanged) {
+    return [
+      `--- You had already reacted ${clean(reply.request.emoji)} to #${reply.request.target}`,
+    ];
+  }
+  if (isReplyTo(reply, "unreact") && reply.result.unchanged) {
+    return [`--- You had not reacted ${clean(reply.request.emoji)} to #${reply.request.target}`];
+  }
   if (isReplyTo(reply, "ping")) return ["--- pong"];
   if (isReplyTo(reply, "away")) {
     return [

@@ -239,6 +239,8 @@ class Rekeying {
     }
     for (const room of rooms.map(({ key }) => key)) {
       this.#rename(k.log(room), k.log(this.#room(room)));
+      this.#rename(k.changes(room), k.changes(this.#room(room)));
+      this.#rename(k.messageStates(room), k.messageStates(this.#room(room)));
     }
     await this.#rekeyMembers(k.emptyRooms, this.#room);
     await this.#rekeyGrants();

@@ -36,7 +36,22 @@ import {
   type UnreadCount,
   type WebhookRecord,
 } from "./store.ts";
-import { recordBytes } from "./store.ts";
+import {
+  type ChangeKind,
+  type ChangeRecord,
+  isChangeRecord,
+  type MessageState,
+  type ReactionRecord,
+  recordBytes,
+  type TimelineQuery,
+  type TimelineRecord,
+} from "./store.ts";
+import { MAX_REACTION_USERS_LISTED } from "../../shared/protocol.ts";
+
+/** What the records of one side of a timeline read count for against its byte budget. */
+function bytesOf(records: readonly TimelineRecord[]): number {
+  return records.reduce((sum, record) => sum + recordBytes(record), 0);
+}
 import { describeRename, type NameKeyRename } from "./name_key_migration.ts";
 import { rekeyRedisNames } from "./redis_name_keys.ts";
 import { ChatError } from "../../shared/errors.ts";
@@ -52,7 +67,7 @@ function fieldsOf(fields: string[]): Record<string, string> {
 
 function toMessage(room: string, entry: StreamEntry): MessageRecord {
   const fields = fieldsOf(entry[1]);
-  return {
+  const message: MessageRecord = {
     room,
     id: Number.parseInt(entry[0], 10),
     from: fields.f ?? "",
@@ -60,6 +75,65 @@ function toMessage(room: string, entry: StreamEntry): MessageRecord {
     ts: Number(fields.t),
     action: fields.a === "1",
   };
+  if (fields.r !== undefined && Number(fields.r) > 0) message.replyTo = Number(fields.r);
+  return message;
+}
+
+/** A message change's stream entry (section 21) as its record. */
+function toChange(room: string, entry: StreamEntry): ChangeRecord {
+  const fields = fieldsOf(entry[1]);
+  return {
+    room,
+    id: Number.parseInt(entry[0], 10),
+    change: (fields.k ?? "edit") as ChangeKind,
+    target: Number(fields.g),
+    from: fields.f ?? "",
+    text: fields.x ?? "",
+    ts: Number(fields.t),
+  };
+}
+
+/** A message's current state as the scripts keep it (see apply_change in redis_scripts.ts). */
+interface StoredState {
+  e?: number;
+  b?: string;
+  d?: { by: string; ts: number };
+  /** Per emoji, in the order first given: [emoji, [[user key, nick]...]]; `{}` when emptied. */
+  r?: Array<[string, Array<[string, string]>]> | Record<string, never>;
+}
+
+function parseState(json: string | null): StoredState | undefined {
+  if (json === null) return undefined;
+  try {
+    return JSON.parse(json) as StoredState;
+  } catch {
+    return undefined;
+  }
+}
+
+function reactionsOf(state: StoredState): Array<[string, Array<[string, string]>]> {
+  return Array.isArray(state.r) ? state.r : [];
+}
+
+/** `message` in its current state `state` (section 21). */
+function withState(message: MessageRecord, state: StoredState | undefined): MessageRecord {
+  if (state === undefined) return message;
+  if (state.d !== undefined) {
+    return { ...message, body: "", deleted: { by: String(state.d.by), ts: Number(state.d.ts) } };
+  }
+  if (state.e !== undefined) {
+    message.body = state.b ?? message.body;
+    message.edited = Number(state.e);
+  }
+  const reactions: ReactionRecord[] = reactionsOf(state)
+    .filter(([, users]) => Array.isArray(users) && users.length > 0)
+    .map(([emoji, users]) => ({
+      emoji,
+      count: users.length,
+      users: users.slice(0, MAX_REACTION_USERS_LISTED).map(([, nick]) => nick),
+    }));
+  if (reactions.length > 0) message.reactions = reactions;
+  return message;
 }
 
 function toDm(json: string): DmRecord {
@@ -86,7 +160,7 @@ const MAX_BATCH = 100;
  * last one returned, as {@linkcode HistoryQuery.maxBytes} says. Batches are
  * sized by the records read so far, so little is read beyond the budget.
  */
-async function readBounded<T extends { id: number; from: string; body: string }>(
+async function readBounded<T extends { id: number } & Parameters<typeof recordBytes>[0]>(
   query: { limit: number; maxBytes?: number | undefined },
   batch: (after: number | undefined, count: number) => Promise<T[]>,
 ): Promise<T[]> {
@@ -146,10 +220,31 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
       const r = write.record;
       return {
         kind: "message",
-        record: { ...r, ts: String(r.ts), action: r.action ? "1" : "" },
+        record: {
+          ...r,
+          ts: String(r.ts),
+          action: r.action ? "1" : "",
+          // Section 21: whom message changes check authorship by.
+          senderKey: nameKey(r.from),
+        },
         ...(r.clientMsgId === undefined
           ? {}
           : { sender: nameKey(r.from), clientMsgId: r.clientMsgId }),
+      };
+    }
+    case "change": {
+      // Section 21: the fields of a change as the scripts read it (see check_change).
+      const r = write.record;
+      return {
+        kind: "change",
+        room: r.room,
+        id: r.id,
+        k: r.change,
+        g: r.target,
+        f: r.from,
+        u: r.user ?? "",
+        x: r.text,
+        t: String(r.ts),
       };
     }
     case "dm": {
@@ -337,13 +432,14 @@ export class RedisStore implements Store {
     if (query.after !== undefined) {
       const end = query.upTo === undefined ? "+" : `${query.upTo}-0`;
       if (query.upTo !== undefined && query.upTo <= query.after) return [];
-      return await readBounded(query, async (from, count) => {
+      const page = await readBounded(query, async (from, count) => {
         const start = from === undefined ? `${query.after! + 1}-0` : `(${from}-0`;
         const entries = await this.redis.command<StreamEntry[]>(
           ["XRANGE", key, start, end, "COUNT", count],
         );
         return entries.map((entry) => toMessage(room, entry));
       });
+      return await this.#withStates(room, page);
     }
     const below = Math.min(
       query.before ?? Number.MAX_SAFE_INTEGER,
@@ -361,7 +457,81 @@ export class RedisStore implements Store {
       );
       return entries.map((entry) => toMessage(room, entry));
     });
-    return newest.reverse();
+    return await this.#withStates(room, newest.reverse());
+  }
+
+  /** `messages` in their current state: edited, deleted, reacted to (section 21). */
+  async #withStates(room: string, messages: MessageRecord[]): Promise<MessageRecord[]> {
+    if (messages.length === 0) return messages;
+    const states = await this.redis.command<(string | null)[]>(
+      ["HMGET", this.keys.messageStates(room), ...messages.map((message) => String(message.id))],
+    );
+    return messages.map((message, index) => withState(message, parseState(states[index] ?? null)));
+  }
+
+  async timeline(room: string, query: TimelineQuery): Promise<TimelineRecord[]> {
+    const upTo = query.upTo ?? Number.MAX_SAFE_INTEGER;
+    if (upTo <= query.after) return [];
+    const end = query.upTo === undefined ? "+" : `${query.upTo}-0`;
+    const read = (key: string, convert: (entry: StreamEntry) => TimelineRecord) =>
+      readBounded(query, async (from, count) => {
+        const start = from === undefined ? `${query.after + 1}-0` : `(${from}-0`;
+        const entries = await this.redis.command<StreamEntry[]>(
+          ["XRANGE", key, start, end, "COUNT", count],
+        );
+        return entries.map(convert);
+      });
+    const [messages, changes] = await Promise.all([
+      read(this.keys.log(room), (entry) => toMessage(room, entry)),
+      read(this.keys.changes(room), (entry) => toChange(room, entry)),
+    ]);
+    // Each side is complete up to its last entry when it stopped short of the
+    // page (limit or bytes), else up to upTo: the merge is, up to the lower of those.
+    const complete = (side: TimelineRecord[]) =>
+      side.length >= query.limit || (query.maxBytes !== undefined && bytesOf(side) > query.maxBytes)
+        ? side[side.length - 1]!.id
+        : upTo;
+    const through = Math.min(complete(messages), complete(changes));
+    const stated = await this.#withStates(room, messages as MessageRecord[]);
+    // A change whose message retention pruned goes with it.
+    const oldest = await this.oldestId(room);
+    const merged = [...stated, ...changes]
+      .filter((record) => record.id <= through)
+      .filter((record) =>
+        !isChangeRecord(record) || (oldest !== undefined && record.target >= oldest)
+      )
+      .sort((a, b) => a.id - b.id);
+    const page: TimelineRecord[] = [];
+    let bytes = 0;
+    for (const record of merged) {
+      if (page.length >= query.limit) break;
+      page.push(record);
+      bytes += recordBytes(record);
+      if (query.maxBytes !== undefined && bytes > query.maxBytes) break;
+    }
+    return page;
+  }
+
+  async messageState(room: string, id: number): Promise<MessageState | undefined> {
+    const [entries, json] = await Promise.all([
+      this.redis.command<StreamEntry[]>(["XRANGE", this.keys.log(room), `${id}-0`, `${id}-0`]),
+      this.redis.command<string | null>(["HGET", this.keys.messageStates(room), String(id)]),
+    ]);
+    const entry = entries[0];
+    if (entry === undefined) return undefined;
+    const state = parseState(json);
+    const reactions = new Map<string, Set<string>>();
+    for (const [emoji, users] of reactionsOf(state ?? {})) {
+      if (Array.isArray(users) && users.length > 0) {
+        reactions.set(emoji, new Set(users.map(([user]) => user)));
+      }
+    }
+    return {
+      id,
+      from: toMessage(room, entry).from,
+      deleted: state?.d !== undefined,
+      reactions,
+    };
   }
 
   /**
@@ -467,8 +637,22 @@ export class RedisStore implements Store {
       deleted += await this.redis.command<number>(
         ["XTRIM", this.keys.log(room), "MINID", `${minId}-0`],
       );
+      // Section 21: a message's changes and state go with it.
+      await this.#pruneChanges(room, minId);
     }
     return deleted;
+  }
+
+  /** Drops the change entries and states of the messages of `room` below `minId`. */
+  async #pruneChanges(room: string, minId: number): Promise<void> {
+    await this.redis.command(["XTRIM", this.keys.changes(room), "MINID", `${minId}-0`]);
+    const ids = await this.redis.command<string[]>(["HKEYS", this.keys.messageStates(room)]);
+    const gone = ids.filter((id) => Number(id) < minId);
+    for (let at = 0; at < gone.length; at += 500) {
+      await this.redis.command(
+        ["HDEL", this.keys.messageStates(room), ...gone.slice(at, at + 500)],
+      );
+    }
   }
 
   async lastDmId(): Promise<number> {

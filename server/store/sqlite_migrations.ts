@@ -128,7 +128,38 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX dms_to_from ON dms (to_key, from_key, id);
   `,
-  // 7: outgoing webhooks (docs/webhooks.md): rooms and events as JSON arrays; the
+  // 7: message changes (docs/protocol.md section 21). A message keeps its
+  // current state in place (an edit's body and time, a deletion's tombstone:
+  // body '', who and when) and whom it answers; every change is also an
+  // entry of the room's timeline, kept apart; reactions are a table of
+  // their own, one row per message, emoji and user.
+  `
+  ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+  ALTER TABLE messages ADD COLUMN edited_ts INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted_by TEXT;
+  ALTER TABLE messages ADD COLUMN deleted_ts INTEGER;
+  CREATE TABLE message_changes (
+    room_key TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    target INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('edit', 'delete', 'react', 'unreact')),
+    from_name TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (room_key, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX message_changes_target ON message_changes (room_key, target);
+  CREATE TABLE reactions (
+    room_key TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    emoji TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    nick TEXT NOT NULL,
+    change_id INTEGER NOT NULL,
+    PRIMARY KEY (room_key, message_id, emoji, user_key)
+  ) WITHOUT ROWID;
+  `,
+  // 8: outgoing webhooks (docs/webhooks.md): rooms and events as JSON arrays; the
   // secret is kept as is, since it signs every delivery.
   `
   CREATE TABLE webhooks (
@@ -141,7 +172,7 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
-  // 8: full-text search (server/search/). search_entries numbers every room
+  // 9: full-text search (server/search/). search_entries numbers every room
   // message and DM in the order stored (existing ones by time), search_index
   // is an FTS5 index over their bodies with external content (the view
   // search_content), kept in step by triggers: an insert, an UPDATE of a body

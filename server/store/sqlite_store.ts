@@ -48,7 +48,17 @@ import type {
   UnreadCount,
   WebhookRecord,
 } from "./store.ts";
-import { recordBytes } from "./store.ts";
+import {
+  type ChangeKind,
+  type ChangeRecord,
+  isChangeRecord,
+  type MessageState,
+  type ReactionRecord,
+  recordBytes,
+  type TimelineQuery,
+  type TimelineRecord,
+} from "./store.ts";
+import { MAX_REACTION_USERS_LISTED } from "../../shared/protocol.ts";
 
 /** The database file's name inside the data directory. */
 export const DATABASE_FILE = "chat.db";
@@ -92,13 +102,32 @@ function hexOf(key: string): string {
 }
 
 function toMessage(row: Row): MessageRecord {
-  return {
+  const message: MessageRecord = {
     room: String(row.room_key),
     id: Number(row.id),
     from: String(row.from_name),
     body: String(row.body),
     ts: Number(row.ts),
     action: row.action === 1,
+  };
+  // Section 21: the reply, and the current state kept in place.
+  if (row.reply_to !== null && row.reply_to !== undefined) message.replyTo = Number(row.reply_to);
+  if (row.edited_ts !== null && row.edited_ts !== undefined) message.edited = Number(row.edited_ts);
+  if (row.deleted_ts !== null && row.deleted_ts !== undefined) {
+    message.deleted = { by: String(row.deleted_by), ts: Number(row.deleted_ts) };
+  }
+  return message;
+}
+
+function toChange(row: Row): ChangeRecord {
+  return {
+    room: String(row.room_key),
+    id: Number(row.id),
+    change: String(row.kind) as ChangeKind,
+    target: Number(row.target),
+    from: String(row.from_name),
+    text: String(row.text),
+    ts: Number(row.ts),
   };
 }
 
@@ -339,6 +368,14 @@ export class SqliteStore implements Store {
     });
     moveAll(changed("SELECT DISTINCT room_key AS k FROM messages", room), (from, to) => {
       this.#statement("UPDATE messages SET room_key = ? WHERE room_key = ?").run(to, from);
+      this.#statement("UPDATE message_changes SET room_key = ? WHERE room_key = ?").run(to, from);
+      this.#statement("UPDATE reactions SET room_key = ? WHERE room_key = ?").run(to, from);
+    });
+    moveAll(changed("SELECT DISTINCT user_key AS k FROM reactions", user), (from, to) => {
+      this.#statement("UPDATE OR REPLACE reactions SET user_key = ? WHERE user_key = ?").run(
+        to,
+        from,
+      );
     });
     for (const row of this.#statement("SELECT id, name FROM api_keys").all() as Row[]) {
       this.#statement("UPDATE api_keys SET name_key = ? WHERE id = ?")
@@ -496,6 +533,10 @@ export class SqliteStore implements Store {
             this.#insertMessage(write.record);
             lastIds.set(write.record.room, write.record.id);
             break;
+          case "change":
+            this.#applyChange(write.record);
+            lastIds.set(write.record.room, write.record.id);
+            break;
           case "dm":
             this.#insertDm(write.record, write.delivered);
             break;
@@ -506,6 +547,8 @@ export class SqliteStore implements Store {
             this.#statement("DELETE FROM rooms WHERE room_key = ?").run(write.room);
             this.#statement("DELETE FROM grants WHERE room_key = ?").run(write.room);
             this.#statement("DELETE FROM messages WHERE room_key = ?").run(write.room);
+            this.#statement("DELETE FROM message_changes WHERE room_key = ?").run(write.room);
+            this.#statement("DELETE FROM reactions WHERE room_key = ?").run(write.room);
             break;
           case "grant":
             this.#saveGrant(write.grant);
@@ -585,8 +628,9 @@ export class SqliteStore implements Store {
   #insertMessage(message: MessageRecord): void {
     const clientMsgId = message.clientMsgId ?? null;
     this.#statement(
-      `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id,
+         reply_to)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       message.room,
       message.id,
@@ -597,7 +641,138 @@ export class SqliteStore implements Store {
       // Only messages with an id are indexed by sender.
       clientMsgId === null ? null : nameKey(message.from),
       clientMsgId,
+      message.replyTo ?? null,
     );
+  }
+
+  /** Section 21: keeps the change's entry, and updates its message in place. */
+  #applyChange(change: ChangeRecord): void {
+    this.#statement(
+      `INSERT INTO message_changes (room_key, id, target, kind, from_name, text, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      change.room,
+      change.id,
+      change.target,
+      change.change,
+      change.from,
+      change.text,
+      change.ts,
+    );
+    switch (change.change) {
+      case "edit":
+        this.#statement("UPDATE messages SET body = ?, edited_ts = ? WHERE room_key = ? AND id = ?")
+          .run(change.text, change.ts, change.room, change.target);
+        break;
+      case "delete":
+        // A tombstone: the words go, from the message and from its edits.
+        this.#statement(
+          `UPDATE messages SET body = '', deleted_by = ?, deleted_ts = ?
+           WHERE room_key = ? AND id = ?`,
+        ).run(change.from, change.ts, change.room, change.target);
+        this.#statement(
+          "UPDATE message_changes SET text = '' WHERE room_key = ? AND target = ? AND kind = 'edit'",
+        ).run(change.room, change.target);
+        this.#statement("DELETE FROM reactions WHERE room_key = ? AND message_id = ?")
+          .run(change.room, change.target);
+        break;
+      case "react":
+        this.#statement(
+          `INSERT OR IGNORE INTO reactions (room_key, message_id, emoji, user_key, nick, change_id)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        ).run(change.room, change.target, change.text, change.user ?? "", change.from, change.id);
+        break;
+      case "unreact":
+        this.#statement(
+          `DELETE FROM reactions WHERE room_key = ? AND message_id = ? AND emoji = ? AND user_key = ?`,
+        ).run(change.room, change.target, change.text, change.user ?? "");
+        break;
+    }
+  }
+
+  /** The reactions of messages `ids` of `room`, by message id (section 21). */
+  #reactionsOf(room: string, ids: readonly number[]): Map<number, ReactionRecord[]> {
+    const byMessage = new Map<number, ReactionRecord[]>();
+    if (ids.length === 0) return byMessage;
+    const low = Math.min(...ids);
+    const high = Math.max(...ids);
+    const wanted = new Set(ids);
+    // Emoji in the order first given, users earliest first.
+    const rows = this.#statement(
+      `SELECT message_id, emoji, nick, min(change_id) OVER (PARTITION BY message_id, emoji) AS first
+       FROM reactions WHERE room_key = ? AND message_id BETWEEN ? AND ?
+       ORDER BY message_id, first, change_id`,
+    ).all(room, low, high) as Row[];
+    for (const row of rows) {
+      const id = Number(row.message_id);
+      if (!wanted.has(id)) continue;
+      let reactions = byMessage.get(id);
+      if (reactions === undefined) byMessage.set(id, reactions = []);
+      const emoji = String(row.emoji);
+      let reaction = reactions[reactions.length - 1];
+      if (reaction?.emoji !== emoji) reactions.push(reaction = { emoji, count: 0, users: [] });
+      reaction.count++;
+      if (reaction.users.length < MAX_REACTION_USERS_LISTED) reaction.users.push(String(row.nick));
+    }
+    return byMessage;
+  }
+
+  /** `messages` with their reactions (section 21). */
+  #withReactions(room: string, messages: MessageRecord[]): MessageRecord[] {
+    const reactions = this.#reactionsOf(room, messages.map((message) => message.id));
+    for (const message of messages) {
+      const found = reactions.get(message.id);
+      if (found !== undefined) message.reactions = found;
+    }
+    return messages;
+  }
+
+  timeline(room: string, query: TimelineQuery): Promise<TimelineRecord[]> {
+    const upTo = query.upTo ?? Number.MAX_SAFE_INTEGER;
+    // Messages and changes in one id order, each side read by its primary key
+    // no further than the page (at most `limit` rows each), then merged.
+    const rows = this.#statement(
+      `SELECT * FROM (
+         SELECT room_key, id, from_name, body, ts, action, reply_to, edited_ts, deleted_by,
+           deleted_ts, NULL AS kind, NULL AS target, NULL AS text
+         FROM messages WHERE room_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)
+       UNION ALL
+       SELECT * FROM (
+         SELECT room_key, id, from_name, NULL, ts, NULL, NULL, NULL, NULL, NULL, kind, target, text
+         FROM message_changes WHERE room_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)
+       ORDER BY id ASC LIMIT ?4`,
+    );
+    const records = this.#page(rows, [room, query.after, upTo, query.limit], {
+      maxBytes: query.maxBytes,
+      convert: (row): TimelineRecord => row.kind === null ? toMessage(row) : toChange(row),
+    });
+    const messages = records.filter((record): record is MessageRecord => !isChangeRecord(record));
+    this.#withReactions(room, messages);
+    return Promise.resolve(records);
+  }
+
+  messageState(room: string, id: number): Promise<MessageState | undefined> {
+    const row = this.#statement(
+      "SELECT from_name, deleted_ts FROM messages WHERE room_key = ? AND id = ?",
+    ).get(room, id) as Row | undefined;
+    if (row === undefined) return Promise.resolve(undefined);
+    const reactions = new Map<string, Set<string>>();
+    const rows = this.#statement(
+      `SELECT emoji, user_key, min(change_id) OVER (PARTITION BY emoji) AS first FROM reactions
+       WHERE room_key = ? AND message_id = ? ORDER BY first, change_id`,
+    ).all(room, id) as Row[];
+    for (const reaction of rows) {
+      const emoji = String(reaction.emoji);
+      let users = reactions.get(emoji);
+      if (users === undefined) reactions.set(emoji, users = new Set());
+      users.add(String(reaction.user_key));
+    }
+    return Promise.resolve({
+      id,
+      from: String(row.from_name),
+      deleted: row.deleted_ts !== null,
+      reactions,
+    });
   }
 
   #insertDm(dm: DmRecord, delivered: boolean): void {
@@ -681,7 +856,7 @@ export class SqliteStore implements Store {
         ),
         [room, query.after, query.upTo ?? Number.MAX_SAFE_INTEGER, query.limit],
         { maxBytes: query.maxBytes, convert: toMessage },
-      ));
+      )).then((page) => this.#withReactions(room, page));
     }
     const below = Math.min(
       query.before ?? Number.MAX_SAFE_INTEGER,
@@ -695,14 +870,14 @@ export class SqliteStore implements Store {
         [room, below, query.limit],
         { maxBytes: query.maxBytes, convert: toMessage },
       ).reverse(),
-    );
+    ).then((page) => this.#withReactions(room, page));
   }
 
   /**
    * Steps `statement` row by row until `maxBytes` is spent (the row that
    * spends it is the last one kept): rows after it are never read.
    */
-  #page<T extends { from: string; body: string }>(
+  #page<T extends Parameters<typeof recordBytes>[0]>(
     statement: StatementSync,
     params: readonly (string | number)[],
     options: { maxBytes: number | undefined; convert: (row: Row) => T },
@@ -778,13 +953,23 @@ export class SqliteStore implements Store {
     this.#transaction(() => {
       if (policy.maxAgeMs > 0) {
         const cutoff = Date.now() - policy.maxAgeMs;
-        deleted += Number(
-          this.#statement(
-            // WITHOUT ROWID table: select victims by primary key.
-            `DELETE FROM messages WHERE (room_key, id) IN
-               (SELECT room_key, id FROM messages WHERE ts < ? LIMIT ?)`,
-          ).run(cutoff, batchSize).changes,
+        const gone = this.#statement(
+          // WITHOUT ROWID table: select victims by primary key.
+          `DELETE FROM messages WHERE (room_key, id) IN
+             (SELECT room_key, id FROM messages WHERE ts < ? LIMIT ?) RETURNING room_key, id`,
+        ).all(cutoff, batchSize) as Row[];
+        deleted += gone.length;
+        // Section 21: a message's changes and reactions go with it.
+        const changes = this.#statement(
+          "DELETE FROM message_changes WHERE room_key = ? AND target = ?",
         );
+        const reactions = this.#statement(
+          "DELETE FROM reactions WHERE room_key = ? AND message_id = ?",
+        );
+        for (const row of gone) {
+          changes.run(String(row.room_key), Number(row.id));
+          reactions.run(String(row.room_key), Number(row.id));
+        }
       }
       if (policy.maxMessages > 0 && deleted < batchSize) {
         const rooms = this.#statement("SELECT room_key, last_id FROM rooms").all() as Row[];
@@ -798,6 +983,11 @@ export class SqliteStore implements Store {
           deleted += Number(
             remove.run(String(room.room_key), keepFrom, batchSize - deleted).changes,
           );
+          // Section 21: changes and reactions of the messages gone go with them.
+          this.#statement("DELETE FROM message_changes WHERE room_key = ? AND target <= ?")
+            .run(String(room.room_key), keepFrom);
+          this.#statement("DELETE FROM reactions WHERE room_key = ? AND message_id <= ?")
+            .run(String(room.room_key), keepFrom);
           if (deleted >= batchSize) break;
         }
       }

@@ -17,6 +17,66 @@ export interface MessageRecord {
   action: boolean;
   /** The sender's id for the message (`say.clientMsgId`), kept to recognise a retry. */
   clientMsgId?: string;
+  // Message changes (docs/protocol.md section 21): the reply, and the current state.
+  /** The id of the message of the room this one answers. */
+  replyTo?: number;
+  /** When it was last edited (its body is the edited text); read back only. */
+  edited?: number;
+  /** Who deleted it and when (its body is ""); read back only. */
+  deleted?: { by: string; ts: number };
+  /** Its reactions, in the order each emoji was first given; read back only. */
+  reactions?: ReactionRecord[];
+}
+
+/** One emoji of a message's reactions: who gave it (the first listed), and how many in all. */
+export interface ReactionRecord {
+  emoji: string;
+  count: number;
+  /** Nicknames, as they were when they reacted, earliest first; at most `MAX_REACTION_USERS_LISTED`. */
+  users: string[];
+}
+
+/** What a message change does (docs/protocol.md section 21). */
+export type ChangeKind = "edit" | "delete" | "react" | "unreact";
+
+/**
+ * A change to a room message, as stored: an entry of the room's timeline
+ * with its own id (from the room's message ids), after its target's.
+ */
+export interface ChangeRecord {
+  room: string;
+  id: number;
+  change: ChangeKind;
+  /** The id of the message changed. */
+  target: number;
+  /** Who made the change: the editor, the deleter, the one who reacted (nickname). */
+  from: string;
+  /** The key the reaction is recorded under (the account, or a guest's name key); reactions only. */
+  user?: string;
+  /** The new text (edit), or the emoji (react, unreact); "" for a delete. */
+  text: string;
+  ts: number;
+}
+
+/** An entry of a room's timeline: a message, or a change to one. */
+export type TimelineRecord = MessageRecord | ChangeRecord;
+
+/** Whether a timeline entry is a change rather than a message. */
+export function isChangeRecord(record: TimelineRecord): record is ChangeRecord {
+  return "change" in record;
+}
+
+/**
+ * What a message change is checked against: the target as it is now. Its
+ * author never changes; `deleted` and the reactions do.
+ */
+export interface MessageState {
+  id: number;
+  /** The sender's nickname as sent. */
+  from: string;
+  deleted: boolean;
+  /** Per emoji, in the order first given, the user keys that reacted so. */
+  reactions: Map<string, Set<string>>;
 }
 
 /** A direct message, as stored. Ids are monotonic across the server. */
@@ -175,6 +235,15 @@ export interface HistoryQuery {
   maxBytes?: number;
 }
 
+/** Which timeline entries to read: after an id, up to an id. */
+export interface TimelineQuery {
+  after: number;
+  upTo?: number;
+  limit: number;
+  /** As in {@linkcode HistoryQuery.maxBytes}. */
+  maxBytes?: number;
+}
+
 /** Which stored DMs to read for delivery: oldest first, after an id. */
 export interface PendingQuery {
   /** Only ids strictly above this. */
@@ -198,8 +267,17 @@ export const RECORD_OVERHEAD_BYTES = 64;
  * assert.equal(recordBytes({ from: "alice", body: "hi" }), 71);
  * ```
  */
-export function recordBytes(record: { from: string; body: string }): number {
-  return utf8ByteLength(record.from) + utf8ByteLength(record.body) + RECORD_OVERHEAD_BYTES;
+export function recordBytes(
+  record: { from: string; body?: string; text?: string; reactions?: ReactionRecord[] },
+): number {
+  let bytes = utf8ByteLength(record.from) + utf8ByteLength(record.body ?? record.text ?? "") +
+    RECORD_OVERHEAD_BYTES;
+  // Section 21: a message's reactions travel with it in history.
+  for (const reaction of record.reactions ?? []) {
+    bytes += utf8ByteLength(reaction.emoji) + 32;
+    for (const user of reaction.users) bytes += utf8ByteLength(user) + 3;
+  }
+  return bytes;
 }
 
 /**
@@ -248,6 +326,12 @@ export interface RetentionPolicy {
 /** One change to persist; the broker sends them in batches through {@linkcode Store.write}. */
 export type StoreWrite =
   | { kind: "message"; record: MessageRecord }
+  /**
+   * A message change (section 21): the entry is kept, and the message
+   * updated in place (an edit's body, a deletion's tombstone, a reaction).
+   * Checked before it is written: the store applies it as given.
+   */
+  | { kind: "change"; record: ChangeRecord }
   | { kind: "dm"; record: DmRecord; delivered: boolean }
   | { kind: "room"; record: RoomRecord }
   /** Deletes a room with its grants and history. */
@@ -276,6 +360,14 @@ export interface Store {
   // Room history.
   /** A page of a room's messages, oldest first, bounded by `limit` and `maxBytes`. */
   history(room: string, query: HistoryQuery): Promise<MessageRecord[]>;
+  /**
+   * Every timeline entry of a room after `query.after` up to `query.upTo`,
+   * oldest first: messages (in their current state) and change entries
+   * (section 21), bounded by `limit` (entries) and `maxBytes`.
+   */
+  timeline(room: string, query: TimelineQuery): Promise<TimelineRecord[]>;
+  /** The message `id` of a room as a change is checked against; undefined if no such message. */
+  messageState(room: string, id: number): Promise<MessageState | undefined>;
   /** The oldest id still stored for a room, or undefined when none is. */
   oldestId(room: string): Promise<number | undefined>;
   /**

@@ -56,6 +56,11 @@ const SERVER_DEFS: Record<string, string> = {
   // Section 22.
   away: "event.away",
   typing: "event.typing",
+  // Message changes (section 21).
+  edit: "event.edit",
+  delete: "event.delete",
+  react: "event.react",
+  unreact: "event.unreact",
 };
 
 /**

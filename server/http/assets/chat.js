@@ -6,11 +6,15 @@
 // those types with the browser's library (browser_check.json), JSDoc only:
 // the page loads nothing but these scripts.
 import { Wire } from "./chat_wire.js";
+import { applyChange, renderMessage } from "./message_view.js";
 import { decodeFrame, encodeFrame } from "./msgpack.js";
 import { visible } from "./visible.js";
 
 /** @typedef {import("../../../shared/protocol.ts").ServerFrame} ServerFrame */
 /** @typedef {import("../../../shared/protocol.ts").ChatEvent} ChatEvent */
+/** @typedef {import("../../../shared/protocol.ts").RoomMessageEvent} RoomMessageEvent */
+/** @typedef {import("../../../shared/protocol.ts").MessageChangeEvent} MessageChangeEvent */
+/** @typedef {import("../../../shared/protocol.ts").TimelineEntry} TimelineEntry */
 
 /**
  * The page's element with this id (the page has every one this script names).
@@ -26,6 +30,7 @@ const PROTOCOL = "1.0";
  * @property {string} topic
  * @property {Set<string>} members
  * @property {HTMLElement[]} lines
+ * @property {Map<number, { message: RoomMessageEvent, item: HTMLElement }>} messages by id
  */
 
 const state = {
@@ -87,6 +92,15 @@ function line(roomKey, { ts, from, body, kind }) {
   text.className = "body";
   text.textContent = visible(body);
   item.append(text);
+  place(roomKey, item);
+}
+
+/**
+ * Adds a list item to room `roomKey`'s lines (or to whatever is shown, for null).
+ * @param {string | null} roomKey
+ * @param {HTMLElement} item
+ */
+function place(roomKey, item) {
   const room = roomKey === null ? null : state.rooms.get(roomKey);
   if (room) room.lines.push(item);
   if (roomKey === null || roomKey === state.current) {
@@ -154,19 +168,12 @@ async function join(name, roomKeyword) {
   });
   const roomKey = key(result.room);
   const room = state.rooms.get(roomKey) ??
-    { name: result.room, topic: "", members: new Set(), lines: [] };
+    { name: result.room, topic: "", members: new Set(), lines: [], messages: new Map() };
   room.topic = result.topic;
   room.members = new Set(result.members);
   state.rooms.set(roomKey, room);
   show(roomKey);
-  for (const message of result.history) {
-    line(roomKey, {
-      ts: message.ts,
-      from: message.from,
-      body: message.body,
-      kind: "message history",
-    });
-  }
+  for (const entry of result.history) timeline(roomKey, { ...entry, history: true });
   system("You joined #" + result.room, roomKey);
   // A crowded room's members come in pages: follow them for the member list.
   let more = result.membersMore === true;
@@ -182,7 +189,8 @@ async function join(name, roomKeyword) {
 
 const HELP = "Commands: /join ROOM [KEY], /leave, /msg NICK TEXT, /me ACTION, /nick NICK, " +
   "/topic TEXT, /who [ROOM] [after NAME], /users [after NAME], /rooms [after NAME], " +
-  "/away [MESSAGE], /back, /search TEXT [#ROOM], /quit";
+  "/away [MESSAGE], /back, /search TEXT [#ROOM], " +
+  "/reply ID TEXT, /edit ID TEXT, /delete ID, /react ID EMOJI, /unreact ID EMOJI, /quit";
 
 // ---- away and typing (docs/protocol.md, section 22)
 
@@ -452,6 +460,13 @@ async function command(text) {
       return system("You are back");
     case "search":
       return await search(arg);
+    case "reply":
+    case "edit":
+    case "delete":
+    case "react":
+    case "unreact":
+      if (!room) return system("Join a room first: /join ROOM");
+      return await changeCommand(word.toLowerCase(), room.name, rest);
     case "quit":
       await request({ type: "quit" });
       return;
@@ -462,20 +477,95 @@ async function command(text) {
   }
 }
 
+// ------------------------------------------------------- message changes (section 21)
+
+/**
+ * Shows an entry of a room's timeline: a message as a new line, a change
+ * (live or from catch-up) by drawing the message it changes again where it
+ * is, with the replies that quote it; a change to a message not shown is
+ * ignored.
+ * @param {string} roomKey
+ * @param {TimelineEntry} entry
+ */
+function timeline(roomKey, entry) {
+  const room = state.rooms.get(roomKey);
+  if (!room) return;
+  if (entry.type === "message") {
+    const known = room.messages.get(entry.id);
+    const item = known?.item ?? document.createElement("li");
+    room.messages.set(entry.id, { message: entry, item });
+    const quoted = entry.replyTo === undefined ? undefined : room.messages.get(entry.replyTo);
+    renderMessage(item, entry, quoted?.message);
+    if (known === undefined) place(roomKey, item);
+    return;
+  }
+  const held = room.messages.get(entry.target);
+  const changed = held === undefined ? undefined : applyChange(held.message, entry);
+  if (held === undefined || changed === undefined) return;
+  held.message = changed;
+  renderMessage(held.item, changed, room.messages.get(changed.replyTo ?? 0)?.message);
+  for (const reply of room.messages.values()) {
+    if (reply.message.replyTo === entry.target) renderMessage(reply.item, reply.message, changed);
+  }
+}
+
+/**
+ * `/reply ID TEXT`, `/edit ID TEXT`, `/delete ID`, `/react ID EMOJI`,
+ * `/unreact ID EMOJI` in room `room`: IDs as the messages show them (#42).
+ * @param {string} command
+ * @param {string} room
+ * @param {string[]} words
+ */
+async function changeCommand(command, room, words) {
+  // The text as typed after the id, inner spacing kept.
+  const match = /^\s*#?(\d+)(?:\s+([\s\S]*))?$/.exec(words.join(" "));
+  const target = Number(match?.[1] ?? NaN);
+  const text = (match?.[2] ?? "").trim();
+  const usage = {
+    reply: "/reply ID TEXT",
+    edit: "/edit ID TEXT",
+    delete: "/delete ID",
+    react: "/react ID EMOJI",
+    unreact: "/unreact ID EMOJI",
+  }[command] ?? "";
+  const needsText = command !== "delete";
+  if (!Number.isSafeInteger(target) || target < 1 || (needsText && text === "")) {
+    return system("Usage: " + usage);
+  }
+  switch (command) {
+    case "reply":
+      await request({ type: "say", room, body: text, replyTo: target });
+      return;
+    case "edit":
+      await request({ type: "edit", room, target, body: text });
+      return;
+    case "delete":
+      await request({ type: "delete", room, target });
+      return;
+    case "react":
+    case "unreact": {
+      const result = await request({ type: command, room, target, emoji: text });
+      if (result.unchanged) {
+        system(command === "react" ? "You had reacted so already" : "You had not reacted so");
+      }
+      return;
+    }
+  }
+}
+
 /** @param {ChatEvent} frame */
 function onEvent(frame) {
   switch (frame.type) {
-    case "message": {
+    case "message":
       noteTyping(key(frame.room), frame.from, false);
-      const body = frame.action ? "* " + frame.from + " " + frame.body : frame.body;
-      line(key(frame.room), {
-        ts: frame.ts,
-        from: frame.action ? undefined : frame.from,
-        body,
-        kind: "message",
-      });
+      timeline(key(frame.room), frame);
       return;
-    }
+    case "edit":
+    case "delete":
+    case "react":
+    case "unreact":
+      timeline(key(frame.room), frame);
+      return;
     case "dm": {
       const peer = frame.from === state.nick ? "→ " + frame.to : frame.from;
       line(null, { ts: frame.ts, from: peer, body: frame.body, kind: "dm" });
