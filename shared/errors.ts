@@ -42,6 +42,12 @@ export const ERROR_CODES = [
   "msg_id_conflict",
   "storage",
   "server_busy",
+  // Files (docs/protocol.md section 23).
+  "file_too_large",
+  "quota_exceeded",
+  "no_such_file",
+  "upload_failed",
+  "unsupported",
   "internal",
 ] as const;
 

@@ -41,7 +41,7 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  assert.equal(REQUEST_TYPES.length, 26);
+  assert.equal(REQUEST_TYPES.length, 32);
 });
 
 // Requests as clients send them (before normalization): valid for both.
@@ -69,6 +69,35 @@ const GOOD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "kick", id: 17, room: "dev", nick: "mallory", reason: "spam" },
   { type: "mute", id: 18, room: "dev", nick: "mallory", durationMs: 60000 },
   { type: "mode", id: 19, room: "dev", inviteOnly: true, key: null },
+  // Files (section 23).
+  {
+    type: "upload_begin",
+    id: 20,
+    name: "r.pdf",
+    size: 9,
+    mediaType: "application/pdf",
+    room: "dev",
+  },
+  {
+    type: "upload_begin",
+    id: 21,
+    name: "a",
+    size: 1,
+    to: "bob",
+    sha256: "a".repeat(64),
+    body: "x",
+  },
+  {
+    type: "upload_chunk",
+    id: 22,
+    upload: "AAAAAAAAAAAAAAAAAAAAAA",
+    offset: 0,
+    data: Uint8Array.of(1),
+  },
+  { type: "upload_end", id: 23, upload: "AAAAAAAAAAAAAAAAAAAAAA" },
+  { type: "upload_cancel", id: 24, upload: "AAAAAAAAAAAAAAAAAAAAAA" },
+  { type: "download", id: 25, file: "AAAAAAAAAAAAAAAAAAAAAA", offset: 10 },
+  { type: "file_url", id: 26, file: "AAAAAAAAAAAAAAAAAAAAAA" },
 ];
 
 // Refused by the server with bad_request, and by the schema.
@@ -85,6 +114,10 @@ const BAD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "mute", id: 18, room: "dev", nick: "m", durationMs: 0 },
   { type: "mode", id: 19, room: "dev", key: "k".repeat(65) },
   { type: "hello", protocol: "1.0", client: "c", clientVersion: "1", nick: "a", resume: "short" },
+  { type: "upload_begin", id: 20, name: "a", size: -1, room: "dev" },
+  { type: "upload_begin", id: 20, name: "a", size: 1, room: "dev", sha256: "XYZ" },
+  { type: "upload_chunk", id: 22, upload: "no spaces allowed", offset: 0, data: Uint8Array.of(1) },
+  { type: "download", id: 25, file: "AAAAAAAAAAAAAAAAAAAAAA", offset: -1 },
 ];
 
 function clientDef(frame: Record<string, unknown>): string {
@@ -138,6 +171,7 @@ const GOOD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { type: "error", code: "bad_frame", message: "?" },
   { ...message, action: true, history: true },
   { type: "dm", from: "bob", to: "alice", body: "psst", id: 3, ts: 4 },
+  { ...message, file: { id: "AAAAAAAAAAAAAAAAAAAAAA", name: "r.pdf", size: 9, type: "a/b" } },
   { type: "join", room: "dev", nick: "bob", ts: 1 },
   { type: "leave", room: "dev", nick: "bob", ts: 1, reason: "quit" },
   { type: "nick", from: "bob", to: "robert", ts: 1 },
@@ -153,6 +187,7 @@ const BAD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { type: "error", id: 2, message: "no code" },
   { ...message, ts: "now" },
   { ...message, action: "yes" },
+  { ...message, file: { id: "A", name: "r.pdf", size: "9", type: "a/b" } },
   { type: "notice", body: "x", ts: 1, unread: [{ peer: "bob" }] },
   { type: "welcome", protocol: "1.0", server: "s", session: "s", nick: "a", limits: {} },
 ];

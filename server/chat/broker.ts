@@ -604,7 +604,7 @@ export class Broker {
     member: Member,
     message: OutgoingMessage & { room: string },
   ): Promise<{ id: number; ts: number; duplicate?: true }> {
-    const { room: name, body, action = false, clientMsgId } = message;
+    const { room: name, body, action = false, clientMsgId, file } = message;
     const room = this.#rooms.joinedBy(member, name);
     const now = this.#now();
     this.moderation.checkVoice(member, room, now);
@@ -616,6 +616,7 @@ export class Broker {
       ts: now,
       action,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
+      ...(file === undefined ? {} : { file }),
     }));
     const { record } = sent;
     if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
@@ -623,6 +624,19 @@ export class Broker {
     this.metrics.messagesIn++;
     this.metrics.delivery.observeMs(performance.now() - arrived);
     return { id: record.id, ts: record.ts };
+  }
+
+  // Files (docs/protocol.md section 23).
+
+  /** Refuses to share a file in room `name` unless `member` may say there (a member, not muted). */
+  checkCanShare(member: Member, name: string): void {
+    this.moderation.checkVoice(member, this.#rooms.joinedBy(member, name), this.#now());
+  }
+
+  /** Whether `member` is in the room keyed `roomKey` (and so may read its history). */
+  isMemberOf(member: Member, roomKey: string): boolean {
+    for (const room of member.rooms) if (room.key === roomKey) return true;
+    return false;
   }
 
   /** A page of room history (for members of the room), one history read of `member`'s. */

@@ -32,6 +32,7 @@ export function messageEvent(
   };
   if (record.action) event.action = true;
   if (options.history) event.history = true;
+  if (record.file !== undefined) event.file = record.file;
   return event;
 }
 
@@ -47,5 +48,6 @@ export function dmEvent(record: DmRecord, options: { history: boolean }): Direct
   };
   if (record.action) event.action = true;
   if (options.history) event.history = true;
+  if (record.file !== undefined) event.file = record.file;
   return event;
 }

@@ -92,6 +92,7 @@ export class LocalBus implements Bus {
         ts: draft.ts,
         action: draft.action,
         ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        ...(draft.file === undefined ? {} : { file: draft.file }),
       };
       await node.commit({ kind: "message", record });
       // Commits resolve in order, so delivery follows id order.

@@ -563,6 +563,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           message!.action ? "1" : "",
           nameKey(message!.from),
           keyed ? message!.clientMsgId ?? "" : "",
+          message!.file === undefined ? "" : JSON.stringify(message!.file),
         ]),
       ]),
       d: dms.map(({ dm }) => {
@@ -577,6 +578,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           ts: String(draft.ts),
           action: draft.action,
           clientMsgId: keyed ? draft.clientMsgId ?? "" : "",
+          file: draft.file === undefined ? "" : JSON.stringify(draft.file),
         };
       }),
       w: { ms: window.ms, n: window.perUser },

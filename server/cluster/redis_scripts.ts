@@ -157,8 +157,16 @@ local function raise(key, field, value)
   local current = tonumber(redis.call('HGET', key, field) or '0')
   if value > current then redis.call('HSET', key, field, value) end
 end
-local function store_message(room, id, from, body, ts, action)
-  redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
+-- file: the file info's JSON ('' or nil for none); fileref maps the file's
+-- id to the message that shares it ('room:id', or 'dm'), for retention.
+local function store_message(room, id, from, body, ts, action, file)
+  if file and file ~= '' then
+    redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action,
+      'F', file)
+    redis.call('HSET', p .. 'fileref', cjson.decode(file).id, room .. ':' .. id)
+  else
+    redis.call('XADD', p .. 'log:' .. room, id .. '-0', 'f', from, 'b', body, 't', ts, 'a', action)
+  end
 end
 -- Client message ids of a sender: msgid:<sender> maps 'r:<room>:<id>' or
 -- 'd:<peer>:<id>' to 'message-id ts' (and '#' to the sender's count so far),
@@ -206,8 +214,13 @@ local function message_fields(room, id)
 end
 -- d: {from, to, fromKey, toKey, pair, body, ts, action}; returns the DM as JSON.
 local function store_dm(id, d, delivered)
-  local record = cjson.encode({id = id, from = d.from, to = d.to, body = d.body,
-    ts = tonumber(d.ts), action = d.action})
+  local fields = {id = id, from = d.from, to = d.to, body = d.body, ts = tonumber(d.ts),
+    action = d.action}
+  if d.file and d.file ~= '' then
+    fields.file = cjson.decode(d.file)
+    redis.call('HSET', p .. 'fileref', fields.file.id, 'dm')
+  end
+  local record = cjson.encode(fields)
   redis.call('HSET', p .. 'dm', id, record)
   redis.call('ZADD', p .. 'dmpair:' .. d.pair, id, id)
   if not delivered then redis.call('ZADD', p .. 'dmpending:' .. d.toKey, id, id) end
@@ -259,9 +272,10 @@ for _, group in ipairs(batch.r) do
       emit(earlier, 2, fields[2])
     else
       local id = redis.call('HINCRBY', p .. 'seq', room, 1)
-      store_message(room, id, m[1], m[2], m[3], m[4])
+      store_message(room, id, m[1], m[2], m[3], m[4], m[7])
       if key ~= '' then remember_msg_id(sender, member, id, ts, w) end
-      published[#published + 1] = {id, m[1], m[2], m[3], m[4]}
+      -- Index 5 (0-based) is replyTo's place (message changes); 6 the file's JSON.
+      published[#published + 1] = {id, m[1], m[2], m[3], m[4], '', m[7] or ''}
       emit(id, 0, ts)
     end
   end
@@ -686,11 +700,16 @@ for _, w in ipairs(writes) do
   local k = w.kind
   if k == 'message' then
     local r = w.record
-    store_message(r.room, r.id, r.from, r.body, r.ts, r.action)
+    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.file)
     raise(p .. 'seq', r.room, r.id)
     if w.sender then
       remember_msg_id(w.sender, 'r:' .. r.room .. ':' .. w.clientMsgId, r.id, tonumber(r.ts), win)
     end
+  elseif k == 'file' then
+    -- Files (section 23): metadata, the uploader's by time, the ids by content.
+    redis.call('HSET', p .. 'files', w.id, w.json)
+    redis.call('ZADD', p .. 'filesby:' .. w.uploader, w.ts, w.id .. ':' .. w.size)
+    redis.call('SADD', p .. 'filesha:' .. w.sha256, w.id)
   elseif k == 'dm' then
     store_dm(w.id, w, w.delivered)
     if w.clientMsgId ~= '' then

@@ -11,8 +11,19 @@ import type { Room } from "../chat/room.ts";
 import type { MessageRecord } from "../store/store.ts";
 import type { Audience, BusNode } from "./cluster.ts";
 
-/** A room message as published: id, from, body, ts, action ("1" or ""). */
-export type PublishedMessage = [id: number, from: string, body: string, ts: string, action: string];
+/**
+ * A room message as published: id, from, body, ts, action ("1" or ""),
+ * replyTo's place (message changes), the file info's JSON ("" for none).
+ */
+export type PublishedMessage = [
+  id: number,
+  from: string,
+  body: string,
+  ts: string,
+  action: string,
+  replyTo?: number | string,
+  file?: string,
+];
 
 /** What arrives on a room's channel. */
 export interface RoomPayload {
@@ -123,7 +134,7 @@ export class RoomFeed {
           continue;
         }
         if (item.m !== undefined) {
-          for (const [id, from, body, ts, action] of item.m) {
+          for (const [id, from, body, ts, action, _replyTo, file] of item.m) {
             if (id <= this.room.committedId) continue;
             if (id > this.room.committedId + 1) await this.#fill(id - 1);
             this.#context.node.deliverMessage(this.room, {
@@ -133,6 +144,7 @@ export class RoomFeed {
               body,
               ts: Number(ts),
               action: action === "1",
+              ...(file ? { file: JSON.parse(file) } : {}),
             });
           }
         } else if (item.event !== undefined) {

@@ -30,6 +30,7 @@ import type {
   AuditRecord,
   ClientMsgQuery,
   DmRecord,
+  FileRecord,
   GrantKind,
   GrantRecord,
   HistoryQuery,
@@ -43,6 +44,7 @@ import type {
   StoreWrite,
   UnreadCount,
 } from "./store.ts";
+import type { FileInfo } from "../../shared/protocol.ts";
 import { recordBytes } from "./store.ts";
 
 /** The database file's name inside the data directory. */
@@ -80,7 +82,7 @@ function pairKey(a: string, b: string): string {
 }
 
 function toMessage(row: Row): MessageRecord {
-  return {
+  const message: MessageRecord = {
     room: String(row.room_key),
     id: Number(row.id),
     from: String(row.from_name),
@@ -88,16 +90,38 @@ function toMessage(row: Row): MessageRecord {
     ts: Number(row.ts),
     action: row.action === 1,
   };
+  return withFile(message, row);
 }
 
 function toDm(row: Row): DmRecord {
-  return {
+  const dm: DmRecord = {
     id: Number(row.id),
     from: String(row.from_name),
     to: String(row.to_name),
     body: String(row.body),
     ts: Number(row.ts),
     action: row.action === 1,
+  };
+  return withFile(dm, row);
+}
+
+// Files (section 23): the info a message or DM shares, kept as JSON beside its id.
+function withFile<T extends { file?: FileInfo }>(record: T, row: Row): T {
+  if (typeof row.file === "string") record.file = JSON.parse(row.file) as FileInfo;
+  return record;
+}
+
+function toFile(row: Row): FileRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    type: String(row.type),
+    size: Number(row.size),
+    sha256: String(row.sha256),
+    uploader: String(row.uploader_key),
+    room: row.room_key === null ? null : String(row.room_key),
+    to: row.to_key === null ? null : String(row.to_key),
+    ts: Number(row.ts),
   };
 }
 
@@ -520,6 +544,9 @@ export class SqliteStore implements Store {
             )
               .run(write.user, write.upTo);
             break;
+          case "file":
+            this.#insertFile(write.record);
+            break;
           case "read":
             this.#statement(
               `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
@@ -573,8 +600,9 @@ export class SqliteStore implements Store {
   #insertMessage(message: MessageRecord): void {
     const clientMsgId = message.clientMsgId ?? null;
     this.#statement(
-      `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id,
+         file_id, file)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       message.room,
       message.id,
@@ -585,6 +613,8 @@ export class SqliteStore implements Store {
       // Only messages with an id are indexed by sender.
       clientMsgId === null ? null : nameKey(message.from),
       clientMsgId,
+      message.file?.id ?? null,
+      message.file === undefined ? null : JSON.stringify(message.file),
     );
   }
 
@@ -593,8 +623,8 @@ export class SqliteStore implements Store {
     const to = nameKey(dm.to);
     this.#statement(
       `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered,
-         client_msg_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         client_msg_id, file_id, file)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       dm.id,
       pairKey(from, to),
@@ -607,6 +637,8 @@ export class SqliteStore implements Store {
       dm.action ? 1 : 0,
       delivered ? 1 : 0,
       dm.clientMsgId ?? null,
+      dm.file?.id ?? null,
+      dm.file === undefined ? null : JSON.stringify(dm.file),
     );
   }
 
@@ -745,6 +777,53 @@ export class SqliteStore implements Store {
       }
     });
     return Promise.resolve(deleted);
+  }
+
+  // Files (section 23).
+  #insertFile(file: FileRecord): void {
+    this.#statement(
+      `INSERT INTO files (id, name, type, size, sha256, uploader_key, room_key, to_key, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      file.id,
+      file.name,
+      file.type,
+      file.size,
+      file.sha256,
+      file.uploader,
+      file.room,
+      file.to,
+      file.ts,
+    );
+  }
+
+  getFile(id: string): Promise<FileRecord | undefined> {
+    const row = this.#statement("SELECT * FROM files WHERE id = ?").get(id) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toFile(row));
+  }
+
+  uploadedBytes(uploader: string, since: number): Promise<number> {
+    const row = this.#statement(
+      "SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_key = ? AND ts >= ?",
+    ).get(uploader, since) as Row;
+    return Promise.resolve(Number(row.n));
+  }
+
+  pruneFiles(before: number): Promise<string[]> {
+    const gone: string[] = [];
+    this.#transaction(() => {
+      const deleted = this.#statement(
+        `DELETE FROM files WHERE ts < ?
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)
+           AND NOT EXISTS (SELECT 1 FROM dms WHERE file_id = files.id)
+         RETURNING sha256`,
+      ).all(before) as Row[];
+      const used = this.#statement("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1");
+      for (const sha256 of new Set(deleted.map((row) => String(row.sha256)))) {
+        if (used.get(sha256) === undefined) gone.push(sha256);
+      }
+    });
+    return Promise.resolve(gone);
   }
 
   lastDmId(): Promise<number> {
