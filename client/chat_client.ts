@@ -142,7 +142,16 @@ const RECONNECT_BYE_CODES: ReadonlySet<ErrorCode> = new Set([
   "internal",
 ]);
 // Requests that can be sent again after a drop without doing anything twice.
-const RETRY_SAFE = new Set<RequestBody["type"]>(["join", "rooms", "who", "users", "ping"]);
+const RETRY_SAFE = new Set<RequestBody["type"]>([
+  "join",
+  "rooms",
+  "who",
+  "users",
+  "ping",
+  // Files: reading changes nothing.
+  "download",
+  "file_url",
+]);
 const MAX_RATE_RETRIES = 5;
 
 interface Pending {

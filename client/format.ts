@@ -9,6 +9,7 @@
 import { ChatError } from "../shared/errors.ts";
 import {
   type DirectMessageEvent,
+  type FileInfo,
   isReplyTo,
   parseServerFrame,
   type Reply,
@@ -17,7 +18,10 @@ import {
   type RoomMessageEvent,
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
+import { describeFile, formatFileSize } from "../shared/file_fields.ts";
 import type { ClientEvent } from "./client_event.ts";
+
+export { formatFileSize };
 
 /** Colour support of the output: none, the 16 basic colours, or 256. */
 export type ColorDepth = 0 | 16 | 256;
@@ -259,18 +263,32 @@ function sameNick(a: string | undefined, b: string): boolean {
   return a !== undefined && nameKey(a) === nameKey(b);
 }
 
+// Files (docs/protocol.md section 23).
+
+/** `[file] report.pdf (1.2 MB, application/pdf) id ID`, and the caption when it is not the name. */
+function fileText(file: FileInfo, body: string, options: FormatOptions): string {
+  const line = sanitizeForTerminal(describeFile(file));
+  return body === file.name ? line : `${line}: ${clean(body, options)}`;
+}
+
 /** The line without its timestamp. */
 function eventText(event: ClientEvent, options: FormatOptions): string {
   const dim = (text: string) => paint(text, options.color ? "2" : "");
   switch (event.type) {
-    case "message":
+    case "message": {
+      const body = event.file === undefined
+        ? clean(event.body, options)
+        : fileText(event.file, event.body, options);
       return event.action
-        ? `${room(event.room)} * ${nick(event.from, options)} ${clean(event.body, options)}`
-        : `${room(event.room)} <${nick(event.from, options)}> ${clean(event.body, options)}`;
+        ? `${room(event.room)} * ${nick(event.from, options)} ${body}`
+        : `${room(event.room)} <${nick(event.from, options)}> ${body}`;
+    }
     case "dm": {
       const outgoing = sameNick(options.self, event.from) && !sameNick(options.self, event.to);
       const arrow = outgoing ? `-> ${nick(event.to, options)}` : `<- ${nick(event.from, options)}`;
-      const body = clean(event.body, options);
+      const body = event.file === undefined
+        ? clean(event.body, options)
+        : fileText(event.file, event.body, options);
       return event.action
         ? `${arrow}: * ${nick(event.from, options)} ${body}`
         : `${arrow}: ${body}`;

@@ -81,3 +81,44 @@ export function validateFileType(value: string): string {
   }
   return type;
 }
+
+/**
+ * A size for people: bytes below 1 kB, then kB, MB, GB (powers of 1,000, one decimal).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatFileSize } from "./file_fields.ts";
+ * assert.equal(formatFileSize(1_234_567), "1.2 MB");
+ * assert.equal(formatFileSize(999), "999 B");
+ * ```
+ */
+export function formatFileSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * How a file message reads as text: `[file] report.pdf (1.2 MB, application/pdf) id ID`
+ * (not sanitized: the caller makes it safe for its terminal).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeFile } from "./file_fields.ts";
+ * const file = { id: "abc", name: "r.pdf", size: 1_200_000, type: "application/pdf" };
+ * assert.equal(describeFile(file), "[file] r.pdf (1.2 MB, application/pdf) id abc");
+ * ```
+ */
+export function describeFile(
+  file: { id: string; name: string; size: number; type: string },
+): string {
+  return `[file] ${file.name} (${formatFileSize(file.size)}, ${file.type}) id ${file.id}`;
+}

@@ -17,6 +17,7 @@ import {
   REGISTER_PROMPT_HELP,
 } from "../client_commands.ts";
 import { type ClientEvent, type ReplyEvent, replyOf } from "../client_event.ts";
+import type { FileCommand } from "../file_commands.ts";
 import { type ColorDepth, describeError, formatResult } from "../format.ts";
 import { commandNames, type Completion, cycleCompletion, startCompletion } from "./completion.ts";
 import {
@@ -47,7 +48,9 @@ export type TuiEffect =
   /** Turn mouse reporting on or off. */
   | { type: "mouse"; enabled: boolean }
   /** The user has seen the direct messages from `peer` up to id `upTo`: tell the server. */
-  | { type: "read"; peer: string; upTo: number };
+  | { type: "read"; peer: string; upTo: number }
+  /** `/upload` or `/download`: run it, telling its progress to {@linkcode TuiModel.fileNotice}. */
+  | { type: "file"; command: FileCommand; currentRoom: string | undefined; conversation: number };
 
 /** The connection as the status line shows it. */
 export interface ConnectionStatus {
@@ -987,9 +990,23 @@ export class TuiModel {
         if (conversation !== undefined) return this.#activate(conversation);
         return [this.#send({ type: "join", room: parsed.room })];
       }
+      case "upload":
+      case "download":
+        return [{
+          type: "file",
+          command: parsed,
+          currentRoom: active.kind === "room" && active.joined ? active.name : undefined,
+          conversation: this.#active,
+        }];
       case "request":
         return [this.#send(parsed.request)];
     }
+  }
+
+  /** A line about a file transfer, in the conversation it was started from. */
+  fileNotice(conversation: number, text: string, error = false): void {
+    const target = this.#conversations[conversation] ?? this.active;
+    target.notice(text, this.#now(), error ? "error" : "info");
   }
 
   // ------------------------------------------------------------ replies

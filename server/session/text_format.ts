@@ -4,14 +4,22 @@
  * @module
  */
 import type { ErrorFrame } from "../../shared/errors.ts";
+import { describeFile } from "../../shared/file_fields.ts";
 import {
   type ChatEvent,
+  type FileInfo,
   isReplyTo,
   type Reply,
   type Request,
   type ResultOf,
 } from "../../shared/protocol.ts";
 import { sanitizeForTerminal } from "../../shared/validation.ts";
+
+// Files (section 23): plain text cannot download, but shows what was shared.
+function fileLine(file: FileInfo, body: string): string {
+  const line = clean(describeFile(file));
+  return body === file.name ? line : `${line}: ${clean(body)}`;
+}
 
 function clock(ts: number): string {
   return new Date(ts).toISOString().slice(11, 19);
@@ -39,16 +47,18 @@ export function formatTextEvent(event: ChatEvent): string {
     ? `[${new Date(event.ts).toISOString().slice(0, 10)} ${clock(event.ts)}] (history)`
     : `[${clock(event.ts)}]`;
   switch (event.type) {
-    case "message":
+    case "message": {
+      const body = event.file === undefined ? clean(event.body) : fileLine(event.file, event.body);
       return event.action
-        ? `${at} #${clean(event.room)} * ${clean(event.from)} ${clean(event.body)}`
-        : `${at} #${clean(event.room)} <${clean(event.from)}> ${clean(event.body)}`;
-    case "dm":
+        ? `${at} #${clean(event.room)} * ${clean(event.from)} ${body}`
+        : `${at} #${clean(event.room)} <${clean(event.from)}> ${body}`;
+    }
+    case "dm": {
+      const body = event.file === undefined ? clean(event.body) : fileLine(event.file, event.body);
       return event.action
-        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${
-          clean(event.body)
-        }`
-        : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${clean(event.body)}`;
+        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${body}`
+        : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${body}`;
+    }
     case "join":
       return `${at} --> ${clean(event.nick)} joined #${clean(event.room)}`;
     case "leave":
