@@ -10,7 +10,7 @@ import { ChatError } from "../shared/errors.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
 import type { ClientCommand } from "./client_commands.ts";
-import { downloadFile, uploadFile, type UploadTarget } from "./file_transfer.ts";
+import { baseName, downloadFile, uploadFile, type UploadTarget } from "./file_transfer.ts";
 import { describeError, formatFileSize } from "./format.ts";
 
 /** A file command of {@linkcode ClientCommand}. */
@@ -88,7 +88,7 @@ export async function runFileCommand(
         rooms: client.rooms,
         currentRoom: context.currentRoom,
       });
-      const shown = sanitizeForTerminal(command.path);
+      const shown = sanitizeForTerminal(baseName(command.path));
       const where = "room" in target
         ? `#${sanitizeForTerminal(target.room)}`
         : sanitizeForTerminal(target.to);

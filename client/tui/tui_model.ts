@@ -9,7 +9,13 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
-import { isReplyTo, type RequestBody, type ResultOf } from "../../shared/protocol.ts";
+import { describeFile } from "../../shared/file_fields.ts";
+import {
+  type FileInfo,
+  isReplyTo,
+  type RequestBody,
+  type ResultOf,
+} from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import {
   CLIENT_COMMAND_HELP,
@@ -786,15 +792,23 @@ export class TuiModel {
       ts: number;
       action?: boolean;
       history?: boolean;
+      file?: FileInfo;
     },
   ): MessageEntry {
     const self = this.#isSelf(event.from);
+    // A file reads as its line (section 23), with its caption when it has one.
+    const file = event.file === undefined ? undefined : describeFile(event.file);
+    const body = file === undefined
+      ? event.body
+      : event.body === event.file!.name
+      ? file
+      : `${file}: ${event.body}`;
     return {
       kind: "message",
       id: event.id,
       ts: event.ts,
       from: event.from,
-      body: event.body,
+      body,
       action: event.action ?? false,
       history: event.history ?? false,
       self,
