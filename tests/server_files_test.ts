@@ -264,3 +264,24 @@ Deno.test("the same content uploaded twice is kept once, and stays while a messa
     }
   });
 });
+
+Deno.test("the server's bytes in progress and, with --memory, the bytes kept are bounded", async () => {
+  await withServer({ maxUploadingBytes: 1000, maxMemoryFileBytes: 1500 }, async (server) => {
+    const [alice, bob] = await twoInRoom(server);
+    await using _a = alice;
+    await using _b = bob;
+    const first = await alice.request({ type: "upload_begin", name: "a", size: 600, room: "dev" });
+    assert.equal(first.type, "ack");
+    // Another connection, another user: the server-wide cap still holds.
+    const busy = await bob.request({ type: "upload_begin", name: "b", size: 600, room: "dev" });
+    assert.equal(busy.code, "server_busy");
+    assert.ok(busy.retryAfterMs > 0);
+    await alice.request({ type: "upload_cancel", upload: first.result.upload });
+    assert.equal((await upload(alice, bytesOf(900, 1), { room: "dev" })).type, "ack");
+    // 900 of 1500 bytes of memory kept: 700 more do not fit.
+    const full = await bob.request({ type: "upload_begin", name: "c", size: 700, room: "dev" });
+    assert.equal(full.code, "quota_exceeded");
+    // What fits still goes.
+    assert.equal((await upload(bob, bytesOf(500, 2), { room: "dev" })).type, "ack");
+  });
+});
