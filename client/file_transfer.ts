@@ -13,8 +13,12 @@ import { DEFAULT_FILE_TYPE } from "../shared/file_fields.ts";
 import type { FileInfo, RequestBodyOf, ResultOf } from "../shared/protocol.ts";
 import type { ChatClient } from "./chat_client.ts";
 
-/** Chunks of one upload sent before the first is acknowledged. */
-export const UPLOAD_WINDOW = 4;
+/**
+ * Chunks of one upload in flight. One: each chunk is a request under the
+ * server's rate limit, which bounds the speed anyway, and a chunk refused
+ * with `rate_limited` is sent again before the next one goes.
+ */
+export const UPLOAD_WINDOW = 1;
 
 /** What a transfer reports as it goes: bytes done of the total. */
 export type Progress = (done: number, total: number) => void;

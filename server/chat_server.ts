@@ -351,6 +351,8 @@ export class ChatServer implements AsyncDisposable {
     this.#abort.abort();
     clearInterval(this.#ticker);
     clearInterval(this.#retention);
+    // Uploads in progress end with their connections.
+    this.files.close();
     for (const open of this.#listeners) open.close();
     await Promise.all(this.#acceptLoops);
     await this.#discovery?.close();

@@ -163,6 +163,8 @@ Deno.test("limits: size, quota, uploads per connection, guests, rights", async (
     // Neither room nor recipient, and both: bad_request.
     const neither = await alice.request({ type: "upload_begin", name: "x", size: 1 });
     assert.equal(neither.code, "bad_request");
+    const nobody = await alice.request({ type: "upload_begin", name: "x", size: 1, to: "zed" });
+    assert.equal(nobody.code, "no_such_user");
     const badName = await alice.request({
       type: "upload_begin",
       name: "../x",

@@ -107,6 +107,16 @@ export class DirectMessages {
       : { id: record.id, ts: record.ts, stored: true };
   }
 
+  /** Refuses `to` with `no_such_user` unless a DM could reach it: online, or an account (files). */
+  async checkRecipient(to: string): Promise<void> {
+    const { users, presence, store } = this.#chat;
+    const key = nameKey(to);
+    if (users.first(key) !== undefined) return;
+    if (await orStorageError(presence.user(key)) !== undefined) return;
+    if (await store.getAccount(key) !== undefined) return;
+    throw new ChatError("no_such_user", `No user ${to} is online or registered`);
+  }
+
   /** Delivers a DM to the sessions here of the users with these name keys. */
   deliver(record: DmRecord, users: readonly string[]): void {
     if (record.id > this.#lastSeenId) this.#lastSeenId = record.id;

@@ -147,6 +147,7 @@ export class FileService {
       throw new ChatError("bad_request", `Cannot upload ${target.name}: it is empty`);
     }
     if (target.room !== undefined) this.#broker.checkCanShare(member, target.room);
+    if (target.to !== undefined) await this.#broker.directMessages.checkRecipient(target.to);
     const mine = this.#byOwner.get(member);
     if ((mine?.size ?? 0) >= limits.maxUploadsPerConnection) {
       throw new ChatError(
