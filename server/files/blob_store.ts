@@ -72,7 +72,7 @@ export class DiskBlobStore implements BlobStore {
   /** Opens (and makes) `dir`; what an earlier run left half-written is removed. */
   static async open(dir: string): Promise<DiskBlobStore> {
     await Deno.remove(`${dir}/tmp`, { recursive: true }).catch(() => {});
-    await Deno.mkdir(`${dir}/tmp`, { recursive: true });
+    await Deno.mkdir(`${dir}/tmp`, { recursive: true, mode: 0o700 });
     return new DiskBlobStore(dir);
   }
 
@@ -104,7 +104,7 @@ export class DiskBlobStore implements BlobStore {
         await file.sync();
         close();
         const dir = `${this.#dir}/${sha256.slice(0, 2)}`;
-        await Deno.mkdir(dir, { recursive: true });
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
         // Same content, same bytes: replacing a blob already there changes nothing.
         await Deno.rename(temp, this.pathOf(sha256));
         await syncDirectory(dir);
