@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { ChatError } from "../../shared/errors.ts";
 import { SHA256_HEX } from "../../shared/file_fields.ts";
-import type { RedisConnection } from "../cluster/redis_connection.ts";
+import { type RedisConnection, RedisScript } from "../cluster/redis_connection.ts";
 
 /** A blob being written: its bytes in order, then committed or aborted. */
 export interface BlobWriter {
@@ -242,7 +242,8 @@ export const REDIS_BLOB_PIECE_BYTES = 48 * 1024;
  * Pieces of {@linkcode REDIS_BLOB_PIECE_BYTES} under `PREFIXblob:SHA:N`, in
  * base64 (the connection carries text), and `PREFIXblob:SHA` holding the
  * size, set last: a blob without it is not there. A blob is written from
- * memory at commit: the upload limits bound what waits there.
+ * memory at commit (the upload limits bound what waits there), after its
+ * file's metadata: a blob found already there is then kept.
  */
 export class RedisBlobStore implements BlobStore {
   readonly #redis: RedisConnection;
@@ -313,17 +314,29 @@ export class RedisBlobStore implements BlobStore {
     return out;
   }
 
+  /**
+   * Deletes a blob, in one step, unless a file refers to it again (its id
+   * in `PREFIXfilesha:SHA`, which an upload on any instance writes before
+   * it commits its blob).
+   */
   async delete(sha256: string): Promise<void> {
-    const size = await this.#redis.command<string | null>(["GET", this.#key(sha256)]);
-    // The marker first: a half-deleted blob is not there.
-    await this.#redis.command(["DEL", this.#key(sha256)]);
-    if (size === null) return;
-    const pieces = Math.ceil(Number(size) / REDIS_BLOB_PIECE_BYTES);
-    for (let piece = 0; piece < pieces; piece++) {
-      await this.#redis.command(["DEL", this.#key(sha256, piece)]);
-    }
+    checkHash(sha256);
+    await this.#redis.eval(DELETE_BLOB, [this.#prefix, sha256, REDIS_BLOB_PIECE_BYTES]);
   }
 }
+
+const DELETE_BLOB = new RedisScript(`
+local p, sha, piece = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('SCARD', p .. 'filesha:' .. sha) > 0 then return 0 end
+local size = redis.call('GET', p .. 'blob:' .. sha)
+redis.call('DEL', p .. 'blob:' .. sha)
+if size then
+  for i = 0, math.ceil(tonumber(size) / piece) - 1 do
+    redis.call('DEL', p .. 'blob:' .. sha .. ':' .. i)
+  end
+end
+return 1
+`);
 
 function toBase64(bytes: Uint8Array): string {
   let text = "";

@@ -321,9 +321,11 @@ export class FileService {
       ts: this.#now(),
     };
     try {
+      // The metadata first: from then on retention (on any instance) keeps
+      // this content, so the commit below cannot lose a blob it found there.
       await this.#inTurn(async () => {
-        await upload.writer.commit();
         await this.#broker.store.write([{ kind: "file", record }]);
+        await upload.writer.commit();
       });
     } catch (error) {
       await this.#drop(upload);
