@@ -151,6 +151,9 @@ const RETRY_SAFE = new Set<RequestBody["type"]>([
   // Reacting twice is "unchanged" the second time (section 21).
   "react",
   "unreact",
+  // Files: reading changes nothing.
+  "download",
+  "file_url",
 ]);
 const MAX_RATE_RETRIES = 5;
 

@@ -13,7 +13,11 @@ import { ChatError } from "../shared/errors.ts";
 export type ClientCommand =
   | Command
   /** `/register` alone: ask for the password without echo, then register. */
-  | { kind: "register_prompt" };
+  | { kind: "register_prompt" }
+  /** `/upload PATH [ROOM|NICK]`: `to` is `#room`, `@nick`, a bare name, or absent (the current room). */
+  | { kind: "upload"; path: string; to?: string }
+  /** `/download ID [PATH] [--force]`. */
+  | { kind: "download"; file: string; path?: string; overwrite: boolean };
 
 /** Options for {@linkcode parseClientCommand}. */
 export interface ClientCommandOptions {
@@ -24,7 +28,21 @@ export interface ClientCommandOptions {
 /** Help lines for the commands of {@linkcode parseClientCommand}, in `COMMAND_HELP`'s form. */
 export const CLIENT_COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ["/dmhistory NICK", "direct messages with NICK (/dmhistory NICK before ID, after ID)"],
+  ["/upload PATH [ROOM|NICK]", "share a file in the current room, #ROOM, or with NICK"],
+  ["/download ID [PATH] [--force]", "save a shared file (--force: over an existing one)"],
 ];
+
+/**
+ * The words of `text`: split at spaces, a word in double quotes may hold
+ * spaces (`"my report.pdf"`); `\"` is a quote inside one.
+ */
+function words(text: string): string[] {
+  const out: string[] = [];
+  for (const match of text.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+    out.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2]!);
+  }
+  return out;
+}
 
 /** Help for `/register` where it asks for the password itself. */
 export const REGISTER_PROMPT_HELP: readonly [string, string] = [
@@ -76,6 +94,23 @@ export function parseClientCommand(
         ? { type: "dm_history", with: peer, before: id }
         : { type: "dm_history", with: peer, after: id },
     };
+  }
+  // Files (docs/protocol.md section 23).
+  if (name === "upload") {
+    const [path, to, extra] = words(match[2]!);
+    if (path === undefined || extra !== undefined) {
+      throw usage('/upload PATH [ROOM|NICK] (quote a path with spaces: "my file.pdf")');
+    }
+    return to === undefined ? { kind: "upload", path } : { kind: "upload", path, to };
+  }
+  if (name === "download") {
+    const all = words(match[2]!);
+    const overwrite = all.some((word) => word === "--force" || word === "-f");
+    const [file, path, extra] = all.filter((word) => word !== "--force" && word !== "-f");
+    if (file === undefined || extra !== undefined) throw usage("/download ID [PATH] [--force]");
+    return path === undefined
+      ? { kind: "download", file, overwrite }
+      : { kind: "download", file, path, overwrite };
   }
   if (name === "register") {
     // All of it: a passphrase cut at its first space would be a different password.

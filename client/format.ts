@@ -9,6 +9,7 @@
 import { ChatError } from "../shared/errors.ts";
 import {
   type DirectMessageEvent,
+  type FileInfo,
   isReplyTo,
   type MessageChangeEvent,
   parseServerFrame,
@@ -20,6 +21,7 @@ import {
 } from "../shared/protocol.ts";
 import { nameKey, sanitizeForTerminal } from "../shared/validation.ts";
 import { matchPieces } from "../shared/search_words.ts";
+import { describeFile, formatFileSize } from "../shared/file_fields.ts";
 import type { ClientEvent } from "./client_event.ts";
 import {
   applyChange,
@@ -28,6 +30,8 @@ import {
   MessageLog,
   type Reaction,
 } from "./message_changes.ts";
+
+export { formatFileSize };
 
 /** Colour support of the output: none, the 16 basic colours, or 256. */
 export type ColorDepth = 0 | 16 | 256;
@@ -352,9 +356,11 @@ function messageText(message: RoomMessageEvent, options: FormatOptions): string 
   const quote = message.replyTo === undefined
     ? ""
     : `${dim(`(${replyQuote(message.room, message.replyTo, options)})`)} `;
-  const body = message.deleted === undefined
-    ? clean(message.body, options)
-    : dim(`[deleted by ${sanitizeForTerminal(message.deleted.by)}]`);
+  const body = message.deleted !== undefined
+    ? dim(`[deleted by ${sanitizeForTerminal(message.deleted.by)}]`)
+    : message.file !== undefined
+    ? fileText(message.file, message.body, options)
+    : clean(message.body, options);
   const edited = message.edited === undefined || message.deleted !== undefined
     ? ""
     : " " + dim(`(edited ${formatTime(message.edited, options)})`);
@@ -423,6 +429,14 @@ function historyLines(
   });
 }
 
+// Files (docs/protocol.md section 23).
+
+/** `[file] report.pdf (1.2 MB, application/pdf) id ID`, and the caption when it is not the name. */
+function fileText(file: FileInfo, body: string, options: FormatOptions): string {
+  const line = sanitizeForTerminal(describeFile(file));
+  return body === file.name ? line : `${line}: ${clean(body, options)}`;
+}
+
 /** The line without its timestamp. */
 function eventText(event: ClientEvent, options: FormatOptions): string {
   const dim = (text: string) => paint(text, options.color ? "2" : "");
@@ -437,7 +451,9 @@ function eventText(event: ClientEvent, options: FormatOptions): string {
     case "dm": {
       const outgoing = sameNick(options.self, event.from) && !sameNick(options.self, event.to);
       const arrow = outgoing ? `-> ${nick(event.to, options)}` : `<- ${nick(event.from, options)}`;
-      const body = clean(event.body, options);
+      const body = event.file === undefined
+        ? clean(event.body, options)
+        : fileText(event.file, event.body, options);
       return event.action
         ? `${arrow}: * ${nick(event.from, options)} ${body}`
         : `${arrow}: ${body}`;

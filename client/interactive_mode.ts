@@ -22,6 +22,7 @@ import {
   formatTime,
   paint,
 } from "./format.ts";
+import { runFileCommand } from "./file_commands.ts";
 import { type Key, KeyDecoder } from "./key_decoder.ts";
 import { LineEditor } from "./line_editor.ts";
 import { MessageLog } from "./message_changes.ts";
@@ -240,6 +241,17 @@ export async function runInteractive(
         }
         return;
       }
+      case "upload":
+      case "download":
+        // Runs beside everything else; its progress and outcome show as lines.
+        void runFileCommand(client, command, {
+          currentRoom: currentRoom(),
+          report: {
+            info: (text) => notice(text),
+            error: (text) => notice(paint(text, color ? "31" : "")),
+          },
+        });
+        return;
       case "request":
         send(command.request);
         return;

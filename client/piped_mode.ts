@@ -12,6 +12,7 @@ import { nameKey } from "../shared/validation.ts";
 import type { ChatClient } from "./chat_client.ts";
 import { CLIENT_COMMAND_HELP, parseClientCommand } from "./client_commands.ts";
 import { type ClientEvent, replyOf } from "./client_event.ts";
+import { isFileCommand, runFileCommand } from "./file_commands.ts";
 import {
   describeError,
   eventToJson,
@@ -243,6 +244,34 @@ export async function runPiped(client: ChatClient, options: PipedOptions): Promi
         } else {
           send({ type: "join", room }, where);
         }
+        continue;
+      }
+      if (isFileCommand(command)) {
+        // Files: the outcome is one line (a record with --json); no progress.
+        const transfer = runFileCommand(client, command, {
+          currentRoom: currentRoom(),
+          report: {
+            stepPercent: 101,
+            info: (text) => {
+              if (!/^(uploaded|saved) /.test(text)) return;
+              output(
+                json
+                  ? jsonLine({
+                    type: command.kind,
+                    room: null,
+                    from: null,
+                    body: text,
+                    id: null,
+                    ts: Date.now(),
+                  })
+                  : text,
+              );
+            },
+            error: (text) => fail(`${where}${text}`),
+          },
+        });
+        inFlight.add(transfer);
+        void transfer.finally(() => inFlight.delete(transfer));
         continue;
       }
       send(command.request, where);

@@ -42,6 +42,8 @@ import { type AddressQuota, LocalAddressQuota } from "./limits/address_quota.ts"
 import { RedisAddressQuota } from "./cluster/redis_address_quota.ts";
 import type { Store } from "./store/store.ts";
 import { WebhookHub, type WebhookHubSettings } from "./webhooks/webhook_hub.ts";
+import { FileService } from "./files/file_service.ts";
+import { fileLimits, fileLinkSecret, openBlobStore } from "./files/open_files.ts";
 
 // Idle connections read into small buffers; busy ones grow theirs, so an
 // idle peer costs little memory and a fast sender few reads.
@@ -79,6 +81,8 @@ export class ChatServer implements AsyncDisposable {
   readonly options: ServerOptions;
   readonly broker: Broker;
   readonly accounts: AccountService;
+  /** File sharing: uploads in progress, downloads, retention of files (section 23). */
+  readonly files: FileService;
   readonly store: Store;
   readonly #listeners: OpenListener[];
   readonly #discovery: DiscoveryResponder | null;
@@ -123,6 +127,7 @@ export class ChatServer implements AsyncDisposable {
       discovery: DiscoveryResponder | null;
       maxLocalConnections: number | undefined;
       remote?: RemoteConnections;
+      files: FileService;
     },
   ) {
     this.#listeners = listeners;
@@ -131,6 +136,7 @@ export class ChatServer implements AsyncDisposable {
     this.store = parts.store;
     this.broker = parts.broker;
     this.accounts = parts.accounts;
+    this.files = parts.files;
     this.#logger = getLogger(["chat", "server"]);
     // With Redis the caps count every instance's connections.
     this.#limiter = new ConnectionLimiter({
@@ -146,18 +152,18 @@ export class ChatServer implements AsyncDisposable {
       logger: this.#logger,
       flushScheduler: parts.flushScheduler,
       onLogin: (session) => this.#slots.get(session)?.loggedIn(),
+      files: parts.files,
     };
     this.#acceptLoops = listeners.map((open) => this.#accept(open));
     // A quarter interval at most, so a silent client goes within 3.25 intervals.
     this.#ticker = setInterval(() => this.#tick(), Math.min(1000, options.heartbeatMs / 4));
     this.#ticker.unref();
-    if (options.retentionMaxMessages > 0 || options.retentionMaxAgeMs > 0) {
-      this.#retention = setInterval(
-        () => this.#pruning ??= this.#prune(),
-        options.retentionIntervalMs,
-      );
-      this.#retention.unref();
-    }
+    // Always: files no message refers to (a deleted room's, say) go too.
+    this.#retention = setInterval(
+      () => this.#pruning ??= this.#prune(),
+      options.retentionIntervalMs,
+    );
+    this.#retention.unref();
   }
 
   /**
@@ -235,6 +241,11 @@ export class ChatServer implements AsyncDisposable {
           ? {}
           : { sharedFailures: new RedisLoginFailures(shared.store.redis, shared.store.keys) }),
       });
+      const files = new FileService(
+        broker,
+        await openBlobStore(resolved, shared?.store),
+        { ...fileLimits(resolved), linkSecret: await fileLinkSecret(shared?.store) },
+      );
       const listeners = await openListeners(resolved);
       const discovery = openDiscovery(resolved, listeners);
       let maxLocalConnections: number | undefined;
@@ -253,6 +264,7 @@ export class ChatServer implements AsyncDisposable {
         discovery,
         maxLocalConnections,
         ...(shared === null ? {} : { remote: shared.cluster }),
+        files,
       });
       if (resolved.http !== null) {
         try {
@@ -365,6 +377,8 @@ export class ChatServer implements AsyncDisposable {
     this.#abort.abort();
     clearInterval(this.#ticker);
     clearInterval(this.#retention);
+    // Uploads in progress end with their connections.
+    this.files.close();
     for (const open of this.#listeners) open.close();
     await Promise.all(this.#acceptLoops);
     await this.#discovery?.close();
@@ -400,6 +414,8 @@ export class ChatServer implements AsyncDisposable {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       if (total > 0) this.#logger.debug("Retention removed {total} messages", { total });
+      const contents = await this.files.prune();
+      if (contents > 0) this.#logger.debug("Retention removed {contents} files", { contents });
     } catch (error) {
       this.#logger.error("Retention failed: {error}", { error });
     } finally {
@@ -587,6 +603,7 @@ export class ChatServer implements AsyncDisposable {
       accounts: this.accounts,
       store: this.store,
       options: this.options,
+      files: this.files,
       signal: this.#abort.signal,
       get draining() {
         return draining();

@@ -187,6 +187,13 @@ export function parseCommand(line: string, context: CommandContext): Command {
   const change = messageChange(name, args, context);
   if (change !== undefined) return change;
   switch (name) {
+    // Files cross only framed connections (docs/protocol.md section 23).
+    case "upload":
+    case "download":
+      throw new ChatError(
+        "unsupported",
+        `/${name} needs a client that speaks the framed protocol (chat join); plain text cannot carry files`,
+      );
     case "join":
     case "j":
     case "create_group":

@@ -45,6 +45,12 @@ export const ERROR_CODES = [
   "too_many_reactions",
   "storage",
   "server_busy",
+  // Files (docs/protocol.md section 23).
+  "file_too_large",
+  "quota_exceeded",
+  "no_such_file",
+  "upload_failed",
+  "unsupported",
   "internal",
 ] as const;
 

@@ -33,6 +33,15 @@ import {
   union,
 } from "./schema.ts";
 import {
+  DEFAULT_FILE_TYPE,
+  FILE_ID,
+  MAX_FILE_NAME_LENGTH,
+  SHA256_HEX,
+  validateFileName,
+  validateFileType,
+} from "./file_fields.ts";
+import { Mismatch } from "./schema.ts";
+import {
   DEFAULT_MAX_BODY_LENGTH,
   MAX_AWAY_LENGTH,
   MAX_EMOJI_LENGTH,
@@ -432,7 +441,69 @@ const REQUEST_SCHEMAS = {
     target: targetId("The id of the message"),
     emoji: emoji("The reaction to take back"),
   }),
+  // Files (section 23).
+  upload_begin: request("upload_begin", {
+    name: string({ maxLength: CAP * 4 }).then(
+      validateFileName,
+      `The file's name (NFC, trimmed): 1 to ${MAX_FILE_NAME_LENGTH} code points, no / or \\, ` +
+        "no control or format characters",
+    ),
+    size: count("The file's size in bytes, at most the server's --max-upload-bytes"),
+    // Not "type": that is the frame's.
+    mediaType: opt(
+      string({ maxLength: CAP }).then(
+        validateFileType,
+        `Its media type, type/subtype (parameters dropped; default ${DEFAULT_FILE_TYPE})`,
+      ),
+    ),
+    room: opt(requestRoom("The room to share it in (a member, not muted)")),
+    to: opt(requestNick("The user to send it to as a direct message")),
+    sha256: opt(
+      string({ pattern: SHA256_HEX, problem: "must be 64 lower-case hex digits" }).describe(
+        "The SHA-256 of the whole file, lower-case hex: checked before the file is announced",
+      ),
+    ),
+    body: opt(body("A caption; default: the file's name")),
+  }, {
+    refine: (frame) => {
+      if ((frame.room === undefined) === (frame.to === undefined)) {
+        throw new ChatError("bad_request", 'Invalid upload_begin frame: give "room" or "to"');
+      }
+    },
+  }),
+  upload_chunk: request("upload_chunk", {
+    upload: fileId("The upload's id, from the upload_begin result"),
+    offset: count("Where the chunk goes: the bytes received so far"),
+    data: binary("The next bytes of the file: MessagePack bin, at most chunkBytes, not empty"),
+  }),
+  upload_end: request("upload_end", {
+    upload: fileId("The upload's id: every byte of it has been sent"),
+  }),
+  upload_cancel: request("upload_cancel", {
+    upload: fileId("The upload's id: what was received is dropped"),
+  }),
+  download: request("download", {
+    file: fileId("The file's id, from a message's file"),
+    offset: opt(count("The first byte wanted (default 0)")),
+  }),
+  file_url: request("file_url", {
+    file: fileId("The file's id: a link to GET it over HTTP, for a browser"),
+  }),
 };
+
+function fileId(description: string): Schema<string> {
+  return string({ maxLength: 64, pattern: FILE_ID, problem: "must be an id from the server" })
+    .describe(description);
+}
+
+function binary(description: string): Schema<Uint8Array> {
+  return custom((value) => {
+    if (!(value instanceof Uint8Array)) {
+      throw new Mismatch("must be binary (MessagePack bin)", "must be bin");
+    }
+    return value;
+  }, { description: `${description} (MessagePack bin: no JSON type)` });
+}
 
 /** Every request type. */
 export type RequestType = keyof typeof REQUEST_SCHEMAS;
@@ -526,6 +597,12 @@ const REACTION_SUMMARY = object({
     `Who reacted so, earliest first; at most ${MAX_REACTION_USERS_LISTED} (count is the full count)`,
   ),
 }).named("part.reaction");
+const FILE_INFO = object({
+  id: text("The file's id: download it with download or GET /files/ID"),
+  name: text("Its name, as uploaded (NFC)"),
+  size: count("Its size in bytes"),
+  type: text("Its media type, type/subtype"),
+}).named("part.file").describe("A file shared with the message (section 23)");
 
 const MESSAGE_EVENT = object({
   type: literal("message"),
@@ -552,6 +629,7 @@ const MESSAGE_EVENT = object({
   reactions: optional(
     array(REACTION_SUMMARY).describe("History only: its reactions, in the order first given"),
   ),
+  file: optional(FILE_INFO),
 }).named("event.message").describe("A message in a room (section 10)");
 
 const DM_EVENT = object({
@@ -563,6 +641,7 @@ const DM_EVENT = object({
   ts: timestamp(),
   action: only("An action"),
   history: only("From history, including those stored while the recipient was offline"),
+  file: optional(FILE_INFO),
 }).named("event.dm").describe(
   "A direct message, delivered to the recipient and echoed to the sender",
 );
@@ -786,6 +865,9 @@ export type NickEvent = Infer<typeof NICK_EVENT>;
 /** A room's topic changed. */
 export type TopicEvent = Infer<typeof TOPIC_EVENT>;
 
+/** A file shared with a message or DM: what members see of it. */
+export type FileInfo = Infer<typeof FILE_INFO>;
+
 /** A system notice (from the server, or a broadcast `from` a user). */
 export type NoticeEvent = Infer<typeof NOTICE_EVENT>;
 
@@ -978,6 +1060,32 @@ const RESULT_SCHEMAS = {
     id: optional(count("The entry's timeline id; absent when unchanged", 1)),
     ts: timestamp(),
     unchanged: only("Had not reacted so: nothing was recorded, no event sent"),
+  }),
+  // Files (section 23).
+  upload_begin: result("upload_begin", {
+    upload: text("The upload's id, for its chunks"),
+    chunkBytes: count("Most bytes of data in one upload_chunk (and one download reply)", 1),
+  }),
+  upload_chunk: result("upload_chunk", { received: count("Bytes received so far") }),
+  upload_end: result("upload_end", {
+    file: FILE_INFO,
+    id: count("The id of the message (or DM) that shares it", 1),
+    ts: timestamp(),
+    stored: only("A DM to a user offline: stored for their next login"),
+  }),
+  upload_cancel: result("upload_cancel", { upload: text("The upload dropped") }),
+  download: result("download", {
+    file: FILE_INFO,
+    sha256: text("The SHA-256 of the whole file, lower-case hex"),
+    offset: count("Where data starts in the file"),
+    data: binary("The bytes from offset on, at most chunkBytes of them"),
+    done: only("data reaches the end of the file"),
+  }),
+  file_url: result("file_url", {
+    url: text(
+      "A path on the server's HTTP listener, /files/ID?t=TOKEN: the link itself grants access",
+    ),
+    expiresAt: timestamp().describe("When the link stops working, ms since the Unix epoch"),
   }),
 } satisfies Record<RequestType, Schema<unknown>>;
 

@@ -340,3 +340,50 @@ Deno.test({
     assert.equal(back.message, undefined);
   },
 });
+
+Deno.test({
+  name: "the web client shows a shared file as a link to /files/ID, and a click downloads it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using server = await ServerProcess.start([
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--no-discovery",
+      "--guest-uploads",
+    ]);
+    const base = `http://127.0.0.1:${await httpPort(server)}`;
+    await using browser = await launch();
+    const alice = await browser.newPage();
+    await joinInBrowser(alice, base, "alice");
+    await using carol = await Peer.join(server.port, "carol");
+    await carol.request({ type: "join", room: "general" });
+    const bytes = new TextEncoder().encode("<script>alert(1)</script> not run\n");
+    const begin = await carol.request({
+      type: "upload_begin",
+      name: "page.html",
+      size: bytes.length,
+      mediaType: "text/html",
+      room: "general",
+    });
+    await carol.request({
+      type: "upload_chunk",
+      upload: begin.result.upload,
+      offset: 0,
+      data: bytes,
+    });
+    const end = await carol.request({ type: "upload_end", upload: begin.result.upload });
+    const link = alice.locator("#log li.message a.file");
+    await link.waitFor();
+    assert.equal(await link.textContent(), "[file] page.html (34 B, text/html)");
+    assert.equal(await link.getAttribute("href"), `/files/${end.result.file.id}`);
+    const [download] = await Promise.all([alice.waitForEvent("download"), link.click()]);
+    assert.equal(download.suggestedFilename(), "page.html");
+    const saved = await download.path();
+    assert.deepEqual(await Deno.readFile(saved), bytes);
+    // The page stayed where it was, its own policy intact.
+    assert.equal(new URL(alice.url()).pathname, "/");
+    assert.equal(await alice.locator("#chat").isVisible(), true);
+  },
+});

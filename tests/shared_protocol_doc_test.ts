@@ -171,7 +171,7 @@ function fieldsOf(shape: string): Map<string, boolean> {
   let depth = 0;
   let part = "";
   const add = () => {
-    const name = /^\s*([A-Za-z]+)(\?)?/.exec(part);
+    const name = /^\s*([A-Za-z][A-Za-z0-9]*)(\?)?/.exec(part);
     if (name) fields.set(name[1]!, name[2] === "?");
     part = "";
   };

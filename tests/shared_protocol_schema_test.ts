@@ -41,8 +41,9 @@ Deno.test("the schema has a request and a result for every request type", () => 
     assert.ok($defs[`request.${type}`], type);
     assert.ok($defs[`result.${type}`], type);
   }
-  // 26, away and typing (section 22), search (section 24), message changes (section 21).
-  assert.equal(REQUEST_TYPES.length, 33);
+  // 26, away and typing (section 22), search (section 24), message changes (section 21),
+  // files (section 23).
+  assert.equal(REQUEST_TYPES.length, 39);
 });
 
 // Requests as clients send them (before normalization): valid for both.
@@ -77,6 +78,35 @@ const GOOD_REQUESTS: Array<Record<string, unknown>> = [
   { type: "typing", id: 23, to: "bob", state: "paused" },
   { type: "search", id: 20, text: 'deploy "failed" -x', room: "#dev", cursor: "e4", limit: 5 },
   { type: "search", id: 21, text: "x", room: null, cursor: null },
+  // Files (section 23).
+  {
+    type: "upload_begin",
+    id: 20,
+    name: "r.pdf",
+    size: 9,
+    mediaType: "application/pdf",
+    room: "dev",
+  },
+  {
+    type: "upload_begin",
+    id: 21,
+    name: "a",
+    size: 1,
+    to: "bob",
+    sha256: "a".repeat(64),
+    body: "x",
+  },
+  {
+    type: "upload_chunk",
+    id: 22,
+    upload: "AAAAAAAAAAAAAAAAAAAAAA",
+    offset: 0,
+    data: Uint8Array.of(1),
+  },
+  { type: "upload_end", id: 23, upload: "AAAAAAAAAAAAAAAAAAAAAA" },
+  { type: "upload_cancel", id: 24, upload: "AAAAAAAAAAAAAAAAAAAAAA" },
+  { type: "download", id: 25, file: "AAAAAAAAAAAAAAAAAAAAAA", offset: 10 },
+  { type: "file_url", id: 26, file: "AAAAAAAAAAAAAAAAAAAAAA" },
 ];
 
 // Refused by the server with bad_request, and by the schema.
@@ -100,6 +130,10 @@ const BAD_REQUESTS: Array<Record<string, unknown>> = [
   // Section 22.
   { type: "typing", id: 22, room: "dev", state: "typing" },
   { type: "typing", id: 22, to: "bob" },
+  { type: "upload_begin", id: 20, name: "a", size: -1, room: "dev" },
+  { type: "upload_begin", id: 20, name: "a", size: 1, room: "dev", sha256: "XYZ" },
+  { type: "upload_chunk", id: 22, upload: "no spaces allowed", offset: 0, data: Uint8Array.of(1) },
+  { type: "download", id: 25, file: "AAAAAAAAAAAAAAAAAAAAAA", offset: -1 },
 ];
 
 function clientDef(frame: Record<string, unknown>): string {
@@ -153,6 +187,7 @@ const GOOD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { type: "error", code: "bad_frame", message: "?" },
   { ...message, action: true, history: true },
   { type: "dm", from: "bob", to: "alice", body: "psst", id: 3, ts: 4 },
+  { ...message, file: { id: "AAAAAAAAAAAAAAAAAAAAAA", name: "r.pdf", size: 9, type: "a/b" } },
   { type: "join", room: "dev", nick: "bob", ts: 1 },
   { type: "leave", room: "dev", nick: "bob", ts: 1, reason: "quit" },
   { type: "nick", from: "bob", to: "robert", ts: 1 },
@@ -174,6 +209,7 @@ const BAD_SERVER_FRAMES: Array<Record<string, unknown>> = [
   { type: "error", id: 2, message: "no code" },
   { ...message, ts: "now" },
   { ...message, action: "yes" },
+  { ...message, file: { id: "A", name: "r.pdf", size: "9", type: "a/b" } },
   { type: "notice", body: "x", ts: 1, unread: [{ peer: "bob" }] },
   { type: "welcome", protocol: "1.0", server: "s", session: "s", nick: "a", limits: {} },
   // Section 22.

@@ -653,3 +653,61 @@ Deno.test({
     await bob.close();
   }
 });
+
+Deno.test({
+  name:
+    "tui in tmux: /upload shows its progress and the file message; /download in line mode saves it",
+  ignore: !TMUX,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-tui-files-" });
+  try {
+    // A small frame cap: many chunks, so progress has steps to show.
+    await using server = await ServerProcess.start([
+      "--memory",
+      "--guest-uploads",
+      "--max-frame-bytes",
+      "4096",
+    ]);
+    const bytes = new Uint8Array(120_000).map((_, index) => (index * 7) % 251);
+    await Deno.writeFile(`${dir}/photo.png`, bytes);
+    const { bob, events } = await connectBob(server.port);
+    try {
+      await bob.request({ type: "join", room: "general" });
+      {
+        await using terminal = await Terminal.start([`127.0.0.1:${server.port}`, ...ALICE]);
+        await terminal.waitFor(ready, "joined #general");
+        await terminal.type(`/upload ${dir}/photo.png`);
+        await terminal.keys("Enter");
+        await terminal.waitFor(/uploading photo\.png: \d0% \(/, "upload progress");
+        await terminal.waitFor(/uploaded photo\.png \(120\.0 kB\) to #general/, "upload done");
+        await terminal.waitFor(
+          /alice │ \[file\] photo\.png \(120\.0 kB, image\/png\) id/,
+          "the file message",
+        );
+      }
+      await until(
+        () => events.some((event) => event.type === "message" && event.file !== undefined),
+        "bob getting the file",
+      );
+      const message = events.find((event) => event.type === "message" && event.file)!;
+      const id = message.type === "message" ? message.file!.id : "";
+      await using line = await Terminal.start([
+        `127.0.0.1:${server.port}`,
+        "--name",
+        "carol",
+        "--room",
+        "general",
+        "--plain",
+      ]);
+      await line.waitFor(/carol joined/, "carol in line mode");
+      await line.type(`/download ${id} ${dir}/copy.png`);
+      await line.keys("Enter");
+      await line.waitFor(/saved photo\.png \(120\.0 kB\) as /, "the download");
+      assert.deepEqual(await Deno.readFile(`${dir}/copy.png`), bytes);
+    } finally {
+      await bob.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

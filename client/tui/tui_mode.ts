@@ -11,6 +11,7 @@ import { configure, type LogRecord } from "@logtape/logtape";
 import { type LoggingOptions, setupLogging } from "../../shared/logging.ts";
 import type { ChatClient } from "../chat_client.ts";
 import { type ColorDepth, describeError } from "../format.ts";
+import { runFileCommand } from "../file_commands.ts";
 import { ReadMarker } from "../read_marker.ts";
 import { notificationProtocol, notificationSequence } from "./notification.ts";
 import { mountScreen } from "./tui_app.tsx";
@@ -151,6 +152,24 @@ export async function runTui(client: ChatClient, options: TuiOptions): Promise<n
         case "read":
           marker.read(effect.peer, effect.upTo);
           break;
+        case "file": {
+          const where = effect.conversation;
+          void runFileCommand(client, effect.command, {
+            currentRoom: effect.currentRoom,
+            report: {
+              stepPercent: 10,
+              info: (text) => {
+                model.fileNotice(where, text);
+                draw();
+              },
+              error: (text) => {
+                model.fileNotice(where, text, true);
+                draw();
+              },
+            },
+          });
+          break;
+        }
       }
     }
     draw();

@@ -9,6 +9,7 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import { COMMAND_HELP } from "../../shared/commands.ts";
+import { describeFile } from "../../shared/file_fields.ts";
 import {
   type DirectMessageEvent,
   isReplyTo,
@@ -25,6 +26,7 @@ import {
   REGISTER_PROMPT_HELP,
 } from "../client_commands.ts";
 import { type ClientEvent, type ReplyEvent, replyOf } from "../client_event.ts";
+import type { FileCommand } from "../file_commands.ts";
 import { type ColorDepth, describeError, formatResult } from "../format.ts";
 import { commandNames, type Completion, cycleCompletion, startCompletion } from "./completion.ts";
 import {
@@ -56,7 +58,9 @@ export type TuiEffect =
   /** Turn mouse reporting on or off. */
   | { type: "mouse"; enabled: boolean }
   /** The user has seen the direct messages from `peer` up to id `upTo`: tell the server. */
-  | { type: "read"; peer: string; upTo: number };
+  | { type: "read"; peer: string; upTo: number }
+  /** `/upload` or `/download`: run it, telling its progress to {@linkcode TuiModel.fileNotice}. */
+  | { type: "file"; command: FileCommand; currentRoom: string | undefined; conversation: number };
 
 /** The connection as the status line shows it. */
 export interface ConnectionStatus {
@@ -895,12 +899,19 @@ export class TuiModel {
 
   #messageEntry(event: RoomMessageEvent | DirectMessageEvent): MessageEntry {
     const self = this.#isSelf(event.from);
+    // A file reads as its line (section 23), with its caption when it has one.
+    const file = event.file === undefined ? undefined : describeFile(event.file);
+    const body = file === undefined
+      ? event.body
+      : event.body === event.file!.name
+      ? file
+      : `${file}: ${event.body}`;
     return {
       kind: "message",
       id: event.id,
       ts: event.ts,
       from: event.from,
-      body: event.body,
+      body,
       action: event.action ?? false,
       history: event.history ?? false,
       self,
@@ -1124,6 +1135,14 @@ export class TuiModel {
         if (conversation !== undefined) return this.#activate(conversation);
         return [this.#send({ type: "join", room: parsed.room })];
       }
+      case "upload":
+      case "download":
+        return [{
+          type: "file",
+          command: parsed,
+          currentRoom: active.kind === "room" && active.joined ? active.name : undefined,
+          conversation: this.#active,
+        }];
       case "request":
         return [this.#send(parsed.request)];
       case "typing":
@@ -1131,6 +1150,12 @@ export class TuiModel {
         active.notice(parsed.on ? "Typing shown and sent" : "Typing neither shown nor sent", now);
         return [];
     }
+  }
+
+  /** A line about a file transfer, in the conversation it was started from. */
+  fileNotice(conversation: number, text: string, error = false): void {
+    const target = this.#conversations[conversation] ?? this.active;
+    target.notice(text, this.#now(), error ? "error" : "info");
   }
 
   // ------------------------------------------------------------ replies

@@ -669,7 +669,7 @@ export class Broker {
     member: Member,
     message: OutgoingMessage & { room: string; replyTo?: number },
   ): Promise<{ id: number; ts: number; duplicate?: true }> {
-    const { room: name, body, action = false, clientMsgId, replyTo } = message;
+    const { room: name, body, action = false, clientMsgId, replyTo, file } = message;
     const room = this.#rooms.joinedBy(member, name);
     const now = this.#now();
     this.moderation.checkVoice(member, room, now);
@@ -682,6 +682,7 @@ export class Broker {
       action,
       ...(clientMsgId === undefined ? {} : { clientMsgId }),
       ...(replyTo === undefined ? {} : { replyTo }),
+      ...(file === undefined ? {} : { file }),
     }));
     const { record } = sent;
     if (sent.duplicate) return { id: record.id, ts: record.ts, duplicate: true };
@@ -690,6 +691,19 @@ export class Broker {
     this.metrics.delivery.observeMs(performance.now() - arrived);
     this.roomEvents.tell(messageEvent(record, { room: room.name, history: false }));
     return { id: record.id, ts: record.ts };
+  }
+
+  // Files (docs/protocol.md section 23).
+
+  /** Refuses to share a file in room `name` unless `member` may say there (a member, not muted). */
+  checkCanShare(member: Member, name: string): void {
+    this.moderation.checkVoice(member, this.#rooms.joinedBy(member, name), this.#now());
+  }
+
+  /** Whether `member` is in the room keyed `roomKey` (and so may read its history). */
+  isMemberOf(member: Member, roomKey: string): boolean {
+    for (const room of member.rooms) if (room.key === roomKey) return true;
+    return false;
   }
 
   /** A page of room history (for members of the room), one history read of `member`'s. */

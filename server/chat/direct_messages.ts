@@ -7,7 +7,12 @@
  */
 import { utf8ByteLength } from "../../shared/bytes.ts";
 import { ChatError } from "../../shared/errors.ts";
-import { MAX_HISTORY_PAGE, MAX_LIST_PAGE, type ResultOf } from "../../shared/protocol.ts";
+import {
+  type FileInfo,
+  MAX_HISTORY_PAGE,
+  MAX_LIST_PAGE,
+  type ResultOf,
+} from "../../shared/protocol.ts";
 import { nameKey } from "../../shared/validation.ts";
 import type { DmRecord, UnreadCount } from "../store/store.ts";
 import type { ChatContext } from "./chat_context.ts";
@@ -24,6 +29,8 @@ export interface OutgoingMessage {
   action?: boolean;
   /** The sender's id for it: a retry under the same id is not sent twice. */
   clientMsgId?: string;
+  /** The file it shares, stored and checked already (server/files/file_service.ts). */
+  file?: FileInfo;
 }
 
 /** Direct messages between users, online or not. */
@@ -59,7 +66,7 @@ export class DirectMessages {
     member: Member,
     message: OutgoingMessage & { to: string },
   ): Promise<ResultOf<"dm">> {
-    const { to, body, action = false, clientMsgId } = message;
+    const { to, body, action = false, clientMsgId, file } = message;
     const { users, presence, store, bus } = this.#chat;
     const key = nameKey(to);
     const here = users.first(key);
@@ -90,6 +97,7 @@ export class DirectMessages {
         ts: this.#chat.now(),
         action,
         ...(clientMsgId === undefined ? {} : { clientMsgId }),
+        ...(file === undefined ? {} : { file }),
       },
       { from: fromKey, to: key, online: users.sessions(key).size > 0 },
     ));
@@ -112,6 +120,16 @@ export class DirectMessages {
     return delivered
       ? { id: record.id, ts: record.ts }
       : { id: record.id, ts: record.ts, stored: true };
+  }
+
+  /** Refuses `to` with `no_such_user` unless a DM could reach it: online, or an account (files). */
+  async checkRecipient(to: string): Promise<void> {
+    const { users, presence, store } = this.#chat;
+    const key = nameKey(to);
+    if (users.first(key) !== undefined) return;
+    if (await orStorageError(presence.user(key)) !== undefined) return;
+    if (await store.getAccount(key) !== undefined) return;
+    throw new ChatError("no_such_user", `No user ${to} is online or registered`);
   }
 
   /** Delivers a DM to the sessions here of the users with these name keys. */

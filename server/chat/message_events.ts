@@ -60,6 +60,7 @@ export function messageEvent(
       }
     }
   }
+  if (record.file !== undefined) event.file = record.file;
   return event;
 }
 
@@ -137,5 +138,6 @@ export function dmEvent(record: DmRecord, options: { history: boolean }): Direct
   };
   if (record.action) event.action = true;
   if (options.history) event.history = true;
+  if (record.file !== undefined) event.file = record.file;
   return event;
 }

@@ -115,6 +115,7 @@ export class LocalBus implements Bus {
         action: draft.action,
         ...(clientMsgId === undefined ? {} : { clientMsgId }),
         ...(draft.replyTo === undefined ? {} : { replyTo: draft.replyTo }),
+        ...(draft.file === undefined ? {} : { file: draft.file }),
       };
       await node.commit({ kind: "message", record });
       // Commits resolve in order, so delivery follows id order.

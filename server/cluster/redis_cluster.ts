@@ -652,6 +652,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
               nameKey(message!.from),
               keyed ? message!.clientMsgId ?? "" : "",
               message!.replyTo ?? 0,
+              message!.file === undefined ? "" : JSON.stringify(message!.file),
             ]
             : {
               k: change.draft.change,
@@ -677,6 +678,7 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
           ts: String(draft.ts),
           action: draft.action,
           clientMsgId: keyed ? draft.clientMsgId ?? "" : "",
+          file: draft.file === undefined ? "" : JSON.stringify(draft.file),
         };
       }),
       w: { ms: window.ms, n: window.perUser },

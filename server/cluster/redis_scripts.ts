@@ -160,8 +160,10 @@ local function raise(key, field, value)
   if value > current then redis.call('HSET', key, field, value) end
 end
 -- reply: the id it answers (0 or nil: none); sender: the sender's key, which
--- message changes check authorship by (section 21).
-local function store_message(room, id, from, body, ts, action, reply, sender)
+-- message changes check authorship by (section 21); file: the file info's JSON
+-- ('' or nil for none; section 23); fileref maps the file's id to the message
+-- that shares it ('room:id', or 'dm'), for retention.
+local function store_message(room, id, from, body, ts, action, reply, sender, file)
   local entry = {'f', from, 'b', body, 't', ts, 'a', action}
   if sender and sender ~= '' then
     entry[#entry + 1] = 's'
@@ -171,7 +173,14 @@ local function store_message(room, id, from, body, ts, action, reply, sender)
     entry[#entry + 1] = 'r'
     entry[#entry + 1] = reply
   end
+  if file and file ~= '' then
+    entry[#entry + 1] = 'F'
+    entry[#entry + 1] = file
+  end
   redis.call('XADD', p .. 'log:' .. room, id .. '-0', unpack(entry))
+  if file and file ~= '' then
+    redis.call('HSET', p .. 'fileref', cjson.decode(file).id, room .. ':' .. id)
+  end
 end
 -- Message changes (section 21). A change c: {k = kind, g = target id, f = who (nick),
 -- u = user key, x = text (edit) or emoji, t = ts, n = most emoji per message,
@@ -303,8 +312,13 @@ local function message_fields(room, id)
 end
 -- d: {from, to, fromKey, toKey, pair, body, ts, action}; returns the DM as JSON.
 local function store_dm(id, d, delivered)
-  local record = cjson.encode({id = id, from = d.from, to = d.to, body = d.body,
-    ts = tonumber(d.ts), action = d.action})
+  local fields = {id = id, from = d.from, to = d.to, body = d.body, ts = tonumber(d.ts),
+    action = d.action}
+  if d.file and d.file ~= '' then
+    fields.file = cjson.decode(d.file)
+    redis.call('HSET', p .. 'fileref', fields.file.id, 'dm')
+  end
+  local record = cjson.encode(fields)
   redis.call('HSET', p .. 'dm', id, record)
   redis.call('ZADD', p .. 'dmpair:' .. d.pair, id, id)
   if not delivered then redis.call('ZADD', p .. 'dmpending:' .. d.toKey, id, id) end
@@ -377,9 +391,10 @@ for _, group in ipairs(batch.r) do
       emit(0, 3, ts)
     else
       local id = redis.call('HINCRBY', p .. 'seq', room, 1)
-      store_message(room, id, m[1], m[2], m[3], m[4], m[7], sender)
+      store_message(room, id, m[1], m[2], m[3], m[4], m[7], sender, m[8])
       if key ~= '' then remember_msg_id(sender, member, id, ts, w) end
-      published[#published + 1] = {id, m[1], m[2], m[3], m[4], tonumber(m[7]) or 0}
+      -- Index 5 (0-based) is replyTo (0: none; section 21); 6 the file's JSON (section 23).
+      published[#published + 1] = {id, m[1], m[2], m[3], m[4], tonumber(m[7]) or 0, m[8] or ''}
       emit(id, 0, ts)
     end
     end
@@ -814,7 +829,7 @@ for _, w in ipairs(writes) do
   local k = w.kind
   if k == 'message' then
     local r = w.record
-    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.replyTo, r.senderKey)
+    store_message(r.room, r.id, r.from, r.body, r.ts, r.action, r.replyTo, r.senderKey, r.file)
     raise(p .. 'seq', r.room, r.id)
     if w.sender then
       remember_msg_id(w.sender, 'r:' .. r.room .. ':' .. w.clientMsgId, r.id, tonumber(r.ts), win)
@@ -823,6 +838,11 @@ for _, w in ipairs(writes) do
     -- Section 21: checked by the broker's bus before it was written.
     apply_change(w.room, w.id, w)
     raise(p .. 'seq', w.room, w.id)
+  elseif k == 'file' then
+    -- Files (section 23): metadata, the uploader's by time, the ids by content.
+    redis.call('HSET', p .. 'files', w.id, w.json)
+    redis.call('ZADD', p .. 'filesby:' .. w.uploader, w.ts, w.id .. ':' .. w.size)
+    redis.call('SADD', p .. 'filesha:' .. w.sha256, w.id)
   elseif k == 'dm' then
     store_dm(w.id, w, w.delivered)
     if w.clientMsgId ~= '' then

@@ -18,8 +18,9 @@ import {
 import type { Audience, BusNode } from "./cluster.ts";
 
 /**
- * A room message as published: id, from, body, ts, action ("1" or ""), and
- * the id it replies to (0: none; section 21).
+ * A room message as published: id, from, body, ts, action ("1" or ""),
+ * the id it replies to (0: none; section 21), the file info's JSON ("" for
+ * none; section 23).
  */
 export type PublishedMessage = [
   id: number,
@@ -28,6 +29,7 @@ export type PublishedMessage = [
   ts: string,
   action: string,
   replyTo?: number,
+  file?: string,
 ];
 
 /** A message change as published (section 21): its id, kind, target, who, text or emoji, ts. */
@@ -172,7 +174,7 @@ export class RoomFeed {
   #entries(payload: RoomPayload): TimelineRecord[] {
     const room = this.room.key;
     const entries: TimelineRecord[] = [];
-    for (const [id, from, body, ts, action, replyTo] of payload.m ?? []) {
+    for (const [id, from, body, ts, action, replyTo, file] of payload.m ?? []) {
       const message: MessageRecord = {
         room,
         id,
@@ -182,6 +184,7 @@ export class RoomFeed {
         action: action === "1",
       };
       if (replyTo !== undefined && replyTo > 0) message.replyTo = replyTo;
+      if (file) message.file = JSON.parse(file);
       entries.push(message);
     }
     for (const [id, change, target, from, text, ts] of payload.c ?? []) {

@@ -220,6 +220,23 @@ export interface ServerOptions {
   webhookBreakerCooldownMs: number;
   /** Most bytes of a webhook's response body read (a reply); longer ones are ignored. */
   webhookMaxResponseBytes: number;
+  // Files (docs/protocol.md section 23).
+  /** Largest file one upload may carry, in bytes. */
+  maxUploadBytes: number;
+  /** Bytes one user (account, guest nickname or API key) may upload per quota window. */
+  uploadQuotaBytes: number;
+  /** The window of the upload quota, in ms. */
+  uploadQuotaWindowMs: number;
+  /** Uploads in progress on one connection at once. */
+  maxUploadsPerConnection: number;
+  /** Bytes of uploads in progress on the server, all connections together (sizes announced). */
+  maxUploadingBytes: number;
+  /** An upload that receives nothing for this long is dropped, in ms. */
+  uploadTimeoutMs: number;
+  /** Whether guests may upload files (they may download what they can read). */
+  guestUploads: boolean;
+  /** With no data directory (`--memory`): most bytes of files kept in memory. */
+  maxMemoryFileBytes: number;
 }
 
 /** The defaults of every option (the library keeps data in memory and answers no discovery probes; `chat serve` defaults `dataDir` to ./chat-data and turns discovery on). */
@@ -312,4 +329,12 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   webhookBreakerFailures: 5,
   webhookBreakerCooldownMs: 30_000,
   webhookMaxResponseBytes: 64 * 1024,
+  maxUploadBytes: 10 * 1024 * 1024,
+  uploadQuotaBytes: 100 * 1024 * 1024,
+  uploadQuotaWindowMs: 24 * 3_600_000,
+  maxUploadsPerConnection: 2,
+  maxUploadingBytes: 64 * 1024 * 1024,
+  uploadTimeoutMs: 60_000,
+  guestUploads: false,
+  maxMemoryFileBytes: 256 * 1024 * 1024,
 });

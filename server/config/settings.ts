@@ -55,6 +55,7 @@ export const SETTING_GROUPS = {
   logging: "Logging",
   http: "HTTP: health, metrics, REST API, WebSocket, web client (off without --http)",
   webhooks: "Outgoing webhooks (chat webhook add; see docs/webhooks.md)",
+  files: "Files: uploads and downloads (docs/protocol.md section 23)",
 } as const;
 
 /** A section of {@linkcode SETTING_GROUPS}. */
@@ -948,6 +949,80 @@ export const SETTINGS: SettingsSchema = {
     help: "most bytes of a webhook's response read; a longer reply is ignored",
     type: intType({ min: 1024, max: 16 * 1024 * 1024 }),
     default: D.webhookMaxResponseBytes,
+  },
+  // Files (docs/protocol.md section 23).
+  maxUploadBytes: {
+    group: "files",
+    flag: "max-upload-bytes",
+    arg: "N",
+    help: "largest file one upload may carry (file_too_large beyond)",
+    details: "Also the largest body of POST /api/v1/rooms/{room}/files. Files cross the " +
+      "connection in chunks that fit the frame cap, so this may be far above --max-frame-bytes.",
+    type: intType({ min: 1, max: 2 ** 40 }),
+    default: D.maxUploadBytes,
+  },
+  uploadQuotaBytes: {
+    group: "files",
+    flag: "upload-quota-bytes",
+    arg: "N",
+    help: "bytes one user may upload per --upload-quota-window (quota_exceeded beyond)",
+    details: "Counted per account, per guest nickname or per API key: the files uploaded in " +
+      "the window that are still kept, plus the uploads in progress.",
+    type: intType({ min: 0, max: 2 ** 50 }),
+    default: D.uploadQuotaBytes,
+  },
+  uploadQuotaWindowMs: {
+    group: "files",
+    flag: "upload-quota-window",
+    arg: "DURATION",
+    help: "the window of --upload-quota-bytes",
+    type: durationType(),
+    default: D.uploadQuotaWindowMs,
+  },
+  maxUploadsPerConnection: {
+    group: "files",
+    flag: "max-uploads-per-connection",
+    arg: "N",
+    help: "uploads in progress on one connection at once (rate_limited beyond)",
+    type: count(1),
+    default: D.maxUploadsPerConnection,
+  },
+  maxUploadingBytes: {
+    group: "files",
+    flag: "max-uploading-bytes",
+    arg: "N",
+    help: "bytes of uploads in progress on the server, all connections (server_busy beyond)",
+    details: "Each upload counts its announced size from upload_begin until it ends, fails or " +
+      "times out. With --redis or --memory the bytes in progress wait in memory, so this " +
+      "bounds that memory.",
+    type: intType({ min: 1, max: 2 ** 50 }),
+    default: D.maxUploadingBytes,
+  },
+  uploadTimeoutMs: {
+    group: "files",
+    flag: "upload-timeout",
+    arg: "DURATION",
+    help: "an upload that receives nothing this long is dropped",
+    type: durationType(),
+    default: D.uploadTimeoutMs,
+  },
+  guestUploads: {
+    group: "files",
+    flag: "guest-uploads",
+    help: "guests may upload files",
+    flagHelp: "let guests upload files (default: accounts and API keys only)",
+    details: "A guest can come back under a new nickname, and with it a new quota; so by " +
+      "default only accounts (and API keys) upload. Guests always download what they may read.",
+    type: boolType(),
+    default: D.guestUploads,
+  },
+  maxMemoryFileBytes: {
+    group: "files",
+    flag: "max-memory-file-bytes",
+    arg: "N",
+    help: "with --memory: bytes of files kept in memory (quota_exceeded beyond)",
+    type: intType({ min: 0, max: 2 ** 50 }),
+    default: D.maxMemoryFileBytes,
   },
 };
 

@@ -19,7 +19,10 @@ import type { ApiBots } from "./api_bots.ts";
 import type { ApiKeyService } from "./api_key_service.ts";
 import { type ChatHost, describeSession } from "./chat_host.ts";
 import { HttpError } from "./http_error.ts";
-import { readJsonObject } from "./request_body.ts";
+import { readBody, readJsonObject } from "./request_body.ts";
+import { DEFAULT_FILE_TYPE } from "../../shared/file_fields.ts";
+import type { FileService } from "../files/file_service.ts";
+import type { FileRecord } from "../store/store.ts";
 import type { RouteContext, Router } from "./router.ts";
 
 /** What the API routes use. */
@@ -339,6 +342,45 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         );
       }),
     )
+    // Files (docs/protocol.md section 23).
+    .add("GET", "/files/{id}", async (request, context) => {
+      const files = fileService(host.files);
+      const token = context.url.searchParams.get("t");
+      if (token !== null) return fileResponse(files, await files.byLink(context.params.id!, token));
+      return await authorized(async (_request, { apiKey, params }) => {
+        const bot = await bots.online(apiKey);
+        const record = await files.readable(bot, params.id!, {
+          canReadRoom: (member, room) => broker.isMemberOf(member, room),
+        }).catch(async (error) => {
+          // A room's file, as the room's history: the key's bot joins to read it.
+          const found = await host.store.getFile(params.id!);
+          if (found?.room == null) throw error;
+          const inRoom = await bots.inRoom(apiKey, found.room);
+          return await files.readable(inRoom, params.id!, {
+            canReadRoom: (member, room) => broker.isMemberOf(member, room),
+          });
+        });
+        return fileResponse(files, record);
+      })(request, context);
+    })
+    .add(
+      "POST",
+      "/api/v1/rooms/{room}/files",
+      authorized(async (request, { apiKey, params, url }) => {
+        const files = fileService(host.files);
+        const begin = parse("upload_begin", {
+          name: url.searchParams.get("name") ?? "",
+          size: 1,
+          mediaType: request.headers.get("content-type") ?? DEFAULT_FILE_TYPE,
+          room: params.room,
+        }, maxBodyLength);
+        const bot = await bots.inRoom(apiKey, begin.room!);
+        const bytes = await readBody(request, { maxBytes: files.limits.maxUploadBytes });
+        const { type: _type, id: _id, ...target } = begin;
+        const sent = await files.uploadBytes(bot, target, bytes);
+        return Response.json({ room: begin.room, from: bot.nick, ...sent }, { status: 201 });
+      }),
+    )
     .add(
       "GET",
       "/api/v1/sessions",
@@ -372,4 +414,41 @@ export function addApiRoutes(router: Router, deps: ApiDependencies): void {
         return Response.json({ id: session.id, nick: session.nick });
       }),
     );
+}
+
+function fileService(files: FileService | undefined): FileService {
+  if (files === undefined) throw new ChatError("unsupported", "This server does not share files");
+  return files;
+}
+
+/**
+ * A file as an HTTP response: its stored type, but always an attachment,
+ * never sniffed, and sandboxed should a browser show it anyway, so nothing
+ * uploaded runs in the server's origin.
+ */
+function fileResponse(files: FileService, record: FileRecord): Response {
+  const chunks = files.bytesOf(record);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+  const ascii = record.name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return new Response(body, {
+    headers: {
+      "content-type": record.type,
+      "content-length": String(record.size),
+      "content-disposition": `attachment; filename="${ascii}"; filename*=UTF-8''${
+        encodeURIComponent(record.name)
+      }`,
+      "x-content-type-options": "nosniff",
+      "content-security-policy": "sandbox; default-src 'none'",
+      "cache-control": "private, no-store",
+    },
+  });
 }

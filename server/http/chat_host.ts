@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { FileService } from "../files/file_service.ts";
 import type { AccountService } from "../accounts/account_service.ts";
 import type { Broker } from "../chat/broker.ts";
 import type { ServerOptions } from "../config/server_options.ts";
@@ -22,6 +23,8 @@ export interface ChatHost {
   readonly accounts: AccountService;
   readonly store: Store;
   readonly options: ServerOptions;
+  /** File sharing (docs/protocol.md section 23); GET /files/ID and uploads need it. */
+  readonly files?: FileService;
   /** Aborted when the server begins shutting down. */
   readonly signal: AbortSignal;
   /** Whether a shutdown is draining: listeners still open, `/readyz` answering 503. */

@@ -411,6 +411,90 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    // Files (docs/protocol.md section 23).
+    "/api/v1/rooms/{room}/files": {
+      post: {
+        tags: ["api"],
+        operationId: "postRoomFile",
+        summary: "Share a file in a room as the key's bot (it joins the room first if needed)",
+        description: "The body is the file, at most --max-upload-bytes (413 beyond); its " +
+          "Content-Type is the file's media type. Members get a message with `file`; the " +
+          "upload counts against the key's --upload-quota-bytes.",
+        security: [{ apiKey: [] }],
+        parameters: [
+          ROOM,
+          {
+            name: "name",
+            in: "query",
+            required: true,
+            description: "The file's name (1 to 255 characters, no slashes)",
+            schema: { type: "string" },
+            example: "build.log",
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/octet-stream": {
+              schema: { type: "string", format: "binary" },
+              example: "build 1.4.2: ok\n",
+            },
+          },
+        },
+        responses: {
+          "201": { description: "Stored and shared", content: json(ref("FilePosted")) },
+          ...API_ERRORS,
+          "403": error(
+            "The bot may not post there (`muted`, `banned`, ...), or its quota is used " +
+              "(`quota_exceeded`)",
+          ),
+          "404": error("No such room (`no_such_room`)"),
+          "409": error("Someone else holds the bot's nickname (`name_taken`)"),
+          "413": error("The body is over --max-upload-bytes"),
+          "503": error("Too many uploads in progress (`server_busy`)"),
+        },
+      },
+    },
+    "/files/{id}": {
+      get: {
+        tags: ["api"],
+        operationId: "downloadFile",
+        summary: "A shared file's bytes",
+        description: "With `t`, a link from the chat request file_url (the link is the right " +
+          "to it, for 10 minutes); otherwise with an API key, whose bot may read a room's file " +
+          "as the room's history, and a DM's file when it is a party. Always served as an " +
+          "attachment (Content-Disposition), never sniffed, sandboxed (Content-Security-Policy).",
+        security: [{ apiKey: [] }, {}],
+        parameters: [
+          {
+            name: "id",
+            in: "path",
+            required: true,
+            description: "The file's id, from a message's file",
+            schema: { type: "string" },
+            example: "nOSuChFiLeXXXXXXXXXXXX",
+          },
+          {
+            name: "t",
+            in: "query",
+            description: "A link token from file_url",
+            schema: { type: "string" },
+          },
+        ],
+        responses: {
+          "200": {
+            description: "The file, with its stored Content-Type",
+            content: {
+              "application/octet-stream": { schema: { type: "string", format: "binary" } },
+            },
+          },
+          ...API_ERRORS,
+          "404": error(
+            "No such file, not one the key may read, or the link expired (`no_such_file`)",
+          ),
+        },
+      },
+    },
     "/api/v1/users/{nick}/messages": {
       post: {
         tags: ["api"],
@@ -713,6 +797,13 @@ export const OPENAPI_DOCUMENT = {
       Posted: object({ room: STRING, from: STRING, id: INTEGER, ts: INTEGER }),
       DirectPosted: object({ to: STRING, from: STRING, id: INTEGER, ts: INTEGER }, {
         stored: { type: "boolean", description: "The recipient was offline: stored for later" },
+      }),
+      FilePosted: object({
+        room: STRING,
+        from: STRING,
+        file: object({ id: STRING, name: STRING, size: INTEGER, type: STRING }),
+        id: INTEGER,
+        ts: INTEGER,
       }),
       Broadcasted: object({ ts: INTEGER }),
       // Message changes (section 21).

@@ -24,6 +24,7 @@ import type { UnreadCount } from "../store/store.ts";
 import { resumeHashOf } from "./resume_token.ts";
 import { RequestRate } from "../limits/request_rate.ts";
 import { TokenBucket } from "../limits/token_bucket.ts";
+import type { FileService } from "../files/file_service.ts";
 
 /** What every session needs from its server. */
 export interface SessionContext {
@@ -36,6 +37,8 @@ export interface SessionContext {
   readonly flushScheduler: FlushScheduler;
   /** Called once a session has logged in (it no longer counts as a handshake). */
   readonly onLogin?: (session: Session) => void;
+  /** File sharing (docs/protocol.md section 23); without it file requests are `unsupported`. */
+  readonly files?: FileService;
 }
 
 /** A request's result: at once, or once what it changed is committed. */
@@ -61,8 +64,9 @@ export function isOrdered(request: Request): boolean {
  * replies before it are out, so its large result never waits in memory.
  */
 export function readsHistory(request: Request): boolean {
+  // A download's reply is a frame of file data: as large as a page.
   return request.type === "history" || request.type === "dm_history" ||
-    request.type === "search";
+    request.type === "search" || request.type === "download";
 }
 
 /** The base of framed and plain-text sessions. */
@@ -465,6 +469,21 @@ export abstract class Session implements Member {
         return broker.messageChanges.react(this, request) satisfies Outcome<"react">;
       case "unreact":
         return broker.messageChanges.unreact(this, request) satisfies Outcome<"unreact">;
+      // Files (docs/protocol.md section 23).
+      case "upload_begin": {
+        const { type: _type, id: _id, ...target } = request;
+        return this.#files().begin(this, target) satisfies Outcome<"upload_begin">;
+      }
+      case "upload_chunk":
+        return this.#files().chunk(this, request) satisfies Outcome<"upload_chunk">;
+      case "upload_end":
+        return this.#files().end(this, request.upload) satisfies Outcome<"upload_end">;
+      case "upload_cancel":
+        return this.#files().cancel(this, request.upload) satisfies Outcome<"upload_cancel">;
+      case "download":
+        return this.#files().download(this, request) satisfies Outcome<"download">;
+      case "file_url":
+        return this.#files().link(this, request.file) satisfies Outcome<"file_url">;
       default:
         return broker.moderation.moderate(
           this,
@@ -481,6 +500,14 @@ export abstract class Session implements Member {
     if (tokens <= 0) return;
     const refusal = this.#rate.check(performance.now(), tokens);
     if (refusal !== undefined) throw refusal;
+  }
+
+  #files(): FileService {
+    const files = this.context.files;
+    if (files === undefined) {
+      throw new ChatError("unsupported", "This server does not share files");
+    }
+    return files;
   }
 
   /** Renames a guest, unless the new nickname belongs to an account. */
@@ -625,6 +652,8 @@ export abstract class Session implements Member {
   }
 
   #leaveBroker(reason: string, code: ErrorCode): void {
+    // Its uploads in progress go with the connection.
+    this.context.files?.dropAll(this);
     if (!this.#loggedIn) return;
     this.#loggedIn = false;
     this.context.broker.release(this, reason, { keepRights: this.#displaced });

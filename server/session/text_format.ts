@@ -4,14 +4,22 @@
  * @module
  */
 import type { ErrorFrame } from "../../shared/errors.ts";
+import { describeFile } from "../../shared/file_fields.ts";
 import {
   type ChatEvent,
+  type FileInfo,
   isReplyTo,
   type Reply,
   type Request,
   type ResultOf,
 } from "../../shared/protocol.ts";
 import { sanitizeForTerminal } from "../../shared/validation.ts";
+
+// Files (section 23): plain text cannot download, but shows what was shared.
+function fileLine(file: FileInfo, body: string): string {
+  const line = clean(describeFile(file));
+  return body === file.name ? line : `${line}: ${clean(body)}`;
+}
 
 function clock(ts: number): string {
   return new Date(ts).toISOString().slice(11, 19);
@@ -54,17 +62,18 @@ export function formatTextEvent(event: ChatEvent): string {
             ", ",
           )
         }]`;
-      const text = `${reply}${clean(event.body)}${edited}${reactions}`;
+      const body = event.file === undefined ? clean(event.body) : fileLine(event.file, event.body);
+      const text = `${reply}${body}${edited}${reactions}`;
       return event.action
         ? `${where} * ${clean(event.from)} ${text}`
         : `${where} <${clean(event.from)}> ${text}`;
     }
-    case "dm":
+    case "dm": {
+      const body = event.file === undefined ? clean(event.body) : fileLine(event.file, event.body);
       return event.action
-        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${
-          clean(event.body)
-        }`
-        : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${clean(event.body)}`;
+        ? `${at} [${clean(event.from)} -> ${clean(event.to)}] * ${clean(event.from)} ${body}`
+        : `${at} [${clean(event.from)} -> ${clean(event.to)}] ${body}`;
+    }
     // Message changes (section 21), each with its own timeline id like a message.
     case "edit":
       return `${at} #${clean(event.room)} #${event.id} * ${

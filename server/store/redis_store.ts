@@ -20,6 +20,7 @@ import {
   DEFAULT_MSG_ID_WINDOW_MS,
   DEFAULT_MSG_IDS_PER_USER,
   type DmRecord,
+  type FileRecord,
   type GrantRecord,
   type HistoryQuery,
   type LoginAddressLimits,
@@ -52,6 +53,7 @@ import { MAX_REACTION_USERS_LISTED } from "../../shared/protocol.ts";
 function bytesOf(records: readonly TimelineRecord[]): number {
   return records.reduce((sum, record) => sum + recordBytes(record), 0);
 }
+import type { FileInfo } from "../../shared/protocol.ts";
 import { describeRename, type NameKeyRename } from "./name_key_migration.ts";
 import { rekeyRedisNames } from "./redis_name_keys.ts";
 import { ChatError } from "../../shared/errors.ts";
@@ -74,6 +76,7 @@ function toMessage(room: string, entry: StreamEntry): MessageRecord {
     body: fields.b ?? "",
     ts: Number(fields.t),
     action: fields.a === "1",
+    ...(fields.F ? { file: JSON.parse(fields.F) as FileInfo } : {}),
   };
   if (fields.r !== undefined && Number(fields.r) > 0) message.replyTo = Number(fields.r);
   return message;
@@ -145,6 +148,7 @@ function toDm(json: string): DmRecord {
     body: String(raw.body),
     ts: Number(raw.ts),
     action: raw.action === true,
+    ...(raw.file ? { file: raw.file as FileInfo } : {}),
   };
 }
 
@@ -226,6 +230,7 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
           action: r.action ? "1" : "",
           // Section 21: whom message changes check authorship by.
           senderKey: nameKey(r.from),
+          file: r.file === undefined ? "" : JSON.stringify(r.file),
         },
         ...(r.clientMsgId === undefined
           ? {}
@@ -264,6 +269,19 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
         action: r.action,
         delivered: write.delivered,
         clientMsgId: r.clientMsgId ?? "",
+        file: r.file === undefined ? "" : JSON.stringify(r.file),
+      };
+    }
+    case "file": {
+      const r = write.record;
+      return {
+        kind: "file",
+        id: r.id,
+        json: JSON.stringify(r),
+        uploader: r.uploader,
+        ts: r.ts,
+        size: r.size,
+        sha256: r.sha256,
       };
     }
     case "room":
@@ -905,6 +923,63 @@ export class RedisStore implements Store {
     return entries.reverse().map((entry) =>
       JSON.parse(fieldsOf(entry[1]).j ?? "{}") as AuditRecord
     );
+  }
+
+  // Files (section 23): files (id -> record JSON), filesby:UPLOADER (ts ->
+  // 'id:size'), filesha:SHA (ids), fileref (id -> 'room:messageId' or 'dm').
+
+  async getFile(id: string): Promise<FileRecord | undefined> {
+    const json = await this.redis.command<string | null>(["HGET", `${this.keys.prefix}files`, id]);
+    return json === null ? undefined : JSON.parse(json) as FileRecord;
+  }
+
+  async uploadedBytes(uploader: string, since: number): Promise<number> {
+    const members = await this.redis.command<string[]>(
+      ["ZRANGE", `${this.keys.prefix}filesby:${uploader}`, since, "+inf", "BYSCORE"],
+    );
+    return members.reduce(
+      (sum, member) => sum + Number(member.slice(member.lastIndexOf(":") + 1)),
+      0,
+    );
+  }
+
+  async pruneFiles(before: number): Promise<string[]> {
+    const p = this.keys.prefix;
+    const gone: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.redis.command<[string, string[]]>(
+        ["HSCAN", `${p}files`, cursor, "COUNT", 500],
+      );
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const record = JSON.parse(flat[i + 1]!) as FileRecord;
+        if (record.ts >= before || await this.#fileReferenced(record.id)) continue;
+        await this.redis.command(["HDEL", `${p}files`, record.id]);
+        await this.redis.command(["HDEL", `${p}fileref`, record.id]);
+        await this.redis.command(
+          ["ZREM", `${p}filesby:${record.uploader}`, `${record.id}:${record.size}`],
+        );
+        await this.redis.command(["SREM", `${p}filesha:${record.sha256}`, record.id]);
+        if (await this.redis.command<number>(["SCARD", `${p}filesha:${record.sha256}`]) === 0) {
+          gone.push(record.sha256);
+        }
+      }
+    } while (cursor !== "0");
+    return gone;
+  }
+
+  /** Whether a message or DM still shares file `id`. */
+  async #fileReferenced(id: string): Promise<boolean> {
+    const ref = await this.redis.command<string | null>(["HGET", `${this.keys.prefix}fileref`, id]);
+    if (ref === null) return false;
+    if (ref === "dm") return true;
+    const sep = ref.lastIndexOf(":");
+    const messageId = ref.slice(sep + 1);
+    const entries = await this.redis.command<StreamEntry[]>(
+      ["XRANGE", this.keys.log(ref.slice(0, sep)), `${messageId}-0`, `${messageId}-0`],
+    );
+    return entries.length > 0;
   }
 
   async ping(): Promise<boolean> {

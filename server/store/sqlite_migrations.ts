@@ -250,4 +250,28 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM search_entries WHERE room_key IS NULL AND id = old.id;
   END;
   `,
+  // 10: files (docs/protocol.md section 23): shared files' metadata, their bytes kept by hash under the
+  // data directory; messages and DMs name the file they share (file_id, and
+  // its info as shown in file), so a file no message refers to is found by index.
+  `
+  CREATE TABLE files (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    uploader_key TEXT NOT NULL,
+    room_key TEXT,
+    to_key TEXT,
+    ts INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX files_sha256 ON files (sha256);
+  CREATE INDEX files_uploader_ts ON files (uploader_key, ts);
+  ALTER TABLE messages ADD COLUMN file_id TEXT;
+  ALTER TABLE messages ADD COLUMN file TEXT;
+  CREATE INDEX messages_file_id ON messages (file_id) WHERE file_id IS NOT NULL;
+  ALTER TABLE dms ADD COLUMN file_id TEXT;
+  ALTER TABLE dms ADD COLUMN file TEXT;
+  CREATE INDEX dms_file_id ON dms (file_id) WHERE file_id IS NOT NULL;
+  `,
 ];

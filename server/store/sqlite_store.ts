@@ -32,6 +32,7 @@ import type {
   AuditRecord,
   ClientMsgQuery,
   DmRecord,
+  FileRecord,
   GrantKind,
   GrantRecord,
   HistoryQuery,
@@ -59,6 +60,7 @@ import {
   type TimelineRecord,
 } from "./store.ts";
 import { MAX_REACTION_USERS_LISTED } from "../../shared/protocol.ts";
+import type { FileInfo } from "../../shared/protocol.ts";
 
 /** The database file's name inside the data directory. */
 export const DATABASE_FILE = "chat.db";
@@ -116,7 +118,7 @@ function toMessage(row: Row): MessageRecord {
   if (row.deleted_ts !== null && row.deleted_ts !== undefined) {
     message.deleted = { by: String(row.deleted_by), ts: Number(row.deleted_ts) };
   }
-  return message;
+  return withFile(message, row);
 }
 
 function toChange(row: Row): ChangeRecord {
@@ -132,13 +134,34 @@ function toChange(row: Row): ChangeRecord {
 }
 
 function toDm(row: Row): DmRecord {
-  return {
+  const dm: DmRecord = {
     id: Number(row.id),
     from: String(row.from_name),
     to: String(row.to_name),
     body: String(row.body),
     ts: Number(row.ts),
     action: row.action === 1,
+  };
+  return withFile(dm, row);
+}
+
+// Files (section 23): the info a message or DM shares, kept as JSON beside its id.
+function withFile<T extends { file?: FileInfo }>(record: T, row: Row): T {
+  if (typeof row.file === "string") record.file = JSON.parse(row.file) as FileInfo;
+  return record;
+}
+
+function toFile(row: Row): FileRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    type: String(row.type),
+    size: Number(row.size),
+    sha256: String(row.sha256),
+    uploader: String(row.uploader_key),
+    room: row.room_key === null ? null : String(row.room_key),
+    to: row.to_key === null ? null : String(row.to_key),
+    ts: Number(row.ts),
   };
 }
 
@@ -575,6 +598,9 @@ export class SqliteStore implements Store {
             )
               .run(write.user, write.upTo);
             break;
+          case "file":
+            this.#insertFile(write.record);
+            break;
           case "read":
             this.#statement(
               `INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES (?, ?, ?)
@@ -629,8 +655,8 @@ export class SqliteStore implements Store {
     const clientMsgId = message.clientMsgId ?? null;
     this.#statement(
       `INSERT INTO messages (room_key, id, from_name, body, ts, action, sender_key, client_msg_id,
-         reply_to)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         reply_to, file_id, file)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       message.room,
       message.id,
@@ -642,6 +668,8 @@ export class SqliteStore implements Store {
       clientMsgId === null ? null : nameKey(message.from),
       clientMsgId,
       message.replyTo ?? null,
+      message.file?.id ?? null,
+      message.file === undefined ? null : JSON.stringify(message.file),
     );
   }
 
@@ -780,8 +808,8 @@ export class SqliteStore implements Store {
     const to = nameKey(dm.to);
     this.#statement(
       `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, action, delivered,
-         client_msg_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         client_msg_id, file_id, file)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       dm.id,
       pairKey(from, to),
@@ -794,6 +822,8 @@ export class SqliteStore implements Store {
       dm.action ? 1 : 0,
       delivered ? 1 : 0,
       dm.clientMsgId ?? null,
+      dm.file?.id ?? null,
+      dm.file === undefined ? null : JSON.stringify(dm.file),
     );
   }
 
@@ -993,6 +1023,53 @@ export class SqliteStore implements Store {
       }
     });
     return Promise.resolve(deleted);
+  }
+
+  // Files (section 23).
+  #insertFile(file: FileRecord): void {
+    this.#statement(
+      `INSERT INTO files (id, name, type, size, sha256, uploader_key, room_key, to_key, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      file.id,
+      file.name,
+      file.type,
+      file.size,
+      file.sha256,
+      file.uploader,
+      file.room,
+      file.to,
+      file.ts,
+    );
+  }
+
+  getFile(id: string): Promise<FileRecord | undefined> {
+    const row = this.#statement("SELECT * FROM files WHERE id = ?").get(id) as Row | undefined;
+    return Promise.resolve(row === undefined ? undefined : toFile(row));
+  }
+
+  uploadedBytes(uploader: string, since: number): Promise<number> {
+    const row = this.#statement(
+      "SELECT coalesce(sum(size), 0) AS n FROM files WHERE uploader_key = ? AND ts >= ?",
+    ).get(uploader, since) as Row;
+    return Promise.resolve(Number(row.n));
+  }
+
+  pruneFiles(before: number): Promise<string[]> {
+    const gone: string[] = [];
+    this.#transaction(() => {
+      const deleted = this.#statement(
+        `DELETE FROM files WHERE ts < ?
+           AND NOT EXISTS (SELECT 1 FROM messages WHERE file_id = files.id)
+           AND NOT EXISTS (SELECT 1 FROM dms WHERE file_id = files.id)
+         RETURNING sha256`,
+      ).all(before) as Row[];
+      const used = this.#statement("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1");
+      for (const sha256 of new Set(deleted.map((row) => String(row.sha256)))) {
+        if (used.get(sha256) === undefined) gone.push(sha256);
+      }
+    });
+    return Promise.resolve(gone);
   }
 
   lastDmId(): Promise<number> {

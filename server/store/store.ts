@@ -6,6 +6,7 @@
  * @module
  */
 import { utf8ByteLength } from "../../shared/bytes.ts";
+import type { FileInfo } from "../../shared/protocol.ts";
 
 /** A message in a room, as stored. Ids are monotonic per room. */
 export interface MessageRecord {
@@ -17,6 +18,8 @@ export interface MessageRecord {
   action: boolean;
   /** The sender's id for the message (`say.clientMsgId`), kept to recognise a retry. */
   clientMsgId?: string;
+  /** The file the message shares (docs/protocol.md section 23). */
+  file?: FileInfo;
   // Message changes (docs/protocol.md section 21): the reply, and the current state.
   /** The id of the message of the room this one answers. */
   replyTo?: number;
@@ -89,6 +92,31 @@ export interface DmRecord {
   action: boolean;
   /** The sender's id for the message (`dm.clientMsgId`), kept to recognise a retry. */
   clientMsgId?: string;
+  /** The file the message shares (docs/protocol.md section 23). */
+  file?: FileInfo;
+}
+
+/**
+ * A shared file's metadata, as stored; its bytes are kept by content hash
+ * (server/files/blob_store.ts). A file no message or DM refers to any more
+ * is deleted by {@linkcode Store.pruneFiles}.
+ */
+export interface FileRecord {
+  /** Random id (base64url): the handle of downloads. */
+  id: string;
+  name: string;
+  /** Media type, `type/subtype`. */
+  type: string;
+  size: number;
+  /** SHA-256 of the bytes, lower-case hex: where they are kept. */
+  sha256: string;
+  /** Name key of the uploader (the account's, the guest's or the API key's). */
+  uploader: string;
+  /** Key of the room it was shared in, or null for a DM. */
+  room: string | null;
+  /** Name key of the DM's recipient, or null for a room. */
+  to: string | null;
+  ts: number;
 }
 
 /** How long a client message id is remembered by default, in ms. */
@@ -340,7 +368,9 @@ export type StoreWrite =
   | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
   | { kind: "audit"; entry: AuditRecord }
   | { kind: "delivered"; user: string; upTo: number }
-  | { kind: "read"; user: string; peer: string; upTo: number };
+  | { kind: "read"; user: string; peer: string; upTo: number }
+  /** A shared file's metadata, written once its bytes are stored, before its message. */
+  | { kind: "file"; record: FileRecord };
 
 /**
  * Everything the server persists. Methods are async so a networked store
@@ -442,6 +472,17 @@ export interface Store {
 
   // Audit log.
   auditLog(limit: number): Promise<AuditRecord[]>;
+
+  // Shared files (docs/protocol.md section 23).
+  getFile(id: string): Promise<FileRecord | undefined>;
+  /** Bytes `uploader` (a name key) uploaded at or after `since` (ms since epoch), files still kept. */
+  uploadedBytes(uploader: string, since: number): Promise<number>;
+  /**
+   * Deletes the files written before `before` that no message or DM refers
+   * to (their message was pruned, its room deleted, or it was never sent);
+   * resolves to the content hashes no file refers to any more.
+   */
+  pruneFiles(before: number): Promise<string[]>;
 
   /** Whether the store answers (for readiness checks). */
   ping(): Promise<boolean>;

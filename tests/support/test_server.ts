@@ -46,5 +46,6 @@ export function sessionContext(server: ChatServer): SessionContext {
     options: server.options,
     logger: getLogger(["chat", "test"]),
     flushScheduler: new FlushScheduler(),
+    files: server.files,
   };
 }

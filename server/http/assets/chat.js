@@ -71,12 +71,54 @@ function time(ts) {
   return date.toTimeString().slice(0, 5);
 }
 
+// Files (docs/protocol.md section 23).
+
+/** @typedef {import("../../../shared/protocol.ts").FileInfo} FileInfo */
+
+/** @param {number} bytes */
+function fileSize(bytes) {
+  if (bytes < 1000) return bytes + " B";
+  const units = ["kB", "MB", "GB", "TB"];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return value.toFixed(1) + " " + units[unit];
+}
+
+/**
+ * A download link to /files/ID (same origin). A click asks the server for a
+ * signed link first (file_url: the browser sends no credentials with a
+ * plain GET), then opens it: the server sends it as an attachment.
+ * @param {FileInfo} file
+ */
+function fileLink(file) {
+  const link = document.createElement("a");
+  link.className = "file";
+  link.href = "/files/" + encodeURIComponent(file.id);
+  link.download = file.name;
+  link.textContent = visible(
+    "[file] " + file.name + " (" + fileSize(file.size) + ", " +
+      file.type + ")",
+  );
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    request({ type: "file_url", file: file.id }).then(
+      (result) => globalThis.location.assign(result.url),
+      (error) => system("Cannot download " + file.name + ": " + error.message),
+    );
+  });
+  return link;
+}
+
 /**
  * Shows a line in room `roomKey` (or in whatever room is shown, for null).
  * @param {string | null} roomKey
- * @param {{ ts?: number, from?: string | undefined, body: string, kind: string }} line
+ * @param {{ ts?: number, from?: string | undefined, body: string, kind: string, file?: FileInfo }} line
  */
-function line(roomKey, { ts, from, body, kind }) {
+function line(roomKey, { ts, from, body, kind, file }) {
   const item = document.createElement("li");
   item.className = kind;
   const stamp = document.createElement("time");
@@ -90,7 +132,12 @@ function line(roomKey, { ts, from, body, kind }) {
   }
   const text = document.createElement("span");
   text.className = "body";
-  text.textContent = visible(body);
+  if (file === undefined) {
+    text.textContent = visible(body);
+  } else {
+    text.append(fileLink(file));
+    if (body !== file.name) text.append(" " + visible(body));
+  }
   item.append(text);
   place(roomKey, item);
 }
@@ -495,7 +542,7 @@ function timeline(roomKey, entry) {
     const item = known?.item ?? document.createElement("li");
     room.messages.set(entry.id, { message: entry, item });
     const quoted = entry.replyTo === undefined ? undefined : room.messages.get(entry.replyTo);
-    renderMessage(item, entry, quoted?.message);
+    renderMessage(item, entry, quoted?.message, { fileLink });
     if (known === undefined) place(roomKey, item);
     return;
   }
@@ -503,9 +550,13 @@ function timeline(roomKey, entry) {
   const changed = held === undefined ? undefined : applyChange(held.message, entry);
   if (held === undefined || changed === undefined) return;
   held.message = changed;
-  renderMessage(held.item, changed, room.messages.get(changed.replyTo ?? 0)?.message);
+  renderMessage(held.item, changed, room.messages.get(changed.replyTo ?? 0)?.message, {
+    fileLink,
+  });
   for (const reply of room.messages.values()) {
-    if (reply.message.replyTo === entry.target) renderMessage(reply.item, reply.message, changed);
+    if (reply.message.replyTo === entry.target) {
+      renderMessage(reply.item, reply.message, changed, { fileLink });
+    }
   }
 }
 
@@ -568,7 +619,13 @@ function onEvent(frame) {
       return;
     case "dm": {
       const peer = frame.from === state.nick ? "→ " + frame.to : frame.from;
-      line(null, { ts: frame.ts, from: peer, body: frame.body, kind: "dm" });
+      line(null, {
+        ts: frame.ts,
+        from: peer,
+        body: frame.body,
+        kind: "dm",
+        ...(frame.file === undefined ? {} : { file: frame.file }),
+      });
       return;
     }
     case "join": {

@@ -107,8 +107,10 @@ function clock(ts) {
  * @param {HTMLElement} item
  * @param {RoomMessageEvent} message
  * @param {RoomMessageEvent | undefined} quoted
+ * @param {{ fileLink?: (file: NonNullable<RoomMessageEvent["file"]>) => HTMLElement }} [options]
+ *   how a shared file is drawn (section 23): a link the page handles
  */
-export function renderMessage(item, message, quoted) {
+export function renderMessage(item, message, quoted, options = {}) {
   item.className = message.history ? "message history" : "message";
   if (message.deleted !== undefined) item.classList.add("deleted");
   item.dataset.id = String(message.id);
@@ -129,6 +131,11 @@ export function renderMessage(item, message, quoted) {
   if (message.deleted !== undefined) {
     parts.push(part("from", visible(message.from)));
     parts.push(part("body tombstone", visible("[deleted by " + message.deleted.by + "]")));
+  } else if (message.file !== undefined && options.fileLink !== undefined) {
+    const body = part("body", "");
+    body.append(options.fileLink(message.file));
+    if (message.body !== message.file.name) body.append(" " + visible(message.body));
+    parts.push(part("from", visible(message.from)), body);
   } else if (message.action) {
     parts.push(part("body", visible("* " + message.from + " " + message.body)));
   } else {
