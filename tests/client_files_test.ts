@@ -36,7 +36,7 @@ Deno.test("two chat join users: /upload from piped text, --json sees the file, /
       );
       assert.match(
         alice.stdout,
-        /#dev <alice> \[file\] report\.pdf \(100\.0 kB, application\/pdf\) id \S+/,
+        /#dev #\d+ <alice> \[file\] report\.pdf \(100\.0 kB, application\/pdf\) id \S+/,
       );
       await bob.waitFor(
         () => bob.records.some((r) => r.type === "message" && r.file),
@@ -110,11 +110,11 @@ Deno.test("a file message reads [file] NAME (SIZE, TYPE) id ID, with its caption
   } as const;
   assert.equal(
     formatEvent({ ...base, body: file.name, file }, { utc: true }),
-    "[00:00:00] #dev <ann> [file] r<U+202E>.pdf (1.2 MB, application/pdf) id f1",
+    "[00:00:00] #dev #1 <ann> [file] r<U+202E>.pdf (1.2 MB, application/pdf) id f1",
   );
   assert.equal(
     formatEvent({ ...base, body: "the report", file }, { utc: true }),
-    "[00:00:00] #dev <ann> [file] r<U+202E>.pdf (1.2 MB, application/pdf) id f1: the report",
+    "[00:00:00] #dev #1 <ann> [file] r<U+202E>.pdf (1.2 MB, application/pdf) id f1: the report",
   );
 });
 
@@ -130,7 +130,7 @@ Deno.test("plain text: /upload and /download are unsupported; file messages are 
     await alice.request({ type: "join", room: "dev" });
     const end = await upload(alice, bytesOf(2500), { room: "dev" }, { name: "n.txt" });
     await text.waitFor(
-      `#dev <alice> [file] n.txt (2.5 kB, application/octet-stream) id ${end.result.file.id}`,
+      `#dev #${end.result.id} <alice> [file] n.txt (2.5 kB, application/octet-stream) id ${end.result.file.id}`,
     );
   } finally {
     await server.shutdown();
