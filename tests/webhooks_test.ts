@@ -154,6 +154,52 @@ Deno.test("a subscribed room's messages arrive signed, in order; other rooms and
   assert.equal(metric(await metrics(server), "chat_webhook_deliveries_total", hook.id), 10);
 });
 
+Deno.test("message changes reach a webhook that asks for them, in order, each once", async () => {
+  await using receiver = new WebhookReceiver();
+  const store = SqliteStore.memory();
+  const hook = await addWebhook(store, receiver.url, {
+    rooms: ["general"],
+    events: ["message", "edit", "delete", "react", "unreact"],
+  });
+  await using server = await listenRelaxed({ ...QUICK, store });
+  await using alice = await joined(server, "alice", ["general"]);
+  const said = await alice.request({ type: "say", room: "general", body: "helo" });
+  assert.equal(said.type, "ack");
+  const target = said.type === "ack" ? (said.result as { id: number }).id : 0;
+  for (
+    const request of [
+      { type: "edit", room: "general", target, body: "hello" },
+      { type: "react", room: "general", target, emoji: "👍" },
+      // Unchanged: no entry, so nothing for the webhook.
+      { type: "react", room: "general", target, emoji: "👍" },
+      { type: "unreact", room: "general", target, emoji: "👍" },
+      { type: "delete", room: "general", target },
+    ] as const
+  ) {
+    assert.equal((await alice.request(request)).type, "ack");
+  }
+  await receiver.nth(4); // the fifth, counted from 0
+  await server.webhooks!.dispatcher(hook.id)!.idle();
+  assert.deepEqual(
+    receiver.requests.map((request) => {
+      const { event } = JSON.parse(request.body);
+      return [
+        event.type,
+        event.target ?? event.id,
+        event.from ?? event.by,
+        event.body ?? event.emoji,
+      ];
+    }),
+    [
+      ["message", target, "alice", "helo"],
+      ["edit", target, "alice", "hello"],
+      ["react", target, "alice", "👍"],
+      ["unreact", target, "alice", "👍"],
+      ["delete", target, "alice", undefined],
+    ],
+  );
+});
+
 Deno.test("500s are retried with backoff until a success; the same delivery id each time", async () => {
   await using receiver = new WebhookReceiver();
   receiver.respond = (_request, index) => new Response("busy", { status: index < 2 ? 500 : 200 });

@@ -13,9 +13,10 @@
  */
 import { ChatError } from "../../shared/errors.ts";
 import type { ResultOf } from "../../shared/protocol.ts";
-import type { ChangeKind } from "../store/store.ts";
+import type { ChangeKind, ChangeRecord } from "../store/store.ts";
 import type { ChatContext } from "./chat_context.ts";
 import type { ChangeDraft, ChangeRules } from "./message_change_rules.ts";
+import { changeEvent } from "./message_events.ts";
 import type { Moderation } from "./moderation.ts";
 import { type Member, Rank, rightsKey, type Room, userKey } from "./room.ts";
 import { orStorageError } from "./storage_error.ts";
@@ -82,6 +83,7 @@ export class MessageChanges {
     const { room, draft, rules } = this.#prepare(member, request, change, request.emoji);
     const outcome = await orStorageError(this.#chat.bus.sendChange(room, draft, rules));
     if (outcome.unchanged) return { ts: outcome.ts, unchanged: true };
+    this.#originated(room, outcome.record);
     return { id: outcome.record.id, ts: outcome.record.ts };
   }
 
@@ -97,7 +99,13 @@ export class MessageChanges {
     if (outcome.record === undefined) {
       throw new ChatError("internal", `Cannot ${change} message ${request.target}: no entry made`);
     }
+    this.#originated(room, outcome.record);
     return { id: outcome.record.id, ts: outcome.record.ts };
+  }
+
+  /** Tells room event observers (webhooks) of a change committed here: once, on this instance. */
+  #originated(room: Room, record: ChangeRecord): void {
+    this.#chat.originated(changeEvent(record, { room: room.name, history: false }));
   }
 
   /**

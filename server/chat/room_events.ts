@@ -11,7 +11,10 @@ import { getLogger } from "@logtape/logtape";
 import type { ChatEvent } from "../../shared/protocol.ts";
 
 /** The events of a room that observers hear. */
-export type RoomEvent = Extract<ChatEvent, { type: "message" | "join" | "leave" | "topic" }>;
+export type RoomEvent = Extract<
+  ChatEvent,
+  { type: "message" | "join" | "leave" | "topic" | "edit" | "delete" | "react" | "unreact" }
+>;
 
 /** Hears room events; must not throw, and must return quickly (it runs on the broker's path). */
 export type RoomEventListener = (event: RoomEvent) => void;

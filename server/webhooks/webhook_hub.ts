@@ -190,11 +190,11 @@ export class WebhookHub {
   #hear(event: RoomEvent): void {
     if (this.#hooks.size === 0) return;
     const room = nameKey(event.room);
-    const actor = event.type === "message"
-      ? event.from
-      : event.type === "topic"
+    const actor = event.type === "join" || event.type === "leave"
+      ? event.nick
+      : event.type === "topic" || event.type === "delete"
       ? event.by
-      : event.nick;
+      : event.from;
     // A webhook bot's own doings (the bot online, not a person who took the name while it was
     // not): never to its webhook, and to other webhooks without a reply, so bots cannot loop.
     const byBot = this.#bots.holds(actor);

@@ -11,7 +11,17 @@ import { nameKey, validateNick, validateRoom } from "../../shared/validation.ts"
 import type { Store, WebhookRecord } from "../store/store.ts";
 
 /** The room events a webhook may hear (docs/webhooks.md). */
-export const WEBHOOK_EVENTS = ["message", "join", "leave", "topic"] as const;
+export const WEBHOOK_EVENTS = [
+  "message",
+  "join",
+  "leave",
+  "topic",
+  // Message changes (docs/protocol.md section 21).
+  "edit",
+  "delete",
+  "react",
+  "unreact",
+] as const;
 
 /** One of {@linkcode WEBHOOK_EVENTS}. */
 export type WebhookEvent = typeof WEBHOOK_EVENTS[number];
