@@ -8,12 +8,10 @@
 import { parseFlags, UsageError } from "../../shared/cli.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { sanitizeForTerminal } from "../../shared/validation.ts";
-import { DEFAULT_REDIS_PREFIX } from "../cluster/redis_keys.ts";
+import { withCommandStore } from "../store/command_store.ts";
 import { ApiKeyService } from "./api_key_service.ts";
-import { RedisStore } from "../store/redis_store.ts";
-import { SqliteStore } from "../store/sqlite_store.ts";
-import type { Store } from "../store/store.ts";
-import { DEFAULT_DATA_DIR, openFailure } from "../accounts/user_command.ts";
+import { DEFAULT_DATA_DIR } from "../accounts/user_command.ts";
+import { DEFAULT_REDIS_PREFIX } from "../cluster/redis_keys.ts";
 
 const FLAGS = {
   data: { type: "string" },
@@ -56,20 +54,6 @@ Examples:
 `;
 
 const SUBCOMMANDS = ["add", "list", "del"];
-
-async function openStore(values: {
-  data?: string | undefined;
-  create?: boolean | undefined;
-  redis?: string | undefined;
-  "redis-prefix"?: string | undefined;
-}): Promise<Store> {
-  if (values.redis !== undefined) {
-    return await RedisStore.open(values.redis, {
-      prefix: values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX,
-    });
-  }
-  return SqliteStore.open(values.data ?? DEFAULT_DATA_DIR, { create: values.create === true });
-}
 
 async function execute(keys: ApiKeyService, subcommand: string, args: string[], admin: boolean) {
   const one = (what: string) => {
@@ -144,36 +128,7 @@ export async function runApiKey(args: string[]): Promise<number> {
   if (values.admin && subcommand !== "add") {
     throw new UsageError("--admin only applies to 'chat apikey add'");
   }
-  if (values.data !== undefined && values.redis !== undefined) {
-    throw new UsageError("--data and --redis exclude each other");
-  }
-  if (values.create && values.redis !== undefined) {
-    throw new UsageError("--create applies to a data directory, not to --redis");
-  }
-  if (values.data === "") throw new UsageError("--data needs a directory");
-  let store: Store;
-  try {
-    store = await openStore(values);
-  } catch (error) {
-    console.error(
-      `chat apikey: ${
-        values.redis === undefined
-          ? openFailure(values.data ?? DEFAULT_DATA_DIR, error)
-          : `cannot open ${values.redis}: ${error instanceof Error ? error.message : error}`
-      }`,
-    );
-    return 1;
-  }
-  try {
+  return await withCommandStore("chat apikey", values, async (store) => {
     await execute(new ApiKeyService(store), subcommand, rest, values.admin === true);
-    return 0;
-  } catch (error) {
-    if (error instanceof ChatError) {
-      console.error(`chat apikey: ${sanitizeForTerminal(error.message)}`);
-      return 1;
-    }
-    throw error;
-  } finally {
-    await store.close();
-  }
+  });
 }

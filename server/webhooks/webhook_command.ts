@@ -9,11 +9,9 @@
 import { parseFlags, UsageError } from "../../shared/cli.ts";
 import { ChatError } from "../../shared/errors.ts";
 import { sanitizeForTerminal } from "../../shared/validation.ts";
-import { DEFAULT_DATA_DIR, openFailure } from "../accounts/user_command.ts";
+import { withCommandStore } from "../store/command_store.ts";
+import { DEFAULT_DATA_DIR } from "../accounts/user_command.ts";
 import { DEFAULT_REDIS_PREFIX } from "../cluster/redis_keys.ts";
-import { RedisStore } from "../store/redis_store.ts";
-import { SqliteStore } from "../store/sqlite_store.ts";
-import type { Store } from "../store/store.ts";
 import {
   DEFAULT_WEBHOOK_EVENTS,
   parseWebhookEvents,
@@ -74,20 +72,6 @@ Examples:
 `;
 
 const SUBCOMMANDS = ["add", "list", "remove"];
-
-async function openStore(values: {
-  data?: string | undefined;
-  create?: boolean | undefined;
-  redis?: string | undefined;
-  "redis-prefix"?: string | undefined;
-}): Promise<Store> {
-  if (values.redis !== undefined) {
-    return await RedisStore.open(values.redis, {
-      prefix: values["redis-prefix"] ?? DEFAULT_REDIS_PREFIX,
-    });
-  }
-  return SqliteStore.open(values.data ?? DEFAULT_DATA_DIR, { create: values.create === true });
-}
 
 interface AddFlags {
   rooms?: string | undefined;
@@ -193,36 +177,7 @@ export async function runWebhook(args: string[]): Promise<number> {
       throw new UsageError(`--${flag} only applies to 'chat webhook add'`);
     }
   }
-  if (values.data !== undefined && values.redis !== undefined) {
-    throw new UsageError("--data and --redis exclude each other");
-  }
-  if (values.create && values.redis !== undefined) {
-    throw new UsageError("--create applies to a data directory, not to --redis");
-  }
-  if (values.data === "") throw new UsageError("--data needs a directory");
-  let store: Store;
-  try {
-    store = await openStore(values);
-  } catch (error) {
-    console.error(
-      `chat webhook: ${
-        values.redis === undefined
-          ? openFailure(values.data ?? DEFAULT_DATA_DIR, error)
-          : `cannot open ${values.redis}: ${error instanceof Error ? error.message : error}`
-      }`,
-    );
-    return 1;
-  }
-  try {
+  return await withCommandStore("chat webhook", values, async (store) => {
     await execute(new WebhookService(store), subcommand, { args: rest, flags: values });
-    return 0;
-  } catch (error) {
-    if (error instanceof ChatError) {
-      console.error(`chat webhook: ${sanitizeForTerminal(error.message)}`);
-      return 1;
-    }
-    throw error;
-  } finally {
-    await store.close();
-  }
+  });
 }
