@@ -70,11 +70,9 @@ Deno.test("with --redis, an account's away state is the user's: its sessions on 
   const instance = () => listenRelaxed({ redis: redis.url, redisPresenceTtlMs: 3000 });
   await using a = await instance();
   await using b = await instance();
-  const registering = await Peer.join(a.addr.port, "erin");
-  await ack(registering, { type: "register", password: "correct horse" });
-  await ack(registering, { type: "quit" });
-  await registering[Symbol.asyncDispose]();
-  const erinA = await Peer.join(a.addr.port, "erin", { password: "correct horse" });
+  // Erin registers mid-session on a: that session is the account's first.
+  const erinA = await Peer.join(a.addr.port, "erin");
+  await ack(erinA, { type: "register", password: "correct horse" });
   const erinB = await Peer.join(b.addr.port, "erin", { password: "correct horse" });
   await using dave = await Peer.join(a.addr.port, "dave");
   await using bob = await Peer.join(b.addr.port, "bob");

@@ -401,6 +401,17 @@ export class Broker {
     }
   }
 
+  /**
+   * Makes what the guest `member` held its new account's, once it has
+   * registered (`member.account` set): its claim of the nickname, so the
+   * account's sessions on other instances share it, then the rights it
+   * held under its guest key.
+   */
+  async adopt(member: Member, guestKey: string): Promise<void> {
+    await this.#presence.registered(member);
+    await this.guestRights.adopt(member, guestKey);
+  }
+
   /** Whether anyone online on this instance uses this nickname. */
   isOnline(nick: string): boolean {
     return this.#users.isOnline(nick);

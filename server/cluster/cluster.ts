@@ -227,6 +227,12 @@ export interface Presence {
     nick: string,
     options: { multipleSessions: boolean; resume?: string },
   ): Promise<void>;
+  /**
+   * Records that the guest `member` (its `guestId`) is now the account
+   * `member.account`, having registered its nickname: the account's
+   * sessions elsewhere then share the nickname.
+   */
+  registered(member: Member): Promise<void>;
   /** Releases a session's claim (after it left its rooms). */
   release(member: Member): void;
   /** Moves a guest's claim and memberships to a new nickname; throws `name_taken`. */

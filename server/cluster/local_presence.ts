@@ -68,6 +68,11 @@ export class LocalPresence implements Presence {
 
   release(): void {}
 
+  /** Alone, the broker's sessions are the record: the member is the account already. */
+  registered(): Promise<void> {
+    return Promise.resolve();
+  }
+
   rename(): Promise<void> {
     return Promise.resolve();
   }

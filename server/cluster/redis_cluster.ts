@@ -39,6 +39,7 @@ import {
 import type { RedisConnection } from "./redis_connection.ts";
 import type { RedisKeys } from "./redis_keys.ts";
 import {
+  ADOPT,
   CLAIM,
   COUNT_CONNECTION,
   CREATE_ROOM,
@@ -382,6 +383,25 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
         "name_taken",
         `${nick} is already logged in elsewhere (one session per account)`,
       );
+    }
+  }
+
+  async registered(member: Member): Promise<void> {
+    if (member.account === undefined) return;
+    try {
+      await this.#presenceCall<number>(ADOPT, [
+        nameKey(member.nick),
+        member.account,
+        member.admin ? 1 : 0,
+        member.guestId,
+      ]);
+    } catch (error) {
+      // The account is created: the failed call marked this instance for a
+      // resync, whose snapshot records the session as the account.
+      this.#logger.warn("Could not record that {nick} registered: {error}", {
+        nick: member.nick,
+        error,
+      });
     }
   }
 

@@ -559,6 +559,24 @@ listed_set('online', user, nick)
 return 'ok'
 `);
 
+/**
+ * Makes a guest's claim of its nickname its new account's (the guest
+ * registered it): the claim then records the account, so the account's
+ * sessions on other instances share the name (CLAIM), and no guest id.
+ * ARGV: prefix, instance, user key, account key, admin (1/0), the guest id
+ * of the session that registered. Returns 1, or 0 when the name is not
+ * held by that guest (nothing is changed).
+ */
+export const ADOPT = script(`
+local u = p .. 'user:' .. ARGV[3]
+if redis.call('HGET', u, 'acct') ~= '' or redis.call('HGET', u, 'gid') ~= ARGV[6] then
+  return 0
+end
+redis.call('HSET', u, 'acct', ARGV[4], 'gid', '')
+if ARGV[5] == '1' then redis.call('HSET', u, 'adm', '1') end
+return 1
+`);
+
 /** Releases one session's claim. ARGV: prefix, instance, user key. */
 export const RELEASE = script(`
 local inst, user = ARGV[2], ARGV[3]

@@ -533,7 +533,7 @@ export abstract class Session implements Member {
     const guestKey = rightsKey(this);
     this.account = account.key;
     this.admin = isServerAdmin({ account, admins: this.context.options.admins });
-    await this.context.broker.guestRights.adopt(this, guestKey);
+    await this.context.broker.adopt(this, guestKey);
     this.context.logger.info("{nick} registered an account", { nick: this.nick });
     return { nick: account.name };
   }
