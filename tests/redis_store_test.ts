@@ -319,3 +319,76 @@ Deno.test("login addresses and unlocks: both stores keep the newest addresses, f
     await sqlite.close();
   }
 });
+
+Deno.test("deleteRoom deletes the room's files at once in both stores; retention then gets the contents no file uses", async () => {
+  await using redis = await RedisServer.start();
+  const redisStore = new RedisStore(await RedisConnection.open(redis.url), {
+    keys: new RedisKeys("test:"),
+  });
+  const sqlite = SqliteStore.memory();
+  const file = (id: string, room: string, sha256: string) => ({
+    kind: "file" as const,
+    record: {
+      id,
+      name: `${id}.bin`,
+      type: "application/octet-stream",
+      size: 100,
+      sha256: sha256.repeat(64),
+      uploader: "alice",
+      room,
+      to: null,
+      ts: T0 + 10,
+    },
+  });
+  const room = (key: string) => ({
+    kind: "room" as const,
+    record: {
+      key,
+      name: key,
+      owner: null,
+      topic: "",
+      inviteOnly: false,
+      passphrase: null,
+      createdAt: T0,
+      lastId: 0,
+    },
+  });
+  try {
+    for (const store of [sqlite, redisStore] as Store[]) {
+      // Contents a only in #tmp, b in #tmp and #dev, c only in #dev.
+      await store.write([
+        room("tmp"),
+        room("dev"),
+        file("one", "tmp", "a"),
+        file("two", "tmp", "b"),
+        file("three", "dev", "b"),
+        file("four", "dev", "c"),
+      ]);
+      const info = { id: "one", name: "one.bin", size: 100, type: "application/octet-stream" };
+      await store.write([{
+        kind: "message",
+        record: {
+          room: "tmp",
+          id: 1,
+          from: "alice",
+          body: "x",
+          ts: T0 + 11,
+          action: false,
+          file: info,
+        },
+      }]);
+      await store.write([{ kind: "deleteRoom", room: "tmp" }]);
+      assert.equal(await store.getFile("one"), undefined);
+      assert.equal(await store.getFile("two"), undefined);
+      assert.equal((await store.getFile("three"))?.room, "dev");
+      assert.equal(await store.uploadedBytes("alice", 0), 200);
+      // No file is old enough to go by itself; only content a is left unused.
+      assert.deepEqual(await store.pruneFiles(T0), ["a".repeat(64)]);
+      assert.deepEqual(await store.pruneFiles(T0), []);
+      assert.equal((await store.getFile("four"))?.room, "dev");
+    }
+  } finally {
+    await redisStore.close();
+    await sqlite.close();
+  }
+});

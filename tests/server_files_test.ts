@@ -246,6 +246,60 @@ Deno.test("files survive a restart (SQLite), and retention removes a pruned mess
   });
 });
 
+Deno.test("a deleted room's files go with it: the room made anew under its name cannot read them (SQLite)", async () => {
+  await withDataDir(async (dir) => {
+    const server = await listenRelaxed({
+      dataDir: dir,
+      guestUploads: true,
+      guestRoomTtlMs: 0,
+      http: "127.0.0.1:0",
+    });
+    try {
+      await using alice = await Peer.join(server.addr.port, "alice");
+      await using bob = await Peer.join(server.addr.port, "bob");
+      await alice.request({ type: "join", room: "dev" });
+      await alice.request({ type: "join", room: "ops" });
+      const bytes = bytesOf(30_000, 5);
+      const end = await upload(alice, bytes, { room: "dev" });
+      assert.equal(end.type, "ack", JSON.stringify(end));
+      const fileId = end.result.file.id;
+      // The same content shared in #dev and in a room that stays: its bytes stay.
+      const twice = bytesOf(20_000, 6);
+      const shared = await upload(alice, twice, { room: "dev" });
+      const kept = await upload(alice, twice, { room: "ops" });
+      const link = await alice.request({ type: "file_url", file: fileId });
+      assert.equal(link.type, "ack");
+      await alice.request({ type: "leave", room: "dev" });
+      assert.equal(await server.broker.expireRooms(), 1);
+      await server.broker.flushed();
+      // Bob makes #dev anew: nothing of the old room's is his to read.
+      assert.equal((await bob.request({ type: "join", room: "dev" })).type, "ack");
+      assert.equal((await download(bob, fileId)).last.code, "no_such_file");
+      assert.equal((await bob.request({ type: "file_url", file: fileId })).code, "no_such_file");
+      // Gone at once: even a link made before the room was deleted.
+      const base = `http://127.0.0.1:${server.httpAddr!.port}`;
+      const response = await fetch(base + link.result.url);
+      assert.equal(response.status, 404);
+      assert.equal((await response.json()).error.code, "no_such_file");
+      assert.equal(await server.store.getFile(fileId), undefined);
+      // Nor do they count against alice's quota any more: only #ops's file is kept.
+      assert.equal(await server.store.uploadedBytes("alice", 0), 20_000);
+      // Retention then removes the contents no file refers to, and no other.
+      const blob = (data: Uint8Array) => {
+        const hash = sha256(data);
+        return `${dir}/files/${hash.slice(0, 2)}/${hash}`;
+      };
+      assert.equal((await download(bob, shared.result.file.id)).last.code, "no_such_file");
+      assert.equal(await server.files.prune({ graceMs: 0 }), 1);
+      await assert.rejects(Deno.stat(blob(bytes)), Deno.errors.NotFound);
+      assert.equal((await Deno.stat(blob(twice))).size, 20_000);
+      assert.deepEqual((await download(alice, kept.result.file.id)).bytes, twice);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
 Deno.test("the same content uploaded twice is kept once, and stays while a message shares it", async () => {
   await withDataDir(async (dir) => {
     const server = await listenRelaxed({ dataDir: dir, guestUploads: true });

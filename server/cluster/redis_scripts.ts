@@ -310,6 +310,26 @@ local function message_fields(room, id)
   for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
   return {f.b, tonumber(f.t), f.a}
 end
+-- Deletes the files shared in room (section 23) with the room: a room made anew
+-- under its name must not read them. Contents no file uses any more are noted
+-- in unusedblobs, for retention to delete (the blob store checks filesha again).
+local function drop_room_files(room)
+  local index = p .. 'roomfiles:' .. room
+  for _, id in ipairs(redis.call('SMEMBERS', index)) do
+    local j = redis.call('HGET', p .. 'files', id)
+    if j then
+      local f = cjson.decode(j)
+      redis.call('HDEL', p .. 'files', id)
+      redis.call('ZREM', p .. 'filesby:' .. f.uploader, id .. ':' .. f.size)
+      redis.call('SREM', p .. 'filesha:' .. f.sha256, id)
+      if redis.call('SCARD', p .. 'filesha:' .. f.sha256) == 0 then
+        redis.call('SADD', p .. 'unusedblobs', f.sha256)
+      end
+    end
+    redis.call('HDEL', p .. 'fileref', id)
+  end
+  redis.call('DEL', index)
+end
 -- d: {from, to, fromKey, toKey, pair, body, ts, action}; returns the DM as JSON.
 local function store_dm(id, d, delivered)
   local fields = {id = id, from = d.from, to = d.to, body = d.body, ts = tonumber(d.ts),
@@ -485,7 +505,7 @@ return page
 
 /**
  * Deletes rooms no account owns that have been empty for a while, with
- * their history and grants, telling every instance. ARGV: prefix, origin,
+ * their history, grants and files, telling every instance. ARGV: prefix, origin,
  * TTL ms, most rooms per call. Returns how many went.
  */
 export const EXPIRE_ROOMS = script(`
@@ -501,6 +521,7 @@ for _, room in ipairs(rooms) do
     redis.call('DEL', p .. 'grants:' .. room, p .. 'log:' .. room, p .. 'msess:' .. room,
       p .. 'chg:' .. room, p .. 'mst:' .. room)
     redis.call('SREM', p .. 'grantrooms', room)
+    drop_room_files(room)
     redis.call('PUBLISH', p .. 'ch:all',
       cjson.encode({o = ARGV[2], fx = {{kind = 'deleted', room = room}}}))
     n = n + 1
@@ -861,6 +882,7 @@ for _, w in ipairs(writes) do
     redis.call('HSET', p .. 'files', w.id, w.json)
     redis.call('ZADD', p .. 'filesby:' .. w.uploader, w.ts, w.id .. ':' .. w.size)
     redis.call('SADD', p .. 'filesha:' .. w.sha256, w.id)
+    if w.room ~= '' then redis.call('SADD', p .. 'roomfiles:' .. w.room, w.id) end
   elseif k == 'dm' then
     store_dm(w.id, w, w.delivered)
     if w.clientMsgId ~= '' then
@@ -878,6 +900,7 @@ for _, w in ipairs(writes) do
       p .. 'mst:' .. w.room)
     redis.call('ZREM', p .. 'emptyrooms', w.room)
     redis.call('SREM', p .. 'grantrooms', w.room)
+    drop_room_files(w.room)
   elseif k == 'grant' then
     redis.call('HSET', p .. 'grants:' .. w.room, w.field, w.json)
     redis.call('SADD', p .. 'grantrooms', w.room)

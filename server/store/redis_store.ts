@@ -278,6 +278,7 @@ function encodeWrite(write: StoreWrite): Record<string, unknown> {
         kind: "file",
         id: r.id,
         json: JSON.stringify(r),
+        room: r.room ?? "",
         uploader: r.uploader,
         ts: r.ts,
         size: r.size,
@@ -926,7 +927,9 @@ export class RedisStore implements Store {
   }
 
   // Files (section 23): files (id -> record JSON), filesby:UPLOADER (ts ->
-  // 'id:size'), filesha:SHA (ids), fileref (id -> 'room:messageId' or 'dm').
+  // 'id:size'), filesha:SHA (ids), fileref (id -> 'room:messageId' or 'dm'),
+  // roomfiles:ROOM (the ids of a room's files, deleted with the room), and
+  // unusedblobs (contents a deleted room's files left, for retention).
 
   async getFile(id: string): Promise<FileRecord | undefined> {
     const json = await this.redis.command<string | null>(["HGET", `${this.keys.prefix}files`, id]);
@@ -957,6 +960,9 @@ export class RedisStore implements Store {
         if (record.ts >= before || await this.#fileReferenced(record.id)) continue;
         await this.redis.command(["HDEL", `${p}files`, record.id]);
         await this.redis.command(["HDEL", `${p}fileref`, record.id]);
+        if (record.room !== null) {
+          await this.redis.command(["SREM", `${p}roomfiles:${record.room}`, record.id]);
+        }
         await this.redis.command(
           ["ZREM", `${p}filesby:${record.uploader}`, `${record.id}:${record.size}`],
         );
@@ -966,6 +972,13 @@ export class RedisStore implements Store {
         }
       }
     } while (cursor !== "0");
+    // The contents the files of deleted rooms left (shared again since: kept).
+    const left = await this.redis.command<string[]>(["SMEMBERS", `${p}unusedblobs`]);
+    for (const sha256 of left) {
+      await this.redis.command(["SREM", `${p}unusedblobs`, sha256]);
+      const users = await this.redis.command<number>(["SCARD", `${p}filesha:${sha256}`]);
+      if (users === 0 && !gone.includes(sha256)) gone.push(sha256);
+    }
     return gone;
   }
 

@@ -274,4 +274,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE dms ADD COLUMN file TEXT;
   CREATE INDEX dms_file_id ON dms (file_id) WHERE file_id IS NOT NULL;
   `,
+  // 11: a room's files go with the room (docs/protocol.md section 23): found by room_key when it is
+  // deleted, and the contents no file uses any more wait in unused_blobs for retention to delete.
+  `
+  CREATE INDEX files_room_key ON files (room_key) WHERE room_key IS NOT NULL;
+  CREATE TABLE unused_blobs (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;
+  `,
 ];

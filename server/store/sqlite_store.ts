@@ -572,6 +572,7 @@ export class SqliteStore implements Store {
             this.#statement("DELETE FROM messages WHERE room_key = ?").run(write.room);
             this.#statement("DELETE FROM message_changes WHERE room_key = ?").run(write.room);
             this.#statement("DELETE FROM reactions WHERE room_key = ?").run(write.room);
+            this.#deleteRoomFiles(write.room);
             break;
           case "grant":
             this.#saveGrant(write.grant);
@@ -1043,6 +1044,19 @@ export class SqliteStore implements Store {
     );
   }
 
+  // A room's files belong to it, not to its name: they go with it, so that a
+  // room made anew under the name cannot read them. Their contents, if no
+  // other file shares them, are left to retention (pruneFiles) to delete.
+  #deleteRoomFiles(room: string): void {
+    const deleted = this.#statement("DELETE FROM files WHERE room_key = ? RETURNING sha256")
+      .all(room) as Row[];
+    const used = this.#statement("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1");
+    const unused = this.#statement("INSERT OR IGNORE INTO unused_blobs (sha256) VALUES (?)");
+    for (const sha256 of new Set(deleted.map((row) => String(row.sha256)))) {
+      if (used.get(sha256) === undefined) unused.run(sha256);
+    }
+  }
+
   getFile(id: string): Promise<FileRecord | undefined> {
     const row = this.#statement("SELECT * FROM files WHERE id = ?").get(id) as Row | undefined;
     return Promise.resolve(row === undefined ? undefined : toFile(row));
@@ -1064,8 +1078,11 @@ export class SqliteStore implements Store {
            AND NOT EXISTS (SELECT 1 FROM dms WHERE file_id = files.id)
          RETURNING sha256`,
       ).all(before) as Row[];
+      // And the contents the files of deleted rooms left (shared again since: kept).
+      const left = this.#statement("DELETE FROM unused_blobs RETURNING sha256").all() as Row[];
       const used = this.#statement("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1");
-      for (const sha256 of new Set(deleted.map((row) => String(row.sha256)))) {
+      const hashes = [...deleted, ...left].map((row) => String(row.sha256));
+      for (const sha256 of new Set(hashes)) {
         if (used.get(sha256) === undefined) gone.push(sha256);
       }
     });

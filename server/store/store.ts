@@ -99,7 +99,8 @@ export interface DmRecord {
 /**
  * A shared file's metadata, as stored; its bytes are kept by content hash
  * (server/files/blob_store.ts). A file no message or DM refers to any more
- * is deleted by {@linkcode Store.pruneFiles}.
+ * is deleted by {@linkcode Store.pruneFiles}; a room's files are deleted
+ * with the room (the `deleteRoom` write), their contents left to pruneFiles.
  */
 export interface FileRecord {
   /** Random id (base64url): the handle of downloads. */
@@ -362,7 +363,7 @@ export type StoreWrite =
   | { kind: "change"; record: ChangeRecord }
   | { kind: "dm"; record: DmRecord; delivered: boolean }
   | { kind: "room"; record: RoomRecord }
-  /** Deletes a room with its grants and history. */
+  /** Deletes a room with its grants, history and files (docs/protocol.md section 23). */
   | { kind: "deleteRoom"; room: string }
   | { kind: "grant"; grant: GrantRecord }
   | { kind: "ungrant"; room: string; user: string; grant: GrantKind }
@@ -479,8 +480,9 @@ export interface Store {
   uploadedBytes(uploader: string, since: number): Promise<number>;
   /**
    * Deletes the files written before `before` that no message or DM refers
-   * to (their message was pruned, its room deleted, or it was never sent);
-   * resolves to the content hashes no file refers to any more.
+   * to (their message was pruned, or it was never sent); resolves to the
+   * content hashes no file refers to any more, those the files of deleted
+   * rooms left included.
    */
   pruneFiles(before: number): Promise<string[]>;
 
