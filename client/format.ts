@@ -807,7 +807,8 @@ function searchLine(
   const said = found.action
     ? `* ${nick(found.from, options)} ${body}`
     : `<${nick(found.from, options)}> ${body}`;
-  return `${when} ${where} (${found.id}) ${said}`;
+  // A room message by its id as /reply, /edit and /react name it (#42); a DM by its own id.
+  return `${when} ${where} ${found.room === undefined ? `(${found.id})` : `#${found.id}`} ${said}`;
 }
 
 /** The command that asks for the page after `cursor` of the search `request`. */

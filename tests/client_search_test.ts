@@ -58,7 +58,7 @@ Deno.test("ChatClient: search is a typed request, and its lines mark the matches
       { color: 16, utc: true },
     );
     // deno-lint-ignore no-control-regex -- the escape sequences are what is tested
-    assert.match(lines[1]!, /#general \(\d+\) <.*alice.*> \x1b\[1;4mdeploy\x1b\[0m 3 done$/);
+    assert.match(lines[1]!, /#general #\d+ <.*alice.*> \x1b\[1;4mdeploy\x1b\[0m 3 done$/);
     assert.match(lines.at(-1)!, /^more results: \/search after:\S+ deploy #general$/);
   } finally {
     await alice.close();
@@ -77,7 +77,7 @@ Deno.test("chat join: /search in piped text and --json output", async () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(
       text.stdout,
-      /search "deploy":\n\[[\d-]+ [\d:]+\] #general \(4\) <alice> deploy 3 done\n.*deploy 2 done\n.*deploy 1 done\n.*the deploy failed\n/,
+      /search "deploy":\n\[[\d-]+ [\d:]+\] #general #4 <alice> deploy 3 done\n.*deploy 2 done\n.*deploy 1 done\n.*the deploy failed\n/,
     );
     assert.doesNotMatch(text.stdout, /elsewhere/);
     assert.match(text.stdout, /no results for "nothing-like-it"/);
@@ -173,8 +173,8 @@ for (const mode of ["full screen", "line mode"] as const) {
       );
       await terminal.waitFor(/bob joined|joined #general/, "joined #general");
       await terminal.type("/search deploy");
-      const screen = await terminal.waitFor(/\(1\) .*the deploy failed/, "the results");
-      assert.match(screen, /#general \(4\) .*deploy 3 done/);
+      const screen = await terminal.waitFor(/#1 .*the deploy failed/, "the results");
+      assert.match(screen, /#general #4 .*deploy 3 done/);
       assert.doesNotMatch(screen, /elsewhere/);
       for (let i = 4; i <= 25; i++) {
         await alice.request({ type: "say", room: "general", body: `deploy ${i} done` });
@@ -184,7 +184,7 @@ for (const mode of ["full screen", "line mode"] as const) {
       const next = /more results: (\/search after:\S+ deploy done)/.exec(paged)![1]!;
       await terminal.type(next);
       await terminal.waitFor(
-        /more results:[\s\S]*\(6\) [^\n]*deploy 5 done[\s\S]*\(2\) [^\n]*deploy 1 done/,
+        /more results:[\s\S]*#6 [^\n]*deploy 5 done[\s\S]*#2 [^\n]*deploy 1 done/,
         "the second page",
       );
     } finally {

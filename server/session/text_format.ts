@@ -163,7 +163,8 @@ function searchLines(
     const said = found.action
       ? `* ${clean(found.from)} ${clean(found.body)}`
       : `<${clean(found.from)}> ${clean(found.body)}`;
-    return `${at} ${where} (${found.id}) ${said}`;
+    // A room message by its id as /reply, /edit and /react name it (#42); a DM by its own id.
+    return `${at} ${where} ${found.room === undefined ? `(${found.id})` : `#${found.id}`} ${said}`;
   });
   const count = result.results.length;
   lines.push(
