@@ -12,11 +12,67 @@ import {
 import { RedisConnection } from "../server/cluster/redis_connection.ts";
 import { RedisKeys } from "../server/cluster/redis_keys.ts";
 import { RedisStore } from "../server/store/redis_store.ts";
+import type { FileRecord, Store } from "../server/store/store.ts";
 import { RedisServer } from "./support/redis_server.ts";
 
 // The name key of the builds before full case folding.
 function oldKey(name: string): string {
   return name.normalize("NFKC").toLowerCase().normalize("NFKC");
+}
+
+/**
+ * Shared files (section 23) keyed as the old build keyed them: one in each
+ * of the two rooms that collide, a DM file whose uploader and recipient both
+ * move (STRASSE onto `strasse-2` while Straße takes `strasse`), and two
+ * guests' whose nicknames are one name now (their quotas merge).
+ */
+const OLD_FILES: FileRecord[] = [
+  ["f1", 10, "Straße", "Fußball", null, 300],
+  ["f2", 20, "STRASSE", "FUSSBALL", null, 301],
+  ["f3", 40, "STRASSE", null, "Straße", 302],
+  ["g1", 1, "Groß", "café", null, 5000],
+  ["g2", 2, "GROSS", "café", null, 5001],
+].map(([id, size, uploader, room, to, ts]) => ({
+  id: String(id),
+  name: `${id}.txt`,
+  type: "text/plain",
+  size: Number(size),
+  sha256: String(id).repeat(32),
+  uploader: oldKey(String(uploader)),
+  room: room === null ? null : oldKey(String(room)),
+  to: to === null ? null : oldKey(String(to)),
+  ts: Number(ts),
+}));
+
+function fileInfo(id: string): { id: string; name: string; size: number; type: string } {
+  const file = OLD_FILES.find((record) => record.id === id)!;
+  return { id, name: file.name, size: file.size, type: file.type };
+}
+
+/** The files of {@linkcode OLD_FILES} after the re-key: readable, counted, kept. */
+async function assertFilesRekeyed(store: Store): Promise<void> {
+  const keysOf = async (id: string) => {
+    const record = await store.getFile(id);
+    return record && [record.room, record.uploader, record.to];
+  };
+  assert.deepEqual(await keysOf("f1"), ["fussball", "strasse", null]);
+  assert.deepEqual(await keysOf("f2"), ["fussball-2", "strasse-2", null]);
+  assert.deepEqual(await keysOf("f3"), [null, "strasse-2", "strasse"]);
+  assert.deepEqual(await keysOf("g1"), ["café", "gross", null]);
+  assert.deepEqual(await keysOf("g2"), ["café", "gross", null]);
+  // Upload quotas by the new keys, nothing left under the old ones.
+  assert.equal(await store.uploadedBytes("strasse", 0), 10);
+  assert.equal(await store.uploadedBytes("strasse-2", 0), 60);
+  assert.equal(await store.uploadedBytes("gross", 0), 3);
+  assert.equal(await store.uploadedBytes(oldKey("Straße"), 0), 0);
+  assert.equal(await store.uploadedBytes(oldKey("Groß"), 0), 0);
+  // Their messages still share them: retention keeps every one.
+  assert.deepEqual(await store.pruneFiles(1000), []);
+  for (const { id } of OLD_FILES) assert.ok(await store.getFile(id), id);
+  // A re-keyed room's files go with it, the other room's stay.
+  await store.write([{ kind: "deleteRoom", room: "fussball-2" }]);
+  assert.equal(await store.getFile("f2"), undefined);
+  assert.equal((await store.getFile("f1"))?.room, "fussball");
 }
 
 /** A data directory as the last build without name_key_version left it. */
@@ -52,6 +108,16 @@ function writeOldStore(dir: string): void {
   message.run(oldKey("Fußball"), 1, "Straße", "first", 100, oldKey("Straße"), "m1");
   message.run(oldKey("Fußball"), 2, "alice", "second", 101, null, null);
   message.run(oldKey("FUSSBALL"), 1, "STRASSE", "other room", 102, null, null);
+  const file = db.prepare(
+    `INSERT INTO files (id, name, type, size, sha256, uploader_key, room_key, to_key, ts)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  for (const f of OLD_FILES) {
+    file.run(f.id, f.name, f.type, f.size, f.sha256, f.uploader, f.room, f.to, f.ts);
+  }
+  const share = db.prepare("UPDATE messages SET file_id = ? WHERE room_key = ? AND id = ?");
+  share.run("f1", oldKey("Fußball"), 2);
+  share.run("f2", oldKey("FUSSBALL"), 1);
   const grant = db.prepare(
     "INSERT INTO grants (room_key, user_key, kind, until, by) VALUES (?, ?, ?, ?, 'alice')",
   );
@@ -69,6 +135,10 @@ function writeOldStore(dir: string): void {
     `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts)
      VALUES (2, ?, ?, 'STRASSE', 'alice', 'alice', 'hi from the other', 201)`,
   ).run(`alice\n${oldKey("STRASSE")}`, oldKey("STRASSE"));
+  db.prepare(
+    `INSERT INTO dms (id, pair_key, from_key, from_name, to_key, to_name, body, ts, delivered, file_id)
+     VALUES (3, ?, ?, 'STRASSE', ?, 'Straße', 'a file', 202, 1, 'f3')`,
+  ).run(`${oldKey("STRASSE")}\n${oldKey("Straße")}`, oldKey("STRASSE"), oldKey("Straße"));
   db.prepare("INSERT INTO dm_reads (user_key, peer_key, last_read_id) VALUES ('alice', ?, 1)")
     .run(oldKey("Straße"));
   db.prepare(
@@ -179,6 +249,7 @@ Deno.test("SQLite: a data directory keyed by toLowerCase is re-keyed at open, co
         ["server", "FUSSBALL"],
       ]);
       assert.match(audit[0]!.detail, /"STRASSE" renamed "STRASSE-2".*"Straße", which is older/);
+      await assertFilesRekeyed(store);
     } finally {
       await store.close();
     }
@@ -251,9 +322,17 @@ Deno.test("Redis: a store keyed by toLowerCase is re-keyed once, collisions rena
         lastId,
       },
     });
-    const message = (roomName: string, id: number, body: string) => ({
+    const message = (roomName: string, id: number, body: string, file?: string) => ({
       kind: "message" as const,
-      record: { room: oldKey(roomName), id, from: "alice", body, ts: 100 + id, action: false },
+      record: {
+        room: oldKey(roomName),
+        id,
+        from: "alice",
+        body,
+        ts: 100 + id,
+        action: false,
+        ...(file === undefined ? {} : { file: fileInfo(file) }),
+      },
     });
     const grant = (room: string, user: string, kind: "ban" | "mute", until: number | null) => ({
       kind: "grant" as const,
@@ -264,8 +343,9 @@ Deno.test("Redis: a store keyed by toLowerCase is re-keyed once, collisions rena
       room("FUSSBALL", oldKey("STRASSE"), 2, 1),
       room("café", "guest:abc", 3, 0),
       message("Fußball", 1, "first"),
-      message("Fußball", 2, "second"),
-      message("FUSSBALL", 1, "other room"),
+      ...OLD_FILES.map((record) => ({ kind: "file" as const, record })),
+      message("Fußball", 2, "second", "f1"),
+      message("FUSSBALL", 1, "other room", "f2"),
       grant("café", oldKey("Straße"), "ban", null),
       grant("café", oldKey("STRASSE"), "mute", 500),
       grant("café", oldKey("Groß"), "ban", 1000),
@@ -284,6 +364,7 @@ Deno.test("Redis: a store keyed by toLowerCase is re-keyed once, collisions rena
         ["ZADD", keys.dmPending("alice"), 1, 1],
         ["ZADD", keys.dmIn("alice", from), 1, 1],
         ["HSET", keys.dmPeers("alice"), from, "Straße"],
+        ["HSET", `${keys.prefix}fileref`, "f3", "dm"], // the DM that shares f3
         ["HSET", keys.msgIds(from), `r:${oldKey("Fußball")}:m1`, "1 101", "#", "1"],
         ["ZADD", keys.msgIdTimes(from), 1, `r:${oldKey("Fußball")}:m1`],
         ["PEXPIRE", keys.msgIds(from), 3_600_000],
@@ -364,6 +445,12 @@ Deno.test("Redis: a store keyed by toLowerCase is re-keyed once, collisions rena
       // Nothing is left under an old key.
       const left = await connection.command<string[]>(["KEYS", "*ß*"]);
       assert.deepEqual(left, []);
+      // The message that shares a file is found under the room's new key.
+      assert.equal(
+        await connection.command(["HGET", `${keys.prefix}fileref`, "f2"]),
+        "fussball-2:1",
+      );
+      await assertFilesRekeyed(store);
     } finally {
       await store.close();
     }

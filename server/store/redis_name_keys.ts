@@ -241,11 +241,13 @@ class Rekeying {
       this.#rename(k.log(room), k.log(this.#room(room)));
       this.#rename(k.changes(room), k.changes(this.#room(room)));
       this.#rename(k.messageStates(room), k.messageStates(this.#room(room)));
+      this.#rename(this.#roomFiles(room), this.#roomFiles(this.#room(room)));
     }
     await this.#rekeyMembers(k.emptyRooms, this.#room);
     await this.#rekeyGrants();
     await this.#rekeyDms();
     await this.#rekeyMsgIds();
+    await this.#rekeyFiles();
     for (const rename of plan.renames) {
       this.#additions.push({
         op: "xadd",
@@ -371,6 +373,51 @@ class Rekeying {
     for (const key of olds) this.#removals.push({ op: "del", key });
     for (const [key, hash] of rebuilt) {
       if (hash.size > 0) this.#additions.push({ op: "hset", key, set: [...hash].flat() });
+    }
+  }
+
+  // Files (section 23), named as in redis_store.ts: files (id → record JSON
+  // with the room, uploader and recipient keys), fileref (id → 'room:messageId'
+  // or 'dm'), filesby:UPLOADER (the uploader's quota), roomfiles:ROOM.
+  #roomFiles = (room: string) => `${this.#keys.prefix}roomfiles:${room}`;
+  #filesBy = (uploader: string) => `${this.#keys.prefix}filesby:${uploader}`;
+
+  async #hashEntries(key: string): Promise<Array<[string, string]>> {
+    const entries: Array<[string, string]> = [];
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.#redis.command<[string, string[]]>(
+        ["HSCAN", key, cursor, "COUNT", 1000],
+      );
+      entries.push(...pairs(flat));
+      cursor = next;
+    } while (cursor !== "0");
+    return entries;
+  }
+
+  async #rekeyFiles(): Promise<void> {
+    const p = this.#keys.prefix;
+    const records: string[] = [];
+    for (const [id, json] of await this.#hashEntries(`${p}files`)) {
+      const record = JSON.parse(json) as Record<string, unknown>;
+      const room = record.room === null ? null : this.#room(String(record.room));
+      const to = record.to === null ? null : this.#user(String(record.to));
+      const uploader = this.#user(String(record.uploader));
+      if (room === record.room && to === record.to && uploader === record.uploader) continue;
+      records.push(id, JSON.stringify({ ...record, room, to, uploader }));
+    }
+    if (records.length > 0) this.#additions.push({ op: "hset", key: `${p}files`, set: records });
+    const refs: string[] = [];
+    for (const [id, ref] of await this.#hashEntries(`${p}fileref`)) {
+      const sep = ref.lastIndexOf(":");
+      if (sep < 0) continue; // 'dm'
+      const room = this.#room(ref.slice(0, sep));
+      if (room !== ref.slice(0, sep)) refs.push(id, room + ref.slice(sep));
+    }
+    if (refs.length > 0) this.#additions.push({ op: "hset", key: `${p}fileref`, set: refs });
+    // Two uploaders that are one now (two guests' nicknames): their quotas merge.
+    for (const uploader of await this.#scan("filesby:")) {
+      this.#rename(this.#filesBy(uploader), this.#filesBy(this.#user(uploader)));
     }
   }
 

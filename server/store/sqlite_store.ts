@@ -389,10 +389,16 @@ export class SqliteStore implements Store {
     moveAll([...plan.rooms], (from, to) => {
       this.#statement("UPDATE rooms SET room_key = ? WHERE room_key = ?").run(to, from);
     });
-    moveAll(changed("SELECT DISTINCT room_key AS k FROM messages", room), (from, to) => {
+    // A room's files (section 23) may be uploaded before any message shares them.
+    const historyRooms = changed(
+      "SELECT room_key AS k FROM messages UNION SELECT room_key FROM files WHERE room_key IS NOT NULL",
+      room,
+    );
+    moveAll(historyRooms, (from, to) => {
       this.#statement("UPDATE messages SET room_key = ? WHERE room_key = ?").run(to, from);
       this.#statement("UPDATE message_changes SET room_key = ? WHERE room_key = ?").run(to, from);
       this.#statement("UPDATE reactions SET room_key = ? WHERE room_key = ?").run(to, from);
+      this.#statement("UPDATE files SET room_key = ? WHERE room_key = ?").run(to, from);
     });
     moveAll(changed("SELECT DISTINCT user_key AS k FROM reactions", user), (from, to) => {
       this.#statement("UPDATE OR REPLACE reactions SET user_key = ? WHERE user_key = ?").run(
@@ -417,6 +423,15 @@ export class SqliteStore implements Store {
     );
     moveAll(senders, (from, to) => {
       this.#statement("UPDATE messages SET sender_key = ? WHERE sender_key = ?").run(to, from);
+    });
+    // Files (section 23): the uploader's (its quota) and a DM file's recipient's.
+    const fileUsers = changed(
+      "SELECT uploader_key AS k FROM files UNION SELECT to_key FROM files WHERE to_key IS NOT NULL",
+      user,
+    );
+    moveAll(fileUsers, (from, to) => {
+      this.#statement("UPDATE files SET uploader_key = ? WHERE uploader_key = ?").run(to, from);
+      this.#statement("UPDATE files SET to_key = ? WHERE to_key = ?").run(to, from);
     });
     // DMs: both keys of each row, and the pair key made of them.
     const dmKeys = changed(
