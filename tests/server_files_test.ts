@@ -341,3 +341,24 @@ Deno.test("the server's bytes in progress and, with --memory, the bytes kept are
     assert.equal((await upload(bob, bytesOf(500, 2), { room: "dev" })).type, "ack");
   });
 });
+
+Deno.test("one user's bytes in progress are bounded, whatever the server has left", async () => {
+  await withServer({ maxUploadingBytes: 1000, maxUploadingBytesPerUser: 500 }, async (server) => {
+    const [alice, bob] = await twoInRoom(server);
+    await using _a = alice;
+    await using _b = bob;
+    const first = await alice.request({ type: "upload_begin", name: "a", size: 300, room: "dev" });
+    assert.equal(first.type, "ack");
+    // A second upload is allowed on the connection (2 at once), but not 600 bytes for one user.
+    const over = await alice.request({ type: "upload_begin", name: "b", size: 300, room: "dev" });
+    assert.equal(over.code, "rate_limited");
+    assert.ok(over.retryAfterMs > 0);
+    // Another user still has room on the server: alice did not take it all.
+    const theirs = await bob.request({ type: "upload_begin", name: "c", size: 500, room: "dev" });
+    assert.equal(theirs.type, "ack");
+    // Once alice's first upload is gone, her second fits.
+    await alice.request({ type: "upload_cancel", upload: first.result.upload });
+    const now = await alice.request({ type: "upload_begin", name: "b", size: 300, room: "dev" });
+    assert.equal(now.type, "ack");
+  });
+});

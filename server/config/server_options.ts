@@ -231,6 +231,8 @@ export interface ServerOptions {
   maxUploadsPerConnection: number;
   /** Bytes of uploads in progress on the server, all connections together (sizes announced). */
   maxUploadingBytes: number;
+  /** Bytes of one user's uploads in progress, all their connections (sizes announced). */
+  maxUploadingBytesPerUser: number;
   /** An upload that receives nothing for this long is dropped, in ms. */
   uploadTimeoutMs: number;
   /** Whether guests may upload files (they may download what they can read). */
@@ -334,6 +336,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   uploadQuotaWindowMs: 24 * 3_600_000,
   maxUploadsPerConnection: 2,
   maxUploadingBytes: 64 * 1024 * 1024,
+  maxUploadingBytesPerUser: 20 * 1024 * 1024,
   uploadTimeoutMs: 60_000,
   guestUploads: false,
   maxMemoryFileBytes: 256 * 1024 * 1024,

@@ -998,6 +998,17 @@ export const SETTINGS: SettingsSchema = {
     type: intType({ min: 1, max: 2 ** 50 }),
     default: D.maxUploadingBytes,
   },
+  maxUploadingBytesPerUser: {
+    group: "files",
+    flag: "max-uploading-bytes-per-user",
+    arg: "N",
+    help: "bytes of one user's uploads in progress, all connections (rate_limited beyond)",
+    details: "Counted per account, guest nickname or API key, like the quota. Keeps one user " +
+      "from holding all of --max-uploading-bytes with uploads fed a chunk now and then. Keep it " +
+      "at least --max-upload-bytes, or no file of the largest size can be sent.",
+    type: intType({ min: 1, max: 2 ** 50 }),
+    default: D.maxUploadingBytesPerUser,
+  },
   uploadTimeoutMs: {
     group: "files",
     flag: "upload-timeout",

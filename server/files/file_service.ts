@@ -29,6 +29,8 @@ export interface FileLimits {
   maxUploadsPerConnection: number;
   /** Bytes of uploads in progress on the server, all connections together (sizes announced). */
   maxUploadingBytes: number;
+  /** Bytes of one user's uploads in progress, all their connections together (sizes announced). */
+  maxUploadingBytesPerUser: number;
   /** An upload that receives nothing for this long is dropped, in ms. */
   uploadTimeoutMs: number;
   /** Whether guests may upload (they may always download what they can read). */
@@ -156,12 +158,26 @@ export class FileService {
         { retryAfterMs: 1000 },
       );
     }
+    const uploader = this.#uploaderKey(member);
+    // One user may hold only part of the server's bytes in progress, so that
+    // uploads kept barely alive cannot shut everyone else out.
+    let theirs = 0;
+    for (const upload of this.#uploads.values()) {
+      if (upload.uploader === uploader) theirs += upload.target.size;
+    }
+    if (theirs + target.size > limits.maxUploadingBytesPerUser) {
+      throw new ChatError(
+        "rate_limited",
+        `Too many bytes of uploads in progress: ${limits.maxUploadingBytesPerUser} per user; ` +
+          "finish one first",
+        { retryAfterMs: 1000 },
+      );
+    }
     if (this.#uploadingBytes + target.size > limits.maxUploadingBytes) {
       throw new ChatError("server_busy", "The server has too many uploads in progress", {
         retryAfterMs: 5000,
       });
     }
-    const uploader = this.#uploaderKey(member);
     await this.#checkQuota(uploader, target.size);
     // Checked again: the quota's read let other requests in.
     if (this.#uploadingBytes + target.size > limits.maxUploadingBytes) {

@@ -23,6 +23,7 @@ export function fileLimits(options: ServerOptions): FileLimits {
     uploadQuotaWindowMs: options.uploadQuotaWindowMs,
     maxUploadsPerConnection: options.maxUploadsPerConnection,
     maxUploadingBytes: options.maxUploadingBytes,
+    maxUploadingBytesPerUser: options.maxUploadingBytesPerUser,
     uploadTimeoutMs: options.uploadTimeoutMs,
     guestUploads: options.guestUploads,
     chunkBytes: Math.max(256, options.maxFrameBytes - FILE_FRAME_OVERHEAD_BYTES),
