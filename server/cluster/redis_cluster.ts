@@ -198,20 +198,9 @@ export class RedisCluster implements Bus, Presence, RemoteConnections {
     if (item.status === DUPLICATE) {
       return { record: { ...draft, id, ts: item.ts! }, duplicate: true };
     }
-    // Delivered here once this instance's feed reaches it (after anything before it).
-    if (room.committedId < id && item.applied !== undefined) await item.applied;
-    // The channel lost it (or is slow): history has it. The ack waits for
-    // that too, so a history read right after it includes the message.
-    const feed = this.#feeds.get(room.key);
-    if (room.committedId < id && feed !== undefined) {
-      feed.check(id);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        feed.reached(id),
-        new Promise<void>((resolve) => timer = setTimeout(resolve, this.#redis.commandTimeoutMs)),
-      ]);
-      clearTimeout(timer);
-    }
+    // The ack waits until the message is delivered here, so a history read
+    // right after it includes the message.
+    await this.#delivered(room, id, item.applied);
     return { record: { ...draft, id }, duplicate: false };
   }
 
