@@ -44,6 +44,41 @@ function checkHash(sha256: string): void {
 }
 
 /**
+ * A blob being written into memory: its bytes so far and their SHA-256.
+ * The in-memory and Redis stores both hold an upload whole until its commit.
+ */
+class BufferedBlob {
+  readonly data: Uint8Array;
+  filled = 0;
+  #hash = createHash("sha256");
+  #sha256: string | undefined;
+
+  constructor(size: number) {
+    this.data = new Uint8Array(size);
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.filled + chunk.length > this.data.length) {
+      return Promise.reject(new RangeError(`Blob longer than its ${this.data.length} bytes`));
+    }
+    this.data.set(chunk, this.filled);
+    this.filled += chunk.length;
+    this.#hash.update(chunk);
+    return Promise.resolve();
+  }
+
+  digest(): string {
+    return this.#sha256 ??= this.#hash.digest("hex");
+  }
+
+  /** The digest, which a commit needs first. */
+  committed(): string {
+    if (this.#sha256 === undefined) throw new TypeError("Cannot commit a blob before its digest");
+    return this.#sha256;
+  }
+}
+
+/**
  * Blobs as files under a directory: `DIR/ab/abcdef…` (the first two hex
  * digits shard the directory). Each is written to `DIR/tmp/`, fsynced and
  * renamed into place, then its directory is fsynced.
@@ -182,31 +217,20 @@ export class MemoryBlobStore implements BlobStore {
       );
     }
     this.#bytes += size;
-    const data = new Uint8Array(size);
-    const hash = createHash("sha256");
-    let filled = 0;
-    let sha256: string | undefined;
+    const blob = new BufferedBlob(size);
     let settled = false;
     const release = () => {
       if (!settled) this.#bytes -= size;
       settled = true;
     };
     return Promise.resolve({
-      write: (chunk) => {
-        if (filled + chunk.length > size) {
-          return Promise.reject(new RangeError(`Blob longer than its ${size} bytes`));
-        }
-        data.set(chunk, filled);
-        filled += chunk.length;
-        hash.update(chunk);
-        return Promise.resolve();
-      },
-      digest: () => sha256 ??= hash.digest("hex"),
+      write: (chunk) => blob.write(chunk),
+      digest: () => blob.digest(),
       commit: () => {
-        if (sha256 === undefined) throw new TypeError("Cannot commit a blob before its digest");
+        const sha256 = blob.committed();
         if (this.#blobs.has(sha256)) release();
         else {
-          this.#blobs.set(sha256, data.subarray(0, filled));
+          this.#blobs.set(sha256, blob.data.subarray(0, blob.filled));
           settled = true;
         }
         return Promise.resolve();
@@ -262,24 +286,14 @@ export class RedisBlobStore implements BlobStore {
   }
 
   create(size: number): Promise<BlobWriter> {
-    const data = new Uint8Array(size);
-    const hash = createHash("sha256");
-    let filled = 0;
-    let sha256: string | undefined;
+    const blob = new BufferedBlob(size);
     return Promise.resolve({
-      write: (chunk) => {
-        if (filled + chunk.length > size) {
-          return Promise.reject(new RangeError(`Blob longer than its ${size} bytes`));
-        }
-        data.set(chunk, filled);
-        filled += chunk.length;
-        hash.update(chunk);
-        return Promise.resolve();
-      },
-      digest: () => sha256 ??= hash.digest("hex"),
+      write: (chunk) => blob.write(chunk),
+      digest: () => blob.digest(),
       commit: async () => {
-        if (sha256 === undefined) throw new TypeError("Cannot commit a blob before its digest");
+        const sha256 = blob.committed();
         if (await this.#redis.command<number>(["EXISTS", this.#key(sha256)]) === 1) return;
+        const { data, filled } = blob;
         for (
           let offset = 0, piece = 0;
           offset < filled;
