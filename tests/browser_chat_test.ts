@@ -5,52 +5,18 @@
  * subprocess, and an admin's dashboard shows them all and disconnects one.
  */
 import assert from "node:assert/strict";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { httpPort, launchBrowser } from "./support/browser.ts";
 import { ChatClient } from "../client/chat_client.ts";
 import type { ClientEvent } from "../client/client_event.ts";
 import { JoinProcess } from "./support/join_process.ts";
 import { Peer } from "./support/peer.ts";
 import { runChat, ServerProcess } from "./support/server_process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PASSWORD = "correct horse battery";
 // Cheap hashes for the admin account made below and checked by the server.
 const KDF = { CHAT_KDF_LN: "10" };
-
-async function httpPort(server: ServerProcess): Promise<number> {
-  for (let i = 0; i < 1000; i++) {
-    const match = /serving HTTP on [^\s]*:(\d+)/.exec(server.output);
-    if (match) return Number(match[1]);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no HTTP line:\n${server.output}`);
-}
-
-/** Chromium with a fresh profile directory, removed afterwards. */
-async function launch(): Promise<BrowserContext & AsyncDisposable> {
-  const profile = await Deno.makeTempDir({ prefix: "chat-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  return Object.assign(context, {
-    [Symbol.asyncDispose]: async () => {
-      await context.close();
-      await Deno.remove(profile, { recursive: true });
-    },
-  });
-}
 
 async function joinInBrowser(page: Page, base: string, nick: string): Promise<void> {
   await page.goto(base + "/");
@@ -97,7 +63,7 @@ Deno.test({
         "10",
       ]);
       const base = `http://127.0.0.1:${await httpPort(server)}`;
-      await using browser = await launch();
+      await using browser = await launchBrowser();
       const alice = await browser.newPage();
       const bob = await browser.newPage();
       await joinInBrowser(alice, base, "alice");
@@ -217,7 +183,7 @@ Deno.test({
         peers.push(peer);
         await peer.request({ type: "join", room: "general" });
       }
-      await using browser = await launch();
+      await using browser = await launchBrowser();
       const page = await browser.newPage();
       await joinInBrowser(page, base, "alice");
       await page.locator("#member-list li", { hasText: /^m39/ }).waitFor();
@@ -245,7 +211,7 @@ Deno.test({
       "--no-discovery",
     ]);
     const base = `http://127.0.0.1:${await httpPort(server)}`;
-    await using browser = await launch();
+    await using browser = await launchBrowser();
     const page = await browser.newPage();
     await joinInBrowser(page, base, "alice");
     await using bob = await ChatClient.connect({
@@ -307,7 +273,7 @@ Deno.test({
     const base = `http://127.0.0.1:${await httpPort(server)}`;
     await using bob = await Peer.join(server.port, "bob");
     await bob.request({ type: "join", room: "general" });
-    await using browser = await launch();
+    await using browser = await launchBrowser();
     const page = await browser.newPage();
     await joinInBrowser(page, base, "alice");
 
@@ -354,7 +320,7 @@ Deno.test({
       "--guest-uploads",
     ]);
     const base = `http://127.0.0.1:${await httpPort(server)}`;
-    await using browser = await launch();
+    await using browser = await launchBrowser();
     const alice = await browser.newPage();
     await joinInBrowser(alice, base, "alice");
     await using carol = await Peer.join(server.port, "carol");

@@ -4,20 +4,9 @@
  * is in, newest first, with the matched words marked, and the next page.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { httpPort, keepScreenshots, launchBrowser } from "./support/browser.ts";
 import { Peer } from "./support/peer.ts";
 import { ServerProcess } from "./support/server_process.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-
-async function httpPort(server: ServerProcess): Promise<number> {
-  for (let i = 0; i < 1000; i++) {
-    const match = /serving HTTP on [^\s]*:(\d+)/.exec(server.output);
-    if (match) return Number(match[1]);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`no HTTP line:\n${server.output}`);
-}
 
 Deno.test({
   name: "web client: /search shows the matches, marked, newest first, and pages",
@@ -43,13 +32,8 @@ Deno.test({
       const ack = await bob.request({ type: "say", room: "general", body: `Déploy number ${i}` });
       assert.equal(ack.type, "ack", JSON.stringify(ack));
     }
-    const profile = await Deno.makeTempDir({ prefix: "chat-chromium-" });
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-    });
-    try {
+    await using browser = await launchBrowser();
+    await keepScreenshots(browser, "web client search", async () => {
       const page = await browser.newPage();
       await page.goto(base + "/");
       await page.fill("#nick", "alice");
@@ -77,9 +61,6 @@ Deno.test({
       await page.fill("#input", "/search deploy #hidden");
       await page.press("#input", "Enter");
       await page.locator("#log li.system", { hasText: /not in #hidden/ }).waitFor();
-    } finally {
-      await browser.close();
-      await Deno.remove(profile, { recursive: true });
-    }
+    });
   },
 });
