@@ -425,20 +425,23 @@ export class Broker {
   release(member: Member, reason?: string, options: { keepRights?: boolean } = {}): void {
     for (const room of [...member.rooms]) this.#removeFromRoom(member, room, reason);
     if (!this.#users.remove(member)) return;
-    this.#presence.release(member);
     const key = nameKey(member.nick);
     if (this.#users.sessions(key).size === 0) {
       this.away.forget(key);
       this.typing.forget(key);
     }
-    if (member.account === undefined && !options.keepRights) {
-      this.guestRights.lapse(rightsKey(member)).catch((error) => {
-        logger.warn("Could not save that {nick}'s guest rights ended: {error}", {
-          nick: member.nick,
-          error,
-        });
-      });
+    if (member.account !== undefined || options.keepRights) {
+      this.#presence.release(member);
+      return;
     }
+    // Others see the guest gone only once its rights have ended: whoever
+    // then joins a room it owned, empty, must find it nobody's.
+    this.guestRights.lapse(rightsKey(member)).catch((error) => {
+      logger.warn("Could not save that {nick}'s guest rights ended: {error}", {
+        nick: member.nick,
+        error,
+      });
+    }).finally(() => this.#presence.release(member));
   }
 
   /**
